@@ -1,0 +1,1 @@
+//! ACME: certificates for LETSENCRYPT_HOST / ACME_HOST, obtained and renewed with instant-acme.

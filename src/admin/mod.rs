@@ -1,0 +1,1 @@
+//! Admin listener: health, status and metrics (loopback by default).

@@ -1,0 +1,1 @@
+//! Wiring: channels, tasks under one cancellation token, graceful drain.

@@ -1,0 +1,332 @@
+//! What the user said (flags, with nginx-proxy's environment names as fallback) and the
+//! validated `Config` the program runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::{AcmeChallengeLocation, HttpsMethod};
+use crate::routing::{DefaultRoot, SiteDefaults};
+use crate::settings::value::parse_bool;
+
+/// Command line. Every setting also reads the nginx-proxy / acme-companion environment name.
+#[derive(Debug, Parser)]
+#[command(name = "dockside", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub flags: Flags,
+}
+
+/// Subcommands; none means `run`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve (the default).
+    Run,
+    /// Validate the configuration and print the route table it would serve, with the reason for
+    /// every container or routes-file entry that is not routed.
+    Check,
+    /// Exit 0 if a local dockside answers its health endpoint, 1 otherwise (Docker HEALTHCHECK).
+    Healthcheck,
+}
+
+/// Raw settings as given on the command line or in the environment.
+#[derive(Debug, Clone, Args)]
+pub struct Flags {
+    /// HTTP listener: a port or an address (nginx-proxy: HTTP_PORT).
+    #[arg(long = "http", env = "HTTP_PORT", default_value = "80")]
+    pub http: String,
+    /// HTTPS listener: a port or an address, or `off` (nginx-proxy: HTTPS_PORT).
+    #[arg(long = "https", env = "HTTPS_PORT", default_value = "443")]
+    pub https: String,
+    /// Static routes file (TOML). Without Docker and without this flag, the shipped example is served.
+    #[arg(long = "routes", env = "DOCKSIDE_ROUTES")]
+    pub routes: Option<PathBuf>,
+    /// Docker endpoint: `unix:///path`, `tcp://host:port`, or `off`. Default: /var/run/docker.sock, then /tmp/docker.sock.
+    #[arg(long = "docker-host", env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// Certificate directory in nginx-proxy / acme-companion layout.
+    #[arg(long = "certs-dir", env = "CERTS_DIR", default_value = "./certs")]
+    pub certs_dir: PathBuf,
+    /// Site answering unknown hosts (nginx-proxy DEFAULT_HOST).
+    #[arg(long, env = "DEFAULT_HOST")]
+    pub default_host: Option<String>,
+    /// Answer for hosts without a `/` location: `CODE [text|URL]` or `none` (DEFAULT_ROOT).
+    #[arg(long, env = "DEFAULT_ROOT", default_value = "404")]
+    pub default_root: String,
+    /// redirect | noredirect | nohttp | nohttps (HTTPS_METHOD).
+    #[arg(long, env = "HTTPS_METHOD", default_value = "redirect")]
+    pub https_method: String,
+    /// Strict-Transport-Security value, or `off` (HSTS).
+    #[arg(long, env = "HSTS", default_value = "max-age=31536000")]
+    pub hsts: String,
+    /// TLS policy name (SSL_POLICY).
+    #[arg(long, env = "SSL_POLICY", default_value = "Mozilla-Intermediate")]
+    pub ssl_policy: String,
+    /// Whether default.crt may serve sites without their own certificate (TRUST_DEFAULT_CERT).
+    #[arg(long, env = "TRUST_DEFAULT_CERT", default_value = "true")]
+    pub trust_default_cert: String,
+    /// Serve HTTP instead of redirecting while a site has no certificate (ENABLE_HTTP_ON_MISSING_CERT).
+    #[arg(long, env = "ENABLE_HTTP_ON_MISSING_CERT", default_value = "true")]
+    pub enable_http_on_missing_cert: String,
+    /// Redirect status for non-GET methods: 301, 307 or 308 (NON_GET_REDIRECT).
+    #[arg(long, env = "NON_GET_REDIRECT", default_value = "301")]
+    pub non_get_redirect: String,
+    /// true | false | legacy (ACME_HTTP_CHALLENGE_LOCATION).
+    #[arg(long, env = "ACME_HTTP_CHALLENGE_LOCATION", default_value = "true")]
+    pub acme_http_challenge_location: String,
+    /// Offer HTTP/2 (ENABLE_HTTP2).
+    #[arg(long, env = "ENABLE_HTTP2", default_value = "true")]
+    pub enable_http2: String,
+    /// Pass client X-Forwarded-* headers through (TRUST_DOWNSTREAM_PROXY).
+    #[arg(long, env = "TRUST_DOWNSTREAM_PROXY")]
+    pub trust_downstream_proxy: Option<String>,
+    /// Disable per-request access logs (DISABLE_ACCESS_LOGS).
+    #[arg(long, env = "DISABLE_ACCESS_LOGS", default_value = "false")]
+    pub disable_access_logs: String,
+    /// Access logs as JSON (LOG_JSON).
+    #[arg(long, env = "LOG_JSON", default_value = "false")]
+    pub log_json: String,
+    /// Verify the certificates of VIRTUAL_PROTO=https backends (nginx does not).
+    #[arg(long, env = "DOCKSIDE_VERIFY_UPSTREAM_TLS", default_value = "false")]
+    pub verify_upstream_tls: String,
+    /// Maximum concurrent client connections.
+    #[arg(long, env = "DOCKSIDE_MAX_CONNECTIONS", default_value_t = 10240)]
+    pub max_connections: usize,
+    /// Seconds a client may take to send its request head.
+    #[arg(long, env = "DOCKSIDE_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds an idle keep-alive client connection is kept.
+    #[arg(long, env = "DOCKSIDE_IDLE_TIMEOUT", default_value_t = 75)]
+    pub idle_timeout: u64,
+    /// Seconds to connect to a backend before answering 502.
+    #[arg(long, env = "DOCKSIDE_CONNECT_TIMEOUT", default_value_t = 5)]
+    pub connect_timeout: u64,
+    /// Seconds to wait for a backend's response head before answering 504.
+    #[arg(long, env = "DOCKSIDE_UPSTREAM_TIMEOUT", default_value_t = 60)]
+    pub upstream_timeout: u64,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    #[arg(long, env = "DOCKSIDE_DRAIN_TIMEOUT", default_value_t = 30)]
+    pub drain_timeout: u64,
+    /// Admin listener (health, status, metrics); loopback by default.
+    #[arg(long, env = "DOCKSIDE_ADMIN", default_value = "127.0.0.1:8099")]
+    pub admin: String,
+}
+
+/// Validated settings the program runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http: SocketAddr,
+    pub https: Option<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+    pub routes: Option<PathBuf>,
+    pub docker_host: Option<String>,
+    pub certs_dir: PathBuf,
+    pub defaults: SiteDefaults,
+    pub trust_downstream_proxy: bool,
+    /// `TRUST_DOWNSTREAM_PROXY` was not set: warn at startup like nginx-proxy does.
+    pub trust_downstream_proxy_defaulted: bool,
+    pub access_log: AccessLog,
+    pub verify_upstream_tls: bool,
+    pub limits: Limits,
+}
+
+/// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLog {
+    Off,
+    Vhost,
+    Json,
+}
+
+/// Timeouts and bounds of the data plane.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub upstream_timeout: Duration,
+    pub drain_timeout: Duration,
+    /// Total request-head size before 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 10240,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            connect_timeout: Duration::from_secs(5),
+            upstream_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Loopback-only defaults for tests and embedding: ephemeral ports, no Docker, no HTTPS.
+    pub fn for_tests(certs_dir: PathBuf) -> Config {
+        Config {
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            https: None,
+            admin: None,
+            routes: None,
+            docker_host: Some("off".to_owned()),
+            certs_dir,
+            defaults: SiteDefaults::default(),
+            trust_downstream_proxy: true,
+            trust_downstream_proxy_defaulted: false,
+            access_log: AccessLog::Vhost,
+            verify_upstream_tls: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl TryFrom<Flags> for Config {
+    type Error = anyhow::Error;
+
+    fn try_from(f: Flags) -> anyhow::Result<Config> {
+        let b = |name: &str, v: &str| parse_bool(name, v).map_err(anyhow::Error::msg);
+        let defaults = SiteDefaults {
+            default_host: f.default_host.filter(|h| !h.trim().is_empty()),
+            default_root: DefaultRoot::parse(&f.default_root).map_err(anyhow::Error::msg)?,
+            https_method: parse_https_method(&f.https_method)?,
+            hsts: (!f.hsts.eq_ignore_ascii_case("off")).then(|| f.hsts.clone()),
+            ssl_policy: f.ssl_policy.clone(),
+            trust_default_cert: b("TRUST_DEFAULT_CERT", &f.trust_default_cert)?,
+            http2: b("ENABLE_HTTP2", &f.enable_http2)?,
+            non_get_redirect: parse_redirect_status(&f.non_get_redirect)?,
+            enable_http_on_missing_cert: b(
+                "ENABLE_HTTP_ON_MISSING_CERT",
+                &f.enable_http_on_missing_cert,
+            )?,
+            acme_http_challenge: parse_challenge_location(&f.acme_http_challenge_location)?,
+        };
+        let access_log = match (
+            b("DISABLE_ACCESS_LOGS", &f.disable_access_logs)?,
+            b("LOG_JSON", &f.log_json)?,
+        ) {
+            (true, _) => AccessLog::Off,
+            (false, true) => AccessLog::Json,
+            (false, false) => AccessLog::Vhost,
+        };
+        Ok(Config {
+            http: listen_addr("HTTP_PORT", &f.http)?,
+            https: if f.https.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(listen_addr("HTTPS_PORT", &f.https)?)
+            },
+            admin: if f.admin.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(listen_addr("DOCKSIDE_ADMIN", &f.admin)?)
+            },
+            routes: f.routes,
+            docker_host: f.docker_host,
+            certs_dir: f.certs_dir,
+            defaults,
+            trust_downstream_proxy: match &f.trust_downstream_proxy {
+                Some(v) => b("TRUST_DOWNSTREAM_PROXY", v)?,
+                None => true,
+            },
+            trust_downstream_proxy_defaulted: f.trust_downstream_proxy.is_none(),
+            access_log,
+            verify_upstream_tls: b("DOCKSIDE_VERIFY_UPSTREAM_TLS", &f.verify_upstream_tls)?,
+            limits: Limits {
+                max_connections: f.max_connections.max(1),
+                header_timeout: Duration::from_secs(f.header_timeout),
+                idle_timeout: Duration::from_secs(f.idle_timeout),
+                connect_timeout: Duration::from_secs(f.connect_timeout),
+                upstream_timeout: Duration::from_secs(f.upstream_timeout),
+                drain_timeout: Duration::from_secs(f.drain_timeout),
+                ..Limits::default()
+            },
+        })
+    }
+}
+
+/// A bare port means all interfaces, like nginx's `listen 80`.
+pub fn listen_addr(name: &str, value: &str) -> anyhow::Result<SocketAddr> {
+    let v = value.trim();
+    if let Ok(port) = v.parse::<u16>() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    v.parse().with_context(|| {
+        format!("{name}={v:?}: expected a port (8080) or an address (127.0.0.1:8080)")
+    })
+}
+
+/// `HTTPS_METHOD`, global or per container.
+pub fn parse_https_method(value: &str) -> anyhow::Result<HttpsMethod> {
+    Ok(match value.trim() {
+        "redirect" => HttpsMethod::Redirect,
+        "noredirect" => HttpsMethod::NoRedirect,
+        "nohttp" => HttpsMethod::NoHttp,
+        "nohttps" => HttpsMethod::NoHttps,
+        other => bail!("HTTPS_METHOD={other:?}: use redirect, noredirect, nohttp or nohttps"),
+    })
+}
+
+fn parse_redirect_status(value: &str) -> anyhow::Result<u16> {
+    match value.trim() {
+        "301" => Ok(301),
+        "307" => Ok(307),
+        "308" => Ok(308),
+        other => bail!("NON_GET_REDIRECT={other:?}: use 301, 307 or 308"),
+    }
+}
+
+fn parse_challenge_location(value: &str) -> anyhow::Result<AcmeChallengeLocation> {
+    if value.trim() == "legacy" {
+        return Ok(AcmeChallengeLocation::Legacy);
+    }
+    let on = parse_bool("ACME_HTTP_CHALLENGE_LOCATION", value).map_err(anyhow::Error::msg)?;
+    Ok(if on {
+        AcmeChallengeLocation::Enabled
+    } else {
+        AcmeChallengeLocation::Disabled
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        let mut argv = vec!["dockside"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().flags
+    }
+
+    #[test]
+    fn defaults_match_nginx_proxy() {
+        let c = Config::try_from(flags(&[])).unwrap();
+        assert_eq!(c.http.port(), 80);
+        assert_eq!(c.https.map(|a| a.port()), Some(443));
+        assert_eq!(c.defaults, SiteDefaults::default());
+        assert!(c.trust_downstream_proxy);
+        assert_eq!(c.access_log, AccessLog::Vhost);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (args, name) in [
+            (&["--https-method", "sometimes"][..], "HTTPS_METHOD"),
+            (&["--http", "eighty"][..], "HTTP_PORT"),
+            (&["--enable-http2", "yes"][..], "ENABLE_HTTP2"),
+            (&["--non-get-redirect", "302"][..], "NON_GET_REDIRECT"),
+        ] {
+            let err = format!("{:#}", Config::try_from(flags(args)).unwrap_err());
+            assert!(err.contains(name), "{err}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Providers of `SourceItem`s: the Docker engine and the static routes file.

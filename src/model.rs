@@ -1,0 +1,177 @@
+//! The desired state every provider agrees on: plain data, no IO, compared with `Eq` so an
+//! identical snapshot is never published twice.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Everything dockside should serve right now, as produced by `settings::build` from the
+/// providers' items. Sorted, so two builds from the same inputs compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DesiredState {
+    /// One entry per `VIRTUAL_HOST` item, sorted by host.
+    pub sites: Vec<Site>,
+    /// Certificates wanted by `LETSENCRYPT_HOST` / `ACME_HOST`, sorted by base name.
+    pub certificates: Vec<CertRequest>,
+    /// Items that contribute nothing (or only part), and why: `dockside check` prints these.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A virtual host with its locations and per-host settings. `None` means "use the global default".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Site {
+    /// The `VIRTUAL_HOST` item as the user wrote it: exact name, `*.a.b`, `a.*` or `~regex`.
+    pub host: String,
+    /// Sorted by path.
+    pub locations: Vec<Location>,
+    pub https_method: Option<HttpsMethod>,
+    /// `HSTS` value; `Some("off")` disables it.
+    pub hsts: Option<String>,
+    pub ssl_policy: Option<String>,
+    pub cert_name: Option<String>,
+    pub trust_default_cert: Option<bool>,
+    pub http2: Option<bool>,
+    pub non_get_redirect: Option<u16>,
+    pub enable_http_on_missing_cert: Option<bool>,
+    pub acme_http_challenge: Option<AcmeChallengeLocation>,
+    /// Bytes; `None` = unlimited (bodies stream, so there is no reason for nginx's 1 MiB).
+    pub client_max_body_size: Option<u64>,
+    /// Names of the containers / routes-file entries that define this site (oldest first).
+    pub sources: Vec<String>,
+}
+
+/// One `VIRTUAL_PATH` of a site: where matching requests go and how.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    /// `VIRTUAL_PATH` as written: a prefix (`/api/`) or a regex (`~ ^/(a|b)/`).
+    pub path: String,
+    /// `VIRTUAL_DEST`: replaces the matched prefix when forwarding (nginx URI replacement).
+    pub dest: String,
+    pub proto: Proto,
+    pub backends: Vec<Backend>,
+    /// `com.github.nginx-proxy.nginx-proxy.keepalive`: `false` sends `Connection: close` upstream.
+    pub keepalive: bool,
+}
+
+/// How dockside talks to a location's backends (`VIRTUAL_PROTO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub enum Proto {
+    #[default]
+    Http,
+    Https,
+    Uwsgi,
+}
+
+/// One server of an upstream: one per container (nginx-proxy §1.6.3) or routes-file address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Backend {
+    pub addr: BackendAddr,
+    /// The container name or routes-file entry it comes from, for logs.
+    pub source: String,
+    pub health: Health,
+}
+
+/// Where a backend listens.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BackendAddr {
+    Tcp(SocketAddr),
+    /// A DNS name resolved at connect time (routes file only).
+    Name {
+        host: String,
+        port: u16,
+    },
+    /// A unix socket path (routes file only; uwsgi deployments use these).
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for BackendAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendAddr::Tcp(a) => write!(f, "{a}"),
+            BackendAddr::Name { host, port } => write!(f, "{host}:{port}"),
+            BackendAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// Docker healthcheck state. Containers without a healthcheck are `None` and always eligible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub enum Health {
+    #[default]
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    /// Whether this backend may take traffic while a healthy sibling exists.
+    pub fn is_preferred(self) -> bool {
+        matches!(self, Health::None | Health::Healthy)
+    }
+}
+
+/// nginx-proxy `HTTPS_METHOD` (§1.6.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub enum HttpsMethod {
+    #[default]
+    Redirect,
+    NoRedirect,
+    NoHttp,
+    NoHttps,
+}
+
+/// `ACME_HTTP_CHALLENGE_LOCATION`: `true`, `false` or `legacy` (only when redirecting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub enum AcmeChallengeLocation {
+    #[default]
+    Enabled,
+    Disabled,
+    Legacy,
+}
+
+/// A certificate one container (or one host, in single-domain mode) wants from a CA.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct CertRequest {
+    /// First host names the directory (acme-companion's "base").
+    pub hosts: Vec<String>,
+    /// Settings exactly as given (`ACME_*` / `LETSENCRYPT_*`); resolved against the globals in `acme/`.
+    pub settings: BTreeMap<String, String>,
+    pub source: String,
+}
+
+/// Something a provider found that dockside does not route (or routes only partly), and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skipped {
+    /// Container name or routes-file entry.
+    pub source: String,
+    /// Human sentence naming the setting and value and what to fix.
+    pub reason: String,
+}
+
+/// What a provider hands to `settings::build`: one container or one routes-file entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceItem {
+    /// Container name (without `/`) or `routes.toml entry N`.
+    pub name: String,
+    /// Creation time (unix seconds, or entry index): the oldest item wins per-host conflicts.
+    pub created: i64,
+    /// Environment merged with labels of the same name (a label wins).
+    pub vars: BTreeMap<String, String>,
+    pub reach: Reach,
+}
+
+/// How dockside reaches an item's backend, decided by the provider (network rules live there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Explicit addresses from the routes file.
+    Addresses(Vec<BackendAddr>),
+    /// A container: the IP chosen per nginx-proxy §1.6.3 and its exposed ports (for §1.6.2).
+    Container {
+        ip: IpAddr,
+        exposed_ports: Vec<u16>,
+        health: Health,
+    },
+    /// A container dockside cannot reach, with the reason (e.g. no shared network).
+    Unreachable(String),
+}

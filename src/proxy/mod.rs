@@ -1,0 +1,1 @@
+//! The data plane: listeners, the proxy service, header rewriting and forwarding.
