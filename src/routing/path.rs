@@ -74,10 +74,11 @@ pub fn select(patterns: &[PathPattern], path: &str) -> Option<usize> {
     for (i, p) in patterns.iter().enumerate() {
         match p {
             PathPattern::Exact(e) if e == path => return Some(i),
-            PathPattern::Prefix { prefix, no_regex } if path.starts_with(prefix.as_str()) => {
-                if best_prefix.is_none_or(|(_, len, _)| prefix.len() > len) {
-                    best_prefix = Some((i, prefix.len(), *no_regex));
-                }
+            PathPattern::Prefix { prefix, no_regex }
+                if path.starts_with(prefix.as_str())
+                    && best_prefix.is_none_or(|(_, len, _)| prefix.len() > len) =>
+            {
+                best_prefix = Some((i, prefix.len(), *no_regex));
             }
             _ => {}
         }
