@@ -1,1 +1,5 @@
 //! The data plane: listeners, the proxy service, header rewriting and forwarding.
+
+pub mod body;
+pub mod error;
+pub mod meta;

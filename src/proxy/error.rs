@@ -1,0 +1,127 @@
+//! Every way a request can fail, who is at fault, and the one place that maps it to a status.
+
+use http::StatusCode;
+
+use crate::model::BackendAddr;
+
+/// Who caused a failure: decides the status class and the log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Client,
+    Upstream,
+    /// No route or no eligible backend: a configuration fact, not a crash.
+    Config,
+    Internal,
+}
+
+/// A request that could not be forwarded, with what it was about.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("client took too long to send the request")]
+    RequestTimeout,
+    #[error("request body larger than CLIENT_MAX_BODY_SIZE ({limit} bytes)")]
+    BodyTooLarge { limit: u64 },
+    #[error("request headers too large: {0}")]
+    HeadersTooLarge(String),
+    #[error("host {host:?} is not covered by the certificate chosen for SNI {sni:?}")]
+    Misdirected { host: String, sni: String },
+    #[error("no site for host {host:?}")]
+    NoSite { host: String },
+    #[error("no eligible backend for {host}{path} ({excluded} excluded as starting/unhealthy)")]
+    NoBackend {
+        host: String,
+        path: String,
+        excluded: usize,
+    },
+    #[error("cannot connect to backend {backend}: {source}")]
+    Connect {
+        backend: BackendAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("backend {backend} did not answer within {secs}s")]
+    Timeout { backend: BackendAddr, secs: u64 },
+    #[error("backend {backend} broke the protocol: {reason}")]
+    Upstream {
+        backend: BackendAddr,
+        reason: String,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ProxyError {
+    /// The status answered to the client.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
+            ProxyError::NoSite { .. } | ProxyError::NoBackend { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Who is at fault, for logs and metrics.
+    pub fn fault(&self) -> Fault {
+        match self {
+            ProxyError::BadRequest(_)
+            | ProxyError::RequestTimeout
+            | ProxyError::BodyTooLarge { .. }
+            | ProxyError::HeadersTooLarge(_)
+            | ProxyError::Misdirected { .. } => Fault::Client,
+            ProxyError::NoSite { .. } | ProxyError::NoBackend { .. } => Fault::Config,
+            ProxyError::Connect { .. }
+            | ProxyError::Timeout { .. }
+            | ProxyError::Upstream { .. } => Fault::Upstream,
+            ProxyError::Internal(_) => Fault::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_map_to_their_status_class() {
+        let b = BackendAddr::Tcp(([127, 0, 0, 1], 1).into());
+        let io = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let cases = [
+            (ProxyError::BodyTooLarge { limit: 1 }, 413, Fault::Client),
+            (ProxyError::HeadersTooLarge("x".into()), 431, Fault::Client),
+            (ProxyError::NoSite { host: "h".into() }, 503, Fault::Config),
+            (
+                ProxyError::Connect {
+                    backend: b.clone(),
+                    source: io(),
+                },
+                502,
+                Fault::Upstream,
+            ),
+            (
+                ProxyError::Timeout {
+                    backend: b,
+                    secs: 1,
+                },
+                504,
+                Fault::Upstream,
+            ),
+        ];
+        for (err, status, fault) in cases {
+            assert_eq!(
+                (err.status().as_u16(), err.fault()),
+                (status, fault),
+                "{err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Facts about the client connection and request that forwarding needs besides the request
+//! itself (uwsgi turns them into CGI vars; access logs print them).
+
+use std::net::SocketAddr;
+
+/// Scheme the client used to reach dockside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Per-connection facts, captured at accept (and after the TLS handshake).
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The client's address (or the PROXY-protocol source when enabled).
+    pub client: SocketAddr,
+    /// The listener address the client connected to; its port is `$server_port`.
+    pub local: SocketAddr,
+    pub scheme: Scheme,
+    /// SNI the client sent, for the 421 check.
+    pub sni: Option<String>,
+}
+
+/// Per-request facts after routing, for forwarders that need more than the rewritten request.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub conn: ConnInfo,
+    /// Host header without port, lower-cased (`$host`).
+    pub host: String,
+    /// The original request target (`$request_uri`).
+    pub request_uri: String,
+    /// Path after `VIRTUAL_PATH` / `VIRTUAL_DEST` handling (uwsgi `PATH_INFO`).
+    pub path: String,
+    /// Query string without `?` (may be empty).
+    pub query: String,
+    /// `CLIENT_MAX_BODY_SIZE` of the site, in bytes.
+    pub body_limit: Option<u64>,
+}
