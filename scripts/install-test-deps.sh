@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the test suite drives for real: curl/openssl clients, uWSGI, Pebble,
+# busybox-static (backend images), nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have curl || need+=(curl)
+have openssl || need+=(openssl)
+have uwsgi || need+=(uwsgi)
+[ -e /usr/lib/uwsgi/plugins/python3_plugin.so ] || need+=(uwsgi-plugin-python3)
+have pebble || need+=(pebble)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd && file -L /bin/busybox 2>/dev/null | grep -q static || need+=(busybox-static)
+have nghttp || need+=(nghttp2-client)
+have python3 || need+=(python3)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ] || ! have apt-get; then
+  echo "missing test prerequisites: ${need[*]}" >&2
+  echo "install them with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing test prerequisites: ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
