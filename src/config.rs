@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::model::{AcmeChallengeLocation, HttpsMethod};
 use crate::routing::{DefaultRoot, SiteDefaults};
-use crate::settings::value::parse_bool;
+use crate::settings::value::{
+    parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status,
+};
 
 /// Command line. Every setting also reads the nginx-proxy / acme-companion environment name.
 #[derive(Debug, Parser)]
@@ -198,17 +199,19 @@ impl TryFrom<Flags> for Config {
         let defaults = SiteDefaults {
             default_host: f.default_host.filter(|h| !h.trim().is_empty()),
             default_root: DefaultRoot::parse(&f.default_root).map_err(anyhow::Error::msg)?,
-            https_method: parse_https_method(&f.https_method)?,
+            https_method: parse_https_method(&f.https_method).map_err(anyhow::Error::msg)?,
             hsts: (!f.hsts.eq_ignore_ascii_case("off")).then(|| f.hsts.clone()),
             ssl_policy: f.ssl_policy.clone(),
             trust_default_cert: b("TRUST_DEFAULT_CERT", &f.trust_default_cert)?,
             http2: b("ENABLE_HTTP2", &f.enable_http2)?,
-            non_get_redirect: parse_redirect_status(&f.non_get_redirect)?,
+            non_get_redirect: parse_redirect_status("NON_GET_REDIRECT", &f.non_get_redirect)
+                .map_err(anyhow::Error::msg)?,
             enable_http_on_missing_cert: b(
                 "ENABLE_HTTP_ON_MISSING_CERT",
                 &f.enable_http_on_missing_cert,
             )?,
-            acme_http_challenge: parse_challenge_location(&f.acme_http_challenge_location)?,
+            acme_http_challenge: parse_challenge_location(&f.acme_http_challenge_location)
+                .map_err(anyhow::Error::msg)?,
         };
         let access_log = match (
             b("DISABLE_ACCESS_LOGS", &f.disable_access_logs)?,
@@ -262,38 +265,6 @@ pub fn listen_addr(name: &str, value: &str) -> anyhow::Result<SocketAddr> {
     }
     v.parse().with_context(|| {
         format!("{name}={v:?}: expected a port (8080) or an address (127.0.0.1:8080)")
-    })
-}
-
-/// `HTTPS_METHOD`, global or per container.
-pub fn parse_https_method(value: &str) -> anyhow::Result<HttpsMethod> {
-    Ok(match value.trim() {
-        "redirect" => HttpsMethod::Redirect,
-        "noredirect" => HttpsMethod::NoRedirect,
-        "nohttp" => HttpsMethod::NoHttp,
-        "nohttps" => HttpsMethod::NoHttps,
-        other => bail!("HTTPS_METHOD={other:?}: use redirect, noredirect, nohttp or nohttps"),
-    })
-}
-
-fn parse_redirect_status(value: &str) -> anyhow::Result<u16> {
-    match value.trim() {
-        "301" => Ok(301),
-        "307" => Ok(307),
-        "308" => Ok(308),
-        other => bail!("NON_GET_REDIRECT={other:?}: use 301, 307 or 308"),
-    }
-}
-
-fn parse_challenge_location(value: &str) -> anyhow::Result<AcmeChallengeLocation> {
-    if value.trim() == "legacy" {
-        return Ok(AcmeChallengeLocation::Legacy);
-    }
-    let on = parse_bool("ACME_HTTP_CHALLENGE_LOCATION", value).map_err(anyhow::Error::msg)?;
-    Ok(if on {
-        AcmeChallengeLocation::Enabled
-    } else {
-        AcmeChallengeLocation::Disabled
     })
 }
 

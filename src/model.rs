@@ -147,6 +147,16 @@ pub struct Skipped {
     pub source: String,
     /// Human sentence naming the setting and value and what to fix.
     pub reason: String,
+    /// `Warning` for a mistake the user should fix; `Info` for items not meant to be routed
+    /// (e.g. a database container without `VIRTUAL_HOST`).
+    pub severity: Severity,
+}
+
+/// How loudly a `Skipped` entry is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
 }
 
 /// What a provider hands to `settings::build`: one container or one routes-file entry.

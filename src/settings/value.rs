@@ -1,5 +1,7 @@
 //! Parsers for single setting values, shared by the proxy's own settings and containers'.
 
+use crate::model::{AcmeChallengeLocation, HttpsMethod, Proto};
+
 /// Go's `strconv.ParseBool`, which nginx-proxy's template uses: anything else is an error.
 pub fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
     match value.trim() {
@@ -55,5 +57,120 @@ mod tests {
                 .contains("CLIENT_MAX_BODY_SIZE")
         );
         assert!(parse_size("S", "99999999999999g").is_err());
+    }
+}
+
+/// `HTTPS_METHOD`, global or per container.
+pub fn parse_https_method(value: &str) -> Result<HttpsMethod, String> {
+    Ok(match value.trim() {
+        "redirect" => HttpsMethod::Redirect,
+        "noredirect" => HttpsMethod::NoRedirect,
+        "nohttp" => HttpsMethod::NoHttp,
+        "nohttps" => HttpsMethod::NoHttps,
+        other => {
+            return Err(format!(
+                "HTTPS_METHOD={other:?}: use redirect, noredirect, nohttp or nohttps"
+            ));
+        }
+    })
+}
+
+/// `NON_GET_REDIRECT` (or its label): the status for non-GET redirects to HTTPS.
+pub fn parse_redirect_status(name: &str, value: &str) -> Result<u16, String> {
+    match value.trim() {
+        "301" => Ok(301),
+        "307" => Ok(307),
+        "308" => Ok(308),
+        other => Err(format!("{name}={other:?}: use 301, 307 or 308")),
+    }
+}
+
+/// `ACME_HTTP_CHALLENGE_LOCATION`: a boolean or `legacy`.
+pub fn parse_challenge_location(value: &str) -> Result<AcmeChallengeLocation, String> {
+    if value.trim() == "legacy" {
+        return Ok(AcmeChallengeLocation::Legacy);
+    }
+    let on = parse_bool("ACME_HTTP_CHALLENGE_LOCATION", value)?;
+    Ok(if on {
+        AcmeChallengeLocation::Enabled
+    } else {
+        AcmeChallengeLocation::Disabled
+    })
+}
+
+/// A TCP port (`VIRTUAL_PORT`).
+pub fn parse_port(name: &str, value: &str) -> Result<u16, String> {
+    match value.trim().parse::<u16>() {
+        Ok(p) if p != 0 => Ok(p),
+        _ => Err(format!(
+            "{name}={value:?} is not a port: use a number from 1 to 65535"
+        )),
+    }
+}
+
+/// `VIRTUAL_PROTO`: the protocols dockside forwards with.
+pub fn parse_proto(value: &str) -> Result<Proto, String> {
+    match value.trim() {
+        "" | "http" => Ok(Proto::Http),
+        "https" => Ok(Proto::Https),
+        "uwsgi" => Ok(Proto::Uwsgi),
+        other @ ("fastcgi" | "grpc" | "grpcs") => Err(format!(
+            "VIRTUAL_PROTO={other:?} is not supported by dockside yet: use http, https or uwsgi"
+        )),
+        other => Err(format!(
+            "VIRTUAL_PROTO={other:?} is unknown: use http, https or uwsgi"
+        )),
+    }
+}
+
+/// `com.github.nginx-proxy.nginx-proxy.keepalive`: `auto`, a number, or `disabled`.
+pub fn parse_keepalive(name: &str, value: &str) -> Result<bool, String> {
+    match value.trim() {
+        "auto" | "" => Ok(true),
+        "disabled" => Ok(false),
+        n if n.parse::<u32>().is_ok() => Ok(true),
+        other => Err(format!("{name}={other:?}: use auto, disabled or a number")),
+    }
+}
+
+#[cfg(test)]
+mod enum_tests {
+    use super::*;
+
+    #[test]
+    fn enums_parse_or_name_the_setting() {
+        assert_eq!(parse_https_method("nohttps"), Ok(HttpsMethod::NoHttps));
+        assert!(
+            parse_https_method("maybe")
+                .unwrap_err()
+                .contains("HTTPS_METHOD=\"maybe\"")
+        );
+        assert_eq!(parse_redirect_status("NON_GET_REDIRECT", "308"), Ok(308));
+        assert!(parse_redirect_status("NON_GET_REDIRECT", "302").is_err());
+        assert_eq!(
+            parse_challenge_location("legacy"),
+            Ok(AcmeChallengeLocation::Legacy)
+        );
+        assert_eq!(
+            parse_challenge_location("false"),
+            Ok(AcmeChallengeLocation::Disabled)
+        );
+        assert_eq!(parse_port("VIRTUAL_PORT", " 8080 "), Ok(8080));
+        assert!(
+            parse_port("VIRTUAL_PORT", "http")
+                .unwrap_err()
+                .contains("VIRTUAL_PORT")
+        );
+        assert!(parse_port("VIRTUAL_PORT", "0").is_err());
+        assert_eq!(parse_proto(" uwsgi "), Ok(Proto::Uwsgi));
+        assert!(
+            parse_proto("fastcgi")
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!(parse_proto("gopher").unwrap_err().contains("unknown"));
+        assert_eq!(parse_keepalive("K", "disabled"), Ok(false));
+        assert_eq!(parse_keepalive("K", "16"), Ok(true));
+        assert!(parse_keepalive("K", "sometimes").is_err());
     }
 }

@@ -1,0 +1,150 @@
+//! `ACME_HOST` / `LETSENCRYPT_HOST` → certificate requests, as acme-companion's service data
+//! groups them: one SAN certificate per container, or one per host in single-domain mode.
+
+use super::item::split_hosts;
+use super::value::parse_bool;
+use crate::model::{CertRequest, Severity, Skipped, SourceItem};
+
+/// Certificate requests of all items (oldest first), with warnings for hosts that are not
+/// also in the item's `VIRTUAL_HOST` (challenges would then only pass through the fallback).
+pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRequest> {
+    let mut out: Vec<CertRequest> = Vec::new();
+    for item in items {
+        let get = |n: &str| item.vars.get(n).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let Some(raw) = get("ACME_HOST").or(get("LETSENCRYPT_HOST")) else {
+            continue;
+        };
+        let setting = if get("ACME_HOST").is_some() {
+            "ACME_HOST"
+        } else {
+            "LETSENCRYPT_HOST"
+        };
+        let hosts: Vec<String> = split_hosts(raw)
+            .into_iter()
+            .map(|h| h.trim_end_matches('.').to_owned())
+            .collect();
+        let virtual_hosts = split_hosts(get("VIRTUAL_HOST").unwrap_or_default());
+        for h in hosts.iter().filter(|h| !virtual_hosts.contains(h)) {
+            skipped.push(Skipped {
+                source: item.name.clone(),
+                reason: format!("{setting} lists {h} but VIRTUAL_HOST={:?} does not: the site will not be served", virtual_hosts.join(",")),
+                severity: Severity::Warning,
+            });
+        }
+        let settings: std::collections::BTreeMap<_, _> = item
+            .vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("ACME_") || k.starts_with("LETSENCRYPT_"))
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .collect();
+        let single_name = [
+            "ACME_SINGLE_DOMAIN_CERTS",
+            "LETSENCRYPT_SINGLE_DOMAIN_CERTS",
+        ]
+        .into_iter()
+        .find(|n| get(n).is_some());
+        let single = match single_name.map(|n| (n, parse_bool(n, get(n).unwrap_or_default()))) {
+            Some((_, Ok(v))) => v,
+            Some((_, Err(why))) => {
+                skipped.push(Skipped {
+                    source: item.name.clone(),
+                    reason: format!("{why}; using one certificate for all hosts"),
+                    severity: Severity::Warning,
+                });
+                false
+            }
+            None => false,
+        };
+        let groups: Vec<Vec<String>> = if single {
+            hosts.iter().map(|h| vec![h.clone()]).collect()
+        } else {
+            vec![hosts]
+        };
+        for group in groups.into_iter().filter(|g| !g.is_empty()) {
+            if out.iter().any(|r| r.hosts == group) {
+                continue;
+            }
+            out.push(CertRequest {
+                hosts: group,
+                settings: settings.clone(),
+                source: item.name.clone(),
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Reach, Severity, SourceItem};
+    use crate::settings::build;
+
+    fn item(name: &str, vars: &[(&str, &str)]) -> SourceItem {
+        SourceItem {
+            name: name.into(),
+            created: 1,
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            reach: Reach::Addresses(vec![]),
+        }
+    }
+
+    #[test]
+    fn one_san_certificate_per_container() {
+        let s = build(&[item(
+            "shop",
+            &[
+                ("VIRTUAL_HOST", "a.tld,b.tld"),
+                ("LETSENCRYPT_HOST", "a.tld, b.tld.,"),
+                ("LETSENCRYPT_EMAIL", "x@a.tld"),
+            ],
+        )]);
+        assert_eq!(s.certificates.len(), 1);
+        assert_eq!(s.certificates[0].hosts, ["a.tld", "b.tld"]);
+        assert_eq!(
+            s.certificates[0]
+                .settings
+                .get("LETSENCRYPT_EMAIL")
+                .map(String::as_str),
+            Some("x@a.tld")
+        );
+        assert!(s.skipped.is_empty(), "{:?}", s.skipped);
+    }
+
+    #[test]
+    fn acme_host_wins_over_legacy_and_single_domain_splits() {
+        let s = build(&[item(
+            "shop",
+            &[
+                ("VIRTUAL_HOST", "a.tld,b.tld"),
+                ("ACME_HOST", "a.tld,b.tld"),
+                ("LETSENCRYPT_HOST", "ignored.tld"),
+                ("LETSENCRYPT_SINGLE_DOMAIN_CERTS", "true"),
+            ],
+        )]);
+        let hosts: Vec<_> = s.certificates.iter().map(|c| c.hosts.clone()).collect();
+        assert_eq!(hosts, [vec!["a.tld"], vec!["b.tld"]]);
+    }
+
+    #[test]
+    fn acme_host_outside_virtual_host_is_a_warning_naming_both() {
+        let s = build(&[item(
+            "shop",
+            &[
+                ("VIRTUAL_HOST", "a.tld"),
+                ("LETSENCRYPT_HOST", "a.tld,c.tld"),
+            ],
+        )]);
+        let w = &s.skipped[0];
+        assert_eq!(w.severity, Severity::Warning);
+        assert!(
+            w.reason.contains("c.tld") && w.reason.contains("VIRTUAL_HOST=\"a.tld\""),
+            "{}",
+            w.reason
+        );
+        assert_eq!(s.certificates[0].hosts, ["a.tld", "c.tld"]);
+    }
+}
