@@ -1,1 +1,73 @@
-//! Providers of `SourceItem`s: the Docker engine and the static routes file.
+//! Providers of `SourceItem`s (the Docker engine, the static routes file) and the combiner
+//! that turns all of them into one published `DesiredState`, only when it changed.
+
+pub mod file;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures_util::future::select_all;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{DesiredState, Severity, SourceItem};
+
+/// Rebuilds the desired state whenever any provider publishes, and publishes it only when it
+/// differs from the last one. New warnings are logged once, not on every rebuild.
+pub fn spawn_combiner(
+    mut inputs: Vec<watch::Receiver<Vec<SourceItem>>>,
+    out: watch::Sender<Arc<DesiredState>>,
+    token: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut logged = BTreeSet::new();
+        loop {
+            let items: Vec<SourceItem> = inputs
+                .iter_mut()
+                .flat_map(|rx| rx.borrow_and_update().clone())
+                .collect();
+            let state = crate::settings::build(&items);
+            logged = log_new(&state, logged);
+            out.send_if_modified(|current| {
+                let differs = **current != state;
+                if differs {
+                    *current = Arc::new(state);
+                }
+                differs
+            });
+            if inputs.is_empty() {
+                token.cancelled().await;
+                return;
+            }
+            let changed = select_all(inputs.iter_mut().map(|rx| Box::pin(rx.changed())));
+            let ended = tokio::select! {
+                _ = token.cancelled() => return,
+                (result, index, _) = changed => result.is_err().then_some(index),
+            };
+            // A provider that stopped keeps its last items out of the state from now on.
+            if let Some(index) = ended {
+                inputs.remove(index);
+            }
+        }
+    })
+}
+
+fn log_new(state: &DesiredState, before: BTreeSet<(String, String)>) -> BTreeSet<(String, String)> {
+    let now: BTreeSet<_> = state
+        .skipped
+        .iter()
+        .map(|s| (s.source.clone(), s.reason.clone()))
+        .collect();
+    for s in state
+        .skipped
+        .iter()
+        .filter(|s| !before.contains(&(s.source.clone(), s.reason.clone())))
+    {
+        match s.severity {
+            Severity::Warning => tracing::warn!(source = %s.source, "{}", s.reason),
+            Severity::Info => tracing::debug!(source = %s.source, "{}", s.reason),
+        }
+    }
+    now
+}
