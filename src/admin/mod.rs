@@ -1,1 +1,132 @@
-//! Admin listener: health, status and metrics (loopback by default).
+//! Admin listener (loopback by default): `/healthz` for Docker's HEALTHCHECK and load
+//! balancers, `/status` with the route report. Kept apart from the proxy listeners so a
+//! misrouted host can never reach it.
+
+pub mod report;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::DesiredState;
+use crate::proxy::body::{ProxyBody, full};
+use crate::routing::RouteTable;
+
+/// What the admin endpoints read: the same snapshots the data plane serves.
+#[derive(Clone)]
+pub struct AdminState {
+    pub state: watch::Receiver<Arc<DesiredState>>,
+    pub routes: Arc<ArcSwap<RouteTable>>,
+}
+
+/// Serves the admin endpoints until `token` is cancelled.
+pub fn spawn(listener: TcpListener, admin: AdminState, token: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = tokio::select! {
+                _ = token.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!("admin accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let admin = admin.clone();
+            let service = hyper::service::service_fn(move |req| {
+                let admin = admin.clone();
+                async move { Ok::<_, std::convert::Infallible>(answer(&req, &admin)) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(30), conn).await;
+            });
+        }
+    })
+}
+
+fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
+    let text = |status: StatusCode, body: String| {
+        Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(full(body))
+            .unwrap_or_default()
+    };
+    match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, "ok\n".into()),
+        "/status" => {
+            let state = admin.state.borrow().clone();
+            text(StatusCode::OK, report::render(&state, &admin.routes.load()))
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "admin endpoints: /healthz /status\n".into(),
+        ),
+    }
+}
+
+/// `dockside healthcheck`: true when the admin listener at `addr` answers `/healthz` with 200
+/// within two seconds. A wildcard address is checked on loopback.
+pub async fn healthcheck(addr: SocketAddr) -> bool {
+    let target = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    let probe = async {
+        let stream = tokio::net::TcpStream::connect(target).await.ok()?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .ok()?;
+        tokio::spawn(conn);
+        let req = Request::get("/healthz")
+            .header(http::header::HOST, "localhost")
+            .body(crate::proxy::body::empty())
+            .ok()?;
+        Some(sender.send_request(req).await.ok()?.status() == StatusCode::OK)
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Some(true))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn healthz_and_status_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (_tx, rx) = watch::channel(Arc::new(DesiredState::default()));
+        let admin = AdminState {
+            state: rx,
+            routes: Arc::new(ArcSwap::from_pointee(RouteTable::default())),
+        };
+        let token = CancellationToken::new();
+        let task = spawn(listener, admin, token.clone());
+        assert!(healthcheck(addr).await);
+        token.cancel();
+        task.await.unwrap();
+        assert!(
+            !healthcheck(addr).await,
+            "a stopped admin listener must fail the check"
+        );
+    }
+}
