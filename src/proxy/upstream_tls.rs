@@ -14,7 +14,8 @@ pub fn client_config(verify: bool) -> Result<ClientConfig, rustls::Error> {
     let provider = Arc::new(aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
-    let mut config = if verify {
+    // ALPN is set by the connector (`enable_http1`), which refuses a preset list.
+    let config = if verify {
         let roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -27,7 +28,6 @@ pub fn client_config(verify: bool) -> Result<ClientConfig, rustls::Error> {
             }))
             .with_no_client_auth()
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 

@@ -1,0 +1,181 @@
+//! In-process test backend on 127.0.0.1:0: echoes the request as JSON, and on special paths
+//! answers a status (`/status/NNN`), sleeps (`/sleep/MS`), streams N bytes (`/bytes/N`), counts
+//! an upload (`/upload`), or switches protocols and echoes raw bytes (any `Upgrade` request).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// A running backend: its address and how many requests it has seen.
+pub struct TestBackend {
+    pub addr: SocketAddr,
+    pub name: String,
+    hits: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestBackend {
+    /// Starts a backend that reports `name` in its echoes.
+    pub async fn start(name: &str) -> TestBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let ctx = Arc::new((name.to_owned(), hits.clone()));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let _ = stream.set_nodelay(true);
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let ctx = ctx.clone();
+                        async move {
+                            ctx.1.fetch_add(1, Ordering::Relaxed);
+                            Ok::<_, Infallible>(answer(&ctx.0, req).await)
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        TestBackend {
+            addr,
+            name: name.to_owned(),
+            hits,
+            task,
+        }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting (existing connections finish on their own).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for TestBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn answer(name: &str, mut req: Request<Incoming>) -> Response<Body> {
+    if req.headers().contains_key(http::header::UPGRADE) {
+        return switch(&mut req);
+    }
+    let path = req.uri().path().to_owned();
+    let arg = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    if let Some(code) = arg("/status/") {
+        let status = StatusCode::from_u16(code as u16).unwrap_or(StatusCode::IM_A_TEAPOT);
+        return with_status(status, full(format!("status {code} from {name}")));
+    }
+    if let Some(ms) = arg("/sleep/") {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(n) = arg("/bytes/") {
+        return Response::new(zeros(n));
+    }
+    echo(name, req).await
+}
+
+async fn echo(name: &str, req: Request<Incoming>) -> Response<Body> {
+    let (parts, mut body) = req.into_parts();
+    let mut headers = serde_json::Map::new();
+    for key in parts.headers.keys() {
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(key)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("<bin>"))
+            .collect();
+        headers.insert(key.as_str().to_owned(), values.join(", ").into());
+    }
+    let mut received: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => received += f.data_ref().map_or(0, |d| d.len() as u64),
+            Err(_) => break,
+        }
+    }
+    let json = serde_json::json!({
+        "backend": name,
+        "method": parts.method.as_str(),
+        "uri": parts.uri.to_string(),
+        "version": format!("{:?}", parts.version),
+        "headers": headers,
+        "received": received,
+    });
+    Response::new(full(json.to_string()))
+}
+
+/// Answers `101` and echoes raw bytes on the upgraded connection.
+fn switch(req: &mut Request<Incoming>) -> Response<Body> {
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut io = TokioIo::new(upgraded);
+        let mut buf = [0u8; 4096];
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if io.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let mut resp = with_status(StatusCode::SWITCHING_PROTOCOLS, full(""));
+    let h = resp.headers_mut();
+    h.insert("upgrade", "websocket".parse().unwrap());
+    h.insert("connection", "upgrade".parse().unwrap());
+    resp
+}
+
+fn zeros(n: u64) -> Body {
+    let stream = futures_util::stream::unfold(n, |left| async move {
+        if left == 0 {
+            return None;
+        }
+        let take = left.min(ZEROS.len() as u64);
+        let chunk = Bytes::from_static(&ZEROS[..take as usize]);
+        Some((Ok::<_, Infallible>(Frame::data(chunk)), left - take))
+    });
+    StreamBody::new(stream).boxed()
+}
+
+fn full(text: impl Into<Bytes>) -> Body {
+    Full::new(text.into()).boxed()
+}
+
+fn with_status(status: StatusCode, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    r
+}
