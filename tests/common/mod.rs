@@ -208,3 +208,22 @@ pub fn peak_rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/self/status")
 }
+
+/// Reads a response head from a raw socket (bounded by `WAIT` and 16 KiB); empty on EOF.
+pub async fn read_head(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        let n = tokio::time::timeout_at(deadline, s.read(&mut byte))
+            .await
+            .expect("head within WAIT")
+            .unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
