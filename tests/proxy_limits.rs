@@ -159,3 +159,24 @@ async fn bind_error_says_what_to_do() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn connection_limit_queues_extra_clients() {
+    let d = Dockside::start(|c| c.limits.max_connections = 1).await;
+    let b = TestBackend::start("one").await;
+    d.publish(vec![site("one.tld", &[b.addr])]).await;
+    let request = b"GET / HTTP/1.1\r\nHost: one.tld\r\n\r\n";
+    let mut first = TcpStream::connect(d.addr).await.unwrap();
+    first.write_all(request).await.unwrap();
+    assert!(read_head(&mut first).await.starts_with("HTTP/1.1 200"));
+    // The first connection stays open (keep-alive) and holds the only permit.
+    let mut second = TcpStream::connect(d.addr).await.unwrap();
+    second.write_all(request).await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(300), read_head(&mut second)).await;
+    assert!(
+        waiting.is_err(),
+        "second connection served beyond the limit"
+    );
+    drop(first);
+    assert!(read_head(&mut second).await.starts_with("HTTP/1.1 200"));
+}

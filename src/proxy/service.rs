@@ -132,20 +132,18 @@ async fn dispatch(
                 }
             }
         }
-        // The uwsgi module replaces this arm with:
-        // `proxy::uwsgi::forward(req, &meta, &backend.addr, &opts)`.
+        // The uwsgi module replaces the body of this arm with
+        // `proxy::uwsgi::forward(req, &meta, &backend.addr, &opts).await`, mapped like above.
         Proto::Uwsgi => {
-            let _ = req;
-            let backend = upstream.rotation().next().map(|b| b.addr.clone());
-            Err((
-                ProxyError::Upstream {
-                    backend: backend
-                        .clone()
-                        .unwrap_or(crate::model::BackendAddr::Tcp(([0, 0, 0, 0], 0).into())),
-                    reason: "uwsgi forwarding is wired by the uwsgi module".into(),
-                },
-                backend.map(|b| b.to_string()),
-            ))
+            drop(req);
+            let Some(backend) = upstream.rotation().next() else {
+                return Err((with_site(no_backend(upstream), &meta), None));
+            };
+            let err = ProxyError::Upstream {
+                backend: backend.addr.clone(),
+                reason: "uwsgi forwarding is wired by the uwsgi module".into(),
+            };
+            Err((err, Some(backend.addr.to_string())))
         }
     }
 }
@@ -332,6 +330,14 @@ fn no_location(host: &str, path: &str) -> Failure {
     (err, None)
 }
 
+fn no_backend(upstream: &Upstream) -> ProxyError {
+    ProxyError::NoBackend {
+        host: String::new(),
+        path: String::new(),
+        excluded: upstream.excluded.len(),
+    }
+}
+
 fn backend_of(err: &ProxyError) -> Option<String> {
     match err {
         ProxyError::Connect { backend, .. }
@@ -344,9 +350,9 @@ fn backend_of(err: &ProxyError) -> Option<String> {
 /// Fills in the host of a `NoBackend` raised by the forwarder (which only sees the upstream).
 fn with_site(err: ProxyError, meta: &RequestMeta) -> ProxyError {
     match err {
-        ProxyError::NoBackend { path, excluded, .. } => ProxyError::NoBackend {
+        ProxyError::NoBackend { excluded, .. } => ProxyError::NoBackend {
             host: meta.host.clone(),
-            path,
+            path: meta.request_uri.clone(),
             excluded,
         },
         other => other,
