@@ -21,3 +21,25 @@ pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
 pub fn empty() -> ProxyBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
+
+/// A request body passed `CLIENT_MAX_BODY_SIZE` while streaming; the forwarder recognises it
+/// in the error chain and answers 413.
+#[derive(Debug, thiserror::Error)]
+#[error("request body larger than {limit} bytes")]
+pub struct LimitExceeded {
+    pub limit: u64,
+}
+
+/// `body`, failing with `LimitExceeded` as soon as more than `limit` bytes have streamed.
+pub fn limited(body: ProxyBody, limit: u64) -> ProxyBody {
+    let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+    http_body_util::Limited::new(body, cap)
+        .map_err(move |e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                Box::new(LimitExceeded { limit }) as BoxError
+            } else {
+                e
+            }
+        })
+        .boxed()
+}

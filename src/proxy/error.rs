@@ -29,6 +29,8 @@ pub enum ProxyError {
     Misdirected { host: String, sni: String },
     #[error("no site for host {host:?}")]
     NoSite { host: String },
+    #[error("no VIRTUAL_PATH of {host} serves {path} (DEFAULT_ROOT is none)")]
+    NoLocation { host: String, path: String },
     #[error("no eligible backend for {host}{path} ({excluded} excluded as starting/unhealthy)")]
     NoBackend {
         host: String,
@@ -64,6 +66,7 @@ impl ProxyError {
             ProxyError::NoSite { .. } | ProxyError::NoBackend { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ProxyError::NoLocation { .. } => StatusCode::NOT_FOUND,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,7 +81,9 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::HeadersTooLarge(_)
             | ProxyError::Misdirected { .. } => Fault::Client,
-            ProxyError::NoSite { .. } | ProxyError::NoBackend { .. } => Fault::Config,
+            ProxyError::NoSite { .. }
+            | ProxyError::NoBackend { .. }
+            | ProxyError::NoLocation { .. } => Fault::Config,
             ProxyError::Connect { .. }
             | ProxyError::Timeout { .. }
             | ProxyError::Upstream { .. } => Fault::Upstream,

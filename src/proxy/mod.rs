@@ -1,5 +1,12 @@
 //! The data plane: listeners, the proxy service, header rewriting and forwarding.
 
+pub mod access_log;
 pub mod body;
 pub mod error;
+pub mod forward;
+pub mod headers;
+pub mod health;
+pub mod listener;
 pub mod meta;
+pub mod service;
+pub mod upstream_tls;

@@ -1,0 +1,45 @@
+//! Benchmark target: dockside's real `app::start` serving one site, configured from the command
+//! line so `scripts/bench.sh` can run before a routes file provider exists in a build.
+//! `cargo run --release --example bench_target -- LISTEN HOST BACKEND`
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+
+use dockside::config::{AccessLog, Config};
+use dockside::model::{Backend, BackendAddr, DesiredState, Health, Location, Proto, Site};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [listen, host, backend] = args.as_slice() else {
+        anyhow::bail!(
+            "usage: bench_target LISTEN HOST BACKEND (e.g. 127.0.0.1:18083 bench.local 127.0.0.1:18081)"
+        );
+    };
+    let mut config = Config::for_tests(std::env::temp_dir());
+    config.http = listen.parse()?;
+    config.access_log = AccessLog::Off;
+    let backend: SocketAddr = backend.parse()?;
+    let running = dockside::app::start(config).await?;
+    running.publish(DesiredState {
+        sites: vec![Site {
+            host: host.clone(),
+            locations: vec![Location {
+                path: "/".into(),
+                proto: Proto::Http,
+                keepalive: true,
+                backends: vec![Backend {
+                    addr: BackendAddr::Tcp(backend),
+                    source: "bench".into(),
+                    health: Health::None,
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    tokio::signal::ctrl_c().await?;
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Core proxy benchmark (not a test): wrk -t2 -c64 -d10s against one static backend, directly,
+# through nginx (upstream keepalive, one worker per core) and through dockside, in one run.
+# Writes the table to docs/benchmarks.md (section "Core proxy").
+#
+#   scripts/bench.sh            # dockside binary with a routes file (needs the routes provider)
+#   scripts/bench.sh --example  # dockside's app::start via examples/bench_target (same data plane)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=${1:-auto}
+DURATION=${DURATION:-10s}
+BACKEND_PORT=18081 NGINX_PORT=18082 DOCKSIDE_PORT=18083
+HOST=bench.local
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+install_missing() {
+  local missing=()
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+  fi
+}
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+wait_ok() { # url host
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null -H "Host: $2" "$1" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+nginx_conf() { # name workers body
+  mkdir -p "$WORK/$1"
+  cat > "$WORK/$1/nginx.conf" <<CONF
+worker_processes $2;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/$1; proxy_temp_path $WORK/$1; fastcgi_temp_path $WORK/$1;
+  uwsgi_temp_path $WORK/$1; scgi_temp_path $WORK/$1;
+  $3
+}
+CONF
+  "$NGINX" -c "$WORK/$1/nginx.conf" -p "$WORK/$1" 2>"$WORK/$1/stderr" &
+  PIDS+=($!)
+}
+
+run_wrk() { # label url
+  local out
+  out=$(wrk -t2 -c64 -d"$DURATION" --latency -H "Host: $HOST" "$2")
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  printf '| %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" >> "$WORK/table"
+  echo "$1: $rps req/s, p50 $p50, p99 $p99" >&2
+}
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+install_missing
+cargo build --release --quiet --bin dockside --example bench_target
+
+nginx_conf backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 'hello'; } }"
+nginx_conf proxy auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:$NGINX_PORT; location / { proxy_pass http://be; proxy_http_version 1.1;
+    proxy_set_header Connection ''; proxy_set_header Host \$host; proxy_set_header X-Real-IP \$remote_addr;
+    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme;
+    proxy_set_header X-Original-URI \$request_uri; proxy_set_header Proxy ''; } }"
+
+start_binary() {
+  cat > "$WORK/routes.toml" <<TOML
+[[site]]
+VIRTUAL_HOST = "$HOST"
+backends = ["127.0.0.1:$BACKEND_PORT"]
+TOML
+  DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
+    target/release/dockside --http "127.0.0.1:$DOCKSIDE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
+  DOCKSIDE_PID=$!
+}
+start_example() {
+  target/release/examples/bench_target "127.0.0.1:$DOCKSIDE_PORT" "$HOST" "127.0.0.1:$BACKEND_PORT" 2>"$WORK/dockside.log" &
+  DOCKSIDE_PID=$!
+}
+
+HOW="dockside binary, --routes file"
+if [ "$MODE" = "--example" ]; then start_example; HOW="examples/bench_target (app::start)"; else start_binary; fi
+PIDS+=($DOCKSIDE_PID)
+wait_ok "http://127.0.0.1:$BACKEND_PORT/" "$HOST" || { echo "backend nginx did not start" >&2; cat "$WORK/backend/stderr" >&2; exit 1; }
+wait_ok "http://127.0.0.1:$NGINX_PORT/" "$HOST" || { echo "proxy nginx did not start" >&2; cat "$WORK/proxy/stderr" >&2; exit 1; }
+if ! wait_ok "http://127.0.0.1:$DOCKSIDE_PORT/" "$HOST"; then
+  if [ "$MODE" = "auto" ]; then
+    echo "dockside binary does not serve the routes file in this build; using examples/bench_target" >&2
+    kill "$DOCKSIDE_PID" 2>/dev/null || true; sleep 0.2
+    start_example; PIDS+=($DOCKSIDE_PID); HOW="examples/bench_target (app::start)"
+    wait_ok "http://127.0.0.1:$DOCKSIDE_PORT/" "$HOST" || { cat "$WORK/dockside.log" >&2; exit 1; }
+  else
+    cat "$WORK/dockside.log" >&2; exit 1
+  fi
+fi
+IDLE_RSS=$(rss_kib "$DOCKSIDE_PID")
+
+echo '| target | req/s | p50 | p99 |' > "$WORK/table"
+echo '|---|---|---|---|' >> "$WORK/table"
+run_wrk "direct (nginx static)" "http://127.0.0.1:$BACKEND_PORT/"
+run_wrk "nginx proxy_pass" "http://127.0.0.1:$NGINX_PORT/"
+run_wrk "dockside" "http://127.0.0.1:$DOCKSIDE_PORT/"
+AFTER_RSS=$(rss_kib "$DOCKSIDE_PID")
+
+{
+  echo "## Core proxy"
+  echo
+  echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores (client, proxies and backend share them)."
+  echo "Command: \`scripts/bench.sh ${1:-}\` — \`wrk -t2 -c64 -d$DURATION --latency\`, one static nginx backend"
+  echo "(1 worker, \`return 200 'hello'\`), nginx proxy with upstream keepalive and \`worker_processes auto\`,"
+  echo "dockside via $HOW; access logs off in both proxies."
+  echo
+  cat "$WORK/table"
+  echo
+  echo "dockside RSS: ${IDLE_RSS} KiB idle, ${AFTER_RSS} KiB after the run."
+} > "$WORK/section.md"
+cat "$WORK/section.md"
+
+DOC=docs/benchmarks.md
+if [ -f "$DOC" ] && grep -q '^## Core proxy' "$DOC"; then
+  # Replace the section up to the next "## " heading.
+  awk -v sec="$WORK/section.md" '
+    /^## Core proxy/ { while ((getline l < sec) > 0) print l; skip=1; next }
+    /^## / && skip { skip=0 }
+    !skip' "$DOC" > "$WORK/doc" && mv "$WORK/doc" "$DOC"
+else
+  { [ -f "$DOC" ] && cat "$DOC" || printf '# Benchmarks\n\n'; cat "$WORK/section.md"; } > "$WORK/doc" && mv "$WORK/doc" "$DOC"
+fi

@@ -1,0 +1,196 @@
+//! Pure request/response header rewriting, exactly as nginx-proxy configures nginx (its §1.6.9
+//! `proxy_set_header` block), and the `VIRTUAL_DEST` URI replacement. No IO: table-tested.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::proxy::meta::Scheme;
+use crate::routing::path::PathPattern;
+
+/// Headers that describe one hop and never travel past a proxy (RFC 9110 §7.6.1, plus the
+/// legacy `Keep-Alive` / `Proxy-Connection` that clients still send).
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static X_FORWARDED_SSL: HeaderName = HeaderName::from_static("x-forwarded-ssl");
+static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+static PROXY: HeaderName = HeaderName::from_static("proxy");
+
+/// What the header rules need to know about the request besides its headers.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderContext<'a> {
+    /// `$remote_addr`.
+    pub client_ip: IpAddr,
+    /// `$server_port`: the port of the listener the client reached.
+    pub server_port: u16,
+    /// `$scheme`.
+    pub scheme: Scheme,
+    /// `$host`: lower-case, without port.
+    pub host: &'a str,
+    /// `$request_uri`: the request target as the client sent it.
+    pub request_uri: &'a str,
+    /// `TRUST_DOWNSTREAM_PROXY`: keep the client's `X-Forwarded-*` values.
+    pub trust_downstream: bool,
+    /// The location's upstream keep-alive; off sends `Connection: close`.
+    pub keepalive: bool,
+}
+
+/// Whether the client asked to switch protocols (WebSocket): nginx forwards `Upgrade` then.
+pub fn upgrade_requested(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| !v.as_bytes().is_empty())
+}
+
+/// Rewrites the client's headers into the ones sent upstream (nginx-proxy §1.6.9).
+pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
+    let forwarded = ctx.trust_downstream.then(|| ClientForwarded::take(headers));
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .filter(|v| !v.as_bytes().is_empty())
+        .cloned();
+    strip_hop_by_hop(headers);
+    headers.remove(&PROXY);
+    set_forwarding(headers, ctx, forwarded.unwrap_or_default());
+    match (upgrade, ctx.keepalive) {
+        (Some(up), _) => {
+            headers.insert(header::UPGRADE, up);
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        (None, false) => {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        (None, true) => {}
+    }
+}
+
+/// Drops hop-by-hop headers from an upstream response; a `101` keeps `Upgrade`/`Connection`
+/// because the switch is what the client asked for.
+pub fn rewrite_response(headers: &mut HeaderMap, switching: bool) {
+    if !switching {
+        strip_hop_by_hop(headers);
+    }
+}
+
+/// Removes the RFC 9110 hop-by-hop headers and every header named in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The client's own `X-Forwarded-*` values, kept only when the downstream is trusted.
+#[derive(Default)]
+struct ClientForwarded {
+    for_: Option<String>,
+    proto: Option<HeaderValue>,
+    host: Option<HeaderValue>,
+    port: Option<HeaderValue>,
+}
+
+impl ClientForwarded {
+    fn take(headers: &HeaderMap) -> ClientForwarded {
+        let joined: Vec<&str> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        ClientForwarded {
+            for_: (!joined.is_empty()).then(|| joined.join(", ")),
+            proto: headers.get(&X_FORWARDED_PROTO).cloned(),
+            host: headers.get(&X_FORWARDED_HOST).cloned(),
+            port: headers.get(&X_FORWARDED_PORT).cloned(),
+        }
+    }
+}
+
+fn set_forwarding(headers: &mut HeaderMap, ctx: &HeaderContext<'_>, client: ClientForwarded) {
+    let ip = ctx.client_ip.to_string();
+    let host_port = match ctx.server_port {
+        80 | 443 => Cow::Borrowed(ctx.host),
+        port => Cow::Owned(format!("{}:{port}", ctx.host)),
+    };
+    insert_str(headers, header::HOST, &host_port);
+    insert_str(headers, X_REAL_IP.clone(), &ip);
+    let xff = match client.for_ {
+        Some(prior) => format!("{prior}, {ip}"),
+        None => ip,
+    };
+    insert_str(headers, X_FORWARDED_FOR.clone(), &xff);
+    let proto = client
+        .proto
+        .unwrap_or_else(|| HeaderValue::from_static(ctx.scheme.as_str()));
+    let ssl = if proto.as_bytes() == b"https" {
+        "on"
+    } else {
+        "off"
+    };
+    headers.insert(X_FORWARDED_PROTO.clone(), proto);
+    match client.host {
+        Some(h) => headers.insert(X_FORWARDED_HOST.clone(), h),
+        None => insert_str(headers, X_FORWARDED_HOST.clone(), ctx.host),
+    };
+    match client.port {
+        Some(p) => headers.insert(X_FORWARDED_PORT.clone(), p),
+        None => headers.insert(X_FORWARDED_PORT.clone(), ctx.server_port.into()),
+    };
+    headers.insert(X_FORWARDED_SSL.clone(), HeaderValue::from_static(ssl));
+    insert_str(headers, X_ORIGINAL_URI.clone(), ctx.request_uri);
+}
+
+/// Values here come from an already-parsed request, so they are valid header text; anything
+/// that is not (a host from a regex match, say) is skipped rather than panicking.
+fn insert_str(headers: &mut HeaderMap, name: HeaderName, value: &str) -> Option<HeaderValue> {
+    let value = HeaderValue::from_str(value).ok()?;
+    headers.insert(name, value)
+}
+
+/// nginx `proxy_pass` URI replacement for `VIRTUAL_DEST`: the part of the path matched by a
+/// prefix (or exact) location is replaced by `dest`; an empty `dest` or a regex location
+/// forwards the URI unchanged. `path_and_query` is the original request target.
+pub fn rewrite_uri<'a>(
+    path_and_query: &'a str,
+    location: &PathPattern,
+    dest: &str,
+) -> Cow<'a, str> {
+    if dest.is_empty() {
+        return Cow::Borrowed(path_and_query);
+    }
+    let matched = match location {
+        PathPattern::Prefix { prefix, .. } => prefix.as_str(),
+        PathPattern::Exact(exact) => exact.as_str(),
+        PathPattern::Regex(_) => return Cow::Borrowed(path_and_query),
+    };
+    match path_and_query.strip_prefix(matched) {
+        Some(rest) => Cow::Owned(format!("{dest}{rest}")),
+        None => Cow::Borrowed(path_and_query),
+    }
+}
+
+#[cfg(test)]
+#[path = "headers_tests.rs"]
+mod tests;

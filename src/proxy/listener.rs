@@ -1,0 +1,113 @@
+//! Client connections: the accept loop (connection limit, nodelay), the hyper-util server
+//! builder (HTTP/1.1 + h2c, header timeout and size limits), and graceful drain.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Limits;
+use crate::proxy::meta::{ConnInfo, Scheme};
+use crate::proxy::service::{self, ServiceState};
+
+/// hyper refuses smaller read buffers than this for HTTP/1.
+const MIN_H1_BUF: usize = 8192;
+
+/// Builds the server side once: header timeout (slowloris: the connection is closed), header
+/// size (hyper answers 431 when a head does not fit), h2c keep-alive pings as idle detection.
+pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(MIN_H1_BUF))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(limits.idle_timeout))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+/// Accepts plain-TCP clients until shutdown; every connection holds one permit of
+/// `ServiceState::connections` and runs in `tracker` so shutdown can wait for it.
+pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracker: TaskTracker) {
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    loop {
+        let permit = tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            p = state.connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, client) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(%local, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = ConnInfo {
+            client,
+            local,
+            scheme: Scheme::Http,
+            sni: None,
+        };
+        let state = state.clone();
+        tracker.spawn(async move {
+            serve_connection(stream, conn, state).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Serves HTTP/1.1 or h2c on one established connection until it ends, or until shutdown
+/// asks it to finish in-flight requests and close. Public so the TLS listener can call it
+/// with a `tokio_rustls::server::TlsStream` after the handshake.
+pub async fn serve_connection<IO>(io: IO, conn: ConnInfo, state: Arc<ServiceState>)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ctx = Arc::new((state.clone(), conn));
+    let svc = service_fn(move |req| {
+        let ctx = ctx.clone();
+        async move {
+            let (state, conn) = &*ctx;
+            Ok::<_, Infallible>(service::handle(state, conn, req).await)
+        }
+    });
+    let connection = state
+        .http
+        .serve_connection_with_upgrades(TokioIo::new(io), svc);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        r = connection.as_mut() => r,
+        _ = state.shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.as_mut().await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("connection ended: {e}");
+    }
+}

@@ -1,0 +1,360 @@
+//! The proxy service: one request through a readable sequence of small steps —
+//! ACME challenge → route lookup → (HTTPS policy, added by the TLS module) → location →
+//! body limit → header rewrite → forward (http | https | uwsgi). Errors become responses in
+//! one place (`answer_error`), with their status from `ProxyError::status()`.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::acme::challenge::Challenges;
+use crate::config::{AccessLog, Limits};
+use crate::model::Proto;
+use crate::proxy::access_log::{Outcome, Pending};
+use crate::proxy::body::{self, BoxError, ProxyBody};
+use crate::proxy::error::{Fault, ProxyError};
+use crate::proxy::forward::{Forwarded, Forwarder};
+use crate::proxy::headers::{self, HeaderContext};
+use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
+use crate::routing::host::normalize_host;
+use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
+
+const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// Everything the data plane shares between connections, built once in `app::start`.
+/// The TLS listener passes the same `Arc<ServiceState>` to `listener::serve_connection`.
+pub struct ServiceState {
+    /// The one route-table snapshot, swapped whole on every change.
+    pub routes: Arc<ArcSwap<RouteTable>>,
+    /// Pending ACME answers, shared with the ACME reconciler.
+    pub challenges: Arc<Challenges>,
+    /// The pooled upstream client and passive health registry.
+    pub forwarder: Forwarder,
+    /// `TRUST_DOWNSTREAM_PROXY`.
+    pub trust_downstream: bool,
+    pub access_log: AccessLog,
+    pub limits: Limits,
+    /// One permit per client connection (`DOCKSIDE_MAX_CONNECTIONS`), shared by all listeners.
+    pub connections: Arc<Semaphore>,
+    /// Cancelled on shutdown: listeners stop accepting and connections drain.
+    pub shutdown: CancellationToken,
+    /// The hyper-util server builder (HTTP/1.1 + h2c, timeouts, header limits), built once.
+    pub http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+}
+
+/// A response and the backend that produced it (for `$upstream_addr`).
+type Answer = (Response<ProxyBody>, Option<String>);
+
+/// Serves one request; never fails (errors become responses).
+pub async fn handle(
+    state: &ServiceState,
+    conn: &ConnInfo,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let pending = Pending::capture(state.access_log, &req);
+    let host = request_host(&req);
+    let path = req.uri().path().to_owned();
+    let (response, upstream) = match route(state, conn, &host, req).await {
+        Ok(answer) => answer,
+        Err((err, backend)) => (
+            answer_error(&err, &host, &path, backend.as_deref()),
+            backend,
+        ),
+    };
+    if let Some(p) = pending {
+        let outcome = Outcome {
+            host: &host,
+            remote: conn.client,
+            status: response.status(),
+            body_bytes: response.body().size_hint().exact().unwrap_or(0),
+            upstream,
+        };
+        p.record(state.access_log, &outcome);
+    }
+    response
+}
+
+type Failure = (ProxyError, Option<String>);
+
+/// The pipeline. New steps (HTTPS redirect, HSTS, 421) go between lookup and location.
+async fn route(
+    state: &ServiceState,
+    conn: &ConnInfo,
+    host: &str,
+    req: Request<Incoming>,
+) -> Result<Answer, Failure> {
+    if let Some(answer) = acme_challenge(state, conn, &req) {
+        return Ok((answer, None));
+    }
+    let table = state.routes.load_full();
+    let site = table.lookup(host).ok_or_else(|| no_site(host))?;
+    // HTTPS policy steps (redirect / HSTS / 421) are inserted here by the TLS module.
+    let location = site
+        .location(req.uri().path())
+        .ok_or_else(|| no_location(host, req.uri().path()))?;
+    let upstream = match &location.action {
+        Action::Return(root) => return Ok((default_root(root), None)),
+        Action::Forward(upstream) => upstream,
+    };
+    check_declared_length(site, &req).map_err(|e| (e, None))?;
+    let meta = request_meta(conn, host, site, location, &req);
+    dispatch(state, meta, upstream, req).await
+}
+
+/// Sends the rewritten request to the location's protocol handler.
+async fn dispatch(
+    state: &ServiceState,
+    meta: RequestMeta,
+    upstream: &Upstream,
+    mut req: Request<Incoming>,
+) -> Result<Answer, Failure> {
+    let retryable = is_idempotent(req.method()) && req.body().is_end_stream();
+    let client_upgrade =
+        headers::upgrade_requested(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let req = rewrite(state, &meta, upstream, req);
+    match upstream.proto {
+        Proto::Http | Proto::Https => {
+            match state
+                .forwarder
+                .forward(req, upstream, retryable, client_upgrade)
+                .await
+            {
+                Ok(Forwarded { response, backend }) => Ok((response, Some(backend.to_string()))),
+                Err(err) => {
+                    let backend = backend_of(&err);
+                    Err((with_site(err, &meta), backend))
+                }
+            }
+        }
+        // The uwsgi module replaces the body of this arm with
+        // `proxy::uwsgi::forward(req, &meta, &backend.addr, &opts).await`, mapped like above.
+        Proto::Uwsgi => {
+            drop(req);
+            let Some(backend) = upstream.rotation().next() else {
+                return Err((with_site(no_backend(upstream), &meta), None));
+            };
+            let err = ProxyError::Upstream {
+                backend: backend.addr.clone(),
+                reason: "uwsgi forwarding is wired by the uwsgi module".into(),
+            };
+            Err((err, Some(backend.addr.to_string())))
+        }
+    }
+}
+
+/// Answers `/.well-known/acme-challenge/<token>` on plain HTTP from the challenge map.
+fn acme_challenge<B>(
+    state: &ServiceState,
+    conn: &ConnInfo,
+    req: &Request<B>,
+) -> Option<Response<ProxyBody>> {
+    if conn.scheme != Scheme::Http {
+        return None;
+    }
+    let token = req.uri().path().strip_prefix(ACME_PREFIX)?;
+    let answer = match state.challenges.http01(token) {
+        Some(key_authorization) => text(StatusCode::OK, key_authorization),
+        None => text(StatusCode::NOT_FOUND, "404 Not Found\n"),
+    };
+    Some(answer)
+}
+
+/// `$host`: from an absolute-form target or h2 `:authority`, else the `Host` header.
+fn request_host<B>(req: &Request<B>) -> String {
+    if let Some(h) = req.uri().host() {
+        return normalize_host(h);
+    }
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(normalize_host)
+        .unwrap_or_default()
+}
+
+/// 413 before anything is sent when `Content-Length` already exceeds `CLIENT_MAX_BODY_SIZE`.
+fn check_declared_length<B: Body>(site: &SiteRoute, req: &Request<B>) -> Result<(), ProxyError> {
+    match (site.client_max_body_size, req.body().size_hint().exact()) {
+        (Some(limit), Some(len)) if len > limit => Err(ProxyError::BodyTooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+fn request_meta<B>(
+    conn: &ConnInfo,
+    host: &str,
+    site: &SiteRoute,
+    location: &LocationRoute,
+    req: &Request<B>,
+) -> RequestMeta {
+    let request_uri = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let forwarded = headers::rewrite_uri(&request_uri, &location.path, &location.dest).into_owned();
+    let (path, query) = match forwarded.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (forwarded, String::new()),
+    };
+    RequestMeta {
+        conn: conn.clone(),
+        host: host.to_owned(),
+        request_uri,
+        path,
+        query,
+        body_limit: site.client_max_body_size,
+    }
+}
+
+/// Header rewrite (nginx-proxy §1.6.9), `VIRTUAL_DEST` URI, and the body limit wrapper.
+fn rewrite(
+    state: &ServiceState,
+    meta: &RequestMeta,
+    upstream: &Upstream,
+    req: Request<Incoming>,
+) -> Request<ProxyBody> {
+    let (mut parts, incoming) = req.into_parts();
+    let ctx = HeaderContext {
+        client_ip: meta.conn.client.ip(),
+        server_port: meta.conn.local.port(),
+        scheme: meta.conn.scheme,
+        host: &meta.host,
+        request_uri: &meta.request_uri,
+        trust_downstream: state.trust_downstream,
+        keepalive: upstream.keepalive,
+    };
+    headers::rewrite_request(&mut parts.headers, &ctx);
+    let target = if meta.query.is_empty() {
+        meta.path.clone()
+    } else {
+        format!("{}?{}", meta.path, meta.query)
+    };
+    if let Ok(uri) = target.parse() {
+        parts.uri = uri;
+    }
+    let mut body = incoming.map_err(|e| Box::new(e) as BoxError).boxed();
+    if let Some(limit) = meta.body_limit {
+        body = body::limited(body, limit);
+    }
+    Request::from_parts(parts, body)
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}
+
+/// The `DEFAULT_ROOT` answer: nginx `return CODE [TEXT|URL]`.
+fn default_root(root: &DefaultRoot) -> Response<ProxyBody> {
+    let status = root.status;
+    match &root.text {
+        Some(url) if status.is_redirection() => {
+            let mut resp = text(status, "");
+            if let Ok(v) = HeaderValue::from_str(url) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp
+        }
+        Some(body) => text(status, body.clone()),
+        None => text(
+            status,
+            format!(
+                "{} {}\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+        ),
+    }
+}
+
+/// The one place a `ProxyError` becomes a response and a log line.
+fn answer_error(
+    err: &ProxyError,
+    host: &str,
+    path: &str,
+    backend: Option<&str>,
+) -> Response<ProxyBody> {
+    let status = err.status();
+    let backend = backend.unwrap_or("-");
+    match err.fault() {
+        Fault::Client => tracing::debug!(host, path, backend, fault = ?err.fault(), "{err}"),
+        _ => tracing::warn!(host, path, backend, fault = ?err.fault(), "{err}"),
+    }
+    let mut resp = text(
+        status,
+        format!(
+            "{} {}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        ),
+    );
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+fn text(status: StatusCode, body_text: impl Into<bytes::Bytes>) -> Response<ProxyBody> {
+    let mut resp = Response::new(body::full(body_text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn no_site(host: &str) -> Failure {
+    (
+        ProxyError::NoSite {
+            host: host.to_owned(),
+        },
+        None,
+    )
+}
+
+fn no_location(host: &str, path: &str) -> Failure {
+    let err = ProxyError::NoLocation {
+        host: host.to_owned(),
+        path: path.to_owned(),
+    };
+    (err, None)
+}
+
+fn no_backend(upstream: &Upstream) -> ProxyError {
+    ProxyError::NoBackend {
+        host: String::new(),
+        path: String::new(),
+        excluded: upstream.excluded.len(),
+    }
+}
+
+fn backend_of(err: &ProxyError) -> Option<String> {
+    match err {
+        ProxyError::Connect { backend, .. }
+        | ProxyError::Timeout { backend, .. }
+        | ProxyError::Upstream { backend, .. } => Some(backend.to_string()),
+        _ => None,
+    }
+}
+
+/// Fills in the host of a `NoBackend` raised by the forwarder (which only sees the upstream).
+fn with_site(err: ProxyError, meta: &RequestMeta) -> ProxyError {
+    match err {
+        ProxyError::NoBackend { excluded, .. } => ProxyError::NoBackend {
+            host: meta.host.clone(),
+            path: meta.request_uri.clone(),
+            excluded,
+        },
+        other => other,
+    }
+}
