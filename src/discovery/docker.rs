@@ -43,8 +43,8 @@ const EVENTS: &[&str] = &[
 /// container to re-inspect (network events name it in `actor.attributes["container"]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EngineEvent {
+    /// `None` when the event names no container: the whole list is re-inspected.
     pub container: Option<String>,
-    pub network: bool,
 }
 
 /// What `probe` found: enough to print which engine dockside is watching.
@@ -229,7 +229,7 @@ fn engine_event(msg: EventMessage) -> EngineEvent {
     } else {
         actor.id
     };
-    EngineEvent { container, network }
+    EngineEvent { container }
 }
 
 /// Parses `docker inspect` JSON (one object, or the CLI's one-element array) into our type.

@@ -38,7 +38,7 @@ impl Default for DockerSettings {
             container_filters: Vec::new(),
             nginx_container_label: NGINX_CONTAINER_LABEL_DEFAULT.to_owned(),
             prefer_ipv6: false,
-            debounce: Duration::from_millis(5),
+            debounce: Duration::from_millis(3),
             debounce_max: Duration::from_millis(50),
         }
     }

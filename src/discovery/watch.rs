@@ -144,6 +144,19 @@ fn publish(tx: &watch::Sender<Vec<SourceItem>>, items: Vec<SourceItem>) {
     });
 }
 
+/// Inspects `ids` with bounded concurrency; containers gone meanwhile are left out.
+async fn inspect_many(
+    engine: &Engine,
+    ids: Vec<String>,
+) -> Result<Vec<ContainerInfo>, DockerError> {
+    let found: Vec<Option<ContainerInfo>> = futures_util::stream::iter(ids)
+        .map(move |id| async move { engine.inspect(&id).await })
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// Our own container id, confirmed by inspect; `None` when dockside runs on the host.
 async fn find_own(engine: &Engine) -> Option<String> {
     for id in own_container_candidates() {
@@ -160,20 +173,17 @@ async fn find_own(engine: &Engine) -> Option<String> {
 struct Dirty {
     all: bool,
     ids: HashSet<String>,
-    network: bool,
 }
 
 impl Dirty {
     fn full() -> Dirty {
         Dirty {
             all: true,
-            network: true,
             ..Dirty::default()
         }
     }
 
     fn add(&mut self, ev: EngineEvent) {
-        self.network |= ev.network;
         match ev.container {
             Some(id) => {
                 self.ids.insert(id);
@@ -205,41 +215,52 @@ impl Cache {
         }
     }
 
+    /// Re-lists, and re-inspects what `dirty` names (concurrently with the list, since the
+    /// list of 200 containers is the slow part) plus anything listed but not cached.
     async fn refresh(
         &mut self,
         engine: &Engine,
         settings: &DockerSettings,
         dirty: &Dirty,
     ) -> Result<(), DockerError> {
-        let ids = engine.list(&settings.container_filters).await?;
+        let named: Vec<String> = match dirty.all {
+            true => Vec::new(),
+            false => dirty.ids.iter().cloned().collect(),
+        };
+        let (ids, named) = tokio::join!(
+            engine.list(&settings.container_filters),
+            inspect_many(engine, named)
+        );
+        let (ids, named) = (ids?, named?);
         let listed: HashSet<&String> = ids.iter().collect();
         self.containers
             .retain(|id, _| listed.contains(id) && !dirty.touches(id));
+        let mut fresh: Vec<ContainerInfo> = named
+            .into_iter()
+            .filter(|c| listed.contains(&c.id))
+            .collect();
         let wanted: Vec<String> = ids
             .iter()
-            .filter(|id| !self.containers.contains_key(*id))
+            .filter(|id| !self.containers.contains_key(*id) && !fresh.iter().any(|c| &c.id == *id))
             .cloned()
             .collect();
-        let fresh: Vec<Option<ContainerInfo>> = futures_util::stream::iter(wanted)
-            .map(move |id| async move { engine.inspect(&id).await })
-            .buffer_unordered(INSPECT_CONCURRENCY)
-            .try_collect()
-            .await?;
+        fresh.extend(inspect_many(engine, wanted).await?);
         if let Some(own_id) = self.own_id.clone()
             && (self.own.is_none() || dirty.touches(&own_id))
         {
             self.own = engine.inspect(&own_id).await?;
         }
-        let known = |n: &str| self.internal.contains_key(n);
-        let unknown_net = fresh
-            .iter()
-            .chain(std::iter::once(&self.own))
-            .flatten()
-            .any(|c| c.networks.iter().any(|n| !known(&n.name)));
-        if dirty.network || unknown_net {
+        // A network's `Internal` never changes after creation: list networks only when a
+        // name is new (and on every full refresh, in case one was recreated).
+        let unknown_net = fresh.iter().chain(&self.own).any(|c| {
+            c.networks
+                .iter()
+                .any(|n| !self.internal.contains_key(&n.name))
+        });
+        if dirty.all || unknown_net {
             self.internal = engine.internal_networks().await?;
         }
-        for info in fresh.into_iter().flatten() {
+        for info in fresh {
             self.containers.insert(info.id.clone(), info);
         }
         Ok(())
