@@ -45,7 +45,9 @@ pub async fn probe(settings: &DockerSettings) -> Result<EngineVersion, DockerErr
 pub async fn snapshot(settings: &DockerSettings) -> Result<Vec<SourceItem>, DockerError> {
     let engine = Engine::connect(settings).await?;
     let mut cache = Cache::new(find_own(&engine).await);
-    cache.refresh(&engine, settings, &Dirty::full()).await?;
+    cache
+        .refresh(&engine, settings, &Dirty::full(), false)
+        .await?;
     Ok(cache.items(settings))
 }
 
@@ -97,7 +99,9 @@ async fn session(
     let since = engine.now().await?;
     let mut events = Box::pin(engine.events(since));
     let mut cache = Cache::new(find_own(&engine).await);
-    cache.refresh(&engine, settings, &Dirty::full()).await?;
+    cache
+        .refresh(&engine, settings, &Dirty::full(), false)
+        .await?;
     publish(tx, cache.items(settings));
     *listed = true;
     tracing::info!(endpoint = %engine.endpoint, "Watching docker events");
@@ -117,8 +121,17 @@ async fn session(
                 ev = events.next() => dirty.add(end_or(ev, &engine)?),
             }
         }
-        cache.refresh(&engine, settings, &dirty).await?;
+        // Fast path: re-list only what the events named (`id=` filters keep the engine from
+        // walking all containers), publish; then the full re-list as the level-triggered
+        // safety net, published only if it differs.
+        let scoped = cache.refresh(&engine, settings, &dirty, true).await?;
         publish(tx, cache.items(settings));
+        if scoped {
+            cache
+                .refresh(&engine, settings, &Dirty::default(), false)
+                .await?;
+            publish(tx, cache.items(settings));
+        }
     }
 }
 
@@ -215,26 +228,38 @@ impl Cache {
         }
     }
 
-    /// Re-lists, and re-inspects what `dirty` names (concurrently with the list, since the
-    /// list of 200 containers is the slow part) plus anything listed but not cached.
+    /// Re-lists and re-inspects what `dirty` names (concurrently: with 200 containers the
+    /// list is the slow part) plus anything listed but not cached. `scoped` lists only the
+    /// named containers (when it can: some events name none); returns whether it did.
     async fn refresh(
         &mut self,
         engine: &Engine,
         settings: &DockerSettings,
         dirty: &Dirty,
-    ) -> Result<(), DockerError> {
+        scoped: bool,
+    ) -> Result<bool, DockerError> {
+        let user_ids = settings.container_filters.iter().any(|(k, _)| k == "id");
+        let scoped = scoped && !dirty.all && !user_ids;
         let named: Vec<String> = match dirty.all {
             true => Vec::new(),
             false => dirty.ids.iter().cloned().collect(),
         };
-        let (ids, named) = tokio::join!(
-            engine.list(&settings.container_filters),
-            inspect_many(engine, named)
-        );
+        let mut filters = settings.container_filters.clone();
+        if scoped {
+            filters.extend(named.iter().map(|id| ("id".to_owned(), id.clone())));
+        }
+        let (ids, named) = tokio::join!(engine.list(&filters), inspect_many(engine, named));
         let (ids, named) = (ids?, named?);
         let listed: HashSet<&String> = ids.iter().collect();
-        self.containers
-            .retain(|id, _| listed.contains(id) && !dirty.touches(id));
+        if scoped {
+            self.containers.retain(|id, _| !dirty.touches(id));
+        } else {
+            self.containers
+                .retain(|id, _| listed.contains(id) && !dirty.touches(id));
+        }
+        if let Some(own) = named.iter().find(|c| Some(&c.id) == self.own_id.as_ref()) {
+            self.own = Some(own.clone());
+        }
         let mut fresh: Vec<ContainerInfo> = named
             .into_iter()
             .filter(|c| listed.contains(&c.id))
@@ -246,7 +271,7 @@ impl Cache {
             .collect();
         fresh.extend(inspect_many(engine, wanted).await?);
         if let Some(own_id) = self.own_id.clone()
-            && (self.own.is_none() || dirty.touches(&own_id))
+            && (self.own.is_none() || dirty.all)
         {
             self.own = engine.inspect(&own_id).await?;
         }
@@ -263,7 +288,7 @@ impl Cache {
         for info in fresh {
             self.containers.insert(info.id.clone(), info);
         }
-        Ok(())
+        Ok(scoped)
     }
 
     fn items(&self, settings: &DockerSettings) -> Vec<SourceItem> {
