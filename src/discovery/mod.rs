@@ -1,13 +1,27 @@
 //! Providers of `SourceItem`s (the Docker engine, the static routes file) and the combiner
 //! that turns all of them into one published `DesiredState`, only when it changed.
+//!
+//! Docker: `container` (our `ContainerInfo` and the pure §1.6.3 mapping), `own` (which
+//! container's networks count), `endpoint` (settings, endpoint, errors), `docker` (the only
+//! bollard user) and `watch` (the level-triggered loop behind [`spawn`]). Routes file: `file`.
 
+pub mod container;
+pub mod docker;
+pub mod endpoint;
 pub mod file;
+pub mod own;
+mod watch;
+
+pub use container::{ContainerInfo, NetworkInfo, PortInfo, ProxyNetworks, to_source_item};
+pub use docker::{EngineVersion, container_info_from_json};
+pub use endpoint::{DockerError, DockerSettings, Endpoint};
+pub use watch::{probe, snapshot, spawn};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures_util::future::select_all;
-use tokio::sync::watch;
+use tokio::sync::watch::{Receiver, Sender};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -16,8 +30,8 @@ use crate::model::{DesiredState, Severity, SourceItem};
 /// Rebuilds the desired state whenever any provider publishes, and publishes it only when it
 /// differs from the last one. New warnings are logged once, not on every rebuild.
 pub fn spawn_combiner(
-    mut inputs: Vec<watch::Receiver<Vec<SourceItem>>>,
-    out: watch::Sender<Arc<DesiredState>>,
+    mut inputs: Vec<Receiver<Vec<SourceItem>>>,
+    out: Sender<Arc<DesiredState>>,
     token: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {

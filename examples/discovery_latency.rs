@@ -1,0 +1,193 @@
+//! Discovery latency: time from `docker start` returning to the Docker provider publishing
+//! the new container, p50/p95 over `--runs` containers, with `--others` idle containers
+//! running (and watched) meanwhile. Run by `scripts/bench-discovery.sh`.
+//!
+//! Needs the test image (`scripts/build-test-image.sh`). Everything it creates carries the
+//! label `dockside-bench=<pid>` and is removed at the end, also on Ctrl-C or panic.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dockside::discovery::{self, DockerSettings};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+const IMAGE: &str = "dockside-test-backend:latest";
+
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label={}", self.0)])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for chunk in ids.chunks(50) {
+            let _ = Command::new("docker")
+                .args(["rm", "-f"])
+                .args(chunk)
+                .stdout(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let runs = arg("--runs", 20);
+    let others = arg("--others", 0);
+    let scope = format!("dockside-bench={}", std::process::id());
+    let _cleanup = Cleanup(scope.clone());
+
+    eprintln!("starting {others} idle containers...");
+    let mut pending = Vec::new();
+    for i in 0..others {
+        let name = format!("dockside-test-bench-{}-idle-{i}", std::process::id());
+        pending.push(
+            Command::new("docker")
+                .args(["run", "-d", "--name", &name, "--label", &scope, "-e"])
+                .arg(format!("VIRTUAL_HOST=idle{i}.bench.test"))
+                .args(["--entrypoint", "/bin/busybox", IMAGE, "sleep", "3600"])
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| e.to_string())?,
+        );
+        if pending.len() >= 8 {
+            for mut c in pending.drain(..) {
+                let _ = c.wait();
+            }
+        }
+    }
+    for mut c in pending {
+        let _ = c.wait();
+    }
+
+    let mut settings = DockerSettings::from_env().map_err(|e| e.to_string())?;
+    settings
+        .container_filters
+        .push(("label".into(), scope.clone()));
+    let engine = discovery::probe(&settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "engine {} (API {}) at {}",
+        engine.version, engine.api_version, engine.endpoint
+    );
+    let (tx, mut rx) = watch::channel(Vec::new());
+    let token = CancellationToken::new();
+    let task = discovery::spawn(settings, tx, token.clone());
+    let ready = tokio::time::timeout(Duration::from_secs(120), rx.wait_for(|i| i.len() >= others))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if !ready {
+        return Err(format!(
+            "provider did not list the {others} idle containers"
+        ));
+    }
+
+    // With no other containers the first (empty) list is not observable: give it a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Record when each name is first published.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(HashMap::<String, Instant>::new()));
+    let recorder = {
+        let seen = seen.clone();
+        let mut rx = rx.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let now = Instant::now();
+                let names: Vec<String> = rx
+                    .borrow_and_update()
+                    .iter()
+                    .map(|i| i.name.clone())
+                    .collect();
+                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                for n in names {
+                    seen.entry(n).or_insert(now);
+                }
+            }
+        })
+    };
+
+    let mut lat = Vec::new();
+    for i in 0..runs {
+        let name = format!("dockside-test-bench-{}-web-{i}", std::process::id());
+        docker(&[
+            "create",
+            "--name",
+            &name,
+            "--label",
+            &scope,
+            "-e",
+            "VIRTUAL_HOST=web.bench.test",
+            IMAGE,
+        ])?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        docker(&["start", &name])?;
+        let returned = Instant::now();
+        let deadline = returned + Duration::from_secs(10);
+        let at = loop {
+            if let Some(at) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(&name) {
+                break *at;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{name} not published within 10 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        // Negative: published before the CLI process returned (the event beat it).
+        let ms = if at >= returned {
+            at.duration_since(returned).as_secs_f64() * 1e3
+        } else {
+            -(returned.duration_since(at).as_secs_f64() * 1e3)
+        };
+        lat.push(ms);
+    }
+    token.cancel();
+    let _ = task.await;
+    recorder.abort();
+
+    let mut sorted = lat.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "others={others} runs={runs} p50={:.1}ms p95={:.1}ms min={:.1}ms max={:.1}ms (negative = published before `docker start` returned)",
+        percentile(&sorted, 0.5),
+        percentile(&sorted, 0.95),
+        sorted[0],
+        sorted[sorted.len() - 1]
+    );
+    Ok(())
+}

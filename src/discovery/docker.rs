@@ -1,0 +1,369 @@
+//! The only file that sees bollard types: connecting to the engine (`DOCKER_HOST`, TLS,
+//! API version negotiation), listing, inspecting and the event stream — each answer is
+//! converted to our own types (`ContainerInfo`, `EngineEvent`) before it leaves this file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerInspectResponse, EventMessage, EventMessageTypeEnum, HealthStatusEnum,
+};
+use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptionsBuilder};
+use futures_util::{Stream, StreamExt};
+
+use super::container::{ContainerInfo, NetworkInfo, PortInfo};
+use super::endpoint::{DockerError, DockerSettings, Endpoint};
+use crate::model::Health;
+
+/// Seconds bollard waits for a response head (its own timeout, below ours).
+const CLIENT_TIMEOUT_SECS: u64 = 10;
+/// Our bound on any one request/response, body included.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Container and network events that can change what dockside routes (docker-gen's set plus
+/// pause/unpause/rename/destroy). `health_status` matches `health_status: healthy` etc.
+const EVENTS: &[&str] = &[
+    "start",
+    "die",
+    "stop",
+    "health_status",
+    "pause",
+    "unpause",
+    "rename",
+    "destroy",
+    "connect",
+    "disconnect",
+];
+
+/// "Something changed" from the event stream, reduced to what the cache needs: which
+/// container to re-inspect (network events name it in `actor.attributes["container"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EngineEvent {
+    /// `None` when the event names no container: the whole list is re-inspected.
+    pub container: Option<String>,
+}
+
+/// What `probe` found: enough to print which engine dockside is watching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineVersion {
+    pub endpoint: String,
+    /// Engine version, e.g. `20.10.24` or `29.0.1`.
+    pub version: String,
+    /// API version dockside speaks with it after negotiation.
+    pub api_version: String,
+}
+
+/// A connected, version-negotiated engine client.
+pub(crate) struct Engine {
+    docker: Docker,
+    pub endpoint: Endpoint,
+}
+
+impl Engine {
+    /// Connects per the settings and negotiates the API version (Engine 29 refuses < 1.44,
+    /// Debian's 20.10 speaks only 1.41).
+    pub async fn connect(settings: &DockerSettings) -> Result<Engine, DockerError> {
+        let endpoint = settings.endpoint()?;
+        let docker = match &endpoint {
+            Endpoint::Unix(path) => {
+                let path = path.to_string_lossy();
+                Docker::connect_with_unix(&path, CLIENT_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            }
+            Endpoint::Tcp { addr, tls: None } => {
+                Docker::connect_with_http(addr, CLIENT_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            }
+            Endpoint::Tcp {
+                addr,
+                tls: Some(dir),
+            } => Docker::connect_with_ssl(
+                addr,
+                &dir.join("key.pem"),
+                &dir.join("cert.pem"),
+                &dir.join("ca.pem"),
+                CLIENT_TIMEOUT_SECS,
+                bollard::API_DEFAULT_VERSION,
+            ),
+        }
+        .map_err(|e| DockerError::connect(&endpoint, e))?;
+        let docker = bounded(
+            &endpoint,
+            "negotiate the API version",
+            docker.negotiate_version(),
+        )
+        .await?;
+        Ok(Engine { docker, endpoint })
+    }
+
+    /// Engine version for startup logs and `dockside check`.
+    pub async fn version(&self) -> Result<EngineVersion, DockerError> {
+        let v = self
+            .call("read the engine version", self.docker.version())
+            .await?;
+        Ok(EngineVersion {
+            endpoint: self.endpoint.to_string(),
+            version: v.version.unwrap_or_default(),
+            api_version: self.docker.client_version().to_string(),
+        })
+    }
+
+    /// The engine's clock (unix seconds), so `events --since` replays what happened while
+    /// we listed, even if our clock and a remote engine's disagree.
+    pub async fn now(&self) -> Result<i64, DockerError> {
+        let info = self
+            .call("read the engine clock", self.docker.info())
+            .await?;
+        let parsed = info.system_time.as_deref().and_then(parse_rfc3339);
+        Ok(parsed.unwrap_or_else(unix_now))
+    }
+
+    /// Ids of the containers docker-gen would consider: `DOCKER_CONTAINER_FILTERS`, and only
+    /// running ones unless the filters name a status.
+    pub async fn list(&self, filters: &[(String, String)]) -> Result<Vec<String>, DockerError> {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in filters {
+            map.entry(k.clone()).or_default().push(v.clone());
+        }
+        map.entry("status".to_owned())
+            .or_insert_with(|| vec!["running".to_owned()]);
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&map)
+            .build();
+        let list = self
+            .call("list containers", self.docker.list_containers(Some(opts)))
+            .await?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Inspects one container; `None` when it is gone (removed between list and inspect).
+    pub async fn inspect(&self, id: &str) -> Result<Option<ContainerInfo>, DockerError> {
+        let what = format!("inspect container {id}");
+        match bounded_raw(
+            &self.endpoint,
+            &what,
+            self.docker.inspect_container(id, None),
+        )
+        .await?
+        {
+            Ok(resp) => Ok(Some(container_info(resp))),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(DockerError::api(&self.endpoint, &what, e)),
+        }
+    }
+
+    /// Network name → `Internal`, which only the network list carries.
+    pub async fn internal_networks(&self) -> Result<HashMap<String, bool>, DockerError> {
+        let nets = self
+            .call("list networks", self.docker.list_networks(None))
+            .await?;
+        Ok(nets
+            .into_iter()
+            .filter_map(|n| Some((n.name?, n.internal.unwrap_or(false))))
+            .collect())
+    }
+
+    /// The event stream since `since` (engine seconds). Not filtered by label server-side:
+    /// network events carry no container labels.
+    pub fn events(
+        &self,
+        since: i64,
+    ) -> impl Stream<Item = Result<EngineEvent, DockerError>> + use<> {
+        let filters: HashMap<&str, Vec<&str>> = HashMap::from([
+            ("type", vec!["container", "network"]),
+            ("event", EVENTS.to_vec()),
+        ]);
+        let opts = EventsOptionsBuilder::new()
+            .since(&since.to_string())
+            .filters(&filters)
+            .build();
+        let endpoint = self.endpoint.clone();
+        self.docker.events(Some(opts)).map(move |r| match r {
+            Ok(msg) => Ok(engine_event(msg)),
+            Err(e) => Err(DockerError::api(&endpoint, "read the event stream", e)),
+        })
+    }
+
+    async fn call<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T, BollardError>>,
+    ) -> Result<T, DockerError> {
+        bounded(&self.endpoint, what, fut).await
+    }
+}
+
+async fn bounded<T>(
+    endpoint: &Endpoint,
+    what: &str,
+    fut: impl Future<Output = Result<T, BollardError>>,
+) -> Result<T, DockerError> {
+    bounded_raw(endpoint, what, fut)
+        .await?
+        .map_err(|e| DockerError::api(endpoint, what, e))
+}
+
+async fn bounded_raw<T>(
+    endpoint: &Endpoint,
+    what: &str,
+    fut: impl Future<Output = T>,
+) -> Result<T, DockerError> {
+    tokio::time::timeout(REQUEST_TIMEOUT, fut)
+        .await
+        .map_err(|_| DockerError::Timeout {
+            endpoint: endpoint.to_string(),
+            what: what.to_owned(),
+        })
+}
+
+fn engine_event(msg: EventMessage) -> EngineEvent {
+    let network = msg.typ == Some(EventMessageTypeEnum::NETWORK);
+    let actor = msg.actor.unwrap_or_default();
+    let container = if network {
+        actor.attributes.and_then(|mut a| a.remove("container"))
+    } else {
+        actor.id
+    };
+    EngineEvent { container }
+}
+
+/// Parses `docker inspect` JSON (one object, or the CLI's one-element array) into our type.
+/// For recorded fixtures and for tools; the watcher converts bollard values directly.
+pub fn container_info_from_json(json: &str) -> Result<ContainerInfo, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    let value = match value {
+        serde_json::Value::Array(mut v) if !v.is_empty() => v.swap_remove(0),
+        other => other,
+    };
+    Ok(container_info(serde_json::from_value(value)?))
+}
+
+/// bollard's inspect answer → `ContainerInfo` (docker-gen's view of a container).
+fn container_info(resp: ContainerInspectResponse) -> ContainerInfo {
+    let config = resp.config.unwrap_or_default();
+    let settings = resp.network_settings.unwrap_or_default();
+    let env = config
+        .env
+        .unwrap_or_default()
+        .into_iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (kv, String::new()),
+        })
+        .collect();
+    let labels: BTreeMap<String, String> = config.labels.unwrap_or_default().into_iter().collect();
+    let mut networks: Vec<NetworkInfo> = settings
+        .networks
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, ep)| NetworkInfo {
+            name,
+            ip: ep.ip_address.as_deref().and_then(|s| s.parse().ok()),
+            ipv6: ep
+                .global_ipv6_address
+                .as_deref()
+                .and_then(|s| s.parse().ok()),
+            gateway: ep.gateway.as_deref().and_then(|s| s.parse::<IpAddr>().ok()),
+            internal: false,
+        })
+        .collect();
+    networks.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut ports: Vec<PortInfo> = match settings.ports {
+        Some(map) if !map.is_empty() => map
+            .into_iter()
+            .filter_map(|(key, bindings)| {
+                let host_port = bindings
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|b| b.host_port.and_then(|p| p.parse().ok()));
+                port_info(&key, host_port)
+            })
+            .collect(),
+        _ => config
+            .exposed_ports
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|key| port_info(key, None))
+            .collect(),
+    };
+    ports.sort();
+    let health = match resp.state.and_then(|s| s.health).and_then(|h| h.status) {
+        Some(HealthStatusEnum::STARTING) => Health::Starting,
+        Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
+        Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
+        _ => Health::None,
+    };
+    ContainerInfo {
+        id: resp.id.unwrap_or_default(),
+        name: resp
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned(),
+        created: resp.created.as_deref().and_then(parse_rfc3339).unwrap_or(0),
+        env,
+        labels,
+        health,
+        networks,
+        network_mode: resp
+            .host_config
+            .and_then(|h| h.network_mode)
+            .unwrap_or_default(),
+        ports,
+    }
+}
+
+/// `80/tcp` → port 80, proto tcp (sctp is not proxied and does not count).
+fn port_info(key: &str, host_port: Option<u16>) -> Option<PortInfo> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    if proto != "tcp" && proto != "udp" {
+        return None;
+    }
+    Some(PortInfo {
+        port: port.parse().ok()?,
+        proto: proto.to_owned(),
+        host_port,
+    })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// RFC 3339 (`2026-11-25T10:10:44.123456789Z`, or with `+hh:mm`) → unix seconds (floor).
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let tz = s
+        .get(19..)?
+        .trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    let offset = match tz {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            let hh = tz.get(1..3)?.parse::<i64>().ok()?;
+            let mm = tz.get(4..6)?.parse::<i64>().ok()?;
+            sign * (hh * 3600 + mm * 60)
+        }
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+#[cfg(test)]
+#[path = "docker_tests.rs"]
+mod tests;

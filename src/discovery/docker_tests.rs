@@ -1,0 +1,113 @@
+//! Recorded `docker inspect` output (tests/data, captured from Engine 20.10 with the test
+//! image) parsed into bollard's types and converted to `ContainerInfo`.
+
+use super::*;
+use crate::discovery::container::{ProxyNetworks, to_source_item};
+use crate::discovery::own::{self, select_proxy};
+use crate::model::Reach;
+
+fn load(name: &str) -> ContainerInfo {
+    let path = format!(
+        "{}/tests/data/inspect-{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    container_info_from_json(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn web_container_with_two_networks_ports_and_health() {
+    let c = load("web");
+    assert_eq!(c.name, "dockside-test-rec-web");
+    assert_eq!(c.id.len(), 64);
+    assert!(c.created > 1_700_000_000, "created {}", c.created);
+    assert_eq!(c.env["VIRTUAL_HOST"], "env.example.test");
+    assert_eq!(c.labels["VIRTUAL_HOST"], "label.example.test");
+    assert_eq!(c.health, Health::Unhealthy);
+    let names: Vec<&str> = c.networks.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["dockside-test-rec-a", "dockside-test-rec-b"]);
+    assert_eq!(c.networks[0].ip, Some("172.18.0.2".parse().unwrap()));
+    assert_eq!(c.networks[0].gateway, Some("172.18.0.1".parse().unwrap()));
+    let ports: Vec<(u16, &str, Option<u16>)> = c
+        .ports
+        .iter()
+        .map(|p| (p.port, p.proto.as_str(), p.host_port))
+        .collect();
+    assert_eq!(ports, [(8080, "tcp", Some(32769)), (9090, "udp", None)]);
+    let item = to_source_item(&c, &ProxyNetworks::Standalone, false);
+    assert_eq!(
+        item.vars["VIRTUAL_HOST"], "label.example.test",
+        "label wins"
+    );
+    assert_eq!(item.vars["VIRTUAL_PORT"], "8080");
+    assert_eq!(
+        item.reach,
+        Reach::Container {
+            ip: "172.18.0.2".parse().unwrap(),
+            exposed_ports: vec![8080, 9090],
+            health: Health::Unhealthy,
+        }
+    );
+}
+
+#[test]
+fn network_container_label_decides_reachability() {
+    let web = load("web");
+    let proxy = load("proxy");
+    let host = load("host");
+    assert!(
+        proxy
+            .labels
+            .contains_key(own::NGINX_CONTAINER_LABEL_DEFAULT)
+    );
+    let all = [&web, &proxy, &host];
+    let p = select_proxy(&all, None, own::NGINX_CONTAINER_LABEL_DEFAULT);
+    let ProxyNetworks::Container {
+        name,
+        networks,
+        host_mode,
+    } = &p
+    else {
+        panic!("labelled container not chosen: {p:?}");
+    };
+    assert_eq!(
+        (name.as_str(), *host_mode),
+        ("dockside-test-rec-proxy", false)
+    );
+    assert_eq!(networks.len(), 1);
+    // web is on a and b, the proxy only on a: web is reached on a.
+    let item = to_source_item(&web, &p, false);
+    assert!(matches!(item.reach, Reach::Container { ip, .. } if ip.to_string() == "172.18.0.2"));
+    // The host-network backend is reached through the proxy network's gateway.
+    assert!(host.is_host_mode());
+    let item = to_source_item(&host, &p, false);
+    assert!(
+        matches!(item.reach, Reach::Container { ip, ref exposed_ports, .. }
+        if ip.to_string() == "172.18.0.1" && exposed_ports.is_empty())
+    );
+}
+
+#[test]
+fn own_container_is_used_without_a_label() {
+    let web = load("web");
+    let mut own_c = load("proxy");
+    own_c.labels.clear();
+    own_c.networks.retain(|n| n.name != "dockside-test-rec-a");
+    let p = select_proxy(&[&web], Some(&own_c), own::NGINX_CONTAINER_LABEL_DEFAULT);
+    let item = to_source_item(&web, &p, false);
+    assert!(matches!(item.reach, Reach::Unreachable(ref r) if r.contains("shares no network")));
+}
+
+#[test]
+fn rfc3339_timestamps() {
+    assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(
+        parse_rfc3339("2026-11-25T10:10:44.123456789Z"),
+        Some(1_795_601_444)
+    );
+    assert_eq!(
+        parse_rfc3339("2026-11-25T11:10:44.5+01:00"),
+        Some(1_795_601_444)
+    );
+    assert_eq!(parse_rfc3339("garbage"), None);
+}

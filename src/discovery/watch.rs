@@ -1,0 +1,308 @@
+//! The Docker provider's loop, level-triggered (Traefik's `pdocker.go` shape): connect →
+//! subscribe → list → publish, then every event only marks something dirty; after a few
+//! quiet milliseconds we re-list (cheap), re-inspect only what changed, rebuild the whole
+//! `Vec<SourceItem>` and publish it if it differs. A lost engine keeps the last items and
+//! the whole cycle is retried with capped, jittered backoff.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
+use super::docker::{Engine, EngineEvent, EngineVersion};
+use super::endpoint::{DockerError, DockerSettings};
+use super::own::{own_container_candidates, select_proxy};
+use crate::model::SourceItem;
+
+/// Concurrent inspects while (re)filling the cache: bounded, so 200 containers at startup
+/// neither serialize nor flood the engine.
+const INSPECT_CONCURRENCY: usize = 8;
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Starts the Docker provider: publishes the container list on `tx` whenever it changes,
+/// until `token` is cancelled. Engine outages are logged and retried, never fatal.
+pub fn spawn(
+    settings: DockerSettings,
+    tx: watch::Sender<Vec<SourceItem>>,
+    token: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(run(settings, tx, token))
+}
+
+/// Connects once and reports the engine: for "zero configuration" startup (Docker or the
+/// routes file?) and for printing which engine dockside watches.
+pub async fn probe(settings: &DockerSettings) -> Result<EngineVersion, DockerError> {
+    Engine::connect(settings).await?.version().await
+}
+
+/// One full list + inspect, for `dockside check`: what the provider would publish now.
+pub async fn snapshot(settings: &DockerSettings) -> Result<Vec<SourceItem>, DockerError> {
+    let engine = Engine::connect(settings).await?;
+    let mut cache = Cache::new(find_own(&engine).await);
+    cache
+        .refresh(&engine, settings, &Dirty::full(), false)
+        .await?;
+    Ok(cache.items(settings))
+}
+
+async fn run(
+    settings: DockerSettings,
+    tx: watch::Sender<Vec<SourceItem>>,
+    token: CancellationToken,
+) {
+    let mut delay = BACKOFF_MIN;
+    loop {
+        let mut listed = false;
+        let result = session(&settings, &tx, &token, &mut listed).await;
+        let err = match result {
+            Ok(()) => return,
+            Err(e) => e,
+        };
+        if listed {
+            delay = BACKOFF_MIN;
+        }
+        let wait = jitter(delay);
+        tracing::warn!(
+            error = %err,
+            retry_in_ms = wait.as_millis() as u64,
+            "Docker engine unavailable; keeping the last {} containers' routes",
+            tx.borrow().len()
+        );
+        tokio::select! {
+            () = token.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        delay = (delay * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// ±25 % so many proxies restarted with one engine do not reconnect in lockstep.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.75 + fastrand::f64() * 0.5)
+}
+
+/// One connect → subscribe → list → watch cycle. `Ok` only when cancelled.
+async fn session(
+    settings: &DockerSettings,
+    tx: &watch::Sender<Vec<SourceItem>>,
+    token: &CancellationToken,
+    listed: &mut bool,
+) -> Result<(), DockerError> {
+    let engine = Engine::connect(settings).await?;
+    // Subscribe before listing: `since` replays anything that happens while we list.
+    let since = engine.now().await?;
+    let mut events = Box::pin(engine.events(since));
+    let mut cache = Cache::new(find_own(&engine).await);
+    cache
+        .refresh(&engine, settings, &Dirty::full(), false)
+        .await?;
+    publish(tx, cache.items(settings));
+    *listed = true;
+    tracing::info!(endpoint = %engine.endpoint, "Watching docker events");
+    loop {
+        let first = tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            ev = events.next() => ev,
+        };
+        let mut dirty = Dirty::default();
+        dirty.add(end_or(first, &engine)?);
+        let deadline = Instant::now() + settings.debounce_max;
+        loop {
+            let quiet = Instant::now() + settings.debounce;
+            tokio::select! {
+                () = token.cancelled() => return Ok(()),
+                () = tokio::time::sleep_until(quiet.min(deadline)) => break,
+                ev = events.next() => dirty.add(end_or(ev, &engine)?),
+            }
+        }
+        // Fast path: re-list only what the events named (`id=` filters keep the engine from
+        // walking all containers), publish; then the full re-list as the level-triggered
+        // safety net, published only if it differs.
+        let scoped = cache.refresh(&engine, settings, &dirty, true).await?;
+        publish(tx, cache.items(settings));
+        if scoped {
+            cache
+                .refresh(&engine, settings, &Dirty::default(), false)
+                .await?;
+            publish(tx, cache.items(settings));
+        }
+    }
+}
+
+fn end_or(
+    ev: Option<Result<EngineEvent, DockerError>>,
+    engine: &Engine,
+) -> Result<EngineEvent, DockerError> {
+    ev.unwrap_or_else(|| {
+        Err(DockerError::StreamEnded {
+            endpoint: engine.endpoint.to_string(),
+        })
+    })
+}
+
+fn publish(tx: &watch::Sender<Vec<SourceItem>>, items: Vec<SourceItem>) {
+    tx.send_if_modified(|current| {
+        if *current == items {
+            return false;
+        }
+        tracing::debug!(containers = items.len(), "Docker containers changed");
+        *current = items;
+        true
+    });
+}
+
+/// Inspects `ids` with bounded concurrency; containers gone meanwhile are left out.
+async fn inspect_many(
+    engine: &Engine,
+    ids: Vec<String>,
+) -> Result<Vec<ContainerInfo>, DockerError> {
+    let found: Vec<Option<ContainerInfo>> = futures_util::stream::iter(ids)
+        .map(move |id| async move { engine.inspect(&id).await })
+        .buffer_unordered(INSPECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// Our own container id, confirmed by inspect; `None` when dockside runs on the host.
+async fn find_own(engine: &Engine) -> Option<String> {
+    for id in own_container_candidates() {
+        if let Ok(Some(info)) = engine.inspect(&id).await {
+            tracing::info!(container = %info.name, "dockside runs in container");
+            return Some(info.id);
+        }
+    }
+    None
+}
+
+/// What a batch of events touched.
+#[derive(Debug, Default)]
+struct Dirty {
+    all: bool,
+    ids: HashSet<String>,
+}
+
+impl Dirty {
+    fn full() -> Dirty {
+        Dirty {
+            all: true,
+            ..Dirty::default()
+        }
+    }
+
+    fn add(&mut self, ev: EngineEvent) {
+        match ev.container {
+            Some(id) => {
+                self.ids.insert(id);
+            }
+            None => self.all = true,
+        }
+    }
+
+    fn touches(&self, id: &str) -> bool {
+        self.all || self.ids.contains(id)
+    }
+}
+
+/// Inspect results by container id, so an event costs one list plus the inspects it names.
+struct Cache {
+    own_id: Option<String>,
+    own: Option<ContainerInfo>,
+    containers: HashMap<String, ContainerInfo>,
+    internal: HashMap<String, bool>,
+}
+
+impl Cache {
+    fn new(own_id: Option<String>) -> Cache {
+        Cache {
+            own_id,
+            own: None,
+            containers: HashMap::new(),
+            internal: HashMap::new(),
+        }
+    }
+
+    /// Re-lists and re-inspects what `dirty` names (concurrently: with 200 containers the
+    /// list is the slow part) plus anything listed but not cached. `scoped` lists only the
+    /// named containers (when it can: some events name none); returns whether it did.
+    async fn refresh(
+        &mut self,
+        engine: &Engine,
+        settings: &DockerSettings,
+        dirty: &Dirty,
+        scoped: bool,
+    ) -> Result<bool, DockerError> {
+        let user_ids = settings.container_filters.iter().any(|(k, _)| k == "id");
+        let scoped = scoped && !dirty.all && !user_ids;
+        let named: Vec<String> = match dirty.all {
+            true => Vec::new(),
+            false => dirty.ids.iter().cloned().collect(),
+        };
+        let mut filters = settings.container_filters.clone();
+        if scoped {
+            filters.extend(named.iter().map(|id| ("id".to_owned(), id.clone())));
+        }
+        let (ids, named) = tokio::join!(engine.list(&filters), inspect_many(engine, named));
+        let (ids, named) = (ids?, named?);
+        let listed: HashSet<&String> = ids.iter().collect();
+        if scoped {
+            self.containers.retain(|id, _| !dirty.touches(id));
+        } else {
+            self.containers
+                .retain(|id, _| listed.contains(id) && !dirty.touches(id));
+        }
+        if let Some(own) = named.iter().find(|c| Some(&c.id) == self.own_id.as_ref()) {
+            self.own = Some(own.clone());
+        }
+        let mut fresh: Vec<ContainerInfo> = named
+            .into_iter()
+            .filter(|c| listed.contains(&c.id))
+            .collect();
+        let wanted: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.containers.contains_key(*id) && !fresh.iter().any(|c| &c.id == *id))
+            .cloned()
+            .collect();
+        fresh.extend(inspect_many(engine, wanted).await?);
+        if let Some(own_id) = self.own_id.clone()
+            && (self.own.is_none() || dirty.all)
+        {
+            self.own = engine.inspect(&own_id).await?;
+        }
+        // A network's `Internal` never changes after creation: list networks only when a
+        // name is new (and on every full refresh, in case one was recreated).
+        let unknown_net = fresh.iter().chain(&self.own).any(|c| {
+            c.networks
+                .iter()
+                .any(|n| !self.internal.contains_key(&n.name))
+        });
+        if dirty.all || unknown_net {
+            self.internal = engine.internal_networks().await?;
+        }
+        for info in fresh {
+            self.containers.insert(info.id.clone(), info);
+        }
+        Ok(scoped)
+    }
+
+    fn items(&self, settings: &DockerSettings) -> Vec<SourceItem> {
+        let mut all: Vec<&ContainerInfo> = self.containers.values().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        let mut proxy = select_proxy(&all, self.own.as_ref(), &settings.nginx_container_label);
+        if let ProxyNetworks::Container { networks, .. } = &mut proxy {
+            for n in networks {
+                n.internal = self.internal.get(&n.name).copied().unwrap_or(false);
+            }
+        }
+        all.iter()
+            .filter(|c| Some(&c.id) != self.own_id.as_ref())
+            .map(|c| to_source_item(c, &proxy, settings.prefer_ipv6))
+            .collect()
+    }
+}

@@ -1,0 +1,277 @@
+//! Real-engine harness: the busybox test image, uniquely named containers and networks that
+//! are removed on drop (also when a test fails), a running Docker provider, and a unix-socket
+//! relay in front of the engine that a test can stop and restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dockside::discovery::{self, DockerSettings};
+use dockside::model::{Reach, SourceItem};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const IMAGE: &str = "dockside-test-backend:latest";
+pub const ENGINE_SOCKET: &str = "/var/run/docker.sock";
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Builds the test image once per test binary; fails (never skips) without a usable engine.
+pub fn ensure_image() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let ok = std::process::Command::new("docker")
+            .args(["version", "--format", "{{.Server.Version}}"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "Docker engine not reachable at {ENGINE_SOCKET}: these tests need a real engine \
+             (is dockerd running and may this user use its socket?)"
+        );
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh");
+        let out = std::process::Command::new(&script)
+            .output()
+            .expect("run scripts/build-test-image.sh");
+        assert!(
+            out.status.success(),
+            "building {IMAGE} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// A unique name `dockside-test-<pid>-<n>-<tag>` so parallel tests and runs never collide.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("dockside-test-{}-{n}-{tag}", std::process::id())
+}
+
+/// Runs the docker CLI, panicking with its stderr on failure; returns trimmed stdout.
+pub async fn docker(args: &[&str]) -> String {
+    let run = tokio::process::Command::new("docker")
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(CLI_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("docker {args:?} timed out"))
+        .unwrap_or_else(|e| panic!("docker {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn remove_now(args: &[&str]) {
+    let _ = std::process::Command::new("docker")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// A user network removed on drop. Declare it before the containers on it (drop order).
+pub struct Network {
+    pub name: String,
+}
+
+impl Network {
+    pub async fn create(tag: &str) -> Network {
+        let net = Network { name: unique(tag) };
+        docker(&["network", "create", &net.name]).await;
+        net
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        remove_now(&["network", "rm", &self.name]);
+    }
+}
+
+/// A container removed (forcefully) on drop.
+pub struct Container {
+    pub name: String,
+}
+
+impl Container {
+    /// `docker create` with the test image; `args` go before the image (env, labels, ...).
+    /// Every container gets `scope` as a label, which the provider filters on.
+    pub async fn create(tag: &str, scope: &Scope, args: &[&str]) -> Container {
+        ensure_image();
+        let c = Container { name: unique(tag) };
+        let label = format!("dockside-test-scope={}", scope.0);
+        let mut all = vec!["create", "--name", &c.name, "--label", &label];
+        all.extend_from_slice(args);
+        all.push(IMAGE);
+        docker(&all).await;
+        c
+    }
+
+    /// Created and started.
+    pub async fn run(tag: &str, scope: &Scope, args: &[&str]) -> Container {
+        let c = Container::create(tag, scope, args).await;
+        c.start().await;
+        c
+    }
+
+    pub async fn start(&self) {
+        docker(&["start", &self.name]).await;
+    }
+
+    pub async fn stop(&self) {
+        docker(&["stop", "-t", "0", &self.name]).await;
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        remove_now(&["rm", "-f", "-v", &self.name]);
+    }
+}
+
+/// One test's containers: the provider under test sees only those (`DOCKER_CONTAINER_FILTERS`
+/// = `label=dockside-test-scope=<id>`), so parallel tests and other users of the engine
+/// never disturb each other.
+pub struct Scope(pub String);
+
+impl Scope {
+    pub fn new() -> Scope {
+        Scope(unique("scope"))
+    }
+
+    /// Provider settings for this scope against `socket`.
+    pub fn settings(&self, socket: &Path) -> DockerSettings {
+        let mut s = DockerSettings::with_host(format!("unix://{}", socket.display()));
+        s.container_filters = vec![("label".into(), format!("dockside-test-scope={}", self.0))];
+        s
+    }
+}
+
+/// A running Docker provider; cancelled on drop.
+pub struct Provider {
+    pub rx: watch::Receiver<Vec<SourceItem>>,
+    token: CancellationToken,
+    _task: JoinHandle<()>,
+}
+
+impl Provider {
+    pub fn start(settings: DockerSettings) -> Provider {
+        let (tx, rx) = watch::channel(Vec::new());
+        let token = CancellationToken::new();
+        let task = discovery::spawn(settings, tx, token.clone());
+        Provider {
+            rx,
+            token,
+            _task: task,
+        }
+    }
+
+    /// Waits until `pred` holds for the published items; panics with the last items.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&[SourceItem]) -> bool,
+    ) -> Vec<SourceItem> {
+        let res = tokio::time::timeout(timeout, self.rx.wait_for(|items| pred(items)))
+            .await
+            .map(|r| r.map(|items| items.clone()));
+        match res {
+            Ok(Ok(items)) => items,
+            _ => panic!(
+                "{what}: not within {timeout:?}; last published: {:#?}",
+                *self.rx.borrow()
+            ),
+        }
+    }
+
+    /// The currently published items.
+    pub fn items(&self) -> Vec<SourceItem> {
+        self.rx.borrow().clone()
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        self.token.cancel();
+    }
+}
+
+/// The item named `name`, if published.
+pub fn item<'a>(items: &'a [SourceItem], name: &str) -> Option<&'a SourceItem> {
+    items.iter().find(|i| i.name == name)
+}
+
+/// The reachable item's exposed ports (panics on `Unreachable`).
+pub fn ports(item: &SourceItem) -> Vec<u16> {
+    match &item.reach {
+        Reach::Container { exposed_ports, .. } => exposed_ports.clone(),
+        other => panic!("{} not reachable: {other:?}", item.name),
+    }
+}
+
+/// The container's IP on `network`, as the engine reports it.
+pub async fn ip_on(container: &Container, network: &Network) -> String {
+    let fmt = format!(
+        "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+        network.name
+    );
+    docker(&["inspect", "-f", &fmt, &container.name]).await
+}
+
+/// A unix-socket relay in front of the engine: `stop` drops the listener and every relayed
+/// connection (the provider's event stream included), `start` binds the same path again.
+pub struct Relay {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Relay {
+    pub fn start() -> Relay {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("docker.sock");
+        let mut relay = Relay {
+            path,
+            _dir: dir,
+            task: None,
+        };
+        relay.resume();
+        relay
+    }
+
+    pub fn resume(&mut self) {
+        let listener = UnixListener::bind(&self.path).expect("bind relay socket");
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                while conns.try_join_next().is_some() {}
+                conns.spawn(async move {
+                    if let Ok(mut engine) = UnixStream::connect(ENGINE_SOCKET).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
