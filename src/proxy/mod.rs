@@ -3,3 +3,4 @@
 pub mod body;
 pub mod error;
 pub mod meta;
+pub mod uwsgi;

@@ -1,0 +1,3 @@
+//! Forwarding to uWSGI backends (`VIRTUAL_PROTO=uwsgi`) over the uwsgi binary protocol.
+
+pub mod codec;
