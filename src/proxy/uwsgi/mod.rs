@@ -1,3 +1,4 @@
 //! Forwarding to uWSGI backends (`VIRTUAL_PROTO=uwsgi`) over the uwsgi binary protocol.
 
 pub mod codec;
+pub mod vars;
