@@ -184,31 +184,54 @@ fn starts_like_status_line(buf: &[u8]) -> bool {
 }
 
 fn parse_status_line_head(buf: &[u8]) -> Result<Parsed, HeadError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut slots);
-    let consumed = match resp.parse(buf).map_err(HeadError::Malformed)? {
-        httparse::Status::Partial => return Ok(Parsed::Incomplete),
-        httparse::Status::Complete(n) => n,
+    let Some(nl) = buf.iter().position(|b| *b == b'\n') else {
+        return Ok(Parsed::Incomplete);
     };
-    let code = resp.code.unwrap_or(0);
-    let mut headers = to_header_map(resp.headers)?;
+    let code = parse_status_line(&buf[..nl])?;
+    let status = status_from_code(code)?;
+    let (consumed, mut headers) = match parse_headers(&buf[nl + 1..])? {
+        None => return Ok(Parsed::Incomplete),
+        Some((n, headers)) => (nl + 1 + n, headers),
+    };
     // A CGI-style Status header next to a status line is nginx's fault to copy; drop it.
     headers.remove("status");
-    let status = status_from_code(code)?;
     Ok(Parsed::Complete {
         head: ResponseHead { status, headers },
         consumed,
     })
 }
 
+/// `HTTP/<major>[.<minor>] <3 digits>[ <reason>]`. uWSGI echoes the request's
+/// `SERVER_PROTOCOL` here (so `HTTP/2.0` for h2 clients), which httparse would refuse.
+fn parse_status_line(line: &[u8]) -> Result<u16, HeadError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let bad = || HeadError::BadStatus(String::from_utf8_lossy(line).into_owned());
+    let rest = line.strip_prefix(b"HTTP/").ok_or_else(bad)?;
+    let sp = rest.iter().position(|b| *b == b' ').ok_or_else(bad)?;
+    let (version, rest) = (&rest[..sp], &rest[sp + 1..]);
+    let mut parts = version.splitn(2, |b| *b == b'.');
+    let digits = |p: &[u8]| !p.is_empty() && p.len() <= 2 && p.iter().all(u8::is_ascii_digit);
+    if !parts.all(digits) {
+        return Err(bad());
+    }
+    let code = rest.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit));
+    let code = code.ok_or_else(bad)?;
+    let reason = &rest[3..];
+    let reason_ok = reason.is_empty()
+        || (reason[0] == b' '
+            && reason
+                .iter()
+                .all(|b| *b == b'\t' || *b >= 0x20 && *b != 0x7f));
+    if !reason_ok {
+        return Err(bad());
+    }
+    Ok(code.iter().fold(0, |acc, b| acc * 10 + u16::from(b - b'0')))
+}
+
 fn parse_cgi_head(buf: &[u8]) -> Result<Parsed, HeadError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let (consumed, raw) = match httparse::parse_headers(buf, &mut slots) {
-        Err(e) => return Err(HeadError::Malformed(e)),
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Incomplete),
-        Ok(httparse::Status::Complete(done)) => done,
+    let Some((consumed, mut headers)) = parse_headers(buf)? else {
+        return Ok(Parsed::Incomplete);
     };
-    let mut headers = to_header_map(raw)?;
     let status = match headers.remove("status") {
         Some(v) => status_from_cgi(&v)?,
         None if headers.contains_key(header::LOCATION) => StatusCode::FOUND,
@@ -242,6 +265,15 @@ fn status_from_code(code: u16) -> Result<StatusCode, HeadError> {
         return Err(HeadError::Informational(code));
     }
     Ok(status)
+}
+
+/// Header lines up to and including the empty line; `None` while it has not arrived.
+fn parse_headers(buf: &[u8]) -> Result<Option<(usize, HeaderMap)>, HeadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::parse_headers(buf, &mut slots).map_err(HeadError::Malformed)? {
+        httparse::Status::Partial => Ok(None),
+        httparse::Status::Complete((n, raw)) => Ok(Some((n, to_header_map(raw)?))),
+    }
 }
 
 fn to_header_map(raw: &[httparse::Header<'_>]) -> Result<HeaderMap, HeadError> {

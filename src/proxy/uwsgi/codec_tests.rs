@@ -73,6 +73,8 @@ const VALID_HEADS: &[&[u8]] = &[
     b"Location: /elsewhere\r\n\r\n",
     b"Content-Type: text/html\r\n\r\n",
     b"HTTP/1.1 204 No Content\r\n\r\n",
+    b"HTTP/2.0 200 OK\r\nX: y\r\n\r\n",
+    b"HTTP/1.1 200\nX: y\n\n",
     b"\r\n",
 ];
 
@@ -107,6 +109,8 @@ fn complete(input: &[u8]) -> ResponseHead {
 fn status_comes_from_the_line_the_status_header_or_location() {
     let cases: &[(&[u8], u16)] = &[
         (b"HTTP/1.1 200 OK\r\n\r\n", 200),
+        (b"HTTP/2.0 201 Created\r\n\r\n", 201),
+        (b"HTTP/1.0 404\r\n\r\n", 404),
         (b"HTTP/1.1 503 Busy\r\nStatus: 200 OK\r\n\r\n", 503),
         (b"Status: 404 Not Found\r\n\r\n", 404),
         (b"Status: 304\r\n\r\n", 304),
@@ -136,8 +140,13 @@ fn repeated_headers_are_kept_in_order() {
 #[test]
 fn invalid_heads_are_errors_not_incomplete() {
     let cases: &[&[u8]] = &[
-        b"HTTP/2.0 200 OK\r\n\r\n",
+        b"HTTP/x.0 200 OK\r\n\r\n",
         b"HTTP/1.1 abc OK\r\n\r\n",
+        b"HTTP/1.1 20 OK\r\n\r\n",
+        b"HTTP/1.1 200OK\r\n\r\n",
+        b"HTTP/1.1 200 O\x01K\r\n\r\n",
+        b"HTTP/1.1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n",
         b"HTTP/1.1 100 Continue\r\n\r\n",
         b"Status: abc\r\n\r\n",
         b"Status: 99\r\n\r\n",
