@@ -180,6 +180,20 @@ async fn bodies_of_unknown_length_are_spooled_with_their_length() {
         assert_eq!(got["content_length"], size.to_string());
         assert_eq!(got["sha256"], Pattern::new(size, false).sha256_hex());
     }
+    // A chunked body that turns out empty is sent as no body, as nginx does.
+    let req = request(Method::POST, "/upload")
+        .body(Pattern::new(0, false).boxed())
+        .unwrap();
+    let got = json(
+        send(&server, req, meta("/upload", Scheme::Http))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (got["length"].as_u64(), got["content_length"].as_str()),
+        (Some(0), Some(""))
+    );
     let leftovers = std::fs::read_dir(server.scratch_dir()).unwrap().count();
     assert_eq!(
         leftovers, 1,

@@ -80,7 +80,8 @@ impl Body for Pattern {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.left == 0
+        // Like a chunked body, one of unknown length only knows it ended when it did.
+        self.exact && self.left == 0
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -142,6 +142,11 @@ async fn spool(
         }
     }
     let Some(mut file) = file else {
+        // An empty body (e.g. behind a wrapper that cannot say it is empty) is sent as no
+        // body, like nginx: CONTENT_LENGTH stays empty.
+        if length == 0 {
+            return Ok(Upload::None);
+        }
         return Ok(Upload::Memory { chunks, length });
     };
     file.flush().await.map_err(spool_io)?;
