@@ -294,3 +294,7 @@ impl Body for UwsgiBody {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;
