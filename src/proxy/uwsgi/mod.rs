@@ -17,6 +17,7 @@ use http::{Request, Response};
 
 pub use client::UwsgiBodyError;
 
+use crate::config::Limits;
 use crate::model::BackendAddr;
 use crate::proxy::{body::ProxyBody, error::ProxyError, meta::RequestMeta};
 
@@ -35,6 +36,20 @@ pub struct UwsgiOptions {
     pub spool_memory: usize,
     /// Where spill files are created (unlinked at once, so nothing is left behind on a crash).
     pub spool_dir: PathBuf,
+}
+
+impl UwsgiOptions {
+    /// The options dockside runs with: `Limits::connect_timeout`, `Limits::upstream_timeout` as
+    /// the read timeout, [`DEFAULT_SPOOL_MEMORY`], and spill files in `spool_dir` (which must
+    /// exist and be writable; the system temp dir is a fine default).
+    pub fn from_limits(limits: &Limits, spool_dir: PathBuf) -> Self {
+        UwsgiOptions {
+            connect_timeout: limits.connect_timeout,
+            read_timeout: limits.upstream_timeout,
+            spool_memory: DEFAULT_SPOOL_MEMORY,
+            spool_dir,
+        }
+    }
 }
 
 /// Forwards `req` (headers already rewritten by the proxy) to the uWSGI backend at `addr`.
