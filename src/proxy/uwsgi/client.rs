@@ -31,7 +31,7 @@ use crate::proxy::{
 };
 
 type Reader = Box<dyn AsyncRead + Send + Sync + Unpin>;
-type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 
 /// Bytes read from uWSGI per body frame.
 const READ_CHUNK: usize = 32 * 1024;
@@ -61,16 +61,8 @@ pub(super) async fn exchange(
         Ok(Err(e)) => return Err(upstream(format!("sending the vars: {e}"))),
         Err(_) => return Err(timed_out(addr, limits.idle)),
     }
-    let (sent_tx, sent_rx) = oneshot::channel();
+    let (writer, sent_rx) = spawn_writer(wr, upload, limits.idle);
     let idle = limits.idle;
-    let writer = tokio::spawn(async move {
-        let _ = sent_tx.send(upload.send(&mut wr, idle).await);
-        // Keep the write half open until the response is done: some apps treat a half-closed
-        // socket as a client that went away.
-        std::future::pending::<()>().await;
-        drop(wr);
-    });
-    let writer = AbortOnDrop(writer.abort_handle());
     let (mut head, rest) = read_head(&mut rd, sent_rx, addr, idle).await?;
     let framing =
         framing::response_framing(method, &mut head).map_err(|e| upstream(e.to_string()))?;
@@ -83,6 +75,27 @@ pub(super) async fn exchange(
     *response.status_mut() = head.status;
     *response.headers_mut() = head.headers;
     Ok(response)
+}
+
+/// Starts sending the body; the returned guard keeps the write half open (some apps treat a
+/// half-closed socket as a client that went away) until the response is dropped. Without a
+/// body no task is needed: the guard just holds the half.
+fn spawn_writer(
+    mut wr: Writer,
+    upload: Upload,
+    idle: Duration,
+) -> (KeepWriter, oneshot::Receiver<Result<(), SendError>>) {
+    let (sent_tx, sent_rx) = oneshot::channel();
+    if let Upload::None = upload {
+        let _ = sent_tx.send(Ok(()));
+        return (KeepWriter::Half(wr), sent_rx);
+    }
+    let task = tokio::spawn(async move {
+        let _ = sent_tx.send(upload.send(&mut wr, idle).await);
+        std::future::pending::<()>().await;
+        drop(wr);
+    });
+    (KeepWriter::Task(AbortOnDrop(task.abort_handle())), sent_rx)
 }
 
 async fn connect(addr: &BackendAddr, limit: Duration) -> Result<(Reader, Writer), ProxyError> {
@@ -163,6 +176,14 @@ async fn read_head(
     }
 }
 
+/// What keeps the write half alive for as long as the response: the task still sending the
+/// body (aborted on drop), or the half itself.
+#[allow(dead_code, reason = "the fields are held only for their Drop")]
+enum KeepWriter {
+    Task(AbortOnDrop),
+    Half(Writer),
+}
+
 /// Aborts the writer task (and so closes the write half) when the response is dropped.
 struct AbortOnDrop(AbortHandle);
 
@@ -197,7 +218,7 @@ struct UwsgiBody {
     /// client spends not polling is not counted against the backend).
     armed: bool,
     scratch: Box<[u8]>,
-    _writer: AbortOnDrop,
+    _writer: KeepWriter,
 }
 
 impl UwsgiBody {
@@ -206,7 +227,7 @@ impl UwsgiBody {
         pending: Bytes,
         remaining: Option<u64>,
         idle: Duration,
-        writer: AbortOnDrop,
+        writer: KeepWriter,
     ) -> Self {
         UwsgiBody {
             rd,

@@ -11,7 +11,7 @@ use super::*;
 
 fn body(pending: &'static [u8], remaining: Option<u64>) -> (UwsgiBody, DuplexStream) {
     let (ours, theirs) = duplex(1024);
-    let writer = AbortOnDrop(tokio::spawn(async {}).abort_handle());
+    let writer = KeepWriter::Task(AbortOnDrop(tokio::spawn(async {}).abort_handle()));
     let idle = Duration::from_secs(5);
     let pending = Bytes::from_static(pending);
     (
