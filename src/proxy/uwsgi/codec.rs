@@ -134,7 +134,9 @@ fn take_field(buf: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
 /// The status and headers uWSGI answered with, before any body byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
+    /// From the status line, else the CGI `Status:` header, else 302 with `Location`, else 200.
     pub status: StatusCode,
+    /// The app's headers in order, repeats kept (`Set-Cookie`); `Status` removed.
     pub headers: HeaderMap,
 }
 
