@@ -1,0 +1,321 @@
+//! Owns the uwsgi socket: one connection per request (uWSGI closes after each response),
+//! TCP with nodelay or a unix socket, the packet and body written by a task tied to the
+//! response's lifetime, the head read with a deadline, then the body streamed to the client.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Duration,
+};
+
+use bytes::{Bytes, BytesMut};
+use http::{Method, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
+    sync::oneshot,
+    task::AbortHandle,
+    time::{Instant, Sleep, sleep, timeout},
+};
+
+use super::{
+    codec::{self, Parsed, ResponseHead},
+    framing::{self, Framing},
+    upload::{SendError, Upload},
+};
+use crate::model::BackendAddr;
+use crate::proxy::{
+    body::{BoxError, ProxyBody, empty},
+    error::ProxyError,
+};
+
+type Reader = Box<dyn AsyncRead + Send + Sync + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+
+/// Bytes read from uWSGI per body frame.
+const READ_CHUNK: usize = 32 * 1024;
+
+/// Timeouts that bound one exchange.
+pub(super) struct Deadlines {
+    pub connect: Duration,
+    /// Longest wait for the head once the body is sent, and between any two reads or writes.
+    pub idle: Duration,
+}
+
+/// Sends `packet` and `upload` to `addr` and returns the response with a streaming body.
+pub(super) async fn exchange(
+    addr: &BackendAddr,
+    packet: Vec<u8>,
+    upload: Upload,
+    method: &Method,
+    limits: &Deadlines,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let (mut rd, mut wr) = connect(addr, limits.connect).await?;
+    let upstream = |reason: String| ProxyError::Upstream {
+        backend: addr.clone(),
+        reason,
+    };
+    match timeout(limits.idle, wr.write_all(&packet)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(upstream(format!("sending the vars: {e}"))),
+        Err(_) => return Err(timed_out(addr, limits.idle)),
+    }
+    let (writer, sent_rx) = spawn_writer(wr, upload, limits.idle);
+    let idle = limits.idle;
+    let (mut head, rest) = read_head(&mut rd, sent_rx, addr, idle).await?;
+    let framing =
+        framing::response_framing(method, &mut head).map_err(|e| upstream(e.to_string()))?;
+    let body = match framing {
+        Framing::Empty => empty(),
+        Framing::Length(n) => UwsgiBody::new(rd, rest, Some(n), idle, writer).boxed(),
+        Framing::UntilClose => UwsgiBody::new(rd, rest, None, idle, writer).boxed(),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = head.status;
+    *response.headers_mut() = head.headers;
+    Ok(response)
+}
+
+/// Starts sending the body; the returned guard keeps the write half open (some apps treat a
+/// half-closed socket as a client that went away) until the response is dropped. Without a
+/// body no task is needed: the guard just holds the half.
+fn spawn_writer(
+    mut wr: Writer,
+    upload: Upload,
+    idle: Duration,
+) -> (KeepWriter, oneshot::Receiver<Result<(), SendError>>) {
+    let (sent_tx, sent_rx) = oneshot::channel();
+    if let Upload::None = upload {
+        let _ = sent_tx.send(Ok(()));
+        return (KeepWriter::Half(wr), sent_rx);
+    }
+    let task = tokio::spawn(async move {
+        let _ = sent_tx.send(upload.send(&mut wr, idle).await);
+        std::future::pending::<()>().await;
+        drop(wr);
+    });
+    (KeepWriter::Task(AbortOnDrop(task.abort_handle())), sent_rx)
+}
+
+async fn connect(addr: &BackendAddr, limit: Duration) -> Result<(Reader, Writer), ProxyError> {
+    let attempt = async {
+        match addr {
+            BackendAddr::Tcp(sa) => tcp(tokio::net::TcpStream::connect(sa).await?),
+            BackendAddr::Name { host, port } => {
+                tcp(tokio::net::TcpStream::connect((host.as_str(), *port)).await?)
+            }
+            BackendAddr::Unix(path) => {
+                let (r, w) = tokio::net::UnixStream::connect(path).await?.into_split();
+                Ok((Box::new(r) as Reader, Box::new(w) as Writer))
+            }
+        }
+    };
+    let result = timeout(limit, attempt)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+    result.map_err(|source| ProxyError::Connect {
+        backend: addr.clone(),
+        source,
+    })
+}
+
+fn tcp(stream: tokio::net::TcpStream) -> std::io::Result<(Reader, Writer)> {
+    stream.set_nodelay(true)?;
+    let (r, w) = stream.into_split();
+    Ok((Box::new(r), Box::new(w)))
+}
+
+fn timed_out(addr: &BackendAddr, idle: Duration) -> ProxyError {
+    ProxyError::Timeout {
+        backend: addr.clone(),
+        secs: idle.as_secs(),
+    }
+}
+
+/// Reads until the head parses. The deadline starts once the body is fully sent (a long upload
+/// is not a slow backend); a client-side body failure ends the exchange at once.
+async fn read_head(
+    rd: &mut Reader,
+    mut sent: oneshot::Receiver<Result<(), SendError>>,
+    addr: &BackendAddr,
+    idle: Duration,
+) -> Result<(ResponseHead, Bytes), ProxyError> {
+    let upstream = |reason: String| ProxyError::Upstream {
+        backend: addr.clone(),
+        reason,
+    };
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut sending = true;
+    let deadline = sleep(idle);
+    tokio::pin!(deadline);
+    loop {
+        match codec::parse_head(&buf) {
+            Ok(Parsed::Complete { head, consumed }) => {
+                let rest = buf.split_off(consumed).freeze();
+                return Ok((head, rest));
+            }
+            Ok(Parsed::Incomplete) => buf.reserve(8 * 1024),
+            Err(e) => return Err(upstream(e.to_string())),
+        }
+        tokio::select! {
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) => return Err(upstream("closed the connection before the response head".into())),
+                Ok(_) => {}
+                Err(e) => return Err(upstream(format!("reading the response head: {e}"))),
+            },
+            result = &mut sent, if sending => {
+                sending = false;
+                if let Ok(Err(SendError::Client(e))) = result {
+                    return Err(e);
+                }
+                deadline.as_mut().reset(Instant::now() + idle);
+            }
+            () = &mut deadline, if !sending => return Err(timed_out(addr, idle)),
+        }
+    }
+}
+
+/// What keeps the write half alive for as long as the response: the task still sending the
+/// body (aborted on drop), or the half itself.
+#[allow(dead_code, reason = "the fields are held only for their Drop")]
+enum KeepWriter {
+    Task(AbortOnDrop),
+    Half(Writer),
+}
+
+/// Aborts the writer task (and so closes the write half) when the response is dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why a response body stopped before its end: hyper then aborts the client connection.
+#[derive(Debug, thiserror::Error)]
+pub enum UwsgiBodyError {
+    #[error("uwsgi backend closed the connection {missing} bytes before the declared end")]
+    Truncated { missing: u64 },
+    #[error("uwsgi backend sent nothing for {secs}s")]
+    Idle { secs: u64 },
+    #[error("reading the uwsgi response body: {0}")]
+    Io(#[source] std::io::Error),
+}
+
+/// The response body, read from the socket as the client consumes it (never buffered whole).
+struct UwsgiBody {
+    rd: Reader,
+    /// Body bytes that arrived together with the head.
+    pending: Bytes,
+    /// Bytes still expected when the app declared a length; `None` means until close.
+    remaining: Option<u64>,
+    done: bool,
+    idle: Duration,
+    timer: Pin<Box<Sleep>>,
+    /// Whether `timer` runs for the current wait (it restarts when a wait begins, so time the
+    /// client spends not polling is not counted against the backend).
+    armed: bool,
+    scratch: Box<[u8]>,
+    _writer: KeepWriter,
+}
+
+impl UwsgiBody {
+    fn new(
+        rd: Reader,
+        pending: Bytes,
+        remaining: Option<u64>,
+        idle: Duration,
+        writer: KeepWriter,
+    ) -> Self {
+        UwsgiBody {
+            rd,
+            pending,
+            remaining,
+            done: remaining == Some(0),
+            idle,
+            timer: Box::pin(sleep(idle)),
+            armed: false,
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            _writer: writer,
+        }
+    }
+
+    /// Caps `chunk` at the declared length (an app writing past it is ignored) and counts it.
+    fn emit(&mut self, mut chunk: Bytes) -> Frame<Bytes> {
+        if let Some(left) = self.remaining.as_mut() {
+            let take = chunk
+                .len()
+                .min(usize::try_from(*left).unwrap_or(usize::MAX));
+            chunk.truncate(take);
+            *left -= take as u64;
+            self.done = *left == 0;
+        }
+        Frame::data(chunk)
+    }
+
+    fn fail(&mut self, e: UwsgiBodyError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        Poll::Ready(Some(Err(Box::new(e))))
+    }
+}
+
+impl Body for UwsgiBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if !this.pending.is_empty() {
+            let chunk = std::mem::take(&mut this.pending);
+            return Poll::Ready(Some(Ok(this.emit(chunk))));
+        }
+        let mut buf = ReadBuf::new(&mut this.scratch);
+        match Pin::new(&mut this.rd).poll_read(cx, &mut buf) {
+            Poll::Pending => {
+                if !this.armed {
+                    this.armed = true;
+                    this.timer.as_mut().reset(Instant::now() + this.idle);
+                }
+                ready!(this.timer.as_mut().poll(cx));
+                let secs = this.idle.as_secs();
+                this.fail(UwsgiBodyError::Idle { secs })
+            }
+            Poll::Ready(Err(e)) => this.fail(UwsgiBodyError::Io(e)),
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => match this.remaining {
+                Some(missing) => this.fail(UwsgiBodyError::Truncated { missing }),
+                None => {
+                    this.done = true;
+                    Poll::Ready(None)
+                }
+            },
+            Poll::Ready(Ok(())) => {
+                let chunk = Bytes::copy_from_slice(buf.filled());
+                this.armed = false;
+                Poll::Ready(Some(Ok(this.emit(chunk))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.remaining {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -1,0 +1,188 @@
+//! How the body after a uwsgi response head ends, pure: decided from the request method, the
+//! status and the app's headers, which are cleaned of hop-by-hop fields on the way.
+//!
+//! uWSGI closes the connection after each response, so a body without `Content-Length` runs to
+//! EOF; with one, an early EOF is a truncation the client must see as an error.
+
+use http::{HeaderMap, Method, StatusCode, header};
+
+use super::codec::ResponseHead;
+
+/// Where the response body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body may be sent (HEAD, 204, 304): whatever the app wrote is discarded.
+    Empty,
+    /// Exactly this many bytes; fewer before EOF is an error.
+    Length(u64),
+    /// Until uWSGI closes the connection.
+    UntilClose,
+}
+
+/// An app response whose framing cannot be trusted (the backend is at fault: 502).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    #[error("invalid Content-Length")]
+    BadLength,
+    #[error("conflicting Content-Length values")]
+    ConflictingLength,
+    #[error("the app sent Transfer-Encoding; uwsgi bodies are raw until close")]
+    TransferEncoding,
+}
+
+/// Response headers that belong to the uwsgi hop, never to the client's.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Strips hop-by-hop headers from `head` and decides how its body is framed.
+pub fn response_framing(method: &Method, head: &mut ResponseHead) -> Result<Framing, FramingError> {
+    strip_hop_by_hop(&mut head.headers);
+    let status = head.status;
+    let no_body = method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if no_body {
+        head.headers.remove(header::TRANSFER_ENCODING);
+        if status == StatusCode::NO_CONTENT {
+            head.headers.remove(header::CONTENT_LENGTH);
+        }
+        return Ok(Framing::Empty);
+    }
+    if head.headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(FramingError::TransferEncoding);
+    }
+    match content_length(&head.headers)? {
+        Some(n) => Ok(Framing::Length(n)),
+        None => Ok(Framing::UntilClose),
+    }
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .collect();
+    for name in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(listed.iter().map(String::as_str))
+    {
+        // Never let a Connection token remove the framing header we rely on.
+        if !name.is_empty() && name != "content-length" && name != "transfer-encoding" {
+            headers.remove(name);
+        }
+    }
+}
+
+/// One agreed Content-Length (repeats allowed only when equal, as RFC 9110 permits).
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, FramingError> {
+    let mut found = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for part in value
+            .to_str()
+            .map_err(|_| FramingError::BadLength)?
+            .split(',')
+        {
+            let part = part.trim();
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(FramingError::BadLength);
+            }
+            let n: u64 = part.parse().map_err(|_| FramingError::BadLength)?;
+            if found.is_some_and(|f| f != n) {
+                return Err(FramingError::ConflictingLength);
+            }
+            found = Some(n);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::uwsgi::codec::{Parsed, parse_head};
+
+    fn framing(method: Method, raw: &str) -> (Result<Framing, FramingError>, HeaderMap) {
+        let Ok(Parsed::Complete { mut head, .. }) = parse_head(raw.as_bytes()) else {
+            panic!("{raw:?} does not parse");
+        };
+        (response_framing(&method, &mut head), head.headers)
+    }
+
+    #[test]
+    fn framing_table() {
+        use Framing::*;
+        let get = || Method::GET;
+        let cases = [
+            (
+                get(),
+                "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n",
+                Ok(Length(12)),
+            ),
+            (
+                get(),
+                "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n",
+                Ok(Length(3)),
+            ),
+            (get(), "HTTP/1.1 200 OK\r\n\r\n", Ok(UntilClose)),
+            (get(), "Status: 500\r\n\r\n", Ok(UntilClose)),
+            (
+                Method::HEAD,
+                "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+                Ok(Empty),
+            ),
+            (get(), "HTTP/1.1 204 No Content\r\n\r\n", Ok(Empty)),
+            (get(), "HTTP/1.1 304 Not Modified\r\n\r\n", Ok(Empty)),
+            (
+                get(),
+                "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+                Err(FramingError::BadLength),
+            ),
+            (
+                get(),
+                "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+                Err(FramingError::BadLength),
+            ),
+            (
+                get(),
+                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                Err(FramingError::ConflictingLength),
+            ),
+            (
+                get(),
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Err(FramingError::TransferEncoding),
+            ),
+        ];
+        for (method, raw, want) in cases {
+            assert_eq!(framing(method, raw).0, want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_response_headers_are_removed() {
+        let raw = "HTTP/1.1 200 OK\r\nConnection: close, x-private, content-length\r\n\
+                   Keep-Alive: 5\r\nX-Private: 1\r\nUpgrade: h2c\r\nX-Kept: 1\r\n\
+                   Content-Length: 1\r\n\r\n";
+        let (f, headers) = framing(Method::GET, raw);
+        assert_eq!(f, Ok(Framing::Length(1)));
+        let mut names: Vec<_> = headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["content-length", "x-kept"]);
+    }
+
+    #[test]
+    fn no_content_drops_its_length() {
+        let (_, headers) = framing(Method::GET, "Status: 204\r\nContent-Length: 0\r\n\r\n");
+        assert!(headers.get(header::CONTENT_LENGTH).is_none());
+    }
+}
