@@ -32,6 +32,8 @@ pub enum CertError {
     NoKey { path: PathBuf },
     #[error("{path}: malformed PEM private key")]
     KeyPem { path: PathBuf },
+    #[error("{key}: this private key does not belong to the certificate in {crt}")]
+    Mismatch { crt: PathBuf, key: PathBuf },
     #[error("{path}: unusable private key or certificate: {source}")]
     Key {
         path: PathBuf,
@@ -125,9 +127,15 @@ pub fn parse_pair(
             });
         }
     };
-    let key = CertifiedKey::from_der(chain, key, provider).map_err(|source| CertError::Key {
-        path: key_path.to_owned(),
-        source,
+    let key = CertifiedKey::from_der(chain, key, provider).map_err(|source| match source {
+        rustls::Error::InconsistentKeys(_) => CertError::Mismatch {
+            crt: crt_path.to_owned(),
+            key: key_path.to_owned(),
+        },
+        source => CertError::Key {
+            path: key_path.to_owned(),
+            source,
+        },
     })?;
     Ok(CertEntry {
         name: name.to_owned(),
@@ -230,8 +238,9 @@ mod tests {
         assert!(entry.covers("a.test") && !entry.covers("b.test"));
         let (_, other_key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
         let err = parse(&crt, &other_key).unwrap_err();
-        assert!(matches!(err, CertError::Key { .. }), "{err}");
+        assert!(matches!(err, CertError::Mismatch { .. }), "{err}");
         assert!(err.to_string().contains("/c/a.test.key"), "{err}");
+        assert!(err.to_string().contains("/c/a.test.crt"), "{err}");
     }
 
     #[test]
