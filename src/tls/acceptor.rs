@@ -7,6 +7,15 @@
 //! returns `None` with `access_denied`, while nginx (`ssl_reject_handshake`) sends
 //! `unrecognized_name`, which clients and nginx-proxy's tests expect. Before the ServerHello an
 //! alert is a plaintext record, so we write it ourselves.
+//!
+//! The decision (policy config, ALPN, the `cert` reported in [`Accepted`]) and the resolver each
+//! load the current [`TlsState`] table; if a certificate is swapped between the two loads (a
+//! window of microseconds) the client gets the newer certificate while `Accepted::cert` names the
+//! older one for the same name — both were valid for that SNI.
+//!
+//! Session tickets (rustls' aws-lc-rs ticketer, keys rotated every 6 hours) and the session-ID
+//! cache are shared by every config; nginx-proxy turns tickets off only because nginx cannot
+//! share ticket keys between workers, a problem one process does not have.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -22,7 +22,7 @@ pub enum CertError {
     },
     #[error("{path}: no PEM certificate found")]
     NoCertificate { path: PathBuf },
-    #[error("{path}: malformed PEM certificate: {source}")]
+    #[error("{path}: malformed PEM certificate: {}", pem_reason(source))]
     CertPem {
         path: PathBuf,
         #[source]
@@ -46,6 +46,19 @@ pub enum CertError {
         #[source]
         source: x509_parser::error::X509Error,
     },
+}
+
+/// A readable reason for a PEM error (the library's Display prints markers as byte arrays).
+fn pem_reason(err: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match err {
+        Error::MissingSectionEnd { end_marker } => {
+            format!("missing {:?}", String::from_utf8_lossy(end_marker))
+        }
+        Error::IllegalSectionStart { .. } => "malformed \"-----BEGIN\" line".to_owned(),
+        Error::Base64Decode(_) => "invalid base64".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// A usable certificate: the signing key rustls serves plus what the HTTP layer needs to know.

@@ -253,6 +253,7 @@ pub struct CertResolver {
 }
 
 impl CertResolver {
+    /// A resolver reading `state`; `TlsAcceptor::new` makes the one all configs share.
     pub fn new(state: Arc<TlsState>) -> CertResolver {
         CertResolver { state }
     }

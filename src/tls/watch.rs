@@ -39,7 +39,8 @@ pub fn spawn_cert_watcher(
         let (tx, mut rx) = mpsc::channel::<()>(1);
         let mut watcher = match notify::recommended_watcher(
             move |event: notify::Result<notify::Event>| {
-                if event.is_ok_and(|e| !e.kind.is_access()) {
+                // An error (e.g. inotify queue overflow) may hide changes: rescan then too.
+                if event.map_or(true, |e| !e.kind.is_access()) {
                     let _ = tx.try_send(());
                 }
             },
