@@ -32,6 +32,19 @@ pub struct CertMap {
     failed: BTreeMap<String, u64>,
     /// Directories outside the store that symlinks point into (the watcher watches them too).
     pub(crate) link_dirs: BTreeSet<PathBuf>,
+    unsettled: bool,
+}
+
+/// How long after its last modification a broken file is still assumed to be mid-write.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `path` (followed through symlinks) was last modified more than [`SETTLE`] ago.
+fn settled(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age >= SETTLE)
 }
 
 impl PartialEq for CertMap {
@@ -78,11 +91,11 @@ impl CertMap {
     }
 
     /// Scans `dir`, reusing `previous` entries whose files did not change and inheriting the last
-    /// good entry where a pair is broken. Problems are logged (once per file contents) and
-    /// returned. A missing or unreadable directory yields an empty map plus one error.
+    /// good entry where a pair is broken. Problems are returned, and logged once per file
+    /// contents — but only once the files have settled (see [`SETTLE`]): a pair caught between
+    /// the key's and the certificate's rename is a renewal in progress, not a fault. An unreadable
+    /// directory keeps the previous map whole.
     pub fn scan(dir: &Path, previous: &CertMap) -> (CertMap, Vec<CertError>) {
-        let mut map = CertMap::default();
-        let mut errors = Vec::new();
         let names = match crt_names(dir) {
             Ok(names) => names,
             Err(source) => {
@@ -90,13 +103,17 @@ impl CertMap {
                     path: dir.to_owned(),
                     source,
                 };
-                if previous.failed.get("") != Some(&0) {
-                    tracing::warn!(dir = %dir.display(), "certificate directory: {err}");
+                let mut map = previous.clone();
+                if map.failed.insert(String::new(), 0) != Some(0) {
+                    tracing::warn!(
+                        "certificate directory: {err}; keeping the certificates loaded before"
+                    );
                 }
-                map.failed.insert(String::new(), 0);
                 return (map, vec![err]);
             }
         };
+        let mut map = CertMap::default();
+        let mut errors = Vec::new();
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         for name in names {
             let crt = dir.join(format!("{name}.crt"));
@@ -109,15 +126,25 @@ impl CertMap {
             }
             let (slot, failure) = load_one(&name, &crt, &key, previous, &provider);
             if let Some((digest, err)) = failure {
-                if previous.failed.get(&name) != Some(&digest) {
-                    tracing::warn!(certificate = %name, "{err}; keeping the last good certificate, if any");
+                if !settled(&crt) || !settled(&key) {
+                    map.unsettled = true;
+                } else {
+                    if previous.failed.get(&name) != Some(&digest) {
+                        tracing::warn!(certificate = %name, "{err}; keeping the last good certificate, if any");
+                    }
+                    map.failed.insert(name.clone(), digest);
                 }
-                map.failed.insert(name.clone(), digest);
                 errors.push(err);
             }
             map.slots.insert(name, slot);
         }
         (map, errors)
+    }
+
+    /// Whether a pair failed to load while its files were still being written: the watcher then
+    /// scans again after [`SETTLE`].
+    pub fn is_unsettled(&self) -> bool {
+        self.unsettled
     }
 
     /// Remembers the directory a symlink points into, so changes there are watched too.
@@ -255,7 +282,19 @@ mod tests {
         assert_eq!(again, map, "unchanged directory gives an equal map");
 
         std::fs::write(d.join("a.test.crt"), "corrupt").unwrap();
-        let (broken, errors) = CertMap::scan(d, &map);
+        let (fresh, errors) = CertMap::scan(d, &map);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            fresh.is_unsettled() && fresh.failed.is_empty(),
+            "mid-write: no warning yet"
+        );
+        let old = std::time::SystemTime::now() - 2 * SETTLE;
+        for f in ["a.test.crt", "a.test.key"] {
+            let file = std::fs::File::options().append(true).open(d.join(f));
+            file.unwrap().set_modified(old).unwrap();
+        }
+        let (broken, errors) = CertMap::scan(d, &fresh);
+        assert!(!broken.is_unsettled() && broken.failed.contains_key("a.test"));
         assert_eq!(errors.len(), 1);
         assert!(
             errors[0].to_string().contains("a.test.crt"),

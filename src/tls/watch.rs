@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::resolver::TlsState;
-use super::store::CertMap;
+use super::store::{CertMap, SETTLE};
 
 /// How long the directory must be quiet before a rescan (a renewal writes several files).
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -60,6 +60,14 @@ pub fn spawn_cert_watcher(
             if let Some(w) = watcher.as_mut() {
                 watch_dirs(w, &dir, &previous, &mut watched);
             }
+            // A pair caught mid-write is looked at again once it has settled.
+            let settle = async {
+                if previous.is_unsettled() {
+                    tokio::time::sleep(SETTLE).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 () = cancel.cancelled() => return,
                 Some(()) = rx.recv() => {
@@ -67,6 +75,7 @@ pub fn spawn_cert_watcher(
                     while rx.try_recv().is_ok() {}
                 }
                 _ = tick.tick() => {}
+                () = settle => {}
             }
             let scan_dir = dir.clone();
             let prev = previous.clone();
