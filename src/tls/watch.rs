@@ -27,32 +27,36 @@ pub fn load_initial(dir: &Path) -> Arc<CertMap> {
     Arc::new(CertMap::scan(dir, &CertMap::default()).0)
 }
 
-/// Starts the watcher task. It owns the inotify watcher and stops when `cancel` fires; changes
-/// reach `state` within `DEBOUNCE` plus one scan (well under 2 s), missed events within `RESCAN`.
+/// Starts the watcher task. The inotify watches are in place when this returns (so a test or
+/// the ACME reconciler may write right away); the task rescans once at start, then on events
+/// (within `DEBOUNCE` plus one scan, well under 2 s) and every `RESCAN`. It stops when `cancel`
+/// fires. Must be called inside a tokio runtime.
 pub fn spawn_cert_watcher(
     dir: PathBuf,
     state: Arc<TlsState>,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
+    // Capacity 1: a pending wake-up already means "rescan", more would be redundant.
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    let handler = move |event: notify::Result<notify::Event>| {
+        // An error (e.g. inotify queue overflow) may hide changes: rescan then too.
+        if event.map_or(true, |e| !e.kind.is_access()) {
+            let _ = tx.try_send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => Some(w),
+        Err(err) => {
+            tracing::warn!(dir = %dir.display(), "cannot watch certificates ({err}); rescanning every {RESCAN:?}");
+            None
+        }
+    };
+    let mut watched = BTreeSet::new();
+    let mut previous = state.load().certs().as_ref().clone();
+    if let Some(w) = watcher.as_mut() {
+        watch_dirs(w, &dir, &previous, &mut watched);
+    }
     tokio::spawn(async move {
-        // Capacity 1: a pending wake-up already means "rescan", more would be redundant.
-        let (tx, mut rx) = mpsc::channel::<()>(1);
-        let mut watcher = match notify::recommended_watcher(
-            move |event: notify::Result<notify::Event>| {
-                // An error (e.g. inotify queue overflow) may hide changes: rescan then too.
-                if event.map_or(true, |e| !e.kind.is_access()) {
-                    let _ = tx.try_send(());
-                }
-            },
-        ) {
-            Ok(w) => Some(w),
-            Err(err) => {
-                tracing::warn!(dir = %dir.display(), "cannot watch certificates ({err}); rescanning every {RESCAN:?}");
-                None
-            }
-        };
-        let mut watched = BTreeSet::new();
-        let mut previous = state.load().certs().as_ref().clone();
         let mut published = previous.clone();
         let mut tick = tokio::time::interval(RESCAN);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
