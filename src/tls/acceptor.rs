@@ -1,0 +1,334 @@
+//! The TLS side of an HTTPS connection: read the ClientHello, decide (ACME TLS-ALPN-01
+//! validation, refuse with `unrecognized_name`, or serve with the site's policy config), then
+//! finish the handshake — all under one handshake timeout.
+//!
+//! The ClientHello is read with rustls' synchronous `Acceptor` rather than tokio-rustls'
+//! `LazyConfigAcceptor` because we must keep the socket to refuse: rustls answers a resolver that
+//! returns `None` with `access_denied`, while nginx (`ssl_reject_handshake`) sends
+//! `unrecognized_name`, which clients and nginx-proxy's tests expect. Before the ServerHello an
+//! alert is a plaintext record, so we write it ourselves.
+//!
+//! The decision (policy config, ALPN, the `cert` reported in [`Accepted`]) and the resolver each
+//! load the current [`TlsState`] table; if a certificate is swapped between the two loads (a
+//! window of microseconds) the client gets the newer certificate while `Accepted::cert` names the
+//! older one for the same name — both were valid for that SNI.
+//!
+//! Session tickets (rustls' aws-lc-rs ticketer, keys rotated every 6 hours) and the session-ID
+//! cache are shared by every config; nginx-proxy turns tickets off only because nginx cannot
+//! share ticket keys between workers, a problem one process does not have.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::StartHandshake;
+use tokio_rustls::server::TlsStream;
+
+use super::certs::CertEntry;
+use super::policy::{self, Configs, Policy, Shared};
+use super::resolver::{CertResolver, Decision, TlsState};
+use crate::acme::challenge::Challenges;
+use crate::proxy::meta::{ConnInfo, Scheme};
+
+/// ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
+const ACME_TLS_1: &[u8] = b"acme-tls/1";
+/// TLS record: fatal alert `unrecognized_name` (112), plaintext, legacy version 1.2.
+const UNRECOGNIZED_NAME: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70];
+/// Sessions kept for ID-based resumption (TLS 1.2 clients without tickets).
+const SESSION_CACHE: usize = 16 * 1024;
+
+/// Why a TLS connection did not produce a stream. All variants carry the client address; the
+/// caller logs them at debug level (scanners cause plenty).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{client}: TLS handshake timed out")]
+    Timeout { client: SocketAddr },
+    #[error("{client}: connection closed before the ClientHello")]
+    Closed { client: SocketAddr },
+    #[error("{client}: reading the ClientHello: {source}")]
+    Io {
+        client: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{client}: invalid ClientHello: {source}")]
+    Hello {
+        client: SocketAddr,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("{client}: no certificate for SNI {sni:?}: refused with unrecognized_name")]
+    Refused {
+        client: SocketAddr,
+        sni: Option<String>,
+    },
+    #[error("{client}: TLS handshake for SNI {sni:?} failed: {source}")]
+    Handshake {
+        client: SocketAddr,
+        sni: Option<String>,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A completed handshake, ready for the HTTP layer.
+#[derive(Debug)]
+pub struct Accepted<IO> {
+    pub stream: TlsStream<IO>,
+    /// `scheme` is `Https`; `sni` is what the client sent.
+    pub conn: ConnInfo,
+    /// The certificate chosen for the SNI: the HTTP layer answers 421 when a request's Host is
+    /// not covered by it (`cert.covers(host)`).
+    pub cert: Arc<CertEntry>,
+    /// The `VIRTUAL_HOST` item the SNI selected; `None` when `default.crt` answered an unknown
+    /// name (the HTTP layer then answers 503 unless the Host is known).
+    pub site: Option<String>,
+}
+
+/// Everything an HTTPS listener needs, built once at start (configs are never rebuilt).
+#[derive(Debug)]
+pub struct TlsAcceptor {
+    state: Arc<TlsState>,
+    configs: Configs,
+    acme: Arc<ServerConfig>,
+    challenges: Arc<Challenges>,
+    timeout: Duration,
+}
+
+impl TlsAcceptor {
+    /// Builds the four policy configs over one resolver, session cache and ticketer, plus the
+    /// ACME-only config answering TLS-ALPN-01 validations from `challenges`.
+    pub fn new(
+        state: Arc<TlsState>,
+        challenges: Arc<Challenges>,
+        handshake_timeout: Duration,
+    ) -> Result<TlsAcceptor, rustls::Error> {
+        let shared = Shared {
+            resolver: Arc::new(CertResolver::new(state.clone())),
+            sessions: ServerSessionMemoryCache::new(SESSION_CACHE),
+            ticketer: rustls::crypto::aws_lc_rs::Ticketer::new()?,
+        };
+        let acme_shared = Shared {
+            resolver: Arc::new(AcmeResolver {
+                challenges: challenges.clone(),
+            }),
+            sessions: Arc::new(rustls::server::NoServerSessionStorage {}),
+            ticketer: shared.ticketer.clone(),
+        };
+        let mut acme = policy::server_config(Policy::Intermediate, false, &acme_shared)?;
+        let acme_config = Arc::make_mut(&mut acme);
+        acme_config.alpn_protocols = vec![ACME_TLS_1.to_vec()];
+        acme_config.send_tls13_tickets = 0;
+        Ok(TlsAcceptor {
+            configs: Configs::new(&shared)?,
+            state,
+            acme,
+            challenges,
+            timeout: handshake_timeout,
+        })
+    }
+
+    /// Runs the TLS handshake on an accepted connection. `Ok(None)` means the connection was an
+    /// ACME TLS-ALPN-01 validation and has been answered and closed.
+    pub async fn accept<IO>(
+        &self,
+        io: IO,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Option<Accepted<IO>>, TlsError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        tokio::time::timeout(self.timeout, self.handshake(io, client, local))
+            .await
+            .map_err(|_| TlsError::Timeout { client })?
+    }
+
+    async fn handshake<IO>(
+        &self,
+        mut io: IO,
+        client: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<Option<Accepted<IO>>, TlsError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let accepted = read_client_hello(&mut io, client).await?;
+        let hello = accepted.client_hello();
+        let sni = hello.server_name().map(str::to_ascii_lowercase);
+        let acme_only = offers_only_acme(&hello);
+        let refuse = |mut io: IO, sni: Option<String>| async move {
+            // Best effort: the client may already be gone.
+            let _ = io.write_all(&UNRECOGNIZED_NAME).await;
+            let _ = io.shutdown().await;
+            Err(TlsError::Refused { client, sni })
+        };
+        let handshake_error = |sni: &Option<String>| {
+            let sni = sni.clone();
+            move |source| TlsError::Handshake {
+                client,
+                sni,
+                source,
+            }
+        };
+        if acme_only {
+            let pending = sni.as_deref().and_then(|s| self.challenges.tls_alpn01(s));
+            if pending.is_none() {
+                return refuse(io, sni).await;
+            }
+            let start = StartHandshake::from_parts(accepted, io);
+            let mut stream = start
+                .into_stream(self.acme.clone())
+                .await
+                .map_err(handshake_error(&sni))?;
+            let _ = stream.shutdown().await;
+            tracing::info!(%client, sni = ?sni, "answered a TLS-ALPN-01 validation");
+            return Ok(None);
+        }
+        let (cert, policy, http2, site) = match self.state.load().decide(sni.as_deref()) {
+            Decision::Serve {
+                cert,
+                policy,
+                http2,
+                site,
+            } => (cert, policy, http2, site),
+            Decision::Refuse => return refuse(io, sni).await,
+        };
+        let config = self.configs.get(policy, http2).clone();
+        let stream = StartHandshake::from_parts(accepted, io)
+            .into_stream(config)
+            .await
+            .map_err(handshake_error(&sni))?;
+        Ok(Some(Accepted {
+            stream,
+            conn: ConnInfo {
+                client,
+                local,
+                scheme: Scheme::Https,
+                sni,
+            },
+            cert,
+            site,
+        }))
+    }
+}
+
+/// Reads until rustls has a complete ClientHello. On a malformed hello, sends rustls' alert.
+async fn read_client_hello<IO>(
+    io: &mut IO,
+    client: SocketAddr,
+) -> Result<rustls::server::Accepted, TlsError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut acceptor = rustls::server::Acceptor::default();
+    let mut buf = vec![0u8; 8 * 1024];
+    loop {
+        let n = io
+            .read(&mut buf)
+            .await
+            .map_err(|source| TlsError::Io { client, source })?;
+        if n == 0 {
+            return Err(TlsError::Closed { client });
+        }
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            acceptor
+                .read_tls(&mut chunk)
+                .map_err(|source| TlsError::Io { client, source })?;
+        }
+        match acceptor.accept() {
+            Ok(Some(accepted)) => return Ok(accepted),
+            Ok(None) => continue,
+            Err((source, mut alert)) => {
+                let mut out = Vec::new();
+                if alert.write_all(&mut out).is_ok() {
+                    let _ = io.write_all(&out).await;
+                }
+                return Err(TlsError::Hello { client, source });
+            }
+        }
+    }
+}
+
+/// RFC 8737: a validation ClientHello offers exactly one ALPN protocol, `acme-tls/1`.
+fn offers_only_acme(hello: &ClientHello<'_>) -> bool {
+    hello.alpn().is_some_and(|mut protocols| {
+        protocols.next() == Some(ACME_TLS_1) && protocols.next().is_none()
+    })
+}
+
+/// Serves the TLS-ALPN-01 validation certificate the ACME reconciler registered for the SNI.
+#[derive(Debug)]
+struct AcmeResolver {
+    challenges: Arc<Challenges>,
+}
+
+impl ResolvesServerCert for AcmeResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.challenges.tls_alpn01(hello.server_name()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::RouteTable;
+    use crate::tls::store::CertMap;
+
+    fn acceptor(timeout: Duration) -> TlsAcceptor {
+        let state = TlsState::new(
+            Arc::new(RouteTable::default()),
+            Arc::new(CertMap::default()),
+            "Mozilla-Intermediate",
+            true,
+        );
+        TlsAcceptor::new(state, Arc::new(Challenges::default()), timeout).unwrap()
+    }
+
+    fn addr() -> SocketAddr {
+        ([127, 0, 0, 1], 1).into()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silent_client_times_out() {
+        let (_client, server) = tokio::io::duplex(1024);
+        let err = acceptor(Duration::from_secs(10))
+            .accept(server, addr(), addr())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TlsError::Timeout { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unknown_name_gets_exactly_the_unrecognized_name_alert() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let name = "nowhere.test".try_into().unwrap();
+        let mut conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut hello = Vec::new();
+        conn.write_tls(&mut hello).unwrap();
+        client.write_all(&hello).await.unwrap();
+        let err = acceptor(Duration::from_secs(5))
+            .accept(server, addr(), addr())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, TlsError::Refused { ref sni, .. } if sni.as_deref() == Some("nowhere.test")),
+            "{err}"
+        );
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.unwrap();
+        assert_eq!(answer, UNRECOGNIZED_NAME);
+    }
+}

@@ -1,0 +1,273 @@
+//! One certificate/key pair: PEM parsing, the key-matches-certificate check, and the names the
+//! leaf covers (for the HTTP layer's 421 check). Pure apart from the clock; no file IO here.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why a certificate pair cannot be served. Every variant names the file it is about; none
+/// carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no PEM certificate found")]
+    NoCertificate { path: PathBuf },
+    #[error("{path}: malformed PEM certificate: {}", pem_reason(source))]
+    CertPem {
+        path: PathBuf,
+        #[source]
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{path}: no PEM private key (PKCS#1, PKCS#8 or SEC1) found")]
+    NoKey { path: PathBuf },
+    #[error("{path}: malformed PEM private key")]
+    KeyPem { path: PathBuf },
+    #[error("{key}: this private key does not belong to the certificate in {crt}")]
+    Mismatch { crt: PathBuf, key: PathBuf },
+    #[error("{path}: unusable private key or certificate: {source}")]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("{path}: the leaf certificate is not valid X.509: {source}")]
+    X509 {
+        path: PathBuf,
+        #[source]
+        source: x509_parser::error::X509Error,
+    },
+}
+
+/// A readable reason for a PEM error (the library's Display prints markers as byte arrays).
+fn pem_reason(err: &rustls_pki_types::pem::Error) -> String {
+    use rustls_pki_types::pem::Error;
+    match err {
+        Error::MissingSectionEnd { end_marker } => {
+            format!("missing {:?}", String::from_utf8_lossy(end_marker))
+        }
+        Error::IllegalSectionStart { .. } => "malformed \"-----BEGIN\" line".to_owned(),
+        Error::Base64Decode(_) => "invalid base64".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A usable certificate: the signing key rustls serves plus what the HTTP layer needs to know.
+#[derive(Debug)]
+pub struct CertEntry {
+    /// The store name (`example.com` for `example.com.crt`, `default` for `default.crt`).
+    pub name: String,
+    pub key: Arc<CertifiedKey>,
+    /// Lower-case DNS names (SAN, or the CN when there is no SAN) and IP addresses the leaf covers.
+    pub names: Vec<String>,
+    /// The leaf's `notAfter`, unix seconds: ACME renewal and status pages read it.
+    pub not_after: i64,
+    /// Hash of the `.crt` and `.key` bytes, to spot replaced files without reparsing.
+    pub(crate) digest: u64,
+}
+
+impl CertEntry {
+    /// Whether this certificate is valid for `host` (lower-case, no port): exact name, or a
+    /// `*.` wildcard covering exactly one more label, or a matching IP address.
+    pub fn covers(&self, host: &str) -> bool {
+        covers(&self.names, host)
+    }
+
+    /// Whether the leaf has expired at `now` (unix seconds).
+    pub fn is_expired(&self, now: i64) -> bool {
+        now > self.not_after
+    }
+}
+
+/// Whether one of `names` (as in [`CertEntry::names`]) covers `host`, per RFC 6125 wildcard rules.
+pub fn covers(names: &[String], host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    names.iter().any(|name| match name.strip_prefix("*.") {
+        Some(suffix) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+        None => name == host,
+    })
+}
+
+/// Parses a `.crt` (PEM chain, leaf first) and `.key` (PEM private key) pair and checks that
+/// the key belongs to the leaf. `digest` identifies the file contents (see [`CertEntry`]).
+pub fn parse_pair(
+    name: &str,
+    crt_path: &Path,
+    crt_pem: &[u8],
+    key_path: &Path,
+    key_pem: &[u8],
+    digest: u64,
+    provider: &CryptoProvider,
+) -> Result<CertEntry, CertError> {
+    let chain = CertificateDer::pem_slice_iter(crt_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| CertError::CertPem {
+            path: crt_path.to_owned(),
+            source,
+        })?;
+    let Some(leaf) = chain.first() else {
+        return Err(CertError::NoCertificate {
+            path: crt_path.to_owned(),
+        });
+    };
+    let (names, not_after) = leaf_facts(leaf).map_err(|source| CertError::X509 {
+        path: crt_path.to_owned(),
+        source,
+    })?;
+    let key = match PrivateKeyDer::from_pem_slice(key_pem) {
+        Ok(key) => key,
+        Err(rustls_pki_types::pem::Error::NoItemsFound) => {
+            return Err(CertError::NoKey {
+                path: key_path.to_owned(),
+            });
+        }
+        // The pem error may quote file contents: report only that it is malformed.
+        Err(_) => {
+            return Err(CertError::KeyPem {
+                path: key_path.to_owned(),
+            });
+        }
+    };
+    let key = CertifiedKey::from_der(chain, key, provider).map_err(|source| match source {
+        rustls::Error::InconsistentKeys(_) => CertError::Mismatch {
+            crt: crt_path.to_owned(),
+            key: key_path.to_owned(),
+        },
+        source => CertError::Key {
+            path: key_path.to_owned(),
+            source,
+        },
+    })?;
+    Ok(CertEntry {
+        name: name.to_owned(),
+        key: Arc::new(key),
+        names,
+        not_after,
+        digest,
+    })
+}
+
+/// The names and expiry of a DER leaf certificate.
+fn leaf_facts(leaf: &[u8]) -> Result<(Vec<String>, i64), x509_parser::error::X509Error> {
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| match e {
+        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e,
+        x509_parser::nom::Err::Incomplete(_) => x509_parser::error::X509Error::InvalidCertificate,
+    })?;
+    let mut names = Vec::new();
+    if let Some(san) = cert.subject_alternative_name()? {
+        for general in &san.value.general_names {
+            match general {
+                GeneralName::DNSName(dns) => names.push(dns.to_ascii_lowercase()),
+                GeneralName::IPAddress(bytes) => names.extend(ip_name(bytes)),
+                _ => {}
+            }
+        }
+    }
+    if names.is_empty() {
+        let cn = cert.subject().iter_common_name().next();
+        names.extend(
+            cn.and_then(|cn| cn.as_str().ok())
+                .map(str::to_ascii_lowercase),
+        );
+    }
+    Ok((names, cert.validity().not_after.timestamp()))
+}
+
+fn ip_name(bytes: &[u8]) -> Option<String> {
+    let ip: IpAddr = match bytes.len() {
+        4 => <[u8; 4]>::try_from(bytes).ok()?.into(),
+        16 => <[u8; 16]>::try_from(bytes).ok()?.into(),
+        _ => return None,
+    };
+    Some(ip.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn covers_follows_wildcard_rules() {
+        let n = names(&["example.com", "*.example.org", "127.0.0.1", "::1"]);
+        let cases = [
+            ("example.com", true),
+            ("EXAMPLE.com.", true),
+            ("www.example.com", false),
+            ("a.example.org", true),
+            ("example.org", false),
+            ("a.b.example.org", false),
+            ("127.0.0.1", true),
+            ("[::1]", true),
+            ("other.net", false),
+        ];
+        for (host, want) in cases {
+            assert_eq!(covers(&n, host), want, "{host}");
+        }
+    }
+
+    fn pair(alg: &'static rcgen::SignatureAlgorithm) -> (String, String) {
+        let key = rcgen::KeyPair::generate_for(alg).unwrap();
+        let params =
+            rcgen::CertificateParams::new(vec!["a.test".into(), "127.0.0.1".into()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn parse(crt: &str, key: &str) -> Result<CertEntry, CertError> {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        parse_pair(
+            "a.test",
+            Path::new("/c/a.test.crt"),
+            crt.as_bytes(),
+            Path::new("/c/a.test.key"),
+            key.as_bytes(),
+            0,
+            &provider,
+        )
+    }
+
+    #[test]
+    fn parses_names_and_rejects_mismatched_key() {
+        let (crt, key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let entry = parse(&crt, &key).unwrap();
+        assert_eq!(entry.names, names(&["a.test", "127.0.0.1"]));
+        assert!(entry.covers("a.test") && !entry.covers("b.test"));
+        let (_, other_key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
+        let err = parse(&crt, &other_key).unwrap_err();
+        assert!(matches!(err, CertError::Mismatch { .. }), "{err}");
+        assert!(err.to_string().contains("/c/a.test.key"), "{err}");
+        assert!(err.to_string().contains("/c/a.test.crt"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_reported_with_the_file_and_without_contents() {
+        let (crt, _) = pair(&rcgen::PKCS_ED25519);
+        let err = parse("nothing here", "x").unwrap_err();
+        assert!(matches!(err, CertError::NoCertificate { .. }), "{err}");
+        let secret = "-----BEGIN PRIVATE KEY-----\nSECRETSECRET!!\n-----END PRIVATE KEY-----\n";
+        let err = parse(&crt, secret).unwrap_err().to_string();
+        assert!(
+            err.contains("a.test.key") && !err.contains("SECRET"),
+            "{err}"
+        );
+        let err = parse(&crt, "").unwrap_err();
+        assert!(matches!(err, CertError::NoKey { .. }), "{err}");
+    }
+}

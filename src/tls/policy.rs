@@ -1,0 +1,211 @@
+//! `SSL_POLICY` → TLS versions and cipher suites, and the small fixed set of `ServerConfig`s.
+//!
+//! rustls picks the protocol version before it resolves a certificate, so a per-host policy
+//! cannot live in the resolver. dockside therefore builds, once at start, one `ServerConfig` per
+//! (policy, HTTP/2 on/off) pair — four in all — and chooses one per connection after reading the
+//! SNI from the ClientHello (`acceptor.rs`). All of them share the same certificate resolver,
+//! session cache and ticketer, so certificates stay data and resumption works across configs and
+//! across certificate changes.
+//!
+//! rustls implements only TLS 1.2/1.3 with ECDHE and AEAD suites; policies asking for TLS
+//! 1.0/1.1, CBC, 3DES or DHE are mapped to the nearest safe policy with one warning per host.
+
+use std::sync::Arc;
+
+use rustls::crypto::{CryptoProvider, aws_lc_rs};
+use rustls::server::{ProducesTickets, ResolvesServerCert, StoresServerSessions};
+use rustls::{ServerConfig, SupportedProtocolVersion};
+
+/// The policies rustls can honour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Policy {
+    /// TLS 1.3 only (`Mozilla-Modern`).
+    Modern,
+    /// TLS 1.2 (ECDHE + AEAD) and 1.3 (`Mozilla-Intermediate`, the default).
+    Intermediate,
+}
+
+/// How an `SSL_POLICY` value maps onto a [`Policy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// The policy is honoured as written.
+    Exact(Policy),
+    /// The policy asks for something rustls refuses (old versions, CBC, DHE) or is unknown:
+    /// the nearest safe policy is used instead, and the user is warned.
+    Nearest(Policy),
+}
+
+impl Mapping {
+    /// The policy actually applied.
+    pub fn policy(self) -> Policy {
+        match self {
+            Mapping::Exact(p) | Mapping::Nearest(p) => p,
+        }
+    }
+}
+
+/// Maps an `SSL_POLICY` value (nginx-proxy §1.6.7's table; case-sensitive, like the template).
+pub fn map(name: &str) -> Mapping {
+    match name {
+        "Mozilla-Modern" | "AWS-TLS13-1-3-2021-06" => Mapping::Exact(Policy::Modern),
+        "Mozilla-Intermediate" | "AWS-TLS13-1-2-Res-2021-06" => {
+            Mapping::Exact(Policy::Intermediate)
+        }
+        // TLS 1.2-only AWS policies: also offering 1.3 is strictly safer, but not what was asked.
+        // The rest need TLS 1.0/1.1, CBC or 3DES (`Mozilla-Old`, older AWS), or are unknown.
+        _ => Mapping::Nearest(Policy::Intermediate),
+    }
+}
+
+/// Warns (once per call; callers dedupe per host) that `policy` of `host` is approximated.
+pub fn warn_nearest(host: &str, policy: &str, applied: Policy) {
+    tracing::warn!(
+        host,
+        SSL_POLICY = policy,
+        applied = ?applied,
+        "SSL_POLICY={policy:?} for {host} needs TLS 1.0/1.1, CBC, 3DES or DHE (which rustls refuses) \
+         or is unknown; serving {} instead",
+        match applied {
+            Policy::Modern => "Mozilla-Modern",
+            Policy::Intermediate => "Mozilla-Intermediate",
+        }
+    );
+}
+
+/// The aws-lc-rs provider restricted to a policy's cipher suites.
+pub fn provider(policy: Policy) -> CryptoProvider {
+    let mut provider = aws_lc_rs::default_provider();
+    provider.cipher_suites = aws_lc_rs::DEFAULT_CIPHER_SUITES
+        .iter()
+        .filter(|s| policy == Policy::Intermediate || s.version() == &rustls::version::TLS13)
+        .copied()
+        .collect();
+    provider
+}
+
+static TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+static TLS12_AND_13: &[&SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+fn versions(policy: Policy) -> &'static [&'static SupportedProtocolVersion] {
+    match policy {
+        Policy::Modern => TLS13_ONLY,
+        Policy::Intermediate => TLS12_AND_13,
+    }
+}
+
+/// What every config shares, so resumption and certificates do not depend on which is used.
+#[derive(Clone)]
+pub struct Shared {
+    pub resolver: Arc<dyn ResolvesServerCert>,
+    pub sessions: Arc<dyn StoresServerSessions>,
+    pub ticketer: Arc<dyn ProducesTickets>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// Builds the config for one policy; `h2` adds `h2` before `http/1.1` in ALPN.
+pub fn server_config(
+    policy: Policy,
+    h2: bool,
+    shared: &Shared,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider(policy)))
+        .with_protocol_versions(versions(policy))?
+        .with_no_client_auth()
+        .with_cert_resolver(shared.resolver.clone());
+    config.alpn_protocols = if h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    config.session_storage = shared.sessions.clone();
+    config.ticketer = shared.ticketer.clone();
+    config.send_tls13_tickets = 2;
+    Ok(Arc::new(config))
+}
+
+/// The four prebuilt configs, indexed by policy and HTTP/2.
+#[derive(Debug, Clone)]
+pub struct Configs {
+    configs: [Arc<ServerConfig>; 4],
+}
+
+impl Configs {
+    /// Builds every (policy, h2) combination over the same shared state.
+    pub fn new(shared: &Shared) -> Result<Configs, rustls::Error> {
+        let build = |p, h2| server_config(p, h2, shared);
+        Ok(Configs {
+            configs: [
+                build(Policy::Modern, false)?,
+                build(Policy::Modern, true)?,
+                build(Policy::Intermediate, false)?,
+                build(Policy::Intermediate, true)?,
+            ],
+        })
+    }
+
+    /// The config for a connection.
+    pub fn get(&self, policy: Policy, h2: bool) -> &Arc<ServerConfig> {
+        let base = match policy {
+            Policy::Modern => 0,
+            Policy::Intermediate => 2,
+        };
+        &self.configs[base + usize::from(h2)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_table() {
+        let cases = [
+            ("Mozilla-Modern", Mapping::Exact(Policy::Modern)),
+            ("AWS-TLS13-1-3-2021-06", Mapping::Exact(Policy::Modern)),
+            ("Mozilla-Intermediate", Mapping::Exact(Policy::Intermediate)),
+            (
+                "AWS-TLS13-1-2-Res-2021-06",
+                Mapping::Exact(Policy::Intermediate),
+            ),
+            ("Mozilla-Old", Mapping::Nearest(Policy::Intermediate)),
+            (
+                "AWS-TLS13-1-0-2021-06",
+                Mapping::Nearest(Policy::Intermediate),
+            ),
+            (
+                "AWS-FS-1-2-Res-2020-10",
+                Mapping::Nearest(Policy::Intermediate),
+            ),
+            ("AWS-2015-05", Mapping::Nearest(Policy::Intermediate)),
+            ("mozilla-modern", Mapping::Nearest(Policy::Intermediate)),
+        ];
+        for (name, want) in cases {
+            assert_eq!(map(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn modern_has_only_tls13_suites() {
+        let modern = provider(Policy::Modern);
+        assert!(!modern.cipher_suites.is_empty());
+        assert!(
+            modern
+                .cipher_suites
+                .iter()
+                .all(|s| s.version() == &rustls::version::TLS13)
+        );
+        let intermediate = provider(Policy::Intermediate);
+        assert!(
+            intermediate
+                .cipher_suites
+                .iter()
+                .any(|s| s.version() == &rustls::version::TLS12)
+        );
+    }
+}

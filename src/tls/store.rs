@@ -1,0 +1,329 @@
+//! The certificate directory (nginx-proxy layout): `<name>.crt` + `<name>.key`, `default.*`,
+//! and acme-companion's `<base>/{fullchain,key}.pem` reached through `<host>.crt`/`<host>.key`
+//! symlinks (followed; the name is the symlink's). A scan produces an immutable [`CertMap`].
+//!
+//! A pair that fails to parse or whose key does not match logs one warning naming the file and
+//! why (once per file contents), and the map **inherits the last good entry** for that name.
+//! A `.crt` without a `.key` is present but unusable (nginx-proxy's `cert_ok` is false), and so
+//! is a broken pair that never loaded. Expired certificates are served, like nginx does, with a
+//! warning when they are loaded: refusing them would turn a renewal failure into an outage.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::certs::{self, CertEntry, CertError};
+use crate::fsutil::write_atomic;
+
+/// What a name in the directory gives: a certificate, or files that cannot be served.
+#[derive(Debug, Clone)]
+pub enum CertSlot {
+    Ready(Arc<CertEntry>),
+    /// `<name>.crt` exists but there is no `.key`, or the pair never loaded.
+    Unusable,
+}
+
+/// An immutable scan of the certificate directory, swapped as a whole.
+#[derive(Debug, Clone, Default)]
+pub struct CertMap {
+    slots: BTreeMap<String, CertSlot>,
+    /// Digest of contents that failed to load, per name, so a rescan does not repeat the warning.
+    failed: BTreeMap<String, u64>,
+    /// Directories outside the store that symlinks point into (the watcher watches them too).
+    pub(crate) link_dirs: BTreeSet<PathBuf>,
+    unsettled: bool,
+}
+
+/// How long after its last modification a broken file is still assumed to be mid-write.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `path` (followed through symlinks) was last modified more than [`SETTLE`] ago.
+fn settled(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_none_or(|age| age >= SETTLE)
+}
+
+impl PartialEq for CertMap {
+    /// Two maps are equal when every name has the same files and state: a rescan that finds
+    /// nothing new is not published.
+    fn eq(&self, other: &Self) -> bool {
+        self.slots.len() == other.slots.len()
+            && self.slots.iter().zip(&other.slots).all(|((a, x), (b, y))| {
+                a == b
+                    && match (x, y) {
+                        (CertSlot::Ready(x), CertSlot::Ready(y)) => x.digest == y.digest,
+                        (CertSlot::Unusable, CertSlot::Unusable) => true,
+                        _ => false,
+                    }
+            })
+    }
+}
+
+impl CertMap {
+    /// Whether `<name>.crt` exists (nginx-proxy's first selection test).
+    pub fn has_crt(&self, name: &str) -> bool {
+        self.slots.contains_key(name)
+    }
+
+    /// The servable certificate called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Arc<CertEntry>> {
+        match self.slots.get(name) {
+            Some(CertSlot::Ready(entry)) => Some(entry),
+            _ => None,
+        }
+    }
+
+    /// `default.crt` + `default.key`, served for unknown names when present.
+    pub fn default_cert(&self) -> Option<&Arc<CertEntry>> {
+        self.get("default")
+    }
+
+    /// Every servable certificate, by name.
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<CertEntry>> {
+        self.slots.values().filter_map(|slot| match slot {
+            CertSlot::Ready(e) => Some(e),
+            CertSlot::Unusable => None,
+        })
+    }
+
+    /// Scans `dir`, reusing `previous` entries whose files did not change and inheriting the last
+    /// good entry where a pair is broken. Problems are returned, and logged once per file
+    /// contents — but only once the files have settled (see [`SETTLE`]): a pair caught between
+    /// the key's and the certificate's rename is a renewal in progress, not a fault. An unreadable
+    /// directory keeps the previous map whole.
+    pub fn scan(dir: &Path, previous: &CertMap) -> (CertMap, Vec<CertError>) {
+        let names = match crt_names(dir) {
+            Ok(names) => names,
+            Err(source) => {
+                let err = CertError::Read {
+                    path: dir.to_owned(),
+                    source,
+                };
+                let mut map = previous.clone();
+                if map.failed.insert(String::new(), 0) != Some(0) {
+                    tracing::warn!(
+                        "certificate directory: {err}; keeping the certificates loaded before"
+                    );
+                }
+                return (map, vec![err]);
+            }
+        };
+        let mut map = CertMap::default();
+        let mut errors = Vec::new();
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        for name in names {
+            let crt = dir.join(format!("{name}.crt"));
+            let key = dir.join(format!("{name}.key"));
+            map.note_link(&crt);
+            map.note_link(&key);
+            if !key.exists() {
+                map.slots.insert(name, CertSlot::Unusable);
+                continue;
+            }
+            let (slot, failure) = load_one(&name, &crt, &key, previous, &provider);
+            if let Some((digest, err)) = failure {
+                if !settled(&crt) || !settled(&key) {
+                    map.unsettled = true;
+                } else {
+                    if previous.failed.get(&name) != Some(&digest) {
+                        tracing::warn!(certificate = %name, "{err}; keeping the last good certificate, if any");
+                    }
+                    map.failed.insert(name.clone(), digest);
+                }
+                errors.push(err);
+            }
+            map.slots.insert(name, slot);
+        }
+        (map, errors)
+    }
+
+    /// Whether a pair failed to load while its files were still being written: the watcher then
+    /// scans again after [`SETTLE`].
+    pub fn is_unsettled(&self) -> bool {
+        self.unsettled
+    }
+
+    /// Remembers the directory a symlink points into, so changes there are watched too.
+    fn note_link(&mut self, path: &Path) {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if let Some(dir) = is_link
+            .then(|| std::fs::canonicalize(path).ok())
+            .flatten()
+            .and_then(|target| target.parent().map(Path::to_owned))
+        {
+            self.link_dirs.insert(dir);
+        }
+    }
+}
+
+/// Names of `*.crt` files (or symlinks to existing files) in `dir`; dot-files are temporaries.
+fn crt_names(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let file_name = entry?.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        if let Some(name) = file_name.strip_suffix(".crt")
+            && !name.is_empty()
+            && !name.starts_with('.')
+            && dir.join(file_name).is_file()
+        {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// Loads one pair; on failure returns the slot to publish (last good or unusable) and the error
+/// with the digest of the failing contents.
+fn load_one(
+    name: &str,
+    crt: &Path,
+    key: &Path,
+    previous: &CertMap,
+    provider: &rustls::crypto::CryptoProvider,
+) -> (CertSlot, Option<(u64, CertError)>) {
+    let last_good = || match previous.slots.get(name) {
+        Some(slot @ CertSlot::Ready(_)) => slot.clone(),
+        _ => CertSlot::Unusable,
+    };
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| CertError::Read {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let (crt_pem, key_pem) = match (read(crt), read(key)) {
+        (Ok(c), Ok(k)) => (c, k),
+        (Err(e), _) | (_, Err(e)) => return (last_good(), Some((u64::MAX, e))),
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&crt_pem, &key_pem).hash(&mut hasher);
+    let digest = hasher.finish();
+    if let Some(slot @ CertSlot::Ready(entry)) = previous.slots.get(name)
+        && entry.digest == digest
+    {
+        return (slot.clone(), None);
+    }
+    match certs::parse_pair(name, crt, &crt_pem, key, &key_pem, digest, provider) {
+        Ok(entry) => {
+            if entry.is_expired(unix_now()) {
+                tracing::warn!(certificate = %name, file = %crt.display(), "serving an expired certificate (nginx does too); renew it");
+            }
+            tracing::info!(certificate = %name, names = ?entry.names, "certificate loaded");
+            (CertSlot::Ready(Arc::new(entry)), None)
+        }
+        Err(err) => (last_good(), Some((digest, err))),
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Writes `<dir>/<name>.crt` (0644) and `<dir>/<name>.key` (0600) atomically, key first, so the
+/// watcher never sees a new certificate next to an old key for long (and if it does, the
+/// mismatch check keeps the last good pair until the second rename lands).
+pub fn write_pair(dir: &Path, name: &str, chain_pem: &[u8], key_pem: &[u8]) -> std::io::Result<()> {
+    write_atomic(&dir.join(format!("{name}.key")), key_pem, 0o600)?;
+    write_atomic(&dir.join(format!("{name}.crt")), chain_pem, 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem(host: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![host.into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn write(dir: &Path, name: &str, host: &str) -> (String, String) {
+        let (c, k) = pem(host);
+        write_pair(dir, name, c.as_bytes(), k.as_bytes()).unwrap();
+        (c, k)
+    }
+
+    #[test]
+    fn loads_pairs_links_and_keeps_last_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "a.test", "a.test");
+        write(d, "default", "default.invalid");
+        std::fs::write(d.join("nokey.test.crt"), pem("nokey.test").0).unwrap();
+        std::fs::create_dir(d.join("b.test")).unwrap();
+        let (c, k) = pem("b.test");
+        std::fs::write(d.join("b.test/fullchain.pem"), c).unwrap();
+        std::fs::write(d.join("b.test/key.pem"), k).unwrap();
+        std::os::unix::fs::symlink("./b.test/fullchain.pem", d.join("b.test.crt")).unwrap();
+        std::os::unix::fs::symlink("./b.test/key.pem", d.join("b.test.key")).unwrap();
+        std::os::unix::fs::symlink("./gone/fullchain.pem", d.join("gone.crt")).unwrap();
+
+        let (map, errors) = CertMap::scan(d, &CertMap::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(map.get("a.test").unwrap().covers("a.test"));
+        assert!(map.get("b.test").unwrap().covers("b.test"));
+        assert!(map.default_cert().is_some());
+        assert!(map.has_crt("nokey.test") && map.get("nokey.test").is_none());
+        assert!(!map.has_crt("gone"), "dangling symlink is no certificate");
+
+        let (again, _) = CertMap::scan(d, &map);
+        assert_eq!(again, map, "unchanged directory gives an equal map");
+
+        std::fs::write(d.join("a.test.crt"), "corrupt").unwrap();
+        let (fresh, errors) = CertMap::scan(d, &map);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            fresh.is_unsettled() && fresh.failed.is_empty(),
+            "mid-write: no warning yet"
+        );
+        let old = std::time::SystemTime::now() - 2 * SETTLE;
+        for f in ["a.test.crt", "a.test.key"] {
+            let file = std::fs::File::options().append(true).open(d.join(f));
+            file.unwrap().set_modified(old).unwrap();
+        }
+        let (broken, errors) = CertMap::scan(d, &fresh);
+        assert!(!broken.is_unsettled() && broken.failed.contains_key("a.test"));
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].to_string().contains("a.test.crt"),
+            "{}",
+            errors[0]
+        );
+        assert!(Arc::ptr_eq(
+            broken.get("a.test").unwrap(),
+            map.get("a.test").unwrap()
+        ));
+        assert_eq!(broken, map, "last good entry inherited");
+
+        std::fs::remove_file(d.join("a.test.crt")).unwrap();
+        let (removed, _) = CertMap::scan(d, &broken);
+        assert!(!removed.has_crt("a.test"));
+    }
+
+    #[test]
+    fn write_pair_sets_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "x.test", "x.test");
+        let mode = |f: &str| {
+            std::fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!((mode("x.test.crt"), mode("x.test.key")), (0o644, 0o600));
+    }
+}
