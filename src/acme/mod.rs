@@ -1,3 +1,6 @@
 //! ACME: certificates for LETSENCRYPT_HOST / ACME_HOST, obtained and renewed with instant-acme.
+//! Only this module touches instant-acme; it shares nothing with the data plane but
+//! `challenge::Challenges` and the files it writes to the certs dir.
 
 pub mod challenge;
+pub mod spec;
