@@ -2,5 +2,7 @@
 //! Only this module touches instant-acme; it shares nothing with the data plane but
 //! `challenge::Challenges` and the files it writes to the certs dir.
 
+pub mod certinfo;
 pub mod challenge;
 pub mod spec;
+pub mod storage;
