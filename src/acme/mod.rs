@@ -2,7 +2,11 @@
 //! Only this module touches instant-acme; it shares nothing with the data plane but
 //! `challenge::Challenges` and the files it writes to the certs dir.
 
+pub mod alpn;
 pub mod certinfo;
 pub mod challenge;
+pub mod client;
+pub mod error;
+pub mod order;
 pub mod spec;
 pub mod storage;
