@@ -1,0 +1,5 @@
+//! Shared harness for integration tests.
+#![allow(dead_code)]
+
+pub mod pebble;
+pub mod responders;
