@@ -10,3 +10,4 @@ pub mod error;
 pub mod order;
 pub mod spec;
 pub mod storage;
+pub mod schedule;
