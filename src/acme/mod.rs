@@ -3,11 +3,12 @@
 //! `challenge::Challenges` and the files it writes to the certs dir.
 
 pub mod alpn;
+pub mod ari;
 pub mod certinfo;
 pub mod challenge;
 pub mod client;
 pub mod error;
 pub mod order;
+pub mod schedule;
 pub mod spec;
 pub mod storage;
-pub mod schedule;
