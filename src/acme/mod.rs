@@ -9,6 +9,7 @@ pub mod challenge;
 pub mod client;
 pub mod error;
 pub mod order;
+pub mod reconciler;
 pub mod schedule;
 pub mod spec;
 pub mod storage;
