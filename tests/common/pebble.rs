@@ -36,6 +36,7 @@ pub struct Pebble {
     mgmt_port: u16,
     dns_port: u16,
     config: PathBuf,
+    settings: serde_json::Value,
     nonce_reject: u8,
     challtestsrv: Option<Child>,
     pebble: Option<Child>,
@@ -109,6 +110,7 @@ impl Pebble {
             url: format!("https://127.0.0.1:{port}/dir"),
             listener_ca: p("listener-ca.pem"),
             config: p("pebble.json"),
+            settings: cfg,
             dir,
             mgmt_port,
             dns_port,
@@ -116,14 +118,43 @@ impl Pebble {
             challtestsrv: Some(challtestsrv),
             pebble: None,
         };
+        pebble.write_config(port, mgmt_port);
         if !opts.start_down {
-            pebble.start_ca().await;
+            // A port picked by `free_port` can be taken by a parallel test before Pebble binds it.
+            for _ in 0..3 {
+                if pebble.try_start_ca().await {
+                    return pebble;
+                }
+                pebble.write_config(free_port(), free_port());
+            }
+            panic!("pebble did not start; log: {}", pebble.log());
         }
         pebble
     }
 
-    /// Starts (or restarts) the `pebble` process and waits for its directory to answer.
+    fn write_config(&mut self, port: u16, mgmt_port: u16) {
+        self.settings["listenAddress"] = format!("127.0.0.1:{port}").into();
+        self.settings["managementListenAddress"] = format!("127.0.0.1:{mgmt_port}").into();
+        self.url = format!("https://127.0.0.1:{port}/dir");
+        self.mgmt_port = mgmt_port;
+        std::fs::write(
+            &self.config,
+            serde_json::json!({ "pebble": self.settings }).to_string(),
+        )
+        .unwrap();
+    }
+
+    /// Starts (or restarts) the `pebble` process on its configured ports.
     pub async fn start_ca(&mut self) {
+        assert!(
+            self.try_start_ca().await,
+            "pebble did not start; log: {}",
+            self.log()
+        );
+    }
+
+    /// Starts `pebble` and waits for its directory; false if it exited or never answered.
+    async fn try_start_ca(&mut self) -> bool {
         let log = std::fs::File::options()
             .create(true)
             .append(true)
@@ -144,21 +175,25 @@ impl Pebble {
         self.pebble = Some(child);
         let http = self.http();
         let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        while Instant::now() < deadline {
             if http
                 .get(&self.url)
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return;
+                return true;
             }
-            assert!(
-                Instant::now() < deadline,
-                "pebble did not answer /dir; log: {}",
-                self.log()
-            );
+            if self
+                .pebble
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some())
+            {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.stop_ca();
+        false
     }
 
     /// Kills the `pebble` process (challtestsrv keeps running).
