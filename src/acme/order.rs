@@ -89,10 +89,12 @@ impl Issuer {
             hosts: Vec::new(),
         };
         self.answer_challenges(&ctx, &mut order, &mut guard).await?;
-        let status = order
-            .poll_ready(&self.poll)
-            .await
-            .map_err(|e| ctx.fail(Step::Challenge, cause(e)))?;
+        // An invalid order carries only a summary: the failed challenge names the host.
+        let status = match order.poll_ready(&self.poll).await {
+            Ok(status) => status,
+            Err(instant_acme::Error::Api(_)) => OrderStatus::Invalid,
+            Err(e) => return Err(ctx.fail(Step::Challenge, cause(e))),
+        };
         drop(guard);
         if status != OrderStatus::Ready {
             return Err(failed_authorization(&ctx, &mut order).await);
