@@ -8,6 +8,7 @@ pub mod certinfo;
 pub mod challenge;
 pub mod client;
 pub mod error;
+pub mod options;
 pub mod order;
 pub mod reconciler;
 pub mod schedule;

@@ -5,9 +5,8 @@
 //! block serving, and a valid certificate is never re-ordered.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -17,66 +16,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::acme::ari;
 use crate::acme::certinfo::CertInfo;
-use crate::acme::challenge::Challenges;
 use crate::acme::client::{AcmeHttp, ClientSetupError};
 use crate::acme::error::{Cause, OrderError, Step};
 use crate::acme::order::{Issued, Issuer};
-use crate::acme::schedule::{self, Backoff, Decision};
-use crate::acme::spec::{self, AcmeGlobals, OrderSpec};
+use crate::acme::schedule::{self, Decision};
+use crate::acme::spec::{self, OrderSpec};
 use crate::acme::storage::CertsDir;
 use crate::model::DesiredState;
 
-/// Called with the base directory name (e.g. `app.example.com`) right after a certificate was
-/// written, so the TLS store can publish it without waiting for its directory watch. Runs on
-/// the reconciler task: it must return quickly (swap an `ArcSwap`, send on a channel).
-pub type OnIssued = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// Counters for the status page and `/metrics`, and for tests ("no new order").
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub orders_started: AtomicU64,
-    pub orders_succeeded: AtomicU64,
-    pub orders_failed: AtomicU64,
-}
-
-/// Everything the reconciler needs; `new` fills in production defaults.
-pub struct ReconcilerConfig {
-    pub globals: AcmeGlobals,
-    pub certs_dir: PathBuf,
-    /// Shared with the HTTP listener (HTTP-01) and the TLS acceptor (TLS-ALPN-01).
-    pub challenges: Arc<Challenges>,
-    pub on_issued: OnIssued,
-    /// Orders running at once (2: enough to keep up, few enough to spare a CA's limits).
-    pub max_parallel: usize,
-    pub backoff: Backoff,
-    /// Safety net around one whole order.
-    pub order_timeout: Duration,
-    /// Each request to the CA, and each wait for validation/issuance.
-    pub http_timeout: Duration,
-    pub stats: Arc<Stats>,
-}
-
-impl ReconcilerConfig {
-    /// Production defaults around the four things only the caller knows.
-    pub fn new(
-        globals: AcmeGlobals,
-        certs_dir: PathBuf,
-        challenges: Arc<Challenges>,
-        on_issued: OnIssued,
-    ) -> Self {
-        ReconcilerConfig {
-            globals,
-            certs_dir,
-            challenges,
-            on_issued,
-            max_parallel: 2,
-            backoff: Backoff::default(),
-            order_timeout: Duration::from_secs(300),
-            http_timeout: Duration::from_secs(30),
-            stats: Arc::default(),
-        }
-    }
-}
+pub use crate::acme::options::{OnIssued, ReconcilerConfig, Stats};
 
 /// Starts the reconciler on `desired.certificates` until `cancel`; in-flight orders are
 /// aborted on cancel (their challenge answers are removed). Fails only on a bad `CA_BUNDLE`.
@@ -106,6 +54,9 @@ pub fn spawn(
     Ok(tokio::spawn(r.run(desired, cancel)))
 }
 
+/// How long a CA's answer to "do you offer ARI?" is trusted.
+const ARI_DIRECTORY_TTL: Duration = Duration::from_secs(3600);
+
 /// Longest sleep between looks at a valid certificate (the files may change under us).
 const MAX_SLEEP: Duration = Duration::from_secs(12 * 3600);
 
@@ -134,8 +85,8 @@ struct Reconciler {
     entries: BTreeMap<String, Entry>,
     running: JoinSet<OrderResult>,
     ids: HashMap<tokio::task::Id, String>,
-    /// CA directory URL → its `renewalInfo` URL (None: no ARI).
-    ari_dirs: HashMap<String, Option<String>>,
+    /// CA directory URL → its `renewalInfo` URL (None: no ARI) and when we last asked.
+    ari_dirs: HashMap<String, (Option<String>, Instant)>,
 }
 
 impl Reconciler {
@@ -292,17 +243,21 @@ impl Reconciler {
             return Some(plan.at);
         }
         let ca = entry.spec.ca_url.clone();
-        if !self.ari_dirs.contains_key(&ca) {
-            match ari::renewal_info_url(&self.http, &ca).await {
-                Ok(url) => {
-                    self.ari_dirs.insert(ca.clone(), url);
-                }
-                Err(e) => {
-                    tracing::debug!(ca = %ca, error = %e, "ACME directory unavailable for ARI")
-                }
-            }
+        let stale = self
+            .ari_dirs
+            .get(&ca)
+            .is_none_or(|(_, at)| at.elapsed() > ARI_DIRECTORY_TTL);
+        if stale {
+            // Failures are cached too: an unreachable CA must not stall every look for a timeout.
+            let url = ari::renewal_info_url(&self.http, &ca)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::debug!(ca = %ca, error = %e, "ACME directory unavailable for ARI");
+                    None
+                });
+            self.ari_dirs.insert(ca.clone(), (url, Instant::now()));
         }
-        let url = self.ari_dirs.get(&ca).cloned().flatten()?;
+        let url = self.ari_dirs.get(&ca).and_then(|(url, _)| url.clone())?;
         match ari::fetch(&self.http, &url, &id).await {
             Ok((window, recheck)) => {
                 let at = ari::pick(window, unix_now(), fastrand::f64());
