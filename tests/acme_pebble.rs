@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::acme::{harness, request};
 use common::pebble::{EAB_HMAC, EAB_KID, Options};
 use common::responders::verify_served;
+use dockside::acme::reconciler::CertStatus;
 use dockside::acme::spec::Eab;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
@@ -168,18 +169,23 @@ async fn ca_down_then_up_backs_off_then_succeeds() {
     .await;
     let mut run = h.run(h.globals(), vec![request(&["late.example.test"], &[])]);
     let deadline = tokio::time::Instant::now() + T;
-    while run.failed() < 2 {
+    let error = loop {
+        if let (true, Some(CertStatus::Failed { error, .. })) =
+            (run.failed() >= 2, run.stats.status("late.example.test"))
+        {
+            break error;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
             "no failed attempts while the CA is down"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        run.started(),
-        run.failed(),
-        "one order at a time, each failed"
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        error.contains("ACME account failed") && error.contains(&h.pebble.url),
+        "{error}"
     );
+    assert!(run.started() - run.failed() <= 1, "one order at a time");
     h.pebble.start_ca().await;
     assert_eq!(run.next_issued(T).await, "late.example.test");
     verify_served(
@@ -209,8 +215,26 @@ async fn blocked_name_fails_while_other_hosts_get_theirs() {
         &h.pebble.issuer_root().await,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(run.failed() >= 1);
+    let deadline = tokio::time::Instant::now() + T;
+    let error = loop {
+        if let Some(CertStatus::Failed { error, .. }) = run.stats.status("blocked.example.test") {
+            break error;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            run.stats.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        error.contains("blocked.example.test") && error.contains("rejectedIdentifier"),
+        "{error}"
+    );
+    assert!(matches!(
+        run.stats.status("fine.example.test"),
+        Some(CertStatus::Valid { .. })
+    ));
     assert!(!h.certs.path().join("blocked.example.test").exists());
 }
 

@@ -24,7 +24,7 @@ use crate::acme::spec::{self, OrderSpec};
 use crate::acme::storage::CertsDir;
 use crate::model::DesiredState;
 
-pub use crate::acme::options::{OnIssued, ReconcilerConfig, Stats};
+pub use crate::acme::options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
 
 /// Starts the reconciler on `desired.certificates` until `cancel`; in-flight orders are
 /// aborted on cancel (their challenge answers are removed). Fails only on a bad `CA_BUNDLE`.
@@ -137,6 +137,7 @@ impl Reconciler {
             }
         }
         self.entries.retain(|base, _| wanted.contains_key(base));
+        self.cfg.stats.retain(|base| wanted.contains_key(base));
         let now = Instant::now();
         for (base, spec) in wanted {
             match self.entries.get_mut(&base) {
@@ -196,6 +197,14 @@ impl Reconciler {
                         next = next.min(plan.recheck);
                     }
                     entry.next = next;
+                    let not_after = disk.as_ref().map_or(at, |d| d.not_after);
+                    self.cfg.stats.set(
+                        &base,
+                        CertStatus::Valid {
+                            not_after,
+                            renew_at: at,
+                        },
+                    );
                 }
                 Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
                     tracing::info!(base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason, "ordering certificate");
@@ -325,6 +334,15 @@ impl Reconciler {
                     fastrand::f64(),
                 );
                 entry.next = Instant::now() + delay;
+                let (error, failures) = (err.to_string(), entry.failures);
+                self.cfg.stats.set(
+                    &base,
+                    CertStatus::Failed {
+                        error,
+                        failures,
+                        retry_in: delay,
+                    },
+                );
                 tracing::warn!(
                     base = %base, hosts = %err.hosts.join(","), ca = %err.ca, step = %err.step,
                     problem = err.problem().map(|p| p.to_string()).unwrap_or_default(),
