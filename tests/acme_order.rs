@@ -55,6 +55,7 @@ impl Env {
             challenge: ChallengeKind::Http01,
             renew_after_days: None,
             eab: None,
+            reuse_key: false,
             source: "test".into(),
         }
     }

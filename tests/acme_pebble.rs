@@ -15,6 +15,15 @@ use x509_parser::public_key::PublicKey;
 
 const T: Duration = Duration::from_secs(20);
 
+fn spki(leaf: &[u8]) -> Vec<u8> {
+    X509Certificate::from_der(leaf)
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec()
+}
+
 fn sans(leaf: &[u8]) -> Vec<String> {
     dockside::acme::certinfo::CertInfo::from_der(leaf)
         .unwrap()
@@ -278,6 +287,11 @@ async fn short_validity_forces_renewal() {
     );
     let second = verify_served(h.certs.path(), "short.example.test", &root).await;
     assert_ne!(first, second);
+    assert_ne!(
+        spki(&first),
+        spki(&second),
+        "a new key by default (RENEW_PRIVATE_KEYS)"
+    );
     assert_eq!(run.started(), 2);
 }
 
@@ -299,4 +313,31 @@ async fn bad_nonces_are_retried() {
     );
     let root = h.pebble.issuer_root().await;
     verify_served(h.certs.path(), "n3.example.test", &root).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_keeps_the_key_when_asked() {
+    let h = harness(Options {
+        validity_secs: Some(6),
+        ..Options::default()
+    })
+    .await;
+    let keep = request(
+        &["pinned.example.test"],
+        &[("ACME_RENEW_PRIVATE_KEYS", "false")],
+    );
+    let mut run = h.run(h.globals(), vec![keep]);
+    run.next_issued(T).await;
+    let key = std::fs::read(h.certs.path().join("pinned.example.test/key.pem")).unwrap();
+    run.next_issued(T).await;
+    assert_eq!(
+        std::fs::read(h.certs.path().join("pinned.example.test/key.pem")).unwrap(),
+        key
+    );
+    verify_served(
+        h.certs.path(),
+        "pinned.example.test",
+        &h.pebble.issuer_root().await,
+    )
+    .await;
 }

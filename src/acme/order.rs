@@ -99,9 +99,12 @@ impl Issuer {
         if status != OrderStatus::Ready {
             return Err(failed_authorization(&ctx, &mut order).await);
         }
-        let key_type = spec.key_type;
-        let hosts = spec.hosts.clone();
-        let (key_pem, csr) = tokio::task::spawn_blocking(move || csr(key_type, hosts))
+        let (key_type, hosts) = (spec.key_type, spec.hosts.clone());
+        let existing = spec
+            .reuse_key
+            .then(|| self.store.read_key(&spec.base_dir_name))
+            .flatten();
+        let (key_pem, csr) = tokio::task::spawn_blocking(move || csr(key_type, hosts, existing))
             .await
             .map_err(|e| ctx.fail(Step::Finalize, Cause::Protocol(Box::new(e))))?
             .map_err(|e| ctx.fail(Step::Finalize, Cause::Key(e)))?;
@@ -271,9 +274,33 @@ async fn failed_authorization(ctx: &Ctx<'_>, order: &mut Order) -> OrderError {
     }
 }
 
-/// A new private key (PEM, PKCS#8) and a CSR (DER) naming every host; the subject stays empty.
-fn csr(key_type: KeyType, hosts: Vec<String>) -> Result<(String, Vec<u8>), rcgen::Error> {
-    let key = match key_type {
+/// The private key (PEM, PKCS#8) and a CSR (DER) naming every host; the subject stays empty.
+/// `existing` (a renewal keeping its key) is used when it parses and fits `key_type`.
+fn csr(
+    key_type: KeyType,
+    hosts: Vec<String>,
+    existing: Option<String>,
+) -> Result<(String, Vec<u8>), rcgen::Error> {
+    let wanted = match key_type {
+        KeyType::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyType::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        _ => &rcgen::PKCS_RSA_SHA256,
+    };
+    let reused = existing
+        .and_then(|pem| rcgen::KeyPair::from_pem(&pem).ok())
+        .filter(|k| k.algorithm() == wanted);
+    let key = match reused {
+        Some(key) => key,
+        None => new_key(key_type)?,
+    };
+    let mut params = rcgen::CertificateParams::new(hosts)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let csr = params.serialize_request(&key)?;
+    Ok((key.serialize_pem(), csr.der().to_vec()))
+}
+
+fn new_key(key_type: KeyType) -> Result<rcgen::KeyPair, rcgen::Error> {
+    Ok(match key_type {
         KeyType::EcP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?,
         KeyType::EcP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)?,
         KeyType::Rsa2048 => {
@@ -285,11 +312,7 @@ fn csr(key_type: KeyType, hosts: Vec<String>) -> Result<(String, Vec<u8>), rcgen
         KeyType::Rsa4096 => {
             rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)?
         }
-    };
-    let mut params = rcgen::CertificateParams::new(hosts)?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    let csr = params.serialize_request(&key)?;
-    Ok((key.serialize_pem(), csr.der().to_vec()))
+    })
 }
 
 /// CAs hand out the EAB HMAC key base64url-encoded; accept padded and standard alphabets too.
@@ -348,7 +371,7 @@ mod tests {
     #[test]
     fn csr_for_every_key_type_names_all_hosts() {
         for kt in [KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048] {
-            let (key, der) = csr(kt, vec!["a.test".into(), "b.test".into()]).unwrap();
+            let (key, der) = csr(kt, vec!["a.test".into(), "b.test".into()], None).unwrap();
             assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{kt:?}");
             let (_, req) =
                 x509_parser::certification_request::X509CertificationRequest::from_der(&der)
@@ -370,6 +393,23 @@ mod tests {
                 .collect();
             assert_eq!(sans, ["DNSName(a.test)", "DNSName(b.test)"], "{kt:?}");
         }
+    }
+
+    #[test]
+    fn renewals_keep_a_fitting_key_only() {
+        let (first, _) = csr(KeyType::EcP256, vec!["a.test".into()], None).unwrap();
+        let (kept, _) = csr(KeyType::EcP256, vec!["a.test".into()], Some(first.clone())).unwrap();
+        assert_eq!(kept, first);
+        let (changed, _) =
+            csr(KeyType::EcP384, vec!["a.test".into()], Some(first.clone())).unwrap();
+        assert_ne!(changed, first, "a key of another type is not reused");
+        let (fresh, _) = csr(
+            KeyType::EcP256,
+            vec!["a.test".into()],
+            Some("garbage".into()),
+        )
+        .unwrap();
+        assert_ne!(fresh, first);
     }
 
     #[test]

@@ -87,6 +87,9 @@ pub struct AcmeGlobals {
     pub renew_after_days: Option<u32>,
     /// `CA_BUNDLE`: extra PEM roots trusted when talking to the CA (Pebble, private CAs).
     pub ca_bundle: Option<PathBuf>,
+    /// `RENEW_PRIVATE_KEYS=false` (or legacy `REUSE_PRIVATE_KEYS=true`): renewals keep the
+    /// key (e.g. for DANE/TLSA pins). Default: a new key at every renewal.
+    pub reuse_private_keys: bool,
 }
 
 impl AcmeGlobals {
@@ -115,6 +118,12 @@ impl AcmeGlobals {
                 false
             })
         });
+        let mut flag = |name: &str| {
+            let v = get(name)?;
+            parse_bool(name, &v).map_err(|e| warnings.push(e)).ok()
+        };
+        let reuse_private_keys =
+            flag("RENEW_PRIVATE_KEYS") == Some(false) || flag("REUSE_PRIVATE_KEYS") == Some(true);
         let globals = AcmeGlobals {
             email: get("DEFAULT_EMAIL"),
             ca_url: get("ACME_CA_URI"),
@@ -124,6 +133,7 @@ impl AcmeGlobals {
             challenge: get("ACME_CHALLENGE"),
             renew_after_days,
             ca_bundle: get("CA_BUNDLE").map(PathBuf::from),
+            reuse_private_keys,
         };
         (globals, warnings)
     }
@@ -155,6 +165,8 @@ pub struct OrderSpec {
     pub challenge: ChallengeKind,
     pub renew_after_days: Option<u32>,
     pub eab: Option<Eab>,
+    /// Renewals keep `key.pem` (`ACME_RENEW_PRIVATE_KEYS=false`) when it fits `key_type`.
+    pub reuse_key: bool,
     /// The container or routes entry asking, for logs.
     pub source: String,
 }
@@ -241,6 +253,15 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     } else {
         get(s, &["ACME_EMAIL", "LETSENCRYPT_EMAIL"]).or(globals.email.clone())
     };
+    let reuse_key = match get(s, &["ACME_RENEW_PRIVATE_KEYS"]) {
+        None => globals.reuse_private_keys,
+        Some(v) => parse_bool("ACME_RENEW_PRIVATE_KEYS", &v)
+            .map(|renew| !renew)
+            .unwrap_or_else(|e| {
+                warnings.push(format!("{source}: {e}"));
+                globals.reuse_private_keys
+            }),
+    };
     let spec = OrderSpec {
         hosts,
         base_dir_name,
@@ -250,6 +271,7 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
         challenge,
         renew_after_days,
         eab,
+        reuse_key,
         source,
     };
     Ok((spec, warnings))

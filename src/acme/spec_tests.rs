@@ -201,3 +201,18 @@ fn eab_renew_after_and_bundle_from_globals() {
     assert_eq!(spec.eab.map(|e| e.kid), Some("k2".into()));
     assert!(w[0].contains("ACME_RENEW_AFTER"));
 }
+
+#[test]
+fn private_keys_renew_unless_told_otherwise() {
+    let reuse =
+        |g: &AcmeGlobals, vars: Vars| resolve(&req(&["a.test"], vars), g).unwrap().0.reuse_key;
+    let default = AcmeGlobals::default();
+    assert!(!reuse(&default, &[]));
+    assert!(reuse(&default, &[("ACME_RENEW_PRIVATE_KEYS", "false")]));
+    assert!(reuse(&globals(&[("RENEW_PRIVATE_KEYS", "false")]), &[]));
+    assert!(reuse(&globals(&[("REUSE_PRIVATE_KEYS", "true")]), &[]));
+    assert!(!reuse(
+        &globals(&[("RENEW_PRIVATE_KEYS", "false")]),
+        &[("ACME_RENEW_PRIVATE_KEYS", "true")]
+    ));
+}

@@ -131,6 +131,11 @@ impl CertsDir {
             .map_err(|source| StoredCertError::Parse { path, source })
     }
 
+    /// The current `<base>/key.pem`, for renewals that keep their key. Never logged.
+    pub fn read_key(&self, base: &str) -> Option<String> {
+        std::fs::read_to_string(self.root.join(base).join("key.pem")).ok()
+    }
+
     /// Where the account for this CA directory and email lives (see the module docs).
     pub fn account_path(&self, ca_url: &str, email: Option<&str>) -> PathBuf {
         let mut path = self.root.join("accounts");
