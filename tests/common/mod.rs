@@ -2,8 +2,11 @@
 //! hyper client and a `curl` helper. Every wait has a timeout.
 #![allow(dead_code)]
 
+pub mod acme;
 pub mod backend;
 pub mod docker;
+pub mod pebble;
+pub mod responders;
 
 use std::net::SocketAddr;
 use std::process::Command;

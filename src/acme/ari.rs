@@ -1,0 +1,161 @@
+//! ACME Renewal Information (RFC 9773): find the CA's `renewalInfo` endpoint in its
+//! directory, fetch a certificate's suggested window, and pick a renewal time inside it.
+//! The window logic is pure; the two fetches are plain GETs (no JWS) with the client's timeout.
+
+use std::time::{Duration, SystemTime};
+
+use crate::acme::client::{AcmeHttp, RequestError, parse_retry_after};
+
+/// A suggested renewal window, unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+}
+
+/// Why an ARI lookup failed; the reconciler then falls back to the certificate's own dates.
+#[derive(Debug, thiserror::Error)]
+pub enum AriError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: invalid JSON: {source}")]
+    Json {
+        url: String,
+        source: serde_json::Error,
+    },
+    #[error("{url}: invalid suggestedWindow")]
+    Window { url: String },
+}
+
+/// How long to wait before asking again when the CA gives no (or an absurd) `Retry-After`.
+pub const DEFAULT_RECHECK: Duration = Duration::from_secs(6 * 3600);
+
+/// The directory's `renewalInfo` URL, or `None` when the CA does not offer ARI (Pebble 2.4).
+pub async fn renewal_info_url(
+    http: &AcmeHttp,
+    directory_url: &str,
+) -> Result<Option<String>, AriError> {
+    let json = get_json(http, directory_url).await?.0;
+    Ok(json
+        .get("renewalInfo")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned))
+}
+
+/// The window for `cert_id` and when to ask again (`Retry-After`, clamped to [1 min, 1 day]).
+pub async fn fetch(
+    http: &AcmeHttp,
+    renewal_info_url: &str,
+    cert_id: &str,
+) -> Result<(Window, Duration), AriError> {
+    let url = format!("{}/{cert_id}", renewal_info_url.trim_end_matches('/'));
+    let (json, retry_after) = get_json(http, &url).await?;
+    let window = parse_window(&json).ok_or(AriError::Window { url })?;
+    let recheck = retry_after
+        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+        .map(|d| d.clamp(Duration::from_secs(60), Duration::from_secs(86_400)))
+        .unwrap_or(DEFAULT_RECHECK);
+    Ok((window, recheck))
+}
+
+async fn get_json(
+    http: &AcmeHttp,
+    url: &str,
+) -> Result<(serde_json::Value, Option<SystemTime>), AriError> {
+    let rsp = http.get(url).await?;
+    if !rsp.status().is_success() {
+        return Err(AriError::Status {
+            url: url.to_owned(),
+            status: rsp.status().as_u16(),
+        });
+    }
+    let retry_after = rsp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let json = serde_json::from_slice(rsp.body()).map_err(|source| AriError::Json {
+        url: url.to_owned(),
+        source,
+    })?;
+    Ok((json, retry_after))
+}
+
+/// `{"suggestedWindow": {"start": RFC 3339, "end": RFC 3339}}`; `end` must follow `start`.
+pub fn parse_window(json: &serde_json::Value) -> Option<Window> {
+    let w = json.get("suggestedWindow")?;
+    let start = rfc3339(w.get("start")?.as_str()?)?;
+    let end = rfc3339(w.get("end")?.as_str()?)?;
+    (end > start).then_some(Window { start, end })
+}
+
+/// RFC 9773 §4.2: a uniformly random time in the window; "now" if the window has begun late
+/// or already passed. `random` is in [0, 1).
+pub fn pick(window: Window, now: i64, random: f64) -> i64 {
+    let span = (window.end - window.start) as f64;
+    let at = window.start + (span * random.clamp(0.0, 1.0)) as i64;
+    at.max(now)
+}
+
+/// Parses RFC 3339 (`2025-01-02T03:04:05Z`, fractions and `±hh:mm` offsets) to unix seconds.
+pub fn rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+#[path = "ari_tests.rs"]
+mod tests;

@@ -1,0 +1,421 @@
+//! One complete ACME order for one `OrderSpec`: account (load or create, EAB when
+//! configured) → new order → challenges published in `Challenges` → finalize with our own key
+//! and CSR → download → files written. Challenge answers are removed on every exit path.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use instant_acme::{
+    Account, AccountCredentials, AuthorizationStatus, ChallengeType, ExternalAccountKey,
+    Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
+};
+
+use crate::acme::alpn;
+use crate::acme::certinfo::CertInfo;
+use crate::acme::challenge::Challenges;
+use crate::acme::client::{AcmeHttp, RetryAfter};
+use crate::acme::error::{Cause, OrderError, ProblemDoc, Step, cause};
+use crate::acme::spec::{ChallengeKind, KeyType, OrderSpec};
+use crate::acme::storage::CertsDir;
+
+/// Executes orders; shared by the reconciler's order tasks.
+pub struct Issuer {
+    http: AcmeHttp,
+    store: CertsDir,
+    challenges: Arc<Challenges>,
+    /// Serializes account creation so two parallel orders never register twice.
+    account_lock: tokio::sync::Mutex<()>,
+    poll: RetryPolicy,
+}
+
+/// A certificate that was just written.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub base_dir_name: String,
+    pub info: CertInfo,
+    /// Wall time from the first request to the files being written.
+    pub elapsed: Duration,
+}
+
+impl Issuer {
+    /// `poll_timeout` bounds each wait for the CA (validation, then issuance).
+    pub fn new(
+        http: AcmeHttp,
+        store: CertsDir,
+        challenges: Arc<Challenges>,
+        poll_timeout: Duration,
+    ) -> Issuer {
+        // ~10 ms first poll: a loopback CA validates in a few ms; the default waits 250 ms.
+        let poll = RetryPolicy::new()
+            .initial_delay(Duration::from_millis(10))
+            .backoff(1.5)
+            .timeout(poll_timeout);
+        Issuer {
+            http,
+            store,
+            challenges,
+            account_lock: tokio::sync::Mutex::new(()),
+            poll,
+        }
+    }
+
+    /// Runs one order to completion and writes the certificate.
+    pub async fn issue(&self, spec: &OrderSpec) -> Result<Issued, OrderError> {
+        let started = Instant::now();
+        let (http, retry_after) = self.http.for_order();
+        let ctx = Ctx { spec, retry_after };
+        let mut account = self.account(&ctx, http, false).await?;
+        let ids: Vec<Identifier> = spec
+            .hosts
+            .iter()
+            .map(|h| Identifier::Dns(h.clone()))
+            .collect();
+        let mut order = match account.new_order(&NewOrder::new(&ids)).await {
+            // The CA forgot us (a test CA restarted, or the account was deactivated): register again once.
+            Err(instant_acme::Error::Api(p))
+                if p.r#type.as_deref()
+                    == Some("urn:ietf:params:acme:error:accountDoesNotExist") =>
+            {
+                let (http, _) = self.http.for_order();
+                account = self.account(&ctx, http, true).await?;
+                account.new_order(&NewOrder::new(&ids)).await
+            }
+            other => other,
+        }
+        .map_err(|e| ctx.fail(Step::Order, cause(e)))?;
+        let mut guard = Published {
+            challenges: &self.challenges,
+            tokens: Vec::new(),
+            hosts: Vec::new(),
+        };
+        self.answer_challenges(&ctx, &mut order, &mut guard).await?;
+        // An invalid order carries only a summary: the failed challenge names the host.
+        let status = match order.poll_ready(&self.poll).await {
+            Ok(status) => status,
+            Err(instant_acme::Error::Api(_)) => OrderStatus::Invalid,
+            Err(e) => return Err(ctx.fail(Step::Challenge, cause(e))),
+        };
+        drop(guard);
+        if status != OrderStatus::Ready {
+            return Err(failed_authorization(&ctx, &mut order).await);
+        }
+        let (key_type, hosts) = (spec.key_type, spec.hosts.clone());
+        let existing = spec
+            .reuse_key
+            .then(|| self.store.read_key(&spec.base_dir_name))
+            .flatten();
+        let (key_pem, csr) = tokio::task::spawn_blocking(move || csr(key_type, hosts, existing))
+            .await
+            .map_err(|e| ctx.fail(Step::Finalize, Cause::Protocol(Box::new(e))))?
+            .map_err(|e| ctx.fail(Step::Finalize, Cause::Key(e)))?;
+        order
+            .finalize_csr(&csr)
+            .await
+            .map_err(|e| ctx.fail(Step::Finalize, cause(e)))?;
+        let chain = order
+            .poll_certificate(&self.poll)
+            .await
+            .map_err(|e| ctx.fail(Step::Download, cause(e)))?;
+        let info = CertInfo::from_pem(chain.as_bytes()).map_err(|e| {
+            ctx.fail(
+                Step::Download,
+                Cause::Unusable(format!("the CA's certificate: {e}")),
+            )
+        })?;
+        let (store, base, hosts) = (
+            self.store.clone(),
+            spec.base_dir_name.clone(),
+            spec.hosts.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            store.write_certificate(&base, &hosts, &key_pem, &chain)
+        })
+        .await
+        .map_err(|e| ctx.fail(Step::Store, Cause::Protocol(Box::new(e))))?
+        .map_err(|e| ctx.fail(Step::Store, Cause::Io(e)))?;
+        Ok(Issued {
+            base_dir_name: spec.base_dir_name.clone(),
+            info,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Loads the stored account for (CA, email), or registers one and stores it.
+    async fn account(
+        &self,
+        ctx: &Ctx<'_>,
+        http: Box<dyn instant_acme::HttpClient>,
+        fresh: bool,
+    ) -> Result<Account, OrderError> {
+        let spec = ctx.spec;
+        let path = self.store.account_path(&spec.ca_url, spec.email.as_deref());
+        let _creating = self.account_lock.lock().await;
+        let stored = if fresh {
+            None
+        } else {
+            self.store
+                .load_account(&path)
+                .map_err(|e| ctx.fail(Step::Account, Cause::Io(e)))?
+        };
+        if let Some(bytes) = stored {
+            match serde_json::from_slice::<AccountCredentials>(&bytes) {
+                Ok(creds) => {
+                    return Account::builder_with_http(http)
+                        .from_credentials(creds)
+                        .await
+                        .map_err(|e| ctx.fail(Step::Account, cause(e)));
+                }
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "unreadable ACME account file: registering a new account")
+                }
+            }
+        }
+        let contact = spec.email.as_ref().map(|e| format!("mailto:{e}"));
+        let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
+        let new = NewAccount {
+            contact: &contacts,
+            terms_of_service_agreed: true,
+            only_return_existing: false,
+        };
+        let eab = match &spec.eab {
+            Some(eab) => Some(ExternalAccountKey::new(
+                eab.kid.clone(),
+                &decode_hmac(&eab.hmac_key).map_err(|e| ctx.fail(Step::Account, e))?,
+            )),
+            None => None,
+        };
+        let (account, creds) = Account::builder_with_http(http)
+            .create(&new, spec.ca_url.clone(), eab.as_ref())
+            .await
+            .map_err(|e| ctx.fail(Step::Account, cause(e)))?;
+        let json = serde_json::to_vec(&creds)
+            .map_err(|e| ctx.fail(Step::Account, Cause::Protocol(Box::new(e))))?;
+        self.store
+            .save_account(&path, &json)
+            .map_err(|e| ctx.fail(Step::Account, Cause::Io(e)))?;
+        tracing::info!(ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), account = account.id(), "registered ACME account");
+        Ok(account)
+    }
+
+    /// Publishes an answer for every pending authorization and tells the CA to validate.
+    async fn answer_challenges(
+        &self,
+        ctx: &Ctx<'_>,
+        order: &mut Order,
+        guard: &mut Published<'_>,
+    ) -> Result<(), OrderError> {
+        let kind = match ctx.spec.challenge {
+            ChallengeKind::Http01 => ChallengeType::Http01,
+            ChallengeKind::TlsAlpn01 => ChallengeType::TlsAlpn01,
+        };
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz.map_err(|e| ctx.fail(Step::Authorization, cause(e)))?;
+            match authz.status {
+                AuthorizationStatus::Pending => {}
+                AuthorizationStatus::Valid => continue,
+                other => {
+                    let msg = format!("authorization for {} is {other:?}", authz.identifier());
+                    return Err(ctx.fail(Step::Authorization, Cause::Unusable(msg)));
+                }
+            }
+            let host = authz.identifier().to_string();
+            let Some(mut challenge) = authz.challenge(kind.clone()) else {
+                let msg = format!("the CA offers no {kind:?} challenge for {host}");
+                return Err(ctx.fail(Step::Authorization, Cause::Unusable(msg)));
+            };
+            let key_auth = challenge.key_authorization();
+            match kind {
+                ChallengeType::TlsAlpn01 => {
+                    let cert = alpn::validation_key(&host, key_auth.digest().as_ref())
+                        .map_err(|e| ctx.fail(Step::Challenge, Cause::Protocol(Box::new(e))))?;
+                    self.challenges.set_tls_alpn01(&host, cert);
+                    guard.hosts.push(host);
+                }
+                _ => {
+                    self.challenges
+                        .set_http01(&challenge.token, key_auth.as_str());
+                    guard.tokens.push(challenge.token.clone());
+                }
+            }
+            challenge
+                .set_ready()
+                .await
+                .map_err(|e| ctx.fail(Step::Challenge, cause(e)))?;
+        }
+        Ok(())
+    }
+}
+
+/// After an invalid order: the first failed challenge's problem, with its host.
+async fn failed_authorization(ctx: &Ctx<'_>, order: &mut Order) -> OrderError {
+    let mut authorizations = order.authorizations();
+    while let Some(Ok(mut authz)) = authorizations.next().await {
+        let host = authz.identifier().to_string();
+        let Ok(state) = authz.refresh().await else {
+            continue;
+        };
+        if let Some(problem) = state.challenges.iter().find_map(|c| c.error.as_ref()) {
+            return ctx.fail(
+                Step::Challenge,
+                Cause::Problem(ProblemDoc::from_acme(problem, Some(host))),
+            );
+        }
+    }
+    match order.state().error.as_ref() {
+        Some(p) => ctx.fail(
+            Step::Challenge,
+            Cause::Problem(ProblemDoc::from_acme(p, None)),
+        ),
+        None => ctx.fail(
+            Step::Challenge,
+            Cause::Unusable("the order became invalid without a reason".into()),
+        ),
+    }
+}
+
+/// The private key (PEM, PKCS#8) and a CSR (DER) naming every host; the subject stays empty.
+/// `existing` (a renewal keeping its key) is used when it parses and fits `key_type`.
+fn csr(
+    key_type: KeyType,
+    hosts: Vec<String>,
+    existing: Option<String>,
+) -> Result<(String, Vec<u8>), rcgen::Error> {
+    let wanted = match key_type {
+        KeyType::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyType::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        _ => &rcgen::PKCS_RSA_SHA256,
+    };
+    let reused = existing
+        .and_then(|pem| rcgen::KeyPair::from_pem(&pem).ok())
+        .filter(|k| k.algorithm() == wanted);
+    let key = match reused {
+        Some(key) => key,
+        None => new_key(key_type)?,
+    };
+    let mut params = rcgen::CertificateParams::new(hosts)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let csr = params.serialize_request(&key)?;
+    Ok((key.serialize_pem(), csr.der().to_vec()))
+}
+
+fn new_key(key_type: KeyType) -> Result<rcgen::KeyPair, rcgen::Error> {
+    Ok(match key_type {
+        KeyType::EcP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?,
+        KeyType::EcP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)?,
+        KeyType::Rsa2048 => {
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)?
+        }
+        KeyType::Rsa3072 => {
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)?
+        }
+        KeyType::Rsa4096 => {
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)?
+        }
+    })
+}
+
+/// CAs hand out the EAB HMAC key base64url-encoded; accept padded and standard alphabets too.
+fn decode_hmac(key: &str) -> Result<Vec<u8>, Cause> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    let key = key.trim();
+    [URL_SAFE_NO_PAD, URL_SAFE, STANDARD]
+        .iter()
+        .find_map(|e| e.decode(key).ok())
+        .ok_or_else(|| Cause::Unusable("ACME_EAB_HMAC_KEY is not base64url".into()))
+}
+
+/// The order's identity for errors.
+struct Ctx<'a> {
+    spec: &'a OrderSpec,
+    retry_after: RetryAfter,
+}
+
+impl Ctx<'_> {
+    fn fail(&self, step: Step, cause: Cause) -> OrderError {
+        let retry_after = self.retry_after.get().filter(|t| *t > SystemTime::now());
+        OrderError {
+            hosts: self.spec.hosts.clone(),
+            ca: self.spec.ca_url.clone(),
+            step,
+            cause,
+            retry_after,
+        }
+    }
+}
+
+/// Challenge answers this order published; removed when it ends, whichever way.
+struct Published<'a> {
+    challenges: &'a Challenges,
+    tokens: Vec<String>,
+    hosts: Vec<String>,
+}
+
+impl Drop for Published<'_> {
+    fn drop(&mut self) {
+        for token in &self.tokens {
+            self.challenges.remove_http01(token);
+        }
+        for host in &self.hosts {
+            self.challenges.remove_tls_alpn01(host);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::FromDer;
+
+    #[test]
+    fn csr_for_every_key_type_names_all_hosts() {
+        for kt in [KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048] {
+            let (key, der) = csr(kt, vec!["a.test".into(), "b.test".into()], None).unwrap();
+            assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{kt:?}");
+            let (_, req) =
+                x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+                    .unwrap();
+            let sans: Vec<String> = req
+                .requested_extensions()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| match e {
+                    x509_parser::extensions::ParsedExtension::SubjectAlternativeName(s) => Some(
+                        s.general_names
+                            .iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            assert_eq!(sans, ["DNSName(a.test)", "DNSName(b.test)"], "{kt:?}");
+        }
+    }
+
+    #[test]
+    fn renewals_keep_a_fitting_key_only() {
+        let (first, _) = csr(KeyType::EcP256, vec!["a.test".into()], None).unwrap();
+        let (kept, _) = csr(KeyType::EcP256, vec!["a.test".into()], Some(first.clone())).unwrap();
+        assert_eq!(kept, first);
+        let (changed, _) =
+            csr(KeyType::EcP384, vec!["a.test".into()], Some(first.clone())).unwrap();
+        assert_ne!(changed, first, "a key of another type is not reused");
+        let (fresh, _) = csr(
+            KeyType::EcP256,
+            vec!["a.test".into()],
+            Some("garbage".into()),
+        )
+        .unwrap();
+        assert_ne!(fresh, first);
+    }
+
+    #[test]
+    fn eab_keys_decode_in_every_common_alphabet() {
+        assert_eq!(decode_hmac("c2VjcmV0").unwrap(), b"secret");
+        assert_eq!(decode_hmac("_-8").unwrap(), [0xff, 0xef]);
+        assert!(decode_hmac("!!").is_err());
+    }
+}

@@ -1,0 +1,374 @@
+//! The ACME control loop. Demands = certificates wanted by `DesiredState` − valid ones on disk
+//! (exact host set, outside the renewal window) − orders in flight. At most one order per
+//! certificate, at most `max_parallel` at once, exponential backoff with jitter per
+//! certificate, `Retry-After`/`rateLimited` honoured. Runs as its own task: nothing here can
+//! block serving, and a valid certificate is never re-ordered.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::acme::ari;
+use crate::acme::certinfo::CertInfo;
+use crate::acme::client::{AcmeHttp, ClientSetupError};
+use crate::acme::error::{Cause, OrderError, Step};
+use crate::acme::order::{Issued, Issuer};
+use crate::acme::schedule::{self, Decision};
+use crate::acme::spec::{self, OrderSpec};
+use crate::acme::storage::CertsDir;
+use crate::model::DesiredState;
+
+pub use crate::acme::options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
+
+/// Starts the reconciler on `desired.certificates` until `cancel`; in-flight orders are
+/// aborted on cancel (their challenge answers are removed). Fails only on a bad `CA_BUNDLE`.
+pub fn spawn(
+    cfg: ReconcilerConfig,
+    desired: watch::Receiver<Arc<DesiredState>>,
+    cancel: CancellationToken,
+) -> Result<JoinHandle<()>, ClientSetupError> {
+    let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)?;
+    let store = CertsDir::new(cfg.certs_dir.clone());
+    let issuer = Arc::new(Issuer::new(
+        http.clone(),
+        store.clone(),
+        cfg.challenges.clone(),
+        cfg.http_timeout,
+    ));
+    let r = Reconciler {
+        cfg,
+        issuer,
+        store,
+        http,
+        entries: BTreeMap::new(),
+        running: JoinSet::new(),
+        ids: HashMap::new(),
+        ari_dirs: HashMap::new(),
+    };
+    Ok(tokio::spawn(r.run(desired, cancel)))
+}
+
+/// How long a CA's answer to "do you offer ARI?" is trusted.
+const ARI_DIRECTORY_TTL: Duration = Duration::from_secs(3600);
+
+/// Longest sleep between looks at a valid certificate (the files may change under us).
+const MAX_SLEEP: Duration = Duration::from_secs(12 * 3600);
+
+struct Entry {
+    spec: OrderSpec,
+    failures: u32,
+    next: Instant,
+    in_flight: bool,
+    ari: Option<AriPlan>,
+}
+
+#[derive(Clone)]
+struct AriPlan {
+    cert_id: String,
+    at: i64,
+    recheck: Instant,
+}
+
+type OrderResult = (OrderSpec, Result<Issued, OrderError>);
+
+struct Reconciler {
+    cfg: ReconcilerConfig,
+    issuer: Arc<Issuer>,
+    store: CertsDir,
+    http: AcmeHttp,
+    entries: BTreeMap<String, Entry>,
+    running: JoinSet<OrderResult>,
+    ids: HashMap<tokio::task::Id, String>,
+    /// CA directory URL → its `renewalInfo` URL (None: no ARI) and when we last asked.
+    ari_dirs: HashMap<String, (Option<String>, Instant)>,
+}
+
+impl Reconciler {
+    async fn run(
+        mut self,
+        mut desired: watch::Receiver<Arc<DesiredState>>,
+        cancel: CancellationToken,
+    ) {
+        let first = desired.borrow_and_update().clone();
+        self.update(&first);
+        let mut open = true;
+        loop {
+            self.tick().await;
+            let wake = self.next_wake();
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                changed = desired.changed(), if open => match changed {
+                    Ok(()) => {
+                        let state = desired.borrow_and_update().clone();
+                        self.update(&state);
+                    }
+                    Err(_) => open = false,
+                },
+                Some(done) = self.running.join_next_with_id(), if !self.running.is_empty() => self.finished(done),
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+        }
+        self.running.abort_all();
+        while self.running.join_next().await.is_some() {}
+    }
+
+    /// Replaces the wanted set; a changed spec for the same directory starts over.
+    fn update(&mut self, state: &DesiredState) {
+        let mut wanted: BTreeMap<String, OrderSpec> = BTreeMap::new();
+        for req in &state.certificates {
+            match spec::resolve(req, &self.cfg.globals) {
+                Ok((spec, warnings)) => {
+                    for w in warnings {
+                        tracing::warn!("{w}");
+                    }
+                    if let Some(other) = wanted.get(&spec.base_dir_name) {
+                        tracing::warn!(base = %spec.base_dir_name, first = %other.source, second = %spec.source, "two containers want the same certificate directory: the first wins");
+                    } else {
+                        wanted.insert(spec.base_dir_name.clone(), spec);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "certificate not requested"),
+            }
+        }
+        self.entries.retain(|base, _| wanted.contains_key(base));
+        self.cfg.stats.retain(|base| wanted.contains_key(base));
+        let now = Instant::now();
+        for (base, spec) in wanted {
+            match self.entries.get_mut(&base) {
+                Some(e) if e.spec == spec => {}
+                Some(e) => {
+                    (e.spec, e.failures, e.next, e.ari) = (spec, 0, now, None);
+                }
+                None => {
+                    self.entries.insert(
+                        base,
+                        Entry {
+                            spec,
+                            failures: 0,
+                            next: now,
+                            in_flight: false,
+                            ari: None,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Looks at every due certificate: schedules the next look, or starts an order.
+    async fn tick(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.in_flight && e.next <= now)
+            .map(|(b, _)| b.clone())
+            .collect();
+        for base in due {
+            let disk = match self.store.read_certificate(&base) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(base = %base, error = %e, "unusable certificate on disk: ordering a new one");
+                    None
+                }
+            };
+            let ari_at = self.ari_time(&base, disk.as_ref()).await;
+            let Some(entry) = self.entries.get_mut(&base) else {
+                continue;
+            };
+            let unix = unix_now();
+            match schedule::decide(
+                unix,
+                disk.as_ref(),
+                &entry.spec.hosts,
+                entry.spec.renew_after_days,
+                ari_at,
+            ) {
+                Decision::ValidUntil(at) => {
+                    let mut next = now
+                        + Duration::from_secs(u64::try_from(at - unix).unwrap_or(0)).min(MAX_SLEEP);
+                    if let Some(plan) = &entry.ari {
+                        next = next.min(plan.recheck);
+                    }
+                    entry.next = next;
+                    let not_after = disk.as_ref().map_or(at, |d| d.not_after);
+                    self.cfg.stats.set(
+                        &base,
+                        CertStatus::Valid {
+                            not_after,
+                            renew_at: at,
+                        },
+                    );
+                }
+                Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
+                    tracing::info!(base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason, "ordering certificate");
+                    entry.in_flight = true;
+                    self.cfg
+                        .stats
+                        .orders_started
+                        .fetch_add(1, Ordering::Relaxed);
+                    let (issuer, spec, limit) = (
+                        self.issuer.clone(),
+                        entry.spec.clone(),
+                        self.cfg.order_timeout,
+                    );
+                    let handle = self.running.spawn(async move {
+                        let result = match tokio::time::timeout(limit, issuer.issue(&spec)).await {
+                            Ok(result) => result,
+                            Err(_) => Err(OrderError {
+                                hosts: spec.hosts.clone(),
+                                ca: spec.ca_url.clone(),
+                                step: Step::Order,
+                                cause: Cause::Timeout,
+                                retry_after: None,
+                            }),
+                        };
+                        (spec, result)
+                    });
+                    self.ids.insert(handle.id(), base);
+                }
+                // No free slot: stays due; looked at again when an order finishes.
+                Decision::Order(_) => entry.next = now,
+            }
+        }
+    }
+
+    /// The CA's ARI renewal time for this certificate, when the CA offers ARI (cached until
+    /// its `Retry-After`); `None` falls back to the certificate's own dates.
+    async fn ari_time(&mut self, base: &str, disk: Option<&CertInfo>) -> Option<i64> {
+        let id = disk?.ari_id.clone()?;
+        let entry = self.entries.get(base)?;
+        if let Some(plan) = entry
+            .ari
+            .as_ref()
+            .filter(|p| p.cert_id == id && Instant::now() < p.recheck)
+        {
+            return Some(plan.at);
+        }
+        let ca = entry.spec.ca_url.clone();
+        let stale = self
+            .ari_dirs
+            .get(&ca)
+            .is_none_or(|(_, at)| at.elapsed() > ARI_DIRECTORY_TTL);
+        if stale {
+            // Failures are cached too: an unreachable CA must not stall every look for a timeout.
+            let url = ari::renewal_info_url(&self.http, &ca)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::debug!(ca = %ca, error = %e, "ACME directory unavailable for ARI");
+                    None
+                });
+            self.ari_dirs.insert(ca.clone(), (url, Instant::now()));
+        }
+        let url = self.ari_dirs.get(&ca).and_then(|(url, _)| url.clone())?;
+        match ari::fetch(&self.http, &url, &id).await {
+            Ok((window, recheck)) => {
+                let at = ari::pick(window, unix_now(), fastrand::f64());
+                let plan = AriPlan {
+                    cert_id: id,
+                    at,
+                    recheck: Instant::now() + recheck,
+                };
+                self.entries.get_mut(base)?.ari = Some(plan);
+                Some(at)
+            }
+            Err(e) => {
+                tracing::warn!(base = %base, ca = %ca, error = %e, "ARI lookup failed: using the certificate's own dates");
+                None
+            }
+        }
+    }
+
+    fn finished(&mut self, done: Result<(tokio::task::Id, OrderResult), tokio::task::JoinError>) {
+        let (base, result) = match done {
+            Ok((id, (_, result))) => (self.ids.remove(&id), result),
+            Err(e) => {
+                tracing::error!(error = %e, "ACME order task ended abnormally");
+                let base = self.ids.remove(&e.id());
+                if let Some(entry) = base.as_ref().and_then(|b| self.entries.get_mut(b)) {
+                    entry.in_flight = false;
+                    entry.failures += 1;
+                    entry.next = Instant::now()
+                        + self
+                            .cfg
+                            .backoff
+                            .delay(entry.failures, None, false, fastrand::f64());
+                }
+                return;
+            }
+        };
+        let Some(base) = base else { return };
+        match result {
+            Ok(issued) => {
+                self.cfg
+                    .stats
+                    .orders_succeeded
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(base = %base, hosts = %issued.info.names.join(","), elapsed_ms = issued.elapsed.as_millis() as u64, not_after = issued.info.not_after, "certificate written");
+                (self.cfg.on_issued)(&base);
+                if let Some(entry) = self.entries.get_mut(&base) {
+                    (entry.in_flight, entry.failures, entry.next, entry.ari) =
+                        (false, 0, Instant::now(), None);
+                }
+            }
+            Err(err) => {
+                self.cfg.stats.orders_failed.fetch_add(1, Ordering::Relaxed);
+                let Some(entry) = self.entries.get_mut(&base) else {
+                    return;
+                };
+                entry.in_flight = false;
+                entry.failures += 1;
+                let retry_after = err
+                    .retry_after
+                    .and_then(|t| t.duration_since(SystemTime::now()).ok());
+                let delay = self.cfg.backoff.delay(
+                    entry.failures,
+                    retry_after,
+                    err.is_rate_limited(),
+                    fastrand::f64(),
+                );
+                entry.next = Instant::now() + delay;
+                let (error, failures) = (err.to_string(), entry.failures);
+                self.cfg.stats.set(
+                    &base,
+                    CertStatus::Failed {
+                        error,
+                        failures,
+                        retry_in: delay,
+                    },
+                );
+                tracing::warn!(
+                    base = %base, hosts = %err.hosts.join(","), ca = %err.ca, step = %err.step,
+                    problem = err.problem().map(|p| p.to_string()).unwrap_or_default(),
+                    failures = entry.failures, retry_in_s = delay.as_secs_f64(), "{err}"
+                );
+            }
+        }
+    }
+
+    /// The earliest `next` among idle certificates; ones waiting only for a free order slot
+    /// are woken by the order that frees it.
+    fn next_wake(&self) -> Instant {
+        let now = Instant::now();
+        let full = self.running.len() >= self.cfg.max_parallel;
+        self.entries
+            .values()
+            .filter(|e| !(e.in_flight || (full && e.next <= now)))
+            .map(|e| e.next)
+            .min()
+            .unwrap_or(now + MAX_SLEEP)
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

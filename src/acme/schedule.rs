@@ -1,0 +1,231 @@
+//! Pure scheduling rules: when a certificate on disk is due for renewal, whether a wanted
+//! certificate needs an order now, and how long to back off after a failure. No IO, no clock:
+//! callers pass `now` (unix seconds) and randomness.
+
+use std::time::Duration;
+
+use crate::acme::certinfo::CertInfo;
+
+/// When to renew, from the certificate's own dates (unix seconds).
+///
+/// Default: at 2/3 of its lifetime (60 days into a 90-day certificate, like acme-companion's
+/// default `ACME_RENEW_AFTER=60`; also right for 6-day and 45-day profiles). With
+/// `ACME_RENEW_AFTER=N`: acme.sh's `Le_NextRenewTime` = issuance + N days − 1 day, clamped to
+/// the middle 80 % of the lifetime so a too-small value cannot loop on the rate limit and a
+/// too-large one cannot let the certificate expire.
+pub fn renew_at(info: &CertInfo, renew_after_days: Option<u32>) -> i64 {
+    let lifetime = (info.not_after - info.not_before).max(0);
+    match renew_after_days {
+        None => info.not_before + lifetime * 2 / 3,
+        Some(days) => {
+            let explicit = info.not_before + i64::from(days) * 86_400 - 86_400;
+            explicit.clamp(
+                info.not_before + lifetime / 10,
+                info.not_after - lifetime / 10,
+            )
+        }
+    }
+}
+
+/// Why an order is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// No usable certificate in `<base>/`.
+    Missing,
+    /// The certificate there names other hosts than wanted (ACME_HOST changed).
+    NamesChanged,
+    /// Inside the renewal window (own dates or the CA's ARI window).
+    Renewal,
+}
+
+/// What to do about one wanted certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Order(Reason),
+    /// Valid: look again at this unix time.
+    ValidUntil(i64),
+}
+
+/// Orders only when there is no valid certificate for exactly `hosts`: a valid one is never
+/// re-ordered (rate limits). `ari_at`, when the CA offered a window, replaces the local rule.
+pub fn decide(
+    now: i64,
+    disk: Option<&CertInfo>,
+    hosts: &[String],
+    renew_after_days: Option<u32>,
+    ari_at: Option<i64>,
+) -> Decision {
+    let Some(info) = disk else {
+        return Decision::Order(Reason::Missing);
+    };
+    if !info.covers_exactly(hosts) {
+        return Decision::Order(Reason::NamesChanged);
+    }
+    let due = ari_at.unwrap_or_else(|| renew_at(info, renew_after_days));
+    if now >= due {
+        Decision::Order(Reason::Renewal)
+    } else {
+        Decision::ValidUntil(due)
+    }
+}
+
+/// Exponential backoff per certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay after the first failure.
+    pub initial: Duration,
+    /// Upper bound for every delay, `Retry-After` included.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    /// 30 s, doubling, capped at 6 h: Let's Encrypt allows 5 failed validations per host per
+    /// hour, so the fourth retry is already past that window.
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(30),
+            max: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// Minimum wait after `rateLimited` when the CA sent no `Retry-After`.
+pub const RATE_LIMITED_WAIT: Duration = Duration::from_secs(3600);
+
+impl Backoff {
+    /// The delay after the `failures`-th consecutive failure (1-based). `jitter` in [0, 1)
+    /// spreads it ±20 %; the CA's `Retry-After` and `rateLimited` only ever lengthen it.
+    pub fn delay(
+        &self,
+        failures: u32,
+        retry_after: Option<Duration>,
+        rate_limited: bool,
+        jitter: f64,
+    ) -> Duration {
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+            .min(self.max);
+        let mut d = exp.mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0));
+        if rate_limited {
+            d = d.max(RATE_LIMITED_WAIT);
+        }
+        if let Some(ra) = retry_after {
+            d = d.max(ra);
+        }
+        d.min(self.max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    fn info(not_before: i64, days: i64, names: &[&str]) -> CertInfo {
+        CertInfo {
+            not_before,
+            not_after: not_before + days * DAY,
+            names: names.iter().map(|s| s.to_string()).collect(),
+            ari_id: None,
+        }
+    }
+
+    #[test]
+    fn renewal_is_at_two_thirds_unless_renew_after_says_otherwise() {
+        let c = info(0, 90, &["a"]);
+        assert_eq!(renew_at(&c, None), 60 * DAY);
+        assert_eq!(renew_at(&c, Some(30)), 29 * DAY);
+        assert_eq!(
+            renew_at(&c, Some(0)),
+            9 * DAY,
+            "clamped: never renew on every loop"
+        );
+        assert_eq!(
+            renew_at(&c, Some(365)),
+            81 * DAY,
+            "clamped: never let it expire"
+        );
+        let short = CertInfo {
+            not_after: 600,
+            ..info(0, 0, &["a"])
+        };
+        assert_eq!(renew_at(&short, None), 400);
+    }
+
+    #[test]
+    fn decisions() {
+        let hosts = vec!["a".to_string(), "b".to_string()];
+        let c = info(0, 90, &["a", "b"]);
+        let cases = [
+            (10 * DAY, None, None, Decision::Order(Reason::Missing)),
+            (
+                10 * DAY,
+                Some(info(0, 90, &["a"])),
+                None,
+                Decision::Order(Reason::NamesChanged),
+            ),
+            (
+                10 * DAY,
+                Some(c.clone()),
+                None,
+                Decision::ValidUntil(60 * DAY),
+            ),
+            (
+                60 * DAY,
+                Some(c.clone()),
+                None,
+                Decision::Order(Reason::Renewal),
+            ),
+            (
+                95 * DAY,
+                Some(c.clone()),
+                None,
+                Decision::Order(Reason::Renewal),
+            ),
+            (
+                10 * DAY,
+                Some(c.clone()),
+                Some(5 * DAY),
+                Decision::Order(Reason::Renewal),
+            ),
+            (
+                10 * DAY,
+                Some(c.clone()),
+                Some(70 * DAY),
+                Decision::ValidUntil(70 * DAY),
+            ),
+        ];
+        for (now, disk, ari, want) in cases {
+            assert_eq!(
+                decide(now, disk.as_ref(), &hosts, None, ari),
+                want,
+                "now={now} disk={disk:?} ari={ari:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_the_ca() {
+        let b = Backoff {
+            initial: Duration::from_secs(10),
+            max: Duration::from_secs(7200),
+        };
+        assert_eq!(b.delay(1, None, false, 0.5), Duration::from_secs(10));
+        assert_eq!(b.delay(3, None, false, 0.5), Duration::from_secs(40));
+        assert_eq!(b.delay(1, None, false, 0.0), Duration::from_secs(8));
+        assert_eq!(b.delay(1, None, false, 1.0), Duration::from_secs(12));
+        assert_eq!(b.delay(40, None, false, 0.5), Duration::from_secs(7200));
+        assert_eq!(
+            b.delay(1, Some(Duration::from_secs(600)), false, 0.5),
+            Duration::from_secs(600)
+        );
+        assert_eq!(b.delay(1, None, true, 0.5), RATE_LIMITED_WAIT);
+        assert_eq!(
+            b.delay(1, Some(Duration::from_secs(86_400)), true, 0.5),
+            Duration::from_secs(7200),
+            "capped"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Pure resolution of one `CertRequest` (a container's `ACME_*` / `LETSENCRYPT_*` settings)
+//! against the process-wide defaults into the `OrderSpec` the ACME engine executes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::model::CertRequest;
+use crate::settings::value::parse_bool;
+
+/// Let's Encrypt production, acme-companion's default `ACME_CA_URI`.
+pub const LE_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Let's Encrypt staging, forced by `LETSENCRYPT_TEST=true`.
+pub const LE_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/// Private key types dockside orders certificates for (`ACME_KEYSIZE` / `DEFAULT_KEY_SIZE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum KeyType {
+    /// ECDSA P-256: dockside's default (acme-companion defaults to RSA 4096, which is slower
+    /// to generate and to handshake with, for no practical gain).
+    #[default]
+    EcP256,
+    EcP384,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl KeyType {
+    /// Parses the acme-companion spelling (`ec-256`, `ec-384`, `2048`, `3072`, `4096`).
+    pub fn parse(value: &str) -> Option<KeyType> {
+        Some(match value.trim().to_ascii_lowercase().as_str() {
+            "ec-256" => KeyType::EcP256,
+            "ec-384" => KeyType::EcP384,
+            "2048" => KeyType::Rsa2048,
+            "3072" => KeyType::Rsa3072,
+            "4096" => KeyType::Rsa4096,
+            _ => return None,
+        })
+    }
+}
+
+/// How dockside proves control of a name (`ACME_CHALLENGE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum ChallengeKind {
+    /// Answered on the HTTP listener under `/.well-known/acme-challenge/`.
+    #[default]
+    Http01,
+    /// Answered on the HTTPS listener for ALPN `acme-tls/1`.
+    TlsAlpn01,
+}
+
+/// External Account Binding credentials (`ACME_EAB_KID` + `ACME_EAB_HMAC_KEY`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Eab {
+    pub kid: String,
+    /// The HMAC key as given: base64url (padding optional), as CAs hand it out.
+    pub hmac_key: String,
+}
+
+impl std::fmt::Debug for Eab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The HMAC key is a secret: never print it.
+        f.debug_struct("Eab")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Process-wide ACME defaults: the acme-companion container's variables. Per-container
+/// settings override them. The integrator builds this from flags; `from_env` reads the
+/// acme-companion names directly.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AcmeGlobals {
+    /// `DEFAULT_EMAIL`.
+    pub email: Option<String>,
+    /// `ACME_CA_URI`; `None` = Let's Encrypt production.
+    pub ca_url: Option<String>,
+    /// `LETSENCRYPT_TEST` on the proxy: every certificate from the staging CA.
+    pub staging: bool,
+    /// `ACME_EAB_KID` + `ACME_EAB_HMAC_KEY`.
+    pub eab: Option<Eab>,
+    /// `DEFAULT_KEY_SIZE` (already validated; invalid → default with a warning).
+    pub key_type: KeyType,
+    /// `ACME_CHALLENGE`.
+    pub challenge: Option<String>,
+    /// `ACME_RENEW_AFTER` in days after issuance; `None` = at 2/3 of the lifetime.
+    pub renew_after_days: Option<u32>,
+    /// `CA_BUNDLE`: extra PEM roots trusted when talking to the CA (Pebble, private CAs).
+    pub ca_bundle: Option<PathBuf>,
+    /// `RENEW_PRIVATE_KEYS=false` (or legacy `REUSE_PRIVATE_KEYS=true`): renewals keep the
+    /// key (e.g. for DANE/TLSA pins). Default: a new key at every renewal.
+    pub reuse_private_keys: bool,
+}
+
+impl AcmeGlobals {
+    /// Reads acme-companion's variable names from a key/value source (the process env via
+    /// `from_env`); returns warnings for values that fell back to a default.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> (AcmeGlobals, Vec<String>) {
+        let mut warnings = Vec::new();
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let key_type = match get("DEFAULT_KEY_SIZE") {
+            None => KeyType::default(),
+            Some(v) => KeyType::parse(&v).unwrap_or_else(|| {
+                warnings.push(format!("DEFAULT_KEY_SIZE={v:?} is not one of ec-256, ec-384, 2048, 3072, 4096: using ec-256"));
+                KeyType::default()
+            }),
+        };
+        let renew_after_days = get("ACME_RENEW_AFTER").and_then(|v| {
+            v.parse().map_err(|_| warnings.push(format!("ACME_RENEW_AFTER={v:?} is not a whole number of days: renewing at 2/3 of the lifetime"))).ok()
+        });
+        let staging = get("LETSENCRYPT_TEST").is_some_and(|v| {
+            parse_bool("LETSENCRYPT_TEST", &v).unwrap_or_else(|e| {
+                warnings.push(e);
+                false
+            })
+        });
+        let mut flag = |name: &str| {
+            let v = get(name)?;
+            parse_bool(name, &v).map_err(|e| warnings.push(e)).ok()
+        };
+        let reuse_private_keys =
+            flag("RENEW_PRIVATE_KEYS") == Some(false) || flag("REUSE_PRIVATE_KEYS") == Some(true);
+        let globals = AcmeGlobals {
+            email: get("DEFAULT_EMAIL"),
+            ca_url: get("ACME_CA_URI"),
+            staging,
+            eab: eab(get("ACME_EAB_KID"), get("ACME_EAB_HMAC_KEY")),
+            key_type,
+            challenge: get("ACME_CHALLENGE"),
+            renew_after_days,
+            ca_bundle: get("CA_BUNDLE").map(PathBuf::from),
+            reuse_private_keys,
+        };
+        (globals, warnings)
+    }
+
+    /// `from_vars` over the process environment.
+    pub fn from_env() -> (AcmeGlobals, Vec<String>) {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+}
+
+fn eab(kid: Option<String>, hmac_key: Option<String>) -> Option<Eab> {
+    Some(Eab {
+        kid: kid?,
+        hmac_key: hmac_key?,
+    })
+}
+
+/// Everything one ACME order needs, resolved: what the engine executes and what the
+/// reconciler compares against the certificate on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderSpec {
+    /// Lower-case, deduplicated, in the user's order; the first names the directory.
+    pub hosts: Vec<String>,
+    /// Directory under the certs dir: the first host, `_test_` prefixed for staging CAs.
+    pub base_dir_name: String,
+    pub email: Option<String>,
+    pub ca_url: String,
+    pub key_type: KeyType,
+    pub challenge: ChallengeKind,
+    pub renew_after_days: Option<u32>,
+    pub eab: Option<Eab>,
+    /// Renewals keep `key.pem` (`ACME_RENEW_PRIVATE_KEYS=false`) when it fits `key_type`.
+    pub reuse_key: bool,
+    /// The container or routes entry asking, for logs.
+    pub source: String,
+}
+
+/// Why a `CertRequest` cannot be ordered; names the setting and the host so the log is actionable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("{item}: ACME_HOST/LETSENCRYPT_HOST is empty")]
+    NoHosts { item: String },
+    #[error("{item}: wildcard host {host:?} needs DNS-01, which is not supported yet")]
+    Wildcard { item: String, host: String },
+    #[error(
+        "{item}: ACME_CHALLENGE={value:?} for {host:?} is not supported yet (use HTTP-01 or TLS-ALPN-01)"
+    )]
+    UnsupportedChallenge {
+        item: String,
+        host: String,
+        value: String,
+    },
+    #[error("{item}: ACME_CHALLENGE={value:?} is unknown (use HTTP-01 or TLS-ALPN-01)")]
+    UnknownChallenge { item: String, value: String },
+}
+
+/// A resolved spec plus the warnings (fallbacks) worth logging once.
+pub type Resolved = (OrderSpec, Vec<String>);
+
+/// Resolves one request; per-container values win over globals, `ACME_*` over `LETSENCRYPT_*`.
+pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, SpecError> {
+    let s = &req.settings;
+    let source = req.source.clone();
+    let mut warnings = Vec::new();
+    let hosts = normalize_hosts(&req.hosts);
+    let Some(first) = hosts.first() else {
+        return Err(SpecError::NoHosts { item: source });
+    };
+    let challenge = challenge(
+        get(s, &["ACME_CHALLENGE"]).or(globals.challenge.clone()),
+        &hosts,
+        &source,
+    )?;
+    if let Some(host) = hosts.iter().find(|h| h.starts_with("*.")) {
+        return Err(SpecError::Wildcard {
+            item: source,
+            host: host.clone(),
+        });
+    }
+    let key_type = match get(s, &["ACME_KEYSIZE", "LETSENCRYPT_KEYSIZE"]) {
+        None => globals.key_type,
+        Some(v) => KeyType::parse(&v).unwrap_or_else(|| {
+            warnings.push(format!("{source}: ACME_KEYSIZE={v:?} is not one of ec-256, ec-384, 2048, 3072, 4096: using DEFAULT_KEY_SIZE"));
+            globals.key_type
+        }),
+    };
+    let test = match get(s, &["LETSENCRYPT_TEST"]) {
+        None => globals.staging,
+        Some(v) => parse_bool("LETSENCRYPT_TEST", &v).unwrap_or_else(|e| {
+            warnings.push(format!("{source}: {e}"));
+            globals.staging
+        }),
+    };
+    let ca_url = match (test, get(s, &["ACME_CA_URI"]).or(globals.ca_url.clone())) {
+        (true, _) => LE_STAGING.to_owned(),
+        (false, Some(url)) => url,
+        (false, None) => LE_PRODUCTION.to_owned(),
+    };
+    let renew_after_days = match get(s, &["ACME_RENEW_AFTER"]) {
+        None => globals.renew_after_days,
+        Some(v) => v.parse().map(Some).unwrap_or_else(|_| {
+            warnings.push(format!("{source}: ACME_RENEW_AFTER={v:?} is not a whole number of days: using the global value"));
+            globals.renew_after_days
+        }),
+    };
+    let staging = ca_url.starts_with("https://acme-staging");
+    let base_dir_name = if staging {
+        format!("_test_{first}")
+    } else {
+        first.clone()
+    };
+    let eab =
+        eab(get(s, &["ACME_EAB_KID"]), get(s, &["ACME_EAB_HMAC_KEY"])).or(globals.eab.clone());
+    // acme-companion registers staging accounts without an email.
+    let email = if staging {
+        None
+    } else {
+        get(s, &["ACME_EMAIL", "LETSENCRYPT_EMAIL"]).or(globals.email.clone())
+    };
+    let reuse_key = match get(s, &["ACME_RENEW_PRIVATE_KEYS"]) {
+        None => globals.reuse_private_keys,
+        Some(v) => parse_bool("ACME_RENEW_PRIVATE_KEYS", &v)
+            .map(|renew| !renew)
+            .unwrap_or_else(|e| {
+                warnings.push(format!("{source}: {e}"));
+                globals.reuse_private_keys
+            }),
+    };
+    let spec = OrderSpec {
+        hosts,
+        base_dir_name,
+        email,
+        ca_url,
+        key_type,
+        challenge,
+        renew_after_days,
+        eab,
+        reuse_key,
+        source,
+    };
+    Ok((spec, warnings))
+}
+
+/// First non-empty value among `names` (new spelling first).
+fn get(s: &BTreeMap<String, String>, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|n| s.get(*n))
+        .map(|v| v.trim())
+        .find(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// acme-companion: split on `,`, trim, drop a trailing `.` and empty items; we also lower-case
+/// and deduplicate, since a CA would reject a duplicate identifier.
+fn normalize_hosts(hosts: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for h in hosts.iter().flat_map(|h| h.split(',')) {
+        let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
+        if !h.is_empty() && !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    out
+}
+
+fn challenge(
+    value: Option<String>,
+    hosts: &[String],
+    source: &str,
+) -> Result<ChallengeKind, SpecError> {
+    let Some(v) = value else {
+        return Ok(ChallengeKind::Http01);
+    };
+    match v.to_ascii_uppercase().as_str() {
+        "HTTP-01" => Ok(ChallengeKind::Http01),
+        "TLS-ALPN-01" => Ok(ChallengeKind::TlsAlpn01),
+        "DNS-01" => Err(SpecError::UnsupportedChallenge {
+            item: source.to_owned(),
+            host: hosts.first().cloned().unwrap_or_default(),
+            value: v,
+        }),
+        _ => Err(SpecError::UnknownChallenge {
+            item: source.to_owned(),
+            value: v,
+        }),
+    }
+}
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

@@ -1,0 +1,218 @@
+//! Table tests for `spec::resolve` and `AcmeGlobals::from_vars`.
+
+use super::*;
+
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
+fn req(hosts: &[&str], vars: &[(&str, &str)]) -> CertRequest {
+    CertRequest {
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        settings: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        source: "web".into(),
+    }
+}
+
+fn globals(vars: &[(&str, &str)]) -> AcmeGlobals {
+    let map: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    AcmeGlobals::from_vars(|k| map.get(k).cloned()).0
+}
+
+#[test]
+fn defaults_are_le_production_ec256_http01() {
+    let (spec, warnings) = resolve(
+        &req(&["A.example.com.", "b.example.com"], &[]),
+        &AcmeGlobals::default(),
+    )
+    .unwrap();
+    assert_eq!(spec.hosts, ["a.example.com", "b.example.com"]);
+    assert_eq!(spec.base_dir_name, "a.example.com");
+    assert_eq!(spec.ca_url, LE_PRODUCTION);
+    assert_eq!(spec.key_type, KeyType::EcP256);
+    assert_eq!(spec.challenge, ChallengeKind::Http01);
+    assert_eq!(spec.email, None);
+    assert!(warnings.is_empty());
+}
+
+#[test]
+fn new_spelling_wins_over_legacy_and_container_over_globals() {
+    let g = globals(&[
+        ("DEFAULT_EMAIL", "g@x.test"),
+        ("DEFAULT_KEY_SIZE", "4096"),
+        ("ACME_CA_URI", "https://ca.test/dir"),
+    ]);
+    let cases: &[(Vars, Option<&str>, KeyType)] = &[
+        (&[], Some("g@x.test"), KeyType::Rsa4096),
+        (
+            &[
+                ("LETSENCRYPT_EMAIL", "l@x.test"),
+                ("LETSENCRYPT_KEYSIZE", "2048"),
+            ],
+            Some("l@x.test"),
+            KeyType::Rsa2048,
+        ),
+        (
+            &[
+                ("ACME_EMAIL", "a@x.test"),
+                ("LETSENCRYPT_EMAIL", "l@x.test"),
+                ("ACME_KEYSIZE", "ec-384"),
+                ("LETSENCRYPT_KEYSIZE", "2048"),
+            ],
+            Some("a@x.test"),
+            KeyType::EcP384,
+        ),
+        (
+            &[("ACME_KEYSIZE", "3072")],
+            Some("g@x.test"),
+            KeyType::Rsa3072,
+        ),
+        (&[("ACME_EMAIL", " ")], Some("g@x.test"), KeyType::Rsa4096),
+    ];
+    for (vars, email, key) in cases {
+        let (spec, _) = resolve(&req(&["a.test"], vars), &g).unwrap();
+        assert_eq!(spec.email.as_deref(), *email, "{vars:?}");
+        assert_eq!(spec.key_type, *key, "{vars:?}");
+        assert_eq!(spec.ca_url, "https://ca.test/dir");
+    }
+}
+
+#[test]
+fn invalid_keysize_falls_back_with_a_warning() {
+    let (spec, warnings) = resolve(
+        &req(&["a.test"], &[("ACME_KEYSIZE", "8192")]),
+        &AcmeGlobals::default(),
+    )
+    .unwrap();
+    assert_eq!(spec.key_type, KeyType::EcP256);
+    assert!(
+        warnings[0].contains("ACME_KEYSIZE") && warnings[0].contains("8192"),
+        "{warnings:?}"
+    );
+    let (g, w) = AcmeGlobals::from_vars(|k| (k == "DEFAULT_KEY_SIZE").then(|| "ec-521".to_owned()));
+    assert_eq!(g.key_type, KeyType::EcP256);
+    assert!(w[0].contains("DEFAULT_KEY_SIZE"));
+}
+
+#[test]
+fn staging_prefixes_the_directory_and_drops_the_email() {
+    for (g, vars) in [
+        (
+            globals(&[("DEFAULT_EMAIL", "g@x.test")]),
+            vec![("LETSENCRYPT_TEST", "true")],
+        ),
+        (
+            globals(&[("DEFAULT_EMAIL", "g@x.test"), ("LETSENCRYPT_TEST", "true")]),
+            vec![],
+        ),
+        (
+            globals(&[("DEFAULT_EMAIL", "g@x.test")]),
+            vec![(
+                "ACME_CA_URI",
+                "https://acme-staging-v02.api.letsencrypt.org/directory",
+            )],
+        ),
+    ] {
+        let (spec, _) = resolve(&req(&["a.test"], &vars), &g).unwrap();
+        assert_eq!(spec.base_dir_name, "_test_a.test");
+        assert_eq!(spec.ca_url, LE_STAGING);
+        assert_eq!(spec.email, None);
+    }
+    let (spec, _) = resolve(
+        &req(&["a.test"], &[("LETSENCRYPT_TEST", "false")]),
+        &globals(&[("LETSENCRYPT_TEST", "true")]),
+    )
+    .unwrap();
+    assert_eq!(spec.base_dir_name, "a.test");
+}
+
+#[test]
+fn challenges_and_unsupported_cases_name_the_host() {
+    let ok = |v: &str| {
+        resolve(
+            &req(&["a.test"], &[("ACME_CHALLENGE", v)]),
+            &AcmeGlobals::default(),
+        )
+        .map(|r| r.0.challenge)
+    };
+    assert_eq!(ok("HTTP-01"), Ok(ChallengeKind::Http01));
+    assert_eq!(ok("tls-alpn-01"), Ok(ChallengeKind::TlsAlpn01));
+    let dns = ok("DNS-01").unwrap_err();
+    assert!(
+        dns.to_string().contains("a.test") && dns.to_string().contains("not supported yet"),
+        "{dns}"
+    );
+    assert!(matches!(
+        ok("SMOKE-01"),
+        Err(SpecError::UnknownChallenge { .. })
+    ));
+    let g = globals(&[("ACME_CHALLENGE", "TLS-ALPN-01")]);
+    assert_eq!(
+        resolve(&req(&["a.test"], &[]), &g).unwrap().0.challenge,
+        ChallengeKind::TlsAlpn01
+    );
+    let wild = resolve(&req(&["a.test", "*.b.test"], &[]), &AcmeGlobals::default()).unwrap_err();
+    assert!(
+        wild.to_string().contains("*.b.test") && wild.to_string().contains("not supported yet"),
+        "{wild}"
+    );
+    assert!(matches!(
+        resolve(&req(&[" , "], &[]), &AcmeGlobals::default()),
+        Err(SpecError::NoHosts { .. })
+    ));
+}
+
+#[test]
+fn eab_renew_after_and_bundle_from_globals() {
+    let g = globals(&[
+        ("ACME_EAB_KID", "kid-1"),
+        ("ACME_EAB_HMAC_KEY", "c2VjcmV0"),
+        ("ACME_RENEW_AFTER", "30"),
+        ("CA_BUNDLE", "/ca.pem"),
+    ]);
+    assert_eq!(
+        g.ca_bundle.as_deref(),
+        Some(std::path::Path::new("/ca.pem"))
+    );
+    let (spec, _) = resolve(&req(&["a.test"], &[]), &g).unwrap();
+    assert_eq!(spec.eab.as_ref().map(|e| e.kid.as_str()), Some("kid-1"));
+    assert!(
+        !format!("{:?}", spec.eab).contains("c2VjcmV0"),
+        "the HMAC key is never printed"
+    );
+    assert_eq!(spec.renew_after_days, Some(30));
+    let (spec, w) = resolve(
+        &req(
+            &["a.test"],
+            &[
+                ("ACME_RENEW_AFTER", "soon"),
+                ("ACME_EAB_KID", "k2"),
+                ("ACME_EAB_HMAC_KEY", "aa"),
+            ],
+        ),
+        &g,
+    )
+    .unwrap();
+    assert_eq!(spec.renew_after_days, Some(30));
+    assert_eq!(spec.eab.map(|e| e.kid), Some("k2".into()));
+    assert!(w[0].contains("ACME_RENEW_AFTER"));
+}
+
+#[test]
+fn private_keys_renew_unless_told_otherwise() {
+    let reuse =
+        |g: &AcmeGlobals, vars: Vars| resolve(&req(&["a.test"], vars), g).unwrap().0.reuse_key;
+    let default = AcmeGlobals::default();
+    assert!(!reuse(&default, &[]));
+    assert!(reuse(&default, &[("ACME_RENEW_PRIVATE_KEYS", "false")]));
+    assert!(reuse(&globals(&[("RENEW_PRIVATE_KEYS", "false")]), &[]));
+    assert!(reuse(&globals(&[("REUSE_PRIVATE_KEYS", "true")]), &[]));
+    assert!(!reuse(
+        &globals(&[("RENEW_PRIVATE_KEYS", "false")]),
+        &[("ACME_RENEW_PRIVATE_KEYS", "true")]
+    ));
+}

@@ -1,0 +1,137 @@
+//! A running ACME reconciler against a real Pebble: feed it `CertRequest`s, await the
+//! "certificate written" nudges, inspect its counters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dockside::acme::challenge::Challenges;
+use dockside::acme::reconciler::{self, ReconcilerConfig, Stats};
+use dockside::acme::schedule::Backoff;
+use dockside::acme::spec::AcmeGlobals;
+use dockside::model::{CertRequest, DesiredState};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::pebble::{Options, Pebble};
+use super::responders::{self, Task};
+
+pub struct Harness {
+    pub pebble: Pebble,
+    pub challenges: Arc<Challenges>,
+    pub certs: tempfile::TempDir,
+    _responders: (Task, Task),
+}
+
+pub struct Running {
+    pub issued: mpsc::UnboundedReceiver<String>,
+    pub desired: watch::Sender<Arc<DesiredState>>,
+    pub stats: Arc<Stats>,
+    cancel: CancellationToken,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+pub async fn harness(opts: Options) -> Harness {
+    let challenges = Arc::new(Challenges::default());
+    let (http_port, h) = responders::http01(challenges.clone()).await;
+    let (tls_port, t) = responders::tls_alpn01(challenges.clone()).await;
+    let pebble = Pebble::start(http_port, tls_port, opts).await;
+    Harness {
+        pebble,
+        challenges,
+        certs: tempfile::tempdir().unwrap(),
+        _responders: (h, t),
+    }
+}
+
+/// A `CertRequest` as the settings module produces it.
+pub fn request(hosts: &[&str], settings: &[(&str, &str)]) -> CertRequest {
+    CertRequest {
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        source: format!("container-{}", hosts[0]),
+    }
+}
+
+impl Harness {
+    pub fn globals(&self) -> AcmeGlobals {
+        AcmeGlobals {
+            email: Some("ops@example.test".into()),
+            ca_url: Some(self.pebble.url.clone()),
+            ca_bundle: Some(self.pebble.listener_ca.clone()),
+            ..AcmeGlobals::default()
+        }
+    }
+
+    /// Starts a reconciler over `requests` with test-speed backoff.
+    pub fn run(&self, globals: AcmeGlobals, requests: Vec<CertRequest>) -> Running {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let on_issued: reconciler::OnIssued = Arc::new(move |base: &str| {
+            let _ = tx.send(base.to_owned());
+        });
+        let mut cfg = ReconcilerConfig::new(
+            globals,
+            self.certs.path().to_path_buf(),
+            self.challenges.clone(),
+            on_issued,
+        );
+        cfg.backoff = Backoff {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        };
+        cfg.http_timeout = Duration::from_secs(10);
+        let stats = cfg.stats.clone();
+        let state = DesiredState {
+            certificates: requests,
+            ..DesiredState::default()
+        };
+        let (desired, desired_rx) = watch::channel(Arc::new(state));
+        let cancel = CancellationToken::new();
+        reconciler::spawn(cfg, desired_rx, cancel.clone()).expect("CA_BUNDLE loads");
+        Running {
+            issued: rx,
+            desired,
+            stats,
+            cancel,
+        }
+    }
+}
+
+impl Running {
+    /// The next base directory written, or a panic naming what we waited for.
+    pub async fn next_issued(&mut self, within: Duration) -> String {
+        match tokio::time::timeout(within, self.issued.recv()).await {
+            Ok(Some(base)) => base,
+            _ => panic!("no certificate within {within:?} (stats: {:?})", self.stats),
+        }
+    }
+
+    /// Waits for `n` writes and returns their bases sorted.
+    pub async fn issued_n(&mut self, n: usize, within: Duration) -> Vec<String> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(self.next_issued(within).await);
+        }
+        out.sort();
+        out
+    }
+
+    pub fn started(&self) -> u64 {
+        self.stats
+            .orders_started
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.stats
+            .orders_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
