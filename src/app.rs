@@ -12,19 +12,31 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::acme::challenge::Challenges;
+use crate::acme::reconciler::{self, ReconcilerConfig, Stats};
+use crate::admin::{self, AdminState};
 use crate::config::Config;
-use crate::model::DesiredState;
+use crate::discovery::{self, DockerSettings, file};
+use crate::model::{DesiredState, SourceItem};
 use crate::proxy::forward::Forwarder;
-use crate::proxy::listener;
 use crate::proxy::service::ServiceState;
+use crate::proxy::uwsgi::UwsgiOptions;
+use crate::proxy::{https, listener};
 use crate::routing::{RouteTable, SiteDefaults};
+use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
+
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A started dockside: its bound addresses and the handles to feed and stop it.
 pub struct Running {
     /// Where the HTTP listener is bound (the real port when `--http 0`).
     pub http_addr: SocketAddr,
-    /// Where the HTTPS listener is bound; `None` until the TLS module wires its listener.
+    /// Where the HTTPS listener is bound; `None` with `--https off`.
     pub https_addr: Option<SocketAddr>,
+    /// Where the admin listener is bound; `None` with `--admin off`.
+    pub admin_addr: Option<SocketAddr>,
+    /// ACME counters and per-certificate status; `None` when ACME is off.
+    pub acme: Option<Arc<Stats>>,
     /// The state shared with listeners (challenges, forwarder, limits).
     pub state: Arc<ServiceState>,
     desired: watch::Sender<Arc<DesiredState>>,
@@ -90,12 +102,32 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let http_addr = http
         .local_addr()
         .context("reading the HTTP listener address")?;
+    let https = match config.https {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let https_addr = https.as_ref().and_then(|l| l.local_addr().ok());
+    let admin_listener = match config.admin {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+    let challenges = Arc::new(Challenges::default());
+    let tls = https.as_ref().map(|_| {
+        let certs = tls::load_initial(&config.certs_dir);
+        TlsState::new(
+            Arc::new(RouteTable::default()),
+            certs,
+            &config.defaults.ssl_policy,
+            config.defaults.http2,
+        )
+    });
     let state = Arc::new(ServiceState {
         routes: routes.clone(),
-        challenges: Arc::new(Challenges::default()),
+        challenges: challenges.clone(),
         forwarder: Forwarder::new(&config.limits, config.verify_upstream_tls)?,
         trust_downstream: config.trust_downstream_proxy,
         access_log: config.access_log,
@@ -103,31 +135,215 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         shutdown: cancel.clone(),
         http: listener::http_builder(&config.limits),
+        uwsgi: UwsgiOptions::from_limits(&config.limits, std::env::temp_dir()),
+        tls: tls.clone(),
     });
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     tracker.spawn(spawn_route_builder(
         rx,
-        routes,
+        routes.clone(),
+        tls.clone(),
         config.defaults.clone(),
         cancel.clone(),
     ));
-    // Providers (routes file, Docker) are started here by the integrator: `spawn_providers`.
+    spawn_providers(&config, desired.clone(), cancel.clone()).await?;
     tracker.spawn(listener::accept_loop(http, state.clone(), tracker.clone()));
+    let mut acme = None;
+    if let (Some(listener), Some(tls)) = (https, &tls) {
+        tls::spawn_cert_watcher(config.certs_dir.clone(), tls.clone(), cancel.child_token());
+        let acceptor = Arc::new(TlsAcceptor::new(
+            tls.clone(),
+            challenges.clone(),
+            HANDSHAKE_TIMEOUT,
+        )?);
+        tracker.spawn(https::accept_loop(
+            listener,
+            acceptor,
+            state.clone(),
+            tracker.clone(),
+        ));
+        if let Some(globals) = &config.acme {
+            let on_issued = nudge_certs(config.certs_dir.clone(), tls.clone());
+            let cfg = ReconcilerConfig::new(
+                globals.clone(),
+                config.certs_dir.clone(),
+                challenges.clone(),
+                on_issued,
+            );
+            acme = Some(cfg.stats.clone());
+            reconciler::spawn(cfg, desired.subscribe(), cancel.child_token())
+                .context("starting ACME")?;
+        }
+    }
+    if let Some(listener) = admin_listener {
+        let admin = AdminState {
+            state: desired.subscribe(),
+            routes: routes.clone(),
+        };
+        admin::spawn(listener, admin, cancel.child_token());
+    }
     if config.trust_downstream_proxy_defaulted {
         tracing::warn!(
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
         );
     }
-    tracing::info!(http = %http_addr, "dockside is serving");
+    tracing::info!(http = %http_addr, https = ?https_addr, admin = ?admin_addr, "dockside is serving");
     Ok(Running {
         http_addr,
-        https_addr: None,
+        https_addr,
+        admin_addr,
+        acme,
         state,
         desired,
         cancel,
         tracker,
         config,
     })
+}
+
+/// Publishes a newly written certificate at once instead of waiting for the directory watch.
+fn nudge_certs(dir: std::path::PathBuf, tls: Arc<TlsState>) -> reconciler::OnIssued {
+    Arc::new(move |base: &str| {
+        let previous = tls.load().certs().clone();
+        let (map, _) = CertMap::scan(&dir, &previous);
+        tls.set_certs(Arc::new(map));
+        tracing::info!(certificate = base, "certificate written and live");
+    })
+}
+
+/// Which providers feed the state, decided once at startup and said in the log: Docker when an
+/// engine answers (or `DOCKER_HOST` is given), the routes file when `--routes` is given, and
+/// the shipped example when there is neither.
+async fn spawn_providers(
+    config: &Config,
+    desired: watch::Sender<Arc<DesiredState>>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut inputs = Vec::new();
+    let docker = docker_settings(config)?;
+    let watching_docker = match &docker {
+        Some(settings) => match discovery::probe(settings).await {
+            Ok(version) => {
+                tracing::info!(
+                    "watching the Docker engine at {} (Docker {}, API {})",
+                    version.endpoint,
+                    version.version,
+                    version.api_version
+                );
+                true
+            }
+            Err(e) if settings.host.is_some() => {
+                tracing::warn!("{e}; dockside keeps retrying in the background");
+                true
+            }
+            Err(e) => {
+                tracing::info!("no Docker engine: {e}");
+                false
+            }
+        },
+        None => false,
+    };
+    if let (true, Some(settings)) = (watching_docker, docker) {
+        let (tx, rx) = watch::channel(Vec::new());
+        discovery::spawn(settings, tx, cancel.child_token());
+        inputs.push(rx);
+    }
+    match &config.routes {
+        Some(path) => {
+            let routes = file::load(path)?;
+            for w in &routes.warnings {
+                tracing::warn!("{w}");
+            }
+            tracing::info!(
+                "serving the routes file {} ({} entries), watching it for changes",
+                path.display(),
+                routes.items.len()
+            );
+            let (tx, rx) = watch::channel(routes.items);
+            file::spawn(path.clone(), tx, cancel.child_token());
+            inputs.push(rx);
+        }
+        None if !watching_docker && config.docker_host.as_deref() != Some("off") => {
+            let routes = file::parse(file::EXAMPLE, std::path::Path::new("examples/routes.toml"))?;
+            tracing::info!(
+                "no Docker engine and no --routes: serving the example routes file (examples/routes.toml): http://localhost/ → 127.0.0.1:8000"
+            );
+            inputs.push(watch::channel(routes.items).1);
+        }
+        None if !watching_docker => {
+            tracing::warn!("Docker is off and no --routes file is given: no site is served")
+        }
+        None => {}
+    }
+    discovery::spawn_combiner(inputs, desired, cancel);
+    Ok(())
+}
+
+/// Docker settings from the environment, with `--docker-host` on top; `None` when `off`.
+fn docker_settings(config: &Config) -> anyhow::Result<Option<DockerSettings>> {
+    if config.docker_host.as_deref() == Some("off") {
+        return Ok(None);
+    }
+    let mut settings = DockerSettings::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(host) = &config.docker_host {
+        settings.host = Some(host.clone());
+    }
+    Ok(Some(settings))
+}
+
+fn describe(settings: &DockerSettings) -> String {
+    settings
+        .host
+        .clone()
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+}
+
+/// `dockside check`: what would be served right now (Docker snapshot and/or routes file), as
+/// the route report. Fails only when no source can be read at all.
+pub async fn check(config: &Config) -> anyhow::Result<String> {
+    let mut items: Vec<SourceItem> = Vec::new();
+    let mut sources = Vec::new();
+    if let Some(settings) = docker_settings(config)? {
+        match discovery::snapshot(&settings).await {
+            Ok(found) => {
+                sources.push(format!(
+                    "Docker engine at {}: {} container(s)",
+                    describe(&settings),
+                    found.len()
+                ));
+                items.extend(found);
+            }
+            Err(e) if settings.host.is_some() || config.routes.is_none() => {
+                sources.push(format!("Docker: {e}"))
+            }
+            Err(_) => {}
+        }
+    }
+    match &config.routes {
+        Some(path) => {
+            let routes = file::load(path)?;
+            sources.push(format!(
+                "routes file {}: {} entries",
+                path.display(),
+                routes.items.len()
+            ));
+            sources.extend(routes.warnings);
+            items.extend(routes.items);
+        }
+        None if items.is_empty() => {
+            let routes = file::parse(file::EXAMPLE, std::path::Path::new("examples/routes.toml"))?;
+            sources.push("no routes file: the shipped example (examples/routes.toml)".to_owned());
+            items.extend(routes.items);
+        }
+        None => {}
+    }
+    let state = crate::settings::build(&items);
+    let table = RouteTable::build(&state, &config.defaults);
+    Ok(format!(
+        "{}\n\n{}",
+        sources.join("\n"),
+        admin::report::render(&state, &table)
+    ))
 }
 
 /// Starts, waits for SIGTERM or SIGINT, drains, returns `Ok` (exit 0).
@@ -161,6 +377,7 @@ async fn wait_for_signal() {
 async fn spawn_route_builder(
     mut rx: watch::Receiver<Arc<DesiredState>>,
     routes: Arc<ArcSwap<RouteTable>>,
+    tls: Option<Arc<TlsState>>,
     defaults: SiteDefaults,
     cancel: CancellationToken,
 ) {
@@ -170,7 +387,11 @@ async fn spawn_route_builder(
         for (host, why) in &table.rejected {
             tracing::warn!(host, "site not served: {why}");
         }
-        routes.store(Arc::new(table));
+        let table = Arc::new(table);
+        if let Some(tls) = &tls {
+            tls.set_routes(table.clone());
+        }
+        routes.store(table);
         tokio::select! {
             _ = cancel.cancelled() => return,
             changed = rx.changed() => if changed.is_err() { return },

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::acme::spec::AcmeGlobals;
 use crate::routing::{DefaultRoot, SiteDefaults};
 use crate::settings::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status,
@@ -134,6 +135,8 @@ pub struct Config {
     pub access_log: AccessLog,
     pub verify_upstream_tls: bool,
     pub limits: Limits,
+    /// acme-companion's proxy-level settings; `None` turns ACME off (tests, HTTPS off).
+    pub acme: Option<AcmeGlobals>,
 }
 
 /// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
@@ -187,6 +190,7 @@ impl Config {
             access_log: AccessLog::Vhost,
             verify_upstream_tls: false,
             limits: Limits::default(),
+            acme: None,
         }
     }
 }
@@ -253,8 +257,19 @@ impl TryFrom<Flags> for Config {
                 drain_timeout: Duration::from_secs(f.drain_timeout),
                 ..Limits::default()
             },
+            acme: f.https.ne("off").then(acme_globals),
         })
     }
+}
+
+/// acme-companion's variables from the environment; problems are logged, never fatal (a bad
+/// key size falls back to the default, as acme-companion does).
+fn acme_globals() -> AcmeGlobals {
+    let (globals, warnings) = AcmeGlobals::from_env();
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    globals
 }
 
 /// A bare port means all interfaces, like nginx's `listen 80`.

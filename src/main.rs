@@ -9,16 +9,7 @@ use dockside::config::{Cli, Command, Config};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    match cli.command {
-        None | Some(Command::Run) => serve(cli),
-        Some(Command::Check) | Some(Command::Healthcheck) => {
-            eprintln!("dockside: this subcommand is not available yet in this build");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn serve(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or(Command::Run);
     let config = match Config::try_from(cli.flags) {
         Ok(c) => c,
         Err(e) => {
@@ -26,21 +17,54 @@ fn serve(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("dockside: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
-    match runtime.block_on(dockside::app::run(config)) {
+    match command {
+        Command::Run => finish(runtime.block_on(dockside::app::run(config))),
+        Command::Check => match runtime.block_on(dockside::app::check(&config)) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => finish(Err(e)),
+        },
+        Command::Healthcheck => {
+            let Some(addr) = config.admin else {
+                eprintln!(
+                    "dockside: the admin listener is off (DOCKSIDE_ADMIN=off): nothing to check"
+                );
+                return ExitCode::FAILURE;
+            };
+            if runtime.block_on(dockside::admin::healthcheck(addr)) {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("dockside: no healthy answer from http://{addr}/healthz");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("dockside: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("dockside: cannot start the async runtime: {e}");
+            None
         }
     }
 }

@@ -22,8 +22,10 @@ use crate::proxy::error::{Fault, ProxyError};
 use crate::proxy::forward::{Forwarded, Forwarder};
 use crate::proxy::headers::{self, HeaderContext};
 use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
+use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::routing::host::normalize_host;
 use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
+use crate::tls::TlsState;
 
 const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
 
@@ -46,6 +48,10 @@ pub struct ServiceState {
     pub shutdown: CancellationToken,
     /// The hyper-util server builder (HTTP/1.1 + h2c, timeouts, header limits), built once.
     pub http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    /// Timeouts and spooling for `VIRTUAL_PROTO=uwsgi`.
+    pub uwsgi: UwsgiOptions,
+    /// Certificates and SNI view when HTTPS is on: which sites have a usable certificate.
+    pub tls: Option<Arc<TlsState>>,
 }
 
 /// A response and the backend that produced it (for `$upstream_addr`).
@@ -132,18 +138,33 @@ async fn dispatch(
                 }
             }
         }
-        // The uwsgi module replaces the body of this arm with
-        // `proxy::uwsgi::forward(req, &meta, &backend.addr, &opts).await`, mapped like above.
-        Proto::Uwsgi => {
-            drop(req);
-            let Some(backend) = upstream.rotation().next() else {
-                return Err((with_site(no_backend(upstream), &meta), None));
-            };
-            let err = ProxyError::Upstream {
-                backend: backend.addr.clone(),
-                reason: "uwsgi forwarding is wired by the uwsgi module".into(),
-            };
-            Err((err, Some(backend.addr.to_string())))
+        Proto::Uwsgi => forward_uwsgi(state, &meta, upstream, req).await,
+    }
+}
+
+/// uwsgi: one connection per request to the first backend not marked down (uWSGI closes after
+/// each response, so there is no pool); a refused connect marks the backend down.
+async fn forward_uwsgi(
+    state: &ServiceState,
+    meta: &RequestMeta,
+    upstream: &Upstream,
+    req: Request<ProxyBody>,
+) -> Result<Answer, Failure> {
+    let health = state.forwarder.health();
+    let Some(backend) = health.order(upstream.rotation()).first().copied() else {
+        return Err((with_site(no_backend(upstream), meta), None));
+    };
+    let addr = backend.addr.to_string();
+    match uwsgi::forward(req, meta, &backend.addr, &state.uwsgi).await {
+        Ok(response) => {
+            health.mark_up(&backend.addr);
+            Ok((response, Some(addr)))
+        }
+        Err(err) => {
+            if matches!(err, ProxyError::Connect { .. }) {
+                health.mark_down(&backend.addr);
+            }
+            Err((with_site(err, meta), Some(addr)))
         }
     }
 }
@@ -239,7 +260,8 @@ fn rewrite(
         parts.uri = uri;
     }
     let mut body = incoming.map_err(|e| Box::new(e) as BoxError).boxed();
-    if let Some(limit) = meta.body_limit {
+    // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
+    if let Some(limit) = meta.body_limit.filter(|_| upstream.proto != Proto::Uwsgi) {
         body = body::limited(body, limit);
     }
     Request::from_parts(parts, body)

@@ -22,6 +22,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+#[allow(unused_imports)]
 pub use backend::TestBackend;
 
 /// Generous bound for any single network wait in tests.
