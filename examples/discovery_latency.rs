@@ -68,6 +68,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runs = arg("--runs", 20);
     let others = arg("--others", 0);
     let scope = format!("dockside-bench={}", std::process::id());
@@ -158,6 +162,7 @@ async fn main() -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
         docker(&["start", &name])?;
         let returned = Instant::now();
+        tracing::debug!(name, "docker start returned");
         let deadline = returned + Duration::from_secs(10);
         let at = loop {
             if let Some(at) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(&name) {

@@ -112,6 +112,7 @@ async fn session(
         };
         let mut dirty = Dirty::default();
         dirty.add(end_or(first, &engine)?);
+        tracing::trace!("event received");
         let deadline = Instant::now() + settings.debounce_max;
         loop {
             let quiet = Instant::now() + settings.debounce;
@@ -124,8 +125,14 @@ async fn session(
         // Fast path: re-list only what the events named (`id=` filters keep the engine from
         // walking all containers), publish; then the full re-list as the level-triggered
         // safety net, published only if it differs.
+        let began = Instant::now();
         let scoped = cache.refresh(&engine, settings, &dirty, true).await?;
         publish(tx, cache.items(settings));
+        tracing::debug!(
+            containers = dirty.ids.len(),
+            refresh_us = began.elapsed().as_micros() as u64,
+            "re-inspected what events named"
+        );
         if scoped {
             cache
                 .refresh(&engine, settings, &Dirty::default(), false)
@@ -228,8 +235,7 @@ impl Cache {
         }
     }
 
-    /// Re-lists and re-inspects what `dirty` names (concurrently: with 200 containers the
-    /// list is the slow part) plus anything listed but not cached. `scoped` lists only the
+    /// Re-lists and re-inspects what `dirty` names plus anything listed but not cached. `scoped` lists only the
     /// named containers (when it can: some events name none); returns whether it did.
     async fn refresh(
         &mut self,
@@ -248,8 +254,15 @@ impl Cache {
         if scoped {
             filters.extend(named.iter().map(|id| ("id".to_owned(), id.clone())));
         }
-        let (ids, named) = tokio::join!(engine.list(&filters), inspect_many(engine, named));
-        let (ids, named) = (ids?, named?);
+        let (ids, named) = if scoped {
+            // Inspect first: it waits for a container that is still starting (an early
+            // `connect` event), so the cheap scoped list after it already sees it running.
+            let named = inspect_many(engine, named).await?;
+            (engine.list(&filters).await?, named)
+        } else {
+            let (ids, named) = tokio::join!(engine.list(&filters), inspect_many(engine, named));
+            (ids?, named?)
+        };
         let listed: HashSet<&String> = ids.iter().collect();
         if scoped {
             self.containers.retain(|id, _| !dirty.touches(id));
