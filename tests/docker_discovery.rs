@@ -380,3 +380,40 @@ async fn engine_lost_and_restored_keeps_items_and_catches_up() {
         .await;
     std::mem::forget(new); // renamed: `renamed` removes it
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_containers_are_not_routed_and_snapshot_sees_the_same() {
+    let scope = Scope::new();
+    let net = Network::create("net").await;
+    let mut p = provider(&scope).await;
+    let web = Container::run(
+        "web",
+        &scope,
+        &["--network", &net.name, "-e", "VIRTUAL_HOST=p.test"],
+    )
+    .await;
+    p.wait_for("running", WAIT, has(&web.name)).await;
+    let snap = dockside::discovery::snapshot(&scope.settings(Path::new(SOCKET)))
+        .await
+        .expect("snapshot");
+    assert_eq!(snap, p.items(), "snapshot equals the watcher's view");
+    docker(&["pause", &web.name]).await;
+    p.wait_for("paused: gone", WAIT, lacks(&web.name)).await;
+    docker(&["unpause", &web.name]).await;
+    p.wait_for("unpaused: back", WAIT, has(&web.name)).await;
+}
+
+#[tokio::test]
+async fn a_missing_socket_is_a_clear_error() {
+    let settings =
+        dockside::discovery::DockerSettings::with_host("unix:///nonexistent/docker.sock");
+    let err = dockside::discovery::probe(&settings)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/docker.sock"), "{err}");
+    assert!(
+        err.contains("-v /var/run/docker.sock:/var/run/docker.sock:ro"),
+        "{err}"
+    );
+}
