@@ -22,6 +22,9 @@ use crate::model::SourceItem;
 /// Concurrent inspects while (re)filling the cache: bounded, so 200 containers at startup
 /// neither serialize nor flood the engine.
 const INSPECT_CONCURRENCY: usize = 8;
+/// After this long without events the stream is renewed and everything re-listed, so a
+/// silently dead connection cannot hide changes for longer (and a dead engine is noticed).
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(60);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -109,6 +112,15 @@ async fn session(
         let first = tokio::select! {
             () = token.cancelled() => return Ok(()),
             ev = events.next() => ev,
+            // A quiet stream may be a dead (half-open TCP) connection: resubscribe, with
+            // `since` covering the switch, and re-list everything.
+            () = tokio::time::sleep(RESUBSCRIBE_AFTER) => {
+                let since = engine.now().await?;
+                events = Box::pin(engine.events(since));
+                cache.refresh(&engine, settings, &Dirty::default(), false).await?;
+                publish(tx, cache.items(settings));
+                continue;
+            }
         };
         let mut dirty = Dirty::default();
         dirty.add(end_or(first, &engine)?);
