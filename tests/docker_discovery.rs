@@ -417,3 +417,22 @@ async fn a_missing_socket_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_the_provider_even_while_the_engine_is_away() {
+    let scope = Scope::new();
+    let p = provider(&scope).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        p.stop(Duration::from_secs(1)).await,
+        "watching provider did not stop"
+    );
+    let mut relay = Relay::start();
+    relay.stop();
+    let p = Provider::start(scope.settings(&relay.path));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        p.stop(Duration::from_secs(1)).await,
+        "reconnecting provider did not stop"
+    );
+}

@@ -57,7 +57,9 @@ impl DockerSettings {
                 }),
             }
         };
-        let tls = flag("DOCKER_TLS_VERIFY")?;
+        // The Docker CLI and docker-gen enable TLS for any non-empty DOCKER_TLS_VERIFY; we
+        // also honour an explicit false spelling (`0`, `false`) as off.
+        let tls = var("DOCKER_TLS_VERIFY").is_some_and(|v| parse_bool("", &v) != Ok(false));
         let cert_dir = var("DOCKER_CERT_PATH")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")));

@@ -62,7 +62,11 @@ async fn run(
     let mut delay = BACKOFF_MIN;
     loop {
         let mut listed = false;
-        let result = session(&settings, &tx, &token, &mut listed).await;
+        // Cancellation also interrupts a connect or a refresh in flight.
+        let result = tokio::select! {
+            () = token.cancelled() => return,
+            r = session(&settings, &tx, &token, &mut listed) => r,
+        };
         let err = match result {
             Ok(()) => return,
             Err(e) => e,

@@ -158,7 +158,7 @@ impl Scope {
 pub struct Provider {
     pub rx: watch::Receiver<Vec<SourceItem>>,
     token: CancellationToken,
-    _task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Provider {
@@ -169,7 +169,7 @@ impl Provider {
         Provider {
             rx,
             token,
-            _task: task,
+            task: Some(task),
         }
     }
 
@@ -189,6 +189,15 @@ impl Provider {
                 "{what}: not within {timeout:?}; last published: {:#?}",
                 *self.rx.borrow()
             ),
+        }
+    }
+
+    /// Cancels the provider; whether its task ended within `within`.
+    pub async fn stop(mut self, within: Duration) -> bool {
+        self.token.cancel();
+        match self.task.take() {
+            Some(task) => tokio::time::timeout(within, task).await.is_ok(),
+            None => true,
         }
     }
 
