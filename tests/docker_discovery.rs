@@ -436,3 +436,43 @@ async fn cancelling_stops_the_provider_even_while_the_engine_is_away() {
         "reconnecting provider did not stop"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_network_backend_is_reached_on_loopback_when_standalone() {
+    let scope = Scope::new();
+    let mut p = provider(&scope).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let port_env = format!("PORT={port}");
+    let vport = format!("VIRTUAL_PORT={port}");
+    let web = Container::run(
+        "hostnet",
+        &scope,
+        &[
+            "--network",
+            "host",
+            "-e",
+            &port_env,
+            "-e",
+            "VIRTUAL_HOST=hn.test",
+            "-e",
+            &vport,
+        ],
+    )
+    .await;
+    let items = p
+        .wait_for("host-network container", WAIT, has(&web.name))
+        .await;
+    let it = item(&items, &web.name).unwrap();
+    assert_eq!(
+        it.reach,
+        Reach::Container {
+            ip: "127.0.0.1".parse().unwrap(),
+            exposed_ports: vec![],
+            health: Health::None,
+        }
+    );
+    assert_eq!(it.vars["VIRTUAL_PORT"], port.to_string());
+}
