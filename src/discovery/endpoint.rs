@@ -133,12 +133,10 @@ pub fn parse_filters(s: &str) -> Result<Vec<(String, String)>, DockerError> {
 /// A resolved Docker endpoint, printed in every log line and error about the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
+    /// A unix socket path (`unix://` prefix removed).
     Unix(PathBuf),
     /// `tls` is the certificate directory when `DOCKER_TLS_VERIFY` is set.
-    Tcp {
-        addr: String,
-        tls: Option<PathBuf>,
-    },
+    Tcp { addr: String, tls: Option<PathBuf> },
 }
 
 impl std::fmt::Display for Endpoint {
