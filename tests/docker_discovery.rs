@@ -476,3 +476,27 @@ async fn host_network_backend_is_reached_on_loopback_when_standalone() {
     );
     assert_eq!(it.vars["VIRTUAL_PORT"], port.to_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_stream_is_renewed_without_losing_changes() {
+    let scope = Scope::new();
+    let net = Network::create("net").await;
+    ensure_image();
+    let mut settings = scope.settings(Path::new(SOCKET));
+    settings.resubscribe_after = Duration::from_millis(150);
+    let mut p = Provider::start(settings);
+    // Several renewals happen while nothing changes...
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let web = Container::run(
+        "web",
+        &scope,
+        &["--network", &net.name, "-e", "VIRTUAL_HOST=q.test"],
+    )
+    .await;
+    p.wait_for("published after renewals", WAIT, has(&web.name))
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    web.stop().await;
+    p.wait_for("stop seen after more renewals", WAIT, lacks(&web.name))
+        .await;
+}

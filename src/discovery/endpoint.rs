@@ -28,6 +28,9 @@ pub struct DockerSettings {
     pub debounce: Duration,
     /// Longest a rebuild waits while events keep coming.
     pub debounce_max: Duration,
+    /// After this long without events the stream is renewed and everything re-listed, so a
+    /// silently dead (half-open TCP) connection cannot hide changes for longer.
+    pub resubscribe_after: Duration,
 }
 
 impl Default for DockerSettings {
@@ -40,6 +43,7 @@ impl Default for DockerSettings {
             prefer_ipv6: false,
             debounce: Duration::from_millis(3),
             debounce_max: Duration::from_millis(50),
+            resubscribe_after: Duration::from_secs(60),
         }
     }
 }

@@ -22,9 +22,6 @@ use crate::model::SourceItem;
 /// Concurrent inspects while (re)filling the cache: bounded, so 200 containers at startup
 /// neither serialize nor flood the engine.
 const INSPECT_CONCURRENCY: usize = 8;
-/// After this long without events the stream is renewed and everything re-listed, so a
-/// silently dead connection cannot hide changes for longer (and a dead engine is noticed).
-const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(60);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -118,7 +115,7 @@ async fn session(
             ev = events.next() => ev,
             // A quiet stream may be a dead (half-open TCP) connection: resubscribe, with
             // `since` covering the switch, and re-list everything.
-            () = tokio::time::sleep(RESUBSCRIBE_AFTER) => {
+            () = tokio::time::sleep(settings.resubscribe_after) => {
                 let since = engine.now().await?;
                 events = Box::pin(engine.events(since));
                 cache.refresh(&engine, settings, &Dirty::default(), false).await?;
