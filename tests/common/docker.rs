@@ -284,3 +284,23 @@ impl Drop for Relay {
         self.stop();
     }
 }
+
+/// Predicate: an item named `name` is published.
+pub fn has(name: &str) -> impl Fn(&[SourceItem]) -> bool + '_ {
+    move |items| item(items, name).is_some()
+}
+
+/// Predicate: no item named `name` is published.
+pub fn lacks(name: &str) -> impl Fn(&[SourceItem]) -> bool + '_ {
+    move |items| item(items, name).is_none()
+}
+
+/// A provider for this test's scope, on the engine socket (dockside "standalone on the host").
+pub async fn provider(scope: &Scope) -> Provider {
+    ensure_image();
+    let settings = scope.settings(Path::new(ENGINE_SOCKET));
+    if let Err(e) = dockside::discovery::probe(&settings).await {
+        panic!("Docker engine not reachable: {e}");
+    }
+    Provider::start(settings)
+}
