@@ -387,3 +387,32 @@ async fn host_network_backend_is_reached_on_loopback_when_standalone() {
     );
     assert_eq!(it.vars["VIRTUAL_PORT"], port.to_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_ipv6_network_picks_the_global_ipv6_address() {
+    let scope = Scope::new();
+    // A ULA subnet unique to this process, so parallel runs never overlap.
+    let subnet = format!("fd00:d0c:{:x}::/64", std::process::id() & 0xffff);
+    let net = Network::create_with("v6", &["--ipv6", "--subnet", &subnet]).await;
+    let mut v4 = provider(&scope).await;
+    let mut settings = scope.settings(Path::new(SOCKET));
+    settings.prefer_ipv6 = true;
+    let mut v6 = Provider::start(settings);
+    let web = Container::run(
+        "web",
+        &scope,
+        &["--network", &net.name, "-e", "VIRTUAL_HOST=v6.test"],
+    )
+    .await;
+    let is_v6 = |want: bool| {
+        let name = web.name.clone();
+        move |items: &[dockside::model::SourceItem]| {
+            item(items, &name).is_some_and(
+                |i| matches!(i.reach, Reach::Container { ip, .. } if ip.is_ipv6() == want),
+            )
+        }
+    };
+    v4.wait_for("IPv4 by default", WAIT, is_v6(false)).await;
+    v6.wait_for("IPv6 with PREFER_IPV6_NETWORK", WAIT, is_v6(true))
+        .await;
+}

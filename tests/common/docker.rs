@@ -83,8 +83,16 @@ pub struct Network {
 
 impl Network {
     pub async fn create(tag: &str) -> Network {
+        Network::create_with(tag, &[]).await
+    }
+
+    /// With extra `docker network create` flags (`--ipv6 --subnet ...`, `--internal`).
+    pub async fn create_with(tag: &str, args: &[&str]) -> Network {
         let net = Network { name: unique(tag) };
-        docker(&["network", "create", &net.name]).await;
+        let mut all = vec!["network", "create"];
+        all.extend_from_slice(args);
+        all.push(&net.name);
+        docker(&all).await;
         net
     }
 }
