@@ -73,7 +73,7 @@ async fn run(
         }
         let wait = jitter(delay);
         tracing::warn!(
-            error = %err,
+            error = %chain(&err),
             retry_in_ms = wait.as_millis() as u64,
             "Docker engine unavailable; keeping the last {} containers' routes",
             tx.borrow().len()
@@ -84,6 +84,18 @@ async fn run(
         }
         delay = (delay * 2).min(BACKOFF_MAX);
     }
+}
+
+/// The error and its sources on one line (the cause, e.g. "connection refused", is a source).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }
 
 /// ±25 % so many proxies restarted with one engine do not reconnect in lockstep.
