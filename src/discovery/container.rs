@@ -16,8 +16,11 @@ pub struct ContainerInfo {
     pub name: String,
     /// Creation time, unix seconds: the oldest container wins per-host conflicts.
     pub created: i64,
+    /// `Config.Env` as a map (`KEY` without `=` maps to an empty value).
     pub env: BTreeMap<String, String>,
+    /// `Config.Labels`; a label overrides the env variable of the same name.
     pub labels: BTreeMap<String, String>,
+    /// `State.Health.Status`; `None` without a healthcheck.
     pub health: Health,
     /// Sorted by name, like docker-gen's `Networks`.
     pub networks: Vec<NetworkInfo>,
@@ -31,8 +34,11 @@ pub struct ContainerInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkInfo {
     pub name: String,
+    /// `IPAddress` (absent on `host` and `none`).
     pub ip: Option<Ipv4Addr>,
+    /// `GlobalIPv6Address`, used with `PREFER_IPV6_NETWORK`.
     pub ipv6: Option<Ipv6Addr>,
+    /// The host side of the bridge: how a container reaches a host-network backend.
     pub gateway: Option<IpAddr>,
     /// From the network list (`docker network inspect`): internal networks have no way out,
     /// so their gateway cannot reach a host-network backend.

@@ -89,12 +89,14 @@ impl Engine {
             ),
         }
         .map_err(|e| DockerError::connect(&endpoint, e))?;
-        let docker = bounded(
+        // The first request: failing here means "no engine there" (or no permission).
+        let docker = bounded_raw(
             &endpoint,
             "negotiate the API version",
             docker.negotiate_version(),
         )
-        .await?;
+        .await?
+        .map_err(|e| DockerError::connect(&endpoint, e))?;
         Ok(Engine { docker, endpoint })
     }
 

@@ -111,3 +111,32 @@ fn rfc3339_timestamps() {
     );
     assert_eq!(parse_rfc3339("garbage"), None);
 }
+
+/// `tcp://` + `DOCKER_TLS_VERIFY` builds a rustls client on aws-lc-rs without panicking
+/// (two crypto providers would panic here) and fails with an error naming the endpoint.
+#[tokio::test]
+async fn tls_endpoint_builds_and_names_itself_in_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    for (file, pem) in [
+        ("ca.pem", ck.cert.pem()),
+        ("cert.pem", ck.cert.pem()),
+        ("key.pem", ck.signing_key.serialize_pem()),
+    ] {
+        std::fs::write(dir.path().join(file), pem).expect("write pem");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let mut settings = DockerSettings::with_host(format!("tcp://127.0.0.1:{port}"));
+    settings.tls_cert_path = Some(dir.path().to_path_buf());
+    let err = match Engine::connect(&settings).await {
+        Ok(_) => panic!("nothing listens on {port}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(&format!("tcp://127.0.0.1:{port} (TLS)")),
+        "{err}"
+    );
+}

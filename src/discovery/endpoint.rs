@@ -28,6 +28,9 @@ pub struct DockerSettings {
     pub debounce: Duration,
     /// Longest a rebuild waits while events keep coming.
     pub debounce_max: Duration,
+    /// After this long without events the stream is renewed and everything re-listed, so a
+    /// silently dead (half-open TCP) connection cannot hide changes for longer.
+    pub resubscribe_after: Duration,
 }
 
 impl Default for DockerSettings {
@@ -40,6 +43,7 @@ impl Default for DockerSettings {
             prefer_ipv6: false,
             debounce: Duration::from_millis(3),
             debounce_max: Duration::from_millis(50),
+            resubscribe_after: Duration::from_secs(60),
         }
     }
 }
@@ -57,7 +61,9 @@ impl DockerSettings {
                 }),
             }
         };
-        let tls = flag("DOCKER_TLS_VERIFY")?;
+        // The Docker CLI and docker-gen enable TLS for any non-empty DOCKER_TLS_VERIFY; we
+        // also honour an explicit false spelling (`0`, `false`) as off.
+        let tls = var("DOCKER_TLS_VERIFY").is_some_and(|v| parse_bool("", &v) != Ok(false));
         let cert_dir = var("DOCKER_CERT_PATH")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")));
@@ -131,12 +137,10 @@ pub fn parse_filters(s: &str) -> Result<Vec<(String, String)>, DockerError> {
 /// A resolved Docker endpoint, printed in every log line and error about the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
+    /// A unix socket path (`unix://` prefix removed).
     Unix(PathBuf),
     /// `tls` is the certificate directory when `DOCKER_TLS_VERIFY` is set.
-    Tcp {
-        addr: String,
-        tls: Option<PathBuf>,
-    },
+    Tcp { addr: String, tls: Option<PathBuf> },
 }
 
 impl std::fmt::Display for Endpoint {
@@ -200,5 +204,48 @@ impl DockerError {
             what: what.to_owned(),
             source: source.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_filters_like_docker_gen() {
+        let f = parse_filters("network=front, label=com.example.a=b,,status=running").unwrap();
+        let want = [
+            ("network", "front"),
+            ("label", "com.example.a=b"),
+            ("status", "running"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(f, want);
+        assert!(parse_filters("").unwrap().is_empty());
+        let err = parse_filters("network").unwrap_err().to_string();
+        assert!(err.contains("DOCKER_CONTAINER_FILTERS"), "{err}");
+    }
+
+    #[test]
+    fn endpoints_and_their_errors() {
+        let tcp = DockerSettings::with_host("tcp://10.0.0.1:2376/")
+            .endpoint()
+            .unwrap();
+        assert_eq!(tcp.to_string(), "tcp://10.0.0.1:2376");
+        let err = DockerSettings::with_host("unix:///nonexistent/docker.sock")
+            .endpoint()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/nonexistent/docker.sock") && err.contains("-v /var/run/docker.sock")
+        );
+        let err = DockerSettings::with_host("ssh://x")
+            .endpoint()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DOCKER_HOST=\"ssh://x\""), "{err}");
     }
 }

@@ -59,7 +59,11 @@ async fn run(
     let mut delay = BACKOFF_MIN;
     loop {
         let mut listed = false;
-        let result = session(&settings, &tx, &token, &mut listed).await;
+        // Cancellation also interrupts a connect or a refresh in flight.
+        let result = tokio::select! {
+            () = token.cancelled() => return,
+            r = session(&settings, &tx, &token, &mut listed) => r,
+        };
         let err = match result {
             Ok(()) => return,
             Err(e) => e,
@@ -69,7 +73,7 @@ async fn run(
         }
         let wait = jitter(delay);
         tracing::warn!(
-            error = %err,
+            error = %chain(&err),
             retry_in_ms = wait.as_millis() as u64,
             "Docker engine unavailable; keeping the last {} containers' routes",
             tx.borrow().len()
@@ -80,6 +84,18 @@ async fn run(
         }
         delay = (delay * 2).min(BACKOFF_MAX);
     }
+}
+
+/// The error and its sources on one line (the cause, e.g. "connection refused", is a source).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
 }
 
 /// ±25 % so many proxies restarted with one engine do not reconnect in lockstep.
@@ -109,9 +125,19 @@ async fn session(
         let first = tokio::select! {
             () = token.cancelled() => return Ok(()),
             ev = events.next() => ev,
+            // A quiet stream may be a dead (half-open TCP) connection: resubscribe, with
+            // `since` covering the switch, and re-list everything.
+            () = tokio::time::sleep(settings.resubscribe_after) => {
+                let since = engine.now().await?;
+                events = Box::pin(engine.events(since));
+                cache.refresh(&engine, settings, &Dirty::default(), false).await?;
+                publish(tx, cache.items(settings));
+                continue;
+            }
         };
         let mut dirty = Dirty::default();
         dirty.add(end_or(first, &engine)?);
+        tracing::trace!("event received");
         let deadline = Instant::now() + settings.debounce_max;
         loop {
             let quiet = Instant::now() + settings.debounce;
@@ -124,8 +150,14 @@ async fn session(
         // Fast path: re-list only what the events named (`id=` filters keep the engine from
         // walking all containers), publish; then the full re-list as the level-triggered
         // safety net, published only if it differs.
+        let began = Instant::now();
         let scoped = cache.refresh(&engine, settings, &dirty, true).await?;
         publish(tx, cache.items(settings));
+        tracing::debug!(
+            containers = dirty.ids.len(),
+            refresh_us = began.elapsed().as_micros() as u64,
+            "re-inspected what events named"
+        );
         if scoped {
             cache
                 .refresh(&engine, settings, &Dirty::default(), false)
@@ -228,8 +260,7 @@ impl Cache {
         }
     }
 
-    /// Re-lists and re-inspects what `dirty` names (concurrently: with 200 containers the
-    /// list is the slow part) plus anything listed but not cached. `scoped` lists only the
+    /// Re-lists and re-inspects what `dirty` names plus anything listed but not cached. `scoped` lists only the
     /// named containers (when it can: some events name none); returns whether it did.
     async fn refresh(
         &mut self,
@@ -248,8 +279,15 @@ impl Cache {
         if scoped {
             filters.extend(named.iter().map(|id| ("id".to_owned(), id.clone())));
         }
-        let (ids, named) = tokio::join!(engine.list(&filters), inspect_many(engine, named));
-        let (ids, named) = (ids?, named?);
+        let (ids, named) = if scoped {
+            // Inspect first: it waits for a container that is still starting (an early
+            // `connect` event), so the cheap scoped list after it already sees it running.
+            let named = inspect_many(engine, named).await?;
+            (engine.list(&filters).await?, named)
+        } else {
+            let (ids, named) = tokio::join!(engine.list(&filters), inspect_many(engine, named));
+            (ids?, named?)
+        };
         let listed: HashSet<&String> = ids.iter().collect();
         if scoped {
             self.containers.retain(|id, _| !dirty.touches(id));

@@ -83,8 +83,16 @@ pub struct Network {
 
 impl Network {
     pub async fn create(tag: &str) -> Network {
+        Network::create_with(tag, &[]).await
+    }
+
+    /// With extra `docker network create` flags (`--ipv6 --subnet ...`, `--internal`).
+    pub async fn create_with(tag: &str, args: &[&str]) -> Network {
         let net = Network { name: unique(tag) };
-        docker(&["network", "create", &net.name]).await;
+        let mut all = vec!["network", "create"];
+        all.extend_from_slice(args);
+        all.push(&net.name);
+        docker(&all).await;
         net
     }
 }
@@ -158,7 +166,7 @@ impl Scope {
 pub struct Provider {
     pub rx: watch::Receiver<Vec<SourceItem>>,
     token: CancellationToken,
-    _task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Provider {
@@ -169,7 +177,7 @@ impl Provider {
         Provider {
             rx,
             token,
-            _task: task,
+            task: Some(task),
         }
     }
 
@@ -189,6 +197,15 @@ impl Provider {
                 "{what}: not within {timeout:?}; last published: {:#?}",
                 *self.rx.borrow()
             ),
+        }
+    }
+
+    /// Cancels the provider; whether its task ended within `within`.
+    pub async fn stop(mut self, within: Duration) -> bool {
+        self.token.cancel();
+        match self.task.take() {
+            Some(task) => tokio::time::timeout(within, task).await.is_ok(),
+            None => true,
         }
     }
 
@@ -274,4 +291,24 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Predicate: an item named `name` is published.
+pub fn has(name: &str) -> impl Fn(&[SourceItem]) -> bool + '_ {
+    move |items| item(items, name).is_some()
+}
+
+/// Predicate: no item named `name` is published.
+pub fn lacks(name: &str) -> impl Fn(&[SourceItem]) -> bool + '_ {
+    move |items| item(items, name).is_none()
+}
+
+/// A provider for this test's scope, on the engine socket (dockside "standalone on the host").
+pub async fn provider(scope: &Scope) -> Provider {
+    ensure_image();
+    let settings = scope.settings(Path::new(ENGINE_SOCKET));
+    if let Err(e) = dockside::discovery::probe(&settings).await {
+        panic!("Docker engine not reachable: {e}");
+    }
+    Provider::start(settings)
 }
