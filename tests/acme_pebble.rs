@@ -203,6 +203,30 @@ async fn ca_down_then_up_backs_off_then_succeeds() {
         &h.pebble.issuer_root().await,
     )
     .await;
+    // A restarted Pebble has forgotten our account: the next order registers again.
+    let account_path = dockside::acme::storage::CertsDir::new(h.certs.path())
+        .account_path(&h.pebble.url, Some("ops@example.test"));
+    let old_account = std::fs::read(&account_path).unwrap();
+    h.pebble.stop_ca();
+    h.pebble.start_ca().await;
+    let both = vec![
+        request(&["late.example.test"], &[]),
+        request(&["after.example.test"], &[]),
+    ];
+    let state = dockside::model::DesiredState {
+        certificates: both,
+        ..Default::default()
+    };
+    run.desired.send_replace(std::sync::Arc::new(state));
+    assert_eq!(run.next_issued(T).await, "after.example.test");
+    verify_served(
+        h.certs.path(),
+        "after.example.test",
+        &h.pebble.issuer_root().await,
+    )
+    .await;
+    let new_account = std::fs::read(&account_path).unwrap();
+    assert_ne!(new_account, old_account, "re-registered and stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
