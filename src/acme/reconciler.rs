@@ -146,16 +146,17 @@ impl Reconciler {
                     (e.spec, e.failures, e.next, e.ari) = (spec, 0, now, None);
                 }
                 None => {
-                    self.entries.insert(
-                        base,
-                        Entry {
-                            spec,
-                            failures: 0,
-                            next: now,
-                            in_flight: false,
-                            ari: None,
-                        },
-                    );
+                    // An order from before this certificate was dropped may still run: one
+                    // order per directory at a time, so wait for it.
+                    let in_flight = self.ids.values().any(|b| *b == base);
+                    let entry = Entry {
+                        spec,
+                        failures: 0,
+                        next: now,
+                        in_flight,
+                        ari: None,
+                    };
+                    self.entries.insert(base, entry);
                 }
             }
         }
@@ -291,14 +292,28 @@ impl Reconciler {
             Err(e) => {
                 tracing::error!(error = %e, "ACME order task ended abnormally");
                 let base = self.ids.remove(&e.id());
-                if let Some(entry) = base.as_ref().and_then(|b| self.entries.get_mut(b)) {
+                if let Some((base, entry)) =
+                    base.and_then(|b| self.entries.get_mut(&b).map(|e| (b, e)))
+                {
                     entry.in_flight = false;
                     entry.failures += 1;
-                    entry.next = Instant::now()
-                        + self
-                            .cfg
+                    let retry_in =
+                        self.cfg
                             .backoff
                             .delay(entry.failures, None, false, fastrand::f64());
+                    entry.next = Instant::now() + retry_in;
+                    let (error, failures) = (
+                        format!("ACME order task ended abnormally: {e}"),
+                        entry.failures,
+                    );
+                    self.cfg.stats.set(
+                        &base,
+                        CertStatus::Failed {
+                            error,
+                            failures,
+                            retry_in,
+                        },
+                    );
                 }
                 return;
             }
