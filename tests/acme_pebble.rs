@@ -365,3 +365,36 @@ async fn renewal_keeps_the_key_when_asked() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_certificates_two_orders_at_a_time() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let h = harness(Options::default()).await;
+    let hosts: Vec<String> = (0..10).map(|i| format!("c{i}.example.test")).collect();
+    let reqs = hosts
+        .iter()
+        .map(|host| request(&[host.as_str()], &[]))
+        .collect();
+    let started = std::time::Instant::now();
+    let mut run = h.run(h.globals(), reqs);
+    let stats = run.stats.clone();
+    let watcher = tokio::spawn(async move {
+        let mut max = 0;
+        while stats.orders_succeeded.load(Relaxed) + stats.orders_failed.load(Relaxed) < 10 {
+            let done = stats.orders_succeeded.load(Relaxed) + stats.orders_failed.load(Relaxed);
+            max = max.max(stats.orders_started.load(Relaxed) - done);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        max
+    });
+    let bases = run.issued_n(10, T).await;
+    eprintln!("10 certificates in {:?}", started.elapsed());
+    assert_eq!(bases.len(), 10);
+    assert!(
+        watcher.await.unwrap() <= 2,
+        "at most max_parallel orders at once"
+    );
+    assert_eq!(run.started(), 10);
+    let root = h.pebble.issuer_root().await;
+    verify_served(h.certs.path(), "c7.example.test", &root).await;
+}
