@@ -398,3 +398,59 @@ async fn ten_certificates_two_orders_at_a_time() {
     let root = h.pebble.issuer_root().await;
     verify_served(h.certs.path(), "c7.example.test", &root).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_follow_the_containers_without_new_orders() {
+    let h = harness(Options::default()).await;
+    let both = || {
+        vec![
+            request(&["stay.example.test"], &[]),
+            request(&["gone.example.test"], &[]),
+        ]
+    };
+    let mut run = h.run(h.globals(), both());
+    run.issued_n(2, T).await;
+    let link = h.certs.path().join("gone.example.test.crt");
+    let set = |reqs| {
+        let state = dockside::model::DesiredState {
+            certificates: reqs,
+            ..Default::default()
+        };
+        run.desired.send_replace(std::sync::Arc::new(state));
+    };
+    set(vec![request(&["stay.example.test"], &[])]);
+    let wait = |want: bool| {
+        let link = link.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + T;
+            while std::fs::symlink_metadata(&link).is_ok() != want {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "link present = {want} never happened"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    wait(false).await;
+    assert!(
+        h.certs
+            .path()
+            .join("gone.example.test/fullchain.pem")
+            .exists(),
+        "folders are kept"
+    );
+    set(both());
+    wait(true).await;
+    verify_served(
+        h.certs.path(),
+        "gone.example.test",
+        &h.pebble.issuer_root().await,
+    )
+    .await;
+    assert_eq!(
+        run.started(),
+        2,
+        "the still-valid certificate was relinked, not re-ordered"
+    );
+}

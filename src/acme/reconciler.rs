@@ -15,7 +15,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::acme::ari;
-use crate::acme::certinfo::CertInfo;
 use crate::acme::client::{AcmeHttp, ClientSetupError};
 use crate::acme::error::{Cause, OrderError, Step};
 use crate::acme::order::{Issued, Issuer};
@@ -49,13 +48,10 @@ pub fn spawn(
         entries: BTreeMap::new(),
         running: JoinSet::new(),
         ids: HashMap::new(),
-        ari_dirs: HashMap::new(),
+        ari: ari::AriCache::default(),
     };
     Ok(tokio::spawn(r.run(desired, cancel)))
 }
-
-/// How long a CA's answer to "do you offer ARI?" is trusted.
-const ARI_DIRECTORY_TTL: Duration = Duration::from_secs(3600);
 
 /// Longest sleep between looks at a valid certificate (the files may change under us).
 const MAX_SLEEP: Duration = Duration::from_secs(12 * 3600);
@@ -65,14 +61,6 @@ struct Entry {
     failures: u32,
     next: Instant,
     in_flight: bool,
-    ari: Option<AriPlan>,
-}
-
-#[derive(Clone)]
-struct AriPlan {
-    cert_id: String,
-    at: i64,
-    recheck: Instant,
 }
 
 type OrderResult = (OrderSpec, Result<Issued, OrderError>);
@@ -85,8 +73,7 @@ struct Reconciler {
     entries: BTreeMap<String, Entry>,
     running: JoinSet<OrderResult>,
     ids: HashMap<tokio::task::Id, String>,
-    /// CA directory URL → its `renewalInfo` URL (None: no ARI) and when we last asked.
-    ari_dirs: HashMap<String, (Option<String>, Instant)>,
+    ari: ari::AriCache,
 }
 
 impl Reconciler {
@@ -107,6 +94,9 @@ impl Reconciler {
                     Ok(()) => {
                         let state = desired.borrow_and_update().clone();
                         self.update(&state);
+                        // Only on a published change: the channel's initial value may be a
+                        // placeholder from before discovery listed anything.
+                        self.cleanup_links(&state);
                     }
                     Err(_) => open = false,
                 },
@@ -136,14 +126,24 @@ impl Reconciler {
                 Err(e) => tracing::warn!(error = %e, "certificate not requested"),
             }
         }
-        self.entries.retain(|base, _| wanted.contains_key(base));
+        let gone: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|b| !wanted.contains_key(*b))
+            .cloned()
+            .collect();
+        for base in gone {
+            self.entries.remove(&base);
+            self.ari.forget(&base);
+        }
         self.cfg.stats.retain(|base| wanted.contains_key(base));
         let now = Instant::now();
         for (base, spec) in wanted {
             match self.entries.get_mut(&base) {
                 Some(e) if e.spec == spec => {}
                 Some(e) => {
-                    (e.spec, e.failures, e.next, e.ari) = (spec, 0, now, None);
+                    (e.spec, e.failures, e.next) = (spec, 0, now);
+                    self.ari.forget(&base);
                 }
                 None => {
                     // An order from before this certificate was dropped may still run: one
@@ -154,7 +154,6 @@ impl Reconciler {
                         failures: 0,
                         next: now,
                         in_flight,
-                        ari: None,
                     };
                     self.entries.insert(base, entry);
                 }
@@ -179,11 +178,21 @@ impl Reconciler {
                     None
                 }
             };
-            let ari_at = self.ari_time(&base, disk.as_ref()).await;
+            let unix = unix_now();
+            let ari_at = match (
+                disk.as_ref().and_then(|d| d.ari_id.as_deref()),
+                self.entries.get(&base),
+            ) {
+                (Some(id), Some(e)) => {
+                    self.ari
+                        .renewal_time(&self.http, &base, &e.spec.ca_url, id, unix)
+                        .await
+                }
+                _ => None,
+            };
             let Some(entry) = self.entries.get_mut(&base) else {
                 continue;
             };
-            let unix = unix_now();
             match schedule::decide(
                 unix,
                 disk.as_ref(),
@@ -192,10 +201,15 @@ impl Reconciler {
                 ari_at,
             ) {
                 Decision::ValidUntil(at) => {
+                    // acme-companion relinks on every loop: a host that came back, or a
+                    // certificate it wrote, gets its `<host>.crt` links without an order.
+                    if let Err(e) = self.store.link_hosts(&base, &entry.spec.hosts) {
+                        tracing::warn!(base = %base, error = %e, "cannot link certificate");
+                    }
                     let mut next = now
                         + Duration::from_secs(u64::try_from(at - unix).unwrap_or(0)).min(MAX_SLEEP);
-                    if let Some(plan) = &entry.ari {
-                        next = next.min(plan.recheck);
+                    if let Some(recheck) = self.ari.recheck(&base) {
+                        next = next.min(recheck);
                     }
                     entry.next = next;
                     let not_after = disk.as_ref().map_or(at, |d| d.not_after);
@@ -236,52 +250,6 @@ impl Reconciler {
                 }
                 // No free slot: stays due; looked at again when an order finishes.
                 Decision::Order(_) => entry.next = now,
-            }
-        }
-    }
-
-    /// The CA's ARI renewal time for this certificate, when the CA offers ARI (cached until
-    /// its `Retry-After`); `None` falls back to the certificate's own dates.
-    async fn ari_time(&mut self, base: &str, disk: Option<&CertInfo>) -> Option<i64> {
-        let id = disk?.ari_id.clone()?;
-        let entry = self.entries.get(base)?;
-        if let Some(plan) = entry
-            .ari
-            .as_ref()
-            .filter(|p| p.cert_id == id && Instant::now() < p.recheck)
-        {
-            return Some(plan.at);
-        }
-        let ca = entry.spec.ca_url.clone();
-        let stale = self
-            .ari_dirs
-            .get(&ca)
-            .is_none_or(|(_, at)| at.elapsed() > ARI_DIRECTORY_TTL);
-        if stale {
-            // Failures are cached too: an unreachable CA must not stall every look for a timeout.
-            let url = ari::renewal_info_url(&self.http, &ca)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::debug!(ca = %ca, error = %e, "ACME directory unavailable for ARI");
-                    None
-                });
-            self.ari_dirs.insert(ca.clone(), (url, Instant::now()));
-        }
-        let url = self.ari_dirs.get(&ca).and_then(|(url, _)| url.clone())?;
-        match ari::fetch(&self.http, &url, &id).await {
-            Ok((window, recheck)) => {
-                let at = ari::pick(window, unix_now(), fastrand::f64());
-                let plan = AriPlan {
-                    cert_id: id,
-                    at,
-                    recheck: Instant::now() + recheck,
-                };
-                self.entries.get_mut(base)?.ari = Some(plan);
-                Some(at)
-            }
-            Err(e) => {
-                tracing::warn!(base = %base, ca = %ca, error = %e, "ARI lookup failed: using the certificate's own dates");
-                None
             }
         }
     }
@@ -327,9 +295,9 @@ impl Reconciler {
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::info!(base = %base, hosts = %issued.info.names.join(","), elapsed_ms = issued.elapsed.as_millis() as u64, not_after = issued.info.not_after, "certificate written");
                 (self.cfg.on_issued)(&base);
+                self.ari.forget(&base);
                 if let Some(entry) = self.entries.get_mut(&base) {
-                    (entry.in_flight, entry.failures, entry.next, entry.ari) =
-                        (false, 0, Instant::now(), None);
+                    (entry.in_flight, entry.failures, entry.next) = (false, 0, Instant::now());
                 }
             }
             Err(err) => {
@@ -364,6 +332,28 @@ impl Reconciler {
                     failures = entry.failures, retry_in_s = delay.as_secs_f64(), "{err}"
                 );
             }
+        }
+    }
+
+    /// Unlinks managed `<host>.crt` links of hosts no container asks for any more.
+    fn cleanup_links(&self, state: &DesiredState) {
+        let enabled = state
+            .certificates
+            .iter()
+            .flat_map(|c| c.hosts.iter().flat_map(|h| h.split(',')))
+            .map(|h| {
+                h.trim()
+                    .trim_end_matches('.')
+                    .trim_start_matches("*.")
+                    .to_ascii_lowercase()
+            })
+            .collect();
+        match self.store.cleanup_links(&enabled) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(?removed, "unlinked certificates no container asks for")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cleaning up certificate links"),
         }
     }
 
