@@ -49,6 +49,7 @@ pub fn spawn(
         running: JoinSet::new(),
         ids: HashMap::new(),
         ari: ari::AriCache::default(),
+        warned: Default::default(),
     };
     Ok(tokio::spawn(r.run(desired, cancel)))
 }
@@ -74,6 +75,8 @@ struct Reconciler {
     running: JoinSet<OrderResult>,
     ids: HashMap<tokio::task::Id, String>,
     ari: ari::AriCache,
+    /// Settings warnings already logged: each once per process, not once per snapshot.
+    warned: std::collections::HashSet<String>,
 }
 
 impl Reconciler {
@@ -114,7 +117,10 @@ impl Reconciler {
         for req in &state.certificates {
             match spec::resolve(req, &self.cfg.globals) {
                 Ok((spec, warnings)) => {
-                    for w in warnings {
+                    for w in warnings
+                        .into_iter()
+                        .filter(|w| self.warned.insert(w.clone()))
+                    {
                         tracing::warn!("{w}");
                     }
                     if let Some(other) = wanted.get(&spec.base_dir_name) {
@@ -123,7 +129,10 @@ impl Reconciler {
                         wanted.insert(spec.base_dir_name.clone(), spec);
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "certificate not requested"),
+                Err(e) if self.warned.insert(e.to_string()) => {
+                    tracing::warn!(error = %e, "certificate not requested")
+                }
+                Err(_) => {}
             }
         }
         let gone: Vec<String> = self

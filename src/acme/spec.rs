@@ -253,6 +253,13 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     } else {
         get(s, &["ACME_EMAIL", "LETSENCRYPT_EMAIL"]).or(globals.email.clone())
     };
+    for name in IGNORED {
+        if get(s, &[name]).is_some() {
+            warnings.push(format!(
+                "{source}: {name} is not supported yet and is ignored"
+            ));
+        }
+    }
     let reuse_key = match get(s, &["ACME_RENEW_PRIVATE_KEYS"]) {
         None => globals.reuse_private_keys,
         Some(v) => parse_bool("ACME_RENEW_PRIVATE_KEYS", &v)
@@ -276,6 +283,20 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     };
     Ok((spec, warnings))
 }
+
+/// acme-companion settings dockside does not implement yet: named in a warning, never silently
+/// dropped.
+const IGNORED: &[&str] = &[
+    "ACME_CERT_PROFILE",
+    "ACME_PREFERRED_CHAIN",
+    "ACME_OCSP",
+    "ACME_PRE_HOOK",
+    "ACME_POST_HOOK",
+    "ACME_RESTART_CONTAINER",
+    "LETSENCRYPT_RESTART_CONTAINER",
+    "ZEROSSL_API_KEY",
+    "ACMESH_DNS_API_CONFIG",
+];
 
 /// First non-empty value among `names` (new spelling first).
 fn get(s: &BTreeMap<String, String>, names: &[&str]) -> Option<String> {
