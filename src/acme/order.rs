@@ -91,14 +91,15 @@ impl Issuer {
         };
         self.answer_challenges(&ctx, &mut order, &mut guard).await?;
         // An invalid order carries only a summary: the failed challenge names the host.
-        let status = match order.poll_ready(&self.poll).await {
-            Ok(status) => status,
-            Err(instant_acme::Error::Api(_)) => OrderStatus::Invalid,
+        let summary = match order.poll_ready(&self.poll).await {
+            Ok(OrderStatus::Ready) => None,
+            Ok(_) => Some(order.state().error.clone()),
+            Err(instant_acme::Error::Api(p)) => Some(Some(p)),
             Err(e) => return Err(ctx.fail(Step::Challenge, cause(e))),
         };
         drop(guard);
-        if status != OrderStatus::Ready {
-            return Err(failed_authorization(&ctx, &mut order).await);
+        if let Some(summary) = summary {
+            return Err(failed_authorization(&ctx, &mut order, summary).await);
         }
         let (key_type, hosts) = (spec.key_type, spec.hosts.clone());
         let existing = spec
@@ -123,6 +124,14 @@ impl Issuer {
                 Cause::Unusable(format!("the CA's certificate: {e}")),
             )
         })?;
+        if !info.covers_exactly(&spec.hosts) {
+            // Writing it would make the reconciler re-order at once, in a loop: fail and back off.
+            let msg = format!(
+                "the CA's certificate names {:?}, not the hosts ordered",
+                info.names
+            );
+            return Err(ctx.fail(Step::Download, Cause::Unusable(msg)));
+        }
         let (store, base, hosts) = (
             self.store.clone(),
             spec.base_dir_name.clone(),
@@ -248,8 +257,13 @@ impl Issuer {
     }
 }
 
-/// After an invalid order: the first failed challenge's problem, with its host.
-async fn failed_authorization(ctx: &Ctx<'_>, order: &mut Order) -> OrderError {
+/// After an invalid order: the first failed challenge's problem, with its host; else the
+/// order's own `summary` problem.
+async fn failed_authorization(
+    ctx: &Ctx<'_>,
+    order: &mut Order,
+    summary: Option<instant_acme::Problem>,
+) -> OrderError {
     let mut authorizations = order.authorizations();
     while let Some(Ok(mut authz)) = authorizations.next().await {
         let host = authz.identifier().to_string();
@@ -263,10 +277,10 @@ async fn failed_authorization(ctx: &Ctx<'_>, order: &mut Order) -> OrderError {
             );
         }
     }
-    match order.state().error.as_ref() {
+    match summary {
         Some(p) => ctx.fail(
             Step::Challenge,
-            Cause::Problem(ProblemDoc::from_acme(p, None)),
+            Cause::Problem(ProblemDoc::from_acme(&p, None)),
         ),
         None => ctx.fail(
             Step::Challenge,
