@@ -89,7 +89,11 @@ impl Reconciler {
         self.update(&first);
         let mut open = true;
         loop {
-            self.tick().await;
+            // A look may wait on the CA (ARI): cancellation must not wait for it.
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.tick() => {}
+            }
             let wake = self.next_wake();
             tokio::select! {
                 _ = cancel.cancelled() => break,
