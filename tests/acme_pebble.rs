@@ -454,3 +454,25 @@ async fn links_follow_the_containers_without_new_orders() {
         "the still-valid certificate was relinked, not re-ordered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_the_reconciler_and_withdraws_answers() {
+    let h = harness(Options::default()).await;
+    let mut run = h.run(h.globals(), vec![request(&["first.example.test"], &[])]);
+    run.next_issued(T).await;
+    // Stop in the middle of the next orders: their answers must not outlive them.
+    let more = (0..4)
+        .map(|i| request(&[format!("more{i}.example.test").as_str()], &[]))
+        .collect();
+    let state = dockside::model::DesiredState {
+        certificates: more,
+        ..Default::default()
+    };
+    run.desired.send_replace(std::sync::Arc::new(state));
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    run.stop(Duration::from_secs(2)).await;
+    assert_eq!(
+        format!("{:?}", h.challenges),
+        "Challenges { http01: 0, tls_alpn01: 0 }"
+    );
+}
