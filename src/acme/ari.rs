@@ -163,7 +163,10 @@ impl AriCache {
                 Some(at)
             }
             Err(e) => {
-                tracing::warn!(base = %base, ca = %ca, error = %e, "ARI lookup failed: using the certificate's own dates");
+                tracing::warn!(
+                    base = %base, ca = %ca, error = %e,
+                    "ARI lookup failed: using the certificate's own dates"
+                );
                 None
             }
         }

@@ -176,7 +176,10 @@ impl Issuer {
                         .map_err(|e| ctx.fail(Step::Account, cause(e)));
                 }
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "unreadable ACME account file: registering a new account")
+                    tracing::warn!(
+                        path = %path.display(), error = %e,
+                        "unreadable ACME account file: registering a new account"
+                    )
                 }
             }
         }
@@ -203,7 +206,10 @@ impl Issuer {
         self.store
             .save_account(&path, &json)
             .map_err(|e| ctx.fail(Step::Account, Cause::Io(e)))?;
-        tracing::info!(ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), account = account.id(), "registered ACME account");
+        tracing::info!(
+            ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), account = account.id(),
+            "registered ACME account"
+        );
         Ok(account)
     }
 

@@ -128,7 +128,10 @@ impl Reconciler {
                         tracing::warn!("{w}");
                     }
                     if let Some(other) = wanted.get(&spec.base_dir_name) {
-                        tracing::warn!(base = %spec.base_dir_name, first = %other.source, second = %spec.source, "two containers want the same certificate directory: the first wins");
+                        tracing::warn!(
+                            base = %spec.base_dir_name, first = %other.source, second = %spec.source,
+                            "two containers want the same certificate directory: the first wins"
+                        );
                     } else {
                         wanted.insert(spec.base_dir_name.clone(), spec);
                     }
@@ -235,7 +238,10 @@ impl Reconciler {
                     );
                 }
                 Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
-                    tracing::info!(base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason, "ordering certificate");
+                    tracing::info!(
+                        base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason,
+                        "ordering certificate"
+                    );
                     entry.in_flight = true;
                     self.cfg
                         .stats
@@ -306,7 +312,10 @@ impl Reconciler {
                     .stats
                     .orders_succeeded
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(base = %base, hosts = %issued.info.names.join(","), elapsed_ms = issued.elapsed.as_millis() as u64, not_after = issued.info.not_after, "certificate written");
+                tracing::info!(
+                    base = %base, hosts = %issued.info.names.join(","), not_after = issued.info.not_after,
+                    elapsed_ms = issued.elapsed.as_millis() as u64, "certificate written"
+                );
                 (self.cfg.on_issued)(&base);
                 self.ari.forget(&base);
                 if let Some(entry) = self.entries.get_mut(&base) {

@@ -105,12 +105,15 @@ impl AcmeGlobals {
         let key_type = match get("DEFAULT_KEY_SIZE") {
             None => KeyType::default(),
             Some(v) => KeyType::parse(&v).unwrap_or_else(|| {
-                warnings.push(format!("DEFAULT_KEY_SIZE={v:?} is not one of ec-256, ec-384, 2048, 3072, 4096: using ec-256"));
+                warnings.push(format!(
+                    "DEFAULT_KEY_SIZE={v:?} is not one of {KEY_SIZES}: using ec-256"
+                ));
                 KeyType::default()
             }),
         };
         let renew_after_days = get("ACME_RENEW_AFTER").and_then(|v| {
-            v.parse().map_err(|_| warnings.push(format!("ACME_RENEW_AFTER={v:?} is not a whole number of days: renewing at 2/3 of the lifetime"))).ok()
+            let msg = format!("ACME_RENEW_AFTER={v:?} is not a whole number of days: renewing at 2/3 of the lifetime");
+            v.parse().map_err(|_| warnings.push(msg)).ok()
         });
         let staging = get("LETSENCRYPT_TEST").is_some_and(|v| {
             parse_bool("LETSENCRYPT_TEST", &v).unwrap_or_else(|e| {
@@ -216,7 +219,9 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     let key_type = match get(s, &["ACME_KEYSIZE", "LETSENCRYPT_KEYSIZE"]) {
         None => globals.key_type,
         Some(v) => KeyType::parse(&v).unwrap_or_else(|| {
-            warnings.push(format!("{source}: ACME_KEYSIZE={v:?} is not one of ec-256, ec-384, 2048, 3072, 4096: using DEFAULT_KEY_SIZE"));
+            warnings.push(format!(
+                "{source}: ACME_KEYSIZE={v:?} is not one of {KEY_SIZES}: using DEFAULT_KEY_SIZE"
+            ));
             globals.key_type
         }),
     };
@@ -235,7 +240,8 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     let renew_after_days = match get(s, &["ACME_RENEW_AFTER"]) {
         None => globals.renew_after_days,
         Some(v) => v.parse().map(Some).unwrap_or_else(|_| {
-            warnings.push(format!("{source}: ACME_RENEW_AFTER={v:?} is not a whole number of days: using the global value"));
+            let msg = "is not a whole number of days: using the global value";
+            warnings.push(format!("{source}: ACME_RENEW_AFTER={v:?} {msg}"));
             globals.renew_after_days
         }),
     };
@@ -283,6 +289,9 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     };
     Ok((spec, warnings))
 }
+
+/// The accepted `ACME_KEYSIZE` / `DEFAULT_KEY_SIZE` values, for warnings.
+const KEY_SIZES: &str = "ec-256, ec-384, 2048, 3072, 4096";
 
 /// acme-companion settings dockside does not implement yet: named in a warning, never silently
 /// dropped.
