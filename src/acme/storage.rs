@@ -205,6 +205,9 @@ impl CertsDir {
 
     /// Stores account credentials (they hold the account's private key: 0600, dirs 0700).
     pub fn save_account(&self, path: &Path, credentials: &[u8]) -> io::Result<()> {
+        // The certs dir itself stays world-readable (0755) like acme-companion's; only the
+        // account subtree is private.
+        create_dir(&self.root)?;
         if let Some(dir) = path.parent() {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()

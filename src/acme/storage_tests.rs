@@ -122,20 +122,22 @@ fn reads_a_folder_written_by_acme_companion() {
 #[test]
 fn accounts_are_per_ca_and_email_and_private() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = CertsDir::new(tmp.path());
+    let store = CertsDir::new(tmp.path().join("certs"));
     let p = store.account_path(
         "https://acme-v02.api.letsencrypt.org/directory",
         Some("me@x.test"),
     );
     assert_eq!(
         p,
-        tmp.path()
+        store
+            .root()
             .join("accounts/acme-v02.api.letsencrypt.org/directory/me@x.test/account.json")
     );
     let p2 = store.account_path("https://127.0.0.1:14000/dir/../x", None);
     assert_eq!(
         p2,
-        tmp.path()
+        store
+            .root()
             .join("accounts/127.0.0.1:14000/dir/_/x/default/account.json")
     );
     assert_eq!(store.load_account(&p).unwrap(), None);
@@ -143,6 +145,11 @@ fn accounts_are_per_ca_and_email_and_private() {
     assert_eq!(store.load_account(&p).unwrap().as_deref(), Some(&b"{}"[..]));
     assert_eq!(mode(&p), 0o600);
     assert_eq!(mode(p.parent().unwrap()), 0o700);
+    assert_eq!(
+        mode(store.root()),
+        0o755,
+        "only the account subtree is private"
+    );
 }
 
 #[test]
