@@ -34,15 +34,11 @@ pub fn spawn(
 ) -> Result<JoinHandle<()>, ClientSetupError> {
     let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)?;
     let store = CertsDir::new(cfg.certs_dir.clone());
-    let issuer = Arc::new(Issuer::new(
-        http.clone(),
-        store.clone(),
-        cfg.challenges.clone(),
-        cfg.http_timeout,
-    ));
+    let challenges = cfg.challenges.clone();
+    let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout);
     let r = Reconciler {
         cfg,
-        issuer,
+        issuer: Arc::new(issuer),
         store,
         http,
         entries: BTreeMap::new(),
