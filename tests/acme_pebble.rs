@@ -15,15 +15,6 @@ use x509_parser::public_key::PublicKey;
 
 const T: Duration = Duration::from_secs(20);
 
-fn spki(leaf: &[u8]) -> Vec<u8> {
-    X509Certificate::from_der(leaf)
-        .unwrap()
-        .1
-        .public_key()
-        .raw
-        .to_vec()
-}
-
 fn sans(leaf: &[u8]) -> Vec<String> {
     dockside::acme::certinfo::CertInfo::from_der(leaf)
         .unwrap()
@@ -134,78 +125,6 @@ async fn rsa_and_ec_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_reuses_account_and_valid_certificate() {
-    let h = harness(Options::default()).await;
-    let account = |h: &common::acme::Harness| {
-        let path = dockside::acme::storage::CertsDir::new(h.certs.path())
-            .account_path(&h.pebble.url, Some("ops@example.test"));
-        std::fs::read(path).expect("account stored")
-    };
-    {
-        let mut run = h.run(h.globals(), vec![request(&["keep.example.test"], &[])]);
-        run.next_issued(T).await;
-    }
-    let first_account = account(&h);
-    let cert = std::fs::read(h.certs.path().join("keep.example.test/fullchain.pem")).unwrap();
-    // "Restart": a new reconciler over the same directory, now also wanting a second host.
-    let mut run = h.run(
-        h.globals(),
-        vec![
-            request(&["keep.example.test"], &[]),
-            request(&["new.example.test"], &[]),
-        ],
-    );
-    assert_eq!(run.next_issued(T).await, "new.example.test");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(run.started(), 1, "only the missing certificate was ordered");
-    assert_eq!(
-        std::fs::read(h.certs.path().join("keep.example.test/fullchain.pem")).unwrap(),
-        cert
-    );
-    assert_eq!(account(&h), first_account, "the stored account was reused");
-    let accounts = std::fs::read_dir(h.certs.path().join("accounts"))
-        .unwrap()
-        .count();
-    assert_eq!(accounts, 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ca_down_then_up_backs_off_then_succeeds() {
-    let mut h = harness(Options {
-        start_down: true,
-        ..Options::default()
-    })
-    .await;
-    let mut run = h.run(h.globals(), vec![request(&["late.example.test"], &[])]);
-    let deadline = tokio::time::Instant::now() + T;
-    let error = loop {
-        if let (true, Some(CertStatus::Failed { error, .. })) =
-            (run.failed() >= 2, run.stats.status("late.example.test"))
-        {
-            break error;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no failed attempts while the CA is down"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    assert!(
-        error.contains("ACME account failed") && error.contains(&h.pebble.url),
-        "{error}"
-    );
-    assert!(run.started() - run.failed() <= 1, "one order at a time");
-    h.pebble.start_ca().await;
-    assert_eq!(run.next_issued(T).await, "late.example.test");
-    verify_served(
-        h.certs.path(),
-        "late.example.test",
-        &h.pebble.issuer_root().await,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_name_fails_while_other_hosts_get_theirs() {
     let h = harness(Options {
         blocklist: vec!["blocked.example.test".into()],
@@ -270,32 +189,6 @@ async fn eab_account_registration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn short_validity_forces_renewal() {
-    let h = harness(Options {
-        validity_secs: Some(6),
-        ..Options::default()
-    })
-    .await;
-    let mut run = h.run(h.globals(), vec![request(&["short.example.test"], &[])]);
-    run.next_issued(T).await;
-    let root = h.pebble.issuer_root().await;
-    let first = verify_served(h.certs.path(), "short.example.test", &root).await;
-    assert_eq!(
-        run.next_issued(T).await,
-        "short.example.test",
-        "renewed at 2/3 of 6 s"
-    );
-    let second = verify_served(h.certs.path(), "short.example.test", &root).await;
-    assert_ne!(first, second);
-    assert_ne!(
-        spki(&first),
-        spki(&second),
-        "a new key by default (RENEW_PRIVATE_KEYS)"
-    );
-    assert_eq!(run.started(), 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_nonces_are_retried() {
     let h = harness(Options {
         nonce_reject: 30,
@@ -316,28 +209,34 @@ async fn bad_nonces_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn renewal_keeps_the_key_when_asked() {
-    let h = harness(Options {
-        validity_secs: Some(6),
-        ..Options::default()
-    })
-    .await;
-    let keep = request(
-        &["pinned.example.test"],
-        &[("ACME_RENEW_PRIVATE_KEYS", "false")],
+async fn ten_certificates_two_orders_at_a_time() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let h = harness(Options::default()).await;
+    let hosts: Vec<String> = (0..10).map(|i| format!("c{i}.example.test")).collect();
+    let reqs = hosts
+        .iter()
+        .map(|host| request(&[host.as_str()], &[]))
+        .collect();
+    let started = std::time::Instant::now();
+    let mut run = h.run(h.globals(), reqs);
+    let stats = run.stats.clone();
+    let watcher = tokio::spawn(async move {
+        let mut max = 0;
+        while stats.orders_succeeded.load(Relaxed) + stats.orders_failed.load(Relaxed) < 10 {
+            let done = stats.orders_succeeded.load(Relaxed) + stats.orders_failed.load(Relaxed);
+            max = max.max(stats.orders_started.load(Relaxed) - done);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        max
+    });
+    let bases = run.issued_n(10, T).await;
+    eprintln!("10 certificates in {:?}", started.elapsed());
+    assert_eq!(bases.len(), 10);
+    assert!(
+        watcher.await.unwrap() <= 2,
+        "at most max_parallel orders at once"
     );
-    let mut run = h.run(h.globals(), vec![keep]);
-    run.next_issued(T).await;
-    let key = std::fs::read(h.certs.path().join("pinned.example.test/key.pem")).unwrap();
-    run.next_issued(T).await;
-    assert_eq!(
-        std::fs::read(h.certs.path().join("pinned.example.test/key.pem")).unwrap(),
-        key
-    );
-    verify_served(
-        h.certs.path(),
-        "pinned.example.test",
-        &h.pebble.issuer_root().await,
-    )
-    .await;
+    assert_eq!(run.started(), 10);
+    let root = h.pebble.issuer_root().await;
+    verify_served(h.certs.path(), "c7.example.test", &root).await;
 }

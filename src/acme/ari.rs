@@ -2,7 +2,10 @@
 //! directory, fetch a certificate's suggested window, and pick a renewal time inside it.
 //! The window logic is pure; the two fetches are plain GETs (no JWS) with the client's timeout.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use crate::acme::client::{AcmeHttp, RequestError, parse_retry_after};
 
@@ -97,6 +100,87 @@ pub fn pick(window: Window, now: i64, random: f64) -> i64 {
     let span = (window.end - window.start) as f64;
     let at = window.start + (span * random.clamp(0.0, 1.0)) as i64;
     at.max(now)
+}
+
+/// How long a CA's answer to "do you offer ARI?" is trusted (failures included, so an
+/// unreachable CA does not stall every look for a timeout).
+const DIRECTORY_TTL: Duration = Duration::from_secs(3600);
+
+/// The reconciler's ARI memory: per CA whether it offers ARI, per certificate directory the
+/// renewal time picked from the CA's window and when to ask again.
+#[derive(Debug, Default)]
+pub struct AriCache {
+    dirs: HashMap<String, (Option<String>, Instant)>,
+    plans: HashMap<String, Plan>,
+}
+
+#[derive(Debug, Clone)]
+struct Plan {
+    cert_id: String,
+    at: i64,
+    recheck: Instant,
+}
+
+impl AriCache {
+    /// The ARI renewal time (unix seconds) for the certificate `cert_id` in `base`, or `None`
+    /// when the CA offers no ARI or the lookup failed (then the certificate's dates rule).
+    pub async fn renewal_time(
+        &mut self,
+        http: &AcmeHttp,
+        base: &str,
+        ca: &str,
+        cert_id: &str,
+        now: i64,
+    ) -> Option<i64> {
+        if let Some(plan) = self
+            .plans
+            .get(base)
+            .filter(|p| p.cert_id == cert_id && Instant::now() < p.recheck)
+        {
+            return Some(plan.at);
+        }
+        if self
+            .dirs
+            .get(ca)
+            .is_none_or(|(_, at)| at.elapsed() > DIRECTORY_TTL)
+        {
+            let url = renewal_info_url(http, ca).await.unwrap_or_else(|e| {
+                tracing::debug!(ca = %ca, error = %e, "ACME directory unavailable for ARI");
+                None
+            });
+            self.dirs.insert(ca.to_owned(), (url, Instant::now()));
+        }
+        let url = self.dirs.get(ca).and_then(|(url, _)| url.clone())?;
+        match fetch(http, &url, cert_id).await {
+            Ok((window, recheck)) => {
+                let at = pick(window, now, fastrand::f64());
+                let plan = Plan {
+                    cert_id: cert_id.to_owned(),
+                    at,
+                    recheck: Instant::now() + recheck,
+                };
+                self.plans.insert(base.to_owned(), plan);
+                Some(at)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    base = %base, ca = %ca, error = %e,
+                    "ARI lookup failed: using the certificate's own dates"
+                );
+                None
+            }
+        }
+    }
+
+    /// When the CA asked to be asked again about `base`'s certificate.
+    pub fn recheck(&self, base: &str) -> Option<Instant> {
+        self.plans.get(base).map(|p| p.recheck)
+    }
+
+    /// Drops what is known about `base` (new certificate, or no longer wanted).
+    pub fn forget(&mut self, base: &str) {
+        self.plans.remove(base);
+    }
 }
 
 /// Parses RFC 3339 (`2025-01-02T03:04:05Z`, fractions and `±hh:mm` offsets) to unix seconds.

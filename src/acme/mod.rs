@@ -20,6 +20,7 @@ pub mod certinfo;
 pub mod challenge;
 pub mod client;
 pub mod error;
+pub mod keys;
 pub mod options;
 pub mod order;
 pub mod reconciler;

@@ -15,7 +15,8 @@ use crate::acme::certinfo::CertInfo;
 use crate::acme::challenge::Challenges;
 use crate::acme::client::{AcmeHttp, RetryAfter};
 use crate::acme::error::{Cause, OrderError, ProblemDoc, Step, cause};
-use crate::acme::spec::{ChallengeKind, KeyType, OrderSpec};
+use crate::acme::keys::csr;
+use crate::acme::spec::{ChallengeKind, OrderSpec};
 use crate::acme::storage::CertsDir;
 
 /// Executes orders; shared by the reconciler's order tasks.
@@ -90,14 +91,15 @@ impl Issuer {
         };
         self.answer_challenges(&ctx, &mut order, &mut guard).await?;
         // An invalid order carries only a summary: the failed challenge names the host.
-        let status = match order.poll_ready(&self.poll).await {
-            Ok(status) => status,
-            Err(instant_acme::Error::Api(_)) => OrderStatus::Invalid,
+        let summary = match order.poll_ready(&self.poll).await {
+            Ok(OrderStatus::Ready) => None,
+            Ok(_) => Some(order.state().error.clone()),
+            Err(instant_acme::Error::Api(p)) => Some(Some(p)),
             Err(e) => return Err(ctx.fail(Step::Challenge, cause(e))),
         };
         drop(guard);
-        if status != OrderStatus::Ready {
-            return Err(failed_authorization(&ctx, &mut order).await);
+        if let Some(summary) = summary {
+            return Err(failed_authorization(&ctx, &mut order, summary).await);
         }
         let (key_type, hosts) = (spec.key_type, spec.hosts.clone());
         let existing = spec
@@ -122,6 +124,14 @@ impl Issuer {
                 Cause::Unusable(format!("the CA's certificate: {e}")),
             )
         })?;
+        if !info.covers_exactly(&spec.hosts) {
+            // Writing it would make the reconciler re-order at once, in a loop: fail and back off.
+            let msg = format!(
+                "the CA's certificate names {:?}, not the hosts ordered",
+                info.names
+            );
+            return Err(ctx.fail(Step::Download, Cause::Unusable(msg)));
+        }
         let (store, base, hosts) = (
             self.store.clone(),
             spec.base_dir_name.clone(),
@@ -166,7 +176,10 @@ impl Issuer {
                         .map_err(|e| ctx.fail(Step::Account, cause(e)));
                 }
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "unreadable ACME account file: registering a new account")
+                    tracing::warn!(
+                        path = %path.display(), error = %e,
+                        "unreadable ACME account file: registering a new account"
+                    )
                 }
             }
         }
@@ -193,7 +206,10 @@ impl Issuer {
         self.store
             .save_account(&path, &json)
             .map_err(|e| ctx.fail(Step::Account, Cause::Io(e)))?;
-        tracing::info!(ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), account = account.id(), "registered ACME account");
+        tracing::info!(
+            ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), account = account.id(),
+            "registered ACME account"
+        );
         Ok(account)
     }
 
@@ -247,8 +263,13 @@ impl Issuer {
     }
 }
 
-/// After an invalid order: the first failed challenge's problem, with its host.
-async fn failed_authorization(ctx: &Ctx<'_>, order: &mut Order) -> OrderError {
+/// After an invalid order: the first failed challenge's problem, with its host; else the
+/// order's own `summary` problem.
+async fn failed_authorization(
+    ctx: &Ctx<'_>,
+    order: &mut Order,
+    summary: Option<instant_acme::Problem>,
+) -> OrderError {
     let mut authorizations = order.authorizations();
     while let Some(Ok(mut authz)) = authorizations.next().await {
         let host = authz.identifier().to_string();
@@ -262,57 +283,16 @@ async fn failed_authorization(ctx: &Ctx<'_>, order: &mut Order) -> OrderError {
             );
         }
     }
-    match order.state().error.as_ref() {
+    match summary {
         Some(p) => ctx.fail(
             Step::Challenge,
-            Cause::Problem(ProblemDoc::from_acme(p, None)),
+            Cause::Problem(ProblemDoc::from_acme(&p, None)),
         ),
         None => ctx.fail(
             Step::Challenge,
             Cause::Unusable("the order became invalid without a reason".into()),
         ),
     }
-}
-
-/// The private key (PEM, PKCS#8) and a CSR (DER) naming every host; the subject stays empty.
-/// `existing` (a renewal keeping its key) is used when it parses and fits `key_type`.
-fn csr(
-    key_type: KeyType,
-    hosts: Vec<String>,
-    existing: Option<String>,
-) -> Result<(String, Vec<u8>), rcgen::Error> {
-    let wanted = match key_type {
-        KeyType::EcP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        KeyType::EcP384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-        _ => &rcgen::PKCS_RSA_SHA256,
-    };
-    let reused = existing
-        .and_then(|pem| rcgen::KeyPair::from_pem(&pem).ok())
-        .filter(|k| k.algorithm() == wanted);
-    let key = match reused {
-        Some(key) => key,
-        None => new_key(key_type)?,
-    };
-    let mut params = rcgen::CertificateParams::new(hosts)?;
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    let csr = params.serialize_request(&key)?;
-    Ok((key.serialize_pem(), csr.der().to_vec()))
-}
-
-fn new_key(key_type: KeyType) -> Result<rcgen::KeyPair, rcgen::Error> {
-    Ok(match key_type {
-        KeyType::EcP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?,
-        KeyType::EcP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)?,
-        KeyType::Rsa2048 => {
-            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)?
-        }
-        KeyType::Rsa3072 => {
-            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_3072)?
-        }
-        KeyType::Rsa4096 => {
-            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_4096)?
-        }
-    })
 }
 
 /// CAs hand out the EAB HMAC key base64url-encoded; accept padded and standard alphabets too.
@@ -366,51 +346,6 @@ impl Drop for Published<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use x509_parser::prelude::FromDer;
-
-    #[test]
-    fn csr_for_every_key_type_names_all_hosts() {
-        for kt in [KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048] {
-            let (key, der) = csr(kt, vec!["a.test".into(), "b.test".into()], None).unwrap();
-            assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{kt:?}");
-            let (_, req) =
-                x509_parser::certification_request::X509CertificationRequest::from_der(&der)
-                    .unwrap();
-            let sans: Vec<String> = req
-                .requested_extensions()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| match e {
-                    x509_parser::extensions::ParsedExtension::SubjectAlternativeName(s) => Some(
-                        s.general_names
-                            .iter()
-                            .map(|n| n.to_string())
-                            .collect::<Vec<_>>(),
-                    ),
-                    _ => None,
-                })
-                .flatten()
-                .collect();
-            assert_eq!(sans, ["DNSName(a.test)", "DNSName(b.test)"], "{kt:?}");
-        }
-    }
-
-    #[test]
-    fn renewals_keep_a_fitting_key_only() {
-        let (first, _) = csr(KeyType::EcP256, vec!["a.test".into()], None).unwrap();
-        let (kept, _) = csr(KeyType::EcP256, vec!["a.test".into()], Some(first.clone())).unwrap();
-        assert_eq!(kept, first);
-        let (changed, _) =
-            csr(KeyType::EcP384, vec!["a.test".into()], Some(first.clone())).unwrap();
-        assert_ne!(changed, first, "a key of another type is not reused");
-        let (fresh, _) = csr(
-            KeyType::EcP256,
-            vec!["a.test".into()],
-            Some("garbage".into()),
-        )
-        .unwrap();
-        assert_ne!(fresh, first);
-    }
 
     #[test]
     fn eab_keys_decode_in_every_common_alphabet() {

@@ -15,7 +15,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::acme::ari;
-use crate::acme::certinfo::CertInfo;
 use crate::acme::client::{AcmeHttp, ClientSetupError};
 use crate::acme::error::{Cause, OrderError, Step};
 use crate::acme::order::{Issued, Issuer};
@@ -35,27 +34,21 @@ pub fn spawn(
 ) -> Result<JoinHandle<()>, ClientSetupError> {
     let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)?;
     let store = CertsDir::new(cfg.certs_dir.clone());
-    let issuer = Arc::new(Issuer::new(
-        http.clone(),
-        store.clone(),
-        cfg.challenges.clone(),
-        cfg.http_timeout,
-    ));
+    let challenges = cfg.challenges.clone();
+    let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout);
     let r = Reconciler {
         cfg,
-        issuer,
+        issuer: Arc::new(issuer),
         store,
         http,
         entries: BTreeMap::new(),
         running: JoinSet::new(),
         ids: HashMap::new(),
-        ari_dirs: HashMap::new(),
+        ari: ari::AriCache::default(),
+        warned: Default::default(),
     };
     Ok(tokio::spawn(r.run(desired, cancel)))
 }
-
-/// How long a CA's answer to "do you offer ARI?" is trusted.
-const ARI_DIRECTORY_TTL: Duration = Duration::from_secs(3600);
 
 /// Longest sleep between looks at a valid certificate (the files may change under us).
 const MAX_SLEEP: Duration = Duration::from_secs(12 * 3600);
@@ -65,14 +58,6 @@ struct Entry {
     failures: u32,
     next: Instant,
     in_flight: bool,
-    ari: Option<AriPlan>,
-}
-
-#[derive(Clone)]
-struct AriPlan {
-    cert_id: String,
-    at: i64,
-    recheck: Instant,
 }
 
 type OrderResult = (OrderSpec, Result<Issued, OrderError>);
@@ -85,8 +70,9 @@ struct Reconciler {
     entries: BTreeMap<String, Entry>,
     running: JoinSet<OrderResult>,
     ids: HashMap<tokio::task::Id, String>,
-    /// CA directory URL → its `renewalInfo` URL (None: no ARI) and when we last asked.
-    ari_dirs: HashMap<String, (Option<String>, Instant)>,
+    ari: ari::AriCache,
+    /// Settings warnings already logged: each once per process, not once per snapshot.
+    warned: std::collections::HashSet<String>,
 }
 
 impl Reconciler {
@@ -99,7 +85,11 @@ impl Reconciler {
         self.update(&first);
         let mut open = true;
         loop {
-            self.tick().await;
+            // A look may wait on the CA (ARI): cancellation must not wait for it.
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.tick() => {}
+            }
             let wake = self.next_wake();
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -107,6 +97,9 @@ impl Reconciler {
                     Ok(()) => {
                         let state = desired.borrow_and_update().clone();
                         self.update(&state);
+                        // Only on a published change: the channel's initial value may be a
+                        // placeholder from before discovery listed anything.
+                        self.cleanup_links(&state);
                     }
                     Err(_) => open = false,
                 },
@@ -124,38 +117,57 @@ impl Reconciler {
         for req in &state.certificates {
             match spec::resolve(req, &self.cfg.globals) {
                 Ok((spec, warnings)) => {
-                    for w in warnings {
+                    for w in warnings
+                        .into_iter()
+                        .filter(|w| self.warned.insert(w.clone()))
+                    {
                         tracing::warn!("{w}");
                     }
                     if let Some(other) = wanted.get(&spec.base_dir_name) {
-                        tracing::warn!(base = %spec.base_dir_name, first = %other.source, second = %spec.source, "two containers want the same certificate directory: the first wins");
+                        tracing::warn!(
+                            base = %spec.base_dir_name, first = %other.source, second = %spec.source,
+                            "two containers want the same certificate directory: the first wins"
+                        );
                     } else {
                         wanted.insert(spec.base_dir_name.clone(), spec);
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "certificate not requested"),
+                Err(e) if self.warned.insert(e.to_string()) => {
+                    tracing::warn!(error = %e, "certificate not requested")
+                }
+                Err(_) => {}
             }
         }
-        self.entries.retain(|base, _| wanted.contains_key(base));
+        let gone: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|b| !wanted.contains_key(*b))
+            .cloned()
+            .collect();
+        for base in gone {
+            self.entries.remove(&base);
+            self.ari.forget(&base);
+        }
         self.cfg.stats.retain(|base| wanted.contains_key(base));
         let now = Instant::now();
         for (base, spec) in wanted {
             match self.entries.get_mut(&base) {
                 Some(e) if e.spec == spec => {}
                 Some(e) => {
-                    (e.spec, e.failures, e.next, e.ari) = (spec, 0, now, None);
+                    (e.spec, e.failures, e.next) = (spec, 0, now);
+                    self.ari.forget(&base);
                 }
                 None => {
-                    self.entries.insert(
-                        base,
-                        Entry {
-                            spec,
-                            failures: 0,
-                            next: now,
-                            in_flight: false,
-                            ari: None,
-                        },
-                    );
+                    // An order from before this certificate was dropped may still run: one
+                    // order per directory at a time, so wait for it.
+                    let in_flight = self.ids.values().any(|b| *b == base);
+                    let entry = Entry {
+                        spec,
+                        failures: 0,
+                        next: now,
+                        in_flight,
+                    };
+                    self.entries.insert(base, entry);
                 }
             }
         }
@@ -178,11 +190,21 @@ impl Reconciler {
                     None
                 }
             };
-            let ari_at = self.ari_time(&base, disk.as_ref()).await;
+            let unix = unix_now();
+            let ari_at = match (
+                disk.as_ref().and_then(|d| d.ari_id.as_deref()),
+                self.entries.get(&base),
+            ) {
+                (Some(id), Some(e)) => {
+                    self.ari
+                        .renewal_time(&self.http, &base, &e.spec.ca_url, id, unix)
+                        .await
+                }
+                _ => None,
+            };
             let Some(entry) = self.entries.get_mut(&base) else {
                 continue;
             };
-            let unix = unix_now();
             match schedule::decide(
                 unix,
                 disk.as_ref(),
@@ -191,10 +213,15 @@ impl Reconciler {
                 ari_at,
             ) {
                 Decision::ValidUntil(at) => {
+                    // acme-companion relinks on every loop: a host that came back, or a
+                    // certificate it wrote, gets its `<host>.crt` links without an order.
+                    if let Err(e) = self.store.link_hosts(&base, &entry.spec.hosts) {
+                        tracing::warn!(base = %base, error = %e, "cannot link certificate");
+                    }
                     let mut next = now
                         + Duration::from_secs(u64::try_from(at - unix).unwrap_or(0)).min(MAX_SLEEP);
-                    if let Some(plan) = &entry.ari {
-                        next = next.min(plan.recheck);
+                    if let Some(recheck) = self.ari.recheck(&base) {
+                        next = next.min(recheck);
                     }
                     entry.next = next;
                     let not_after = disk.as_ref().map_or(at, |d| d.not_after);
@@ -207,7 +234,10 @@ impl Reconciler {
                     );
                 }
                 Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
-                    tracing::info!(base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason, "ordering certificate");
+                    tracing::info!(
+                        base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason,
+                        "ordering certificate"
+                    );
                     entry.in_flight = true;
                     self.cfg
                         .stats
@@ -239,66 +269,34 @@ impl Reconciler {
         }
     }
 
-    /// The CA's ARI renewal time for this certificate, when the CA offers ARI (cached until
-    /// its `Retry-After`); `None` falls back to the certificate's own dates.
-    async fn ari_time(&mut self, base: &str, disk: Option<&CertInfo>) -> Option<i64> {
-        let id = disk?.ari_id.clone()?;
-        let entry = self.entries.get(base)?;
-        if let Some(plan) = entry
-            .ari
-            .as_ref()
-            .filter(|p| p.cert_id == id && Instant::now() < p.recheck)
-        {
-            return Some(plan.at);
-        }
-        let ca = entry.spec.ca_url.clone();
-        let stale = self
-            .ari_dirs
-            .get(&ca)
-            .is_none_or(|(_, at)| at.elapsed() > ARI_DIRECTORY_TTL);
-        if stale {
-            // Failures are cached too: an unreachable CA must not stall every look for a timeout.
-            let url = ari::renewal_info_url(&self.http, &ca)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::debug!(ca = %ca, error = %e, "ACME directory unavailable for ARI");
-                    None
-                });
-            self.ari_dirs.insert(ca.clone(), (url, Instant::now()));
-        }
-        let url = self.ari_dirs.get(&ca).and_then(|(url, _)| url.clone())?;
-        match ari::fetch(&self.http, &url, &id).await {
-            Ok((window, recheck)) => {
-                let at = ari::pick(window, unix_now(), fastrand::f64());
-                let plan = AriPlan {
-                    cert_id: id,
-                    at,
-                    recheck: Instant::now() + recheck,
-                };
-                self.entries.get_mut(base)?.ari = Some(plan);
-                Some(at)
-            }
-            Err(e) => {
-                tracing::warn!(base = %base, ca = %ca, error = %e, "ARI lookup failed: using the certificate's own dates");
-                None
-            }
-        }
-    }
-
     fn finished(&mut self, done: Result<(tokio::task::Id, OrderResult), tokio::task::JoinError>) {
         let (base, result) = match done {
             Ok((id, (_, result))) => (self.ids.remove(&id), result),
             Err(e) => {
                 tracing::error!(error = %e, "ACME order task ended abnormally");
                 let base = self.ids.remove(&e.id());
-                if let Some(entry) = base.as_ref().and_then(|b| self.entries.get_mut(b)) {
+                if let Some((base, entry)) =
+                    base.and_then(|b| self.entries.get_mut(&b).map(|e| (b, e)))
+                {
                     entry.in_flight = false;
                     entry.failures += 1;
-                    entry.next = Instant::now()
-                        + self
-                            .cfg
+                    let retry_in =
+                        self.cfg
                             .backoff
                             .delay(entry.failures, None, false, fastrand::f64());
+                    entry.next = Instant::now() + retry_in;
+                    let (error, failures) = (
+                        format!("ACME order task ended abnormally: {e}"),
+                        entry.failures,
+                    );
+                    self.cfg.stats.set(
+                        &base,
+                        CertStatus::Failed {
+                            error,
+                            failures,
+                            retry_in,
+                        },
+                    );
                 }
                 return;
             }
@@ -310,11 +308,14 @@ impl Reconciler {
                     .stats
                     .orders_succeeded
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(base = %base, hosts = %issued.info.names.join(","), elapsed_ms = issued.elapsed.as_millis() as u64, not_after = issued.info.not_after, "certificate written");
+                tracing::info!(
+                    base = %base, hosts = %issued.info.names.join(","), not_after = issued.info.not_after,
+                    elapsed_ms = issued.elapsed.as_millis() as u64, "certificate written"
+                );
                 (self.cfg.on_issued)(&base);
+                self.ari.forget(&base);
                 if let Some(entry) = self.entries.get_mut(&base) {
-                    (entry.in_flight, entry.failures, entry.next, entry.ari) =
-                        (false, 0, Instant::now(), None);
+                    (entry.in_flight, entry.failures, entry.next) = (false, 0, Instant::now());
                 }
             }
             Err(err) => {
@@ -349,6 +350,28 @@ impl Reconciler {
                     failures = entry.failures, retry_in_s = delay.as_secs_f64(), "{err}"
                 );
             }
+        }
+    }
+
+    /// Unlinks managed `<host>.crt` links of hosts no container asks for any more.
+    fn cleanup_links(&self, state: &DesiredState) {
+        let enabled = state
+            .certificates
+            .iter()
+            .flat_map(|c| c.hosts.iter().flat_map(|h| h.split(',')))
+            .map(|h| {
+                h.trim()
+                    .trim_end_matches('.')
+                    .trim_start_matches("*.")
+                    .to_ascii_lowercase()
+            })
+            .collect();
+        match self.store.cleanup_links(&enabled) {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(?removed, "unlinked certificates no container asks for")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cleaning up certificate links"),
         }
     }
 

@@ -105,12 +105,15 @@ impl AcmeGlobals {
         let key_type = match get("DEFAULT_KEY_SIZE") {
             None => KeyType::default(),
             Some(v) => KeyType::parse(&v).unwrap_or_else(|| {
-                warnings.push(format!("DEFAULT_KEY_SIZE={v:?} is not one of ec-256, ec-384, 2048, 3072, 4096: using ec-256"));
+                warnings.push(format!(
+                    "DEFAULT_KEY_SIZE={v:?} is not one of {KEY_SIZES}: using ec-256"
+                ));
                 KeyType::default()
             }),
         };
         let renew_after_days = get("ACME_RENEW_AFTER").and_then(|v| {
-            v.parse().map_err(|_| warnings.push(format!("ACME_RENEW_AFTER={v:?} is not a whole number of days: renewing at 2/3 of the lifetime"))).ok()
+            let msg = format!("ACME_RENEW_AFTER={v:?} is not a whole number of days: renewing at 2/3 of the lifetime");
+            v.parse().map_err(|_| warnings.push(msg)).ok()
         });
         let staging = get("LETSENCRYPT_TEST").is_some_and(|v| {
             parse_bool("LETSENCRYPT_TEST", &v).unwrap_or_else(|e| {
@@ -216,7 +219,9 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     let key_type = match get(s, &["ACME_KEYSIZE", "LETSENCRYPT_KEYSIZE"]) {
         None => globals.key_type,
         Some(v) => KeyType::parse(&v).unwrap_or_else(|| {
-            warnings.push(format!("{source}: ACME_KEYSIZE={v:?} is not one of ec-256, ec-384, 2048, 3072, 4096: using DEFAULT_KEY_SIZE"));
+            warnings.push(format!(
+                "{source}: ACME_KEYSIZE={v:?} is not one of {KEY_SIZES}: using DEFAULT_KEY_SIZE"
+            ));
             globals.key_type
         }),
     };
@@ -235,7 +240,8 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     let renew_after_days = match get(s, &["ACME_RENEW_AFTER"]) {
         None => globals.renew_after_days,
         Some(v) => v.parse().map(Some).unwrap_or_else(|_| {
-            warnings.push(format!("{source}: ACME_RENEW_AFTER={v:?} is not a whole number of days: using the global value"));
+            let msg = "is not a whole number of days: using the global value";
+            warnings.push(format!("{source}: ACME_RENEW_AFTER={v:?} {msg}"));
             globals.renew_after_days
         }),
     };
@@ -253,6 +259,13 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     } else {
         get(s, &["ACME_EMAIL", "LETSENCRYPT_EMAIL"]).or(globals.email.clone())
     };
+    for name in IGNORED {
+        if get(s, &[name]).is_some() {
+            warnings.push(format!(
+                "{source}: {name} is not supported yet and is ignored"
+            ));
+        }
+    }
     let reuse_key = match get(s, &["ACME_RENEW_PRIVATE_KEYS"]) {
         None => globals.reuse_private_keys,
         Some(v) => parse_bool("ACME_RENEW_PRIVATE_KEYS", &v)
@@ -276,6 +289,23 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     };
     Ok((spec, warnings))
 }
+
+/// The accepted `ACME_KEYSIZE` / `DEFAULT_KEY_SIZE` values, for warnings.
+const KEY_SIZES: &str = "ec-256, ec-384, 2048, 3072, 4096";
+
+/// acme-companion settings dockside does not implement yet: named in a warning, never silently
+/// dropped.
+const IGNORED: &[&str] = &[
+    "ACME_CERT_PROFILE",
+    "ACME_PREFERRED_CHAIN",
+    "ACME_OCSP",
+    "ACME_PRE_HOOK",
+    "ACME_POST_HOOK",
+    "ACME_RESTART_CONTAINER",
+    "LETSENCRYPT_RESTART_CONTAINER",
+    "ZEROSSL_API_KEY",
+    "ACMESH_DNS_API_CONFIG",
+];
 
 /// First non-empty value among `names` (new spelling first).
 fn get(s: &BTreeMap<String, String>, names: &[&str]) -> Option<String> {

@@ -216,3 +216,21 @@ fn private_keys_renew_unless_told_otherwise() {
         &[("ACME_RENEW_PRIVATE_KEYS", "true")]
     ));
 }
+
+#[test]
+fn unimplemented_settings_are_named_in_a_warning() {
+    let (_, w) = resolve(
+        &req(
+            &["a.test"],
+            &[("ACME_OCSP", "true"), ("ACME_PRE_HOOK", "echo")],
+        ),
+        &AcmeGlobals::default(),
+    )
+    .unwrap();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w.iter().all(|w| w.contains("not supported yet")), "{w:?}");
+    assert!(
+        w[0].contains("ACME_OCSP") && w[1].contains("ACME_PRE_HOOK"),
+        "{w:?}"
+    );
+}

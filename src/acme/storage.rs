@@ -6,6 +6,7 @@
 //! (0600, instant-acme's credentials JSON), mirroring acme.sh's `ca/<ca-host>/<ca-path>` so an
 //! operator finds them where they expect; one account per CA directory and email, reused forever.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -98,6 +99,48 @@ impl CertsDir {
         Ok(())
     }
 
+    /// acme-companion's `cleanup_links`: removes the `<d>.crt`/`.key`/`.chain.pem`/
+    /// `.dhparam.pem` symlinks of every domain not in `enabled` whose `.crt` link points into a
+    /// folder carrying `.companion`. User certificates (no marker), `default.crt` and the
+    /// certificate folders themselves are never touched. Returns the domains unlinked.
+    pub fn cleanup_links(&self, enabled: &BTreeSet<String>) -> io::Result<Vec<String>> {
+        let mut removed = Vec::new();
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(e),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(domain) = name.strip_suffix(".crt") else {
+                continue;
+            };
+            if domain == "default" || enabled.contains(domain) {
+                continue;
+            }
+            let Ok(target) = std::fs::read_link(entry.path()) else {
+                continue;
+            };
+            let managed = self
+                .root
+                .join(&target)
+                .parent()
+                .is_some_and(|dir| dir.join(".companion").exists());
+            if !managed {
+                continue;
+            }
+            for suffix in ["crt", "key", "chain.pem", "dhparam.pem"] {
+                let link = self.root.join(format!("{domain}.{suffix}"));
+                if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
+                    std::fs::remove_file(&link)?;
+                }
+            }
+            removed.push(domain.to_owned());
+        }
+        removed.sort();
+        Ok(removed)
+    }
+
     /// Atomically points `root/name` at `target`: a temp symlink renamed over the old entry.
     fn symlink(&self, name: &str, target: &str) -> io::Result<()> {
         let link = self.root.join(name);
@@ -162,6 +205,9 @@ impl CertsDir {
 
     /// Stores account credentials (they hold the account's private key: 0600, dirs 0700).
     pub fn save_account(&self, path: &Path, credentials: &[u8]) -> io::Result<()> {
+        // The certs dir itself stays world-readable (0755) like acme-companion's; only the
+        // account subtree is private.
+        create_dir(&self.root)?;
         if let Some(dir) = path.parent() {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()

@@ -1,6 +1,7 @@
 //! Layout, permissions and read-back tests for `storage::CertsDir`.
 
 use super::*;
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
 fn chain(hosts: &[&str]) -> (String, String) {
@@ -121,20 +122,22 @@ fn reads_a_folder_written_by_acme_companion() {
 #[test]
 fn accounts_are_per_ca_and_email_and_private() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = CertsDir::new(tmp.path());
+    let store = CertsDir::new(tmp.path().join("certs"));
     let p = store.account_path(
         "https://acme-v02.api.letsencrypt.org/directory",
         Some("me@x.test"),
     );
     assert_eq!(
         p,
-        tmp.path()
+        store
+            .root()
             .join("accounts/acme-v02.api.letsencrypt.org/directory/me@x.test/account.json")
     );
     let p2 = store.account_path("https://127.0.0.1:14000/dir/../x", None);
     assert_eq!(
         p2,
-        tmp.path()
+        store
+            .root()
             .join("accounts/127.0.0.1:14000/dir/_/x/default/account.json")
     );
     assert_eq!(store.load_account(&p).unwrap(), None);
@@ -142,4 +145,49 @@ fn accounts_are_per_ca_and_email_and_private() {
     assert_eq!(store.load_account(&p).unwrap().as_deref(), Some(&b"{}"[..]));
     assert_eq!(mode(&p), 0o600);
     assert_eq!(mode(p.parent().unwrap()), 0o700);
+    assert_eq!(
+        mode(store.root()),
+        0o755,
+        "only the account subtree is private"
+    );
+}
+
+#[test]
+fn cleanup_unlinks_only_disabled_managed_domains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = CertsDir::new(tmp.path());
+    let (key, pem) = chain(&["a.test", "b.test"]);
+    store
+        .write_certificate("a.test", &["a.test".into(), "b.test".into()], &key, &pem)
+        .unwrap();
+    // A user's own certificate folder and link (no .companion), and default.crt.
+    std::fs::create_dir_all(tmp.path().join("mine.test")).unwrap();
+    std::fs::write(tmp.path().join("mine.test/fullchain.pem"), &pem).unwrap();
+    std::os::unix::fs::symlink(
+        "./mine.test/fullchain.pem",
+        tmp.path().join("mine.test.crt"),
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("default.crt"), &pem).unwrap();
+    let enabled: BTreeSet<String> = ["a.test".to_string()].into();
+    assert_eq!(store.cleanup_links(&enabled).unwrap(), ["b.test"]);
+    for f in ["b.test.crt", "b.test.key", "b.test.chain.pem"] {
+        assert!(
+            std::fs::symlink_metadata(tmp.path().join(f)).is_err(),
+            "{f} removed"
+        );
+    }
+    for f in [
+        "a.test.crt",
+        "a.test.key",
+        "mine.test.crt",
+        "default.crt",
+        "a.test/fullchain.pem",
+    ] {
+        assert!(
+            std::fs::symlink_metadata(tmp.path().join(f)).is_ok(),
+            "{f} kept"
+        );
+    }
+    assert!(store.cleanup_links(&enabled).unwrap().is_empty());
 }

@@ -27,6 +27,7 @@ pub struct Running {
     pub desired: watch::Sender<Arc<DesiredState>>,
     pub stats: Arc<Stats>,
     cancel: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Running {
@@ -94,17 +95,28 @@ impl Harness {
         };
         let (desired, desired_rx) = watch::channel(Arc::new(state));
         let cancel = CancellationToken::new();
-        reconciler::spawn(cfg, desired_rx, cancel.clone()).expect("CA_BUNDLE loads");
+        let handle = reconciler::spawn(cfg, desired_rx, cancel.clone()).expect("CA_BUNDLE loads");
         Running {
             issued: rx,
             desired,
             stats,
             cancel,
+            handle: Some(handle),
         }
     }
 }
 
 impl Running {
+    /// Cancels the reconciler and waits for its task to end.
+    pub async fn stop(mut self, within: Duration) {
+        self.cancel.cancel();
+        let handle = self.handle.take().unwrap();
+        tokio::time::timeout(within, handle)
+            .await
+            .expect("reconciler stops promptly")
+            .unwrap();
+    }
+
     /// The next base directory written, or a panic naming what we waited for.
     pub async fn next_issued(&mut self, within: Duration) -> String {
         match tokio::time::timeout(within, self.issued.recv()).await {
