@@ -275,7 +275,10 @@ async fn spawn_providers(
         }
         None => {}
     }
-    discovery::spawn_combiner(inputs, desired, cancel);
+    // Without providers the state is only what `Running::publish` sets (embedding, tests).
+    if !inputs.is_empty() {
+        discovery::spawn_combiner(inputs, desired, cancel);
+    }
     Ok(())
 }
 

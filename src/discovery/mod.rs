@@ -51,7 +51,6 @@ pub fn spawn_combiner(
                 differs
             });
             if inputs.is_empty() {
-                token.cancelled().await;
                 return;
             }
             let changed = select_all(inputs.iter_mut().map(|rx| Box::pin(rx.changed())));
