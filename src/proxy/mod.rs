@@ -8,6 +8,7 @@ pub mod headers;
 pub mod health;
 pub mod https;
 pub mod listener;
+pub mod log_throttle;
 pub mod meta;
 pub mod service;
 pub mod upstream_tls;

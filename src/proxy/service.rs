@@ -21,11 +21,16 @@ use crate::proxy::body::{self, BoxError, ProxyBody};
 use crate::proxy::error::{Fault, ProxyError};
 use crate::proxy::forward::{Forwarded, Forwarder};
 use crate::proxy::headers::{self, HeaderContext};
+use crate::proxy::log_throttle::LogThrottle;
 use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
 use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::routing::host::normalize_host;
 use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
 use crate::tls::TlsState;
+
+/// Per-request warnings, at most one per (host, backend, status) every 10 s.
+static WARNINGS: std::sync::LazyLock<LogThrottle> =
+    std::sync::LazyLock::new(|| LogThrottle::new(std::time::Duration::from_secs(10)));
 
 const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
 
@@ -308,7 +313,12 @@ fn answer_error(
     let backend = backend.unwrap_or("-");
     match err.fault() {
         Fault::Client => tracing::debug!(host, path, backend, fault = ?err.fault(), "{err}"),
-        _ => tracing::warn!(host, path, backend, fault = ?err.fault(), "{err}"),
+        fault => {
+            let key = format!("{host}\0{backend}\0{}", status.as_u16());
+            if let Some(suppressed) = WARNINGS.admit(&key, std::time::Instant::now()) {
+                tracing::warn!(host, path, backend, ?fault, suppressed, "{err}");
+            }
+        }
     }
     let mut resp = text(
         status,
