@@ -180,3 +180,27 @@ async fn connection_limit_queues_extra_clients() {
     drop(first);
     assert!(read_head(&mut second).await.starts_with("HTTP/1.1 200"));
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    use tokio::io::AsyncReadExt;
+    let d = Dockside::start(|c| c.limits.idle_timeout = Duration::from_millis(300)).await;
+    let b = TestBackend::start("idle").await;
+    d.publish(vec![site("idle.tld", &[b.addr])]).await;
+    let mut s = TcpStream::connect(d.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: idle.tld\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_head(&mut s).await.starts_with("HTTP/1.1 200"));
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut rest))
+        .await
+        .expect("idle connection closed within WAIT")
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}

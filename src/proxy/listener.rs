@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Limits;
+use crate::proxy::idle::{Activity, Tracked};
 use crate::proxy::meta::{ConnInfo, Scheme};
 use crate::proxy::service::{self, ServiceState};
 
@@ -96,15 +97,24 @@ where
             Ok::<_, Infallible>(service::handle(state, conn, req).await)
         }
     });
-    let connection = state
-        .http
-        .serve_connection_with_upgrades(TokioIo::new(io), svc);
+    let activity = Activity::new();
+    let io = TokioIo::new(Tracked::new(io, activity.clone()));
+    let connection = state.http.serve_connection_with_upgrades(io, svc);
     tokio::pin!(connection);
     let result = tokio::select! {
         r = connection.as_mut() => r,
         _ = state.shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             connection.as_mut().await
+        }
+        _ = activity.idle(state.limits.idle_timeout) => {
+            // Nothing moved for DOCKSIDE_IDLE_TIMEOUT: finish politely (h2 GOAWAY) and close.
+            // A request still waiting on its backend is bounded by the upstream timeout.
+            connection.as_mut().graceful_shutdown();
+            let grace = state.limits.upstream_timeout + state.limits.header_timeout;
+            tokio::time::timeout(grace, connection.as_mut())
+                .await
+                .unwrap_or(Ok(()))
         }
     };
     if let Err(e) = result {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod forward;
 pub mod headers;
 pub mod health;
+pub mod idle;
 pub mod listener;
 pub mod meta;
 pub mod service;
