@@ -41,19 +41,14 @@ pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 }
 
 /// Accepts plain-TCP clients until shutdown; every connection holds one permit of
-/// `ServiceState::connections` and runs in `tracker` so shutdown can wait for it.
+/// `ServiceState::connections` and runs in `tracker` so shutdown can wait for it. Past the
+/// limit a new connection is closed at once (like nginx when `worker_connections` run out):
+/// waiting for a permit would strand clients queued on another worker's socket.
 pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracker: TaskTracker) {
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
-        let permit = tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            p = state.connections.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let accepted = tokio::select! {
             _ = state.shutdown.cancelled() => return,
             a = listener.accept() => a,
@@ -66,6 +61,10 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracke
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+            tracing::warn!(%client, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing");
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let conn = ConnInfo {

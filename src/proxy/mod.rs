@@ -11,3 +11,4 @@ pub mod listener;
 pub mod meta;
 pub mod service;
 pub mod upstream_tls;
+pub mod workers;
