@@ -59,11 +59,12 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let pending = Pending::capture(state.access_log, &req);
     let host = request_host(&req);
-    let path = req.uri().path().to_owned();
+    // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
+    let uri = req.uri().clone();
     let (response, upstream) = match route(state, conn, &host, req).await {
         Ok(answer) => answer,
         Err((err, backend)) => (
-            answer_error(&err, &host, &path, backend.as_deref()),
+            answer_error(&err, &host, uri.path(), backend.as_deref()),
             backend,
         ),
     };
@@ -230,19 +231,30 @@ fn rewrite(
         keepalive: upstream.keepalive,
     };
     headers::rewrite_request(&mut parts.headers, &ctx);
-    let target = if meta.query.is_empty() {
-        meta.path.clone()
-    } else {
-        format!("{}?{}", meta.path, meta.query)
-    };
-    if let Ok(uri) = target.parse() {
-        parts.uri = uri;
+    // Only a VIRTUAL_DEST replacement changes the target; otherwise keep the parsed URI.
+    if !location_keeps_uri(&meta.request_uri, &meta.path, &meta.query) {
+        let target = if meta.query.is_empty() {
+            meta.path.clone()
+        } else {
+            format!("{}?{}", meta.path, meta.query)
+        };
+        if let Ok(uri) = target.parse() {
+            parts.uri = uri;
+        }
     }
     let mut body = incoming.map_err(|e| Box::new(e) as BoxError).boxed();
     if let Some(limit) = meta.body_limit {
         body = body::limited(body, limit);
     }
     Request::from_parts(parts, body)
+}
+
+/// Whether `path?query` is exactly the original target (no `VIRTUAL_DEST` rewrite happened).
+fn location_keeps_uri(request_uri: &str, path: &str, query: &str) -> bool {
+    match request_uri.split_once('?') {
+        Some((p, q)) => p == path && q == query,
+        None => request_uri == path && query.is_empty(),
+    }
 }
 
 fn is_idempotent(method: &Method) -> bool {
