@@ -137,10 +137,13 @@ if ! wait_ok "http://127.0.0.1:$DOCKSIDE_PORT/" "$HOST"; then
 fi
 IDLE_RSS=$(rss_kib "$DOCKSIDE_PID")
 
-NGINX_PIDS=$(cat "$WORK/proxy/nginx.pid"; pgrep -P "$(cat "$WORK/proxy/nginx.pid")")
+# nginx masters (daemon off) and their workers.
+pids_of() { local m; m=$(cat "$WORK/$1/nginx.pid"); echo "$m" $(pgrep -P "$m"); }
+BACKEND_PIDS=$(pids_of backend)
+NGINX_PIDS=$(pids_of proxy)
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
-  run_wrk direct "http://127.0.0.1:$BACKEND_PORT/" $(cat "$WORK/backend/nginx.pid")
+  run_wrk direct "http://127.0.0.1:$BACKEND_PORT/" $BACKEND_PIDS
   run_wrk nginx "http://127.0.0.1:$NGINX_PORT/" $NGINX_PIDS
   run_wrk dockside "http://127.0.0.1:$DOCKSIDE_PORT/" "$DOCKSIDE_PID"
 done
@@ -157,7 +160,8 @@ AFTER_RSS=$(rss_kib "$DOCKSIDE_PID")
   echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores (client, proxies and backend share them)."
   echo "Command: \`scripts/bench.sh ${1:-}\` — \`wrk -t2 -c64 -d$DURATION --latency\` per target, $ROUNDS rounds in turns, one static nginx backend"
   echo "(1 worker, \`return 200 'hello'\`), nginx proxy with upstream keepalive and \`worker_processes auto\`,"
-  echo "dockside via $HOW; access logs off in both proxies."
+  echo "dockside via $HOW; access logs off in both proxies. The machine is shared with other"
+  echo "work, so single runs swing by ±20 %: compare proxies within a round and by CPU µs per request."
   echo
   cat "$WORK/table"
   echo
