@@ -11,7 +11,13 @@ cd "$(dirname "$0")/.."
 MODE=${1:-auto}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}   # targets are measured in turns, ROUNDS times; the median run is reported
-BACKEND_PORT=18081 NGINX_PORT=18082 DOCKSIDE_PORT=18083
+BASE=${BENCH_PORT_BASE:-28080}   # three consecutive free ports above this one
+BACKEND_PORT=$((BASE + 1)) NGINX_PORT=$((BASE + 2)) DOCKSIDE_PORT=$((BASE + 3))
+for p in $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is in use: set BENCH_PORT_BASE to another base port" >&2; exit 1
+  fi
+done
 HOST=bench.local
 WORK=$(mktemp -d)
 PIDS=()
