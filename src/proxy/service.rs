@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::acme::challenge::Challenges;
 use crate::config::{AccessLog, Limits};
-use crate::model::Proto;
+use crate::model::{BackendAddr, Proto};
 use crate::proxy::access_log::{Outcome, Pending};
 use crate::proxy::body::{self, BoxError, ProxyBody};
 use crate::proxy::error::{Fault, ProxyError};
@@ -48,8 +48,9 @@ pub struct ServiceState {
     pub http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
 }
 
-/// A response and the backend that produced it (for `$upstream_addr`).
-type Answer = (Response<ProxyBody>, Option<String>);
+/// A response and the backend that produced it (for `$upstream_addr`; formatted only when
+/// an access log line is written).
+type Answer = (Response<ProxyBody>, Option<BackendAddr>);
 
 /// Serves one request; never fails (errors become responses).
 pub async fn handle(
@@ -64,7 +65,7 @@ pub async fn handle(
     let (response, upstream) = match route(state, conn, &host, req).await {
         Ok(answer) => answer,
         Err((err, backend)) => (
-            answer_error(&err, &host, uri.path(), backend.as_deref()),
+            answer_error(&err, &host, uri.path(), backend.as_ref()),
             backend,
         ),
     };
@@ -74,14 +75,14 @@ pub async fn handle(
             remote: conn.client,
             status: response.status(),
             body_bytes: response.body().size_hint().exact().unwrap_or(0),
-            upstream,
+            upstream: upstream.map(|b| b.to_string()),
         };
         p.record(state.access_log, &outcome);
     }
     response
 }
 
-type Failure = (ProxyError, Option<String>);
+type Failure = (ProxyError, Option<BackendAddr>);
 
 /// The pipeline. New steps (HTTPS redirect, HSTS, 421) go between lookup and location.
 async fn route(
@@ -126,7 +127,7 @@ async fn dispatch(
                 .forward(req, upstream, retryable, client_upgrade)
                 .await
             {
-                Ok(Forwarded { response, backend }) => Ok((response, Some(backend.to_string()))),
+                Ok(Forwarded { response, backend }) => Ok((response, Some(backend))),
                 Err(err) => {
                     let backend = backend_of(&err);
                     Err((with_site(err, &meta), backend))
@@ -144,7 +145,7 @@ async fn dispatch(
                 backend: backend.addr.clone(),
                 reason: "uwsgi forwarding is wired by the uwsgi module".into(),
             };
-            Err((err, Some(backend.addr.to_string())))
+            Err((err, Some(backend.addr.clone())))
         }
     }
 }
@@ -292,10 +293,10 @@ fn answer_error(
     err: &ProxyError,
     host: &str,
     path: &str,
-    backend: Option<&str>,
+    backend: Option<&BackendAddr>,
 ) -> Response<ProxyBody> {
     let status = err.status();
-    let backend = backend.unwrap_or("-");
+    let backend = backend.map_or_else(|| "-".to_owned(), |b| b.to_string());
     match err.fault() {
         Fault::Client => tracing::debug!(host, path, backend, fault = ?err.fault(), "{err}"),
         _ => tracing::warn!(host, path, backend, fault = ?err.fault(), "{err}"),
@@ -350,11 +351,11 @@ fn no_backend(upstream: &Upstream) -> ProxyError {
     }
 }
 
-fn backend_of(err: &ProxyError) -> Option<String> {
+fn backend_of(err: &ProxyError) -> Option<BackendAddr> {
     match err {
         ProxyError::Connect { backend, .. }
         | ProxyError::Timeout { backend, .. }
-        | ProxyError::Upstream { backend, .. } => Some(backend.to_string()),
+        | ProxyError::Upstream { backend, .. } => Some(backend.clone()),
         _ => None,
     }
 }
