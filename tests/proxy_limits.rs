@@ -210,3 +210,15 @@ async fn idle_connections_are_closed() {
         "{waited:?}"
     );
 }
+
+#[tokio::test]
+async fn a_second_instance_cannot_share_the_port() {
+    let first = Dockside::start(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = dockside::config::Config::for_tests(dir.path().to_path_buf());
+    config.http = first.addr;
+    match dockside::app::start(config).await {
+        Ok(_) => panic!("two instances bound {} (SO_REUSEPORT leak)", first.addr),
+        Err(e) => assert!(e.to_string().contains("already in use"), "{e}"),
+    }
+}

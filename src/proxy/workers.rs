@@ -28,6 +28,11 @@ pub struct Workers {
 /// Binds `count` sockets to `addr` with `SO_REUSEPORT` (the kernel spreads connections over
 /// them). Must run inside a runtime; the sockets are handed to the workers as std listeners.
 pub fn bind(addr: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    // SO_REUSEPORT would silently share the port with another dockside already running there;
+    // a plain bind first turns that into the usual "address in use".
+    if addr.port() != 0 {
+        drop(std::net::TcpListener::bind(addr)?);
+    }
     let mut addr = addr;
     let mut out = Vec::with_capacity(count);
     for _ in 0..count.max(1) {
