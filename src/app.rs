@@ -221,7 +221,8 @@ async fn spawn_providers(
 ) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     let docker = docker_settings(config)?;
-    let watching_docker = match &docker {
+    // (watch it, answered now): an explicit DOCKER_HOST is watched even while it is down.
+    let (watching_docker, engine_up) = match &docker {
         Some(settings) => match discovery::probe(settings).await {
             Ok(version) => {
                 tracing::info!(
@@ -230,18 +231,18 @@ async fn spawn_providers(
                     version.version,
                     version.api_version
                 );
-                true
+                (true, true)
             }
             Err(e) if settings.host.is_some() => {
                 tracing::warn!("{e}; dockside keeps retrying in the background");
-                true
+                (true, false)
             }
             Err(e) => {
                 tracing::info!("no Docker engine: {e}");
-                false
+                (false, false)
             }
         },
-        None => false,
+        None => (false, false),
     };
     if let (true, Some(settings)) = (watching_docker, docker) {
         let (tx, rx) = watch::channel(Vec::new());
@@ -263,7 +264,7 @@ async fn spawn_providers(
             file::spawn(path.clone(), tx, cancel.child_token());
             inputs.push(rx);
         }
-        None if !watching_docker && config.docker_host.as_deref() != Some("off") => {
+        None if !engine_up && config.docker_host.as_deref() != Some("off") => {
             let routes = file::parse(file::EXAMPLE, std::path::Path::new("examples/routes.toml"))?;
             tracing::info!(
                 "no Docker engine and no --routes: serving the example routes file (examples/routes.toml): http://localhost/ → 127.0.0.1:8000"
@@ -288,6 +289,9 @@ fn docker_settings(config: &Config) -> anyhow::Result<Option<DockerSettings>> {
     if let Some(host) = &config.docker_host {
         settings.host = Some(host.clone());
     }
+    settings
+        .container_filters
+        .extend(config.docker_filters.iter().cloned());
     Ok(Some(settings))
 }
 
