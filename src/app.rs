@@ -378,9 +378,10 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build(&items);
     let table = RouteTable::build(&state, &config.defaults);
     Ok(format!(
-        "{}\n\n{}",
+        "{}\n\n{}{}",
         sources.join("\n"),
-        admin::report::render(&state, &table)
+        admin::report::render(&state, &table),
+        admin::report::port_hints(&items)
     ))
 }
 
