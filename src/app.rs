@@ -298,8 +298,7 @@ async fn spawn_providers(
 ) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     let docker = docker_settings(config)?;
-    // (watch it, answered now): an explicit DOCKER_HOST is watched even while it is down.
-    let (watching_docker, engine_up) = match &docker {
+    let watching_docker = match &docker {
         Some(settings) => match discovery::probe(settings).await {
             Ok(version) => {
                 tracing::info!(
@@ -308,7 +307,7 @@ async fn spawn_providers(
                     version.version,
                     version.api_version
                 );
-                (true, true)
+                true
             }
             // A given endpoint that is not there yet (engine starting) is retried; a socket
             // file that does not exist means "no engine here" (e.g. the socket is not mounted).
@@ -317,14 +316,14 @@ async fn spawn_providers(
                     && !matches!(e, discovery::DockerError::NoSocket { .. }) =>
             {
                 tracing::warn!("{e}; dockside keeps retrying in the background");
-                (true, false)
+                true
             }
             Err(e) => {
                 tracing::warn!("no Docker engine: {e}");
-                (false, false)
+                false
             }
         },
-        None => (false, false),
+        None => false,
     };
     if let (true, Some(settings)) = (watching_docker, docker) {
         let (tx, mut rx) = watch::channel(Vec::new());
@@ -355,7 +354,7 @@ async fn spawn_providers(
             file::spawn(path.clone(), tx, cancel.child_token());
             inputs.push(rx);
         }
-        None if !engine_up && config.docker_host.as_deref() != Some("off") => {
+        None if !watching_docker && config.docker_host.as_deref() != Some("off") => {
             let routes = file::parse(file::EXAMPLE, std::path::Path::new("examples/routes.toml"))?;
             tracing::info!(
                 "no Docker engine and no --routes: serving the example routes file (examples/routes.toml): http://localhost/ → 127.0.0.1:8000"
