@@ -1,9 +1,13 @@
-//! Discovery latency: time from `docker start` returning to the Docker provider publishing
-//! the new container, p50/p95 over `--runs` containers, with `--others` idle containers
-//! running (and watched) meanwhile. Run by `scripts/bench-discovery.sh`.
+//! Discovery latency: time from `docker start` returning to (a) the in-process Docker provider
+//! publishing the new container and (b) with `--dockside PATH`, the first 200 through a
+//! dockside binary (release build, scoped to this run's containers with
+//! `DOCKER_CONTAINER_FILTERS`, polled every millisecond with the container's own `Host:`);
+//! p50/p95 over `--runs` containers, with `--others` idle containers running (and watched)
+//! meanwhile. Run by `scripts/bench-discovery.sh`.
 //!
 //! Needs the test image (`scripts/build-test-image.sh`). Everything it creates carries the
-//! label `dockside-bench=<pid>` and is removed at the end, also on Ctrl-C or panic.
+//! label `dockside-bench=<pid>` and is removed at the end, also on panic; the dockside child
+//! is killed on drop.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -40,6 +44,47 @@ impl Drop for Cleanup {
                 .status();
         }
     }
+}
+
+/// The dockside binary under test, killed on drop.
+struct Proxy(std::process::Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `bin` on a free loopback port, watching the default engine with only `scope`'s
+/// containers; returns once it accepts connections.
+async fn start_proxy(bin: &str, scope: &str) -> Result<(Proxy, SocketAddr), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let child = Command::new(bin)
+        .env("HTTP_PORT", addr.to_string())
+        .env("HTTPS_PORT", "off")
+        .env("DOCKSIDE_ADMIN", "off")
+        .env("DISABLE_ACCESS_LOGS", "true")
+        .env("TRUST_DOWNSTREAM_PROXY", "false")
+        .env("DOCKER_CONTAINER_FILTERS", format!("label={scope}"))
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{bin}: {e}"))?;
+    let proxy = Proxy(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("{bin} is not listening on {addr}"));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok((proxy, addr))
 }
 
 fn docker(args: &[&str]) -> Result<String, String> {
@@ -156,6 +201,16 @@ async fn main() -> Result<(), String> {
     };
 
     let http = std::env::args().any(|a| a == "--http");
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args
+        .iter()
+        .position(|a| a == "--dockside")
+        .and_then(|i| args.get(i + 1).cloned());
+    let proxy = match &bin {
+        Some(bin) => Some(start_proxy(bin, &scope).await?),
+        None => None,
+    };
+    let mut proxied = Vec::new();
     let mut lat = Vec::new();
     let mut http_lat = Vec::new();
     for i in 0..runs {
@@ -167,40 +222,66 @@ async fn main() -> Result<(), String> {
             "--label",
             &scope,
             "-e",
-            "VIRTUAL_HOST=web.bench.test",
+            &format!("VIRTUAL_HOST=web{i}.bench.test"),
             IMAGE,
         ])?;
+        let host = format!("web{i}.bench.test");
         tokio::time::sleep(Duration::from_millis(100)).await;
         docker(&["start", &name])?;
         let returned = Instant::now();
         tracing::debug!(name, "docker start returned");
         let deadline = returned + Duration::from_secs(10);
-        let (at, ip) = loop {
-            if let Some(at) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(&name) {
-                break *at;
+        // Through dockside from the moment `docker start` returned, concurrently with the
+        // in-process provider's publication and (with --http) the backend polled directly:
+        // the direct figure is the floor set by the container's own start-up (httpd
+        // listening), not by discovery.
+        let through = async {
+            match &proxy {
+                Some((_, addr)) => {
+                    first_200(*addr, &host, deadline).await?;
+                    Ok::<_, String>(Some(returned.elapsed().as_secs_f64() * 1e3))
+                }
+                None => Ok(None),
             }
-            if Instant::now() > deadline {
-                return Err(format!("{name} not published within 10 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
         };
-        // Negative: published before the CLI process returned (the event beat it).
-        let ms = if at >= returned {
-            at.duration_since(returned).as_secs_f64() * 1e3
-        } else {
-            -(returned.duration_since(at).as_secs_f64() * 1e3)
+        let published = async {
+            let (at, ip) = loop {
+                if let Some(at) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(&name) {
+                    break *at;
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("{name} not published within 10 s"));
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            };
+            // Negative: published before the CLI process returned (the event beat it).
+            let ms = if at >= returned {
+                at.duration_since(returned).as_secs_f64() * 1e3
+            } else {
+                -(returned.duration_since(at).as_secs_f64() * 1e3)
+            };
+            let direct = match ip {
+                Some(ip) if http => {
+                    first_200(SocketAddr::new(ip, 80), &host, deadline).await?;
+                    Some(returned.elapsed().as_secs_f64() * 1e3)
+                }
+                _ => None,
+            };
+            Ok::<_, String>((ms, direct))
         };
+        let (through, published) = tokio::join!(through, published);
+        let (ms, direct) = published?;
         lat.push(ms);
-        if http && let Some(ip) = ip {
-            first_200(SocketAddr::new(ip, 80), deadline).await?;
-            http_lat.push(returned.elapsed().as_secs_f64() * 1e3);
-        }
+        proxied.extend(through?);
+        http_lat.extend(direct);
     }
     token.cancel();
     let _ = task.await;
     recorder.abort();
+    drop(proxy);
 
     report(&format!("others={others} runs={runs} published:"), lat);
+    report("  first 200 through dockside:", proxied);
     if http {
         report("  first 200 from the backend itself (no proxy):", http_lat);
     }
@@ -221,15 +302,14 @@ fn report(what: &str, mut ms: Vec<f64>) {
     );
 }
 
-/// Polls `GET /` every millisecond until the backend answers 200. Phase 2: point this at
-/// dockside's listener with `Host: web.bench.test` to measure "first 200 through dockside".
-async fn first_200(addr: SocketAddr, deadline: Instant) -> Result<(), String> {
+/// Polls `GET /` with `Host: host` every millisecond until `addr` answers 200 (dockside answers
+/// 503 until the route exists, 502 while the backend is not listening yet).
+async fn first_200(addr: SocketAddr, host: &str, deadline: Instant) -> Result<(), String> {
+    let request = format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n");
     while Instant::now() < deadline {
         let attempt = async {
             let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-            s.write_all(b"GET / HTTP/1.0\r\nHost: web.bench.test\r\n\r\n")
-                .await
-                .ok()?;
+            s.write_all(request.as_bytes()).await.ok()?;
             let mut buf = [0u8; 16];
             s.read_exact(&mut buf[..12]).await.ok()?;
             Some(buf.starts_with(b"HTTP/1.0 200") || buf.starts_with(b"HTTP/1.1 200"))

@@ -384,6 +384,9 @@ fn docker_settings(config: &Config) -> anyhow::Result<Option<DockerSettings>> {
     if let Some(host) = &config.docker_host {
         settings.host = Some(host.clone());
     }
+    settings
+        .container_filters
+        .extend(config.docker_filters.iter().cloned());
     Ok(Some(settings))
 }
 
@@ -436,9 +439,10 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build(&items);
     let table = RouteTable::build(&state, &config.defaults);
     Ok(format!(
-        "{}\n\n{}",
+        "{}\n\n{}{}",
         sources.join("\n"),
-        admin::report::render(&state, &table)
+        admin::report::render(&state, &table),
+        admin::report::port_hints(&items)
     ))
 }
 

@@ -202,6 +202,9 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     pub routes: Option<PathBuf>,
     pub docker_host: Option<String>,
+    /// Extra `docker ps --filter` pairs on top of `DOCKER_CONTAINER_FILTERS`: lets an embedder
+    /// (or a test running beside others) scope discovery without a process-global variable.
+    pub docker_filters: Vec<(String, String)>,
     pub certs_dir: PathBuf,
     pub defaults: SiteDefaults,
     pub trust_downstream_proxy: bool,
@@ -258,6 +261,7 @@ impl Config {
             admin: None,
             routes: None,
             docker_host: Some("off".to_owned()),
+            docker_filters: Vec::new(),
             certs_dir,
             defaults: SiteDefaults::default(),
             trust_downstream_proxy: true,
@@ -314,6 +318,7 @@ impl TryFrom<Flags> for Config {
             },
             routes: f.routes,
             docker_host: f.docker_host,
+            docker_filters: Vec::new(),
             certs_dir: f.certs_dir,
             defaults,
             trust_downstream_proxy: match &f.trust_downstream_proxy {

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::model::{Backend, DesiredState, Health, Proto, Severity};
+use crate::model::{
+    Backend, DesiredState, Health, HttpsMethod, Proto, Reach, Severity, SourceItem,
+};
 use crate::routing::{Action, RouteTable};
 
 /// Renders the report. Pure, so it is tested on plain values.
@@ -23,8 +25,8 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
         };
         let _ = writeln!(
             out,
-            "  HTTPS_METHOD={:?} HSTS={}",
-            route.https_method,
+            "  HTTPS_METHOD={} HSTS={}",
+            https_method(route.https_method),
             route.hsts.as_deref().unwrap_or("off")
         );
         for loc in &route.locations {
@@ -41,8 +43,16 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
                         Proto::Uwsgi => "uwsgi",
                     };
                     let _ = writeln!(out, "  {}{dest}  {proto}", loc.raw_path);
-                    if up.backends.is_empty() {
-                        let _ = writeln!(out, "    (no eligible backend: requests get 503)");
+                    if up.backends.is_empty() && up.excluded.is_empty() {
+                        let _ = writeln!(
+                            out,
+                            "    (no reachable backend: requests get 503 — see problems below)"
+                        );
+                    } else if up.backends.is_empty() {
+                        let _ = writeln!(
+                            out,
+                            "    (no healthy backend: requests get 503 until one passes its healthcheck)"
+                        );
                     }
                     for b in up.backends.iter().chain(&up.excluded) {
                         let _ = writeln!(out, "    {}", backend(b));
@@ -94,7 +104,54 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
             let _ = writeln!(out, "  {}  (from {})", c.hosts.join(", "), c.source);
         }
     }
+    if !state.sites.is_empty() {
+        out.push_str(LEGEND);
+    }
     out
+}
+
+/// How to read the report when a site answers 503 or 502 (nginx-proxy users' top questions).
+const LEGEND: &str = "\n503 = no site for that Host, or no eligible backend (see above: unreachable, \
+unhealthy or skipped containers).\n502 = the backend refused or did not answer: the app is not \
+listening on the port shown (set VIRTUAL_PORT) or is still starting.\n";
+
+/// Containers that may cause a 502 without any error in the settings: several exposed ports
+/// and no `VIRTUAL_PORT`, so port 80 is used (nginx-proxy §1.6.2). For `dockside check`,
+/// which has the containers at hand.
+pub fn port_hints(items: &[SourceItem]) -> String {
+    let mut out = String::new();
+    for item in items {
+        let Reach::Container { exposed_ports, .. } = &item.reach else {
+            continue;
+        };
+        if exposed_ports.len() < 2
+            || !item.vars.contains_key("VIRTUAL_HOST")
+            || item.vars.contains_key("VIRTUAL_PORT")
+        {
+            continue;
+        }
+        let ports: Vec<String> = exposed_ports.iter().map(u16::to_string).collect();
+        if out.is_empty() {
+            out.push_str("\nport 80 assumed (a 502 means nothing listens there):\n");
+        }
+        let _ = writeln!(
+            out,
+            "  {}: exposes {} and sets no VIRTUAL_PORT, so port 80 is used — set VIRTUAL_PORT",
+            item.name,
+            ports.join(", ")
+        );
+    }
+    out
+}
+
+/// The user's spelling of `HTTPS_METHOD`.
+fn https_method(m: HttpsMethod) -> &'static str {
+    match m {
+        HttpsMethod::Redirect => "redirect",
+        HttpsMethod::NoRedirect => "noredirect",
+        HttpsMethod::NoHttp => "nohttp",
+        HttpsMethod::NoHttps => "nohttps",
+    }
 }
 
 fn backend(b: &Backend) -> String {
@@ -110,7 +167,6 @@ fn backend(b: &Backend) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Reach, SourceItem};
     use crate::routing::SiteDefaults;
     use std::net::IpAddr;
 
@@ -173,12 +229,46 @@ mod tests {
             "a.tld  (from api, web)",
             "172.18.0.2:8080  (web) [unhealthy: no traffic]",
             "/api/  uwsgi",
-            "(no eligible backend: requests get 503)",
+            "(no healthy backend: requests get 503 until one passes its healthcheck)",
+            "HTTPS_METHOD=redirect",
+            "502 = the backend refused",
             "api: no backend for a.tld: shares no network with dockside",
             "typo: skipped: VIRTUAL_PORT=\"eighty\"",
             "db: no VIRTUAL_HOST: not routed",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn several_ports_without_virtual_port_are_flagged() {
+        let reach = |ports: Vec<u16>| Reach::Container {
+            ip: IpAddr::from([172, 18, 0, 2]),
+            exposed_ports: ports,
+            health: Health::None,
+        };
+        let items = vec![
+            container(
+                "many",
+                &[("VIRTUAL_HOST", "a.tld")],
+                reach(vec![8080, 9090]),
+            ),
+            container(
+                "chosen",
+                &[("VIRTUAL_HOST", "b.tld"), ("VIRTUAL_PORT", "8080")],
+                reach(vec![8080, 9090]),
+            ),
+            container("one", &[("VIRTUAL_HOST", "c.tld")], reach(vec![8080])),
+            container("db", &[], reach(vec![5432, 5433])),
+        ];
+        let text = port_hints(&items);
+        assert!(
+            text.contains("many: exposes 8080, 9090 and sets no VIRTUAL_PORT, so port 80 is used"),
+            "{text}"
+        );
+        for quiet in ["chosen", "one", "db"] {
+            assert!(!text.contains(quiet), "{text}");
+        }
+        assert!(port_hints(&items[1..]).is_empty());
     }
 }

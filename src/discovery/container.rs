@@ -14,7 +14,7 @@ pub struct ContainerInfo {
     pub id: String,
     /// Name without the leading `/`.
     pub name: String,
-    /// Creation time, unix seconds: the oldest container wins per-host conflicts.
+    /// Creation time, unix nanoseconds: the oldest container wins per-host conflicts.
     pub created: i64,
     /// `Config.Env` as a map (`KEY` without `=` maps to an empty value).
     pub env: BTreeMap<String, String>,
@@ -188,31 +188,32 @@ fn proxy_label(proxy: &ProxyNetworks) -> String {
 
 fn no_shared_network(info: &ContainerInfo, proxy: &ProxyNetworks) -> String {
     let theirs = names(info.networks.iter().filter(|n| n.name != "ingress"));
-    let (ours, first) = match proxy {
-        ProxyNetworks::Container { networks, .. } => (
-            names(networks.iter()),
-            networks.first().map(|n| n.name.clone()),
-        ),
-        ProxyNetworks::Standalone => (String::new(), None),
+    let theirs = if theirs.is_empty() {
+        "nothing".to_owned()
+    } else {
+        theirs
     };
-    let fix = match first {
+    let ProxyNetworks::Container { networks, .. } = proxy else {
+        // On the host every container IP is reachable: only a container on no network is not.
+        return format!(
+            "container {} is attached to no network dockside can reach ({} is on: {theirs}) —              connect it with `docker network connect <network> {}`",
+            info.name, info.name, info.name
+        );
+    };
+    let ours = names(networks.iter());
+    let fix = match networks.first() {
         Some(net) => format!(
-            " — connect it with `docker network connect {net} {}`",
-            info.name
+            " — connect it with `docker network connect {} {}`",
+            net.name, info.name
         ),
         None => String::new(),
     };
     format!(
-        "container {} shares no network with dockside ({} is on: {}; {} is on: {}){fix}",
+        "container {} shares no network with dockside ({} is on: {}; {} is on: {theirs}){fix}",
         info.name,
         proxy_label(proxy),
         if ours.is_empty() { "nothing" } else { &ours },
         info.name,
-        if theirs.is_empty() {
-            "nothing"
-        } else {
-            &theirs
-        },
     )
 }
 

@@ -307,7 +307,7 @@ fn container_info(resp: ContainerInspectResponse) -> ContainerInfo {
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_owned(),
-        created: resp.created.as_deref().and_then(parse_rfc3339).unwrap_or(0),
+        created: resp.created.as_deref().and_then(parse_created).unwrap_or(0),
         env,
         labels,
         health,
@@ -337,6 +337,22 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `Created` in unix nanoseconds: containers of one `docker compose up` are created within the
+/// same second, and "the oldest wins" must still mean the oldest, not the first by name.
+fn parse_created(s: &str) -> Option<i64> {
+    let secs = parse_rfc3339(s)?;
+    let frac: String = s
+        .get(19..)?
+        .strip_prefix('.')
+        .unwrap_or("")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(9)
+        .collect();
+    let nanos = format!("{frac:0<9}").parse::<i64>().ok()?;
+    Some(secs * 1_000_000_000 + nanos)
 }
 
 /// RFC 3339 (`2026-11-25T10:10:44.123456789Z`, or with `+hh:mm`) → unix seconds (floor).

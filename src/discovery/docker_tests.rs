@@ -20,7 +20,11 @@ fn web_container_with_two_networks_ports_and_health() {
     let c = load("web");
     assert_eq!(c.name, "dockside-test-rec-web");
     assert_eq!(c.id.len(), 64);
-    assert!(c.created > 1_700_000_000, "created {}", c.created);
+    assert!(
+        c.created > 1_700_000_000_000_000_000,
+        "created {}",
+        c.created
+    );
     assert_eq!(c.env["VIRTUAL_HOST"], "env.example.test");
     assert_eq!(c.labels["VIRTUAL_HOST"], "label.example.test");
     assert_eq!(c.health, Health::Unhealthy);
@@ -110,6 +114,19 @@ fn rfc3339_timestamps() {
         Some(1_795_601_444)
     );
     assert_eq!(parse_rfc3339("garbage"), None);
+    // Sub-second creation order survives (one `compose up` creates many in one second).
+    assert_eq!(
+        parse_created("2026-11-25T10:10:44.123456789Z"),
+        Some(1_795_601_444_123_456_789)
+    );
+    assert_eq!(
+        parse_created("2026-11-25T10:10:44.5Z"),
+        Some(1_795_601_444_500_000_000)
+    );
+    assert_eq!(
+        parse_created("2026-11-25T10:10:44Z"),
+        Some(1_795_601_444_000_000_000)
+    );
 }
 
 /// `tcp://` + `DOCKER_TLS_VERIFY` builds a rustls client on aws-lc-rs without panicking

@@ -136,7 +136,34 @@ impl Container {
     pub async fn stop(&self) {
         docker(&["stop", "-t", "0", &self.name]).await;
     }
+
+    /// What the test image's page says: the container's hostname.
+    pub async fn page(&self) -> String {
+        docker(&["inspect", "-f", "{{.Config.Hostname}}", &self.name]).await
+    }
+
+    /// Makes the image's `/bin/healthy` check pass (`true`) or fail (`false`).
+    pub async fn set_healthy(&self, healthy: bool) {
+        let op: &[&str] = if healthy { &["touch"] } else { &["rm", "-f"] };
+        let mut args = vec!["exec", &self.name, "/bin/busybox"];
+        args.extend_from_slice(op);
+        args.push("/tmp/ok");
+        docker(&args).await;
+    }
 }
+
+/// `docker create` flags for a healthcheck on the image's `/bin/healthy` (unhealthy until
+/// `set_healthy(true)`), checked every 300 ms.
+pub const HEALTHCHECK: &[&str] = &[
+    "--health-cmd",
+    "/bin/healthy",
+    "--health-interval",
+    "300ms",
+    "--health-retries",
+    "1",
+    "--health-timeout",
+    "2s",
+];
 
 impl Drop for Container {
     fn drop(&mut self) {
@@ -157,8 +184,19 @@ impl Scope {
     /// Provider settings for this scope against `socket`.
     pub fn settings(&self, socket: &Path) -> DockerSettings {
         let mut s = DockerSettings::with_host(format!("unix://{}", socket.display()));
-        s.container_filters = vec![("label".into(), format!("dockside-test-scope={}", self.0))];
+        s.container_filters = vec![self.filter()];
         s
+    }
+
+    /// The `docker ps --filter` pair selecting this scope's containers.
+    pub fn filter(&self) -> (String, String) {
+        ("label".into(), format!("dockside-test-scope={}", self.0))
+    }
+
+    /// `DOCKER_CONTAINER_FILTERS` for a dockside binary run in this scope.
+    pub fn env_filters(&self) -> String {
+        let (k, v) = self.filter();
+        format!("{k}={v}")
     }
 }
 
