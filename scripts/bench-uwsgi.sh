@@ -61,6 +61,8 @@ uwsgi --plugin python3 --master --processes 2 --socket "127.0.0.1:$UWSGI_PORT" \
 PIDS+=($!)
 
 mkdir -p "$WORK/nginx"
+# nginx workers run as an unprivileged user: they must be able to spool the upload here.
+chmod 755 "$WORK" && chmod 777 "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<CONF
 worker_processes auto;
 pid $WORK/nginx/nginx.pid;
