@@ -19,7 +19,8 @@ def _int(environ, name, default):
 
 
 def env(environ, start_response):
-    """Every str var, as the app sees it."""
+    """Every str var, as the app sees it (the body is read first, as a real app would)."""
+    environ["wsgi.input"].read()
     return _json(start_response, {k: v for k, v in environ.items() if isinstance(v, str)})
 
 

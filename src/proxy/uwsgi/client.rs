@@ -13,7 +13,7 @@ use http::{Method, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     sync::oneshot,
     task::AbortHandle,
     time::{Instant, Sleep, sleep, timeout},
@@ -33,8 +33,10 @@ use crate::proxy::{
 type Reader = Box<dyn AsyncRead + Send + Sync + Unpin>;
 type Writer = Box<dyn AsyncWrite + Send + Sync + Unpin>;
 
-/// Bytes read from uWSGI per body frame.
+/// Most bytes read from uWSGI per body frame (less when the declared remainder is smaller).
 const READ_CHUNK: usize = 32 * 1024;
+/// Below this much room left in the read buffer, a fresh one is allocated.
+const MIN_READ: usize = 4 * 1024;
 
 /// Timeouts that bound one exchange.
 pub(super) struct Deadlines {
@@ -217,7 +219,9 @@ struct UwsgiBody {
     /// Whether `timer` runs for the current wait (it restarts when a wait begins, so time the
     /// client spends not polling is not counted against the backend).
     armed: bool,
-    scratch: Box<[u8]>,
+    /// Read straight into (no zeroing, no copy): each frame is split off and frozen, and the
+    /// allocation is sized by what is still expected, so a small body costs a small buffer.
+    buf: BytesMut,
     _writer: KeepWriter,
 }
 
@@ -237,7 +241,7 @@ impl UwsgiBody {
             idle,
             timer: Box::pin(sleep(idle)),
             armed: false,
-            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            buf: BytesMut::new(),
             _writer: writer,
         }
     }
@@ -277,8 +281,17 @@ impl Body for UwsgiBody {
             let chunk = std::mem::take(&mut this.pending);
             return Poll::Ready(Some(Ok(this.emit(chunk))));
         }
-        let mut buf = ReadBuf::new(&mut this.scratch);
-        match Pin::new(&mut this.rd).poll_read(cx, &mut buf) {
+        let want = this
+            .remaining
+            .map_or(READ_CHUNK, |n| usize::try_from(n).unwrap_or(READ_CHUNK))
+            .clamp(1, READ_CHUNK);
+        // Keep reading into what is left of the allocation unless that is too small to be useful.
+        if this.buf.capacity() < want.min(MIN_READ) {
+            this.buf.reserve(want);
+        }
+        // `read_buf`'s future keeps no state between polls, so a fresh one per poll is sound.
+        let read = std::pin::pin!(this.rd.read_buf(&mut this.buf)).poll(cx);
+        match read {
             Poll::Pending => {
                 if !this.armed {
                     this.armed = true;
@@ -289,15 +302,15 @@ impl Body for UwsgiBody {
                 this.fail(UwsgiBodyError::Idle { secs })
             }
             Poll::Ready(Err(e)) => this.fail(UwsgiBodyError::Io(e)),
-            Poll::Ready(Ok(())) if buf.filled().is_empty() => match this.remaining {
+            Poll::Ready(Ok(0)) => match this.remaining {
                 Some(missing) => this.fail(UwsgiBodyError::Truncated { missing }),
                 None => {
                     this.done = true;
                     Poll::Ready(None)
                 }
             },
-            Poll::Ready(Ok(())) => {
-                let chunk = Bytes::copy_from_slice(buf.filled());
+            Poll::Ready(Ok(_)) => {
+                let chunk = this.buf.split().freeze();
                 this.armed = false;
                 Poll::Ready(Some(Ok(this.emit(chunk))))
             }
