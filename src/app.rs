@@ -137,6 +137,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http: listener::http_builder(&config.limits),
         uwsgi: UwsgiOptions::from_limits(&config.limits, std::env::temp_dir()),
         tls: tls.clone(),
+        https_port: https_addr.map_or(443, |a| a.port()),
     });
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     tracker.spawn(spawn_route_builder(

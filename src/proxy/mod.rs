@@ -9,6 +9,7 @@ pub mod health;
 pub mod https;
 pub mod listener;
 pub mod meta;
+pub mod policy;
 pub mod service;
 pub mod upstream_tls;
 pub mod uwsgi;

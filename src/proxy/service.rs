@@ -1,5 +1,5 @@
 //! The proxy service: one request through a readable sequence of small steps —
-//! ACME challenge → route lookup → (HTTPS policy, added by the TLS module) → location →
+//! ACME challenge → route lookup → HTTPS policy (redirect / not served / 421, HSTS) → location →
 //! body limit → header rewrite → forward (http | https | uwsgi). Errors become responses in
 //! one place (`answer_error`), with their status from `ProxyError::status()`.
 
@@ -22,6 +22,7 @@ use crate::proxy::error::{Fault, ProxyError};
 use crate::proxy::forward::{Forwarded, Forwarder};
 use crate::proxy::headers::{self, HeaderContext};
 use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
+use crate::proxy::policy::{self, Verdict};
 use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::routing::host::normalize_host;
 use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
@@ -52,6 +53,9 @@ pub struct ServiceState {
     pub uwsgi: UwsgiOptions,
     /// Certificates and SNI view when HTTPS is on: which sites have a usable certificate.
     pub tls: Option<Arc<TlsState>>,
+    /// The HTTPS port redirects point to (the bound HTTPS listener's port; `:port` is added to
+    /// the Location when it is not 443).
+    pub https_port: u16,
 }
 
 /// A response and the backend that produced it (for `$upstream_addr`).
@@ -66,13 +70,22 @@ pub async fn handle(
     let pending = Pending::capture(state.access_log, &req);
     let host = request_host(&req);
     let path = req.uri().path().to_owned();
-    let (response, upstream) = match route(state, conn, &host, req).await {
+    let mut hsts = None;
+    let (mut response, upstream) = match route(state, conn, &host, req, &mut hsts).await {
         Ok(answer) => answer,
         Err((err, backend)) => (
             answer_error(&err, &host, &path, backend.as_deref()),
             backend,
         ),
     };
+    // nginx-proxy's `add_header Strict-Transport-Security ... always`: errors included; a
+    // backend's own header wins.
+    if let Some(value) = hsts {
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(value);
+    }
     if let Some(p) = pending {
         let outcome = Outcome {
             host: &host,
@@ -88,19 +101,27 @@ pub async fn handle(
 
 type Failure = (ProxyError, Option<String>);
 
-/// The pipeline. New steps (HTTPS redirect, HSTS, 421) go between lookup and location.
+/// The pipeline. `hsts` is set once the HTTPS policy has decided, so that error answers of the
+/// later steps carry it too.
 async fn route(
     state: &ServiceState,
     conn: &ConnInfo,
     host: &str,
     req: Request<Incoming>,
+    hsts: &mut Option<HeaderValue>,
 ) -> Result<Answer, Failure> {
     if let Some(answer) = acme_challenge(state, conn, &req) {
         return Ok((answer, None));
     }
     let table = state.routes.load_full();
     let site = table.lookup(host).ok_or_else(|| no_site(host))?;
-    // HTTPS policy steps (redirect / HSTS / 421) are inserted here by the TLS module.
+    let site = match https_policy(state, conn, &table, site, host, &req)? {
+        Policed::Serve(site, value) => {
+            *hsts = value;
+            site
+        }
+        Policed::Answer(answer) => return Ok((answer, None)),
+    };
     let location = site
         .location(req.uri().path())
         .ok_or_else(|| no_location(host, req.uri().path()))?;
@@ -111,6 +132,88 @@ async fn route(
     check_declared_length(site, &req).map_err(|e| (e, None))?;
     let meta = request_meta(conn, host, site, location, &req);
     dispatch(state, meta, upstream, req).await
+}
+
+/// The outcome of the HTTPS policy step.
+enum Policed<'t> {
+    /// Go on with this site (the `DEFAULT_HOST` site when `nohttp` refused the Host's own).
+    Serve(&'t Arc<SiteRoute>, Option<HeaderValue>),
+    /// A redirect, answered here.
+    Answer(Response<ProxyBody>),
+}
+
+/// nginx-proxy §1.6.6 (see `policy.rs`) plus the 421 check: a redirect to HTTPS, a site that has
+/// no server for this scheme (answered like an unknown host: `DEFAULT_HOST` or 503), or the
+/// site to serve and its HSTS value.
+fn https_policy<'t, B>(
+    state: &ServiceState,
+    conn: &ConnInfo,
+    table: &'t RouteTable,
+    site: &'t Arc<SiteRoute>,
+    host: &str,
+    req: &Request<B>,
+) -> Result<Policed<'t>, Failure> {
+    if let Some(tls) = &conn.tls {
+        // `default.crt` answered a name no site serves over TLS (unknown, no SNI, `nohttps`).
+        if tls.site.is_none() {
+            return Err(no_site(host));
+        }
+        if policy::misdirected(tls.site.as_deref(), &site.host, tls.cert.covers(host)) {
+            let sni = conn.sni.clone().unwrap_or_default();
+            let host = host.to_owned();
+            return Err((ProxyError::Misdirected { host, sni }, None));
+        }
+    }
+    let request_uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let ask = policy::Ask {
+        scheme: conn.scheme,
+        method: req.method(),
+        host,
+        request_uri,
+    };
+    let listeners = policy::Listeners {
+        https: state.tls.is_some(),
+        https_port: state.https_port,
+    };
+    let mut candidate = site;
+    loop {
+        let facts = policy::SitePolicy::of(candidate, cert_ok(state, conn, candidate));
+        match policy::decide(ask, &facts, listeners) {
+            Verdict::Proceed { hsts } => {
+                let value = hsts.and_then(|v| HeaderValue::from_str(v).ok());
+                return Ok(Policed::Serve(candidate, value));
+            }
+            Verdict::Redirect { status, location } => {
+                let mut resp = text(status, "");
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    resp.headers_mut().insert(header::LOCATION, v);
+                }
+                return Ok(Policed::Answer(resp));
+            }
+            // Like an unknown Host: the DEFAULT_HOST site (if it serves this scheme), else 503.
+            Verdict::NotServed => match table.lookup("") {
+                Some(default)
+                    if !Arc::ptr_eq(default, candidate) && Arc::ptr_eq(candidate, site) =>
+                {
+                    candidate = default;
+                }
+                _ => return Err(no_site(host)),
+            },
+        }
+    }
+}
+
+/// nginx-proxy's `cert_ok`: an HTTPS connection whose handshake chose this site has it; else
+/// ask the TLS state (which follows the certificate directory).
+fn cert_ok(state: &ServiceState, conn: &ConnInfo, site: &SiteRoute) -> bool {
+    if conn
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.site.as_deref() == Some(site.host.as_str()))
+    {
+        return true;
+    }
+    state.tls.as_ref().is_some_and(|t| t.load().cert_ok(site))
 }
 
 /// Sends the rewritten request to the location's protocol handler.
