@@ -13,6 +13,16 @@ use common::{TestBackend, dead_addr, site};
 use dockside::model::{HttpsMethod, Site};
 use tls_harness::{Pki, within};
 
+/// (host, verb, scheme, status, Location, HSTS present)
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    u16,
+    Option<String>,
+    bool,
+);
+
 const STS: &str = "strict-transport-security";
 
 fn with(method: HttpsMethod, s: Site) -> Site {
@@ -53,8 +63,7 @@ async fn method_by_verb_by_scheme() {
     .await;
     let port = p.https.port();
     let to = |host: &str| format!("https://{host}:{port}/p?q=1");
-    // (host, verb, scheme, status, Location, HSTS)
-    let cases: Vec<(&str, &str, &str, u16, Option<String>, bool)> = vec![
+    let cases: Vec<Case> = vec![
         ("re.test", "GET", "http", 301, Some(to("re.test")), false),
         ("re.test", "POST", "http", 308, Some(to("re.test")), false),
         ("re.test", "GET", "https", 200, None, true),
