@@ -130,8 +130,13 @@ fn location(host: &str, request_uri: &str, port: u16) -> String {
 /// The 421 check for an HTTPS request: the Host's site is not the one the handshake chose for
 /// the SNI (`sni_site`) and the certificate presented does not cover the Host either. A
 /// certificate that covers both names (one SAN certificate for several sites) is not misdirected.
-pub fn misdirected(sni_site: Option<&str>, host_site: &str, cert_covers_host: bool) -> bool {
-    sni_site != Some(host_site) && !cert_covers_host
+/// `covers` is only asked when the sites differ (it normalizes the Host, which allocates).
+pub fn misdirected(
+    sni_site: Option<&str>,
+    host_site: &str,
+    cert_covers_host: impl FnOnce() -> bool,
+) -> bool {
+    sni_site != Some(host_site) && !cert_covers_host()
 }
 
 #[cfg(test)]

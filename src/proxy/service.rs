@@ -158,7 +158,7 @@ fn https_policy<'t, B>(
         if tls.site.is_none() {
             return Err(no_site(host));
         }
-        if policy::misdirected(tls.site.as_deref(), &site.host, tls.cert.covers(host)) {
+        if policy::misdirected(tls.site.as_deref(), &site.host, || tls.cert.covers(host)) {
             let sni = conn.sni.clone().unwrap_or_default();
             let host = host.to_owned();
             return Err((ProxyError::Misdirected { host, sni }, None));
