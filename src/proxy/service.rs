@@ -22,7 +22,6 @@ use crate::proxy::error::{Fault, ProxyError};
 use crate::proxy::forward::{Forwarded, Forwarder};
 use crate::proxy::headers::{self, HeaderContext};
 use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
-use crate::proxy::policy::{self, Verdict};
 use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::routing::host::normalize_host;
 use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
@@ -57,6 +56,10 @@ pub struct ServiceState {
     /// the Location when it is not 443).
     pub https_port: u16,
 }
+
+#[path = "service_https.rs"]
+mod https_step;
+use https_step::{Policed, https_policy};
 
 /// A response and the backend that produced it (for `$upstream_addr`).
 type Answer = (Response<ProxyBody>, Option<String>);
@@ -132,88 +135,6 @@ async fn route(
     check_declared_length(site, &req).map_err(|e| (e, None))?;
     let meta = request_meta(conn, host, site, location, &req);
     dispatch(state, meta, upstream, req).await
-}
-
-/// The outcome of the HTTPS policy step.
-enum Policed<'t> {
-    /// Go on with this site (the `DEFAULT_HOST` site when `nohttp` refused the Host's own).
-    Serve(&'t Arc<SiteRoute>, Option<HeaderValue>),
-    /// A redirect, answered here.
-    Answer(Response<ProxyBody>),
-}
-
-/// nginx-proxy §1.6.6 (see `policy.rs`) plus the 421 check: a redirect to HTTPS, a site that has
-/// no server for this scheme (answered like an unknown host: `DEFAULT_HOST` or 503), or the
-/// site to serve and its HSTS value.
-fn https_policy<'t, B>(
-    state: &ServiceState,
-    conn: &ConnInfo,
-    table: &'t RouteTable,
-    site: &'t Arc<SiteRoute>,
-    host: &str,
-    req: &Request<B>,
-) -> Result<Policed<'t>, Failure> {
-    if let Some(tls) = &conn.tls {
-        // `default.crt` answered a name no site serves over TLS (unknown, no SNI, `nohttps`).
-        if tls.site.is_none() {
-            return Err(no_site(host));
-        }
-        if policy::misdirected(tls.site.as_deref(), &site.host, || tls.cert.covers(host)) {
-            let sni = conn.sni.clone().unwrap_or_default();
-            let host = host.to_owned();
-            return Err((ProxyError::Misdirected { host, sni }, None));
-        }
-    }
-    let request_uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let ask = policy::Ask {
-        scheme: conn.scheme,
-        method: req.method(),
-        host,
-        request_uri,
-    };
-    let listeners = policy::Listeners {
-        https: state.tls.is_some(),
-        https_port: state.https_port,
-    };
-    let mut candidate = site;
-    loop {
-        let facts = policy::SitePolicy::of(candidate, cert_ok(state, conn, candidate));
-        match policy::decide(ask, &facts, listeners) {
-            Verdict::Proceed { hsts } => {
-                let value = hsts.and_then(|v| HeaderValue::from_str(v).ok());
-                return Ok(Policed::Serve(candidate, value));
-            }
-            Verdict::Redirect { status, location } => {
-                let mut resp = text(status, "");
-                if let Ok(v) = HeaderValue::from_str(&location) {
-                    resp.headers_mut().insert(header::LOCATION, v);
-                }
-                return Ok(Policed::Answer(resp));
-            }
-            // Like an unknown Host: the DEFAULT_HOST site (if it serves this scheme), else 503.
-            Verdict::NotServed => match table.lookup("") {
-                Some(default)
-                    if !Arc::ptr_eq(default, candidate) && Arc::ptr_eq(candidate, site) =>
-                {
-                    candidate = default;
-                }
-                _ => return Err(no_site(host)),
-            },
-        }
-    }
-}
-
-/// nginx-proxy's `cert_ok`: an HTTPS connection whose handshake chose this site has it; else
-/// ask the TLS state (which follows the certificate directory).
-fn cert_ok(state: &ServiceState, conn: &ConnInfo, site: &SiteRoute) -> bool {
-    if conn
-        .tls
-        .as_ref()
-        .is_some_and(|t| t.site.as_deref() == Some(site.host.as_str()))
-    {
-        return true;
-    }
-    state.tls.as_ref().is_some_and(|t| t.load().cert_ok(site))
 }
 
 /// Sends the rewritten request to the location's protocol handler.
