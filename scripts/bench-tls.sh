@@ -63,7 +63,7 @@ nginx_conf proxy auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 1
   ssl_ciphers 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
   ssl_session_cache shared:SSL:50m; ssl_session_timeout 5m; ssl_session_tickets off;
   http2_max_concurrent_streams 128;
-  server { listen 127.0.0.1:$NGINX_PORT ssl default_server; http2 on; server_name $HOST;
+  server { listen 127.0.0.1:$NGINX_PORT ssl http2 default_server; server_name $HOST;
     ssl_certificate $WORK/certs/$HOST.crt; ssl_certificate_key $WORK/certs/$HOST.key;
     keepalive_requests 1000000;
     location / { proxy_pass http://be; proxy_http_version 1.1;
@@ -76,9 +76,10 @@ cat > "$WORK/routes.toml" <<TOML
 VIRTUAL_HOST = "$HOST"
 backends = ["127.0.0.1:$BACKEND_PORT"]
 TOML
-cargo build --release --quiet --bin dockside
+DOCKSIDE_BIN=${DOCKSIDE_BIN:-target/release/dockside}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin dockside
 DEFAULT_HOST=$HOST DISABLE_ACCESS_LOGS=true DOCKSIDE_ADMIN=off DOCKER_HOST=off \
-  target/release/dockside --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$DOCKSIDE_PORT" \
+  "$DOCKSIDE_BIN" --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$DOCKSIDE_PORT" \
   --certs-dir "$WORK/certs" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
 DOCKSIDE_PID=$!
 PIDS+=($DOCKSIDE_PID)
@@ -99,8 +100,8 @@ wrk_run() { # port → "req/s p50 p99"
 }
 h2_run() { # port → "req/s mean max"
   local out
-  out=$(h2load -c64 -m10 -n200000 "https://127.0.0.1:$1/")
-  grep -q "200000 succeeded" <<<"$out" || { echo "h2load: not every request succeeded" >&2; echo "$out" >&2; }
+  out=$(h2load -c64 -m10 -n"${H2_N:-200000}" "https://127.0.0.1:$1/")
+  grep -q "${H2_N:-200000} succeeded" <<<"$out" || { echo "h2load: not every request succeeded" >&2; echo "$out" >&2; }
   echo "$(awk '/^finished in/ {print $4}' <<<"$out") $(awk '/^time for request:/ {print $6}' <<<"$out") $(awk '/^time for request:/ {print $5}' <<<"$out")"
 }
 hs_run() { # port → handshakes/s summed over HS_PROCS clients
@@ -132,7 +133,7 @@ Command: \`scripts/bench-tls.sh\` (release build; nginx $("$NGINX" -v 2>&1 | sed
 |---|---|---|---|
 | HTTPS h1 keep-alive req/s (\`wrk -t2 -c64 -d$DURATION\`) | $N_RPS | $D_RPS | $(awk -v a="$D_RPS" -v b="$N_RPS" 'BEGIN{printf "%.2f×", a/b}') |
 | h1 latency p50 / p99 | $N_P50 / $N_P99 | $D_P50 / $D_P99 | |
-| h2 req/s (\`h2load -c64 -m10 -n200000\`) | $N_H2 | $D_H2 | $(awk -v a="$D_H2" -v b="$N_H2" 'BEGIN{printf "%.2f×", a/b}') |
+| h2 req/s (\`h2load -c64 -m10 -n${H2_N:-200000}\`) | $N_H2 | $D_H2 | $(awk -v a="$D_H2" -v b="$N_H2" 'BEGIN{printf "%.2f×", a/b}') |
 | h2 time per request mean / max | $N_H2MEAN / $N_H2MAX | $D_H2MEAN / $D_H2MAX | |
 | full handshakes/s (${HS_PROCS}× \`openssl s_time -new -time $HS_TIME\`) | $N_HS | $D_HS | $(awk -v a="$D_HS" -v b="$N_HS" 'BEGIN{printf "%.2f×", a/b}') |
 
