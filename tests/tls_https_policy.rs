@@ -253,3 +253,29 @@ async fn s_client_at(p: &HttpsProxy, args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
+
+#[tokio::test]
+async fn nohttp_falls_to_the_default_host_over_http() {
+    let pki = Pki::new();
+    pki.install("only-tls.test", "only-tls", &["only-tls.test"]);
+    let tls_be = TestBackend::start("tls-site").await;
+    let default_be = TestBackend::start("default-site").await;
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |cfg| {
+        cfg.defaults.default_host = Some("dflt.test".into());
+    })
+    .await;
+    p.publish(vec![
+        with(HttpsMethod::NoHttp, site("only-tls.test", &[tls_be.addr])),
+        with(
+            HttpsMethod::NoRedirect,
+            site("dflt.test", &[default_be.addr]),
+        ),
+    ])
+    .await;
+    // Over HTTP the nohttp site does not exist: the DEFAULT_HOST site answers, as for an unknown Host.
+    let x = p.curl("http", "only-tls.test", "/", &[]).await;
+    assert_eq!(x.status, 200, "{x:?}");
+    assert_eq!(x.json()["backend"], "default-site", "{x:?}");
+    let x = p.curl("https", "only-tls.test", "/", &[]).await;
+    assert_eq!(x.json()["backend"], "tls-site", "{x:?}");
+}
