@@ -4,10 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use std::time::{Duration, Instant};
-
 use dockside::config::Config;
-use dockside::model::{DesiredState, Site};
+use dockside::model::Site;
 
 use super::Dockside;
 
@@ -68,28 +66,9 @@ impl HttpsProxy {
         }
     }
 
-    /// Publishes `sites` and waits (≤ 1 s) until they route. Publishes again while waiting:
-    /// with no provider configured, the provider combiner's first (empty) state can land just
-    /// after a test's first publish and replace it.
+    /// Publishes `sites` and waits until they route (see `Dockside::publish`).
     pub async fn publish(&self, sites: Vec<Site>) {
-        let hosts: Vec<String> = sites.iter().map(|s| s.host.clone()).collect();
-        let want = DesiredState {
-            sites,
-            ..Default::default()
-        };
-        let deadline = Instant::now() + Duration::from_secs(1);
-        loop {
-            self.d.running.publish(want.clone());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let table = self.d.running.routes();
-            if hosts.iter().all(|h| table.sites().any(|s| &s.host == h)) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "route table not rebuilt within 1 s"
-            );
-        }
+        self.d.publish(sites).await;
     }
 
     /// curl `scheme://host:port/path` (port of that listener) with `extra` arguments.
