@@ -167,6 +167,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         cancel: cancel.clone(),
         http: listener::http_builder(&config.limits),
         tls: tls.clone(),
+        https_port: https_addr.map_or(443, |a| a.port()),
     };
     let state = shared.state(&config)?;
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
@@ -248,6 +249,8 @@ struct Shared {
     cancel: CancellationToken,
     http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     tls: Option<Arc<TlsState>>,
+    /// The HTTPS port redirects point to.
+    https_port: u16,
 }
 
 impl Shared {
@@ -269,6 +272,7 @@ impl Shared {
             http: self.http.clone(),
             uwsgi: UwsgiOptions::from_limits(&config.limits, std::env::temp_dir()),
             tls: self.tls.clone(),
+            https_port: self.https_port,
         }))
     }
 }

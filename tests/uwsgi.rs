@@ -28,6 +28,7 @@ fn meta(target: &str, scheme: Scheme) -> RequestMeta {
             local: "127.0.0.1:8443".parse().unwrap(),
             scheme,
             sni: None,
+            tls: None,
         },
         host: "app.example.test".into(),
         request_uri: format!("/prefix{target}"),

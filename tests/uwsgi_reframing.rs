@@ -60,6 +60,7 @@ async fn handle(
             local,
             scheme: Scheme::Http,
             sni: None,
+            tls: None,
         },
         host: "app.example.test".into(),
         request_uri: req.uri().to_string(),

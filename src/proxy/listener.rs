@@ -72,6 +72,7 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracke
             local,
             scheme: Scheme::Http,
             sni: None,
+            tls: None,
         };
         let state = state.clone();
         tracker.spawn(async move {

@@ -2,6 +2,9 @@
 //! itself (uwsgi turns them into CGI vars; access logs print them).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::tls::CertEntry;
 
 /// Scheme the client used to reach dockside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,18 @@ pub struct ConnInfo {
     pub scheme: Scheme,
     /// SNI the client sent, for the 421 check.
     pub sni: Option<String>,
+    /// What the TLS handshake chose (`None` on plain HTTP), shared by the connection's requests.
+    pub tls: Option<Arc<TlsConn>>,
+}
+
+/// The handshake's choice for an HTTPS connection: the HTTP layer answers 421 when a request's
+/// Host belongs to another site and `cert` does not cover it.
+#[derive(Debug)]
+pub struct TlsConn {
+    /// The certificate presented for the SNI.
+    pub cert: Arc<CertEntry>,
+    /// The `VIRTUAL_HOST` item the SNI selected; `None` when `default.crt` answered an unknown name.
+    pub site: Option<String>,
 }
 
 /// Per-request facts after routing, for forwarders that need more than the rewritten request.

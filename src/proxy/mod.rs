@@ -11,6 +11,7 @@ pub mod idle;
 pub mod listener;
 pub mod log_throttle;
 pub mod meta;
+pub mod policy;
 pub mod service;
 pub mod upstream_tls;
 pub mod uwsgi;

@@ -1,5 +1,5 @@
 //! The proxy service: one request through a readable sequence of small steps —
-//! ACME challenge → route lookup → (HTTPS policy, added by the TLS module) → location →
+//! ACME challenge → route lookup → HTTPS policy (redirect / not served / 421, HSTS) → location →
 //! body limit → header rewrite → forward (http | https | uwsgi). Errors become responses in
 //! one place (`answer_error`), with their status from `ProxyError::status()`.
 
@@ -57,7 +57,14 @@ pub struct ServiceState {
     pub uwsgi: UwsgiOptions,
     /// Certificates and SNI view when HTTPS is on: which sites have a usable certificate.
     pub tls: Option<Arc<TlsState>>,
+    /// The HTTPS port redirects point to (the bound HTTPS listener's port; `:port` is added to
+    /// the Location when it is not 443).
+    pub https_port: u16,
 }
+
+#[path = "service_https.rs"]
+mod https_step;
+use https_step::{Policed, https_policy};
 
 /// A response and the backend that produced it (for `$upstream_addr`; formatted only when
 /// an access log line is written).
@@ -73,13 +80,22 @@ pub async fn handle(
     let host = request_host(&req);
     // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
     let uri = req.uri().clone();
-    let (response, upstream) = match route(state, conn, &host, req).await {
+    let mut hsts = None;
+    let (mut response, upstream) = match route(state, conn, &host, req, &mut hsts).await {
         Ok(answer) => answer,
         Err((err, backend)) => (
             answer_error(&err, &host, uri.path(), backend.as_ref()),
             backend,
         ),
     };
+    // nginx-proxy's `add_header Strict-Transport-Security ... always`: errors included; a
+    // backend's own header wins.
+    if let Some(value) = hsts {
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(value);
+    }
     if let Some(p) = pending {
         let outcome = Outcome {
             host: &host,
@@ -95,19 +111,27 @@ pub async fn handle(
 
 type Failure = (ProxyError, Option<BackendAddr>);
 
-/// The pipeline. New steps (HTTPS redirect, HSTS, 421) go between lookup and location.
+/// The pipeline. `hsts` is set once the HTTPS policy has decided, so that error answers of the
+/// later steps carry it too.
 async fn route(
     state: &ServiceState,
     conn: &ConnInfo,
     host: &str,
     req: Request<Incoming>,
+    hsts: &mut Option<HeaderValue>,
 ) -> Result<Answer, Failure> {
     if let Some(answer) = acme_challenge(state, conn, &req) {
         return Ok((answer, None));
     }
     let table = state.routes.load_full();
     let site = table.lookup(host).ok_or_else(|| no_site(host))?;
-    // HTTPS policy steps (redirect / HSTS / 421) are inserted here by the TLS module.
+    let site = match https_policy(state, conn, &table, site, host, &req)? {
+        Policed::Serve(site, value) => {
+            *hsts = value;
+            site
+        }
+        Policed::Answer(answer) => return Ok((answer, None)),
+    };
     let location = site
         .location(req.uri().path())
         .ok_or_else(|| no_location(host, req.uri().path()))?;

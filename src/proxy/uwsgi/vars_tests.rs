@@ -14,6 +14,7 @@ fn meta(scheme: Scheme) -> RequestMeta {
             local: "0.0.0.0:8443".parse().unwrap(),
             scheme,
             sni: None,
+            tls: None,
         },
         host: "app.example.test".into(),
         request_uri: "/api/a%20b?x=1".into(),

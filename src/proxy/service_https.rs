@@ -1,0 +1,97 @@
+//! The HTTPS policy step of the service pipeline (between route lookup and location): applies
+//! the pure decisions of `proxy::policy` to a request — redirect, not served (like an unknown
+//! host), 421, or the site to serve with its HSTS value.
+
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response};
+
+use super::{Failure, ServiceState, no_site, text};
+use crate::proxy::body::ProxyBody;
+use crate::proxy::error::ProxyError;
+use crate::proxy::meta::ConnInfo;
+use crate::proxy::policy::{self, Verdict};
+use crate::routing::{RouteTable, SiteRoute};
+
+/// The outcome of the HTTPS policy step.
+pub(super) enum Policed<'t> {
+    /// Go on with this site (the `DEFAULT_HOST` site when `nohttp` refused the Host's own).
+    Serve(&'t Arc<SiteRoute>, Option<HeaderValue>),
+    /// A redirect, answered here.
+    Answer(Response<ProxyBody>),
+}
+
+/// nginx-proxy §1.6.6 (see `policy.rs`) plus the 421 check: a redirect to HTTPS, a site that has
+/// no server for this scheme (answered like an unknown host: `DEFAULT_HOST` or 503), or the
+/// site to serve and its HSTS value.
+pub(super) fn https_policy<'t, B>(
+    state: &ServiceState,
+    conn: &ConnInfo,
+    table: &'t RouteTable,
+    site: &'t Arc<SiteRoute>,
+    host: &str,
+    req: &Request<B>,
+) -> Result<Policed<'t>, Failure> {
+    if let Some(tls) = &conn.tls {
+        // `default.crt` answered a name no site serves over TLS (unknown, no SNI, `nohttps`).
+        if tls.site.is_none() {
+            return Err(no_site(host));
+        }
+        if policy::misdirected(tls.site.as_deref(), &site.host, || tls.cert.covers(host)) {
+            let sni = conn.sni.clone().unwrap_or_default();
+            let host = host.to_owned();
+            return Err((ProxyError::Misdirected { host, sni }, None));
+        }
+    }
+    let request_uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let ask = policy::Ask {
+        scheme: conn.scheme,
+        method: req.method(),
+        host,
+        request_uri,
+    };
+    let listeners = policy::Listeners {
+        https: state.tls.is_some(),
+        https_port: state.https_port,
+    };
+    let mut candidate = site;
+    loop {
+        let facts = policy::SitePolicy::of(candidate, cert_ok(state, conn, candidate));
+        match policy::decide(ask, &facts, listeners) {
+            Verdict::Proceed { hsts } => {
+                let value = hsts.and_then(|v| HeaderValue::from_str(v).ok());
+                return Ok(Policed::Serve(candidate, value));
+            }
+            Verdict::Redirect { status, location } => {
+                let mut resp = text(status, "");
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    resp.headers_mut().insert(header::LOCATION, v);
+                }
+                return Ok(Policed::Answer(resp));
+            }
+            // Like an unknown Host: the DEFAULT_HOST site (if it serves this scheme), else 503.
+            Verdict::NotServed => match table.lookup("") {
+                Some(default)
+                    if !Arc::ptr_eq(default, candidate) && Arc::ptr_eq(candidate, site) =>
+                {
+                    candidate = default;
+                }
+                _ => return Err(no_site(host)),
+            },
+        }
+    }
+}
+
+/// nginx-proxy's `cert_ok`: an HTTPS connection whose handshake chose this site has it; else
+/// ask the TLS state (which follows the certificate directory).
+fn cert_ok(state: &ServiceState, conn: &ConnInfo, site: &SiteRoute) -> bool {
+    if conn
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.site.as_deref() == Some(site.host.as_str()))
+    {
+        return true;
+    }
+    state.tls.as_ref().is_some_and(|t| t.load().cert_ok(site))
+}

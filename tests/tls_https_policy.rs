@@ -1,0 +1,281 @@
+//! HTTPS policies through the whole proxy with curl (nginx-proxy §1.6.6): every HTTPS_METHOD ×
+//! (GET, POST) × (http, https), NON_GET_REDIRECT global and per site, HSTS on backend and proxy
+//! errors, X-Forwarded-* toward backends, ENABLE_HTTP_ON_MISSING_CERT with a certificate that
+//! appears while running, unknown names and 421.
+
+mod common;
+mod tls_harness;
+
+use std::time::Duration;
+
+use common::https::HttpsProxy;
+use common::{TestBackend, dead_addr, site};
+use dockside::model::{HttpsMethod, Site};
+use tls_harness::{Pki, within};
+
+/// (host, verb, scheme, status, Location, HSTS present)
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    u16,
+    Option<String>,
+    bool,
+);
+
+const STS: &str = "strict-transport-security";
+
+fn with(method: HttpsMethod, s: Site) -> Site {
+    Site {
+        https_method: Some(method),
+        ..s
+    }
+}
+
+#[tokio::test]
+async fn method_by_verb_by_scheme() {
+    let pki = Pki::new();
+    for name in [
+        "re.test",
+        "nore.test",
+        "nohttp.test",
+        "nohttps.test",
+        "label.test",
+    ] {
+        pki.install(name, name, &[name]);
+    }
+    let be = TestBackend::start("be").await;
+    let b = [be.addr];
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |cfg| {
+        cfg.defaults.non_get_redirect = 308;
+    })
+    .await;
+    p.publish(vec![
+        site("re.test", &b),
+        with(HttpsMethod::NoRedirect, site("nore.test", &b)),
+        with(HttpsMethod::NoHttp, site("nohttp.test", &b)),
+        with(HttpsMethod::NoHttps, site("nohttps.test", &b)),
+        Site {
+            non_get_redirect: Some(307),
+            ..site("label.test", &b)
+        },
+    ])
+    .await;
+    let port = p.https.port();
+    let to = |host: &str| format!("https://{host}:{port}/p?q=1");
+    let cases: Vec<Case> = vec![
+        ("re.test", "GET", "http", 301, Some(to("re.test")), false),
+        ("re.test", "POST", "http", 308, Some(to("re.test")), false),
+        ("re.test", "GET", "https", 200, None, true),
+        ("re.test", "POST", "https", 200, None, true),
+        (
+            "label.test",
+            "GET",
+            "http",
+            301,
+            Some(to("label.test")),
+            false,
+        ),
+        (
+            "label.test",
+            "POST",
+            "http",
+            307,
+            Some(to("label.test")),
+            false,
+        ),
+        ("nore.test", "GET", "http", 200, None, false),
+        ("nore.test", "POST", "http", 200, None, false),
+        ("nore.test", "GET", "https", 200, None, false),
+        ("nore.test", "POST", "https", 200, None, false),
+        ("nohttp.test", "GET", "http", 503, None, false),
+        ("nohttp.test", "POST", "http", 503, None, false),
+        ("nohttp.test", "GET", "https", 200, None, true),
+        ("nohttp.test", "POST", "https", 200, None, true),
+        ("nohttps.test", "GET", "http", 200, None, false),
+        ("nohttps.test", "POST", "http", 200, None, false),
+        // No default.crt: TLS for a nohttps name is refused like an unknown name.
+        ("nohttps.test", "GET", "https", 0, None, false),
+        ("nohttps.test", "POST", "https", 0, None, false),
+    ];
+    for (host, verb, scheme, status, location, hsts) in cases {
+        let x = p.curl(scheme, host, "/p?q=1", &["-X", verb]).await;
+        let what = format!("{verb} {scheme}://{host}: {x:?}");
+        assert_eq!(x.status, status, "{what}");
+        assert_eq!(x.header("location").map(str::to_owned), location, "{what}");
+        assert_eq!(x.header(STS).is_some(), hsts, "{what}");
+        if hsts {
+            assert_eq!(x.header(STS), Some("max-age=31536000"), "{what}");
+        }
+        if status == 200 {
+            assert_eq!(x.json()["method"], verb, "{what}");
+        }
+    }
+    // Toward the backend over HTTPS (nginx-proxy §1.6.9).
+    let x = p.curl("https", "nore.test", "/", &[]).await;
+    let h = &x.json()["headers"];
+    assert_eq!(h["x-forwarded-proto"], "https", "{x:?}");
+    assert_eq!(h["x-forwarded-ssl"], "on", "{x:?}");
+    assert_eq!(h["x-forwarded-port"], port.to_string(), "{x:?}");
+    // The ACME path is never redirected.
+    let x = p
+        .curl("http", "re.test", "/.well-known/acme-challenge/t", &[])
+        .await;
+    assert_eq!(x.status, 404, "{x:?}");
+}
+
+#[tokio::test]
+async fn hsts_on_errors_and_not_when_off() {
+    let pki = Pki::new();
+    for name in ["a.test", "down.test", "off.test"] {
+        pki.install(name, name, &[name]);
+    }
+    let be = TestBackend::start("be").await;
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |_| {}).await;
+    p.publish(vec![
+        site("a.test", &[be.addr]),
+        site("down.test", &[dead_addr()]),
+        Site {
+            hsts: Some("off".into()),
+            ..site("off.test", &[be.addr])
+        },
+    ])
+    .await;
+    let x = p.curl("https", "a.test", "/status/500", &[]).await;
+    assert_eq!(
+        (x.status, x.header(STS)),
+        (500, Some("max-age=31536000")),
+        "{x:?}"
+    );
+    let x = p.curl("https", "down.test", "/", &[]).await;
+    assert_eq!(
+        (x.status, x.header(STS)),
+        (502, Some("max-age=31536000")),
+        "{x:?}"
+    );
+    let x = p.curl("https", "off.test", "/status/500", &[]).await;
+    assert_eq!((x.status, x.header(STS)), (500, None), "{x:?}");
+}
+
+#[tokio::test]
+async fn missing_certificate_serves_http_until_one_appears() {
+    let pki = Pki::new();
+    let be = TestBackend::start("be").await;
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |_| {}).await;
+    p.publish(vec![
+        site("late.test", &[be.addr]),
+        Site {
+            enable_http_on_missing_cert: Some(false),
+            ..site("strict.test", &[be.addr])
+        },
+    ])
+    .await;
+    let x = p.curl("http", "late.test", "/", &[]).await;
+    assert_eq!(
+        x.status, 200,
+        "served over HTTP without a certificate: {x:?}"
+    );
+    let x = p.curl("https", "late.test", "/", &[]).await;
+    assert_eq!(x.status, 0, "TLS refused without a certificate: {x:?}");
+    // ENABLE_HTTP_ON_MISSING_CERT=false keeps nginx-proxy's redirect to a refused HTTPS.
+    let x = p.curl("http", "strict.test", "/", &[]).await;
+    assert_eq!(x.status, 301, "{x:?}");
+
+    pki.install("late.test", "late", &["late.test"]);
+    let took = within(Duration::from_secs(2), || async {
+        p.curl("http", "late.test", "/", &[]).await.status == 301
+    })
+    .await;
+    assert!(took.is_some(), "redirect did not start within 2 s");
+    let x = p.curl("https", "late.test", "/", &[]).await;
+    assert_eq!(x.status, 200, "{x:?}");
+}
+
+#[tokio::test]
+async fn unknown_names_and_misdirected_requests() {
+    let pki = Pki::new();
+    pki.install("a.test", "a", &["a.test"]);
+    pki.install("b.test", "b", &["b.test"]);
+    pki.install("both", "both", &["c.test", "d.test"]);
+    let be = TestBackend::start("be").await;
+    let b = [be.addr];
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |_| {}).await;
+    p.publish(vec![
+        site("a.test", &b),
+        site("b.test", &b),
+        Site {
+            cert_name: Some("both".into()),
+            ..site("c.test", &b)
+        },
+        Site {
+            cert_name: Some("both".into()),
+            ..site("d.test", &b)
+        },
+    ])
+    .await;
+    let port = p.https.port();
+    // Unknown SNI without default.crt: refused with unrecognized_name.
+    let x = p.curl("https", "nowhere.test", "/", &["-k"]).await;
+    assert_eq!(x.status, 0, "{x:?}");
+    let (ok, text) = s_client_at(&p, &["-servername", "nowhere.test"]).await;
+    assert!(!ok && text.contains("unrecognized name"), "{text}");
+    // SNI a.test, Host b.test: another site, not covered by a.test's certificate → 421.
+    let x = p.curl_to("https", "a.test", port, "b.test", "/", &[]).await;
+    assert_eq!(x.status, 421, "{x:?}");
+    // One certificate for c.test and d.test: a request for either on the other's connection is fine.
+    let x = p.curl_to("https", "c.test", port, "d.test", "/", &[]).await;
+    assert_eq!(x.status, 200, "{x:?}");
+
+    // With default.crt, unknown names are served with it and answered 503.
+    pki.install("default", "default", &["default.invalid"]);
+    let took = within(Duration::from_secs(2), || async {
+        p.curl("https", "nowhere.test", "/", &["-k"]).await.status == 503
+    })
+    .await;
+    assert!(took.is_some(), "default.crt not picked up within 2 s");
+    let x = p.curl("https", "a.test", "/", &[]).await;
+    assert_eq!(x.status, 200, "{x:?}");
+}
+
+/// `openssl s_client` against the HTTPS listener; (success, stdout + stderr).
+async fn s_client_at(p: &HttpsProxy, args: &[&str]) -> (bool, String) {
+    tls_harness::require_tool("openssl", "openssl");
+    let out = tokio::process::Command::new("openssl")
+        .args(["s_client", "-connect", &p.https.to_string()])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let out = tokio::time::timeout(common::WAIT, out)
+        .await
+        .unwrap()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn nohttp_falls_to_the_default_host_over_http() {
+    let pki = Pki::new();
+    pki.install("only-tls.test", "only-tls", &["only-tls.test"]);
+    let tls_be = TestBackend::start("tls-site").await;
+    let default_be = TestBackend::start("default-site").await;
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |cfg| {
+        cfg.defaults.default_host = Some("dflt.test".into());
+    })
+    .await;
+    p.publish(vec![
+        with(HttpsMethod::NoHttp, site("only-tls.test", &[tls_be.addr])),
+        with(
+            HttpsMethod::NoRedirect,
+            site("dflt.test", &[default_be.addr]),
+        ),
+    ])
+    .await;
+    // Over HTTP the nohttp site does not exist: the DEFAULT_HOST site answers, as for an unknown Host.
+    let x = p.curl("http", "only-tls.test", "/", &[]).await;
+    assert_eq!(x.status, 200, "{x:?}");
+    assert_eq!(x.json()["backend"], "default-site", "{x:?}");
+    let x = p.curl("https", "only-tls.test", "/", &[]).await;
+    assert_eq!(x.json()["backend"], "tls-site", "{x:?}");
+}
