@@ -115,7 +115,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-    let challenges = Arc::new(Challenges::default());
+    let challenges = Arc::new(Challenges::new(config.acme_accept_unknown_host));
     let tls = https.as_ref().map(|_| {
         let certs = tls::load_initial(&config.certs_dir);
         TlsState::new(
@@ -288,6 +288,9 @@ fn docker_settings(config: &Config) -> anyhow::Result<Option<DockerSettings>> {
     if let Some(host) = &config.docker_host {
         settings.host = Some(host.clone());
     }
+    settings
+        .container_filters
+        .extend(config.docker_filters.iter().cloned());
     Ok(Some(settings))
 }
 

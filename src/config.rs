@@ -81,6 +81,13 @@ pub struct Flags {
     /// true | false | legacy (ACME_HTTP_CHALLENGE_LOCATION).
     #[arg(long, env = "ACME_HTTP_CHALLENGE_LOCATION", default_value = "true")]
     pub acme_http_challenge_location: String,
+    /// Answer the ACME challenge path for hosts no site serves (ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST).
+    #[arg(
+        long,
+        env = "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
+        default_value = "false"
+    )]
+    pub acme_http_challenge_accept_unknown_host: String,
     /// Offer HTTP/2 (ENABLE_HTTP2).
     #[arg(long, env = "ENABLE_HTTP2", default_value = "true")]
     pub enable_http2: String,
@@ -137,6 +144,11 @@ pub struct Config {
     pub limits: Limits,
     /// acme-companion's proxy-level settings; `None` turns ACME off (tests, HTTPS off).
     pub acme: Option<AcmeGlobals>,
+    /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`.
+    pub acme_accept_unknown_host: bool,
+    /// Extra Docker container filters on top of `DOCKER_CONTAINER_FILTERS` (tests scope dockside
+    /// to their own containers without touching the process environment).
+    pub docker_filters: Vec<(String, String)>,
 }
 
 /// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
@@ -191,6 +203,8 @@ impl Config {
             verify_upstream_tls: false,
             limits: Limits::default(),
             acme: None,
+            acme_accept_unknown_host: false,
+            docker_filters: Vec::new(),
         }
     }
 }
@@ -258,6 +272,11 @@ impl TryFrom<Flags> for Config {
                 ..Limits::default()
             },
             acme: f.https.ne("off").then(acme_globals),
+            acme_accept_unknown_host: b(
+                "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
+                &f.acme_http_challenge_accept_unknown_host,
+            )?,
+            docker_filters: Vec::new(),
         })
     }
 }
