@@ -24,6 +24,9 @@ use crate::proxy::{https, listener};
 use crate::routing::{RouteTable, SiteDefaults};
 use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
 
+/// How long startup waits for the Docker provider's first container list.
+const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -117,6 +120,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
     let challenges = Arc::new(Challenges::new(config.acme_accept_unknown_host));
     let tls = https.as_ref().map(|_| {
+        if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
+            tracing::warn!(
+                "cannot create the certificate directory {}: {e}",
+                config.certs_dir.display()
+            );
+        }
         let certs = tls::load_initial(&config.certs_dir);
         TlsState::new(
             Arc::new(RouteTable::default()),
@@ -147,6 +156,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         cancel.clone(),
     ));
     spawn_providers(&config, desired.clone(), cancel.clone()).await?;
+    // The first table is in place before the first connection is accepted.
+    let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
+    if let Some(tls) = &tls {
+        tls.set_routes(first.clone());
+    }
+    routes.store(first);
     tracker.spawn(listener::accept_loop(http, state.clone(), tracker.clone()));
     let mut acme = None;
     if let (Some(listener), Some(tls)) = (https, &tls) {
@@ -232,20 +247,34 @@ async fn spawn_providers(
                 );
                 true
             }
-            Err(e) if settings.host.is_some() => {
+            // A given endpoint that is not there yet (engine starting) is retried; a socket
+            // file that does not exist means "no engine here" (e.g. the socket is not mounted).
+            Err(e)
+                if settings.host.is_some()
+                    && !matches!(e, discovery::DockerError::NoSocket { .. }) =>
+            {
                 tracing::warn!("{e}; dockside keeps retrying in the background");
                 true
             }
             Err(e) => {
-                tracing::info!("no Docker engine: {e}");
+                tracing::warn!("no Docker engine: {e}");
                 false
             }
         },
         None => false,
     };
     if let (true, Some(settings)) = (watching_docker, docker) {
-        let (tx, rx) = watch::channel(Vec::new());
+        let (tx, mut rx) = watch::channel(Vec::new());
         discovery::spawn(settings, tx, cancel.child_token());
+        // Serve the running containers from the first request: wait briefly for the first list.
+        if tokio::time::timeout(FIRST_LIST_WAIT, rx.changed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the Docker engine has not listed containers within {FIRST_LIST_WAIT:?}; serving while it catches up"
+            );
+        }
         inputs.push(rx);
     }
     match &config.routes {
@@ -275,7 +304,12 @@ async fn spawn_providers(
         }
         None => {}
     }
-    discovery::spawn_combiner(inputs, desired, cancel);
+    // Without providers the state is only what `Running::publish` sets (embedding, tests).
+    if !inputs.is_empty() {
+        let items: Vec<SourceItem> = inputs.iter().flat_map(|rx| rx.borrow().clone()).collect();
+        desired.send_replace(Arc::new(crate::settings::build(&items)));
+        discovery::spawn_combiner(inputs, desired, cancel);
+    }
     Ok(())
 }
 

@@ -40,46 +40,76 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Flags {
     /// HTTP listener: a port or an address (nginx-proxy: HTTP_PORT).
-    #[arg(long = "http", env = "HTTP_PORT", default_value = "80")]
+    #[arg(global = true, long = "http", env = "HTTP_PORT", default_value = "80")]
     pub http: String,
     /// HTTPS listener: a port or an address, or `off` (nginx-proxy: HTTPS_PORT).
-    #[arg(long = "https", env = "HTTPS_PORT", default_value = "443")]
+    #[arg(
+        global = true,
+        long = "https",
+        env = "HTTPS_PORT",
+        default_value = "443"
+    )]
     pub https: String,
     /// Static routes file (TOML). Without Docker and without this flag, the shipped example is served.
-    #[arg(long = "routes", env = "DOCKSIDE_ROUTES")]
+    #[arg(global = true, long = "routes", env = "DOCKSIDE_ROUTES")]
     pub routes: Option<PathBuf>,
     /// Docker endpoint: `unix:///path`, `tcp://host:port`, or `off`. Default: /var/run/docker.sock, then /tmp/docker.sock.
-    #[arg(long = "docker-host", env = "DOCKER_HOST")]
+    #[arg(global = true, long = "docker-host", env = "DOCKER_HOST")]
     pub docker_host: Option<String>,
     /// Certificate directory in nginx-proxy / acme-companion layout.
-    #[arg(long = "certs-dir", env = "CERTS_DIR", default_value = "./certs")]
+    #[arg(
+        global = true,
+        long = "certs-dir",
+        env = "CERTS_DIR",
+        default_value = "./certs"
+    )]
     pub certs_dir: PathBuf,
     /// Site answering unknown hosts (nginx-proxy DEFAULT_HOST).
-    #[arg(long, env = "DEFAULT_HOST")]
+    #[arg(global = true, long, env = "DEFAULT_HOST")]
     pub default_host: Option<String>,
     /// Answer for hosts without a `/` location: `CODE [text|URL]` or `none` (DEFAULT_ROOT).
-    #[arg(long, env = "DEFAULT_ROOT", default_value = "404")]
+    #[arg(global = true, long, env = "DEFAULT_ROOT", default_value = "404")]
     pub default_root: String,
     /// redirect | noredirect | nohttp | nohttps (HTTPS_METHOD).
-    #[arg(long, env = "HTTPS_METHOD", default_value = "redirect")]
+    #[arg(global = true, long, env = "HTTPS_METHOD", default_value = "redirect")]
     pub https_method: String,
     /// Strict-Transport-Security value, or `off` (HSTS).
-    #[arg(long, env = "HSTS", default_value = "max-age=31536000")]
+    #[arg(global = true, long, env = "HSTS", default_value = "max-age=31536000")]
     pub hsts: String,
     /// TLS policy name (SSL_POLICY).
-    #[arg(long, env = "SSL_POLICY", default_value = "Mozilla-Intermediate")]
+    #[arg(
+        global = true,
+        long,
+        env = "SSL_POLICY",
+        default_value = "Mozilla-Intermediate"
+    )]
     pub ssl_policy: String,
     /// Whether default.crt may serve sites without their own certificate (TRUST_DEFAULT_CERT).
-    #[arg(long, env = "TRUST_DEFAULT_CERT", default_value = "true")]
+    #[arg(
+        global = true,
+        long,
+        env = "TRUST_DEFAULT_CERT",
+        default_value = "true"
+    )]
     pub trust_default_cert: String,
     /// Serve HTTP instead of redirecting while a site has no certificate (ENABLE_HTTP_ON_MISSING_CERT).
-    #[arg(long, env = "ENABLE_HTTP_ON_MISSING_CERT", default_value = "true")]
+    #[arg(
+        global = true,
+        long,
+        env = "ENABLE_HTTP_ON_MISSING_CERT",
+        default_value = "true"
+    )]
     pub enable_http_on_missing_cert: String,
     /// Redirect status for non-GET methods: 301, 307 or 308 (NON_GET_REDIRECT).
-    #[arg(long, env = "NON_GET_REDIRECT", default_value = "301")]
+    #[arg(global = true, long, env = "NON_GET_REDIRECT", default_value = "301")]
     pub non_get_redirect: String,
     /// true | false | legacy (ACME_HTTP_CHALLENGE_LOCATION).
-    #[arg(long, env = "ACME_HTTP_CHALLENGE_LOCATION", default_value = "true")]
+    #[arg(
+        global = true,
+        long,
+        env = "ACME_HTTP_CHALLENGE_LOCATION",
+        default_value = "true"
+    )]
     pub acme_http_challenge_location: String,
     /// Answer the ACME challenge path for hosts no site serves (ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST).
     #[arg(
@@ -89,40 +119,85 @@ pub struct Flags {
     )]
     pub acme_http_challenge_accept_unknown_host: String,
     /// Offer HTTP/2 (ENABLE_HTTP2).
-    #[arg(long, env = "ENABLE_HTTP2", default_value = "true")]
+    #[arg(global = true, long, env = "ENABLE_HTTP2", default_value = "true")]
     pub enable_http2: String,
     /// Pass client X-Forwarded-* headers through (TRUST_DOWNSTREAM_PROXY).
-    #[arg(long, env = "TRUST_DOWNSTREAM_PROXY")]
+    #[arg(global = true, long, env = "TRUST_DOWNSTREAM_PROXY")]
     pub trust_downstream_proxy: Option<String>,
     /// Disable per-request access logs (DISABLE_ACCESS_LOGS).
-    #[arg(long, env = "DISABLE_ACCESS_LOGS", default_value = "false")]
+    #[arg(
+        global = true,
+        long,
+        env = "DISABLE_ACCESS_LOGS",
+        default_value = "false"
+    )]
     pub disable_access_logs: String,
     /// Access logs as JSON (LOG_JSON).
-    #[arg(long, env = "LOG_JSON", default_value = "false")]
+    #[arg(global = true, long, env = "LOG_JSON", default_value = "false")]
     pub log_json: String,
     /// Verify the certificates of VIRTUAL_PROTO=https backends (nginx does not).
-    #[arg(long, env = "DOCKSIDE_VERIFY_UPSTREAM_TLS", default_value = "false")]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_VERIFY_UPSTREAM_TLS",
+        default_value = "false"
+    )]
     pub verify_upstream_tls: String,
     /// Maximum concurrent client connections.
-    #[arg(long, env = "DOCKSIDE_MAX_CONNECTIONS", default_value_t = 10240)]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_MAX_CONNECTIONS",
+        default_value_t = 10240
+    )]
     pub max_connections: usize,
     /// Seconds a client may take to send its request head.
-    #[arg(long, env = "DOCKSIDE_HEADER_TIMEOUT", default_value_t = 10)]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_HEADER_TIMEOUT",
+        default_value_t = 10
+    )]
     pub header_timeout: u64,
     /// Seconds an idle keep-alive client connection is kept.
-    #[arg(long, env = "DOCKSIDE_IDLE_TIMEOUT", default_value_t = 75)]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_IDLE_TIMEOUT",
+        default_value_t = 75
+    )]
     pub idle_timeout: u64,
     /// Seconds to connect to a backend before answering 502.
-    #[arg(long, env = "DOCKSIDE_CONNECT_TIMEOUT", default_value_t = 5)]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_CONNECT_TIMEOUT",
+        default_value_t = 5
+    )]
     pub connect_timeout: u64,
     /// Seconds to wait for a backend's response head before answering 504.
-    #[arg(long, env = "DOCKSIDE_UPSTREAM_TIMEOUT", default_value_t = 60)]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_UPSTREAM_TIMEOUT",
+        default_value_t = 60
+    )]
     pub upstream_timeout: u64,
     /// Seconds in-flight requests get to finish on SIGTERM.
-    #[arg(long, env = "DOCKSIDE_DRAIN_TIMEOUT", default_value_t = 30)]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_DRAIN_TIMEOUT",
+        default_value_t = 30
+    )]
     pub drain_timeout: u64,
     /// Admin listener (health, status, metrics); loopback by default.
-    #[arg(long, env = "DOCKSIDE_ADMIN", default_value = "127.0.0.1:8099")]
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_ADMIN",
+        default_value = "127.0.0.1:8099"
+    )]
     pub admin: String,
 }
 

@@ -36,6 +36,8 @@ pub fn spawn_combiner(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut logged = BTreeSet::new();
+        // A provider that ended (its sender dropped) keeps its last items; only its updates stop.
+        let mut live: Vec<usize> = (0..inputs.len()).collect();
         loop {
             let items: Vec<SourceItem> = inputs
                 .iter_mut()
@@ -50,18 +52,20 @@ pub fn spawn_combiner(
                 }
                 differs
             });
-            if inputs.is_empty() {
+            if live.is_empty() {
                 token.cancelled().await;
                 return;
             }
-            let changed = select_all(inputs.iter_mut().map(|rx| Box::pin(rx.changed())));
+            let changed = select_all(live.iter().map(|&i| {
+                let mut rx = inputs[i].clone();
+                Box::pin(async move { rx.changed().await })
+            }));
             let ended = tokio::select! {
                 _ = token.cancelled() => return,
                 (result, index, _) = changed => result.is_err().then_some(index),
             };
-            // A provider that stopped keeps its last items out of the state from now on.
             if let Some(index) = ended {
-                inputs.remove(index);
+                live.remove(index);
             }
         }
     })
@@ -84,4 +88,62 @@ fn log_new(state: &DesiredState, before: BTreeSet<(String, String)>) -> BTreeSet
         }
     }
     now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BackendAddr, Reach};
+    use std::time::Duration;
+
+    fn item(host: &str) -> SourceItem {
+        SourceItem {
+            name: host.to_owned(),
+            created: 0,
+            vars: [("VIRTUAL_HOST".to_owned(), host.to_owned())].into(),
+            reach: Reach::Addresses(vec![BackendAddr::Tcp(([127, 0, 0, 1], 1).into())]),
+        }
+    }
+
+    fn hosts(state: &DesiredState) -> Vec<&str> {
+        state.sites.iter().map(|s| s.host.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn combines_providers_keeps_ended_ones_and_skips_identical_states() {
+        let (docker_tx, docker_rx) = tokio::sync::watch::channel(vec![item("a.tld")]);
+        let (file_tx, file_rx) = tokio::sync::watch::channel(vec![item("b.tld")]);
+        let (out, mut rx) = tokio::sync::watch::channel(Arc::new(DesiredState::default()));
+        let token = CancellationToken::new();
+        let task = spawn_combiner(vec![docker_rx, file_rx], out, token.clone());
+        let wait = |rx: &mut Receiver<Arc<DesiredState>>| {
+            let mut rx = rx.clone();
+            async move {
+                tokio::time::timeout(Duration::from_secs(1), rx.changed())
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        wait(&mut rx).await;
+        assert_eq!(hosts(&rx.borrow_and_update()), ["a.tld", "b.tld"]);
+
+        drop(file_tx);
+        docker_tx.send(vec![item("a.tld"), item("c.tld")]).unwrap();
+        wait(&mut rx).await;
+        assert_eq!(
+            hosts(&rx.borrow_and_update()),
+            ["a.tld", "b.tld", "c.tld"],
+            "an ended provider keeps its items"
+        );
+
+        docker_tx.send(vec![item("c.tld"), item("a.tld")]).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !rx.has_changed().unwrap(),
+            "an identical state is not published again"
+        );
+        token.cancel();
+        task.await.unwrap();
+    }
 }
