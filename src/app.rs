@@ -143,7 +143,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-    let challenges = Arc::new(Challenges::default());
+    let challenges = Arc::new(Challenges::new(config.acme_accept_unknown_host));
     let tls = https.as_ref().map(|_| {
         if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
             tracing::warn!(

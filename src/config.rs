@@ -111,6 +111,13 @@ pub struct Flags {
         default_value = "true"
     )]
     pub acme_http_challenge_location: String,
+    /// Answer the ACME challenge path for hosts no site serves (ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST).
+    #[arg(
+        long,
+        env = "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
+        default_value = "false"
+    )]
+    pub acme_http_challenge_accept_unknown_host: String,
     /// Offer HTTP/2 (ENABLE_HTTP2).
     #[arg(global = true, long, env = "ENABLE_HTTP2", default_value = "true")]
     pub enable_http2: String,
@@ -215,6 +222,8 @@ pub struct Config {
     pub limits: Limits,
     /// acme-companion's proxy-level settings; `None` turns ACME off (tests, HTTPS off).
     pub acme: Option<AcmeGlobals>,
+    /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`.
+    pub acme_accept_unknown_host: bool,
 }
 
 /// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
@@ -270,6 +279,7 @@ impl Config {
             verify_upstream_tls: false,
             limits: Limits::default(),
             acme: None,
+            acme_accept_unknown_host: false,
         }
     }
 }
@@ -338,6 +348,10 @@ impl TryFrom<Flags> for Config {
                 ..Limits::default()
             },
             acme: f.https.ne("off").then(acme_globals),
+            acme_accept_unknown_host: b(
+                "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
+                &f.acme_http_challenge_accept_unknown_host,
+            )?,
         })
     }
 }

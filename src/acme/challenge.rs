@@ -6,14 +6,19 @@ use std::sync::{Arc, RwLock};
 
 use rustls::sign::CertifiedKey;
 
+use crate::model::{AcmeChallengeLocation, HttpsMethod};
+
 /// Pending challenges, written by the ACME reconciler, read per request / handshake.
 /// Critical sections are a map lookup, so a std lock is enough.
 #[derive(Default)]
 pub struct Challenges {
-    /// HTTP-01: token → key authorization.
-    http01: RwLock<HashMap<String, String>>,
+    /// HTTP-01: token → (lower-case host it was published for, key authorization).
+    http01: RwLock<HashMap<String, (String, String)>>,
     /// TLS-ALPN-01: lower-case host → validation certificate.
     tls_alpn01: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`: the challenge path of hosts no site serves is
+    /// answered (404 for a token that is not ours) instead of going to the fallback (503).
+    accept_unknown_host: bool,
 }
 
 impl std::fmt::Debug for Challenges {
@@ -35,13 +40,37 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Challenges {
-    /// The key authorization for `token`, if a validation is pending.
-    pub fn http01(&self, token: &str) -> Option<String> {
-        read(&self.http01).get(token).cloned()
+    /// An empty map with the proxy's `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`.
+    pub fn new(accept_unknown_host: bool) -> Challenges {
+        Challenges {
+            accept_unknown_host,
+            ..Challenges::default()
+        }
     }
 
-    pub fn set_http01(&self, token: &str, key_authorization: &str) {
-        write(&self.http01).insert(token.to_owned(), key_authorization.to_owned());
+    /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`, for the HTTP listener's decision.
+    pub fn accept_unknown_host(&self) -> bool {
+        self.accept_unknown_host
+    }
+
+    /// The key authorization for `token`, if a validation is pending (whatever the host).
+    pub fn http01(&self, token: &str) -> Option<String> {
+        read(&self.http01).get(token).map(|(_, ka)| ka.clone())
+    }
+
+    /// The key authorization for `token` when it was published for `host` (lower-case, no
+    /// port): what the HTTP listener answers, so a token is only ever served for its own name.
+    pub fn http01_for(&self, host: &str, token: &str) -> Option<String> {
+        read(&self.http01)
+            .get(token)
+            .filter(|(h, _)| h.eq_ignore_ascii_case(host))
+            .map(|(_, ka)| ka.clone())
+    }
+
+    /// Publishes the answer to `token` for `host` (the authorization's identifier).
+    pub fn set_http01(&self, host: &str, token: &str, key_authorization: &str) {
+        let value = (host.to_ascii_lowercase(), key_authorization.to_owned());
+        write(&self.http01).insert(token.to_owned(), value);
     }
 
     pub fn remove_http01(&self, token: &str) {
@@ -64,6 +93,65 @@ impl Challenges {
     }
 }
 
+/// What the HTTP listener does with `GET /.well-known/acme-challenge/<token>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Http01Answer {
+    /// A validation dockside itself is running for this host: 200 with the key authorization,
+    /// whatever the site's `HTTPS_METHOD` or `ACME_HTTP_CHALLENGE_LOCATION` (else dockside would
+    /// fail its own orders).
+    Own(String),
+    /// The ACME location applies but the token is not ours: 404 from dockside (nginx-proxy's
+    /// `try_files $uri =404` on an empty webroot). Never forwarded, never redirected.
+    NotFound,
+    /// No ACME location for this request: it goes on through the normal pipeline (redirect,
+    /// backend, 503 for unknown hosts).
+    PassThrough,
+}
+
+/// The site's side of the decision: its `ACME_HTTP_CHALLENGE_LOCATION` and its *effective*
+/// `HTTPS_METHOD` (after `ENABLE_HTTP_ON_MISSING_CERT` turned redirect/nohttp into noredirect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteChallenge {
+    pub location: AcmeChallengeLocation,
+    pub method: HttpsMethod,
+}
+
+/// nginx-proxy's ACME location semantics (§1.6.6, §1.6.8), with one addition: our own pending
+/// token for this host is always answered. Otherwise: `true` answers (404) on the site's HTTP
+/// server; `legacy` only when the effective method is `redirect`; `false` never; `nohttps` has no
+/// ACME location (the backend answers); `nohttp` has no HTTP server, so its name is treated like
+/// an unknown host, answered only with `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`.
+pub fn http01_answer(
+    own: Option<String>,
+    site: Option<SiteChallenge>,
+    accept_unknown_host: bool,
+) -> Http01Answer {
+    if let Some(key_authorization) = own {
+        return Http01Answer::Own(key_authorization);
+    }
+    let answered = match site {
+        None
+        | Some(SiteChallenge {
+            method: HttpsMethod::NoHttp,
+            ..
+        }) => accept_unknown_host,
+        Some(SiteChallenge {
+            method: HttpsMethod::NoHttps,
+            ..
+        }) => false,
+        Some(SiteChallenge { location, method }) => match location {
+            AcmeChallengeLocation::Enabled => true,
+            AcmeChallengeLocation::Legacy => method == HttpsMethod::Redirect,
+            AcmeChallengeLocation::Disabled => false,
+        },
+    };
+    if answered {
+        Http01Answer::NotFound
+    } else {
+        Http01Answer::PassThrough
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,9 +160,68 @@ mod tests {
     fn http01_tokens_come_and_go() {
         let c = Challenges::default();
         assert_eq!(c.http01("t"), None);
-        c.set_http01("t", "t.thumb");
+        c.set_http01("A.example.test", "t", "t.thumb");
         assert_eq!(c.http01("t").as_deref(), Some("t.thumb"));
+        assert_eq!(
+            c.http01_for("a.example.test", "t").as_deref(),
+            Some("t.thumb")
+        );
+        assert_eq!(
+            c.http01_for("b.example.test", "t"),
+            None,
+            "only for its own host"
+        );
         c.remove_http01("t");
         assert_eq!(c.http01("t"), None);
+    }
+
+    #[test]
+    fn location_semantics_follow_nginx_proxy() {
+        use AcmeChallengeLocation::{Disabled, Enabled, Legacy};
+        use Http01Answer::{NotFound, PassThrough};
+        use HttpsMethod::{NoHttp, NoHttps, NoRedirect, Redirect};
+        let site = |location, method| Some(SiteChallenge { location, method });
+        let table = [
+            // (site, ACCEPT_UNKNOWN_HOST, answer)
+            (site(Enabled, Redirect), false, NotFound),
+            (site(Enabled, NoRedirect), false, NotFound),
+            (site(Enabled, NoHttps), true, PassThrough),
+            (site(Enabled, NoHttp), false, PassThrough),
+            (site(Enabled, NoHttp), true, NotFound),
+            (site(Legacy, Redirect), false, NotFound),
+            (site(Legacy, NoRedirect), true, PassThrough),
+            (site(Disabled, Redirect), true, PassThrough),
+            (None, false, PassThrough),
+            (None, true, NotFound),
+        ];
+        for (s, unknown, want) in table {
+            assert_eq!(
+                http01_answer(None, s, unknown),
+                want,
+                "{s:?} unknown={unknown}"
+            );
+        }
+    }
+
+    #[test]
+    fn our_own_token_is_answered_whatever_the_settings() {
+        for location in [
+            AcmeChallengeLocation::Enabled,
+            AcmeChallengeLocation::Legacy,
+            AcmeChallengeLocation::Disabled,
+        ] {
+            for method in [
+                HttpsMethod::Redirect,
+                HttpsMethod::NoRedirect,
+                HttpsMethod::NoHttp,
+                HttpsMethod::NoHttps,
+            ] {
+                let s = Some(SiteChallenge { location, method });
+                let got = http01_answer(Some("k".into()), s, false);
+                assert_eq!(got, Http01Answer::Own("k".into()));
+            }
+        }
+        let unknown = http01_answer(Some("k".into()), None, false);
+        assert_eq!(unknown, Http01Answer::Own("k".into()));
     }
 }

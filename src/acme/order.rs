@@ -250,7 +250,7 @@ impl Issuer {
                 }
                 _ => {
                     self.challenges
-                        .set_http01(&challenge.token, key_auth.as_str());
+                        .set_http01(&host, &challenge.token, key_auth.as_str());
                     guard.tokens.push(challenge.token.clone());
                 }
             }

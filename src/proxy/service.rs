@@ -13,9 +13,9 @@ use hyper::body::{Body, Incoming};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::acme::challenge::Challenges;
+use crate::acme::challenge::{Challenges, Http01Answer, SiteChallenge, http01_answer};
 use crate::config::{AccessLog, Limits};
-use crate::model::{BackendAddr, Proto};
+use crate::model::{BackendAddr, HttpsMethod, Proto};
 use crate::proxy::access_log::{Outcome, Pending};
 use crate::proxy::body::{self, BoxError, ProxyBody};
 use crate::proxy::error::{Fault, ProxyError};
@@ -200,21 +200,46 @@ async fn forward_uwsgi(
     }
 }
 
-/// Answers `/.well-known/acme-challenge/<token>` on plain HTTP from the challenge map.
+/// `/.well-known/acme-challenge/<token>`: our own pending HTTP-01 token for this Host (port
+/// ignored) is answered on either scheme (a CA follows an HTTP→HTTPS redirect made by a proxy in
+/// front); on plain HTTP the site's `ACME_HTTP_CHALLENGE_LOCATION`, effective `HTTPS_METHOD` and
+/// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST` decide between a 404 and the normal pipeline
+/// (`acme::challenge::http01_answer`).
 fn acme_challenge<B>(
     state: &ServiceState,
     conn: &ConnInfo,
     req: &Request<B>,
 ) -> Option<Response<ProxyBody>> {
-    if conn.scheme != Scheme::Http {
+    let token = req.uri().path().strip_prefix(ACME_PREFIX)?;
+    let host = request_host(req);
+    let own = state.challenges.http01_for(&host, token);
+    if own.is_none() && conn.scheme != Scheme::Http {
         return None;
     }
-    let token = req.uri().path().strip_prefix(ACME_PREFIX)?;
-    let answer = match state.challenges.http01(token) {
-        Some(key_authorization) => text(StatusCode::OK, key_authorization),
-        None => text(StatusCode::NOT_FOUND, "404 Not Found\n"),
-    };
-    Some(answer)
+    let table = state.routes.load();
+    let site = table.lookup(&host).map(|site| SiteChallenge {
+        location: site.acme_http_challenge,
+        method: effective_method(state, site),
+    });
+    match http01_answer(own, site, state.challenges.accept_unknown_host()) {
+        Http01Answer::Own(key_authorization) => Some(text(StatusCode::OK, key_authorization)),
+        Http01Answer::NotFound => Some(text(StatusCode::NOT_FOUND, "404 Not Found\n")),
+        Http01Answer::PassThrough => None,
+    }
+}
+
+/// nginx-proxy's effective `HTTPS_METHOD`: `redirect`/`nohttp` become `noredirect` while the
+/// site has no usable certificate and `ENABLE_HTTP_ON_MISSING_CERT` is on.
+fn effective_method(state: &ServiceState, site: &SiteRoute) -> HttpsMethod {
+    let cert_ok = state.tls.as_ref().is_some_and(|t| t.load().cert_ok(site));
+    match site.https_method {
+        HttpsMethod::Redirect | HttpsMethod::NoHttp
+            if !cert_ok && site.enable_http_on_missing_cert =>
+        {
+            HttpsMethod::NoRedirect
+        }
+        method => method,
+    }
 }
 
 /// `$host`: from an absolute-form target or h2 `:authority`, else the `Host` header.

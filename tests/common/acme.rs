@@ -147,3 +147,91 @@ impl Running {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
+
+/// dockside itself (real HTTP listener, real TLS acceptor, ACME reconciler from `app::start`)
+/// validated by a real Pebble whose `httpPort`/`tlsPort` are dockside's listener ports.
+pub struct ThroughDockside {
+    pub pebble: Pebble,
+    pub certs: tempfile::TempDir,
+    pub http: std::net::SocketAddr,
+    pub https: std::net::SocketAddr,
+    /// Pebble's issuing root (`/roots/0`), what clients verify dockside's chain against.
+    pub root: String,
+}
+
+/// dockside's config for `certs`, ACME pointed at `ca_url` trusting `ca_bundle`.
+pub fn dockside_config(
+    certs: &std::path::Path,
+    http: std::net::SocketAddr,
+    https: std::net::SocketAddr,
+    ca_url: &str,
+    ca_bundle: &std::path::Path,
+) -> dockside::config::Config {
+    let mut config = dockside::config::Config::for_tests(certs.to_path_buf());
+    config.http = http;
+    config.https = Some(https);
+    config.acme = Some(AcmeGlobals {
+        email: Some("ops@example.test".into()),
+        ca_url: Some(ca_url.to_owned()),
+        ca_bundle: Some(ca_bundle.to_path_buf()),
+        ..AcmeGlobals::default()
+    });
+    config
+}
+
+impl ThroughDockside {
+    /// Starts dockside on 127.0.0.1:0 (no site yet, so the reconciler has nothing to do), then
+    /// Pebble validating against dockside's actual ports. Publish sites afterwards.
+    pub async fn start(
+        opts: Options,
+        tweak: impl FnOnce(&mut dockside::config::Config),
+    ) -> (ThroughDockside, dockside::app::Running) {
+        let certs = tempfile::tempdir().unwrap();
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        // Pebble prepared but down: its URL and listener CA exist, its validation ports not yet.
+        let mut pebble = Pebble::start(
+            0,
+            0,
+            Options {
+                start_down: true,
+                ..opts
+            },
+        )
+        .await;
+        let mut config = dockside_config(
+            certs.path(),
+            listen,
+            listen,
+            &pebble.url,
+            &pebble.listener_ca,
+        );
+        tweak(&mut config);
+        let running = dockside::app::start(config).await.expect("dockside starts");
+        let (http, https) = (running.http_addr, running.https_addr.expect("HTTPS on"));
+        pebble.set_validation_ports(http.port(), https.port());
+        pebble.start_ca().await;
+        let root = pebble.issuer_root().await;
+        let this = ThroughDockside {
+            pebble,
+            certs,
+            http,
+            https,
+            root,
+        };
+        (this, running)
+    }
+
+    /// A second dockside over the same certs dir and ports (a restart).
+    pub async fn restart(&self) -> dockside::app::Running {
+        let config = dockside_config(
+            self.certs.path(),
+            self.http,
+            self.https,
+            &self.pebble.url,
+            &self.pebble.listener_ca,
+        );
+        dockside::app::start(config)
+            .await
+            .expect("dockside restarts on the same ports")
+    }
+}

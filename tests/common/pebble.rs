@@ -144,6 +144,18 @@ impl Pebble {
         .unwrap();
     }
 
+    /// Points validations at other HTTP-01 / TLS-ALPN-01 ports (before `start_ca`): lets a test
+    /// start dockside with the CA's URL and listener CA, then aim Pebble at dockside's ports.
+    pub fn set_validation_ports(&mut self, http_port: u16, tls_port: u16) {
+        self.settings["httpPort"] = http_port.into();
+        self.settings["tlsPort"] = tls_port.into();
+        std::fs::write(
+            &self.config,
+            serde_json::json!({ "pebble": self.settings }).to_string(),
+        )
+        .unwrap();
+    }
+
     /// Starts (or restarts) the `pebble` process on its configured ports.
     pub async fn start_ca(&mut self) {
         assert!(

@@ -145,3 +145,77 @@ pub async fn verify_served(certs: &Path, host: &str, root_pem: &str) -> Certific
     let _ = serve.await;
     leaf
 }
+
+/// What a verified HTTPS request through dockside returned.
+#[derive(Debug)]
+pub struct HttpsReply {
+    pub status: u16,
+    pub body: String,
+    /// The leaf the server presented (verified against the root).
+    pub leaf: CertificateDer<'static>,
+}
+
+/// A TLS client trusting only `root_pem`, offering `h2` never (HTTP/1.1 only).
+fn client_config(root_pem: &str) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for root in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+        roots.add(root.unwrap()).unwrap();
+    }
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}
+
+/// `GET path` over HTTPS to `addr` with SNI and Host `host`; the handshake must verify against
+/// `root_pem` (Pebble's `/roots/0`). `Err` carries the handshake or HTTP error, for tests that
+/// expect a refusal. Bounded by 10 s.
+pub async fn https_get(
+    addr: std::net::SocketAddr,
+    host: &str,
+    path: &str,
+    root_pem: &str,
+) -> Result<HttpsReply, String> {
+    let work = async {
+        let connector = tokio_rustls::TlsConnector::from(client_config(root_pem));
+        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake for {host}: {e}"))?;
+        let leaf = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .ok_or("no certificate")?[0]
+            .clone()
+            .into_owned();
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let req = hyper::Request::get(path)
+            .header("host", host)
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let rsp = send.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = rsp.status().as_u16();
+        let body = http_body_util::BodyExt::collect(rsp.into_body())
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(HttpsReply {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            leaf,
+        })
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), work)
+        .await
+        .map_err(|_| format!("HTTPS GET {host}{path}: no answer within 10 s"))?
+}
