@@ -5,6 +5,7 @@
 pub mod acme;
 pub mod backend;
 pub mod docker;
+pub mod image;
 pub mod pebble;
 pub mod responders;
 
