@@ -2,9 +2,10 @@
 //! built by `scripts/build-image.sh`) run as a container with the docker socket mounted
 //! read-only at nginx-proxy's path, routing to busybox backends by container discovery, by a
 //! Docker-DNS name and by an /etc/hosts name; answering 503 for a stopped backend; reporting
-//! healthy; draining an in-flight request on `docker stop`; and obtaining a certificate from
-//! Pebble, reached by name, on the host network. Also: both compose files pass
-//! `docker-compose config`.
+//! healthy; draining an in-flight request on `docker stop`; on the host network, obtaining a
+//! certificate from Pebble reached by name and serving a certificate volume as acme-companion
+//! left it. Also: both compose files pass `docker-compose config` (which checks syntax, schema
+//! and interpolation — not that the external network exists; that is `up`'s job).
 
 mod common;
 
@@ -198,8 +199,55 @@ async fn image_routes_reports_healthy_answers_503_and_drains_on_docker_stop() {
     );
 }
 
+/// An acme-companion certificate volume entry for `host`: `<host>/{key,cert,chain,fullchain}.pem`
+/// and the relative symlinks nginx-proxy reads (`<host>.crt`, `<host>.key`, `<host>.chain.pem`),
+/// signed by a fresh CA; returns the CA's PEM.
+fn companion_cert(certs: &Path, host: &str) -> String {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "companion-era CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![host.to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let dir = certs.join(host);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("chain.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("fullchain.pem"), leaf.pem() + &ca_cert.pem()).unwrap();
+    for (link, target) in [
+        ("crt", "fullchain.pem"),
+        ("key", "key.pem"),
+        ("chain.pem", "chain.pem"),
+    ] {
+        std::os::unix::fs::symlink(
+            format!("./{host}/{target}"),
+            certs.join(format!("{host}.{link}")),
+        )
+        .unwrap();
+    }
+    ca_cert.pem()
+}
+
+/// `curl` arguments for `https://{host}:{port}/` on 127.0.0.1 trusting `ca`.
+fn https_args(host: &str, port: u16, ca: &Path) -> Vec<String> {
+    vec![
+        "--resolve".into(),
+        format!("{host}:{port}:127.0.0.1"),
+        "--cacert".into(),
+        ca.display().to_string(),
+        format!("https://{host}:{port}/"),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn image_on_host_network_gets_a_certificate_from_pebble_reached_by_name() {
+async fn image_on_host_network_gets_a_pebble_certificate_by_name_and_serves_companion_certs() {
     image::ensure_dockside_image();
     let (http_port, tls_port, admin_port) = (free_port(), free_port(), free_port());
     let pebble = Pebble::start(http_port, tls_port, Options::default()).await;
@@ -222,7 +270,25 @@ async fn image_on_host_network_gets_a_certificate_from_pebble_reached_by_name() 
         ],
     )
     .await;
+    // A certificate volume as acme-companion left it, for a site without LETSENCRYPT_HOST:
+    // served as is.
     let certs = tempfile::tempdir().unwrap();
+    let old_host = format!("{}.old.test", unique("old"));
+    let old_ca = certs.path().join("companion-ca.pem");
+    std::fs::write(&old_ca, companion_cert(certs.path(), &old_host)).unwrap();
+    let old_chain =
+        std::fs::read_to_string(certs.path().join(&old_host).join("fullchain.pem")).unwrap();
+    let _old = Container::run(
+        "old-web",
+        &scope,
+        &[
+            "--network",
+            &net.name,
+            "-e",
+            &format!("VIRTUAL_HOST={old_host}"),
+        ],
+    )
+    .await;
     let dockside = image::run(
         "dockside-acme",
         &[
@@ -266,27 +332,30 @@ async fn image_on_host_network_gets_a_certificate_from_pebble_reached_by_name() 
     .await;
     let root = certs.path().join("pebble-root.pem");
     std::fs::write(&root, pebble.issuer_root().await).unwrap();
-    let resolve = format!("{host}:{tls_port}:127.0.0.1");
-    let url = format!("https://{host}:{tls_port}/");
-    let args: Vec<String> = [
-        "--resolve",
-        &resolve,
-        "--cacert",
-        &root.display().to_string(),
-        &url,
-    ]
-    .map(String::from)
-    .to_vec();
-    let (code, body) = wait_until(&dockside, "HTTPS with the issued certificate", WAIT, || {
-        let args = args.clone();
-        async move {
-            let (code, body) = request(args).await;
-            (code == 200).then_some((code, body))
-        }
-    })
-    .await;
-    assert_eq!(code, 200);
-    assert!(!body.trim().is_empty(), "backend page over HTTPS");
+    for (what, host, ca) in [
+        ("HTTPS with the issued certificate", &host, &root),
+        (
+            "HTTPS with acme-companion's certificate",
+            &old_host,
+            &old_ca,
+        ),
+    ] {
+        let args = https_args(host, tls_port, ca);
+        let body = wait_until(&dockside, what, WAIT, || {
+            let args = args.clone();
+            async move {
+                let (code, body) = request(args).await;
+                (code == 200).then_some(body)
+            }
+        })
+        .await;
+        assert!(!body.trim().is_empty(), "{what}: backend page");
+    }
+    let now = std::fs::read_to_string(certs.path().join(&old_host).join("fullchain.pem")).unwrap();
+    assert_eq!(
+        now, old_chain,
+        "the companion-era certificate is served as is, not replaced"
+    );
 }
 
 /// `docker-compose config` on a file: stdout, or the failure.
