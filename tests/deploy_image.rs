@@ -3,11 +3,14 @@
 //! read-only at nginx-proxy's path, routing to busybox backends by container discovery, by a
 //! Docker-DNS name and by an /etc/hosts name; answering 503 for a stopped backend; reporting
 //! healthy; draining an in-flight request on `docker stop`; on the host network, obtaining a
-//! certificate from Pebble reached by name and serving a certificate volume as acme-companion
-//! left it. Also: both compose files pass `docker-compose config` (which checks syntax, schema
+//! certificate from Pebble reached by name, serving a certificate volume as acme-companion
+//! left it, and forwarding to real uWSGI (`VIRTUAL_PROTO=uwsgi`) by name. Also: both compose files pass `docker-compose config` (which checks syntax, schema
 //! and interpolation — not that the external network exists; that is `up`'s job).
 
 mod common;
+#[allow(dead_code)]
+#[path = "common/uwsgi.rs"]
+mod uwsgi;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -247,7 +250,7 @@ fn https_args(host: &str, port: u16, ca: &Path) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn image_on_host_network_gets_a_pebble_certificate_by_name_and_serves_companion_certs() {
+async fn image_on_host_network_gets_a_pebble_certificate_serves_companion_certs_and_uwsgi() {
     image::ensure_dockside_image();
     let (http_port, tls_port, admin_port) = (free_port(), free_port(), free_port());
     let pebble = Pebble::start(http_port, tls_port, Options::default()).await;
@@ -289,6 +292,23 @@ async fn image_on_host_network_gets_a_pebble_certificate_by_name_and_serves_comp
         ],
     )
     .await;
+    // The shop's wsgiapp shape: real uWSGI speaking the uwsgi protocol, as a routes-file
+    // backend given by name (`localhost`, from /etc/hosts).
+    let wsgi = uwsgi::Uwsgi::tcp();
+    let dockside::model::BackendAddr::Tcp(wsgi_addr) = wsgi.addr.clone() else {
+        unreachable!("tcp harness")
+    };
+    let shop_host = format!("{}.shop.test", unique("shop"));
+    let routes = certs.path().join("routes.toml");
+    std::fs::write(
+        &routes,
+        format!(
+            "[[site]]\nVIRTUAL_HOST = \"{shop_host}\"\nVIRTUAL_PROTO = \"uwsgi\"\n\
+             backends = [\"localhost:{}\"]\n",
+            wsgi_addr.port()
+        ),
+    )
+    .unwrap();
     let dockside = image::run(
         "dockside-acme",
         &[
@@ -310,6 +330,8 @@ async fn image_on_host_network_gets_a_pebble_certificate_by_name_and_serves_comp
             &format!("ACME_CA_URI={ca_url}"),
             "-e",
             "CA_BUNDLE=/pebble-ca.pem",
+            "-e",
+            "DOCKSIDE_ROUTES=/etc/nginx/certs/routes.toml",
             "-e",
             "DEFAULT_EMAIL=ops@example.test",
             "-e",
@@ -351,6 +373,13 @@ async fn image_on_host_network_gets_a_pebble_certificate_by_name_and_serves_comp
         .await;
         assert!(!body.trim().is_empty(), "{what}: backend page");
     }
+    let http = format!("127.0.0.1:{http_port}");
+    let body = until_status(&dockside, &http, &shop_host, 200).await;
+    assert!(
+        body.contains("\"REQUEST_METHOD\": \"GET\"") && body.contains(&shop_host),
+        "uWSGI's environ through dockside: {body}; uwsgi log: {}",
+        wsgi.log()
+    );
     let now = std::fs::read_to_string(certs.path().join(&old_host).join("fullchain.pem")).unwrap();
     assert_eq!(
         now, old_chain,
