@@ -10,7 +10,14 @@ cd "$(dirname "$0")/.."
 
 MODE=${1:-auto}
 DURATION=${DURATION:-10s}
-BACKEND_PORT=18081 NGINX_PORT=18082 DOCKSIDE_PORT=18083
+ROUNDS=${ROUNDS:-3}   # targets are measured in turns, ROUNDS times; the median run is reported
+BASE=${BENCH_PORT_BASE:-28080}   # three consecutive free ports above this one
+BACKEND_PORT=$((BASE + 1)) NGINX_PORT=$((BASE + 2)) DOCKSIDE_PORT=$((BASE + 3))
+for p in $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is in use: set BENCH_PORT_BASE to another base port" >&2; exit 1
+  fi
+done
 HOST=bench.local
 WORK=$(mktemp -d)
 PIDS=()
@@ -57,15 +64,39 @@ CONF
   PIDS+=($!)
 }
 
-run_wrk() { # label url
-  local out
-  out=$(wrk -t2 -c64 -d"$DURATION" --latency -H "Host: $HOST" "$2")
-  local rps p50 p99
+# cpu_ticks PID...: user+system clock ticks of all threads of the given processes.
+cpu_ticks() {
+  local t=0 p task
+  for p in "$@"; do
+    for task in /proc/"$p"/task/*; do
+      read -r -a f < <(sed 's/.*) //' "$task/stat")
+      t=$((t + f[11] + f[12]))
+    done
+  done
+  echo "$t"
+}
+
+run_wrk() { # key url pids... -> appends "rps p50 p99 cpu_us_per_req" to $WORK/$key
+  local key=$1 url=$2; shift 2
+  local c0 c1 out rps p50 p99 cpu
+  c0=$(cpu_ticks "$@")
+  out=$(wrk -t2 -c64 -d"$DURATION" --latency -H "Host: $HOST" "$url")
+  c1=$(cpu_ticks "$@")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  printf '| %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" >> "$WORK/table"
-  echo "$1: $rps req/s, p50 $p50, p99 $p99" >&2
+  cpu=$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r="$rps" -v d="${DURATION%s}" \
+    'BEGIN { printf "%.1f", t / hz * 1e6 / (r * d) }')
+  echo "$rps $p50 $p99 $cpu" >> "$WORK/$key"
+  echo "$key: $rps req/s, p50 $p50, p99 $p99, $cpu CPU-us/req" >&2
+}
+
+row() { # label key: the median-throughput run, plus every run's req/s
+  local all median
+  all=$(awk '{print $1}' "$WORK/$2" | paste -sd' ')
+  median=$(sort -n -k1,1 "$WORK/$2" | awk -v n="$(wc -l < "$WORK/$2")" 'NR == int((n + 1) / 2)')
+  read -r rps p50 p99 cpu <<<"$median"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$cpu" "$all" >> "$WORK/table"
 }
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -112,20 +143,31 @@ if ! wait_ok "http://127.0.0.1:$DOCKSIDE_PORT/" "$HOST"; then
 fi
 IDLE_RSS=$(rss_kib "$DOCKSIDE_PID")
 
-echo '| target | req/s | p50 | p99 |' > "$WORK/table"
-echo '|---|---|---|---|' >> "$WORK/table"
-run_wrk "direct (nginx static)" "http://127.0.0.1:$BACKEND_PORT/"
-run_wrk "nginx proxy_pass" "http://127.0.0.1:$NGINX_PORT/"
-run_wrk "dockside" "http://127.0.0.1:$DOCKSIDE_PORT/"
+# nginx masters (daemon off) and their workers.
+pids_of() { local m; m=$(cat "$WORK/$1/nginx.pid"); echo "$m" $(pgrep -P "$m"); }
+BACKEND_PIDS=$(pids_of backend)
+NGINX_PIDS=$(pids_of proxy)
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round/$ROUNDS" >&2
+  run_wrk direct "http://127.0.0.1:$BACKEND_PORT/" $BACKEND_PIDS
+  run_wrk nginx "http://127.0.0.1:$NGINX_PORT/" $NGINX_PIDS
+  run_wrk dockside "http://127.0.0.1:$DOCKSIDE_PORT/" "$DOCKSIDE_PID"
+done
+echo '| target | req/s (median run) | p50 | p99 | CPU µs/req (proxy or backend) | req/s of every run |' > "$WORK/table"
+echo '|---|---|---|---|---|---|' >> "$WORK/table"
+row "direct (nginx static)" direct
+row "nginx proxy_pass" nginx
+row "dockside" dockside
 AFTER_RSS=$(rss_kib "$DOCKSIDE_PID")
 
 {
   echo "## Core proxy"
   echo
   echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores (client, proxies and backend share them)."
-  echo "Command: \`scripts/bench.sh ${1:-}\` — \`wrk -t2 -c64 -d$DURATION --latency\`, one static nginx backend"
+  echo "Command: \`scripts/bench.sh ${1:-}\` — \`wrk -t2 -c64 -d$DURATION --latency\` per target, $ROUNDS rounds in turns, one static nginx backend"
   echo "(1 worker, \`return 200 'hello'\`), nginx proxy with upstream keepalive and \`worker_processes auto\`,"
-  echo "dockside via $HOW; access logs off in both proxies."
+  echo "dockside via $HOW; access logs off in both proxies. The machine is shared with other"
+  echo "work, so single runs swing by ±20 %: compare proxies within a round and by CPU µs per request."
   echo
   cat "$WORK/table"
   echo

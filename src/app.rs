@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,8 +17,10 @@ use crate::config::Config;
 use crate::discovery::{self, DockerSettings, file};
 use crate::model::{DesiredState, SourceItem};
 use crate::proxy::forward::Forwarder;
+use crate::proxy::health::PassiveHealth;
 use crate::proxy::service::ServiceState;
 use crate::proxy::uwsgi::UwsgiOptions;
+use crate::proxy::workers::{self, Workers};
 use crate::proxy::{https, listener};
 use crate::routing::{RouteTable, SiteDefaults};
 use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
@@ -40,9 +41,11 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     /// ACME counters and per-certificate status; `None` when ACME is off.
     pub acme: Option<Arc<Stats>>,
-    /// The state shared with listeners (challenges, forwarder, limits).
+    /// A service state on the caller's runtime (shared routes, challenges, limits, health;
+    /// its own upstream pool) for listeners started outside the HTTP workers, e.g. TLS.
     pub state: Arc<ServiceState>,
     desired: watch::Sender<Arc<DesiredState>>,
+    workers: Workers,
     cancel: CancellationToken,
     tracker: TaskTracker,
     config: Config,
@@ -81,6 +84,11 @@ impl Running {
         &self.config
     }
 
+    /// The task tracker connections and tasks run under (shutdown waits for it).
+    pub fn tracker(&self) -> TaskTracker {
+        self.tracker.clone()
+    }
+
     /// Stops accepting, lets in-flight requests finish up to `DOCKSIDE_DRAIN_TIMEOUT`, returns.
     pub async fn shutdown(self) {
         self.cancel.cancel();
@@ -96,13 +104,30 @@ impl Running {
                 drain.as_secs()
             );
         }
+        self.workers.stop();
+        // Worker runtimes end within a scheduler tick once stopped; bounded wait.
+        for _ in 0..100 {
+            if self.workers.finished() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A dropped `Running` (a test that does not call `shutdown`) stops its tasks and threads.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.workers.stop();
     }
 }
 
 /// Binds the listeners and starts every task. Returns once dockside is serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let http = bind(config.http).await?;
-    let http_addr = http
+    let threads = worker_count();
+    let sockets = workers::bind(config.http, threads).map_err(|e| bind_error(config.http, e))?;
+    let http_addr = sockets[0]
         .local_addr()
         .context("reading the HTTP listener address")?;
     let https = match config.https {
@@ -134,19 +159,16 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             config.defaults.http2,
         )
     });
-    let state = Arc::new(ServiceState {
+    let shared = Shared {
         routes: routes.clone(),
         challenges: challenges.clone(),
-        forwarder: Forwarder::new(&config.limits, config.verify_upstream_tls)?,
-        trust_downstream: config.trust_downstream_proxy,
-        access_log: config.access_log,
-        limits: config.limits.clone(),
+        health: Arc::new(PassiveHealth::default()),
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
-        shutdown: cancel.clone(),
+        cancel: cancel.clone(),
         http: listener::http_builder(&config.limits),
-        uwsgi: UwsgiOptions::from_limits(&config.limits, std::env::temp_dir()),
         tls: tls.clone(),
-    });
+    };
+    let state = shared.state(&config)?;
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     tracker.spawn(spawn_route_builder(
         rx,
@@ -162,7 +184,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tls.set_routes(first.clone());
     }
     routes.store(first);
-    tracker.spawn(listener::accept_loop(http, state.clone(), tracker.clone()));
+    let workers = Workers::spawn(sockets, || shared.state(&config), &tracker)?;
     let mut acme = None;
     if let (Some(listener), Some(tls)) = (https, &tls) {
         tls::spawn_cert_watcher(config.certs_dir.clone(), tls.clone(), cancel.child_token());
@@ -202,7 +224,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
         );
     }
-    tracing::info!(http = %http_addr, https = ?https_addr, admin = ?admin_addr, "dockside is serving");
+    tracing::info!(http = %http_addr, https = ?https_addr, admin = ?admin_addr, workers = threads, "dockside is serving");
     Ok(Running {
         http_addr,
         https_addr,
@@ -210,10 +232,50 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         acme,
         state,
         desired,
+        workers,
         cancel,
         tracker,
         config,
     })
+}
+
+/// What every worker's `ServiceState` shares.
+struct Shared {
+    routes: Arc<ArcSwap<RouteTable>>,
+    challenges: Arc<Challenges>,
+    health: Arc<PassiveHealth>,
+    connections: Arc<Semaphore>,
+    cancel: CancellationToken,
+    http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    tls: Option<Arc<TlsState>>,
+}
+
+impl Shared {
+    /// One worker's state: shared parts plus its own upstream pool.
+    fn state(&self, config: &Config) -> anyhow::Result<Arc<ServiceState>> {
+        Ok(Arc::new(ServiceState {
+            routes: self.routes.clone(),
+            challenges: self.challenges.clone(),
+            forwarder: Forwarder::new(
+                &config.limits,
+                config.verify_upstream_tls,
+                self.health.clone(),
+            )?,
+            trust_downstream: config.trust_downstream_proxy,
+            access_log: config.access_log,
+            limits: config.limits.clone(),
+            connections: self.connections.clone(),
+            shutdown: self.cancel.clone(),
+            http: self.http.clone(),
+            uwsgi: UwsgiOptions::from_limits(&config.limits, std::env::temp_dir()),
+            tls: self.tls.clone(),
+        }))
+    }
+}
+
+/// One worker per core, like nginx's `worker_processes auto`.
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Publishes a newly written certificate at once instead of waiting for the directory watch.
@@ -433,16 +495,21 @@ async fn spawn_route_builder(
     }
 }
 
-/// Binds a listener, turning the usual failures into one line that says what to do.
-async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
-        let hint = match e.kind() {
-            std::io::ErrorKind::PermissionDenied => "permission denied — run as root, grant CAP_NET_BIND_SERVICE, or use a port above 1023 (e.g. --http 8080)".to_owned(),
-            std::io::ErrorKind::AddrInUse => {
-                "address already in use — stop the other server or choose another port".to_owned()
-            }
-            _ => e.to_string(),
-        };
-        anyhow::anyhow!("cannot bind {addr}: {hint}")
-    })
+/// Binds a listener (HTTPS, admin), turning the usual failures into one line that says what to do.
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(addr, e))
+}
+
+/// Turns the usual bind failures into one line that says what to do.
+fn bind_error(addr: SocketAddr, e: std::io::Error) -> anyhow::Error {
+    let hint = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => "permission denied — run as root, grant CAP_NET_BIND_SERVICE, or use a port above 1023 (e.g. --http 8080)".to_owned(),
+        std::io::ErrorKind::AddrInUse => {
+            "address already in use — stop the other server or choose another port".to_owned()
+        }
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!("cannot bind {addr}: {hint}")
 }

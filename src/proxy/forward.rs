@@ -1,6 +1,7 @@
 //! HTTP and HTTPS forwarding over one pooled keep-alive client: backend choice with passive
 //! health and retry, timeouts, streaming bodies, and WebSocket splicing after a `101`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme as UriScheme};
@@ -28,7 +29,7 @@ const POOL_IDLE: Duration = Duration::from_secs(30);
 /// The one upstream client of the process and the passive health registry it feeds.
 pub struct Forwarder {
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
-    health: PassiveHealth,
+    health: Arc<PassiveHealth>,
     upstream_timeout: Duration,
 }
 
@@ -40,8 +41,13 @@ pub struct Forwarded {
 
 impl Forwarder {
     /// Builds the pooled client: nodelay (Nagle costs ~40 ms per exchange on loopback),
-    /// connect timeout, HTTP/1.1 like nginx's `proxy_http_version 1.1`.
-    pub fn new(limits: &Limits, verify_upstream_tls: bool) -> anyhow::Result<Forwarder> {
+    /// connect timeout, HTTP/1.1 like nginx's `proxy_http_version 1.1`. Each worker thread has
+    /// its own (so pooled connections stay on their thread); `health` is shared by all.
+    pub fn new(
+        limits: &Limits,
+        verify_upstream_tls: bool,
+        health: Arc<PassiveHealth>,
+    ) -> anyhow::Result<Forwarder> {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.enforce_http(false);
@@ -59,7 +65,7 @@ impl Forwarder {
             .build(connector);
         Ok(Forwarder {
             client,
-            health: PassiveHealth::default(),
+            health,
             upstream_timeout: limits.upstream_timeout,
         })
     }

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Limits;
+use crate::proxy::idle::{Activity, Tracked};
 use crate::proxy::meta::{ConnInfo, Scheme};
 use crate::proxy::service::{self, ServiceState};
 
@@ -40,19 +41,14 @@ pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 }
 
 /// Accepts plain-TCP clients until shutdown; every connection holds one permit of
-/// `ServiceState::connections` and runs in `tracker` so shutdown can wait for it.
+/// `ServiceState::connections` and runs in `tracker` so shutdown can wait for it. Past the
+/// limit a new connection is closed at once (like nginx when `worker_connections` run out):
+/// waiting for a permit would strand clients queued on another worker's socket.
 pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracker: TaskTracker) {
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
-        let permit = tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            p = state.connections.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let accepted = tokio::select! {
             _ = state.shutdown.cancelled() => return,
             a = listener.accept() => a,
@@ -65,6 +61,10 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracke
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+            tracing::warn!(%client, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing");
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let conn = ConnInfo {
@@ -96,15 +96,24 @@ where
             Ok::<_, Infallible>(service::handle(state, conn, req).await)
         }
     });
-    let connection = state
-        .http
-        .serve_connection_with_upgrades(TokioIo::new(io), svc);
+    let activity = Activity::new();
+    let io = TokioIo::new(Tracked::new(io, activity.clone()));
+    let connection = state.http.serve_connection_with_upgrades(io, svc);
     tokio::pin!(connection);
     let result = tokio::select! {
         r = connection.as_mut() => r,
         _ = state.shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             connection.as_mut().await
+        }
+        _ = activity.idle(state.limits.idle_timeout) => {
+            // Nothing moved for DOCKSIDE_IDLE_TIMEOUT: finish politely (h2 GOAWAY) and close.
+            // A request still waiting on its backend is bounded by the upstream timeout.
+            connection.as_mut().graceful_shutdown();
+            let grace = state.limits.upstream_timeout + state.limits.header_timeout;
+            tokio::time::timeout(grace, connection.as_mut())
+                .await
+                .unwrap_or(Ok(()))
         }
     };
     if let Err(e) = result {

@@ -15,17 +15,22 @@ use tokio_util::sync::CancellationToken;
 
 use crate::acme::challenge::Challenges;
 use crate::config::{AccessLog, Limits};
-use crate::model::Proto;
+use crate::model::{BackendAddr, Proto};
 use crate::proxy::access_log::{Outcome, Pending};
 use crate::proxy::body::{self, BoxError, ProxyBody};
 use crate::proxy::error::{Fault, ProxyError};
 use crate::proxy::forward::{Forwarded, Forwarder};
 use crate::proxy::headers::{self, HeaderContext};
+use crate::proxy::log_throttle::LogThrottle;
 use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
 use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::routing::host::normalize_host;
 use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
 use crate::tls::TlsState;
+
+/// Per-request warnings, at most one per (host, backend, status) every 10 s.
+static WARNINGS: std::sync::LazyLock<LogThrottle> =
+    std::sync::LazyLock::new(|| LogThrottle::new(std::time::Duration::from_secs(10)));
 
 const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
 
@@ -54,8 +59,9 @@ pub struct ServiceState {
     pub tls: Option<Arc<TlsState>>,
 }
 
-/// A response and the backend that produced it (for `$upstream_addr`).
-type Answer = (Response<ProxyBody>, Option<String>);
+/// A response and the backend that produced it (for `$upstream_addr`; formatted only when
+/// an access log line is written).
+type Answer = (Response<ProxyBody>, Option<BackendAddr>);
 
 /// Serves one request; never fails (errors become responses).
 pub async fn handle(
@@ -65,11 +71,12 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let pending = Pending::capture(state.access_log, &req);
     let host = request_host(&req);
-    let path = req.uri().path().to_owned();
+    // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
+    let uri = req.uri().clone();
     let (response, upstream) = match route(state, conn, &host, req).await {
         Ok(answer) => answer,
         Err((err, backend)) => (
-            answer_error(&err, &host, &path, backend.as_deref()),
+            answer_error(&err, &host, uri.path(), backend.as_ref()),
             backend,
         ),
     };
@@ -79,14 +86,14 @@ pub async fn handle(
             remote: conn.client,
             status: response.status(),
             body_bytes: response.body().size_hint().exact().unwrap_or(0),
-            upstream,
+            upstream: upstream.map(|b| b.to_string()),
         };
         p.record(state.access_log, &outcome);
     }
     response
 }
 
-type Failure = (ProxyError, Option<String>);
+type Failure = (ProxyError, Option<BackendAddr>);
 
 /// The pipeline. New steps (HTTPS redirect, HSTS, 421) go between lookup and location.
 async fn route(
@@ -131,7 +138,7 @@ async fn dispatch(
                 .forward(req, upstream, retryable, client_upgrade)
                 .await
             {
-                Ok(Forwarded { response, backend }) => Ok((response, Some(backend.to_string()))),
+                Ok(Forwarded { response, backend }) => Ok((response, Some(backend))),
                 Err(err) => {
                     let backend = backend_of(&err);
                     Err((with_site(err, &meta), backend))
@@ -154,7 +161,7 @@ async fn forward_uwsgi(
     let Some(backend) = health.order(upstream.rotation()).first().copied() else {
         return Err((with_site(no_backend(upstream), meta), None));
     };
-    let addr = backend.addr.to_string();
+    let addr = backend.addr.clone();
     match uwsgi::forward(req, meta, &backend.addr, &state.uwsgi).await {
         Ok(response) => {
             health.mark_up(&backend.addr);
@@ -251,13 +258,16 @@ fn rewrite(
         keepalive: upstream.keepalive,
     };
     headers::rewrite_request(&mut parts.headers, &ctx);
-    let target = if meta.query.is_empty() {
-        meta.path.clone()
-    } else {
-        format!("{}?{}", meta.path, meta.query)
-    };
-    if let Ok(uri) = target.parse() {
-        parts.uri = uri;
+    // Only a VIRTUAL_DEST replacement changes the target; otherwise keep the parsed URI.
+    if !location_keeps_uri(&meta.request_uri, &meta.path, &meta.query) {
+        let target = if meta.query.is_empty() {
+            meta.path.clone()
+        } else {
+            format!("{}?{}", meta.path, meta.query)
+        };
+        if let Ok(uri) = target.parse() {
+            parts.uri = uri;
+        }
     }
     let mut body = incoming.map_err(|e| Box::new(e) as BoxError).boxed();
     // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
@@ -265,6 +275,14 @@ fn rewrite(
         body = body::limited(body, limit);
     }
     Request::from_parts(parts, body)
+}
+
+/// Whether `path?query` is exactly the original target (no `VIRTUAL_DEST` rewrite happened).
+fn location_keeps_uri(request_uri: &str, path: &str, query: &str) -> bool {
+    match request_uri.split_once('?') {
+        Some((p, q)) => p == path && q == query,
+        None => request_uri == path && query.is_empty(),
+    }
 }
 
 fn is_idempotent(method: &Method) -> bool {
@@ -302,13 +320,18 @@ fn answer_error(
     err: &ProxyError,
     host: &str,
     path: &str,
-    backend: Option<&str>,
+    backend: Option<&BackendAddr>,
 ) -> Response<ProxyBody> {
     let status = err.status();
-    let backend = backend.unwrap_or("-");
+    let backend = backend.map_or_else(|| "-".to_owned(), |b| b.to_string());
     match err.fault() {
         Fault::Client => tracing::debug!(host, path, backend, fault = ?err.fault(), "{err}"),
-        _ => tracing::warn!(host, path, backend, fault = ?err.fault(), "{err}"),
+        fault => {
+            let key = format!("{host}\0{backend}\0{}", status.as_u16());
+            if let Some(suppressed) = WARNINGS.admit(&key, std::time::Instant::now()) {
+                tracing::warn!(host, path, backend, ?fault, suppressed, "{err}");
+            }
+        }
     }
     let mut resp = text(
         status,
@@ -360,11 +383,11 @@ fn no_backend(upstream: &Upstream) -> ProxyError {
     }
 }
 
-fn backend_of(err: &ProxyError) -> Option<String> {
+fn backend_of(err: &ProxyError) -> Option<BackendAddr> {
     match err {
         ProxyError::Connect { backend, .. }
         | ProxyError::Timeout { backend, .. }
-        | ProxyError::Upstream { backend, .. } => Some(backend.to_string()),
+        | ProxyError::Upstream { backend, .. } => Some(backend.clone()),
         _ => None,
     }
 }

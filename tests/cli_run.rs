@@ -1,0 +1,83 @@
+//! The `dockside` binary: a port it cannot bind is one line saying what to do (exit 1), and
+//! SIGTERM drains and exits 0.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn dockside() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dockside"));
+    c.args(["--https", "off", "--admin", "off", "--docker-host", "off"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Waits for a child with a deadline; kills it and panics on timeout.
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dockside did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn taken_port_is_a_one_line_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let mut child = dockside()
+        .args(["--http", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dockside binary runs");
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("cannot bind"))
+        .unwrap_or_else(|| panic!("no bind error in {stderr:?}"));
+    assert!(
+        line.contains(&addr) && line.contains("choose another port"),
+        "{line}"
+    );
+}
+
+#[test]
+fn sigterm_drains_and_exits_zero() {
+    let mut child = dockside()
+        .args(["--http", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dockside binary runs");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "dockside never said it is serving"
+        );
+        match lines.next() {
+            Some(Ok(l)) if l.contains("dockside is serving") => break,
+            Some(_) => {}
+            None => panic!("dockside exited before serving"),
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+}
