@@ -7,12 +7,12 @@
 #   IMAGE=dockside:latest          tag to build
 #   TARGET_DIR=target/static       separate target dir: the static build never invalidates
 #                                  the dev build in target/
-#   PROFILE=release                cargo profile (`image` = size-tuned, see Cargo.toml)
+#   PROFILE=image                  cargo profile: `image` = release + fat LTO, 1 codegen unit (Cargo.toml)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGE=${IMAGE:-dockside:latest}
 TARGET_DIR=${TARGET_DIR:-$root/target/static}
-PROFILE=${PROFILE:-release}
+PROFILE=${PROFILE:-image}
 TRIPLE=x86_64-unknown-linux-gnu
 
 command -v docker >/dev/null || { echo "docker not found: apt-get install docker.io" >&2; exit 1; }
