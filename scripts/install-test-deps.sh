@@ -12,6 +12,9 @@ have pebble || need+=(pebble)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd && file -L /bin/busybox 2>/dev/null | grep -q static || need+=(busybox-static)
 have nghttp || need+=(nghttp2-client)
 have python3 || need+=(python3)
+have file || need+=(file)
+# tests/deploy_image.rs: `docker-compose config` on deploy/*.yml
+have docker-compose || need+=(docker-compose)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -74,12 +74,14 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
-/// Human-readable lines on stderr; `RUST_LOG` filters (default `info`).
+/// Human-readable lines on stderr; `RUST_LOG` filters (default `info`). Colours only on a
+/// terminal: `docker logs` and journald get plain text.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

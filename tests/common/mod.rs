@@ -6,6 +6,7 @@ pub mod acme;
 pub mod backend;
 pub mod docker;
 pub mod https;
+pub mod image;
 pub mod logs;
 pub mod pebble;
 pub mod responders;
