@@ -25,6 +25,7 @@ pub mod admin;
 pub mod app;
 pub mod config;
 pub mod discovery;
+pub mod error_chain;
 pub mod fsutil;
 pub mod model;
 pub mod proxy;

@@ -4,6 +4,7 @@
 //! `Vec<SourceItem>` and publish it if it differs. A lost engine keeps the last items and
 //! the whole cycle is retried with capped, jittered backoff.
 
+use crate::error_chain::chain;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -84,18 +85,6 @@ async fn run(
         }
         delay = (delay * 2).min(BACKOFF_MAX);
     }
-}
-
-/// The error and its sources on one line (the cause, e.g. "connection refused", is a source).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }
 
 /// ±25 % so many proxies restarted with one engine do not reconnect in lockstep.

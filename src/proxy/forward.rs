@@ -1,6 +1,7 @@
 //! HTTP and HTTPS forwarding over one pooled keep-alive client: backend choice with passive
 //! health and retry, timeouts, streaming bodies, and WebSocket splicing after a `101`.
 
+use crate::error_chain::chain;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -208,18 +209,6 @@ fn classify(err: hyper_util::client::legacy::Error, backend: &BackendAddr) -> Pr
         backend: backend.clone(),
         reason: chain(&err),
     }
-}
-
-/// `outer: inner: innermost`, for one readable log line.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }
 
 /// Response for the client: hop-by-hop headers dropped, body streamed; on `101` both upgraded
