@@ -27,7 +27,11 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
             out,
             "  HTTPS_METHOD={} HSTS={}",
             https_method(route.https_method),
-            route.hsts.as_deref().unwrap_or("off")
+            route
+                .hsts
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("off")
         );
         for loc in &route.locations {
             let dest = if loc.dest.is_empty() {

@@ -38,7 +38,7 @@ impl<'a> SitePolicy<'a> {
     pub fn of(site: &'a SiteRoute, cert_ok: bool) -> SitePolicy<'a> {
         SitePolicy {
             method: site.https_method,
-            hsts: site.hsts.as_deref(),
+            hsts: site.hsts.as_ref().and_then(|h| h.to_str().ok()),
             non_get_redirect: site.non_get_redirect,
             enable_http_on_missing_cert: site.enable_http_on_missing_cert,
             cert_ok,

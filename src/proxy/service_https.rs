@@ -60,7 +60,7 @@ pub(super) fn https_policy<'t, B>(
         let facts = policy::SitePolicy::of(candidate, cert_ok(state, conn, candidate));
         match policy::decide(ask, &facts, listeners) {
             Verdict::Proceed { hsts } => {
-                let value = hsts.and_then(|v| HeaderValue::from_str(v).ok());
+                let value = hsts.and_then(|_| candidate.hsts.clone());
                 return Ok(Policed::Serve(candidate, value));
             }
             Verdict::Redirect { status, location } => {

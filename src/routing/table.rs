@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
 
 use super::host::{HostPattern, normalize_host};
 use super::path::{self, PathPattern};
@@ -101,7 +101,9 @@ pub struct SiteRoute {
     pub locations: Vec<LocationRoute>,
     patterns: Vec<PathPattern>,
     pub https_method: HttpsMethod,
-    pub hsts: Option<String>,
+    /// `Strict-Transport-Security`, parsed once per table build (not per response); `None`
+    /// when off or not a valid header value.
+    pub hsts: Option<HeaderValue>,
     pub ssl_policy: String,
     pub cert_name: Option<String>,
     pub trust_default_cert: bool,
@@ -147,7 +149,8 @@ impl SiteRoute {
             Some(v) if v.eq_ignore_ascii_case("off") => None,
             Some(v) => Some(v.clone()),
             None => defaults.hsts.clone(),
-        };
+        }
+        .and_then(|v| HeaderValue::from_str(&v).ok());
         Ok(SiteRoute {
             host: site.host.clone(),
             pattern,
