@@ -18,10 +18,10 @@ use crate::discovery::{self, DockerSettings, file};
 use crate::model::{DesiredState, SourceItem};
 use crate::proxy::forward::Forwarder;
 use crate::proxy::health::PassiveHealth;
+use crate::proxy::listener;
 use crate::proxy::service::ServiceState;
 use crate::proxy::uwsgi::UwsgiOptions;
 use crate::proxy::workers::{self, Workers};
-use crate::proxy::{https, listener};
 use crate::routing::{RouteTable, SiteDefaults};
 use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
 
@@ -131,10 +131,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .local_addr()
         .context("reading the HTTP listener address")?;
     let https = match config.https {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(workers::bind(addr, threads).map_err(|e| bind_error(addr, e))?),
         None => None,
     };
-    let https_addr = https.as_ref().and_then(|l| l.local_addr().ok());
+    let https_addr = https
+        .as_ref()
+        .and_then(|sockets| sockets[0].local_addr().ok());
     let admin_listener = match config.admin {
         Some(addr) => Some(bind(addr).await?),
         None => None,
@@ -185,21 +187,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tls.set_routes(first.clone());
     }
     routes.store(first);
-    let workers = Workers::spawn(sockets, || shared.state(&config), &tracker)?;
+    let https = match (https, &tls) {
+        (Some(sockets), Some(tls)) => {
+            let acceptor = TlsAcceptor::new(tls.clone(), challenges.clone(), HANDSHAKE_TIMEOUT)?;
+            Some((sockets, Arc::new(acceptor)))
+        }
+        _ => None,
+    };
+    let workers = Workers::spawn(sockets, https, || shared.state(&config), &tracker)?;
     let mut acme = None;
-    if let (Some(listener), Some(tls)) = (https, &tls) {
+    if let Some(tls) = &tls {
         tls::spawn_cert_watcher(config.certs_dir.clone(), tls.clone(), cancel.child_token());
-        let acceptor = Arc::new(TlsAcceptor::new(
-            tls.clone(),
-            challenges.clone(),
-            HANDSHAKE_TIMEOUT,
-        )?);
-        tracker.spawn(https::accept_loop(
-            listener,
-            acceptor,
-            state.clone(),
-            tracker.clone(),
-        ));
         if let Some(globals) = &config.acme {
             let on_issued = nudge_certs(config.certs_dir.clone(), tls.clone());
             let cfg = ReconcilerConfig::new(

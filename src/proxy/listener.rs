@@ -1,5 +1,6 @@
-//! Client connections: the accept loop (connection limit, nodelay), the hyper-util server
-//! builder (HTTP/1.1 + h2c, header timeout and size limits), and graceful drain.
+//! Client connections: the accept loop for HTTP and HTTPS (connection limit, nodelay, TLS
+//! handshake), the hyper-util server builder (HTTP/1.1 + h2c, header timeout and size limits),
+//! and graceful drain.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use crate::config::Limits;
 use crate::proxy::idle::{Activity, Tracked};
 use crate::proxy::meta::{ConnInfo, Scheme};
 use crate::proxy::service::{self, ServiceState};
+use crate::tls::{Accepted, TlsAcceptor, TlsError};
 
 /// hyper refuses smaller read buffers than this for HTTP/1.
 const MIN_H1_BUF: usize = 8192;
@@ -40,11 +42,17 @@ pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Accepts plain-TCP clients until shutdown; every connection holds one permit of
+/// Accepts clients until shutdown, plain TCP or, with `tls`, TLS (handshake through the
+/// `TlsAcceptor`: SNI, policy, ACME TLS-ALPN-01). Every connection holds one permit of
 /// `ServiceState::connections` and runs in `tracker` so shutdown can wait for it. Past the
 /// limit a new connection is closed at once (like nginx when `worker_connections` run out):
 /// waiting for a permit would strand clients queued on another worker's socket.
-pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracker: TaskTracker) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<ServiceState>,
+    tracker: TaskTracker,
+    tls: Option<Arc<TlsAcceptor>>,
+) {
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -63,28 +71,45 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<ServiceState>, tracke
             }
         };
         let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-            tracing::warn!(%client, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing");
+            tracing::warn!(%client, %local, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing");
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let conn = ConnInfo {
-            client,
-            local,
-            scheme: Scheme::Http,
-            sni: None,
-            tls: None,
-        };
         let state = state.clone();
-        tracker.spawn(async move {
-            serve_connection(stream, conn, state).await;
-            drop(permit);
-        });
+        match &tls {
+            None => {
+                let conn = ConnInfo {
+                    client,
+                    local,
+                    scheme: Scheme::Http,
+                    sni: None,
+                    tls: None,
+                };
+                tracker.spawn(async move {
+                    serve_connection(stream, conn, state).await;
+                    drop(permit);
+                });
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                tracker.spawn(async move {
+                    // A failed handshake ends only this connection.
+                    match acceptor.accept(stream, client, local).await {
+                        Ok(Some(Accepted { stream, conn, .. })) => {
+                            serve_connection(stream, conn, state).await
+                        }
+                        Ok(None) | Err(TlsError::Refused { .. }) => {}
+                        Err(e) => tracing::debug!(%client, "TLS handshake failed: {e}"),
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
 }
 
 /// Serves HTTP/1.1 or h2c on one established connection until it ends, or until shutdown
-/// asks it to finish in-flight requests and close. Public so the TLS listener can call it
-/// with a `tokio_rustls::server::TlsStream` after the handshake.
+/// asks it to finish in-flight requests and close; `io` is a TCP or a TLS stream.
 pub async fn serve_connection<IO>(io: IO, conn: ConnInfo, state: Arc<ServiceState>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,

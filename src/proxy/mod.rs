@@ -6,7 +6,6 @@ pub mod error;
 pub mod forward;
 pub mod headers;
 pub mod health;
-pub mod https;
 pub mod idle;
 pub mod listener;
 pub mod log_throttle;

@@ -1,6 +1,7 @@
 //! Thread-per-core serving, like nginx's workers: one single-threaded tokio runtime per core,
-//! each with its own `SO_REUSEPORT` listener socket and its own upstream connection pool, so a
-//! request and the upstream connection serving it never cross threads. Everything else
+//! each with its own `SO_REUSEPORT` listener sockets (HTTP, and HTTPS when on) and its own
+//! upstream connection pool, so a request, its TLS session and the upstream connection serving
+//! it never cross threads. Everything else
 //! (route table, challenges, health, connection limit, shutdown) is shared.
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::proxy::listener;
 use crate::proxy::service::ServiceState;
+use crate::tls::TlsAcceptor;
 
 /// Accept backlog per listener socket.
 const BACKLOG: u32 = 1024;
@@ -53,21 +55,32 @@ pub fn bind(addr: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::Tcp
 }
 
 impl Workers {
-    /// Starts one thread per listener; `state_for` builds each worker's service state (its
-    /// own upstream pool). Connections are tracked by `tracker` so shutdown can wait for them.
+    /// Starts one thread per HTTP listener; the thread also serves the HTTPS listener of the
+    /// same index when `https` is given (as many sockets as HTTP ones, from `bind`).
+    /// `state_for` builds each worker's service state (its own upstream pool). Connections are
+    /// tracked by `tracker` so shutdown can wait for them.
     pub fn spawn(
         listeners: Vec<std::net::TcpListener>,
+        https: Option<(Vec<std::net::TcpListener>, Arc<TlsAcceptor>)>,
         state_for: impl Fn() -> anyhow::Result<Arc<ServiceState>>,
         tracker: &TaskTracker,
     ) -> anyhow::Result<Workers> {
         let hard_stop = CancellationToken::new();
         let mut threads = Vec::with_capacity(listeners.len());
+        let (mut tls_sockets, acceptor) = match https {
+            Some((sockets, acceptor)) => (sockets.into_iter(), Some(acceptor)),
+            None => (Vec::new().into_iter(), None),
+        };
         for (i, std_listener) in listeners.into_iter().enumerate() {
             let state = state_for()?;
+            let tls = match (tls_sockets.next(), &acceptor) {
+                (Some(socket), Some(acceptor)) => Some((socket, acceptor.clone())),
+                _ => None,
+            };
             let (tracker, hard_stop) = (tracker.clone(), hard_stop.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("dockside-w{i}"))
-                .spawn(move || run_worker(std_listener, state, tracker, hard_stop))?;
+                .spawn(move || run_worker(std_listener, tls, state, tracker, hard_stop))?;
             threads.push(thread);
         }
         Ok(Workers { threads, hard_stop })
@@ -92,6 +105,7 @@ impl Drop for Workers {
 
 fn run_worker(
     std_listener: std::net::TcpListener,
+    tls: Option<(std::net::TcpListener, Arc<TlsAcceptor>)>,
     state: Arc<ServiceState>,
     tracker: TaskTracker,
     hard_stop: CancellationToken,
@@ -114,7 +128,18 @@ fn run_worker(
                 return;
             }
         };
-        listener::accept_loop(listener, state, tracker.clone()).await;
+        let http = listener::accept_loop(listener, state.clone(), tracker.clone(), None);
+        match tls.map(|(socket, acceptor)| (TcpListener::from_std(socket), acceptor)) {
+            None => http.await,
+            Some((Ok(socket), acceptor)) => {
+                let https = listener::accept_loop(socket, state, tracker.clone(), Some(acceptor));
+                tokio::join!(http, https);
+            }
+            Some((Err(e), _)) => {
+                tracing::error!("worker cannot register its HTTPS listener: {e}");
+                return;
+            }
+        }
         // Keep this runtime alive while its connections drain (or until the deadline).
         tokio::select! {
             _ = tracker.wait() => {}
