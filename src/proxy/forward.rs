@@ -1,35 +1,29 @@
-//! HTTP and HTTPS forwarding over one pooled keep-alive client: backend choice with passive
-//! health and retry, timeouts, streaming bodies, and WebSocket splicing after a `101`.
+//! HTTP and HTTPS forwarding over the worker's pooled keep-alive connections
+//! (`upstream_pool`): backend choice with passive health and retry, timeouts, streaming bodies,
+//! and WebSocket splicing after a `101`.
 
-use crate::error_chain::chain;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::uri::{Authority, PathAndQuery, Scheme as UriScheme};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::BodyExt;
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::upgrade::OnUpgrade;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 
 use crate::config::Limits;
+use crate::error_chain::chain;
 use crate::model::{BackendAddr, Proto};
-use crate::proxy::body::{BoxError, LimitExceeded, ProxyBody};
+use crate::proxy::body::{LimitExceeded, ProxyBody};
 use crate::proxy::error::ProxyError;
 use crate::proxy::headers;
 use crate::proxy::health::PassiveHealth;
+use crate::proxy::upstream_pool::{Pool, SendError};
 use crate::proxy::upstream_tls;
 use crate::routing::Upstream;
 
-/// Idle upstream connections are closed after this long (below common backend keep-alives
-/// would race; hyper retries a request whose pooled connection closed before it was sent).
-const POOL_IDLE: Duration = Duration::from_secs(30);
-
-/// The one upstream client of the process and the passive health registry it feeds.
+/// One worker's upstream connections and the passive health registry they feed.
 pub struct Forwarder {
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    pool: Pool,
     health: Arc<PassiveHealth>,
     upstream_timeout: Duration,
 }
@@ -41,31 +35,16 @@ pub struct Forwarded {
 }
 
 impl Forwarder {
-    /// Builds the pooled client: nodelay (Nagle costs ~40 ms per exchange on loopback),
-    /// connect timeout, HTTP/1.1 like nginx's `proxy_http_version 1.1`. Each worker thread has
-    /// its own (so pooled connections stay on their thread); `health` is shared by all.
+    /// Each worker thread has its own (so pooled connections stay on their thread); `health`
+    /// is shared by all. Upstream TLS is unverified unless `verify_upstream_tls` (as nginx).
     pub fn new(
         limits: &Limits,
         verify_upstream_tls: bool,
         health: Arc<PassiveHealth>,
     ) -> anyhow::Result<Forwarder> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(limits.connect_timeout));
         let tls = upstream_tls::client_config(verify_upstream_tls)?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         Ok(Forwarder {
-            client,
+            pool: Pool::new(tls, limits.connect_timeout),
             health,
             upstream_timeout: limits.upstream_timeout,
         })
@@ -86,31 +65,33 @@ impl Forwarder {
         retryable: bool,
         client_upgrade: Option<OnUpgrade>,
     ) -> Result<Forwarded, ProxyError> {
-        let scheme = match upstream.proto {
-            Proto::Https => UriScheme::HTTPS,
-            _ => UriScheme::HTTP,
-        };
+        let tls = upstream.proto == Proto::Https;
         let order = self.health.order(upstream.rotation());
-        let (parts, mut body) = req.into_parts();
+        let (mut parts, mut body) = req.into_parts();
+        // HTTP/1.1 to the backend (nginx's `proxy_http_version 1.1`), origin-form target.
+        parts.version = Version::HTTP_11;
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            let path = parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            parts.uri = Uri::from(path);
+        }
         let keep = retryable && order.len() > 1;
-        let path = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let mut template = Some((parts.method, parts.headers));
+        let mut template = Some(parts);
         let mut last_err = None;
         for (i, backend) in order.iter().enumerate() {
-            let Some((method, headers)) = template.take() else {
+            let Some(parts) = template.take() else {
                 break;
             };
             let last = i + 1 == order.len() || !keep;
             if !last {
-                template = Some((method.clone(), headers.clone()));
+                template = Some(clone_parts(&parts));
             }
-            let req = outbound(method, headers, &scheme, &backend.addr, path.clone(), body)?;
+            let req = Request::from_parts(parts, body);
             body = crate::proxy::body::empty();
-            match self.send(req, &backend.addr).await {
+            match self.send(req, &backend.addr, tls).await {
                 Ok(response) => {
                     self.health.mark_up(&backend.addr);
                     return Ok(Forwarded {
@@ -128,7 +109,9 @@ impl Forwarder {
         }
         Err(last_err.unwrap_or_else(|| ProxyError::NoBackend {
             host: String::new(),
-            path: path.path().to_owned(),
+            path: template
+                .as_ref()
+                .map_or_else(String::new, |p| p.uri.path().to_owned()),
             excluded: upstream.excluded.len(),
         }))
     }
@@ -137,8 +120,9 @@ impl Forwarder {
         &self,
         req: Request<ProxyBody>,
         backend: &BackendAddr,
-    ) -> Result<Response<hyper::body::Incoming>, ProxyError> {
-        match tokio::time::timeout(self.upstream_timeout, self.client.request(req)).await {
+        tls: bool,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        match tokio::time::timeout(self.upstream_timeout, self.pool.send(req, backend, tls)).await {
             Err(_) => Err(ProxyError::Timeout {
                 backend: backend.clone(),
                 secs: self.upstream_timeout.as_secs(),
@@ -149,61 +133,36 @@ impl Forwarder {
     }
 }
 
-/// Builds the upstream request: absolute URI (the client turns it into origin form), HTTP/1.1.
-fn outbound(
-    method: Method,
-    headers: HeaderMap,
-    scheme: &UriScheme,
-    addr: &BackendAddr,
-    path: PathAndQuery,
-    body: ProxyBody,
-) -> Result<Request<ProxyBody>, ProxyError> {
-    let authority = match addr {
-        BackendAddr::Unix(_) => {
-            return Err(ProxyError::Upstream {
-                backend: addr.clone(),
-                reason: "unix sockets are only supported with VIRTUAL_PROTO=uwsgi".into(),
-            });
-        }
-        other => Authority::try_from(other.to_string()).map_err(|e| ProxyError::Upstream {
-            backend: addr.clone(),
-            reason: format!("not a valid address: {e}"),
-        })?,
-    };
-    let uri = Uri::builder()
-        .scheme(scheme.clone())
-        .authority(authority)
-        .path_and_query(path)
-        .build()
-        .map_err(|e| ProxyError::Internal(format!("upstream URI: {e}")))?;
-    let mut req = Request::new(body);
-    *req.method_mut() = method;
-    *req.uri_mut() = uri;
-    *req.version_mut() = Version::HTTP_11;
-    *req.headers_mut() = headers;
-    Ok(req)
+/// A copy of the request head for a retry on the next backend (only idempotent requests with
+/// an empty body are retried, so extensions need not follow).
+fn clone_parts(parts: &http::request::Parts) -> http::request::Parts {
+    let mut req = Request::new(());
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    req.into_parts().0
 }
 
-/// Maps a client error to who is at fault: connect failures (refused, timed out, DNS) are
-/// `Connect`; a body over `CLIENT_MAX_BODY_SIZE` is the client's; the rest broke the exchange.
-fn classify(err: hyper_util::client::legacy::Error, backend: &BackendAddr) -> ProxyError {
+/// Maps a send failure to who is at fault: connect failures (refused, timed out, DNS, TLS
+/// handshake) are `Connect`; a body over `CLIENT_MAX_BODY_SIZE` is the client's; the rest broke
+/// the exchange.
+fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
+    let err = match err {
+        SendError::Connect(source) => {
+            return ProxyError::Connect {
+                backend: backend.clone(),
+                source,
+            };
+        }
+        SendError::Exchange(err) => err,
+    };
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    let mut io_kind = None;
     while let Some(e) = source {
         if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
             return ProxyError::BodyTooLarge { limit: limit.limit };
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            io_kind.get_or_insert(io.kind());
-        }
         source = e.source();
-    }
-    if err.is_connect() {
-        let kind = io_kind.unwrap_or(std::io::ErrorKind::Other);
-        return ProxyError::Connect {
-            backend: backend.clone(),
-            source: std::io::Error::new(kind, chain(&err)),
-        };
     }
     ProxyError::Upstream {
         backend: backend.clone(),
@@ -213,17 +172,14 @@ fn classify(err: hyper_util::client::legacy::Error, backend: &BackendAddr) -> Pr
 
 /// Response for the client: hop-by-hop headers dropped, body streamed; on `101` both upgraded
 /// connections are spliced together in a task of their own.
-fn finish(
-    mut resp: Response<hyper::body::Incoming>,
-    client_upgrade: Option<OnUpgrade>,
-) -> Response<ProxyBody> {
+fn finish(mut resp: Response<ProxyBody>, client_upgrade: Option<OnUpgrade>) -> Response<ProxyBody> {
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     headers::rewrite_response(resp.headers_mut(), switching);
     if switching && let Some(client) = client_upgrade {
         let upstream = hyper::upgrade::on(&mut resp);
         tokio::spawn(splice(client, upstream));
     }
-    resp.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed())
+    resp
 }
 
 async fn splice(client: OnUpgrade, upstream: OnUpgrade) {

@@ -12,6 +12,7 @@ pub mod log_throttle;
 pub mod meta;
 pub mod policy;
 pub mod service;
+pub mod upstream_pool;
 pub mod upstream_tls;
 pub mod uwsgi;
 pub mod workers;
