@@ -53,7 +53,10 @@ pub(super) async fn exchange(
     method: &Method,
     limits: &Deadlines,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let (mut rd, mut wr) = connect(addr, limits.connect).await?;
+    // Nagle only delays a second write (the body after the vars); one packet alone goes out
+    // at once, so a body-less request skips the setsockopt.
+    let nodelay = !matches!(upload, Upload::None);
+    let (mut rd, mut wr) = connect(addr, limits.connect, nodelay).await?;
     let upstream = |reason: String| ProxyError::Upstream {
         backend: addr.clone(),
         reason,
@@ -100,15 +103,21 @@ fn spawn_writer(
     (KeepWriter::Task(AbortOnDrop(task.abort_handle())), sent_rx)
 }
 
-async fn connect(addr: &BackendAddr, limit: Duration) -> Result<(Reader, Writer), ProxyError> {
+async fn connect(
+    addr: &BackendAddr,
+    limit: Duration,
+    nodelay: bool,
+) -> Result<(Reader, Writer), ProxyError> {
     let attempt = async {
         match addr {
-            BackendAddr::Tcp(sa) => tcp(tokio::net::TcpStream::connect(sa).await?),
-            BackendAddr::Name { host, port } => {
-                tcp(tokio::net::TcpStream::connect((host.as_str(), *port)).await?)
-            }
+            BackendAddr::Tcp(sa) => tcp(tokio::net::TcpStream::connect(sa).await?, nodelay),
+            BackendAddr::Name { host, port } => tcp(
+                tokio::net::TcpStream::connect((host.as_str(), *port)).await?,
+                nodelay,
+            ),
             BackendAddr::Unix(path) => {
                 let (r, w) = tokio::net::UnixStream::connect(path).await?.into_split();
+                let w = NoShutdown(Some(OwnedHalf::Unix(w)));
                 Ok((Box::new(r) as Reader, Box::new(w) as Writer))
             }
         }
@@ -122,10 +131,71 @@ async fn connect(addr: &BackendAddr, limit: Duration) -> Result<(Reader, Writer)
     })
 }
 
-fn tcp(stream: tokio::net::TcpStream) -> std::io::Result<(Reader, Writer)> {
-    stream.set_nodelay(true)?;
+fn tcp(stream: tokio::net::TcpStream, nodelay: bool) -> std::io::Result<(Reader, Writer)> {
+    if nodelay {
+        stream.set_nodelay(true)?;
+    }
     let (r, w) = stream.into_split();
-    Ok((Box::new(r), Box::new(w)))
+    Ok((Box::new(r), Box::new(NoShutdown(Some(OwnedHalf::Tcp(w))))))
+}
+
+enum OwnedHalf {
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    Unix(tokio::net::unix::OwnedWriteHalf),
+}
+
+/// The write half without tokio's `shutdown(SHUT_WR)` on drop: the socket closes when the read
+/// half goes too, so the shutdown would only be one more syscall per request.
+struct NoShutdown(Option<OwnedHalf>);
+
+impl NoShutdown {
+    fn half(&mut self) -> Pin<&mut (dyn AsyncWrite + Send + Sync + Unpin)> {
+        match self.0.as_mut() {
+            Some(OwnedHalf::Tcp(w)) => Pin::new(w),
+            Some(OwnedHalf::Unix(w)) => Pin::new(w),
+            None => unreachable!("the half is only taken in drop"),
+        }
+    }
+}
+
+impl AsyncWrite for NoShutdown {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.half().poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.half().poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.half().poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.half().poll_shutdown(cx)
+    }
+}
+
+impl Drop for NoShutdown {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(OwnedHalf::Tcp(w)) => w.forget(),
+            Some(OwnedHalf::Unix(w)) => w.forget(),
+            None => {}
+        }
+    }
 }
 
 fn timed_out(addr: &BackendAddr, idle: Duration) -> ProxyError {
