@@ -9,17 +9,23 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use crate::proxy::meta::Scheme;
 use crate::routing::path::PathPattern;
 
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
 /// Headers that describe one hop and never travel past a proxy (RFC 9110 §7.6.1, plus the
-/// legacy `Keep-Alive` / `Proxy-Connection` that clients still send).
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// legacy `Keep-Alive` / `Proxy-Connection` that clients still send). Names, not strings: a
+/// string would be parsed again on every removal, twice per proxied request.
+fn hop_by_hop() -> [&'static HeaderName; 7] {
+    [
+        &header::CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+    ]
+}
 
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -88,17 +94,19 @@ pub fn rewrite_response(headers: &mut HeaderMap, switching: bool) {
 
 /// Removes the RFC 9110 hop-by-hop headers and every header named in `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
-    for name in HOP_BY_HOP {
+    for name in hop_by_hop() {
         headers.remove(name);
     }
 }
@@ -135,12 +143,14 @@ fn set_forwarding(headers: &mut HeaderMap, ctx: &HeaderContext<'_>, client: Clie
         port => Cow::Owned(format!("{}:{port}", ctx.host)),
     };
     insert_str(headers, header::HOST, &host_port);
-    insert_str(headers, X_REAL_IP.clone(), &ip);
-    let xff = match client.for_ {
-        Some(prior) => format!("{prior}, {ip}"),
-        None => ip,
-    };
-    insert_str(headers, X_FORWARDED_FOR.clone(), &xff);
+    // An address is always valid header text; one value serves both headers.
+    if let Ok(ip_value) = HeaderValue::from_str(&ip) {
+        headers.insert(X_REAL_IP.clone(), ip_value.clone());
+        match client.for_ {
+            Some(prior) => insert_str(headers, X_FORWARDED_FOR.clone(), &format!("{prior}, {ip}")),
+            None => headers.insert(X_FORWARDED_FOR.clone(), ip_value),
+        };
+    }
     let proto = client
         .proto
         .unwrap_or_else(|| HeaderValue::from_static(ctx.scheme.as_str()));
