@@ -91,7 +91,8 @@ impl Forwarder {
             }
             let req = Request::from_parts(parts, body);
             body = crate::proxy::body::empty();
-            match self.send(req, &backend.addr, tls).await {
+            let upgrade = client_upgrade.is_some();
+            match self.send(req, &backend.addr, tls, upgrade).await {
                 Ok(response) => {
                     self.health.mark_up(&backend.addr);
                     return Ok(Forwarded {
@@ -121,8 +122,10 @@ impl Forwarder {
         req: Request<ProxyBody>,
         backend: &BackendAddr,
         tls: bool,
+        upgrade: bool,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        match tokio::time::timeout(self.upstream_timeout, self.pool.send(req, backend, tls)).await {
+        let send = self.pool.send(req, backend, tls, upgrade);
+        match tokio::time::timeout(self.upstream_timeout, send).await {
             Err(_) => Err(ProxyError::Timeout {
                 backend: backend.clone(),
                 secs: self.upstream_timeout.as_secs(),

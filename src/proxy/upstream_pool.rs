@@ -1,20 +1,27 @@
 //! One worker's upstream connections: idle HTTP/1.1 keep-alive connections per backend, reused
 //! most-recent first, like nginx's `keepalive` in an `upstream` block.
 //!
-//! Each connection is a hyper `client::conn::http1` whose connection future runs as a task on the
-//! worker's runtime. A connection goes back to the pool when the response body it carried has
-//! been read to its end (the body wrapper's drop hands it back), so the common request costs no
-//! extra task, channel or pool lock beyond one checkout and one return. A response abandoned
-//! half-read closes its connection instead: its remaining bytes would poison the next exchange.
+//! Each connection is a hyper `client::conn::http1` whose connection future is driven by the
+//! request that uses it, not by a task of its own: the send polls it until the response head
+//! arrives, then the response body polls it as the client reads. A request therefore crosses no
+//! task boundary on its way to the backend and back (no wake-up, no channel hop), the way an
+//! nginx worker handles both sockets of a request in one event loop. The connection goes back
+//! to the pool when the response body has been read to its end (the body wrapper's drop hands
+//! it back); a response abandoned half-read closes its connection instead, since its remaining
+//! bytes would poison the next exchange. An idle pooled connection is not polled: one the
+//! backend closed meanwhile is noticed when it is next picked, before anything is written, and
+//! the request moves on to another connection. WebSocket upgrades use a connection of their
+//! own, driven by a task, that never returns to the pool.
 
 use std::collections::HashMap;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -64,8 +71,48 @@ struct Idle {
 type Key = (BackendAddr, bool);
 
 struct IdleConn {
-    sender: SendRequest<ProxyBody>,
+    conn: Conn,
     since: Instant,
+}
+
+/// One upstream connection: the request side and the future that does its IO.
+struct Conn {
+    sender: SendRequest<ProxyBody>,
+    driver: Driver,
+}
+
+type ConnFuture = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
+/// The connection future, polled by whichever request holds the connection; `None` once the
+/// connection has ended. The mutex is never locked (`get_mut`): it only makes the future
+/// `Sync`, which the boxed response body requires.
+struct Driver(Mutex<Option<ConnFuture>>);
+
+impl Driver {
+    /// Moves the connection's IO forward; ready once the connection has ended.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let slot = self.0.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let Some(conn) = slot else {
+            return Poll::Ready(());
+        };
+        match conn.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                if let Err(e) = result {
+                    tracing::debug!("upstream connection ended: {e}");
+                }
+                *slot = None;
+                Poll::Ready(())
+            }
+        }
+    }
+
+    fn ended(&mut self) -> bool {
+        self.0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
 }
 
 impl Pool {
@@ -80,38 +127,49 @@ impl Pool {
     }
 
     /// Sends `req` (origin-form target, `Host` already set) to `backend`, over TLS when `tls`.
-    /// A pooled connection that turns out closed before the request was written is replaced
-    /// by a fresh one; the request is never sent twice.
+    /// A pooled connection found closed before the request was written is replaced by the
+    /// next one or a fresh one; the request is never sent twice. `upgrade`: the client asked
+    /// to switch protocols, so the connection may become the upgraded one and is not pooled.
     pub async fn send(
         &self,
         mut req: Request<ProxyBody>,
         backend: &BackendAddr,
         tls: bool,
+        upgrade: bool,
     ) -> Result<Response<ProxyBody>, SendError> {
+        if upgrade {
+            let mut sender = self.connect(backend, tls, Mode::Spawned).await?.sender;
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(SendError::Exchange)?;
+            return Ok(resp.map(|body| self.body(body, None)));
+        }
         let key = (backend.clone(), tls);
-        while let Some(mut sender) = self.checkout(&key) {
-            if sender.ready().await.is_err() {
+        while let Some(mut conn) = self.checkout(&key) {
+            if !ready_now(&mut conn).await {
                 continue;
             }
-            match sender.try_send_request(req).await {
-                Ok(resp) => return Ok(self.wrap(resp, sender, key)),
-                Err(mut e) => match e.take_message() {
-                    // Closed under us before anything was written: try the next one.
-                    Some(back) => req = back,
-                    None => return Err(SendError::Exchange(e.into_error())),
-                },
+            match exchange(&mut conn, req, true).await {
+                Ok(resp) => return Ok(resp.map(|body| self.body(body, Some((key, conn))))),
+                Err(Unsent(back)) => req = *back,
+                Err(Failed(e)) => return Err(SendError::Exchange(e)),
             }
         }
-        let mut sender = self.connect(backend, tls).await?;
-        match sender.send_request(req).await {
-            Ok(resp) => Ok(self.wrap(resp, sender, key)),
-            Err(e) => Err(SendError::Exchange(e)),
+        let mut conn = self.connect(backend, tls, Mode::Inline).await?;
+        match exchange(&mut conn, req, false).await {
+            Ok(resp) => Ok(resp.map(|body| self.body(body, Some((key, conn))))),
+            // A fresh connection that failed before writing has nothing better to try.
+            Err(Failed(e)) => Err(SendError::Exchange(e)),
+            Err(Unsent(_)) => Err(SendError::Connect(std::io::Error::other(
+                "the new connection closed before the request was sent",
+            ))),
         }
     }
 
-    /// The most recently used idle connection that is still open; expired ones are dropped
-    /// (closing them), and every `POOL_IDLE` the other backends' lists are swept too.
-    fn checkout(&self, key: &Key) -> Option<SendRequest<ProxyBody>> {
+    /// The most recently used idle connection; expired ones are dropped (closing them), and
+    /// every `POOL_IDLE` the other backends' lists are swept too.
+    fn checkout(&self, key: &Key) -> Option<Conn> {
         let now = Instant::now();
         let mut idle = self.lock();
         if idle
@@ -125,49 +183,49 @@ impl Pool {
             });
         }
         let conns = idle.by_backend.get_mut(key)?;
-        while let Some(conn) = conns.pop() {
-            if expired(&conn, now) {
-                // Older ones are further down the stack: all expired.
-                conns.clear();
-                break;
-            }
-            if !conn.sender.is_closed() {
-                return Some(conn.sender);
-            }
+        let conn = conns.pop()?;
+        if expired(&conn, now) {
+            // Older ones are further down the stack: all expired.
+            conns.clear();
+            return None;
         }
-        None
+        Some(conn.conn)
     }
 
-    fn checkin(&self, key: Key, sender: SendRequest<ProxyBody>) {
+    fn checkin(&self, key: Key, conn: Conn) {
         let mut idle = self.lock();
         let conns = idle.by_backend.entry(key).or_default();
         if conns.len() < MAX_IDLE_PER_BACKEND {
             conns.push(IdleConn {
-                sender,
+                conn,
                 since: Instant::now(),
             });
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
-        self.inner.idle.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A new connection: TCP (nodelay) or unix socket, TLS when asked (no SNI for IP
     /// addresses, like nginx's default `proxy_ssl_server_name off`), then the HTTP/1.1
-    /// handshake; its connection future runs on this worker until the connection ends.
+    /// handshake.
     async fn connect(
         &self,
         backend: &BackendAddr,
         tls: bool,
-    ) -> Result<SendRequest<ProxyBody>, SendError> {
+        mode: Mode,
+    ) -> Result<Conn, SendError> {
         let connect = async {
             match backend {
                 BackendAddr::Tcp(addr) => {
                     let stream = TcpStream::connect(addr).await?;
                     stream.set_nodelay(true)?;
                     let name = ServerName::IpAddress((addr.ip()).into());
-                    self.handshake(stream, tls.then_some(name)).await
+                    self.handshake(stream, tls.then_some(name), mode).await
                 }
                 BackendAddr::Name { host, port } => {
                     let stream = TcpStream::connect((host.as_str(), *port)).await?;
@@ -179,7 +237,7 @@ impl Pool {
                     } else {
                         None
                     };
-                    self.handshake(stream, name).await
+                    self.handshake(stream, name, mode).await
                 }
                 BackendAddr::Unix(path) => {
                     if tls {
@@ -189,7 +247,7 @@ impl Pool {
                         ));
                     }
                     let stream = UnixStream::connect(path).await?;
-                    self.handshake(stream, None).await
+                    self.handshake(stream, None, mode).await
                 }
             }
         };
@@ -209,35 +267,28 @@ impl Pool {
         &self,
         stream: IO,
         tls: Option<ServerName<'static>>,
-    ) -> std::io::Result<SendRequest<ProxyBody>>
+        mode: Mode,
+    ) -> std::io::Result<Conn>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         match tls {
-            None => start(stream).await,
-            Some(name) => start(self.inner.tls.connect(name, stream).await?).await,
+            None => start(stream, mode).await,
+            Some(name) => start(self.inner.tls.connect(name, stream).await?, mode).await,
         }
     }
 
-    /// Ties the connection to the response body so it comes back when the body is done. A
-    /// `101 Switching Protocols` connection now belongs to the upgrade and never comes back.
-    fn wrap(
-        &self,
-        resp: Response<Incoming>,
-        sender: SendRequest<ProxyBody>,
-        key: Key,
-    ) -> Response<ProxyBody> {
-        let give_back = (resp.status() != StatusCode::SWITCHING_PROTOCOLS).then(|| GiveBack {
+    /// The response body for the client, carrying its connection (if poolable) back here.
+    fn body(&self, body: Incoming, conn: Option<(Key, Conn)>) -> ProxyBody {
+        let give_back = conn.map(|(key, conn)| GiveBack {
             pool: self.clone(),
             key,
-            sender,
+            conn,
         });
-        resp.map(|body| {
-            http_body_util::BodyExt::boxed(PooledBody {
-                body,
-                ended: false,
-                give_back,
-            })
+        http_body_util::BodyExt::boxed(PooledBody {
+            body,
+            ended: false,
+            give_back,
         })
     }
 }
@@ -246,7 +297,16 @@ fn expired(conn: &IdleConn, now: Instant) -> bool {
     now.duration_since(conn.since) > POOL_IDLE
 }
 
-async fn start<IO>(io: IO) -> std::io::Result<SendRequest<ProxyBody>>
+/// Who drives a new connection's IO.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// The requests that use it (pooled connections).
+    Inline,
+    /// A task of its own, with upgrades (a WebSocket handshake).
+    Spawned,
+}
+
+async fn start<IO>(io: IO, mode: Mode) -> std::io::Result<Conn>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -254,22 +314,101 @@ where
         .handshake(TokioIo::new(io))
         .await
         .map_err(std::io::Error::other)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!("upstream connection ended: {e}");
+    let driver = match mode {
+        Mode::Inline => Some(Box::pin(conn) as ConnFuture),
+        Mode::Spawned => {
+            tokio::spawn(async move {
+                if let Err(e) = conn.with_upgrades().await {
+                    tracing::debug!("upstream connection ended: {e}");
+                }
+            });
+            None
         }
-    });
-    Ok(sender)
+    };
+    Ok(Conn {
+        sender,
+        driver: Driver(Mutex::new(driver)),
+    })
+}
+
+/// Whether a pooled connection can take a request now. Its driver is polled so that the end
+/// of the previous exchange (or the backend closing it) is noticed; a connection still busy
+/// after that, e.g. finishing an upload the backend answered early, is not waited for.
+async fn ready_now(conn: &mut Conn) -> bool {
+    let Conn { sender, driver } = conn;
+    poll_fn(|cx| {
+        for _ in 0..2 {
+            match sender.poll_ready(cx) {
+                Poll::Ready(result) => return Poll::Ready(result.is_ok()),
+                Poll::Pending => {}
+            }
+            if driver.poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+        }
+        Poll::Ready(false)
+    })
+    .await
+}
+
+enum ExchangeError {
+    /// Nothing was written: the request comes back for another connection.
+    Unsent(Box<Request<ProxyBody>>),
+    Failed(hyper::Error),
+}
+use ExchangeError::{Failed, Unsent};
+
+/// Sends `req` and drives the connection until the response head is in.
+async fn exchange(
+    conn: &mut Conn,
+    req: Request<ProxyBody>,
+    pooled: bool,
+) -> Result<Response<Incoming>, ExchangeError> {
+    let Conn { sender, driver } = conn;
+    if pooled {
+        let mut response = pin!(sender.try_send_request(req));
+        let result = poll_fn(|cx| {
+            loop {
+                if let Poll::Ready(result) = response.as_mut().poll(cx) {
+                    return Poll::Ready(result);
+                }
+                // A driver that just ended has failed the request: poll it once more.
+                if driver.poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await;
+        result.map_err(|mut e| match e.take_message() {
+            Some(req) => Unsent(Box::new(req)),
+            None => Failed(e.into_error()),
+        })
+    } else {
+        let mut response = pin!(sender.send_request(req));
+        poll_fn(|cx| {
+            loop {
+                if let Poll::Ready(result) = response.as_mut().poll(cx) {
+                    return Poll::Ready(result);
+                }
+                if driver.poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await
+        .map_err(Failed)
+    }
 }
 
 struct GiveBack {
     pool: Pool,
     key: Key,
-    sender: SendRequest<ProxyBody>,
+    conn: Conn,
 }
 
-/// The backend's response body; on drop its connection returns to the pool if the body was
-/// read to the end.
+/// The backend's response body. Polling it also drives the connection (which is what reads
+/// the body from the socket); on drop the connection returns to the pool if the body was read
+/// to its end.
 struct PooledBody {
     body: Incoming,
     ended: bool,
@@ -284,6 +423,10 @@ impl Body for PooledBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(give_back) = self.give_back.as_mut() {
+            // Ended or not, the body channel still holds what the connection read.
+            let _ = give_back.conn.driver.poll(cx);
+        }
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => self.ended = true,
@@ -304,25 +447,16 @@ impl Body for PooledBody {
 
 impl Drop for PooledBody {
     fn drop(&mut self) {
-        let Some(GiveBack { pool, key, sender }) = self.give_back.take() else {
+        let Some(GiveBack {
+            pool,
+            key,
+            mut conn,
+        }) = self.give_back.take()
+        else {
             return;
         };
-        if !(self.ended || self.body.is_end_stream()) || sender.is_closed() {
-            return;
-        }
-        if sender.is_ready() {
-            pool.checkin(key, sender);
-            return;
-        }
-        // The connection task has not yet noticed the end of the response: hand the
-        // connection back once it is ready (rare; a closed one is simply dropped).
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let mut sender = sender;
-            runtime.spawn(async move {
-                if sender.ready().await.is_ok() {
-                    pool.checkin(key, sender);
-                }
-            });
+        if (self.ended || self.body.is_end_stream()) && !conn.driver.ended() {
+            pool.checkin(key, conn);
         }
     }
 }

@@ -81,7 +81,7 @@ fn get() -> Request<ProxyBody> {
 }
 
 async fn text(pool: &Pool, addr: &BackendAddr) -> String {
-    let resp = pool.send(get(), addr, false).await.unwrap();
+    let resp = pool.send(get(), addr, false, false).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -101,13 +101,13 @@ async fn a_finished_response_returns_its_connection() {
 async fn a_half_read_response_closes_its_connection() {
     let (addr, accepted) = backend(Reply::Large).await;
     let pool = pool();
-    let mut resp = pool.send(get(), &addr, false).await.unwrap();
+    let mut resp = pool.send(get(), &addr, false, false).await.unwrap();
     // One frame, then the client goes away.
     let first = resp.body_mut().frame().await.unwrap().unwrap();
     assert!(first.data_ref().is_some_and(|d| d.len() < 64 * 1024));
     drop(resp);
     // The next exchange must not read the rest of the first body.
-    let resp = pool.send(get(), &addr, false).await.unwrap();
+    let resp = pool.send(get(), &addr, false, false).await.unwrap();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes.len(), 64 * 1024);
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
@@ -128,7 +128,7 @@ async fn a_refused_connect_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = BackendAddr::Tcp(listener.local_addr().unwrap());
     drop(listener);
-    match pool().send(get(), &addr, false).await {
+    match pool().send(get(), &addr, false, false).await {
         Err(SendError::Connect(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
         other => panic!(
             "expected a connect error, got {:?}",
