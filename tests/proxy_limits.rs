@@ -222,3 +222,33 @@ async fn a_second_instance_cannot_share_the_port() {
         Err(e) => assert!(e.to_string().contains("already in use"), "{e}"),
     }
 }
+
+#[tokio::test]
+async fn a_keep_alive_connection_outlives_the_header_timeout() {
+    // nginx: a connection waiting for its next request is bound by keepalive_timeout, not
+    // client_header_timeout. A load balancer reusing it after a pause must not get a reset.
+    let d = Dockside::start(|c| {
+        c.limits.header_timeout = Duration::from_millis(200);
+        c.limits.idle_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let b = TestBackend::start("kept").await;
+    d.publish(vec![site("kept.tld", &[b.addr])]).await;
+    let stream = TcpStream::connect(d.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    for pause in [0, 800] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        sender.ready().await.expect("connection still open");
+        let req = Request::get("/")
+            .header("host", "kept.tld")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let resp = sender.send_request(req).await.expect("request on the kept connection");
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.into_body().collect().await.unwrap();
+    }
+}

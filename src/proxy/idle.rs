@@ -1,50 +1,121 @@
-//! Idle detection for client connections: an IO wrapper flags every read or write that moved
-//! bytes, and a watchdog resolves once a whole idle timeout passed without the flag being set.
-//! hyper has no idle timeout of its own for HTTP/2 (and only the header timeout for HTTP/1).
-//! The flag is one relaxed store on the hot path (no clock read per read and write); the price
-//! is precision: a connection is closed after between `timeout` and `timeout + timeout/8` of
-//! silence.
+//! Client connection timeouts driven by IO activity, checked by one watchdog per connection:
+//!
+//! - **idle**: nothing moved for `DOCKSIDE_IDLE_TIMEOUT` (nginx's `keepalive_timeout`, 75 s);
+//! - **header**: an HTTP/1 request head began (its first byte arrived while no request was in
+//!   flight) but did not complete within `DOCKSIDE_HEADER_TIMEOUT` (nginx's
+//!   `client_header_timeout`): the slowloris bound.
+//!
+//! hyper's own header timer is not used: it also runs while a keep-alive connection merely
+//! waits for its next request, which closed idle keep-alive connections after the header
+//! timeout (10 s) instead of the idle timeout, and a load balancer reusing such a connection
+//! got a reset. hyper has no idle timeout of its own for HTTP/2 (and none for HTTP/1).
+//!
+//! The hot path is one relaxed store per read or write and one clock read per request head;
+//! the price is precision: the watchdog looks every eighth of the idle timeout (a quarter of
+//! the header timeout, when shorter), so a timeout fires up to one step late.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
 
-/// Whether any byte moved on one connection since the watchdog last looked.
-#[derive(Debug, Default)]
+/// What the watchdog needs to know about one connection.
+#[derive(Debug)]
 pub struct Activity {
+    epoch: Instant,
+    /// Whether any byte moved since the watchdog last looked.
     moved: AtomicBool,
+    /// When the pending request head began, in milliseconds since `epoch` plus one; 0: none.
+    head_started: AtomicU64,
+    /// Requests whose response has not been fully sent.
+    in_flight: AtomicU32,
+    /// HTTP/2: framing has no "between requests", so the header timeout does not apply.
+    multiplexed: AtomicBool,
+}
+
+/// Why the watchdog fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expired {
+    Idle,
+    Header,
 }
 
 impl Activity {
     pub fn new() -> Arc<Activity> {
-        Arc::new(Activity::default())
+        Arc::new(Activity {
+            epoch: Instant::now(),
+            moved: AtomicBool::new(false),
+            head_started: AtomicU64::new(0),
+            in_flight: AtomicU32::new(0),
+            multiplexed: AtomicBool::new(false),
+        })
     }
 
-    fn touch(&self) {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    fn wrote(&self) {
         self.moved.store(true, Ordering::Relaxed);
     }
 
-    /// Resolves once no byte moved for `timeout` (checked every eighth of it).
-    pub async fn idle(&self, timeout: Duration) {
-        let step = (timeout / 8).max(Duration::from_millis(1));
+    fn read(&self) {
+        self.moved.store(true, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Relaxed) == 0
+            && self.head_started.load(Ordering::Relaxed) == 0
+            && !self.multiplexed.load(Ordering::Relaxed)
+        {
+            self.head_started.store(self.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// A request head is complete: the header timer stops until the response is sent.
+    pub fn request_started(self: &Arc<Self>, http2: bool) -> InFlight {
+        if http2 {
+            self.multiplexed.store(true, Ordering::Relaxed);
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.head_started.store(0, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Resolves when the connection has been idle for `idle`, or a request head has been
+    /// arriving for longer than `header`.
+    pub async fn expired(&self, idle: Duration, header: Duration) -> Expired {
+        let step = (idle / 8).min(header / 4).max(Duration::from_millis(1));
+        let header_ms = header.as_millis() as u64;
         let mut quiet = Duration::ZERO;
         loop {
             tokio::time::sleep(step).await;
+            let started = self.head_started.load(Ordering::Relaxed);
+            if started != 0 && self.now_ms().saturating_sub(started) >= header_ms {
+                return Expired::Header;
+            }
             if self.moved.swap(false, Ordering::Relaxed) {
                 quiet = Duration::ZERO;
             } else {
                 quiet += step;
-                if quiet >= timeout {
-                    return;
+                if quiet >= idle {
+                    return Expired::Idle;
                 }
             }
         }
+    }
+}
+
+/// One request in flight until dropped (with its response body, once sent).
+#[derive(Debug)]
+pub struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -73,7 +144,7 @@ impl<IO: AsyncRead> AsyncRead for Tracked<IO> {
         let before = buf.filled().len();
         let res = this.inner.poll_read(cx, buf);
         if buf.filled().len() > before {
-            this.activity.touch();
+            this.activity.read();
         }
         res
     }
@@ -88,7 +159,7 @@ impl<IO: AsyncWrite> AsyncWrite for Tracked<IO> {
         let this = self.project();
         let res = this.inner.poll_write(cx, buf);
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            this.activity.wrote();
         }
         res
     }
@@ -101,7 +172,7 @@ impl<IO: AsyncWrite> AsyncWrite for Tracked<IO> {
         let this = self.project();
         let res = this.inner.poll_write_vectored(cx, bufs);
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            this.activity.wrote();
         }
         res
     }
@@ -124,23 +195,95 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    const IDLE: Duration = Duration::from_secs(10);
+    const HEADER: Duration = Duration::from_secs(4);
+
     #[tokio::test(start_paused = true)]
     async fn idle_fires_only_after_quiet_time() {
         let (a, mut b) = tokio::io::duplex(64);
         let activity = Activity::new();
         let mut tracked = Tracked::new(a, activity.clone());
         let watchdog = activity.clone();
-        let idle = tokio::spawn(async move { watchdog.idle(Duration::from_secs(10)).await });
+        let expired = tokio::spawn(async move { watchdog.expired(IDLE, IDLE).await });
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_secs(6)).await;
             b.write_all(b"x").await.unwrap();
             let mut byte = [0u8; 1];
             tracked.read_exact(&mut byte).await.unwrap();
-            assert!(!idle.is_finished(), "idle fired although bytes moved");
+            // A request in flight keeps the header timer out of this test.
+            drop(activity.request_started(false));
+            assert!(!expired.is_finished(), "fired although bytes moved");
         }
         tokio::time::sleep(Duration::from_secs(9)).await;
-        assert!(!idle.is_finished(), "idle fired before the timeout");
+        assert!(!expired.is_finished(), "idle fired before the timeout");
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert!(idle.is_finished());
+        assert_eq!(expired.await.unwrap(), Expired::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_keep_alive_connection_is_not_a_slow_head() {
+        let activity = Activity::new();
+        let watchdog = activity.clone();
+        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
+        // Silent for longer than the header timeout: only the idle timeout applies.
+        tokio::time::sleep(HEADER * 2).await;
+        assert!(!expired.is_finished());
+        tokio::time::sleep(IDLE).await;
+        assert_eq!(expired.await.unwrap(), Expired::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_trickles_in_is_cut_off() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let mut tracked = Tracked::new(a, activity.clone());
+        let watchdog = activity.clone();
+        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
+        // One byte a second keeps the connection from being idle, not the head from being late.
+        for _ in 0..6 {
+            b.write_all(b"x").await.unwrap();
+            let mut byte = [0u8; 1];
+            tracked.read_exact(&mut byte).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert_eq!(expired.await.unwrap(), Expired::Header);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_request_is_not_a_slow_head() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let mut tracked = Tracked::new(a, activity.clone());
+        let watchdog = activity.clone();
+        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
+        let in_flight = activity.request_started(false);
+        // An upload trickling for longer than the header timeout, while the request is served.
+        for _ in 0..8 {
+            b.write_all(b"x").await.unwrap();
+            let mut byte = [0u8; 1];
+            tracked.read_exact(&mut byte).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert!(!expired.is_finished());
+        drop(in_flight);
+        expired.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_has_no_header_timeout() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let mut tracked = Tracked::new(a, activity.clone());
+        drop(activity.request_started(true));
+        let watchdog = activity.clone();
+        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
+        for _ in 0..8 {
+            b.write_all(b"x").await.unwrap();
+            let mut byte = [0u8; 1];
+            tracked.read_exact(&mut byte).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert!(!expired.is_finished());
+        expired.abort();
     }
 }

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{Request, Version};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -15,7 +17,8 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Limits;
-use crate::proxy::idle::{Activity, Tracked};
+use crate::proxy::body;
+use crate::proxy::idle::{Activity, Expired, Tracked};
 use crate::proxy::meta::{ConnInfo, Scheme};
 use crate::proxy::service::{self, ServiceState};
 use crate::tls::{Accepted, TlsAcceptor, TlsError};
@@ -23,14 +26,15 @@ use crate::tls::{Accepted, TlsAcceptor, TlsError};
 /// hyper refuses smaller read buffers than this for HTTP/1.
 const MIN_H1_BUF: usize = 8192;
 
-/// Builds the server side once: header timeout (slowloris: the connection is closed), header
-/// size (hyper answers 431 when a head does not fit), h2c keep-alive pings as idle detection.
+/// Builds the server side once: header size (hyper answers 431 when a head does not fit), h2c
+/// keep-alive pings. The header and idle timeouts are the connection watchdog's (`idle`).
 pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        // The header timeout is ours (`idle`): hyper's also cut waiting keep-alive connections.
+        .header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(MIN_H1_BUF))
         .keep_alive(true);
     builder
@@ -114,33 +118,48 @@ pub async fn serve_connection<IO>(io: IO, conn: ConnInfo, state: Arc<ServiceStat
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let ctx = Arc::new((state.clone(), conn));
-    let svc = service_fn(move |req| {
+    let activity = Activity::new();
+    let ctx = Arc::new((state.clone(), conn, activity.clone()));
+    let svc = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
         async move {
-            let (state, conn) = &*ctx;
-            Ok::<_, Infallible>(service::handle(state, conn, req).await)
+            let (state, conn, activity) = &*ctx;
+            let http2 = req.version() == Version::HTTP_2;
+            let in_flight = activity.request_started(http2);
+            let response = service::handle(state, conn, req).await;
+            if http2 {
+                return Ok::<_, Infallible>(response);
+            }
+            // HTTP/1: the next head may begin once this response is sent.
+            Ok(response.map(|body| body::with_guard(body, in_flight)))
         }
     });
-    let activity = Activity::new();
     let io = TokioIo::new(Tracked::new(io, activity.clone()));
     let connection = state.http.serve_connection_with_upgrades(io, svc);
     tokio::pin!(connection);
+    let limits = &state.limits;
     let result = tokio::select! {
         r = connection.as_mut() => r,
         _ = state.shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             connection.as_mut().await
         }
-        _ = activity.idle(state.limits.idle_timeout) => {
+        expired = activity.expired(limits.idle_timeout, limits.header_timeout) => match expired {
+            // Slowloris: close at once (hyper's header timer did the same).
+            Expired::Header => {
+                tracing::debug!("request head not complete after {}s; closing", limits.header_timeout.as_secs());
+                Ok(())
+            }
             // Nothing moved for DOCKSIDE_IDLE_TIMEOUT: finish politely (h2 GOAWAY) and close.
             // A request still waiting on its backend is bounded by the upstream timeout.
-            connection.as_mut().graceful_shutdown();
-            let grace = state.limits.upstream_timeout + state.limits.header_timeout;
-            tokio::time::timeout(grace, connection.as_mut())
-                .await
-                .unwrap_or(Ok(()))
-        }
+            Expired::Idle => {
+                connection.as_mut().graceful_shutdown();
+                let grace = limits.upstream_timeout + limits.header_timeout;
+                tokio::time::timeout(grace, connection.as_mut())
+                    .await
+                    .unwrap_or(Ok(()))
+            }
+        },
     };
     if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
