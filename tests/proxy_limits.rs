@@ -247,7 +247,10 @@ async fn a_keep_alive_connection_outlives_the_header_timeout() {
             .header("host", "kept.tld")
             .body(http_body_util::Empty::<Bytes>::new())
             .unwrap();
-        let resp = sender.send_request(req).await.expect("request on the kept connection");
+        let resp = sender
+            .send_request(req)
+            .await
+            .expect("request on the kept connection");
         assert_eq!(resp.status(), StatusCode::OK);
         resp.into_body().collect().await.unwrap();
     }
