@@ -98,11 +98,13 @@ wrk_run() { # port → "req/s p50 p99"
   out=$(wrk -t2 -c64 -d"$DURATION" --latency "https://127.0.0.1:$1/")
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1=="50%" {print $2}' <<<"$out") $(awk '$1=="99%" {print $2}' <<<"$out")"
 }
-h2_run() { # port → "req/s mean max"
-  local out
-  out=$(h2load -c64 -m10 -n"${H2_N:-200000}" "https://127.0.0.1:$1/")
+h2_run() { # port → "req/s mean max p50 p99" (percentiles from h2load's per-request log, in ms)
+  local out pct
+  out=$(h2load -c64 -m10 -n"${H2_N:-200000}" --log-file="$WORK/h2.log" "https://127.0.0.1:$1/")
   grep -q "${H2_N:-200000} succeeded" <<<"$out" || { echo "h2load: not every request succeeded" >&2; echo "$out" >&2; }
-  echo "$(awk '/^finished in/ {print $4}' <<<"$out") $(awk '/^time for request:/ {print $6}' <<<"$out") $(awk '/^time for request:/ {print $5}' <<<"$out")"
+  pct=$(cut -f3 "$WORK/h2.log" | sort -n | awk '{v[NR]=$1} END {printf "%.2fms %.2fms", v[int(NR*0.50)]/1000, v[int(NR*0.99)]/1000}')
+  rm -f "$WORK/h2.log"
+  echo "$(awk '/^finished in/ {print $4}' <<<"$out") $(awk '/^time for request:/ {print $6}' <<<"$out") $(awk '/^time for request:/ {print $5}' <<<"$out") $pct"
 }
 hs_run() { # port → handshakes/s summed over HS_PROCS clients
   local i
@@ -118,8 +120,8 @@ hs_run() { # port → handshakes/s summed over HS_PROCS clients
 echo "load before: $(uptime)" >&2
 read -r N_RPS N_P50 N_P99 <<<"$(wrk_run "$NGINX_PORT")"
 read -r D_RPS D_P50 D_P99 <<<"$(wrk_run "$DOCKSIDE_PORT")"
-read -r N_H2 N_H2MEAN N_H2MAX <<<"$(h2_run "$NGINX_PORT")"
-read -r D_H2 D_H2MEAN D_H2MAX <<<"$(h2_run "$DOCKSIDE_PORT")"
+read -r N_H2 N_H2MEAN N_H2MAX N_H2P50 N_H2P99 <<<"$(h2_run "$NGINX_PORT")"
+read -r D_H2 D_H2MEAN D_H2MAX D_H2P50 D_H2P99 <<<"$(h2_run "$DOCKSIDE_PORT")"
 N_HS=$(hs_run "$NGINX_PORT")
 D_HS=$(hs_run "$DOCKSIDE_PORT")
 RSS=$(awk '/VmRSS/ {print $2}' "/proc/$DOCKSIDE_PID/status")
@@ -135,6 +137,7 @@ Command: \`scripts/bench-tls.sh\` (release build; nginx $("$NGINX" -v 2>&1 | sed
 | h1 latency p50 / p99 | $N_P50 / $N_P99 | $D_P50 / $D_P99 | |
 | h2 req/s (\`h2load -c64 -m10 -n${H2_N:-200000}\`) | $N_H2 | $D_H2 | $(awk -v a="$D_H2" -v b="$N_H2" 'BEGIN{printf "%.2f×", a/b}') |
 | h2 time per request mean / max | $N_H2MEAN / $N_H2MAX | $D_H2MEAN / $D_H2MAX | |
+| h2 time per request p50 / p99 (\`--log-file\`) | $N_H2P50 / $N_H2P99 | $D_H2P50 / $D_H2P99 | |
 | full handshakes/s (${HS_PROCS}× \`openssl s_time -new -time $HS_TIME\`) | $N_HS | $D_HS | $(awk -v a="$D_HS" -v b="$N_HS" 'BEGIN{printf "%.2f×", a/b}') |
 
 dockside RSS after the run: ${RSS} KiB.
