@@ -1,6 +1,7 @@
 //! Owns the uwsgi socket: one connection per request (uWSGI closes after each response),
-//! TCP (nodelay when a body follows the vars) or a unix socket, the packet and body written by a task tied to the
-//! response's lifetime, the head read with a deadline, then the body streamed to the client.
+//! TCP (nodelay when a body follows the vars) or a unix socket, the packet and body written by
+//! a task tied to the response's lifetime, the head read with a deadline, then the body
+//! streamed to the client.
 
 use std::{
     pin::Pin,
