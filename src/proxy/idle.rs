@@ -193,38 +193,66 @@ impl<IO: AsyncWrite> AsyncWrite for Tracked<IO> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use tokio::task::JoinHandle;
 
     const IDLE: Duration = Duration::from_secs(10);
     const HEADER: Duration = Duration::from_secs(4);
 
+    /// A tracked connection (our side, the client's side) and its watchdog.
+    struct Conn {
+        activity: Arc<Activity>,
+        ours: Tracked<DuplexStream>,
+        client: DuplexStream,
+    }
+
+    impl Conn {
+        fn new() -> Conn {
+            let (ours, client) = tokio::io::duplex(64);
+            let activity = Activity::new();
+            let ours = Tracked::new(ours, activity.clone());
+            Conn {
+                activity,
+                ours,
+                client,
+            }
+        }
+
+        fn watch(&self, idle: Duration, header: Duration) -> JoinHandle<Expired> {
+            let activity = self.activity.clone();
+            tokio::spawn(async move { activity.expired(idle, header).await })
+        }
+
+        /// The client sends one byte every `every`, `times` times; we read each.
+        async fn trickle(&mut self, times: usize, every: Duration) {
+            for _ in 0..times {
+                self.client.write_all(b"x").await.unwrap();
+                let mut byte = [0u8; 1];
+                self.ours.read_exact(&mut byte).await.unwrap();
+                tokio::time::sleep(every).await;
+            }
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn idle_fires_only_after_quiet_time() {
-        let (a, mut b) = tokio::io::duplex(64);
-        let activity = Activity::new();
-        let mut tracked = Tracked::new(a, activity.clone());
-        let watchdog = activity.clone();
-        let expired = tokio::spawn(async move { watchdog.expired(IDLE, IDLE).await });
-        for _ in 0..3 {
-            tokio::time::sleep(Duration::from_secs(6)).await;
-            b.write_all(b"x").await.unwrap();
-            let mut byte = [0u8; 1];
-            tracked.read_exact(&mut byte).await.unwrap();
-            // A request in flight keeps the header timer out of this test.
-            drop(activity.request_started(false));
-            assert!(!expired.is_finished(), "fired although bytes moved");
-        }
-        tokio::time::sleep(Duration::from_secs(9)).await;
+        let mut conn = Conn::new();
+        // A request in flight keeps the header timer out of this test.
+        let in_flight = conn.activity.request_started(false);
+        let expired = conn.watch(IDLE, IDLE);
+        conn.trickle(3, Duration::from_secs(6)).await;
+        assert!(!expired.is_finished(), "fired although bytes moved");
+        tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(!expired.is_finished(), "idle fired before the timeout");
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(expired.await.unwrap(), Expired::Idle);
+        drop(in_flight);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_waiting_keep_alive_connection_is_not_a_slow_head() {
-        let activity = Activity::new();
-        let watchdog = activity.clone();
-        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
+        let conn = Conn::new();
+        let expired = conn.watch(IDLE, HEADER);
         // Silent for longer than the header timeout: only the idle timeout applies.
         tokio::time::sleep(HEADER * 2).await;
         assert!(!expired.is_finished());
@@ -234,56 +262,30 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_head_that_trickles_in_is_cut_off() {
-        let (a, mut b) = tokio::io::duplex(64);
-        let activity = Activity::new();
-        let mut tracked = Tracked::new(a, activity.clone());
-        let watchdog = activity.clone();
-        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
+        let mut conn = Conn::new();
+        let expired = conn.watch(IDLE, HEADER);
         // One byte a second keeps the connection from being idle, not the head from being late.
-        for _ in 0..6 {
-            b.write_all(b"x").await.unwrap();
-            let mut byte = [0u8; 1];
-            tracked.read_exact(&mut byte).await.unwrap();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        conn.trickle(6, Duration::from_secs(1)).await;
         assert_eq!(expired.await.unwrap(), Expired::Header);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_long_request_is_not_a_slow_head() {
-        let (a, mut b) = tokio::io::duplex(64);
-        let activity = Activity::new();
-        let mut tracked = Tracked::new(a, activity.clone());
-        let watchdog = activity.clone();
-        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
-        let in_flight = activity.request_started(false);
+        let mut conn = Conn::new();
+        let expired = conn.watch(IDLE, HEADER);
+        let in_flight = conn.activity.request_started(false);
         // An upload trickling for longer than the header timeout, while the request is served.
-        for _ in 0..8 {
-            b.write_all(b"x").await.unwrap();
-            let mut byte = [0u8; 1];
-            tracked.read_exact(&mut byte).await.unwrap();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        conn.trickle(8, Duration::from_secs(1)).await;
         assert!(!expired.is_finished());
         drop(in_flight);
-        expired.abort();
     }
 
     #[tokio::test(start_paused = true)]
     async fn http2_has_no_header_timeout() {
-        let (a, mut b) = tokio::io::duplex(64);
-        let activity = Activity::new();
-        let mut tracked = Tracked::new(a, activity.clone());
-        drop(activity.request_started(true));
-        let watchdog = activity.clone();
-        let expired = tokio::spawn(async move { watchdog.expired(IDLE, HEADER).await });
-        for _ in 0..8 {
-            b.write_all(b"x").await.unwrap();
-            let mut byte = [0u8; 1];
-            tracked.read_exact(&mut byte).await.unwrap();
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        let mut conn = Conn::new();
+        drop(conn.activity.request_started(true));
+        let expired = conn.watch(IDLE, HEADER);
+        conn.trickle(8, Duration::from_secs(1)).await;
         assert!(!expired.is_finished());
-        expired.abort();
     }
 }
