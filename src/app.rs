@@ -41,9 +41,8 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     /// ACME counters and per-certificate status; `None` when ACME is off.
     pub acme: Option<Arc<Stats>>,
-    /// A service state on the caller's runtime (shared routes, challenges, limits, health;
-    /// its own upstream pool) for listeners started outside the HTTP workers, e.g. TLS.
-    pub state: Arc<ServiceState>,
+    /// The route-table snapshot every worker serves from.
+    routes: Arc<ArcSwap<RouteTable>>,
     desired: watch::Sender<Arc<DesiredState>>,
     workers: Workers,
     cancel: CancellationToken,
@@ -71,7 +70,7 @@ impl Running {
 
     /// The route table requests are served from right now.
     pub fn routes(&self) -> Arc<RouteTable> {
-        self.state.routes.load_full()
+        self.routes.load_full()
     }
 
     /// The root cancellation token (cancelled by `shutdown`).
@@ -171,7 +170,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tls: tls.clone(),
         https_port: https_addr.map_or(443, |a| a.port()),
     };
-    let state = shared.state(&config)?;
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     tracker.spawn(spawn_route_builder(
         rx,
@@ -229,7 +227,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         https_addr,
         admin_addr,
         acme,
-        state,
+        routes,
         desired,
         workers,
         cancel,
