@@ -42,6 +42,7 @@ fn request_vars_round_trip(fields: &[Vec<u8>]) {
             local: ([127, 0, 0, 1], 80).into(),
             scheme: Scheme::Https,
             sni: None,
+            tls: None,
         },
         host: "h".into(),
         request_uri: "/p?q=1".into(),

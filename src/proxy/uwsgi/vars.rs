@@ -4,6 +4,8 @@
 //! Unlike nginx 1.22 we do not pass hop-by-hop headers, `Proxy` (httpoxy) or header names with
 //! `_` (they would alias a `-` header once turned into `HTTP_*`, a known spoofing trick).
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName, Version, header, request::Parts};
 
 use super::codec::{EncodeError, PacketEncoder};
@@ -13,40 +15,54 @@ use crate::proxy::meta::{RequestMeta, Scheme};
 /// compiled-in default applies.
 pub const DOCUMENT_ROOT: &str = "/etc/nginx/html";
 
-/// One var: name and raw value bytes (header values need not be UTF-8).
-pub type Var = (String, Vec<u8>);
+/// One var: name and raw value bytes (header values need not be UTF-8). Both borrow where
+/// they can (fixed names, the request's own bytes): a request's vars are then built with a
+/// handful of allocations instead of two per var.
+pub type Var<'a> = (Cow<'static, str>, Cow<'a, [u8]>);
 
 /// The vars for `parts`, in nginx's order. `content_length` is the body length that will follow
 /// the packet (`None` → empty `CONTENT_LENGTH`, as nginx sends for a request without a body).
-pub fn request_vars(parts: &Parts, meta: &RequestMeta, content_length: Option<u64>) -> Vec<Var> {
+pub fn request_vars<'a>(
+    parts: &'a Parts,
+    meta: &'a RequestMeta,
+    content_length: Option<u64>,
+) -> Vec<Var<'a>> {
     let conn = &meta.conn;
-    let text = |k: &str, v: &str| (k.to_owned(), v.as_bytes().to_vec());
+    let text = |k: &'static str, v: &'a str| (Cow::Borrowed(k), Cow::Borrowed(v.as_bytes()));
+    let owned = |k: &'static str, v: String| (Cow::Borrowed(k), Cow::Owned(v.into_bytes()));
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .map_or(&b""[..], |v| v.as_bytes());
     let length = content_length.map(|n| n.to_string()).unwrap_or_default();
-    let mut vars = vec![
+    let mut vars = Vec::with_capacity(16 + parts.headers.keys_len());
+    vars.extend([
         text("QUERY_STRING", &meta.query),
         text("REQUEST_METHOD", parts.method.as_str()),
-        ("CONTENT_TYPE".to_owned(), content_type.to_vec()),
-        text("CONTENT_LENGTH", &length),
+        (Cow::Borrowed("CONTENT_TYPE"), Cow::Borrowed(content_type)),
+        owned("CONTENT_LENGTH", length),
         text("REQUEST_URI", &meta.request_uri),
-        ("PATH_INFO".to_owned(), percent_decode(meta.path.as_bytes())),
+        (
+            Cow::Borrowed("PATH_INFO"),
+            percent_decode(meta.path.as_bytes()),
+        ),
         text("DOCUMENT_ROOT", DOCUMENT_ROOT),
         text("SERVER_PROTOCOL", server_protocol(parts.version)),
         text("REQUEST_SCHEME", conn.scheme.as_str()),
-    ];
+    ]);
     if conn.scheme == Scheme::Https {
         vars.push(text("HTTPS", "on"));
     }
     vars.extend([
-        text("REMOTE_ADDR", &conn.client.ip().to_canonical().to_string()),
-        text("REMOTE_PORT", &conn.client.port().to_string()),
-        text("SERVER_PORT", &conn.local.port().to_string()),
+        owned("REMOTE_ADDR", conn.client.ip().to_canonical().to_string()),
+        owned("REMOTE_PORT", conn.client.port().to_string()),
+        owned("SERVER_PORT", conn.local.port().to_string()),
         text("SERVER_NAME", &meta.host),
         text("UWSGI_SCHEME", conn.scheme.as_str()),
-        ("HTTP_HOST".to_owned(), http_host(parts, meta)),
+        (
+            Cow::Borrowed("HTTP_HOST"),
+            Cow::Borrowed(http_host(parts, meta)),
+        ),
     ]);
     vars.extend(header_vars(&parts.headers));
     vars
@@ -72,13 +88,13 @@ fn server_protocol(version: Version) -> &'static str {
 }
 
 /// The rewritten Host header (it carries the port); h2 requests may only have an authority.
-fn http_host(parts: &Parts, meta: &RequestMeta) -> Vec<u8> {
+fn http_host<'a>(parts: &'a Parts, meta: &'a RequestMeta) -> &'a [u8] {
     if let Some(host) = parts.headers.get(header::HOST) {
-        return host.as_bytes().to_vec();
+        return host.as_bytes();
     }
     match parts.uri.authority() {
-        Some(a) => a.as_str().as_bytes().to_vec(),
-        None => meta.host.as_bytes().to_vec(),
+        Some(a) => a.as_str().as_bytes(),
+        None => meta.host.as_bytes(),
     }
 }
 
@@ -109,7 +125,7 @@ fn forwarded(name: &HeaderName, connection_listed: &[String]) -> bool {
 }
 
 /// Each end-to-end header once, repeated values joined with `, ` (`; ` for Cookie).
-fn header_vars(headers: &HeaderMap) -> impl Iterator<Item = Var> + '_ {
+fn header_vars(headers: &HeaderMap) -> impl Iterator<Item = Var<'_>> + '_ {
     let listed: Vec<String> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -122,15 +138,16 @@ fn header_vars(headers: &HeaderMap) -> impl Iterator<Item = Var> + '_ {
         .keys()
         .filter(move |name| forwarded(name, &listed))
         .map(|name| {
+            let mut values = headers.get_all(name).iter();
+            let first = values.next().map_or(&b""[..], |v| v.as_bytes());
+            let mut value = Cow::Borrowed(first);
             let sep: &[u8] = if name == header::COOKIE { b"; " } else { b", " };
-            let mut value = Vec::new();
-            for (i, v) in headers.get_all(name).iter().enumerate() {
-                if i > 0 {
-                    value.extend_from_slice(sep);
-                }
-                value.extend_from_slice(v.as_bytes());
+            for v in values {
+                let joined = value.to_mut();
+                joined.extend_from_slice(sep);
+                joined.extend_from_slice(v.as_bytes());
             }
-            (var_name(name), value)
+            (Cow::Owned(var_name(name)), value)
         })
 }
 
@@ -146,7 +163,10 @@ fn var_name(name: &HeaderName) -> String {
 }
 
 /// CGI's `PATH_INFO` is decoded (nginx's `$document_uri`); an invalid escape stays as written.
-fn percent_decode(raw: &[u8]) -> Vec<u8> {
+fn percent_decode(raw: &[u8]) -> Cow<'_, [u8]> {
+    if !raw.contains(&b'%') {
+        return Cow::Borrowed(raw);
+    }
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -163,7 +183,7 @@ fn percent_decode(raw: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

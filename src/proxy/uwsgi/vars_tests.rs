@@ -29,7 +29,7 @@ fn vars_of(req: Request<()>, meta: &RequestMeta, len: Option<u64>) -> BTreeMap<S
     let vars = request_vars(&parts, meta, len);
     let map: BTreeMap<_, _> = vars
         .iter()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v).into_owned()))
         .collect();
     assert_eq!(map.len(), vars.len(), "a var was sent twice: {vars:?}");
     map
@@ -143,12 +143,14 @@ fn oversized_headers_are_a_typed_error() {
         .body(())
         .unwrap();
     let (parts, ()) = req.into_parts();
-    let vars = request_vars(&parts, &meta(Scheme::Http), None);
+    let meta = meta(Scheme::Http);
+    let vars = request_vars(&parts, &meta, None);
     assert!(matches!(
         encode(&vars),
         Err(EncodeError::ValueTooLong { len: 70_000, .. })
     ));
-    let small = request_vars(&parts_of(Request::new(())), &meta(Scheme::Http), None);
+    let empty = parts_of(Request::new(()));
+    let small = request_vars(&empty, &meta, None);
     let pkt = encode(&small).unwrap();
     let decoded = super::super::codec::decode_packet(&pkt).unwrap().unwrap();
     assert_eq!(decoded.len(), small.len());
