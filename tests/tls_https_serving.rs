@@ -169,3 +169,43 @@ async fn certificate_replaced_during_a_download() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn the_connection_limit_covers_https_too() {
+    use tokio::io::AsyncWriteExt;
+    let pki = Pki::new();
+    pki.install("a.test", "a", &["a.test"]);
+    let be = TestBackend::start("be").await;
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |c| {
+        c.limits.max_connections = 1
+    })
+    .await;
+    p.publish(vec![site("a.test", &[be.addr])]).await;
+    // A plain-HTTP keep-alive connection (answered with the HTTPS redirect) holds the only
+    // permit.
+    let mut held = tokio::net::TcpStream::connect(p.d.addr).await.unwrap();
+    held.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        common::read_head(&mut held)
+            .await
+            .starts_with("HTTP/1.1 301")
+    );
+    // An HTTPS client past the limit is closed at once, like nginx (not queued behind it).
+    let client = Client::new();
+    let refused = tokio::time::timeout(Duration::from_secs(5), client.get(p.https, "a.test"))
+        .await
+        .expect("closed promptly, not left waiting");
+    assert!(refused.is_err(), "served beyond the limit");
+    drop(held);
+    // The permit comes back when the plain connection ends.
+    let served = within(Duration::from_secs(5), || async {
+        client.get(p.https, "a.test").await.is_ok()
+    })
+    .await;
+    assert!(
+        served.is_some(),
+        "the HTTPS client never got the freed permit"
+    );
+}
