@@ -42,13 +42,20 @@ pub struct Pebble {
     pebble: Option<Child>,
 }
 
-/// A free loopback TCP port (bound then released: good enough for tests on one machine).
+/// A free loopback TCP port for a process started later (bound then released). Picked below
+/// the kernel's ephemeral range (32768-60999): a port from `bind(0)` can be handed out again as
+/// the source port of any outgoing connection of a parallel test before Pebble binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = 20_000 + (random % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn require(bin: &str) {
@@ -158,11 +165,23 @@ impl Pebble {
 
     /// Starts (or restarts) the `pebble` process on its configured ports.
     pub async fn start_ca(&mut self) {
-        assert!(
-            self.try_start_ca().await,
-            "pebble did not start; log: {}",
-            self.log()
-        );
+        for _ in 0..3 {
+            if self.try_start_ca().await {
+                return;
+            }
+            // The directory URL may already be in a dockside config: keep its port (a client
+            // socket holding it goes away soon); the management port is only read after start.
+            let port = self.url_port();
+            self.write_config(port, free_port());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("pebble did not start; log: {}", self.log());
+    }
+
+    fn url_port(&self) -> u16 {
+        let authority = self.url.trim_start_matches("https://");
+        let port = authority.split(['/', ':']).nth(1).unwrap_or_default();
+        port.parse().expect("the directory URL has a port")
     }
 
     /// Starts `pebble` and waits for its directory; false if it exited or never answered.
