@@ -19,42 +19,11 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-for tool in nginx:nginx wrk:wrk h2load:nghttp2-client openssl:openssl curl:curl; do
-  command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] ||
-    { echo "${tool%%:*} is required: apt-get install -y ${tool##*:}" >&2; exit 1; }
-done
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. scripts/bench-lib.sh
+require_tools nginx:nginx wrk:wrk h2load:nghttp2-client openssl:openssl curl:curl
 
 # One CA and one P-256 leaf for $HOST, used by both servers.
-mkdir -p "$WORK/certs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench CA" \
-  -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$HOST" \
-  -keyout "$WORK/certs/$HOST.key" -out "$WORK/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:%s\n' "$HOST" > "$WORK/ext"
-openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 2 \
-  -extfile "$WORK/ext" -out "$WORK/leaf.pem" 2>/dev/null
-cat "$WORK/leaf.pem" "$WORK/ca.pem" > "$WORK/certs/$HOST.crt"
-
-nginx_conf() { # name workers body
-  mkdir -p "$WORK/$1"
-  cat > "$WORK/$1/nginx.conf" <<CONF
-worker_processes $2;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log warn;
-daemon off;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/$1; proxy_temp_path $WORK/$1; fastcgi_temp_path $WORK/$1;
-  uwsgi_temp_path $WORK/$1; scgi_temp_path $WORK/$1;
-  $3
-}
-CONF
-  "$NGINX" -c "$WORK/$1/nginx.conf" -p "$WORK/$1" 2>"$WORK/$1/stderr" &
-  PIDS+=($!)
-}
+test_cert "$HOST"
 
 nginx_conf backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 'hello'; } }"
 # nginx-proxy's TLS settings (Mozilla-Intermediate, shared session cache, tickets off).

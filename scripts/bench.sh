@@ -34,7 +34,7 @@ install_missing() {
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
   fi
 }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. scripts/bench-lib.sh
 
 wait_ok() { # url host
   for _ in $(seq 1 100); do
@@ -42,26 +42,6 @@ wait_ok() { # url host
     sleep 0.05
   done
   return 1
-}
-
-nginx_conf() { # name workers body
-  mkdir -p "$WORK/$1"
-  cat > "$WORK/$1/nginx.conf" <<CONF
-worker_processes $2;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log warn;
-daemon off;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/$1; proxy_temp_path $WORK/$1; fastcgi_temp_path $WORK/$1;
-  uwsgi_temp_path $WORK/$1; scgi_temp_path $WORK/$1;
-  $3
-}
-CONF
-  "$NGINX" -c "$WORK/$1/nginx.conf" -p "$WORK/$1" 2>"$WORK/$1/stderr" &
-  PIDS+=($!)
 }
 
 # cpu_ticks PID...: user+system clock ticks of all threads of the given processes.

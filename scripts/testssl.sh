@@ -14,22 +14,11 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-for tool in testssl:testssl.sh nginx:nginx openssl:openssl curl:curl; do
-  command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] ||
-    { echo "${tool%%:*} is required: apt-get install -y ${tool##*:}" >&2; exit 1; }
-done
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. scripts/bench-lib.sh
+require_tools testssl:testssl.sh nginx:nginx openssl:openssl curl:curl
 
-# A CA and a P-256 leaf for $HOST (the same recipe as scripts/bench-tls.sh).
-mkdir -p "$WORK/certs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=dockside test CA" \
-  -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$HOST" \
-  -keyout "$WORK/certs/$HOST.key" -out "$WORK/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n' "$HOST" > "$WORK/ext"
-openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 2 \
-  -extfile "$WORK/ext" -out "$WORK/leaf.pem" 2>/dev/null
-cat "$WORK/leaf.pem" "$WORK/ca.pem" > "$WORK/certs/$HOST.crt"
+# A CA and a P-256 leaf for $HOST.
+test_cert "$HOST"
 
 mkdir -p "$WORK/backend"
 cat > "$WORK/backend/nginx.conf" <<CONF

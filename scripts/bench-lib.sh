@@ -1,0 +1,49 @@
+# Shared by the benchmark scripts (sourced, not run): required tools, a throwaway certificate,
+# and nginx instances. Callers set WORK (a temp dir) and PIDS (an array their EXIT trap kills).
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# require_tools TOOL:PACKAGE...: fails with the apt-get line for the first one missing.
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] ||
+      { echo "${tool%%:*} is required: apt-get install -y ${tool##*:}" >&2; exit 1; }
+  done
+}
+
+# test_cert HOST: a throwaway CA ($WORK/ca.pem) and an ECDSA P-256 leaf for HOST in
+# $WORK/certs/HOST.{crt,key} (chain in the .crt), as dockside and nginx both read them.
+test_cert() {
+  mkdir -p "$WORK/certs"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=dockside test CA" \
+    -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+    -keyout "$WORK/certs/$1.key" -out "$WORK/leaf.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n' "$1" > "$WORK/ext"
+  openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 2 \
+    -extfile "$WORK/ext" -out "$WORK/leaf.pem" 2>/dev/null
+  cat "$WORK/leaf.pem" "$WORK/ca.pem" > "$WORK/certs/$1.crt"
+}
+
+# nginx_conf NAME WORKERS HTTP_BODY: starts an nginx (daemon off, access log off) with its own
+# prefix $WORK/NAME and HTTP_BODY inside `http { }`.
+nginx_conf() {
+  mkdir -p "$WORK/$1"
+  cat > "$WORK/$1/nginx.conf" <<CONF
+worker_processes $2;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/$1; proxy_temp_path $WORK/$1; fastcgi_temp_path $WORK/$1;
+  uwsgi_temp_path $WORK/$1; scgi_temp_path $WORK/$1;
+  $3
+}
+CONF
+  "$NGINX" -c "$WORK/$1/nginx.conf" -p "$WORK/$1" 2>"$WORK/$1/stderr" &
+  PIDS+=($!)
+}
