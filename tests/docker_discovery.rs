@@ -196,19 +196,10 @@ async fn health_changes_are_published() {
         "health",
         &scope,
         &[
-            "--network",
-            &net.name,
-            "-e",
-            "VIRTUAL_HOST=h.test",
-            "--health-cmd",
-            "/bin/healthy",
-            "--health-interval",
-            "300ms",
-            "--health-retries",
-            "1",
-            "--health-timeout",
-            "2s",
-        ],
+            &["--network", &net.name, "-e", "VIRTUAL_HOST=h.test"],
+            HEALTHCHECK,
+        ]
+        .concat(),
     )
     .await;
     let health = |want: Health| {
