@@ -24,6 +24,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::client::conn::TrySendError;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -150,20 +151,19 @@ impl Pool {
             if !ready_now(&mut conn).await {
                 continue;
             }
-            match exchange(&mut conn, req, true).await {
+            match exchange(&mut conn, req).await {
                 Ok(resp) => return Ok(resp.map(|body| self.body(body, Some((key, conn))))),
-                Err(Unsent(back)) => req = *back,
-                Err(Failed(e)) => return Err(SendError::Exchange(e)),
+                // Closed under us before anything was written: try the next one.
+                Err(mut e) => match e.take_message() {
+                    Some(back) => req = back,
+                    None => return Err(SendError::Exchange(e.into_error())),
+                },
             }
         }
         let mut conn = self.connect(backend, tls, Mode::Inline).await?;
-        match exchange(&mut conn, req, false).await {
+        match exchange(&mut conn, req).await {
             Ok(resp) => Ok(resp.map(|body| self.body(body, Some((key, conn))))),
-            // A fresh connection that failed before writing has nothing better to try.
-            Err(Failed(e)) => Err(SendError::Exchange(e)),
-            Err(Unsent(_)) => Err(SendError::Connect(std::io::Error::other(
-                "the new connection closed before the request was sent",
-            ))),
+            Err(e) => Err(SendError::Exchange(e.into_error())),
         }
     }
 
@@ -351,53 +351,25 @@ async fn ready_now(conn: &mut Conn) -> bool {
     .await
 }
 
-enum ExchangeError {
-    /// Nothing was written: the request comes back for another connection.
-    Unsent(Box<Request<ProxyBody>>),
-    Failed(hyper::Error),
-}
-use ExchangeError::{Failed, Unsent};
-
-/// Sends `req` and drives the connection until the response head is in.
+/// Sends `req` and drives the connection until the response head is in. On failure the error
+/// still holds the request if nothing of it was written.
 async fn exchange(
     conn: &mut Conn,
     req: Request<ProxyBody>,
-    pooled: bool,
-) -> Result<Response<Incoming>, ExchangeError> {
+) -> Result<Response<Incoming>, TrySendError<Request<ProxyBody>>> {
     let Conn { sender, driver } = conn;
-    if pooled {
-        let mut response = pin!(sender.try_send_request(req));
-        let result = poll_fn(|cx| {
-            loop {
-                if let Poll::Ready(result) = response.as_mut().poll(cx) {
-                    return Poll::Ready(result);
-                }
-                // A driver that just ended has failed the request: poll it once more.
-                if driver.poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-            }
-        })
-        .await;
-        result.map_err(|mut e| match e.take_message() {
-            Some(req) => Unsent(Box::new(req)),
-            None => Failed(e.into_error()),
-        })
-    } else {
-        let mut response = pin!(sender.send_request(req));
-        poll_fn(|cx| {
-            loop {
-                if let Poll::Ready(result) = response.as_mut().poll(cx) {
-                    return Poll::Ready(result);
-                }
-                if driver.poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-            }
-        })
-        .await
-        .map_err(Failed)
-    }
+    let mut response = pin!(sender.try_send_request(req));
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = response.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        if driver.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // The connection just ended, which fails the request (or delivered its answer).
+        response.as_mut().poll(cx)
+    })
+    .await
 }
 
 struct GiveBack {
