@@ -77,11 +77,44 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 /// Human-readable lines on stderr; `RUST_LOG` filters (default `info`). Colours only on a
 /// terminal: `docker logs` and journald get plain text.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let directives = log_directives(std::env::var("RUST_LOG").ok().as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_directives(None)));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// `RUST_LOG` (or `info`), with rustls capped at `error` unless `RUST_LOG` names it: rustls
+/// warns about what a client sent (an IP address as SNI, which wrk and some monitors send on
+/// every connection, or an unknown extension), one line per handshake; our own handshake
+/// failures are logged with the client address at debug level.
+fn log_directives(env: Option<&str>) -> String {
+    let base = env
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .unwrap_or("info");
+    if base.contains("rustls") {
+        base.to_owned()
+    } else {
+        format!("{base},rustls=error")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_directives;
+
+    #[test]
+    fn rustls_is_capped_unless_named() {
+        assert_eq!(log_directives(None), "info,rustls=error");
+        assert_eq!(log_directives(Some("")), "info,rustls=error");
+        assert_eq!(log_directives(Some("debug")), "debug,rustls=error");
+        assert_eq!(
+            log_directives(Some("info,rustls=debug")),
+            "info,rustls=debug"
+        );
+    }
 }

@@ -81,3 +81,59 @@ fn sigterm_drains_and_exits_zero() {
     let status = wait_exit(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
 }
+
+/// wrk and many monitors send the IP address they connect to as SNI; rustls warns about that
+/// on every handshake. Even with `RUST_LOG=info` set explicitly, the log stays quiet.
+#[test]
+fn an_ip_address_as_sni_is_not_logged_per_handshake() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let https = format!("127.0.0.1:{port}");
+    let certs = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dockside"))
+        .args(["--http", "127.0.0.1:0", "--https", &https, "--admin", "off"])
+        .args(["--docker-host", "off", "--certs-dir"])
+        .arg(certs.path())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dockside binary runs");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "dockside never said it is serving"
+        );
+        match lines.next() {
+            Some(Ok(l)) if l.contains("dockside is serving") => break,
+            Some(_) => {}
+            None => panic!("dockside exited before serving"),
+        }
+    }
+    for _ in 0..3 {
+        let out = Command::new("openssl")
+            .args(["s_client", "-connect", &https, "-servername", "127.0.0.1"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl is required: apt-get install -y openssl");
+        // No certificate for it: refused with unrecognized_name, which is not the point here.
+        assert!(!out.status.success());
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(10)).code(),
+        Some(0)
+    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let noisy: Vec<&String> = rest.iter().filter(|l| l.contains("SNI")).collect();
+    assert!(noisy.is_empty(), "{noisy:#?}");
+}
