@@ -12,15 +12,20 @@
 //!
 //! The hot path is one relaxed store per read or write and one clock read per request head;
 //! the price is precision: the watchdog looks every eighth of the idle timeout (a quarter of
-//! the header timeout, when shorter), so a timeout fires up to one step late.
+//! the header timeout, when shorter), so a timeout fires up to one step late. The connection and
+//! its watchdog run in one task through [`Race`], which re-polls the watchdog only when its own
+//! timer or signal woke the task, not on every read and write of a busy connection.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use futures_util::future::Either;
+use futures_util::task::AtomicWaker;
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
@@ -190,6 +195,70 @@ impl<IO: AsyncWrite> AsyncWrite for Tracked<IO> {
     }
 }
 
+pin_project! {
+    /// Drives `main` and `side` in one task and resolves with whichever finishes first (`side`
+    /// when both are ready), like `select!`, except that `side` is polled only after one of its
+    /// own wakers fired. `side` is a connection's watchdog (a sleep and the shutdown signal):
+    /// with `select!` both were polled on every wake of the task, that is on every read and
+    /// write, which cost more than all the rest of the timeout bookkeeping.
+    pub struct Race<M, S> {
+        #[pin]
+        main: M,
+        #[pin]
+        side: S,
+        waker: Arc<SideWaker>,
+    }
+}
+
+impl<M, S> Race<M, S> {
+    pub fn new(main: M, side: S) -> Race<M, S> {
+        Race {
+            main,
+            side,
+            waker: Arc::new(SideWaker {
+                // The first poll must reach `side` so that it can register its wakers.
+                fired: AtomicBool::new(true),
+                task: AtomicWaker::new(),
+            }),
+        }
+    }
+}
+
+/// The waker `side` sees: it records that `side` has news, then wakes the task.
+#[derive(Debug)]
+struct SideWaker {
+    fired: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for SideWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl<M: Future, S: Future> Future for Race<M, S> {
+    type Output = Either<M::Output, S::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // Register before looking at the flag: a wake in between then polls us again.
+        this.waker.task.register(cx.waker());
+        if this.waker.fired.swap(false, Ordering::AcqRel) {
+            let waker = Waker::from(this.waker.clone());
+            if let Poll::Ready(out) = this.side.poll(&mut Context::from_waker(&waker)) {
+                return Poll::Ready(Either::Right(out));
+            }
+        }
+        this.main.poll(cx).map(Either::Left)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +356,62 @@ mod tests {
         let expired = conn.watch(IDLE, HEADER);
         conn.trickle(8, Duration::from_secs(1)).await;
         assert!(!expired.is_finished());
+    }
+
+    /// Pending for `wakes` polls, waking itself each time (a busy connection), then `Ready`.
+    struct Busy {
+        wakes: usize,
+    }
+
+    impl Future for Busy {
+        type Output = &'static str;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<&'static str> {
+            if self.wakes == 0 {
+                return Poll::Ready("main");
+            }
+            self.wakes -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    /// Counts how often it is polled; finishes when its sleep ends.
+    struct Counted {
+        polls: Arc<AtomicU32>,
+        sleep: Pin<Box<tokio::time::Sleep>>,
+    }
+
+    impl Future for Counted {
+        type Output = &'static str;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<&'static str> {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            self.sleep.as_mut().poll(cx).map(|()| "side")
+        }
+    }
+
+    fn counted(after: Duration) -> (Counted, Arc<AtomicU32>) {
+        let polls = Arc::new(AtomicU32::new(0));
+        let side = Counted {
+            polls: polls.clone(),
+            sleep: Box::pin(tokio::time::sleep(after)),
+        };
+        (side, polls)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn race_polls_the_side_only_when_it_woke() {
+        let (side, polls) = counted(Duration::from_secs(60));
+        let out = Race::new(Busy { wakes: 1000 }, side).await;
+        assert!(matches!(out, Either::Left("main")));
+        // Once to register its timer; the thousand wakes of `main` did not reach it.
+        assert_eq!(polls.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn race_ends_with_the_side_when_it_fires_first() {
+        let (side, polls) = counted(Duration::from_secs(5));
+        let out = Race::new(std::future::pending::<&str>(), side).await;
+        assert!(matches!(out, Either::Right("side")));
+        assert_eq!(polls.load(Ordering::Relaxed), 2);
     }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use http::{Request, Version};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -18,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Limits;
 use crate::proxy::body;
-use crate::proxy::idle::{Activity, Expired, Tracked};
+use crate::proxy::idle::{Activity, Expired, Race, Tracked};
 use crate::proxy::meta::{ConnInfo, Scheme};
 use crate::proxy::service::{self, ServiceState};
 use crate::tls::{Accepted, TlsAcceptor, TlsError};
@@ -138,28 +139,36 @@ where
     let connection = state.http.serve_connection_with_upgrades(io, svc);
     tokio::pin!(connection);
     let limits = &state.limits;
-    let result = tokio::select! {
-        r = connection.as_mut() => r,
-        _ = state.shutdown.cancelled() => {
+    // The watchdog: `None` on shutdown. It runs beside the connection in this task (`Race`).
+    let watchdog = async {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => None,
+            expired = activity.expired(limits.idle_timeout, limits.header_timeout) => Some(expired),
+        }
+    };
+    let result = match Race::new(connection.as_mut(), watchdog).await {
+        Either::Left(r) => r,
+        Either::Right(None) => {
             connection.as_mut().graceful_shutdown();
             connection.as_mut().await
         }
-        expired = activity.expired(limits.idle_timeout, limits.header_timeout) => match expired {
-            // Slowloris: close at once (hyper's header timer did the same).
-            Expired::Header => {
-                tracing::debug!("request head not complete after {}s; closing", limits.header_timeout.as_secs());
-                Ok(())
-            }
-            // Nothing moved for DOCKSIDE_IDLE_TIMEOUT: finish politely (h2 GOAWAY) and close.
-            // A request still waiting on its backend is bounded by the upstream timeout.
-            Expired::Idle => {
-                connection.as_mut().graceful_shutdown();
-                let grace = limits.upstream_timeout + limits.header_timeout;
-                tokio::time::timeout(grace, connection.as_mut())
-                    .await
-                    .unwrap_or(Ok(()))
-            }
-        },
+        // Slowloris: close at once (hyper's header timer did the same).
+        Either::Right(Some(Expired::Header)) => {
+            tracing::debug!(
+                "request head not complete after {}s; closing",
+                limits.header_timeout.as_secs()
+            );
+            Ok(())
+        }
+        // Nothing moved for DOCKSIDE_IDLE_TIMEOUT: finish politely (h2 GOAWAY) and close.
+        // A request still waiting on its backend is bounded by the upstream timeout.
+        Either::Right(Some(Expired::Idle)) => {
+            connection.as_mut().graceful_shutdown();
+            let grace = limits.upstream_timeout + limits.header_timeout;
+            tokio::time::timeout(grace, connection.as_mut())
+                .await
+                .unwrap_or(Ok(()))
+        }
     };
     if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
