@@ -55,13 +55,7 @@ async fn handle(
     (backend, opts): &(BackendAddr, UwsgiOptions),
 ) -> Response<ProxyBody> {
     let meta = RequestMeta {
-        conn: ConnInfo {
-            client,
-            local,
-            scheme: Scheme::Http,
-            sni: None,
-            tls: None,
-        },
+        conn: ConnInfo::new(client, local, Scheme::Http, None, None),
         host: "app.example.test".into(),
         request_uri: req.uri().to_string(),
         path: req.uri().path().into(),

@@ -2,7 +2,6 @@
 //! `proxy_set_header` block), and the `VIRTUAL_DEST` URI replacement. No IO: table-tested.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -39,8 +38,8 @@ static PROXY: HeaderName = HeaderName::from_static("proxy");
 /// What the header rules need to know about the request besides its headers.
 #[derive(Debug, Clone, Copy)]
 pub struct HeaderContext<'a> {
-    /// `$remote_addr`.
-    pub client_ip: IpAddr,
+    /// `$remote_addr`, as header text (`ConnInfo::client_ip`).
+    pub client_ip: &'a HeaderValue,
     /// `$server_port`: the port of the listener the client reached.
     pub server_port: u16,
     /// `$scheme`.
@@ -137,20 +136,15 @@ impl ClientForwarded {
 }
 
 fn set_forwarding(headers: &mut HeaderMap, ctx: &HeaderContext<'_>, client: ClientForwarded) {
-    let ip = ctx.client_ip.to_string();
-    let host_port = match ctx.server_port {
-        80 | 443 => Cow::Borrowed(ctx.host),
-        port => Cow::Owned(format!("{}:{port}", ctx.host)),
+    set_host(headers, ctx);
+    headers.insert(X_REAL_IP.clone(), ctx.client_ip.clone());
+    match client.for_ {
+        Some(prior) => {
+            let ip = ctx.client_ip.to_str().unwrap_or("-");
+            insert_str(headers, X_FORWARDED_FOR.clone(), &format!("{prior}, {ip}"))
+        }
+        None => headers.insert(X_FORWARDED_FOR.clone(), ctx.client_ip.clone()),
     };
-    insert_str(headers, header::HOST, &host_port);
-    // An address is always valid header text; one value serves both headers.
-    if let Ok(ip_value) = HeaderValue::from_str(&ip) {
-        headers.insert(X_REAL_IP.clone(), ip_value.clone());
-        match client.for_ {
-            Some(prior) => insert_str(headers, X_FORWARDED_FOR.clone(), &format!("{prior}, {ip}")),
-            None => headers.insert(X_FORWARDED_FOR.clone(), ip_value),
-        };
-    }
     let proto = client
         .proto
         .unwrap_or_else(|| HeaderValue::from_static(ctx.scheme.as_str()));
@@ -170,6 +164,46 @@ fn set_forwarding(headers: &mut HeaderMap, ctx: &HeaderContext<'_>, client: Clie
     };
     headers.insert(X_FORWARDED_SSL.clone(), HeaderValue::from_static(ssl));
     insert_str(headers, X_ORIGINAL_URI.clone(), ctx.request_uri);
+}
+
+/// `Host: $host`, with `:$server_port` unless the port is 80 or 443. A client `Host` that is
+/// already exactly that (the usual case) is kept as it is rather than rebuilt.
+fn set_host(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
+    let port = match ctx.server_port {
+        80 | 443 => None,
+        port => Some(port),
+    };
+    let mut values = headers.get_all(header::HOST).iter();
+    let same = match (values.next(), values.next()) {
+        (Some(v), None) => {
+            let v = v.as_bytes();
+            match port {
+                None => v == ctx.host.as_bytes(),
+                Some(port) => v
+                    .strip_prefix(ctx.host.as_bytes())
+                    .and_then(|rest| rest.strip_prefix(b":"))
+                    .is_some_and(|p| same_port(p, port)),
+            }
+        }
+        _ => false,
+    };
+    if same {
+        return;
+    }
+    match port {
+        None => insert_str(headers, header::HOST, ctx.host),
+        Some(port) => insert_str(headers, header::HOST, &format!("{}:{port}", ctx.host)),
+    };
+}
+
+/// Whether `text` is `port` written the canonical way (digits, no leading zero).
+fn same_port(text: &[u8], port: u16) -> bool {
+    text.first().is_some_and(|d| *d != b'0')
+        && text.iter().all(u8::is_ascii_digit)
+        && std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<u16>().ok())
+            == Some(port)
 }
 
 /// Values here come from an already-parsed request, so they are valid header text; anything

@@ -2,9 +2,11 @@
 
 use super::*;
 
+static CLIENT_IP: HeaderValue = HeaderValue::from_static("10.0.0.7");
+
 fn ctx(trust: bool) -> HeaderContext<'static> {
     HeaderContext {
-        client_ip: [10, 0, 0, 7].into(),
+        client_ip: &CLIENT_IP,
         server_port: 8080,
         scheme: Scheme::Http,
         host: "web.tld",
@@ -106,6 +108,34 @@ fn host_port_only_when_not_80_or_443() {
         let h = rewritten(&[("host", "WEB.tld:999")], &c);
         assert_eq!(get(&h, "host"), Some(want), "port {port}");
     }
+}
+
+#[test]
+fn a_host_already_right_is_kept_and_near_misses_are_rebuilt() {
+    let at = |port| HeaderContext {
+        server_port: port,
+        ..ctx(false)
+    };
+    type Case = (&'static [(&'static str, &'static str)], u16, &'static str);
+    let cases: &[Case] = &[
+        (&[("host", "web.tld:8443")], 8443, "web.tld:8443"),
+        (&[("host", "web.tld")], 443, "web.tld"),
+        (&[("host", "web.tld")], 8443, "web.tld:8443"),
+        (&[("host", "web.tld:08443")], 8443, "web.tld:8443"),
+        (&[("host", "web.tld:+8443")], 8443, "web.tld:8443"),
+        (&[("host", "web.tld:443")], 443, "web.tld"),
+        (&[("host", "web.tld.evil:8443")], 8443, "web.tld:8443"),
+        (&[], 8443, "web.tld:8443"),
+    ];
+    for (sent, port, want) in cases {
+        let h = rewritten(sent, &at(*port));
+        assert_eq!(get(&h, "host"), Some(*want), "{sent:?} on port {port}");
+        assert_eq!(h.get_all("host").iter().count(), 1, "{sent:?}");
+    }
+    // Two Host headers (hyper passes them on): replaced by the one value.
+    let h = rewritten(&[("host", "web.tld:8443"), ("host", "other")], &at(8443));
+    assert_eq!(h.get_all("host").iter().count(), 1);
+    assert_eq!(get(&h, "host"), Some("web.tld:8443"));
 }
 
 #[test]

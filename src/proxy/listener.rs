@@ -83,13 +83,7 @@ pub async fn accept_loop(
         let state = state.clone();
         match &tls {
             None => {
-                let conn = ConnInfo {
-                    client,
-                    local,
-                    scheme: Scheme::Http,
-                    sni: None,
-                    tls: None,
-                };
+                let conn = ConnInfo::new(client, local, Scheme::Http, None, None);
                 tracker.spawn(async move {
                     serve_connection(stream, conn, state).await;
                     drop(permit);

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use http::HeaderValue;
+
 use crate::tls::CertEntry;
 
 /// Scheme the client used to reach dockside.
@@ -34,6 +36,30 @@ pub struct ConnInfo {
     pub sni: Option<String>,
     /// What the TLS handshake chose (`None` on plain HTTP), shared by the connection's requests.
     pub tls: Option<Arc<TlsConn>>,
+    /// `$remote_addr` as header text (`X-Real-IP`, `X-Forwarded-For`), formatted once per
+    /// connection rather than per request; an IPv4-mapped IPv6 address is shown as IPv4.
+    pub client_ip: HeaderValue,
+}
+
+impl ConnInfo {
+    pub fn new(
+        client: SocketAddr,
+        local: SocketAddr,
+        scheme: Scheme,
+        sni: Option<String>,
+        tls: Option<Arc<TlsConn>>,
+    ) -> ConnInfo {
+        let ip = client.ip().to_canonical().to_string();
+        ConnInfo {
+            client,
+            local,
+            scheme,
+            sni,
+            tls,
+            // An address is always valid header text.
+            client_ip: HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-")),
+        }
+    }
 }
 
 /// The handshake's choice for an HTTPS connection: the HTTP layer answers 421 when a request's

@@ -298,7 +298,7 @@ fn rewrite(
 ) -> Request<ProxyBody> {
     let (mut parts, incoming) = req.into_parts();
     let ctx = HeaderContext {
-        client_ip: meta.conn.client.ip(),
+        client_ip: &meta.conn.client_ip,
         server_port: meta.conn.local.port(),
         scheme: meta.conn.scheme,
         host: &meta.host,

@@ -205,16 +205,16 @@ impl TlsAcceptor {
             .map_err(handshake_error(&sni))?;
         Ok(Some(Accepted {
             stream,
-            conn: ConnInfo {
+            conn: ConnInfo::new(
                 client,
                 local,
-                scheme: Scheme::Https,
+                Scheme::Https,
                 sni,
-                tls: Some(Arc::new(TlsConn {
+                Some(Arc::new(TlsConn {
                     cert: cert.clone(),
                     site: site.clone(),
                 })),
-            },
+            ),
             cert,
             site,
         }))

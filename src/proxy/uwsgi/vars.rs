@@ -54,7 +54,10 @@ pub fn request_vars<'a>(
         vars.push(text("HTTPS", "on"));
     }
     vars.extend([
-        owned("REMOTE_ADDR", conn.client.ip().to_canonical().to_string()),
+        (
+            Cow::Borrowed("REMOTE_ADDR"),
+            Cow::Borrowed(conn.client_ip.as_bytes()),
+        ),
         owned("REMOTE_PORT", conn.client.port().to_string()),
         owned("SERVER_PORT", conn.local.port().to_string()),
         text("SERVER_NAME", &meta.host),

@@ -9,13 +9,13 @@ use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
 
 fn meta(scheme: Scheme) -> RequestMeta {
     RequestMeta {
-        conn: ConnInfo {
-            client: "[::ffff:10.1.2.3]:40000".parse().unwrap(),
-            local: "0.0.0.0:8443".parse().unwrap(),
+        conn: ConnInfo::new(
+            "[::ffff:10.1.2.3]:40000".parse().unwrap(),
+            "0.0.0.0:8443".parse().unwrap(),
             scheme,
-            sni: None,
-            tls: None,
-        },
+            None,
+            None,
+        ),
         host: "app.example.test".into(),
         request_uri: "/api/a%20b?x=1".into(),
         path: "/a%20b".into(),
