@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod body;
 pub mod error;
 pub mod forward;
+pub mod h1_codec;
 pub mod headers;
 pub mod health;
 pub mod idle;
