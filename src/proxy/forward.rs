@@ -160,7 +160,7 @@ fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
         }
         SendError::Exchange(err) => err,
     };
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
     while let Some(e) = source {
         if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
             return ProxyError::BodyTooLarge { limit: limit.limit };
@@ -169,7 +169,7 @@ fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
     }
     ProxyError::Upstream {
         backend: backend.clone(),
-        reason: chain(&err),
+        reason: chain(err.as_ref()),
     }
 }
 

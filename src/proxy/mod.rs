@@ -15,5 +15,6 @@ pub mod policy;
 pub mod service;
 pub mod upstream_pool;
 pub mod upstream_tls;
+pub mod upstream_wire;
 pub mod uwsgi;
 pub mod workers;

@@ -12,6 +12,11 @@
 //! backend closed meanwhile is noticed when it is next picked, before anything is written, and
 //! the request moves on to another connection. WebSocket upgrades use a connection of their
 //! own, driven by a task, that never returns to the pool.
+//!
+//! Requests without a body (most of them: GET, HEAD) do not use hyper's client at all but
+//! `upstream_wire`, which writes the head and parses the answer itself; those connections are
+//! pooled in stacks of their own. hyper keeps what needs its machinery: streaming a request
+//! body while watching for an early answer, and upgrades.
 
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
@@ -21,18 +26,19 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::TrySendError;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 
 use crate::model::BackendAddr;
 use crate::proxy::body::{BoxError, ProxyBody};
+use crate::proxy::h1_codec::Head;
+use crate::proxy::upstream_wire::{self, Io, Recycle, WireConn};
 
 /// Idle connections are closed after this long unused (below common backend keep-alive
 /// timeouts, so we rarely pick one the backend is closing at that very moment).
@@ -46,7 +52,7 @@ const MAX_IDLE_PER_BACKEND: usize = 256;
 #[derive(Debug)]
 pub enum SendError {
     Connect(std::io::Error),
-    Exchange(hyper::Error),
+    Exchange(BoxError),
 }
 
 /// The pool of one worker, cheap to clone (the body wrapper holds a clone to return its
@@ -64,16 +70,54 @@ struct Inner {
 
 #[derive(Default)]
 struct Idle {
-    by_backend: HashMap<Key, Vec<IdleConn>>,
+    hyper: Stacks<Conn>,
+    wire: Stacks<WireConn>,
     last_sweep: Option<Instant>,
 }
 
 /// Plain and TLS connections to the same address are different pools.
 type Key = (BackendAddr, bool);
 
-struct IdleConn {
-    conn: Conn,
-    since: Instant,
+/// Idle connections per backend, most recently used on top.
+struct Stacks<C> {
+    by_backend: HashMap<Key, Vec<(C, Instant)>>,
+}
+
+impl<C> Default for Stacks<C> {
+    fn default() -> Self {
+        Stacks {
+            by_backend: HashMap::new(),
+        }
+    }
+}
+
+impl<C> Stacks<C> {
+    /// The most recently used connection that has not expired; expired ones are dropped
+    /// (closing them).
+    fn pop(&mut self, key: &Key, now: Instant) -> Option<C> {
+        let conns = self.by_backend.get_mut(key)?;
+        let (conn, since) = conns.pop()?;
+        if now.duration_since(since) > POOL_IDLE {
+            // Older ones are further down the stack: all expired.
+            conns.clear();
+            return None;
+        }
+        Some(conn)
+    }
+
+    fn push(&mut self, key: Key, conn: C, now: Instant) {
+        let conns = self.by_backend.entry(key).or_default();
+        if conns.len() < MAX_IDLE_PER_BACKEND {
+            conns.push((conn, now));
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        self.by_backend.retain(|_, conns| {
+            conns.retain(|(_, since)| now.duration_since(*since) <= POOL_IDLE);
+            !conns.is_empty()
+        });
+    }
 }
 
 /// One upstream connection: the request side and the future that does its IO.
@@ -133,21 +177,38 @@ impl Pool {
     /// to switch protocols, so the connection may become the upgraded one and is not pooled.
     pub async fn send(
         &self,
-        mut req: Request<ProxyBody>,
+        req: Request<ProxyBody>,
         backend: &BackendAddr,
         tls: bool,
         upgrade: bool,
     ) -> Result<Response<ProxyBody>, SendError> {
         if upgrade {
-            let mut sender = self.connect(backend, tls, Mode::Spawned).await?.sender;
+            let io = self.connect(backend, tls).await?;
+            let mut sender = start(io, Mode::Spawned)
+                .await
+                .map_err(SendError::Connect)?
+                .sender;
             let resp = sender
                 .send_request(req)
                 .await
-                .map_err(SendError::Exchange)?;
+                .map_err(|e| SendError::Exchange(Box::new(e)))?;
             return Ok(resp.map(|body| self.body(body, None)));
         }
+        if req.body().is_end_stream() {
+            return self.send_bodiless(req, backend, tls).await;
+        }
+        self.send_with_body(req, backend, tls).await
+    }
+
+    /// A request with a body, over hyper's client.
+    async fn send_with_body(
+        &self,
+        mut req: Request<ProxyBody>,
+        backend: &BackendAddr,
+        tls: bool,
+    ) -> Result<Response<ProxyBody>, SendError> {
         let key = (backend.clone(), tls);
-        while let Some(mut conn) = self.checkout(&key) {
+        while let Some(mut conn) = self.checkout(&key, |idle| &mut idle.hyper) {
             if !ready_now(&mut conn).await {
                 continue;
             }
@@ -156,20 +217,64 @@ impl Pool {
                 // Closed under us before anything was written: try the next one.
                 Err(mut e) => match e.take_message() {
                     Some(back) => req = back,
-                    None => return Err(SendError::Exchange(e.into_error())),
+                    None => return Err(SendError::Exchange(Box::new(e.into_error()))),
                 },
             }
         }
-        let mut conn = self.connect(backend, tls, Mode::Inline).await?;
+        let io = self.connect(backend, tls).await?;
+        let mut conn = start(io, Mode::Inline).await.map_err(SendError::Connect)?;
         match exchange(&mut conn, req).await {
             Ok(resp) => Ok(resp.map(|body| self.body(body, Some((key, conn))))),
-            Err(e) => Err(SendError::Exchange(e.into_error())),
+            Err(e) => Err(SendError::Exchange(Box::new(e.into_error()))),
         }
     }
 
-    /// The most recently used idle connection; expired ones are dropped (closing them), and
-    /// every `POOL_IDLE` the other backends' lists are swept too.
-    fn checkout(&self, key: &Key) -> Option<Conn> {
+    /// A request without a body, over `upstream_wire`. A pooled connection the backend closed
+    /// while it was idle is skipped before anything is written; one found closed only after
+    /// the request went out, without a byte of answer, gets an idempotent request again on
+    /// the next connection (as nginx does with its cached upstream connections).
+    async fn send_bodiless(
+        &self,
+        req: Request<ProxyBody>,
+        backend: &BackendAddr,
+        tls: bool,
+    ) -> Result<Response<ProxyBody>, SendError> {
+        let (parts, _) = req.into_parts();
+        let key = (backend.clone(), tls);
+        let idempotent = matches!(
+            parts.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        );
+        while let Some(mut conn) = self.checkout(&key, |idle| &mut idle.wire) {
+            if !poll_fn(|cx| Poll::Ready(conn.poll_idle_ok(cx))).await {
+                continue;
+            }
+            match conn.exchange(&parts).await {
+                Ok(head) => return Ok(self.wire_response(head, key, conn)),
+                Err(e) if idempotent && e.nothing_received() => {
+                    tracing::debug!(%backend, "pooled connection failed ({e}); trying another");
+                }
+                Err(e) => return Err(SendError::Exchange(Box::new(e))),
+            }
+        }
+        let mut conn = WireConn::new(self.connect(backend, tls).await?);
+        match conn.exchange(&parts).await {
+            Ok(head) => Ok(self.wire_response(head, key, conn)),
+            Err(e) => Err(SendError::Exchange(Box::new(e))),
+        }
+    }
+
+    fn wire_response(&self, head: Head, key: Key, conn: WireConn) -> Response<ProxyBody> {
+        let recycle = ToPool {
+            pool: self.clone(),
+            key,
+        };
+        upstream_wire::response(head, conn, recycle).map(http_body_util::BodyExt::boxed)
+    }
+
+    /// The most recently used idle connection of one kind; every `POOL_IDLE` the expired
+    /// connections of every backend are dropped.
+    fn checkout<C>(&self, key: &Key, kind: impl FnOnce(&mut Idle) -> &mut Stacks<C>) -> Option<C> {
         let now = Instant::now();
         let mut idle = self.lock();
         if idle
@@ -177,30 +282,14 @@ impl Pool {
             .is_none_or(|t| now.duration_since(t) > POOL_IDLE)
         {
             idle.last_sweep = Some(now);
-            idle.by_backend.retain(|_, conns| {
-                conns.retain(|c| !expired(c, now));
-                !conns.is_empty()
-            });
+            idle.hyper.sweep(now);
+            idle.wire.sweep(now);
         }
-        let conns = idle.by_backend.get_mut(key)?;
-        let conn = conns.pop()?;
-        if expired(&conn, now) {
-            // Older ones are further down the stack: all expired.
-            conns.clear();
-            return None;
-        }
-        Some(conn.conn)
+        kind(&mut idle).pop(key, now)
     }
 
     fn checkin(&self, key: Key, conn: Conn) {
-        let mut idle = self.lock();
-        let conns = idle.by_backend.entry(key).or_default();
-        if conns.len() < MAX_IDLE_PER_BACKEND {
-            conns.push(IdleConn {
-                conn,
-                since: Instant::now(),
-            });
-        }
+        self.lock().hyper.push(key, conn, Instant::now());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
@@ -211,21 +300,15 @@ impl Pool {
     }
 
     /// A new connection: TCP (nodelay) or unix socket, TLS when asked (no SNI for IP
-    /// addresses, like nginx's default `proxy_ssl_server_name off`), then the HTTP/1.1
-    /// handshake.
-    async fn connect(
-        &self,
-        backend: &BackendAddr,
-        tls: bool,
-        mode: Mode,
-    ) -> Result<Conn, SendError> {
+    /// addresses, like nginx's default `proxy_ssl_server_name off`).
+    async fn connect(&self, backend: &BackendAddr, tls: bool) -> Result<Box<dyn Io>, SendError> {
         let connect = async {
             match backend {
                 BackendAddr::Tcp(addr) => {
                     let stream = TcpStream::connect(addr).await?;
                     stream.set_nodelay(true)?;
                     let name = ServerName::IpAddress((addr.ip()).into());
-                    self.handshake(stream, tls.then_some(name), mode).await
+                    self.secure(stream, tls.then_some(name)).await
                 }
                 BackendAddr::Name { host, port } => {
                     let stream = TcpStream::connect((host.as_str(), *port)).await?;
@@ -237,7 +320,7 @@ impl Pool {
                     } else {
                         None
                     };
-                    self.handshake(stream, name, mode).await
+                    self.secure(stream, name).await
                 }
                 BackendAddr::Unix(path) => {
                     if tls {
@@ -247,7 +330,7 @@ impl Pool {
                         ));
                     }
                     let stream = UnixStream::connect(path).await?;
-                    self.handshake(stream, None, mode).await
+                    Ok(Box::new(stream) as Box<dyn Io>)
                 }
             }
         };
@@ -263,19 +346,16 @@ impl Pool {
         }
     }
 
-    async fn handshake<IO>(
+    /// TLS over `stream` when `name` is given.
+    async fn secure(
         &self,
-        stream: IO,
-        tls: Option<ServerName<'static>>,
-        mode: Mode,
-    ) -> std::io::Result<Conn>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        match tls {
-            None => start(stream, mode).await,
-            Some(name) => start(self.inner.tls.connect(name, stream).await?, mode).await,
-        }
+        stream: TcpStream,
+        name: Option<ServerName<'static>>,
+    ) -> std::io::Result<Box<dyn Io>> {
+        Ok(match name {
+            None => Box::new(stream),
+            Some(name) => Box::new(self.inner.tls.connect(name, stream).await?),
+        })
     }
 
     /// The response body for the client, carrying its connection (if poolable) back here.
@@ -293,10 +373,6 @@ impl Pool {
     }
 }
 
-fn expired(conn: &IdleConn, now: Instant) -> bool {
-    now.duration_since(conn.since) > POOL_IDLE
-}
-
 /// Who drives a new connection's IO.
 #[derive(Clone, Copy)]
 enum Mode {
@@ -306,10 +382,8 @@ enum Mode {
     Spawned,
 }
 
-async fn start<IO>(io: IO, mode: Mode) -> std::io::Result<Conn>
-where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+/// The HTTP/1.1 handshake of hyper's client over a new connection.
+async fn start(io: Box<dyn Io>, mode: Mode) -> std::io::Result<Conn> {
     let (sender, conn) = http1::Builder::new()
         .handshake(TokioIo::new(io))
         .await
@@ -370,6 +444,21 @@ async fn exchange(
         response.as_mut().poll(cx)
     })
     .await
+}
+
+/// Where a finished `upstream_wire` body puts its connection.
+struct ToPool {
+    pool: Pool,
+    key: Key,
+}
+
+impl Recycle for ToPool {
+    fn recycle(&self, conn: WireConn) {
+        self.pool
+            .lock()
+            .wire
+            .push(self.key.clone(), conn, Instant::now());
+    }
 }
 
 struct GiveBack {

@@ -22,6 +22,13 @@ enum Reply {
     CloseAfter,
     /// A 64 KiB body (so a client can stop reading half-way).
     Large,
+    /// These bytes as they are, connection kept open.
+    Raw(&'static str),
+    /// These bytes, then the socket is closed (a close-delimited body).
+    RawClose(&'static str),
+    /// Answers the first request on a connection; at the second, closes without a word (a
+    /// keep-alive connection the backend shut just as it was reused).
+    DropSecond,
 }
 
 /// Serves every connection until it closes; returns the address and the accept count.
@@ -37,8 +44,8 @@ async fn backend(reply: Reply) -> (BackendAddr, Arc<AtomicUsize>) {
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
-                loop {
-                    // One request head at a time (the tests send no bodies).
+                for served in 0.. {
+                    // One request head at a time, then its Content-Length body if any.
                     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
                         match stream.read(&mut chunk).await {
                             Ok(0) | Err(_) => return,
@@ -46,18 +53,39 @@ async fn backend(reply: Reply) -> (BackendAddr, Arc<AtomicUsize>) {
                         }
                     }
                     let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                    buf.drain(..end);
-                    let body = match reply {
-                        Reply::Large => vec![b'x'; 64 * 1024],
-                        _ => b"ok".to_vec(),
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while buf.len() < end + length {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..end + length);
+                    let answer = match reply {
+                        Reply::Raw(raw) | Reply::RawClose(raw) => raw.as_bytes().to_vec(),
+                        Reply::DropSecond if served == 1 => return,
+                        _ => {
+                            let body = match reply {
+                                Reply::Large => vec![b'x'; 64 * 1024],
+                                _ => b"ok".to_vec(),
+                            };
+                            let mut answer = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                                body.len()
+                            )
+                            .into_bytes();
+                            answer.extend_from_slice(&body);
+                            answer
+                        }
                     };
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-                    if stream.write_all(head.as_bytes()).await.is_err()
-                        || stream.write_all(&body).await.is_err()
-                    {
+                    if stream.write_all(&answer).await.is_err() {
                         return;
                     }
-                    if let Reply::CloseAfter = reply {
+                    if let Reply::CloseAfter | Reply::RawClose(_) = reply {
                         return;
                     }
                 }
@@ -153,4 +181,106 @@ async fn unix_socket_backends_speak_http() {
             .unwrap();
     });
     assert_eq!(text(&pool(), &BackendAddr::Unix(path)).await, "unix");
+}
+
+/// A request with a body takes hyper's client; its connections are pooled too.
+#[tokio::test]
+async fn requests_with_a_body_reuse_their_connection() {
+    let (addr, accepted) = backend(Reply::KeepAlive).await;
+    let pool = pool();
+    for _ in 0..10 {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("host", "test")
+            .header("content-length", "3")
+            .body(body::full("abc"))
+            .unwrap();
+        let resp = pool.send(req, &addr, false, false).await.unwrap();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"ok");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+async fn bodies_and_connections(reply: Reply, n: usize) -> (Vec<String>, usize) {
+    let (addr, accepted) = backend(reply).await;
+    let pool = pool();
+    let mut bodies = Vec::new();
+    for _ in 0..n {
+        bodies.push(text(&pool, &addr).await);
+    }
+    (bodies, accepted.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn a_chunked_response_is_decoded_and_keeps_its_connection() {
+    let raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+               3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n";
+    let (bodies, connections) = bodies_and_connections(Reply::Raw(raw), 5).await;
+    assert_eq!(bodies, vec!["abcde"; 5]);
+    assert_eq!(connections, 1);
+}
+
+#[tokio::test]
+async fn a_close_delimited_response_ends_at_eof_and_is_not_reused() {
+    let raw = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end";
+    let (bodies, connections) = bodies_and_connections(Reply::RawClose(raw), 3).await;
+    assert_eq!(bodies, vec!["until the end"; 3]);
+    assert_eq!(connections, 3);
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_an_error_for_the_client() {
+    let (addr, _) = backend(Reply::RawClose(
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    ))
+    .await;
+    let resp = pool().send(get(), &addr, false, false).await.unwrap();
+    let err = resp.into_body().collect().await.unwrap_err();
+    assert!(err.to_string().contains("5 bytes before the end"), "{err}");
+}
+
+#[tokio::test]
+async fn a_garbage_answer_is_an_exchange_error() {
+    let (addr, _) = backend(Reply::RawClose("SSH-2.0-OpenSSH_9.2\r\n\r\n")).await;
+    match pool().send(get(), &addr, false, false).await {
+        Err(SendError::Exchange(e)) => {
+            assert!(e.to_string().contains("invalid response head"), "{e}")
+        }
+        other => panic!(
+            "expected an exchange error, got {:?}",
+            other.map(|r| r.status())
+        ),
+    }
+}
+
+/// A reused connection that dies after the request went out, without a byte of answer: a GET
+/// is sent again on a fresh connection, a POST is not (it may have been acted on).
+#[tokio::test]
+async fn only_idempotent_requests_are_repeated_after_a_silent_close() {
+    let (bodies, connections) = bodies_and_connections(Reply::DropSecond, 6).await;
+    assert_eq!(bodies, vec!["ok"; 6]);
+    assert_eq!(connections, 6);
+
+    let (addr, _) = backend(Reply::DropSecond).await;
+    let pool = pool();
+    let post = || {
+        Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("host", "test")
+            .header("content-length", "0")
+            .body(body::empty())
+            .unwrap()
+    };
+    let first = pool.send(post(), &addr, false, false).await.unwrap();
+    first.into_body().collect().await.unwrap();
+    match pool.send(post(), &addr, false, false).await {
+        Err(SendError::Exchange(e)) => assert!(e.to_string().contains("closed"), "{e}"),
+        other => panic!(
+            "expected an exchange error, got {:?}",
+            other.map(|r| r.status())
+        ),
+    }
 }
