@@ -91,8 +91,13 @@ pub fn rewrite_response(headers: &mut HeaderMap, switching: bool) {
     }
 }
 
-/// Removes the RFC 9110 hop-by-hop headers and every header named in `Connection`.
+/// Removes the RFC 9110 hop-by-hop headers and every header named in `Connection`. Most
+/// messages carry none of them: one pass over the names (an enum comparison each for standard
+/// headers) then saves hashing seven names for removals that find nothing.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if !headers.keys().any(|k| hop_by_hop().contains(&k)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
