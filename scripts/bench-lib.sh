@@ -47,3 +47,26 @@ CONF
   "$NGINX" -c "$WORK/$1/nginx.conf" -p "$WORK/$1" 2>"$WORK/$1/stderr" &
   PIDS+=($!)
 }
+
+# What nginx-proxy's template puts around every proxied location (reference §1.6.9, trusted
+# downstream, upstream keep-alive on), so the nginx in a comparison does the same work per
+# request as dockside: the same nine request headers toward the backend. Goes inside `http { }`.
+NGINX_PROXY_HEADERS="
+  map \$http_x_forwarded_proto \$proxy_x_forwarded_proto { default \$http_x_forwarded_proto; '' \$scheme; }
+  map \$http_x_forwarded_host \$proxy_x_forwarded_host { default \$http_x_forwarded_host; '' \$host; }
+  map \$http_x_forwarded_port \$proxy_x_forwarded_port { default \$http_x_forwarded_port; '' \$server_port; }
+  map \$proxy_x_forwarded_proto \$proxy_x_forwarded_ssl { default off; https on; }
+  map \$http_upgrade \$proxy_connection { default upgrade; '' ''; }
+  map \$server_port \$host_port { default :\$server_port; 80 ''; 443 ''; }
+  proxy_http_version 1.1;
+  proxy_set_header Host \$host\$host_port;
+  proxy_set_header Upgrade \$http_upgrade;
+  proxy_set_header Connection \$proxy_connection;
+  proxy_set_header X-Real-IP \$remote_addr;
+  proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+  proxy_set_header X-Forwarded-Proto \$proxy_x_forwarded_proto;
+  proxy_set_header X-Forwarded-Host \$proxy_x_forwarded_host;
+  proxy_set_header X-Forwarded-Port \$proxy_x_forwarded_port;
+  proxy_set_header X-Forwarded-Ssl \$proxy_x_forwarded_ssl;
+  proxy_set_header X-Original-URI \$request_uri;
+  proxy_set_header Proxy '';"

@@ -26,19 +26,19 @@ require_tools nginx:nginx wrk:wrk h2load:nghttp2-client openssl:openssl curl:cur
 test_cert "$HOST"
 
 nginx_conf backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 'hello'; } }"
-# nginx-proxy's TLS settings (Mozilla-Intermediate, shared session cache, tickets off).
+# nginx-proxy's TLS settings (Mozilla-Intermediate, shared session cache, tickets off), its
+# request headers (bench-lib.sh) and its HSTS header, as dockside sends them.
 nginx_conf proxy auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
   ssl_protocols TLSv1.2 TLSv1.3; ssl_prefer_server_ciphers off;
   ssl_ciphers 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
   ssl_session_cache shared:SSL:50m; ssl_session_timeout 5m; ssl_session_tickets off;
   http2_max_concurrent_streams 128;
+  $NGINX_PROXY_HEADERS
   server { listen 127.0.0.1:$NGINX_PORT ssl http2 default_server; server_name $HOST;
     ssl_certificate $WORK/certs/$HOST.crt; ssl_certificate_key $WORK/certs/$HOST.key;
     keepalive_requests 1000000;
-    location / { proxy_pass http://be; proxy_http_version 1.1;
-    proxy_set_header Connection ''; proxy_set_header Host \$host; proxy_set_header X-Real-IP \$remote_addr;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme;
-    proxy_set_header X-Original-URI \$request_uri; proxy_set_header Proxy ''; } }"
+    add_header Strict-Transport-Security \"max-age=31536000\" always;
+    location / { proxy_pass http://be; } }"
 
 cat > "$WORK/routes.toml" <<TOML
 [[site]]

@@ -85,11 +85,10 @@ install_missing
 cargo build --release --quiet --bin dockside --example bench_target
 
 nginx_conf backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 'hello'; } }"
+# nginx-proxy's request headers (bench-lib.sh), as dockside sends them.
 nginx_conf proxy auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
-  server { listen 127.0.0.1:$NGINX_PORT; location / { proxy_pass http://be; proxy_http_version 1.1;
-    proxy_set_header Connection ''; proxy_set_header Host \$host; proxy_set_header X-Real-IP \$remote_addr;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto \$scheme;
-    proxy_set_header X-Original-URI \$request_uri; proxy_set_header Proxy ''; } }"
+  $NGINX_PROXY_HEADERS
+  server { listen 127.0.0.1:$NGINX_PORT; location / { proxy_pass http://be; } }"
 
 start_binary() {
   cat > "$WORK/routes.toml" <<TOML
