@@ -448,8 +448,11 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
 
 /// Starts, waits for SIGTERM or SIGINT, drains, returns `Ok` (exit 0).
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Listening before `start` logs "dockside is serving": a SIGTERM sent right after that
+    // line (a quick `docker stop`) must drain, not kill with the default action.
+    let signals = Signals::listen();
     let running = start(config).await?;
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!(
         "shutting down: draining in-flight requests (up to {}s)",
         running.config.limits.drain_timeout.as_secs()
@@ -458,18 +461,41 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops dockside");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGTERM and SIGINT handlers, installed when created.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!("cannot listen for {name} ({e})");
+                None
+            }
+        };
+        Signals {
+            term: listen(SignalKind::terminate(), "SIGTERM"),
+            int: listen(SignalKind::interrupt(), "SIGINT"),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = recv_or_never(self.term.as_mut()) => {}
+            _ = recv_or_never(self.int.as_mut()) => {}
+        }
+    }
+}
+
+/// The next delivery of `signal`; never, for a signal that could not be listened for.
+async fn recv_or_never(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => drop(s.recv().await),
+        None => std::future::pending().await,
     }
 }
 
