@@ -284,3 +284,23 @@ async fn only_idempotent_requests_are_repeated_after_a_silent_close() {
         ),
     }
 }
+
+/// A large body grows the read buffer; the connection goes back to the pool holding a few KiB.
+#[tokio::test]
+async fn an_idle_connection_gives_back_the_buffer_a_large_body_grew() {
+    let (addr, accepted) = backend(Reply::Large).await;
+    let pool = pool();
+    let resp = pool.send(get(), &addr, false, false).await.unwrap();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(bytes.len(), 64 * 1024);
+    let key = (addr.clone(), false);
+    let conn = pool
+        .checkout(&key, |idle| &mut idle.wire)
+        .expect("the connection is back in the pool");
+    assert!(
+        conn.buffer_capacity() <= 8 * 1024,
+        "{}",
+        conn.buffer_capacity()
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}

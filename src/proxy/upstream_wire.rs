@@ -16,8 +16,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use crate::proxy::body::BoxError;
 use crate::proxy::h1_codec::{self, Chunk, Chunked, CodecError, Framing, Head};
 
-/// Read at most this much per read call (the buffer grows only while a head is incomplete).
-const READ_CHUNK: usize = 16 * 1024;
+/// Room made in the read buffer before a read: small, since most heads and many whole
+/// responses fit, doubling while reads fill it (a large body) up to `MAX_CHUNK`.
+const MIN_CHUNK: usize = 4 * 1024;
+const MAX_CHUNK: usize = 64 * 1024;
 
 /// A byte stream to a backend: TCP, unix socket, or TLS over TCP.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
@@ -27,6 +29,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 pub struct WireConn {
     io: Box<dyn Io>,
     buf: BytesMut,
+    /// How much room the next read gets.
+    chunk: usize,
     head: Vec<u8>,
 }
 
@@ -60,6 +64,7 @@ impl WireConn {
         WireConn {
             io,
             buf: BytesMut::new(),
+            chunk: MIN_CHUNK,
             head: Vec::with_capacity(1024),
         }
     }
@@ -107,8 +112,31 @@ impl WireConn {
 
     /// Reads once into the buffer; `Ok(0)` at EOF.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        self.buf.reserve(READ_CHUNK);
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
+        self.buf.reserve(self.chunk);
+        let n = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.buf
+        ))?;
+        if n >= self.chunk {
+            self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// The read buffer's capacity (what an idle pooled connection holds on to).
+    #[cfg(test)]
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Called when the connection goes idle: a buffer grown by a large body is released, so
+    /// that a pool of idle connections holds a few KiB each.
+    fn shrink(&mut self) {
+        if self.buf.capacity() > 2 * MIN_CHUNK {
+            self.buf = BytesMut::new();
+        }
+        self.chunk = MIN_CHUNK;
     }
 }
 
@@ -171,10 +199,11 @@ impl<R: Recycle> WireBody<R> {
     /// The body is complete: a clean keep-alive connection goes back.
     fn finish(&mut self) {
         self.state = State::Done;
-        if let Some(conn) = self.conn.take()
+        if let Some(mut conn) = self.conn.take()
             && self.keep_alive
             && conn.buf.is_empty()
         {
+            conn.shrink();
             self.recycle.recycle(conn);
         }
     }
