@@ -1,8 +1,8 @@
-//! The `dockside` binary: a port it cannot bind is one line saying what to do (exit 1), and
-//! SIGTERM drains and exits 0.
+//! The `dockside` binary: a port it cannot bind is one line saying what to do (exit 1),
+//! SIGTERM drains and exits 0, and clients' TLS oddities do not flood the log.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn dockside() -> Command {
@@ -26,6 +26,33 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The child's stderr lines, after the one saying it is serving (panics after 10 s).
+fn serving(child: &mut Child) -> Lines<BufReader<ChildStderr>> {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "dockside never said it is serving"
+        );
+        match lines.next() {
+            Some(Ok(l)) if l.contains("dockside is serving") => return lines,
+            Some(_) => {}
+            None => panic!("dockside exited before serving"),
+        }
+    }
+}
+
+/// SIGTERM, then the exit status (within 10 s).
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_exit(child, Duration::from_secs(10))
 }
 
 #[test]
@@ -60,26 +87,9 @@ fn sigterm_drains_and_exits_zero() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("dockside binary runs");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "dockside never said it is serving"
-        );
-        match lines.next() {
-            Some(Ok(l)) if l.contains("dockside is serving") => break,
-            Some(_) => {}
-            None => panic!("dockside exited before serving"),
-        }
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = wait_exit(&mut child, Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0));
+    let lines = serving(&mut child);
+    assert_eq!(terminate(&mut child).code(), Some(0));
+    drop(lines);
 }
 
 /// wrk and many monitors send the IP address they connect to as SNI; rustls warns about that
@@ -103,19 +113,7 @@ fn an_ip_address_as_sni_is_not_logged_per_handshake() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("dockside binary runs");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "dockside never said it is serving"
-        );
-        match lines.next() {
-            Some(Ok(l)) if l.contains("dockside is serving") => break,
-            Some(_) => {}
-            None => panic!("dockside exited before serving"),
-        }
-    }
+    let lines = serving(&mut child);
     for _ in 0..3 {
         let out = Command::new("openssl")
             .args(["s_client", "-connect", &https, "-servername", "127.0.0.1"])
@@ -125,14 +123,7 @@ fn an_ip_address_as_sni_is_not_logged_per_handshake() {
         // No certificate for it: refused with unrecognized_name, which is not the point here.
         assert!(!out.status.success());
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(
-        wait_exit(&mut child, Duration::from_secs(10)).code(),
-        Some(0)
-    );
+    assert_eq!(terminate(&mut child).code(), Some(0));
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let noisy: Vec<&String> = rest.iter().filter(|l| l.contains("SNI")).collect();
     assert!(noisy.is_empty(), "{noisy:#?}");
