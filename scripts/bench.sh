@@ -144,7 +144,7 @@ AFTER_RSS=$(rss_kib "$DOCKSIDE_PID")
   echo
   echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores (client, proxies and backend share them)."
   echo "Command: \`scripts/bench.sh ${1:-}\` — \`wrk -t2 -c64 -d$DURATION --latency\` per target, $ROUNDS rounds in turns, one static nginx backend"
-  echo "(1 worker, \`return 200 'hello'\`), nginx proxy with upstream keepalive and \`worker_processes auto\`,"
+  echo "(1 worker, \`return 200 'hello'\`), nginx proxy with upstream keepalive, nginx-proxy's request headers and \`worker_processes auto\`,"
   echo "dockside via $HOW; access logs off in both proxies. The machine is shared with other"
   echo "work, so single runs swing by ±20 %: compare proxies within a round and by CPU µs per request."
   echo
