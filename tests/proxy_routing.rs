@@ -256,3 +256,37 @@ async fn route_change_under_load_drops_nothing() {
     assert_eq!(failed, 0, "{failed} failed of {}", ok + failed);
     assert!(ok > 100, "load too small to mean anything: {ok}");
 }
+
+/// Answers without a body (HEAD, 204, 304) end where the backend's framing says, keep the
+/// backend's `Content-Length` for HEAD, and leave both connections usable for the next request.
+#[tokio::test]
+async fn bodiless_answers_keep_their_framing_and_connections() {
+    let d = Dockside::start(|_| {}).await;
+    let b = TestBackend::start("plain").await;
+    d.publish(vec![site("head.tld", &[b.addr])]).await;
+    assert_eq!(get(&d, "head.tld", "/same").await.status, StatusCode::OK);
+    let head = send(
+        &d,
+        Request::head(d.url("/same")).header("host", "head.tld"),
+        empty_body(),
+    )
+    .await;
+    assert_eq!(head.status, StatusCode::OK);
+    // The echo the backend would have sent (it names the method, so GET's length differs).
+    let declared: usize = head.headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(declared > 100, "{declared}");
+    assert_eq!(head.body, "");
+    for code in [204, 304] {
+        let r = get(&d, "head.tld", &format!("/status/{code}")).await;
+        assert_eq!(r.status.as_u16(), code);
+        assert_eq!(r.body, "");
+    }
+    let again = get(&d, "head.tld", "/same").await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.backend(), "plain");
+    assert_eq!(b.hits(), 5);
+}
