@@ -34,14 +34,18 @@ pub struct WireConn {
     head: Vec<u8>,
 }
 
-/// Why an exchange failed. `sent_nothing_answered_nothing` tells a stale keep-alive
-/// connection (the backend closed it while idle) from a backend that broke mid-exchange.
+/// Why an exchange failed. `nothing_received` tells a stale keep-alive connection (the backend
+/// closed it while idle) from a backend that broke mid-exchange.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     #[error("writing the request: {0}")]
     Write(#[source] io::Error),
-    #[error("reading the response head: {0}")]
-    Read(#[source] io::Error),
+    #[error("reading the response head: {source}")]
+    Read {
+        #[source]
+        source: io::Error,
+        received: bool,
+    },
     #[error("the backend closed the connection before the response head")]
     Closed { received: bool },
     #[error(transparent)]
@@ -52,8 +56,8 @@ impl WireError {
     /// The backend answered nothing at all: safe to repeat an idempotent request elsewhere.
     pub fn nothing_received(&self) -> bool {
         match self {
-            WireError::Write(_) | WireError::Read(_) => true,
-            WireError::Closed { received } => !received,
+            WireError::Write(_) => true,
+            WireError::Read { received, .. } | WireError::Closed { received } => !received,
             WireError::Codec(_) => false,
         }
     }
@@ -102,7 +106,7 @@ impl WireConn {
             }
             let n = std::future::poll_fn(|cx| self.poll_fill(cx))
                 .await
-                .map_err(WireError::Read)?;
+                .map_err(|source| WireError::Read { source, received })?;
             if n == 0 {
                 return Err(WireError::Closed { received });
             }
