@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::HeaderValue;
+use http::{HeaderValue, Method};
 
 use crate::tls::CertEntry;
 
@@ -86,4 +86,13 @@ pub struct RequestMeta {
     pub query: String,
     /// `CLIENT_MAX_BODY_SIZE` of the site, in bytes.
     pub body_limit: Option<u64>,
+}
+
+/// Methods a proxy may send again after a failure (RFC 9110 §9.2.2; nginx's
+/// `proxy_next_upstream` without `non_idempotent`).
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use tokio::sync::Semaphore;
@@ -22,7 +22,7 @@ use crate::proxy::error::{Fault, ProxyError};
 use crate::proxy::forward::{Forwarded, Forwarder};
 use crate::proxy::headers::{self, HeaderContext};
 use crate::proxy::log_throttle::LogThrottle;
-use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
+use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme, is_idempotent};
 use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::routing::host::normalize_host;
 use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
@@ -332,13 +332,6 @@ fn location_keeps_uri(request_uri: &str, path: &str, query: &str) -> bool {
         Some((p, q)) => p == path && q == query,
         None => request_uri == path && query.is_empty(),
     }
-}
-
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
-    )
 }
 
 /// The `DEFAULT_ROOT` answer: nginx `return CODE [TEXT|URL]`.

@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::TrySendError;
@@ -38,6 +38,7 @@ use tokio::net::{TcpStream, UnixStream};
 use crate::model::BackendAddr;
 use crate::proxy::body::{BoxError, ProxyBody};
 use crate::proxy::h1_codec::Head;
+use crate::proxy::meta::is_idempotent;
 use crate::proxy::upstream_wire::{self, Io, Recycle, WireConn};
 
 /// Idle connections are closed after this long unused (below common backend keep-alive
@@ -246,10 +247,7 @@ impl Pool {
     ) -> Result<Response<ProxyBody>, SendError> {
         let (parts, _) = req.into_parts();
         let key = (backend.clone(), tls);
-        let idempotent = matches!(
-            parts.method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
-        );
+        let idempotent = is_idempotent(&parts.method);
         while let Some(mut conn) = self.checkout(&key, |idle| &mut idle.wire) {
             if !poll_fn(|cx| Poll::Ready(conn.poll_idle_ok(cx))).await {
                 continue;
