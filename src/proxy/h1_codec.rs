@@ -13,6 +13,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode, Version};
 
+use crate::proxy::headers::connection_tokens;
+
 /// A response head larger than this is refused (hyper's default limit for a client is larger,
 /// but no backend behind nginx-proxy gets more than nginx's 4–8 KiB `proxy_buffer_size`).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -199,14 +201,7 @@ fn final_coding_is_chunked(headers: &HeaderMap) -> bool {
 /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only with
 /// `Connection: keep-alive`.
 fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
-    let has = |token: &str| {
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    };
+    let has = |token: &str| connection_tokens(headers).any(|t| t.eq_ignore_ascii_case(token));
     if version == Version::HTTP_10 {
         has("keep-alive")
     } else {

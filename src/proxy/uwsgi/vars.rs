@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName, Version, header, request::Parts};
 
 use super::codec::{EncodeError, PacketEncoder};
+use crate::proxy::headers::connection_tokens;
 use crate::proxy::meta::{RequestMeta, Scheme};
 
 /// `DOCUMENT_ROOT` as nginx-proxy sends it: its uwsgi locations set no `root`, so nginx's
@@ -129,13 +130,8 @@ fn forwarded(name: &HeaderName, connection_listed: &[String]) -> bool {
 
 /// Each end-to-end header once, repeated values joined with `, ` (`; ` for Cookie).
 fn header_vars(headers: &HeaderMap) -> impl Iterator<Item = Var<'_>> + '_ {
-    let listed: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
+    let listed: Vec<String> = connection_tokens(headers)
+        .map(str::to_ascii_lowercase)
         .collect();
     headers
         .keys()
