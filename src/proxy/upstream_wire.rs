@@ -284,7 +284,8 @@ impl<R: Recycle + Unpin> Body for WireBody<R> {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.state, State::Done | State::Length(0))
+        // A `Length` body reaching 0 becomes `Done` at once (`finish`).
+        matches!(self.state, State::Done)
     }
 
     fn size_hint(&self) -> SizeHint {
