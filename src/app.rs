@@ -169,6 +169,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http: listener::http_builder(&config.limits),
         tls: tls.clone(),
         https_port: https_addr.map_or(443, |a| a.port()),
+        tracker: tracker.clone(),
     };
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     tracker.spawn(spawn_route_builder(
@@ -247,6 +248,7 @@ struct Shared {
     tls: Option<Arc<TlsState>>,
     /// The HTTPS port redirects point to.
     https_port: u16,
+    tracker: TaskTracker,
 }
 
 impl Shared {
@@ -265,6 +267,7 @@ impl Shared {
             limits: config.limits.clone(),
             connections: self.connections.clone(),
             shutdown: self.cancel.clone(),
+            tracker: self.tracker.clone(),
             http: self.http.clone(),
             uwsgi: UwsgiOptions::from_limits(&config.limits, std::env::temp_dir()),
             tls: self.tls.clone(),

@@ -37,13 +37,13 @@ fn request_vars_round_trip(fields: &[Vec<u8>]) {
     let Ok(req) = req.body(()) else { return };
     let (parts, ()) = req.into_parts();
     let meta = RequestMeta {
-        conn: ConnInfo {
-            client: ([127, 0, 0, 1], 1).into(),
-            local: ([127, 0, 0, 1], 80).into(),
-            scheme: Scheme::Https,
-            sni: None,
-            tls: None,
-        },
+        conn: ConnInfo::new(
+            ([127, 0, 0, 1], 1).into(),
+            ([127, 0, 0, 1], 80).into(),
+            Scheme::Https,
+            None,
+            None,
+        ),
         host: "h".into(),
         request_uri: "/p?q=1".into(),
         path: String::from_utf8_lossy(fields.first().map_or(&[][..], |f| f)).into_owned(),

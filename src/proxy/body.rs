@@ -22,6 +22,12 @@ pub fn empty() -> ProxyBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
+/// The client's request body failed (a malformed chunk size, a connection that broke mid-body):
+/// the forwarder finds it in the error chain and answers 400, blaming the client, not the backend.
+#[derive(Debug, thiserror::Error)]
+#[error("client request body: {0}")]
+pub struct ClientBodyError(#[source] pub hyper::Error);
+
 /// A request body passed `CLIENT_MAX_BODY_SIZE` while streaming; the forwarder recognises it
 /// in the error chain and answers 413.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,12 @@ pub enum Fault {
 pub enum ProxyError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request path cannot be normalised safely (`uri_path`).
+    #[error("bad request path: {0}")]
+    BadPath(#[from] crate::proxy::uri_path::PathError),
+    /// A missing, repeated or malformed `Host` (RFC 9112 §3.2).
+    #[error("bad Host: {0}")]
+    BadHost(#[from] crate::routing::host::InvalidHost),
     #[error("client took too long to send the request")]
     RequestTimeout,
     #[error("request body larger than CLIENT_MAX_BODY_SIZE ({limit} bytes)")]
@@ -58,7 +64,9 @@ impl ProxyError {
     /// The status answered to the client.
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::BadRequest(_) | ProxyError::BadPath(_) | ProxyError::BadHost(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -77,6 +85,8 @@ impl ProxyError {
     pub fn fault(&self) -> Fault {
         match self {
             ProxyError::BadRequest(_)
+            | ProxyError::BadPath(_)
+            | ProxyError::BadHost(_)
             | ProxyError::RequestTimeout
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::HeadersTooLarge(_)

@@ -1,22 +1,21 @@
 //! HTTP and HTTPS forwarding over the worker's pooled keep-alive connections
 //! (`upstream_pool`): backend choice with passive health and retry, timeouts, streaming bodies,
-//! and WebSocket splicing after a `101`.
+//! and the WebSocket splice after a `101` (`upgrade`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 
 use crate::config::Limits;
 use crate::error_chain::chain;
 use crate::model::{BackendAddr, Proto};
-use crate::proxy::body::{LimitExceeded, ProxyBody};
+use crate::proxy::body::{ClientBodyError, LimitExceeded, ProxyBody};
 use crate::proxy::error::ProxyError;
 use crate::proxy::headers;
 use crate::proxy::health::PassiveHealth;
+use crate::proxy::upgrade::ClientUpgrade;
 use crate::proxy::upstream_pool::{Pool, SendError};
 use crate::proxy::upstream_tls;
 use crate::routing::Upstream;
@@ -63,7 +62,7 @@ impl Forwarder {
         req: Request<ProxyBody>,
         upstream: &Upstream,
         retryable: bool,
-        client_upgrade: Option<OnUpgrade>,
+        client_upgrade: Option<ClientUpgrade>,
     ) -> Result<Forwarded, ProxyError> {
         let tls = upstream.proto == Proto::Https;
         let order = self.health.order(upstream.rotation());
@@ -165,6 +164,9 @@ fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
         if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
             return ProxyError::BodyTooLarge { limit: limit.limit };
         }
+        if let Some(client) = e.downcast_ref::<ClientBodyError>() {
+            return ProxyError::BadRequest(client.to_string());
+        }
         source = e.source();
     }
     ProxyError::Upstream {
@@ -174,28 +176,16 @@ fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
 }
 
 /// Response for the client: hop-by-hop headers dropped, body streamed; on `101` both upgraded
-/// connections are spliced together in a task of their own.
-fn finish(mut resp: Response<ProxyBody>, client_upgrade: Option<OnUpgrade>) -> Response<ProxyBody> {
+/// connections are spliced together (`upgrade`).
+fn finish(
+    mut resp: Response<ProxyBody>,
+    client_upgrade: Option<ClientUpgrade>,
+) -> Response<ProxyBody> {
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     headers::rewrite_response(resp.headers_mut(), switching);
     if switching && let Some(client) = client_upgrade {
         let upstream = hyper::upgrade::on(&mut resp);
-        tokio::spawn(splice(client, upstream));
+        client.spawn_splice(upstream);
     }
     resp
-}
-
-async fn splice(client: OnUpgrade, upstream: OnUpgrade) {
-    let (client, upstream) = match tokio::try_join!(client, upstream) {
-        Ok(both) => both,
-        Err(e) => {
-            tracing::debug!("upgrade failed: {e}");
-            return;
-        }
-    };
-    let mut client = TokioIo::new(client);
-    let mut upstream = TokioIo::new(upstream);
-    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-        tracing::debug!("upgraded connection ended: {e}");
-    }
 }

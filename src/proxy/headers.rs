@@ -56,18 +56,25 @@ pub struct HeaderContext<'a> {
 
 /// Whether the client asked to switch protocols (WebSocket): nginx forwards `Upgrade` then.
 pub fn upgrade_requested(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::UPGRADE)
-        .is_some_and(|v| !v.as_bytes().is_empty())
+    forwarded_upgrade(headers).is_some()
+}
+
+/// The client's `Upgrade`, unless empty or naming `h2c`: a backend that accepts an h2c upgrade
+/// would take every later request on the connection past dockside's routing (h2c smuggling),
+/// and no route asks for h2c, so that request goes upstream as a plain one.
+fn forwarded_upgrade(headers: &HeaderMap) -> Option<&HeaderValue> {
+    let value = headers.get(header::UPGRADE)?;
+    let h2c = value
+        .as_bytes()
+        .split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+    (!value.as_bytes().is_empty() && !h2c).then_some(value)
 }
 
 /// Rewrites the client's headers into the ones sent upstream (nginx-proxy §1.6.9).
 pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
     let forwarded = ctx.trust_downstream.then(|| ClientForwarded::take(headers));
-    let upgrade = headers
-        .get(header::UPGRADE)
-        .filter(|v| !v.as_bytes().is_empty())
-        .cloned();
+    let upgrade = forwarded_upgrade(headers).cloned();
     strip_hop_by_hop(headers);
     headers.remove(&PROXY);
     set_forwarding(headers, ctx, forwarded.unwrap_or_default());

@@ -203,6 +203,18 @@ fn connection_header_upstream() {
         (&ctx(true), &[("connection", "close")], None, None),
         (&off, &[], Some("close"), None),
         (&ctx(true), &[("upgrade", "")], None, None),
+        // h2c smuggling: never forwarded, the request goes up as a plain one.
+        (
+            &ctx(true),
+            &[
+                ("upgrade", "h2c"),
+                ("connection", "Upgrade, HTTP2-Settings"),
+                ("http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA"),
+            ],
+            None,
+            None,
+        ),
+        (&ctx(true), &[("upgrade", "websocket, H2C")], None, None),
     ];
     for (c, input, conn, up) in cases {
         let h = rewritten(input, c);
@@ -251,4 +263,6 @@ fn upgrade_detection() {
     assert!(upgrade_requested(&headers(&[("upgrade", "websocket")])));
     assert!(!upgrade_requested(&headers(&[("upgrade", "")])));
     assert!(!upgrade_requested(&headers(&[])));
+    assert!(!upgrade_requested(&headers(&[("upgrade", "h2c")])));
+    assert!(!upgrade_requested(&headers(&[("upgrade", " H2C ")])));
 }

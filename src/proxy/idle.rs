@@ -10,6 +10,19 @@
 //! timeout (10 s) instead of the idle timeout, and a load balancer reusing such a connection
 //! got a reset. hyper has no idle timeout of its own for HTTP/2 (and none for HTTP/1).
 //!
+//! A pipelined head — bytes of the next request that arrive with the current one, or while it
+//! is served — sits in hyper's buffer where no read of ours sees it. So reads are watched for
+//! bytes past the end of the current request (the end of its head found by a scan for the blank
+//! line, plus its declared body length); when the response is sent and such bytes were seen, the
+//! header timer starts as though the next head had just begun. A request parsed from buffered
+//! bytes alone (no read since the previous response) counts as such too, since more may be
+//! buffered behind it. A pipelined head behind a chunked body is not seen: that body's end is
+//! known only to hyper (the idle timeout still bounds it).
+//!
+//! HTTP/2 has no heads between requests, and its PING frames (ours every idle timeout, or the
+//! client's) move bytes forever: there the idle timer counts only streams, not bytes — it is
+//! reset by a new request or while a response is still being sent.
+//!
 //! The hot path is one relaxed store per read or write and one clock read per request head;
 //! the price is precision: the watchdog looks every eighth of the idle timeout (a quarter of
 //! the header timeout, when shorter), so a timeout fires up to one step late. The connection and
@@ -42,7 +55,23 @@ pub struct Activity {
     in_flight: AtomicU32,
     /// HTTP/2: framing has no "between requests", so the header timeout does not apply.
     multiplexed: AtomicBool,
+    /// Requests started so far: a new one resets the HTTP/2 idle timer.
+    requests: AtomicU64,
+    /// HTTP/1: bytes read past the end of the last request head, in the read that ended it.
+    past_head: AtomicU64,
+    /// HTTP/1: body bytes of the request in flight still to be read; `u64::MAX` when unknown
+    /// (chunked).
+    body_left: AtomicU64,
+    /// HTTP/1: bytes of a next request were read while this one was served: the header timer
+    /// starts when its response is sent.
+    next_head: AtomicBool,
+    /// HTTP/1: a read happened since the last request began (else the next head came from
+    /// hyper's buffer alone).
+    fresh_read: AtomicBool,
 }
+
+/// `Activity::body_left` when the body's length is not known.
+const UNKNOWN: u64 = u64::MAX;
 
 /// Why the watchdog fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +88,11 @@ impl Activity {
             head_started: AtomicU64::new(0),
             in_flight: AtomicU32::new(0),
             multiplexed: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            past_head: AtomicU64::new(0),
+            body_left: AtomicU64::new(0),
+            next_head: AtomicBool::new(false),
+            fresh_read: AtomicBool::new(false),
         })
     }
 
@@ -70,24 +104,79 @@ impl Activity {
         self.moved.store(true, Ordering::Relaxed);
     }
 
-    fn read(&self) {
+    /// `bytes` were just read. `scan` finds the end of a request head in them (HTTP/1 only).
+    fn read(&self, bytes: &[u8], scan: &mut HeadScan) {
         self.moved.store(true, Ordering::Relaxed);
-        if self.in_flight.load(Ordering::Relaxed) == 0
-            && self.head_started.load(Ordering::Relaxed) == 0
+        if self.multiplexed.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            self.read_while_serving(bytes.len() as u64);
+            return;
+        }
+        self.fresh_read.store(true, Ordering::Relaxed);
+        if self.head_started.load(Ordering::Relaxed) == 0 {
+            self.head_started.store(self.now_ms(), Ordering::Relaxed);
+        }
+        if let Some(end) = scan.find_end(bytes) {
+            let past = (bytes.len() - end) as u64;
+            self.past_head.fetch_add(past, Ordering::Relaxed);
+        }
+    }
+
+    /// A read while a request is served: past its body's end, it is the next request's.
+    fn read_while_serving(&self, n: u64) {
+        let left = self.body_left.load(Ordering::Relaxed);
+        if left == UNKNOWN {
+            return;
+        }
+        if n > left {
+            self.next_head.store(true, Ordering::Relaxed);
+        }
+        self.body_left
+            .store(left.saturating_sub(n), Ordering::Relaxed);
+    }
+
+    /// A request head is complete: the header timer stops until the response is sent.
+    /// `body_len` is the request body's declared length (`Some(0)` for none, `None` when
+    /// chunked).
+    pub fn request_started(self: &Arc<Self>, http2: bool, body_len: Option<u64>) -> InFlight {
+        if http2 {
+            self.multiplexed.store(true, Ordering::Relaxed);
+        } else {
+            self.account_head(body_len);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.head_started.store(0, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// HTTP/1: whether bytes already read belong to a next request.
+    fn account_head(&self, body_len: Option<u64>) {
+        let past = self.past_head.swap(0, Ordering::Relaxed);
+        let from_buffer = !self.fresh_read.swap(false, Ordering::Relaxed);
+        let left = match body_len {
+            Some(len) if past > len => {
+                self.next_head.store(true, Ordering::Relaxed);
+                0
+            }
+            Some(len) => len - past,
+            None => UNKNOWN,
+        };
+        self.body_left.store(left, Ordering::Relaxed);
+        if from_buffer {
+            self.next_head.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The last response in flight was sent: a next head already read starts its timer now.
+    fn served(&self) {
+        if self.next_head.swap(false, Ordering::Relaxed)
             && !self.multiplexed.load(Ordering::Relaxed)
         {
             self.head_started.store(self.now_ms(), Ordering::Relaxed);
         }
-    }
-
-    /// A request head is complete: the header timer stops until the response is sent.
-    pub fn request_started(self: &Arc<Self>, http2: bool) -> InFlight {
-        if http2 {
-            self.multiplexed.store(true, Ordering::Relaxed);
-        }
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.head_started.store(0, Ordering::Relaxed);
-        InFlight(self.clone())
     }
 
     /// Resolves when the connection has been idle for `idle`, or a request head has been
@@ -96,13 +185,23 @@ impl Activity {
         let step = (idle / 8).min(header / 4).max(Duration::from_millis(1));
         let header_ms = header.as_millis() as u64;
         let mut quiet = Duration::ZERO;
+        let mut requests = self.requests.load(Ordering::Relaxed);
         loop {
             tokio::time::sleep(step).await;
             let started = self.head_started.load(Ordering::Relaxed);
             if started != 0 && self.now_ms().saturating_sub(started) >= header_ms {
                 return Expired::Header;
             }
-            if self.moved.swap(false, Ordering::Relaxed) {
+            let moved = self.moved.swap(false, Ordering::Relaxed);
+            let now_requests = self.requests.load(Ordering::Relaxed);
+            let new_request = std::mem::replace(&mut requests, now_requests) != now_requests;
+            // HTTP/2: PINGs and other control frames move bytes but are not activity.
+            let busy = if self.multiplexed.load(Ordering::Relaxed) {
+                new_request || self.in_flight.load(Ordering::Relaxed) > 0
+            } else {
+                moved
+            };
+            if busy {
                 quiet = Duration::ZERO;
             } else {
                 quiet += step;
@@ -120,7 +219,48 @@ pub struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.served();
+        }
+    }
+}
+
+/// Finds the blank line that ends an HTTP/1 request head (`\n\n` or `\n\r\n`, as httparse
+/// accepts both), across reads.
+#[derive(Debug, Default)]
+pub struct HeadScan {
+    /// 0: inside a line; 1: just after a line feed; 2: after a line feed and a carriage return.
+    state: u8,
+}
+
+impl HeadScan {
+    /// The offset just past the first head end in `bytes`; the scan then goes on through the
+    /// rest, so a later head that begins here is followed into the next read.
+    fn find_end(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut first = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.state == 0 {
+                match memchr::memchr(b'\n', &bytes[i..]) {
+                    Some(at) => {
+                        self.state = 1;
+                        i += at + 1;
+                    }
+                    None => return first,
+                }
+                continue;
+            }
+            match (self.state, bytes[i]) {
+                (1 | 2, b'\n') => {
+                    first = first.or(Some(i + 1));
+                    self.state = 0;
+                }
+                (1, b'\r') => self.state = 2,
+                _ => self.state = 0,
+            }
+            i += 1;
+        }
+        first
     }
 }
 
@@ -130,12 +270,17 @@ pin_project! {
         #[pin]
         inner: IO,
         activity: Arc<Activity>,
+        scan: HeadScan,
     }
 }
 
 impl<IO> Tracked<IO> {
     pub fn new(inner: IO, activity: Arc<Activity>) -> Tracked<IO> {
-        Tracked { inner, activity }
+        Tracked {
+            inner,
+            activity,
+            scan: HeadScan::default(),
+        }
     }
 }
 
@@ -149,7 +294,7 @@ impl<IO: AsyncRead> AsyncRead for Tracked<IO> {
         let before = buf.filled().len();
         let res = this.inner.poll_read(cx, buf);
         if buf.filled().len() > before {
-            this.activity.read();
+            this.activity.read(&buf.filled()[before..], this.scan);
         }
         res
     }
@@ -307,7 +452,7 @@ mod tests {
     async fn idle_fires_only_after_quiet_time() {
         let mut conn = Conn::new();
         // A request in flight keeps the header timer out of this test.
-        let in_flight = conn.activity.request_started(false);
+        let in_flight = conn.activity.request_started(false, Some(0));
         let expired = conn.watch(IDLE, IDLE);
         conn.trickle(3, Duration::from_secs(6)).await;
         assert!(!expired.is_finished(), "fired although bytes moved");
@@ -342,7 +487,7 @@ mod tests {
     async fn a_long_request_is_not_a_slow_head() {
         let mut conn = Conn::new();
         let expired = conn.watch(IDLE, HEADER);
-        let in_flight = conn.activity.request_started(false);
+        let in_flight = conn.activity.request_started(false, None);
         // An upload trickling for longer than the header timeout, while the request is served.
         conn.trickle(8, Duration::from_secs(1)).await;
         assert!(!expired.is_finished());
@@ -352,10 +497,126 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn http2_has_no_header_timeout() {
         let mut conn = Conn::new();
-        drop(conn.activity.request_started(true));
+        drop(conn.activity.request_started(true, None));
         let expired = conn.watch(IDLE, HEADER);
         conn.trickle(8, Duration::from_secs(1)).await;
         assert!(!expired.is_finished());
+    }
+
+    impl Conn {
+        /// The client sends `bytes` in one write; we read them in one read.
+        async fn arrive(&mut self, bytes: &[u8]) {
+            self.client.write_all(bytes).await.unwrap();
+            let mut got = vec![0u8; bytes.len()];
+            let n = self.ours.read(&mut got).await.unwrap();
+            assert_eq!(n, bytes.len(), "one read");
+        }
+    }
+
+    const GET: &[u8] = b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pipelined_partial_head_starts_the_header_timer() {
+        let mut conn = Conn::new();
+        let expired = conn.watch(IDLE, HEADER);
+        conn.arrive(b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\nGET /x HTTP/1.1\r\nHost: a.te")
+            .await;
+        drop(conn.activity.request_started(false, Some(0)));
+        tokio::time::sleep(HEADER + HEADER / 2).await;
+        assert_eq!(expired.await.unwrap(), Expired::Header);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_after_a_complete_request_start_the_header_timer() {
+        let mut conn = Conn::new();
+        let expired = conn.watch(IDLE, HEADER);
+        conn.arrive(GET).await;
+        let in_flight = conn.activity.request_started(false, Some(0));
+        conn.arrive(b"GET /x HT").await;
+        tokio::time::sleep(HEADER + HEADER / 4).await;
+        assert!(
+            !expired.is_finished(),
+            "the header timer ran while a request was served"
+        );
+        drop(in_flight);
+        tokio::time::sleep(HEADER / 2).await;
+        assert!(!expired.is_finished(), "fired before the header timeout");
+        assert_eq!(expired.await.unwrap(), Expired::Header);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_parsed_from_buffered_bytes_may_hide_another() {
+        let mut conn = Conn::new();
+        let expired = conn.watch(IDLE, HEADER);
+        conn.arrive(GET).await;
+        drop(conn.activity.request_started(false, Some(0)));
+        // The second request came out of hyper's buffer without a read of ours.
+        drop(conn.activity.request_started(false, Some(0)));
+        tokio::time::sleep(HEADER + HEADER / 2).await;
+        assert_eq!(expired.await.unwrap(), Expired::Header);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_declared_body_is_not_a_next_head() {
+        let mut conn = Conn::new();
+        let expired = conn.watch(IDLE, HEADER);
+        conn.arrive(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234")
+            .await;
+        let in_flight = conn.activity.request_started(false, Some(10));
+        conn.arrive(b"56789").await;
+        drop(in_flight);
+        // Waiting for the next request after the response: only the idle timeout applies.
+        tokio::time::sleep(HEADER * 2).await;
+        assert!(
+            !expired.is_finished(),
+            "the body's tail was taken for a head"
+        );
+        tokio::time::sleep(IDLE).await;
+        assert_eq!(expired.await.unwrap(), Expired::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_control_frames_do_not_keep_an_idle_connection() {
+        let mut conn = Conn::new();
+        drop(conn.activity.request_started(true, None));
+        let expired = conn.watch(IDLE, HEADER);
+        // PING and its ACK every second: bytes move, no stream is open.
+        conn.trickle(30, Duration::from_secs(1)).await;
+        assert_eq!(expired.await.unwrap(), Expired::Idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_a_stream_being_served_is_not_idle() {
+        let conn = Conn::new();
+        let in_flight = conn.activity.request_started(true, None);
+        let expired = conn.watch(IDLE, HEADER);
+        tokio::time::sleep(IDLE * 2).await;
+        assert!(!expired.is_finished(), "idle fired with a stream open");
+        drop(in_flight);
+        tokio::time::sleep(IDLE + IDLE / 4).await;
+        assert_eq!(expired.await.unwrap(), Expired::Idle);
+    }
+
+    #[test]
+    fn head_ends_are_found_across_reads() {
+        type Case<'a> = (&'a [&'a [u8]], &'a [Option<usize>]);
+        let cases: &[Case<'_>] = &[
+            (&[b"GET / HTTP/1.1\r\n\r\n"], &[Some(18)]),
+            (&[b"GET / HTTP/1.1\n\nrest"], &[Some(16)]),
+            (&[b"GET / HTTP/1.1\r\n", b"\r\nX"], &[None, Some(2)]),
+            (
+                &[b"GET / HTTP/1.1\r", b"\n", b"\r", b"\n"],
+                &[None, None, None, Some(1)],
+            ),
+            (&[b"A: b\r\nC: d\r\n"], &[None]),
+            (&[b"x\r\n\r\ny\r\n\r\n"], &[Some(5)]),
+            (&[b"x\r\n\r\ny\r\n", b"\r\n"], &[Some(5), Some(2)]),
+        ];
+        for (reads, want) in cases {
+            let mut scan = HeadScan::default();
+            let got: Vec<_> = reads.iter().map(|r| scan.find_end(r)).collect();
+            assert_eq!(&got[..], *want, "{reads:?}");
+        }
     }
 
     /// Pending for `wakes` polls, waking itself each time (a busy connection), then `Ready`.

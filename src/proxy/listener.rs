@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::future::Either;
 use http::{Request, Version};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -81,26 +81,28 @@ pub async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        // Shared with an upgraded (WebSocket) connection, which may outlive this task.
+        let permit = Some(Arc::new(permit));
         match &tls {
             None => {
-                let conn = ConnInfo::new(client, local, Scheme::Http, None, None);
-                tracker.spawn(async move {
-                    serve_connection(stream, conn, state).await;
-                    drop(permit);
-                });
+                let mut conn = ConnInfo::new(client, local, Scheme::Http, None, None);
+                conn.permit = permit;
+                tracker.spawn(serve_connection(stream, conn, state));
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 tracker.spawn(async move {
                     // A failed handshake ends only this connection.
                     match acceptor.accept(stream, client, local).await {
-                        Ok(Some(Accepted { stream, conn, .. })) => {
+                        Ok(Some(Accepted {
+                            stream, mut conn, ..
+                        })) => {
+                            conn.permit = permit;
                             serve_connection(stream, conn, state).await
                         }
                         Ok(None) | Err(TlsError::Refused { .. }) => {}
                         Err(e) => tracing::debug!(%client, "TLS handshake failed: {e}"),
                     }
-                    drop(permit);
                 });
             }
         }
@@ -120,13 +122,11 @@ where
         async move {
             let (state, conn, activity) = &*ctx;
             let http2 = req.version() == Version::HTTP_2;
-            let in_flight = activity.request_started(http2);
+            let in_flight = activity.request_started(http2, req.body().size_hint().exact());
             let response = service::handle(state, conn, req).await;
-            if http2 {
-                return Ok::<_, Infallible>(response);
-            }
-            // HTTP/1: the next head may begin once this response is sent.
-            Ok(response.map(|body| body::with_guard(body, in_flight)))
+            // The request is in flight until its response's last byte is sent: HTTP/1's next
+            // head may begin then, and an HTTP/2 connection is not idle before.
+            Ok::<_, Infallible>(response.map(|body| body::with_guard(body, in_flight)))
         }
     });
     let io = TokioIo::new(Tracked::new(io, activity.clone()));

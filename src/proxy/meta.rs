@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderValue, Method};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::tls::CertEntry;
 
@@ -39,6 +40,9 @@ pub struct ConnInfo {
     /// `$remote_addr` as header text (`X-Real-IP`, `X-Forwarded-For`), formatted once per
     /// connection rather than per request; an IPv4-mapped IPv6 address is shown as IPv4.
     pub client_ip: HeaderValue,
+    /// The connection's `DOCKSIDE_MAX_CONNECTIONS` permit, set by the accept loop: a connection
+    /// upgraded to a WebSocket outlives its HTTP serving and keeps a clone of it.
+    pub permit: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 impl ConnInfo {
@@ -58,6 +62,7 @@ impl ConnInfo {
             tls,
             // An address is always valid header text.
             client_ip: HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-")),
+            permit: None,
         }
     }
 }

@@ -7,24 +7,27 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::acme::challenge::{Challenges, Http01Answer, SiteChallenge, http01_answer};
 use crate::config::{AccessLog, Limits};
 use crate::model::{BackendAddr, HttpsMethod, Proto};
 use crate::proxy::access_log::{Outcome, Pending};
-use crate::proxy::body::{self, BoxError, ProxyBody};
+use crate::proxy::body::{self, BoxError, ClientBodyError, ProxyBody};
 use crate::proxy::error::{Fault, ProxyError};
 use crate::proxy::forward::{Forwarded, Forwarder};
 use crate::proxy::headers::{self, HeaderContext};
 use crate::proxy::log_throttle::LogThrottle;
 use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme, is_idempotent};
+use crate::proxy::upgrade::ClientUpgrade;
+use crate::proxy::uri_path;
 use crate::proxy::uwsgi::{self, UwsgiOptions};
-use crate::routing::host::normalize_host;
+use crate::routing::host::{InvalidHost, parse_host};
 use crate::routing::{Action, DefaultRoot, LocationRoute, RouteTable, SiteRoute, Upstream};
 use crate::tls::TlsState;
 
@@ -51,6 +54,8 @@ pub struct ServiceState {
     pub connections: Arc<Semaphore>,
     /// Cancelled on shutdown: listeners stop accepting and connections drain.
     pub shutdown: CancellationToken,
+    /// Where connection tasks run, so that shutdown waits for them (upgraded ones included).
+    pub tracker: TaskTracker,
     /// The hyper-util server builder (HTTP/1.1 + h2c, timeouts, header limits), built once.
     pub http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     /// Timeouts and spooling for `VIRTUAL_PROTO=uwsgi`.
@@ -77,11 +82,17 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let pending = Pending::capture(state.access_log, &req);
-    let host = request_host(&req);
     // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
     let uri = req.uri().clone();
     let mut hsts = None;
-    let (mut response, upstream) = match route(state, conn, &host, req, &mut hsts).await {
+    let (host, routed) = match request_host(&req) {
+        Ok(host) => {
+            let routed = route(state, conn, &host, req, &mut hsts).await;
+            (host, routed)
+        }
+        Err(err) => (String::new(), Err((err, None))),
+    };
+    let (mut response, upstream) = match routed {
         Ok(answer) => answer,
         Err((err, backend)) => (
             answer_error(&err, &host, uri.path(), backend.as_ref()),
@@ -120,9 +131,11 @@ async fn route(
     req: Request<Incoming>,
     hsts: &mut Option<HeaderValue>,
 ) -> Result<Answer, Failure> {
-    if let Some(answer) = acme_challenge(state, conn, &req) {
+    if let Some(answer) = acme_challenge(state, conn, host, &req) {
         return Ok((answer, None));
     }
+    // Before anything looks at the path: `$uri` as nginx builds it (400 if it escapes).
+    let path = uri_path::normalize(req.uri().path()).map_err(|e| (e.into(), None))?;
     let table = state.routes.load_full();
     let site = table.lookup(host).ok_or_else(|| no_site(host))?;
     let site = match https_policy(state, conn, &table, site, host, &req)? {
@@ -133,14 +146,14 @@ async fn route(
         Policed::Answer(answer) => return Ok((answer, None)),
     };
     let location = site
-        .location(req.uri().path())
-        .ok_or_else(|| no_location(host, req.uri().path()))?;
+        .location(&path)
+        .ok_or_else(|| no_location(host, &path))?;
     let upstream = match &location.action {
         Action::Return(root) => return Ok((default_root(root), None)),
         Action::Forward(upstream) => upstream,
     };
     check_declared_length(site, &req).map_err(|e| (e, None))?;
-    let meta = request_meta(conn, host, site, location, &req);
+    let meta = request_meta(conn, host, site, location, &path, &req);
     dispatch(state, meta, upstream, req).await
 }
 
@@ -152,8 +165,13 @@ async fn dispatch(
     mut req: Request<Incoming>,
 ) -> Result<Answer, Failure> {
     let retryable = is_idempotent(req.method()) && req.body().is_end_stream();
-    let client_upgrade =
-        headers::upgrade_requested(req.headers()).then(|| hyper::upgrade::on(&mut req));
+    let client_upgrade = headers::upgrade_requested(req.headers()).then(|| ClientUpgrade {
+        on: hyper::upgrade::on(&mut req),
+        permit: meta.conn.permit.clone(),
+        tracker: state.tracker.clone(),
+        shutdown: state.shutdown.clone(),
+        idle: state.limits.upstream_timeout,
+    });
     let req = rewrite(state, &meta, upstream, req);
     match upstream.proto {
         Proto::Http | Proto::Https => {
@@ -208,16 +226,16 @@ async fn forward_uwsgi(
 fn acme_challenge<B>(
     state: &ServiceState,
     conn: &ConnInfo,
+    host: &str,
     req: &Request<B>,
 ) -> Option<Response<ProxyBody>> {
     let token = req.uri().path().strip_prefix(ACME_PREFIX)?;
-    let host = request_host(req);
-    let own = state.challenges.http01_for(&host, token);
+    let own = state.challenges.http01_for(host, token);
     if own.is_none() && conn.scheme != Scheme::Http {
         return None;
     }
     let table = state.routes.load();
-    let site = table.lookup(&host).map(|site| SiteChallenge {
+    let site = table.lookup(host).map(|site| SiteChallenge {
         location: site.acme_http_challenge,
         method: effective_method(state, site),
     });
@@ -242,16 +260,24 @@ fn effective_method(state: &ServiceState, site: &SiteRoute) -> HttpsMethod {
     }
 }
 
-/// `$host`: from an absolute-form target or h2 `:authority`, else the `Host` header.
-fn request_host<B>(req: &Request<B>) -> String {
-    if let Some(h) = req.uri().host() {
-        return normalize_host(h);
+/// `$host`: from an absolute-form target or h2 `:authority`, else the `Host` header. RFC 9112
+/// §3.2: an HTTP/1.1 request without `Host`, with two, or with an invalid one is answered 400
+/// (a proxy that routes by the first of two lets the backend read the other).
+fn request_host<B>(req: &Request<B>) -> Result<String, ProxyError> {
+    let mut values = req.headers().get_all(header::HOST).iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return Err(InvalidHost::Repeated.into());
     }
-    req.headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(normalize_host)
-        .unwrap_or_default()
+    let raw = match (req.uri().authority(), first) {
+        (Some(authority), _) => authority.as_str().rsplit('@').next().unwrap_or_default(),
+        (None, Some(value)) => value.to_str().map_err(|_| InvalidHost::NotText)?,
+        (None, None) if req.version() == Version::HTTP_11 => {
+            return Err(InvalidHost::Missing.into());
+        }
+        (None, None) => "",
+    };
+    Ok(parse_host(raw)?)
 }
 
 /// 413 before anything is sent when `Content-Length` already exceeds `CLIENT_MAX_BODY_SIZE`.
@@ -262,11 +288,14 @@ fn check_declared_length<B: Body>(site: &SiteRoute, req: &Request<B>) -> Result<
     }
 }
 
+/// `path` is the normalised path: the `VIRTUAL_DEST` rewrite and `PATH_INFO` start from it, while
+/// `$request_uri` (`X-Original-URI`, uwsgi's `REQUEST_URI`) stays as the client sent it.
 fn request_meta<B>(
     conn: &ConnInfo,
     host: &str,
     site: &SiteRoute,
     location: &LocationRoute,
+    path: &str,
     req: &Request<B>,
 ) -> RequestMeta {
     let request_uri = req
@@ -274,11 +303,8 @@ fn request_meta<B>(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
-    let forwarded = headers::rewrite_uri(&request_uri, &location.path, &location.dest).into_owned();
-    let (path, query) = match forwarded.split_once('?') {
-        Some((p, q)) => (p.to_owned(), q.to_owned()),
-        None => (forwarded, String::new()),
-    };
+    let path = headers::rewrite_uri(path, &location.path, &location.dest).into_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
     RequestMeta {
         conn: conn.clone(),
         host: host.to_owned(),
@@ -318,7 +344,9 @@ fn rewrite(
             parts.uri = uri;
         }
     }
-    let mut body = incoming.map_err(|e| Box::new(e) as BoxError).boxed();
+    let mut body = incoming
+        .map_err(|e| Box::new(ClientBodyError(e)) as BoxError)
+        .boxed();
     // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
     if let Some(limit) = meta.body_limit.filter(|_| upstream.proto != Proto::Uwsgi) {
         body = body::limited(body, limit);

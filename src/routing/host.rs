@@ -93,9 +93,106 @@ pub fn normalize_host(raw: &str) -> String {
     without_port.to_ascii_lowercase()
 }
 
+/// Why a request's `Host` is refused (400): RFC 9112 §3.2, and what nginx's
+/// `ngx_http_validate_host` refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidHost {
+    #[error("HTTP/1.1 request without Host")]
+    Missing,
+    #[error("more than one Host header")]
+    Repeated,
+    #[error("Host is not ASCII text")]
+    NotText,
+    #[error("the port is not a number")]
+    Port,
+    #[error("the name has a character a host name cannot have")]
+    Character,
+    #[error("the name has an empty label")]
+    EmptyLabel,
+    #[error("the IPv6 literal is not closed")]
+    Bracket,
+}
+
+/// `$host` from a request's `Host` (or `:authority`): validated, port dropped, one trailing dot
+/// dropped, lower-cased — once, so that routing, the forwarded `Host` and the logs agree.
+/// An empty value stays empty (it routes to `DEFAULT_HOST`, as in nginx).
+pub fn parse_host(raw: &str) -> Result<String, InvalidHost> {
+    let (name, port) = if raw.starts_with('[') {
+        let end = raw.find(']').ok_or(InvalidHost::Bracket)?;
+        let literal = &raw[1..end];
+        if literal.is_empty()
+            || !literal
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return Err(InvalidHost::Character);
+        }
+        (&raw[..=end], &raw[end + 1..])
+    } else {
+        match raw.find(':') {
+            Some(colon) => (&raw[..colon], &raw[colon..]),
+            None => (raw, ""),
+        }
+    };
+    if let Some(digits) = port.strip_prefix(':') {
+        if digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidHost::Port);
+        }
+    } else if !port.is_empty() {
+        return Err(InvalidHost::Port);
+    }
+    if name.starts_with('[') {
+        return Ok(name.to_ascii_lowercase());
+    }
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.starts_with('.') || name.contains("..") {
+        return Err(InvalidHost::EmptyLabel);
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    if !name.bytes().all(allowed) {
+        return Err(InvalidHost::Character);
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_values_are_validated_like_nginx() {
+        let ok: &[(&str, &str)] = &[
+            ("a.test", "a.test"),
+            ("A.TEST.:9999", "a.test"),
+            ("a.test:", "a.test"),
+            ("a.test.", "a.test"),
+            ("my_host-1", "my_host-1"),
+            ("172.20.0.1:80", "172.20.0.1"),
+            ("[FD00::1]:443", "[fd00::1]"),
+            ("[::1]", "[::1]"),
+            ("", ""),
+        ];
+        for (raw, want) in ok {
+            assert_eq!(parse_host(raw).as_deref(), Ok(*want), "{raw}");
+        }
+        let bad: &[(&str, InvalidHost)] = &[
+            ("a.test:1:2", InvalidHost::Port),
+            ("a.test:x", InvalidHost::Port),
+            ("a.test:123456", InvalidHost::Port),
+            ("user@a.test", InvalidHost::Character),
+            ("a.test/x", InvalidHost::Character),
+            ("a\\b", InvalidHost::Character),
+            ("a b", InvalidHost::Character),
+            ("a..test", InvalidHost::EmptyLabel),
+            (".a.test", InvalidHost::EmptyLabel),
+            ("[::1", InvalidHost::Bracket),
+            ("[::1]x", InvalidHost::Port),
+            ("[g::1]", InvalidHost::Character),
+        ];
+        for (raw, want) in bad {
+            assert_eq!(parse_host(raw), Err(*want), "{raw}");
+        }
+    }
 
     #[test]
     fn patterns_match_like_nginx_server_name() {
