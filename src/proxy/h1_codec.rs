@@ -33,6 +33,10 @@ pub enum CodecError {
     ContentLength(String),
     #[error("HTTP/1.0 response with Transfer-Encoding")]
     TransferEncoding10,
+    #[error("response with both Transfer-Encoding and Content-Length")]
+    LengthAndEncoding,
+    #[error("Transfer-Encoding {0:?} does not end in chunked")]
+    UnframedCoding(String),
     #[error("the backend switched protocols without being asked (101)")]
     UnaskedUpgrade,
     #[error("invalid chunked body: {0}")]
@@ -130,11 +134,11 @@ pub fn parse_response_head(
                 .map_err(|_| CodecError::Head(format!("value of {name}")))?;
             headers.append(name, value);
         }
-        let framing = framing(status, method, version, &headers)?;
+        let framing = framing(status, method, version, &mut headers)?;
         let keep_alive = framing != Framing::Close && keeps_alive(version, &headers);
+        // The client gets our own HTTP version (RFC 9110 §6.2), never the backend's.
         let mut response = Response::new(());
         *response.status_mut() = status;
-        *response.version_mut() = version;
         *response.headers_mut() = headers;
         return Ok(Some(Head {
             response,
@@ -144,13 +148,17 @@ pub fn parse_response_head(
     }
 }
 
-/// RFC 9112 §6.3, as hyper's client applies it.
+/// RFC 9112 §6.3: how the body is delimited, after `check_framing_headers`.
 fn framing(
     status: StatusCode,
     method: &Method,
     version: Version,
-    headers: &HeaderMap,
+    headers: &mut HeaderMap,
 ) -> Result<Framing, CodecError> {
+    if version == Version::HTTP_10 && headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(CodecError::TransferEncoding10);
+    }
+    let declared = check_framing_headers(headers)?;
     if status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || *method == Method::HEAD
@@ -158,21 +166,40 @@ fn framing(
     {
         return Ok(Framing::Length(0));
     }
+    Ok(declared)
+}
+
+/// The one rule for a backend's framing headers, applied on both upstream paths (ours above,
+/// and hyper's client, which would forward them as they are): what cannot be forwarded
+/// unambiguously is refused — the caller answers 502, as nginx does, and drops the connection.
+/// - `Transfer-Encoding` with `Content-Length`: the length is stale (RFC 9112 §6.3 lets an
+///   intermediary reject it; forwarding it truncated the body on a kept-alive connection);
+/// - a `Transfer-Encoding` whose final coding is not `chunked` (re-framing it would hand the
+///   client coded bytes with no label);
+/// - a `Content-Length` list whose members disagree (RFC 9110 §8.6); one whose members agree is
+///   left as a single value.
+///
+/// Returns the framing the headers declare (`Close` when they declare none).
+pub fn check_framing_headers(headers: &mut HeaderMap) -> Result<Framing, CodecError> {
     if headers.contains_key(header::TRANSFER_ENCODING) {
-        if version == Version::HTTP_10 {
-            return Err(CodecError::TransferEncoding10);
+        if headers.contains_key(header::CONTENT_LENGTH) {
+            return Err(CodecError::LengthAndEncoding);
         }
-        return Ok(if final_coding_is_chunked(headers) {
-            Framing::Chunked
-        } else {
-            Framing::Close
-        });
+        if !final_coding_is_chunked(headers) {
+            let codings: Vec<&str> = headers
+                .get_all(header::TRANSFER_ENCODING)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("?"))
+                .collect();
+            return Err(CodecError::UnframedCoding(codings.join(", ")));
+        }
+        return Ok(Framing::Chunked);
     }
     let mut length = None;
+    let mut listed = false;
     for value in headers.get_all(header::CONTENT_LENGTH) {
         let invalid =
             || CodecError::ContentLength(String::from_utf8_lossy(value.as_bytes()).into());
-        // A list (`5, 5`) is allowed when every member agrees.
         for part in value.to_str().map_err(|_| invalid())?.split(',') {
             let part = part.trim();
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
@@ -182,10 +209,18 @@ fn framing(
             if length.is_some_and(|l| l != n) {
                 return Err(invalid());
             }
+            listed |= length.is_some();
             length = Some(n);
         }
     }
-    Ok(length.map_or(Framing::Close, Framing::Length))
+    match length {
+        Some(n) if listed => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            Ok(Framing::Length(n))
+        }
+        Some(n) => Ok(Framing::Length(n)),
+        None => Ok(Framing::Close),
+    }
 }
 
 fn final_coding_is_chunked(headers: &HeaderMap) -> bool {

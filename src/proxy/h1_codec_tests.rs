@@ -119,16 +119,10 @@ fn body_framing_follows_rfc_9112() {
             true,
         ),
         (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             Method::GET,
             Chunked,
             true,
-        ),
-        (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
-            Method::GET,
-            Close,
-            false,
         ),
         ("HTTP/1.1 200 OK\r\n\r\n", Method::GET, Close, false),
         (
@@ -166,6 +160,27 @@ fn body_framing_follows_rfc_9112() {
 }
 
 #[test]
+fn framing_headers_are_normalised_for_the_client() {
+    let mut buf = BytesMut::from(
+        &b"HTTP/1.0 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello"[..],
+    );
+    let head = parse_response_head(&mut buf, &Method::GET)
+        .unwrap()
+        .unwrap();
+    let lengths: Vec<_> = head
+        .response
+        .headers()
+        .get_all("content-length")
+        .iter()
+        .collect();
+    assert_eq!(lengths, ["5"]);
+    assert_eq!(head.framing, Framing::Length(5));
+    // Our own version goes to the client, not the backend's HTTP/1.0.
+    assert_eq!(head.response.version(), Version::HTTP_11);
+    assert!(!head.keep_alive, "HTTP/1.0 without keep-alive");
+}
+
+#[test]
 fn bad_heads_are_errors() {
     let bad = [
         "HTTP/1.1 200 OK\r\nContent-Length: 4, 5\r\n\r\n",
@@ -174,6 +189,10 @@ fn bad_heads_are_errors() {
         "HTTP/1.1 200 OK\r\nContent-Length: +4\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
         "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
         "HTTP/1.1 2000 OK\r\n\r\n",
         "SMTP ready\r\n\r\n",
         "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",

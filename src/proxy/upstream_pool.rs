@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, Version};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::TrySendError;
@@ -37,7 +37,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::model::BackendAddr;
 use crate::proxy::body::{BoxError, ProxyBody};
-use crate::proxy::h1_codec::Head;
+use crate::proxy::h1_codec::{self, Head};
 use crate::proxy::meta::is_idempotent;
 use crate::proxy::upstream_wire::{self, Io, Recycle, WireConn};
 
@@ -198,7 +198,9 @@ impl Pool {
                 .send_request(req)
                 .await
                 .map_err(|e| SendError::Exchange(Box::new(e)))?;
-            return Ok(resp.map(|body| self.body(body, None)));
+            let mut resp = resp.map(|body| self.body(body, None));
+            *resp.version_mut() = Version::HTTP_11;
+            return Ok(resp);
         }
         if req.body().is_end_stream() {
             return self.send_bodiless(req, backend, tls).await;
@@ -219,7 +221,7 @@ impl Pool {
                 continue;
             }
             match exchange(&mut conn, req).await {
-                Ok(resp) => return Ok(resp.map(|body| self.body(body, Some((key, conn))))),
+                Ok(resp) => return self.hyper_response(resp, key, conn),
                 // Closed under us before anything was written: try the next one.
                 Err(mut e) => match e.take_message() {
                     Some(back) => req = back,
@@ -230,9 +232,25 @@ impl Pool {
         let io = self.connect(backend, tls).await?;
         let mut conn = start(io, Mode::Inline).await.map_err(SendError::Connect)?;
         match exchange(&mut conn, req).await {
-            Ok(resp) => Ok(resp.map(|body| self.body(body, Some((key, conn))))),
+            Ok(resp) => self.hyper_response(resp, key, conn),
             Err(e) => Err(SendError::Exchange(Box::new(e.into_error()))),
         }
+    }
+
+    /// hyper's answer to a request with a body, held to the framing rule our own exchange
+    /// applies (`h1_codec::check_framing_headers`; hyper forwards a stale `Content-Length` or a
+    /// non-chunked coding as it is); a refused answer's connection is dropped, never pooled.
+    fn hyper_response(
+        &self,
+        mut resp: Response<Incoming>,
+        key: Key,
+        conn: Conn,
+    ) -> Result<Response<ProxyBody>, SendError> {
+        h1_codec::check_framing_headers(resp.headers_mut())
+            .map_err(|e| SendError::Exchange(Box::new(e)))?;
+        // Our own HTTP version goes to the client (RFC 9110 §6.2), not the backend's.
+        *resp.version_mut() = Version::HTTP_11;
+        Ok(resp.map(|body| self.body(body, Some((key, conn)))))
     }
 
     /// A request without a body, over `upstream_wire`. A pooled connection the backend closed
