@@ -20,7 +20,7 @@ use crate::proxy::forward::Forwarder;
 use crate::proxy::health::PassiveHealth;
 use crate::proxy::listener;
 use crate::proxy::service::ServiceState;
-use crate::proxy::uwsgi::UwsgiOptions;
+use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::proxy::workers::{self, Workers};
 use crate::routing::{RouteTable, SiteDefaults};
 use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
@@ -170,6 +170,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tls: tls.clone(),
         https_port: https_addr.map_or(443, |a| a.port()),
         tracker: tracker.clone(),
+        spool_budget: uwsgi::spool_budget(&config.limits),
     };
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     tracker.spawn(spawn_route_builder(
@@ -249,6 +250,8 @@ struct Shared {
     /// The HTTPS port redirects point to.
     https_port: u16,
     tracker: TaskTracker,
+    /// Memory all uwsgi spools share, across workers.
+    spool_budget: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -269,7 +272,11 @@ impl Shared {
             shutdown: self.cancel.clone(),
             tracker: self.tracker.clone(),
             http: self.http.clone(),
-            uwsgi: UwsgiOptions::from_limits(&config.limits, std::env::temp_dir()),
+            uwsgi: UwsgiOptions::from_limits(
+                &config.limits,
+                std::env::temp_dir(),
+                self.spool_budget.clone(),
+            ),
             tls: self.tls.clone(),
             https_port: self.https_port,
         }))

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::acme::spec::AcmeGlobals;
 use crate::routing::{DefaultRoot, SiteDefaults};
 use crate::settings::value::{
-    parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status,
+    parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
 
 /// Command line. Every setting also reads the nginx-proxy / acme-companion environment name.
@@ -191,6 +191,25 @@ pub struct Flags {
         default_value_t = 30
     )]
     pub drain_timeout: u64,
+    /// uwsgi: largest request body of unknown length (chunked, HTTP/2) spooled to learn its
+    /// length, when the site sets no CLIENT_MAX_BODY_SIZE (nginx's client_max_body_size
+    /// default); nginx size syntax, 0 = unlimited.
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_UWSGI_SPOOL_MAX",
+        default_value = "1m"
+    )]
+    pub uwsgi_spool_max: String,
+    /// uwsgi: memory all spooled request bodies may hold at once, process-wide; past it a body
+    /// goes on in its (unlinked) spool file.
+    #[arg(
+        global = true,
+        long,
+        env = "DOCKSIDE_UWSGI_SPOOL_MEMORY",
+        default_value = "16m"
+    )]
+    pub uwsgi_spool_memory: String,
     /// Admin listener (health, status, metrics); loopback by default.
     #[arg(
         global = true,
@@ -245,6 +264,11 @@ pub struct Limits {
     pub drain_timeout: Duration,
     /// Total request-head size before 431.
     pub max_header_bytes: usize,
+    /// uwsgi: largest spooled body of unknown length when the site sets no
+    /// `CLIENT_MAX_BODY_SIZE` (`None`: unlimited).
+    pub uwsgi_spool_max: Option<u64>,
+    /// uwsgi: bytes of spooled bodies held in memory at once, process-wide.
+    pub uwsgi_spool_memory: u64,
 }
 
 impl Default for Limits {
@@ -257,6 +281,8 @@ impl Default for Limits {
             upstream_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
+            uwsgi_spool_max: Some(1 << 20),
+            uwsgi_spool_memory: 16 << 20,
         }
     }
 }
@@ -345,6 +371,14 @@ impl TryFrom<Flags> for Config {
                 connect_timeout: Duration::from_secs(f.connect_timeout),
                 upstream_timeout: Duration::from_secs(f.upstream_timeout),
                 drain_timeout: Duration::from_secs(f.drain_timeout),
+                uwsgi_spool_max: parse_size("DOCKSIDE_UWSGI_SPOOL_MAX", &f.uwsgi_spool_max)
+                    .map_err(anyhow::Error::msg)?,
+                uwsgi_spool_memory: parse_size(
+                    "DOCKSIDE_UWSGI_SPOOL_MEMORY",
+                    &f.uwsgi_spool_memory,
+                )
+                .map_err(anyhow::Error::msg)?
+                .unwrap_or(u64::MAX),
                 ..Limits::default()
             },
             acme: f.https.ne("off").then(acme_globals),

@@ -44,6 +44,8 @@ fn opts(server: &Uwsgi) -> UwsgiOptions {
         read_timeout: Duration::from_secs(30),
         spool_memory: 1024 * 1024,
         spool_dir: server.scratch_dir(),
+        spool_max: None,
+        spool_budget: std::sync::Arc::new(tokio::sync::Semaphore::new(64 << 20)),
     }
 }
 

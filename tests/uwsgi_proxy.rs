@@ -185,7 +185,11 @@ async fn gigabyte_upload_with_length_and_a_chunked_upload_are_hashed_by_the_app(
         "VmHWM {after} KiB: the upload was buffered"
     );
 
-    // Chunked (unknown length): spooled by dockside, sent with its CONTENT_LENGTH.
+    // Chunked (unknown length): spooled by dockside, sent with its CONTENT_LENGTH. Past the
+    // 1 MiB default spool cap, so the site raises it with CLIENT_MAX_BODY_SIZE.
+    let mut site = uwsgi_site(HOST, vec![uwsgi_location("/", "", &server.addr)]);
+    site.client_max_body_size = Some(4 << 20);
+    d.publish(vec![site]).await;
     let size = 3 * 1024 * 1024 + 5;
     let reply = common::send(
         &d,
@@ -383,6 +387,25 @@ async fn client_max_body_size_is_413_for_declared_and_chunked_bodies() {
     )
     .await;
     assert_eq!(chunked.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_chunked_upload_past_the_default_spool_cap_is_413() {
+    let server = Uwsgi::tcp();
+    let d = proxied(&server, true).await;
+    let cap = 1 << 20; // DOCKSIDE_UWSGI_SPOOL_MAX's default, nginx's client_max_body_size
+    let chunked = |size: u64| {
+        common::send(
+            &d,
+            request(&d, Method::POST, "/upload").header("transfer-encoding", "chunked"),
+            Pattern::new(size, false).boxed(),
+        )
+    };
+    let over = chunked(cap + 1).await;
+    assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let fits = chunked(cap).await;
+    assert_eq!(fits.status, StatusCode::OK);
+    assert_eq!(fits.json()["length"], cap);
 }
 
 #[tokio::test]

@@ -80,6 +80,8 @@ async fn keep_alive_client_reuses_its_connection_and_sees_crashes_as_aborts() {
         read_timeout: Duration::from_secs(10),
         spool_memory: 64 * 1024,
         spool_dir: server.scratch_dir(),
+        spool_max: None,
+        spool_budget: std::sync::Arc::new(tokio::sync::Semaphore::new(64 << 20)),
     };
     let proxy = spawn_proxy(server.addr.clone(), opts).await;
     let tcp = TcpStream::connect(proxy).await.unwrap();

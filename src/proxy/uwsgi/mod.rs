@@ -11,9 +11,10 @@ pub mod vars;
 mod client;
 mod upload;
 
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use http::{Request, Response};
+use tokio::sync::Semaphore;
 
 pub use client::UwsgiBodyError;
 
@@ -21,8 +22,9 @@ use crate::config::Limits;
 use crate::model::BackendAddr;
 use crate::proxy::{body::ProxyBody, error::ProxyError, meta::RequestMeta};
 
-/// A sensible in-memory spool bound: bodies of unknown length up to this size never touch disk.
-pub const DEFAULT_SPOOL_MEMORY: usize = 1024 * 1024;
+/// Bytes of one spooled body kept in memory before it spills to its file: small, so that many
+/// stalled uploads cost little memory (nginx's `client_body_buffer_size` is 8–16 KiB).
+pub const DEFAULT_SPOOL_MEMORY: usize = 64 * 1024;
 
 /// How uwsgi forwarding is bounded; built once from `Config` by the proxy service.
 #[derive(Debug, Clone)]
@@ -36,20 +38,35 @@ pub struct UwsgiOptions {
     pub spool_memory: usize,
     /// Where spill files are created (unlinked at once, so nothing is left behind on a crash).
     pub spool_dir: PathBuf,
+    /// Largest body of unknown length spooled when the site sets no `CLIENT_MAX_BODY_SIZE`
+    /// (`DOCKSIDE_UWSGI_SPOOL_MAX`; `None`: unlimited).
+    pub spool_max: Option<u64>,
+    /// Memory all spooled bodies may hold at once, one permit a byte
+    /// (`DOCKSIDE_UWSGI_SPOOL_MEMORY`), shared by every worker.
+    pub spool_budget: Arc<Semaphore>,
 }
 
 impl UwsgiOptions {
     /// The options dockside runs with: `Limits::connect_timeout`, `Limits::upstream_timeout` as
-    /// the read timeout, [`DEFAULT_SPOOL_MEMORY`], and spill files in `spool_dir` (which must
-    /// exist and be writable; the system temp dir is a fine default).
-    pub fn from_limits(limits: &Limits, spool_dir: PathBuf) -> Self {
+    /// the read timeout, [`DEFAULT_SPOOL_MEMORY`], the spool bounds of `limits`, and spill files
+    /// in `spool_dir` (which must exist and be writable; the system temp dir is a fine
+    /// default). `spool_budget` comes from [`spool_budget`], once per process.
+    pub fn from_limits(limits: &Limits, spool_dir: PathBuf, spool_budget: Arc<Semaphore>) -> Self {
         UwsgiOptions {
             connect_timeout: limits.connect_timeout,
             read_timeout: limits.upstream_timeout,
             spool_memory: DEFAULT_SPOOL_MEMORY,
             spool_dir,
+            spool_max: limits.uwsgi_spool_max,
+            spool_budget,
         }
     }
+}
+
+/// The process-wide memory budget for spooled bodies (`Limits::uwsgi_spool_memory` bytes).
+pub fn spool_budget(limits: &Limits) -> Arc<Semaphore> {
+    let bytes = usize::try_from(limits.uwsgi_spool_memory).unwrap_or(usize::MAX);
+    Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS)))
 }
 
 /// Forwards `req` (headers already rewritten by the proxy) to the uWSGI backend at `addr`.
@@ -64,15 +81,7 @@ pub async fn forward(
     opts: &UwsgiOptions,
 ) -> Result<Response<ProxyBody>, ProxyError> {
     let (parts, body) = req.into_parts();
-    let upload = upload::prepare(
-        &parts.headers,
-        body,
-        meta.body_limit,
-        opts.spool_memory,
-        &opts.spool_dir,
-        opts.read_timeout,
-    )
-    .await?;
+    let upload = upload::prepare(&parts.headers, body, meta.body_limit, opts).await?;
     let vars = vars::request_vars(&parts, meta, upload.length());
     let packet = vars::encode(&vars).map_err(|e| ProxyError::HeadersTooLarge(e.to_string()))?;
     let deadlines = client::Deadlines {

@@ -2,14 +2,16 @@
 //! of known length streams straight through, and one of unknown length (chunked, HTTP/2) is
 //! spooled first — in memory up to a bound, then in an unlinked temp file — to learn its length.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
+use super::UwsgiOptions;
 use crate::proxy::{body::ProxyBody, error::ProxyError};
 
 /// Chunk size when replaying a spool file.
@@ -21,8 +23,12 @@ pub(super) enum Upload {
     None,
     /// Streamed from the client as it arrives; it must be exactly `length` bytes.
     Stream { body: ProxyBody, length: u64 },
-    /// Spooled in memory.
-    Memory { chunks: Vec<Bytes>, length: u64 },
+    /// Spooled in memory, holding its share of the process-wide spool budget until sent.
+    Memory {
+        chunks: Vec<Bytes>,
+        length: u64,
+        budget: Option<OwnedSemaphorePermit>,
+    },
     /// Spooled in an unlinked temp file, rewound to the start.
     File { file: tokio::fs::File, length: u64 },
 }
@@ -55,7 +61,9 @@ impl Upload {
         match self {
             Upload::None => Ok(()),
             Upload::Stream { body, length } => stream(body, length, w, idle).await,
-            Upload::Memory { chunks, .. } => {
+            Upload::Memory { chunks, budget, .. } => {
+                // The budget is held until the body is written (dropped with it on failure).
+                let _budget = budget;
                 for chunk in chunks {
                     write(w, &chunk, idle).await?;
                 }
@@ -76,14 +84,13 @@ impl Upload {
 }
 
 /// Chooses how the body travels: declared length → stream; none and no body → nothing;
-/// unknown length → spool. A declared or spooled length over `limit` is a 413.
+/// unknown length → spool. A declared length over `limit` (the site's `CLIENT_MAX_BODY_SIZE`)
+/// is a 413; so is a spooled one over `limit`, or without it over `opts.spool_max`.
 pub(super) async fn prepare(
     headers: &HeaderMap,
     body: ProxyBody,
     limit: Option<u64>,
-    spool_memory: usize,
-    spool_dir: &Path,
-    idle: Duration,
+    opts: &UwsgiOptions,
 ) -> Result<Upload, ProxyError> {
     let too_large = |n: u64| limit.is_some_and(|l| n > l);
     if let Some(length) = declared_length(headers)? {
@@ -97,7 +104,26 @@ pub(super) async fn prepare(
     if http_body::Body::is_end_stream(&body) {
         return Ok(Upload::None);
     }
-    spool(body, limit, spool_memory, spool_dir, idle).await
+    let bounds = Spool {
+        limit: limit.or(opts.spool_max),
+        memory: opts.spool_memory,
+        budget: &opts.spool_budget,
+        dir: &opts.spool_dir,
+        idle: opts.read_timeout,
+    };
+    spool(body, bounds).await
+}
+
+/// How far a body of unknown length may be spooled, and where.
+struct Spool<'a> {
+    /// Largest body accepted (413 past it).
+    limit: Option<u64>,
+    /// Bytes of this body kept in memory before it spills to a file.
+    memory: usize,
+    /// Memory all spooled bodies may hold at once: one permit a byte.
+    budget: &'a Arc<Semaphore>,
+    dir: &'a Path,
+    idle: Duration,
 }
 
 fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, ProxyError> {
@@ -109,31 +135,28 @@ fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, ProxyError> {
     text.trim().parse().map(Some).map_err(|_| bad())
 }
 
-async fn spool(
-    mut body: ProxyBody,
-    limit: Option<u64>,
-    spool_memory: usize,
-    spool_dir: &Path,
-    idle: Duration,
-) -> Result<Upload, ProxyError> {
+async fn spool(mut body: ProxyBody, bounds: Spool<'_>) -> Result<Upload, ProxyError> {
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut length = 0u64;
     let mut file: Option<tokio::fs::File> = None;
-    while let Some(data) = next_data(&mut body, idle)
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    while let Some(data) = next_data(&mut body, bounds.idle)
         .await
         .map_err(SendError::into_proxy)?
     {
         length += data.len() as u64;
-        if limit.is_some_and(|l| length > l) {
+        if bounds.limit.is_some_and(|l| length > l) {
             return Err(ProxyError::BodyTooLarge {
-                limit: limit.unwrap_or(0),
+                limit: bounds.limit.unwrap_or(0),
             });
         }
-        if file.is_none() && length > spool_memory as u64 {
-            let mut f = open_spool_file(spool_dir).await?;
+        if file.is_none() && !keep_in_memory(&bounds, length, data.len(), &mut held) {
+            let mut f = open_spool_file(bounds.dir).await?;
             for c in chunks.drain(..) {
                 f.write_all(&c).await.map_err(spool_io)?;
             }
+            // The memory is free again once the chunks are in the file.
+            held = None;
             file = Some(f);
         }
         match file.as_mut() {
@@ -147,11 +170,39 @@ async fn spool(
         if length == 0 {
             return Ok(Upload::None);
         }
-        return Ok(Upload::Memory { chunks, length });
+        return Ok(Upload::Memory {
+            chunks,
+            length,
+            budget: held,
+        });
     };
     file.flush().await.map_err(spool_io)?;
     file.rewind().await.map_err(spool_io)?;
     Ok(Upload::File { file, length })
+}
+
+/// Whether a chunk of `more` bytes, bringing the body to `length`, may stay in memory: within
+/// the body's own bound and the process-wide budget (whose permits `held` collects).
+fn keep_in_memory(
+    bounds: &Spool<'_>,
+    length: u64,
+    more: usize,
+    held: &mut Option<OwnedSemaphorePermit>,
+) -> bool {
+    if length > bounds.memory as u64 {
+        return false;
+    }
+    let Ok(permits) = u32::try_from(more) else {
+        return false;
+    };
+    let Ok(permit) = bounds.budget.clone().try_acquire_many_owned(permits) else {
+        return false;
+    };
+    match held {
+        Some(h) => h.merge(permit),
+        None => *held = Some(permit),
+    }
+    true
 }
 
 async fn open_spool_file(dir: &Path) -> Result<tokio::fs::File, ProxyError> {
@@ -234,5 +285,86 @@ where
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(SendError::Backend(e)),
         Err(_) => Err(SendError::Backend(std::io::ErrorKind::TimedOut.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::StreamBody;
+
+    /// A chunked-like body (no declared length) of `chunks`.
+    fn body(chunks: &[&'static [u8]]) -> ProxyBody {
+        let frames: Vec<Result<_, crate::proxy::body::BoxError>> = chunks
+            .iter()
+            .map(|c| Ok(http_body::Frame::data(Bytes::from_static(c))))
+            .collect();
+        StreamBody::new(futures_util::stream::iter(frames)).boxed()
+    }
+
+    fn bounds<'a>(
+        limit: Option<u64>,
+        memory: usize,
+        budget: &'a Arc<Semaphore>,
+        dir: &'a Path,
+    ) -> Spool<'a> {
+        Spool {
+            limit,
+            memory,
+            budget,
+            dir,
+            idle: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_413() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Arc::new(Semaphore::new(1 << 20));
+        let b = bounds(Some(8), 1024, &budget, dir.path());
+        let got = spool(body(&[b"12345", b"6789"]), b).await;
+        assert!(matches!(got, Err(ProxyError::BodyTooLarge { limit: 8 })));
+        let b = bounds(Some(9), 1024, &budget, dir.path());
+        let got = spool(body(&[b"12345", b"6789"]), b).await.unwrap();
+        assert!(matches!(got, Upload::Memory { length: 9, .. }));
+    }
+
+    #[tokio::test]
+    async fn a_body_past_its_memory_share_spills_to_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Arc::new(Semaphore::new(1 << 20));
+        let b = bounds(None, 6, &budget, dir.path());
+        let got = spool(body(&[b"12345", b"6789"]), b).await.unwrap();
+        assert!(matches!(got, Upload::File { length: 9, .. }));
+        assert_eq!(
+            budget.available_permits(),
+            1 << 20,
+            "file bodies hold no memory budget"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_process_budget_bounds_memory_and_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Arc::new(Semaphore::new(10));
+        let first = spool(
+            body(&[b"12345678"]),
+            bounds(None, 1024, &budget, dir.path()),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(first, Upload::Memory { length: 8, .. }));
+        assert_eq!(budget.available_permits(), 2);
+        // Only 2 bytes of budget left: the next body goes to its file instead of growing memory.
+        let second = spool(
+            body(&[b"1234", b"5678"]),
+            bounds(None, 1024, &budget, dir.path()),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(second, Upload::File { length: 8, .. }));
+        assert_eq!(budget.available_permits(), 2);
+        drop(first);
+        assert_eq!(budget.available_permits(), 10);
     }
 }
