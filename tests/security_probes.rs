@@ -359,3 +359,114 @@ async fn an_h2c_upgrade_is_not_forwarded() {
     assert!(headers.get("upgrade").is_none(), "{reply}");
     assert!(headers.get("http2-settings").is_none(), "{reply}");
 }
+
+/// A backend that answers every request with `answer`, byte for byte (a hyper server would
+/// never write the malformed framing these tests need). It reads the head and a
+/// `Content-Length` body before answering.
+async fn raw_backend(answer: &'static [u8]) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let body: usize = text[..end]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if seen.len() < end + 4 + body {
+                        continue;
+                    }
+                    seen.drain(..end + 4 + body);
+                    if s.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn backend_framing_that_cannot_be_forwarded_is_a_502() {
+    let d = Dockside::start(|_| {}).await;
+    let cases: [(&str, &'static [u8]); 4] = [
+        (
+            "te-and-cl.test",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ),
+        (
+            "te-and-long-cl.test",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 20\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ),
+        (
+            "cl-disagree.test",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello",
+        ),
+        (
+            "gzip-te.test",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b\x08\x00",
+        ),
+    ];
+    let mut sites = Vec::new();
+    for (host, answer) in cases {
+        sites.push(site(host, &[raw_backend(answer).await]));
+    }
+    d.publish(sites).await;
+    for (host, _) in cases {
+        // GET goes over dockside's own exchange, POST with a body over hyper's client.
+        for request in [
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+            format!(
+                "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+            ),
+        ] {
+            let reply = exchange(d.addr, request.as_bytes()).await;
+            assert_eq!(status_of(&reply), 502, "{request}: {reply}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn backend_framing_is_normalised_for_the_client() {
+    let d = Dockside::start(|_| {}).await;
+    let list = raw_backend(b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello").await;
+    let old = raw_backend(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
+    d.publish(vec![site("list.test", &[list]), site("old.test", &[old])])
+        .await;
+    for host in ["list.test", "old.test"] {
+        for request in [
+            format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+            format!(
+                "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+            ),
+        ] {
+            let reply = exchange(d.addr, request.as_bytes()).await;
+            assert!(
+                reply.starts_with("HTTP/1.1 200 OK\r\n"),
+                "{request}: {reply}"
+            );
+            let head = reply.split_once("\r\n\r\n").unwrap().0.to_ascii_lowercase();
+            let lengths: Vec<_> = head
+                .lines()
+                .filter(|l| l.starts_with("content-length:"))
+                .collect();
+            assert_eq!(lengths, ["content-length: 5"], "{request}: {reply}");
+            assert!(reply.ends_with("\r\n\r\nhello"), "{request}: {reply}");
+        }
+    }
+}
