@@ -5,15 +5,18 @@
 #
 #   scripts/bench.sh            # dockside binary with a routes file (needs the routes provider)
 #   scripts/bench.sh --example  # dockside's app::start via examples/bench_target (same data plane)
+#   BASELINE_BIN=path/to/older/dockside scripts/bench.sh
+#                               # also measures an earlier build in the same rounds (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE=${1:-auto}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}   # targets are measured in turns, ROUNDS times; the median run is reported
-BASE=${BENCH_PORT_BASE:-28080}   # three consecutive free ports above this one
-BACKEND_PORT=$((BASE + 1)) NGINX_PORT=$((BASE + 2)) DOCKSIDE_PORT=$((BASE + 3))
-for p in $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT; do
+BASE=${BENCH_PORT_BASE:-28080}   # four consecutive free ports above this one
+BACKEND_PORT=$((BASE + 1)) NGINX_PORT=$((BASE + 2)) DOCKSIDE_PORT=$((BASE + 3)) BASELINE_PORT=$((BASE + 4))
+BASELINE_BIN=${BASELINE_BIN:-}
+for p in $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT $BASELINE_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "port $p is in use: set BENCH_PORT_BASE to another base port" >&2; exit 1
   fi
@@ -121,6 +124,13 @@ if ! wait_ok "http://127.0.0.1:$DOCKSIDE_PORT/" "$HOST"; then
   fi
 fi
 IDLE_RSS=$(rss_kib "$DOCKSIDE_PID")
+if [ -n "$BASELINE_BIN" ]; then
+  DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
+    "$BASELINE_BIN" --http "127.0.0.1:$BASELINE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/baseline.log" &
+  BASELINE_PID=$!
+  PIDS+=($BASELINE_PID)
+  wait_ok "http://127.0.0.1:$BASELINE_PORT/" "$HOST" || { cat "$WORK/baseline.log" >&2; exit 1; }
+fi
 
 # nginx masters (daemon off) and their workers.
 pids_of() { local m; m=$(cat "$WORK/$1/nginx.pid"); echo "$m" $(pgrep -P "$m"); }
@@ -131,12 +141,14 @@ for round in $(seq 1 "$ROUNDS"); do
   run_wrk direct "http://127.0.0.1:$BACKEND_PORT/" $BACKEND_PIDS
   run_wrk nginx "http://127.0.0.1:$NGINX_PORT/" $NGINX_PIDS
   run_wrk dockside "http://127.0.0.1:$DOCKSIDE_PORT/" "$DOCKSIDE_PID"
+  [ -z "$BASELINE_BIN" ] || run_wrk baseline "http://127.0.0.1:$BASELINE_PORT/" "$BASELINE_PID"
 done
 echo '| target | req/s (median run) | p50 | p99 | CPU µs/req (proxy or backend) | req/s of every run |' > "$WORK/table"
 echo '|---|---|---|---|---|---|' >> "$WORK/table"
 row "direct (nginx static)" direct
 row "nginx proxy_pass" nginx
 row "dockside" dockside
+[ -z "$BASELINE_BIN" ] || row "dockside, earlier build (\`$BASELINE_BIN\`)" baseline
 AFTER_RSS=$(rss_kib "$DOCKSIDE_PID")
 
 {
