@@ -140,8 +140,14 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   run_wrk direct "http://127.0.0.1:$BACKEND_PORT/" $BACKEND_PIDS
   run_wrk nginx "http://127.0.0.1:$NGINX_PORT/" $NGINX_PIDS
-  run_wrk dockside "http://127.0.0.1:$DOCKSIDE_PORT/" "$DOCKSIDE_PID"
-  [ -z "$BASELINE_BIN" ] || run_wrk baseline "http://127.0.0.1:$BASELINE_PORT/" "$BASELINE_PID"
+  # With a baseline, the two builds swap places every round so neither always runs second.
+  if [ -n "$BASELINE_BIN" ] && [ $((round % 2)) = 0 ]; then
+    run_wrk baseline "http://127.0.0.1:$BASELINE_PORT/" "$BASELINE_PID"
+    run_wrk dockside "http://127.0.0.1:$DOCKSIDE_PORT/" "$DOCKSIDE_PID"
+  else
+    run_wrk dockside "http://127.0.0.1:$DOCKSIDE_PORT/" "$DOCKSIDE_PID"
+    [ -z "$BASELINE_BIN" ] || run_wrk baseline "http://127.0.0.1:$BASELINE_PORT/" "$BASELINE_PID"
+  fi
 done
 echo '| target | req/s (median run) | p50 | p99 | CPU µs/req (proxy or backend) | req/s of every run |' > "$WORK/table"
 echo '|---|---|---|---|---|---|' >> "$WORK/table"

@@ -55,7 +55,7 @@ pub struct Activity {
     in_flight: AtomicU32,
     /// HTTP/2: framing has no "between requests", so the header timeout does not apply.
     multiplexed: AtomicBool,
-    /// Requests started so far: a new one resets the HTTP/2 idle timer.
+    /// HTTP/2 streams started so far: a new one resets the idle timer.
     requests: AtomicU64,
     /// HTTP/1: bytes read past the end of the last request head, in the read that ended it.
     past_head: AtomicU64,
@@ -119,8 +119,10 @@ impl Activity {
             self.head_started.store(self.now_ms(), Ordering::Relaxed);
         }
         if let Some(end) = scan.find_end(bytes) {
-            let past = (bytes.len() - end) as u64;
-            self.past_head.fetch_add(past, Ordering::Relaxed);
+            // HTTP/1 bookkeeping happens on the connection's own task: loads and stores, no
+            // read-modify-write.
+            let past = self.past_head.load(Ordering::Relaxed) + (bytes.len() - end) as u64;
+            self.past_head.store(past, Ordering::Relaxed);
         }
     }
 
@@ -142,11 +144,12 @@ impl Activity {
     /// chunked).
     pub fn request_started(self: &Arc<Self>, http2: bool, body_len: Option<u64>) -> InFlight {
         if http2 {
+            // Streams start on their own tasks: this count is shared.
             self.multiplexed.store(true, Ordering::Relaxed);
+            self.requests.fetch_add(1, Ordering::Relaxed);
         } else {
             self.account_head(body_len);
         }
-        self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.head_started.store(0, Ordering::Relaxed);
         InFlight(self.clone())
@@ -154,8 +157,12 @@ impl Activity {
 
     /// HTTP/1: whether bytes already read belong to a next request.
     fn account_head(&self, body_len: Option<u64>) {
-        let past = self.past_head.swap(0, Ordering::Relaxed);
-        let from_buffer = !self.fresh_read.swap(false, Ordering::Relaxed);
+        let past = self.past_head.load(Ordering::Relaxed);
+        if past != 0 {
+            self.past_head.store(0, Ordering::Relaxed);
+        }
+        let from_buffer = !self.fresh_read.load(Ordering::Relaxed);
+        self.fresh_read.store(false, Ordering::Relaxed);
         let left = match body_len {
             Some(len) if past > len => {
                 self.next_head.store(true, Ordering::Relaxed);
@@ -172,9 +179,8 @@ impl Activity {
 
     /// The last response in flight was sent: a next head already read starts its timer now.
     fn served(&self) {
-        if self.next_head.swap(false, Ordering::Relaxed)
-            && !self.multiplexed.load(Ordering::Relaxed)
-        {
+        if self.next_head.load(Ordering::Relaxed) && !self.multiplexed.load(Ordering::Relaxed) {
+            self.next_head.store(false, Ordering::Relaxed);
             self.head_started.store(self.now_ms(), Ordering::Relaxed);
         }
     }
