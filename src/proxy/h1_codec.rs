@@ -185,7 +185,7 @@ pub fn check_framing_headers(headers: &mut HeaderMap) -> Result<Framing, CodecEr
         if headers.contains_key(header::CONTENT_LENGTH) {
             return Err(CodecError::LengthAndEncoding);
         }
-        if !final_coding_is_chunked(headers) {
+        if !only_chunked(headers) {
             let codings: Vec<&str> = headers
                 .get_all(header::TRANSFER_ENCODING)
                 .iter()
@@ -223,14 +223,19 @@ pub fn check_framing_headers(headers: &mut HeaderMap) -> Result<Framing, CodecEr
     }
 }
 
-fn final_coding_is_chunked(headers: &HeaderMap) -> bool {
-    headers
+/// Exactly one coding, `chunked`, as nginx accepts: `gzip, chunked` would hand the client
+/// gzip-coded bytes with no label, and `chunked` twice is forbidden (RFC 9112 §6.1).
+fn only_chunked(headers: &HeaderMap) -> bool {
+    let mut codings = headers
         .get_all(header::TRANSFER_ENCODING)
         .iter()
-        .next_back()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|c| !c.is_empty());
+    codings
+        .next()
+        .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
+        && codings.next().is_none()
 }
 
 /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only with

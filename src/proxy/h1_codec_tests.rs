@@ -118,12 +118,6 @@ fn body_framing_follows_rfc_9112() {
             Chunked,
             true,
         ),
-        (
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-            Method::GET,
-            Chunked,
-            true,
-        ),
         ("HTTP/1.1 200 OK\r\n\r\n", Method::GET, Close, false),
         (
             "HTTP/1.1 200 OK\r\nContent-Length: 4, 4\r\n\r\n",
@@ -193,6 +187,8 @@ fn bad_heads_are_errors() {
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 3\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
         "HTTP/1.1 2000 OK\r\n\r\n",
         "SMTP ready\r\n\r\n",
         "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",

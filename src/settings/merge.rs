@@ -166,8 +166,13 @@ fn site(host: String, acc: HostAcc) -> Site {
         enable_http_on_missing_cert: bool_of(ENABLE_HTTP_ON_MISSING_CERT),
         acme_http_challenge: s(ACME_HTTP_CHALLENGE_LOCATION)
             .and_then(|v| parse_challenge_location(v).ok()),
-        client_max_body_size: s(CLIENT_MAX_BODY_SIZE)
-            .and_then(|v| parse_size(CLIENT_MAX_BODY_SIZE, v).ok().flatten()),
+        // An explicit `0` is "unlimited" and must stay distinct from "not set", which leaves
+        // uwsgi's spool cap (DOCKSIDE_UWSGI_SPOOL_MAX) in force.
+        client_max_body_size: s(CLIENT_MAX_BODY_SIZE).and_then(|v| {
+            parse_size(CLIENT_MAX_BODY_SIZE, v)
+                .ok()
+                .map(|size| size.unwrap_or(u64::MAX))
+        }),
         sources: acc.sources,
     }
 }
