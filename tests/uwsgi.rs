@@ -23,13 +23,13 @@ use http_body_util::BodyExt;
 fn meta(target: &str, scheme: Scheme) -> RequestMeta {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     RequestMeta {
-        conn: ConnInfo::new(
+        conn: std::sync::Arc::new(ConnInfo::new(
             "127.0.0.9:41234".parse().unwrap(),
             "127.0.0.1:8443".parse().unwrap(),
             scheme,
             None,
             None,
-        ),
+        )),
         host: "app.example.test".into(),
         request_uri: format!("/prefix{target}"),
         path: path.into(),

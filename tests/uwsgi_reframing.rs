@@ -55,7 +55,7 @@ async fn handle(
     (backend, opts): &(BackendAddr, UwsgiOptions),
 ) -> Response<ProxyBody> {
     let meta = RequestMeta {
-        conn: ConnInfo::new(client, local, Scheme::Http, None, None),
+        conn: std::sync::Arc::new(ConnInfo::new(client, local, Scheme::Http, None, None)),
         host: "app.example.test".into(),
         request_uri: req.uri().to_string(),
         path: req.uri().path().into(),

@@ -116,7 +116,7 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
-    let ctx = Arc::new((state.clone(), conn, activity.clone()));
+    let ctx = Arc::new((state.clone(), Arc::new(conn), activity.clone()));
     let svc = service_fn(move |req: Request<Incoming>| {
         let ctx = ctx.clone();
         async move {

@@ -80,7 +80,9 @@ pub struct TlsConn {
 /// Per-request facts after routing, for forwarders that need more than the rewritten request.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
-    pub conn: ConnInfo,
+    /// Shared with the connection's other requests: one reference count per request, not a
+    /// copy of each field.
+    pub conn: Arc<ConnInfo>,
     /// Host header without port, lower-cased (`$host`).
     pub host: String,
     /// The original request target (`$request_uri`).

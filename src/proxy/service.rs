@@ -78,7 +78,7 @@ type Answer = (Response<ProxyBody>, Option<BackendAddr>);
 /// Serves one request; never fails (errors become responses).
 pub async fn handle(
     state: &ServiceState,
-    conn: &ConnInfo,
+    conn: &Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let pending = Pending::capture(state.access_log, &req);
@@ -126,7 +126,7 @@ type Failure = (ProxyError, Option<BackendAddr>);
 /// later steps carry it too.
 async fn route(
     state: &ServiceState,
-    conn: &ConnInfo,
+    conn: &Arc<ConnInfo>,
     host: &str,
     req: Request<Incoming>,
     hsts: &mut Option<HeaderValue>,
@@ -291,7 +291,7 @@ fn check_declared_length<B: Body>(site: &SiteRoute, req: &Request<B>) -> Result<
 /// `path` is the normalised path: the `VIRTUAL_DEST` rewrite and `PATH_INFO` start from it, while
 /// `$request_uri` (`X-Original-URI`, uwsgi's `REQUEST_URI`) stays as the client sent it.
 fn request_meta<B>(
-    conn: &ConnInfo,
+    conn: &Arc<ConnInfo>,
     host: &str,
     site: &SiteRoute,
     location: &LocationRoute,

@@ -1,6 +1,8 @@
 //! Host matching with nginx `server_name` precedence: exact, longest leading wildcard,
 //! longest trailing wildcard, then regexes in order.
 
+use std::borrow::Cow;
+
 use regex::Regex;
 
 /// A compiled `VIRTUAL_HOST` item.
@@ -77,7 +79,9 @@ impl HostPattern {
 }
 
 /// Lower-cases a Host header value and strips its port (IPv6 literals keep their brackets).
-pub fn normalize_host(raw: &str) -> String {
+/// A value that is already a bare lower-case name (what `parse_host` returns, and most SNI
+/// names) is borrowed: the route lookup of every request passes through here.
+pub fn normalize_host(raw: &str) -> Cow<'_, str> {
     let raw = raw.trim().trim_end_matches('.');
     let without_port = if raw.starts_with('[') {
         match raw.find(']') {
@@ -90,7 +94,11 @@ pub fn normalize_host(raw: &str) -> String {
             _ => raw,
         }
     };
-    without_port.to_ascii_lowercase()
+    if without_port.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(without_port.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(without_port)
+    }
 }
 
 /// Why a request's `Host` is refused (400): RFC 9112 §3.2, and what nginx's

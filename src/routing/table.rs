@@ -227,7 +227,7 @@ impl RouteTable {
     /// The site for a Host header (port and case ignored), without the `DEFAULT_HOST` fallback.
     pub fn site(&self, host_header: &str) -> Option<&Arc<SiteRoute>> {
         let host = normalize_host(host_header);
-        if let Some(site) = self.exact.get(&host) {
+        if let Some(site) = self.exact.get(host.as_ref()) {
             return Some(site);
         }
         [&self.leading, &self.trailing, &self.regex]

@@ -1,6 +1,7 @@
 //! Table tests for the uwsgi vars.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use http::{Method, Request, Version};
 
@@ -9,13 +10,13 @@ use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
 
 fn meta(scheme: Scheme) -> RequestMeta {
     RequestMeta {
-        conn: ConnInfo::new(
+        conn: Arc::new(ConnInfo::new(
             "[::ffff:10.1.2.3]:40000".parse().unwrap(),
             "0.0.0.0:8443".parse().unwrap(),
             scheme,
             None,
             None,
-        ),
+        )),
         host: "app.example.test".into(),
         request_uri: "/api/a%20b?x=1".into(),
         path: "/a%20b".into(),
