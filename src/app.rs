@@ -16,14 +16,15 @@ use crate::admin::{self, AdminState};
 use crate::config::Config;
 use crate::discovery::{self, DockerSettings, file};
 use crate::model::{DesiredState, SourceItem};
-use crate::proxy::forward::Forwarder;
-use crate::proxy::health::PassiveHealth;
-use crate::proxy::listener;
-use crate::proxy::service::ServiceState;
-use crate::proxy::uwsgi::{self, UwsgiOptions};
-use crate::proxy::workers::{self, Workers};
 use crate::routing::{RouteTable, SiteDefaults};
+use crate::server::{self, Workers};
+use crate::service::{LogThrottle, ServiceState};
 use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
+use crate::upstream::uwsgi::{self, UwsgiOptions};
+use crate::upstream::{Forwarder, PassiveHealth};
+
+/// A repeated per-request warning (same host, backend and status) is logged at most this often.
+const WARNING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long startup waits for the Docker provider's first container list.
 const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -125,12 +126,12 @@ impl Drop for Running {
 /// Binds the listeners and starts every task. Returns once dockside is serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let threads = worker_count();
-    let sockets = workers::bind(config.http, threads).map_err(|e| bind_error(config.http, e))?;
+    let sockets = server::bind(config.http, threads).map_err(|e| bind_error(config.http, e))?;
     let http_addr = sockets[0]
         .local_addr()
         .context("reading the HTTP listener address")?;
     let https = match config.https {
-        Some(addr) => Some(workers::bind(addr, threads).map_err(|e| bind_error(addr, e))?),
+        Some(addr) => Some(server::bind(addr, threads).map_err(|e| bind_error(addr, e))?),
         None => None,
     };
     let https_addr = https
@@ -166,11 +167,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         health: Arc::new(PassiveHealth::default()),
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
         cancel: cancel.clone(),
-        http: listener::http_builder(&config.limits),
+        http: server::http_builder(&config.limits),
         tls: tls.clone(),
         https_port: https_addr.map_or(443, |a| a.port()),
         tracker: tracker.clone(),
         spool_budget: uwsgi::spool_budget(&config.limits),
+        warnings: Arc::new(LogThrottle::new(WARNING_EVERY)),
     };
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     tracker.spawn(spawn_route_builder(
@@ -252,6 +254,8 @@ struct Shared {
     tracker: TaskTracker,
     /// Memory all uwsgi spools share, across workers.
     spool_budget: Arc<Semaphore>,
+    /// Per-request warnings of this instance, shared by its workers.
+    warnings: Arc<LogThrottle>,
 }
 
 impl Shared {
@@ -264,7 +268,13 @@ impl Shared {
                 &config.limits,
                 config.verify_upstream_tls,
                 self.health.clone(),
+                UwsgiOptions::from_limits(
+                    &config.limits,
+                    std::env::temp_dir(),
+                    self.spool_budget.clone(),
+                ),
             )?,
+            warnings: self.warnings.clone(),
             trust_downstream: config.trust_downstream_proxy,
             access_log: config.access_log,
             limits: config.limits.clone(),
@@ -272,11 +282,6 @@ impl Shared {
             shutdown: self.cancel.clone(),
             tracker: self.tracker.clone(),
             http: self.http.clone(),
-            uwsgi: UwsgiOptions::from_limits(
-                &config.limits,
-                std::env::temp_dir(),
-                self.spool_budget.clone(),
-            ),
             tls: self.tls.clone(),
             https_port: self.https_port,
         }))

@@ -279,3 +279,35 @@ async fn nohttp_falls_to_the_default_host_over_http() {
     let x = p.curl("https", "only-tls.test", "/", &[]).await;
     assert_eq!(x.json()["backend"], "tls-site", "{x:?}");
 }
+
+/// With HTTPS off every site is served as `noredirect` over HTTP, and the ACME step reads the
+/// same effective method as the policy step: `redirect` + `ENABLE_HTTP_ON_MISSING_CERT=false`
+/// with the `legacy` challenge location no longer answers a stranger's token with 404 (the
+/// second copy of `effective_method`, which lacked the HTTPS-off branch, did) but serves the
+/// path like any other, as the site's own pages are served.
+#[tokio::test]
+async fn https_off_challenge_path_follows_the_served_method() {
+    use dockside::model::AcmeChallengeLocation;
+    let d = common::Dockside::start(|_| {}).await;
+    let b = TestBackend::start("app").await;
+    let legacy = |host: &str, location| Site {
+        https_method: Some(HttpsMethod::Redirect),
+        enable_http_on_missing_cert: Some(false),
+        acme_http_challenge: Some(location),
+        ..site(host, &[b.addr])
+    };
+    d.publish(vec![
+        legacy("legacy.test", AcmeChallengeLocation::Legacy),
+        legacy("enabled.test", AcmeChallengeLocation::Enabled),
+    ])
+    .await;
+    let path = "/.well-known/acme-challenge/unknown-token";
+    // The site itself is served, not redirected: HTTPS is off.
+    assert_eq!(common::get(&d, "legacy.test", "/").await.backend(), "app");
+    let x = common::get(&d, "legacy.test", path).await;
+    assert_eq!(x.status, http::StatusCode::OK, "{x:?}");
+    assert_eq!(x.backend(), "app");
+    // `true` (nginx-proxy's default) still answers the challenge path itself.
+    let x = common::get(&d, "enabled.test", path).await;
+    assert_eq!(x.status, http::StatusCode::NOT_FOUND, "{x:?}");
+}

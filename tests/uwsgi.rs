@@ -1,4 +1,4 @@
-//! `proxy::uwsgi::forward` against a real uWSGI 2.0 running `tests/apps/uwsgi_app.py`: vars,
+//! `upstream::uwsgi::forward` against a real uWSGI 2.0 running `tests/apps/uwsgi_app.py`: vars,
 //! streamed and spooled uploads, streamed responses, limits, broken backends, unix sockets.
 
 #[path = "common/uwsgi_bodies.rs"]
@@ -9,13 +9,9 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use bodies::{Pattern, collect, json, vm_hwm_kib};
+use dockside::exchange::{ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme, empty, full};
 use dockside::model::BackendAddr;
-use dockside::proxy::{
-    body::{ProxyBody, empty, full},
-    error::ProxyError,
-    meta::{ConnInfo, RequestMeta, Scheme},
-    uwsgi::{UwsgiBodyError, UwsgiOptions, forward},
-};
+use dockside::upstream::uwsgi::{UwsgiBodyError, UwsgiOptions, forward};
 use harness::Uwsgi;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;

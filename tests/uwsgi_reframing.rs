@@ -9,12 +9,9 @@ mod harness;
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
+use dockside::exchange::{ConnInfo, ProxyBody, RequestMeta, Scheme, empty, full};
 use dockside::model::BackendAddr;
-use dockside::proxy::{
-    body::{ProxyBody, empty, full},
-    meta::{ConnInfo, RequestMeta, Scheme},
-    uwsgi::{UwsgiOptions, forward},
-};
+use dockside::upstream::uwsgi::{UwsgiOptions, forward};
 use harness::Uwsgi;
 use http::{Request, Response};
 use http_body_util::BodyExt;

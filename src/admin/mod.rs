@@ -17,8 +17,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::exchange::{ProxyBody, full};
 use crate::model::DesiredState;
-use crate::proxy::body::{ProxyBody, full};
 use crate::routing::RouteTable;
 
 /// What the admin endpoints read: the same snapshots the data plane serves.
@@ -96,7 +96,7 @@ pub async fn healthcheck(addr: SocketAddr) -> bool {
         tokio::spawn(conn);
         let req = Request::get("/healthz")
             .header(http::header::HOST, "localhost")
-            .body(crate::proxy::body::empty())
+            .body(crate::exchange::empty())
             .ok()?;
         Some(sender.send_request(req).await.ok()?.status() == StatusCode::OK)
     };

@@ -5,6 +5,7 @@ pub mod host;
 pub mod path;
 pub mod table;
 pub mod upstream;
+pub mod uri_path;
 
 pub use table::{Action, DefaultRoot, LocationRoute, RouteTable, SiteDefaults, SiteRoute};
 pub use upstream::Upstream;

@@ -32,7 +32,7 @@ use super::certs::CertEntry;
 use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::{CertResolver, Decision, TlsState};
 use crate::acme::challenge::Challenges;
-use crate::proxy::meta::{ConnInfo, Scheme, TlsConn};
+use crate::exchange::{ConnInfo, Scheme, TlsConn};
 
 /// ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
 const ACME_TLS_1: &[u8] = b"acme-tls/1";

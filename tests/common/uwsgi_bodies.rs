@@ -7,7 +7,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use dockside::proxy::body::{BoxError, ProxyBody};
+use dockside::exchange::{BoxError, ProxyBody};
 use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;

@@ -13,21 +13,21 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::proxy::idle::{Activity, Tracked};
+use super::idle::{Activity, Tracked};
 
 /// The client's side of a requested upgrade, with what the spliced connection must keep.
-pub struct ClientUpgrade {
-    pub(crate) on: OnUpgrade,
-    pub(crate) permit: Option<Arc<OwnedSemaphorePermit>>,
-    pub(crate) tracker: TaskTracker,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) idle: Duration,
+pub(super) struct ClientUpgrade {
+    pub(super) on: OnUpgrade,
+    pub(super) permit: Option<Arc<OwnedSemaphorePermit>>,
+    pub(super) tracker: TaskTracker,
+    pub(super) shutdown: CancellationToken,
+    pub(super) idle: Duration,
 }
 
 impl ClientUpgrade {
     /// Once both sides have switched, copies bytes both ways until either side closes, the
     /// connection is idle for `idle`, or shutdown.
-    pub fn spawn_splice(self, upstream: OnUpgrade) {
+    pub(super) fn spawn_splice(self, upstream: OnUpgrade) {
         let tracker = self.tracker.clone();
         tracker.spawn(self.splice(upstream));
     }

@@ -1,7 +1,7 @@
-//! A request without a body over one upstream HTTP/1.1 connection, using `h1_codec`: write the
+//! A request without a body over one upstream HTTP/1.1 connection, using `codec`: write the
 //! head, read until the response head parses, then stream the response body straight from the
 //! socket as the client reads it. No task, no channel: the request's own task does the IO.
-//! `upstream_pool` keeps these connections and decides which requests take this path.
+//! `pool` keeps these connections and decides which requests take this path.
 
 use std::io;
 use std::pin::Pin;
@@ -13,8 +13,8 @@ use http::request::Parts;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::proxy::body::BoxError;
-use crate::proxy::h1_codec::{self, Chunk, Chunked, CodecError, Framing, Head};
+use super::codec::{self, Chunk, Chunked, CodecError, Framing, Head};
+use crate::exchange::BoxError;
 
 /// Room made in the read buffer before a read: small, since most heads and many whole
 /// responses fit, doubling while reads fill it (a large body) up to `MAX_CHUNK`.
@@ -93,7 +93,7 @@ impl WireConn {
     pub async fn exchange(&mut self, parts: &Parts) -> Result<Head, WireError> {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         self.head.clear();
-        h1_codec::encode_request_head(&parts.method, target, &parts.headers, &mut self.head);
+        codec::encode_request_head(&parts.method, target, &parts.headers, &mut self.head);
         self.io
             .write_all(&self.head)
             .await
@@ -101,7 +101,7 @@ impl WireConn {
         self.io.flush().await.map_err(WireError::Write)?;
         let mut received = false;
         loop {
-            if let Some(head) = h1_codec::parse_response_head(&mut self.buf, &parts.method)? {
+            if let Some(head) = codec::parse_response_head(&mut self.buf, &parts.method)? {
                 return Ok(head);
             }
             let n = std::future::poll_fn(|cx| self.poll_fill(cx))

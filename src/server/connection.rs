@@ -1,28 +1,24 @@
-//! Client connections: the accept loop for HTTP and HTTPS (connection limit, nodelay, TLS
-//! handshake), the hyper-util server builder (HTTP/1.1 + h2c, header timeout and size limits),
-//! and graceful drain.
+//! One client connection: the hyper-util server builder (HTTP/1.1 + h2c, header size limits),
+//! serving its requests through the service, the idle and header watchdog, the WebSocket splice
+//! after a `101`, and graceful drain.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::Either;
-use http::{Request, Version};
+use http::{Request, Response, StatusCode, Version};
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio_util::task::TaskTracker;
 
+use super::idle::{Activity, Expired, Race, Tracked};
+use super::upgrade::ClientUpgrade;
 use crate::config::Limits;
-use crate::proxy::body;
-use crate::proxy::idle::{Activity, Expired, Race, Tracked};
-use crate::proxy::meta::{ConnInfo, Scheme};
-use crate::proxy::service::{self, ServiceState};
-use crate::tls::{Accepted, TlsAcceptor, TlsError};
+use crate::exchange::{self, ConnInfo, ProxyBody};
+use crate::service::{self, ServiceState};
 
 /// hyper refuses smaller read buffers than this for HTTP/1.
 const MIN_H1_BUF: usize = 8192;
@@ -47,68 +43,6 @@ pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Accepts clients until shutdown, plain TCP or, with `tls`, TLS (handshake through the
-/// `TlsAcceptor`: SNI, policy, ACME TLS-ALPN-01). Every connection holds one permit of
-/// `ServiceState::connections` and runs in `tracker` so shutdown can wait for it. Past the
-/// limit a new connection is closed at once (like nginx when `worker_connections` run out):
-/// waiting for a permit would strand clients queued on another worker's socket.
-pub async fn accept_loop(
-    listener: TcpListener,
-    state: Arc<ServiceState>,
-    tracker: TaskTracker,
-    tls: Option<Arc<TlsAcceptor>>,
-) {
-    let local = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    loop {
-        let accepted = tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let (stream, client) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(%local, "accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-            tracing::warn!(%client, %local, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing");
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        // Shared with an upgraded (WebSocket) connection, which may outlive this task.
-        let permit = Some(Arc::new(permit));
-        match &tls {
-            None => {
-                let mut conn = ConnInfo::new(client, local, Scheme::Http, None, None);
-                conn.permit = permit;
-                tracker.spawn(serve_connection(stream, conn, state));
-            }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                tracker.spawn(async move {
-                    // A failed handshake ends only this connection.
-                    match acceptor.accept(stream, client, local).await {
-                        Ok(Some(Accepted {
-                            stream, mut conn, ..
-                        })) => {
-                            conn.permit = permit;
-                            serve_connection(stream, conn, state).await
-                        }
-                        Ok(None) | Err(TlsError::Refused { .. }) => {}
-                        Err(e) => tracing::debug!(%client, "TLS handshake failed: {e}"),
-                    }
-                });
-            }
-        }
-    }
-}
-
 /// Serves HTTP/1.1 or h2c on one established connection until it ends, or until shutdown
 /// asks it to finish in-flight requests and close; `io` is a TCP or a TLS stream.
 pub async fn serve_connection<IO>(io: IO, conn: ConnInfo, state: Arc<ServiceState>)
@@ -123,10 +57,17 @@ where
             let (state, conn, activity) = &*ctx;
             let http2 = req.version() == Version::HTTP_2;
             let in_flight = activity.request_started(http2, req.body().size_hint().exact());
-            let response = service::handle(state, conn, req).await;
+            let mut req = req;
+            let client_upgrade =
+                service::upgrade_requested(req.headers()).then(|| hyper::upgrade::on(&mut req));
+            let upgrade = client_upgrade.is_some();
+            let mut response = service::handle(state, conn, req, upgrade).await;
+            if let Some(on) = client_upgrade {
+                splice_if_switched(state, conn, on, &mut response);
+            }
             // The request is in flight until its response's last byte is sent: HTTP/1's next
             // head may begin then, and an HTTP/2 connection is not idle before.
-            Ok::<_, Infallible>(response.map(|body| body::with_guard(body, in_flight)))
+            Ok::<_, Infallible>(response.map(|body| exchange::with_guard(body, in_flight)))
         }
     });
     let io = TokioIo::new(Tracked::new(io, activity.clone()));
@@ -167,4 +108,26 @@ where
     if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
     }
+}
+
+/// After a `101` from the backend, both upgraded connections are spliced together in a task
+/// that keeps the client connection's permit (`upgrade`).
+fn splice_if_switched(
+    state: &ServiceState,
+    conn: &ConnInfo,
+    client: hyper::upgrade::OnUpgrade,
+    response: &mut Response<ProxyBody>,
+) {
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
+    let upstream = hyper::upgrade::on(&mut *response);
+    ClientUpgrade {
+        on: client,
+        permit: conn.permit.clone(),
+        tracker: state.tracker.clone(),
+        shutdown: state.shutdown.clone(),
+        idle: state.limits.upstream_timeout,
+    }
+    .spawn_splice(upstream);
 }

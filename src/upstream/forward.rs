@@ -1,6 +1,8 @@
-//! HTTP and HTTPS forwarding over the worker's pooled keep-alive connections
-//! (`upstream_pool`): backend choice with passive health and retry, timeouts, streaming bodies,
-//! and the WebSocket splice after a `101` (`upgrade`).
+//! The one backend exchange: the rotation with down backends last, a refused connect marks
+//! its backend down and (for an idempotent request with an empty body) moves on to the next,
+//! the upstream timeout — the same for every protocol; only the last step differs: HTTP/1.1
+//! over the worker's pool (`pool`, also over TLS) or uwsgi (one connection per request, as
+//! uWSGI closes after each response).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,23 +10,24 @@ use std::time::Duration;
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 
+use super::health::{DOWN_FOR, PassiveHealth};
+use super::pool::{Pool, SendError};
+use super::tls;
+use super::uwsgi::{self, UwsgiOptions};
 use crate::config::Limits;
 use crate::error_chain::chain;
+use crate::exchange::hop::rewrite_response;
+use crate::exchange::{ClientBodyError, LimitExceeded, ProxyBody, ProxyError, RequestMeta};
 use crate::model::{BackendAddr, Proto};
-use crate::proxy::body::{ClientBodyError, LimitExceeded, ProxyBody};
-use crate::proxy::error::ProxyError;
-use crate::proxy::headers;
-use crate::proxy::health::PassiveHealth;
-use crate::proxy::upgrade::ClientUpgrade;
-use crate::proxy::upstream_pool::{Pool, SendError};
-use crate::proxy::upstream_tls;
 use crate::routing::Upstream;
 
-/// One worker's upstream connections and the passive health registry they feed.
+/// One worker's upstream connections, the passive health registry they feed, and how uwsgi
+/// exchanges are bounded.
 pub struct Forwarder {
     pool: Pool,
     health: Arc<PassiveHealth>,
     upstream_timeout: Duration,
+    uwsgi: UwsgiOptions,
 }
 
 /// A forwarded exchange: the response for the client and the backend that produced it.
@@ -33,19 +36,26 @@ pub struct Forwarded {
     pub backend: BackendAddr,
 }
 
+/// A failed exchange and the backend it failed on (`None` when no backend was tried), for
+/// `$upstream_addr` and the log line.
+pub type Failed = (ProxyError, Option<BackendAddr>);
+
 impl Forwarder {
     /// Each worker thread has its own (so pooled connections stay on their thread); `health`
-    /// is shared by all. Upstream TLS is unverified unless `verify_upstream_tls` (as nginx).
+    /// and the uwsgi spool budget in `uwsgi` are shared by all. Upstream TLS is unverified
+    /// unless `verify_upstream_tls` (as nginx).
     pub fn new(
         limits: &Limits,
         verify_upstream_tls: bool,
         health: Arc<PassiveHealth>,
+        uwsgi: UwsgiOptions,
     ) -> anyhow::Result<Forwarder> {
-        let tls = upstream_tls::client_config(verify_upstream_tls)?;
+        let tls = tls::client_config(verify_upstream_tls)?;
         Ok(Forwarder {
             pool: Pool::new(tls, limits.connect_timeout),
             health,
             upstream_timeout: limits.upstream_timeout,
+            uwsgi,
         })
     }
 
@@ -54,28 +64,22 @@ impl Forwarder {
         &self.health
     }
 
-    /// Sends `req` (already header-rewritten, URI in origin form) to the upstream's backends
-    /// in rotation. A backend that cannot be connected is marked down; when `retryable` (an
-    /// idempotent request whose body is empty) the next backend is tried.
+    /// Sends `req` (headers already rewritten by the service) to the upstream's backends in
+    /// rotation. A backend that cannot be connected is marked down; when `retryable` (an
+    /// idempotent request whose body is empty) the next backend is tried. `upgrade`: the client
+    /// asked to switch protocols; a `101` response keeps its upgrade for the server to splice.
     pub async fn forward(
         &self,
         req: Request<ProxyBody>,
+        meta: &RequestMeta,
         upstream: &Upstream,
         retryable: bool,
-        client_upgrade: Option<ClientUpgrade>,
-    ) -> Result<Forwarded, ProxyError> {
-        let tls = upstream.proto == Proto::Https;
+        upgrade: bool,
+    ) -> Result<Forwarded, Failed> {
         let order = self.health.order(upstream.rotation());
         let (mut parts, mut body) = req.into_parts();
-        // HTTP/1.1 to the backend (nginx's `proxy_http_version 1.1`), origin-form target.
-        parts.version = Version::HTTP_11;
-        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
-            let path = parts
-                .uri
-                .path_and_query()
-                .cloned()
-                .unwrap_or_else(|| PathAndQuery::from_static("/"));
-            parts.uri = Uri::from(path);
+        if upstream.proto != Proto::Uwsgi {
+            origin_form_http11(&mut parts);
         }
         let keep = retryable && order.len() > 1;
         let mut template = Some(parts);
@@ -88,31 +92,38 @@ impl Forwarder {
             if !last {
                 template = Some(clone_parts(&parts));
             }
-            let req = Request::from_parts(parts, body);
-            body = crate::proxy::body::empty();
-            let upgrade = client_upgrade.is_some();
-            match self.send(req, &backend.addr, tls, upgrade).await {
+            let req = Request::from_parts(
+                parts,
+                std::mem::replace(&mut body, crate::exchange::empty()),
+            );
+            let sent = match upstream.proto {
+                Proto::Http => self.send(req, &backend.addr, false, upgrade).await,
+                Proto::Https => self.send(req, &backend.addr, true, upgrade).await,
+                Proto::Uwsgi => uwsgi::forward(req, meta, &backend.addr, &self.uwsgi).await,
+            };
+            match sent {
                 Ok(response) => {
                     self.health.mark_up(&backend.addr);
                     return Ok(Forwarded {
-                        response: finish(response, client_upgrade),
+                        response,
                         backend: backend.addr.clone(),
                     });
                 }
                 Err(err @ ProxyError::Connect { .. }) => {
                     self.health.mark_down(&backend.addr);
-                    tracing::warn!(backend = %backend.addr, source = %backend.source, "{err}; marked down for {}s", crate::proxy::health::DOWN_FOR.as_secs());
-                    last_err = Some(err);
+                    tracing::warn!(backend = %backend.addr, source = %backend.source, "{err}; marked down for {}s", DOWN_FOR.as_secs());
+                    last_err = Some((err, Some(backend.addr.clone())));
                 }
-                Err(err) => return Err(err),
+                Err(err) => return Err((err, Some(backend.addr.clone()))),
             }
         }
-        Err(last_err.unwrap_or_else(|| ProxyError::NoBackend {
-            host: String::new(),
-            path: template
-                .as_ref()
-                .map_or_else(String::new, |p| p.uri.path().to_owned()),
-            excluded: upstream.excluded.len(),
+        Err(last_err.unwrap_or_else(|| {
+            let err = ProxyError::NoBackend {
+                host: meta.host.clone(),
+                path: meta.request_uri.clone(),
+                excluded: upstream.excluded.len(),
+            };
+            (err, None)
         }))
     }
 
@@ -129,7 +140,11 @@ impl Forwarder {
                 backend: backend.clone(),
                 secs: self.upstream_timeout.as_secs(),
             }),
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(mut resp)) => {
+                let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+                rewrite_response(resp.headers_mut(), switching);
+                Ok(resp)
+            }
             Ok(Err(err)) => Err(classify(err, backend)),
         }
     }
@@ -175,17 +190,15 @@ fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
     }
 }
 
-/// Response for the client: hop-by-hop headers dropped, body streamed; on `101` both upgraded
-/// connections are spliced together (`upgrade`).
-fn finish(
-    mut resp: Response<ProxyBody>,
-    client_upgrade: Option<ClientUpgrade>,
-) -> Response<ProxyBody> {
-    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-    headers::rewrite_response(resp.headers_mut(), switching);
-    if switching && let Some(client) = client_upgrade {
-        let upstream = hyper::upgrade::on(&mut resp);
-        client.spawn_splice(upstream);
+/// HTTP/1.1 to the backend (nginx's `proxy_http_version 1.1`), origin-form target.
+fn origin_form_http11(parts: &mut http::request::Parts) {
+    parts.version = Version::HTTP_11;
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        let path = parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        parts.uri = Uri::from(path);
     }
-    resp
 }

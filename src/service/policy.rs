@@ -6,8 +6,8 @@
 
 use http::{Method, StatusCode};
 
+use crate::exchange::Scheme;
 use crate::model::HttpsMethod;
-use crate::proxy::meta::Scheme;
 use crate::routing::SiteRoute;
 
 /// The request facts a policy looks at.

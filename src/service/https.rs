@@ -1,5 +1,5 @@
 //! The HTTPS policy step of the service pipeline (between route lookup and location): applies
-//! the pure decisions of `proxy::policy` to a request — redirect, not served (like an unknown
+//! the pure decisions of `policy` to a request — redirect, not served (like an unknown
 //! host), 421, or the site to serve with its HSTS value.
 
 use std::sync::Arc;
@@ -7,11 +7,11 @@ use std::sync::Arc;
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
 
-use super::{Failure, ServiceState, no_site, text};
-use crate::proxy::body::ProxyBody;
-use crate::proxy::error::ProxyError;
-use crate::proxy::meta::ConnInfo;
-use crate::proxy::policy::{self, Verdict};
+use super::answer::{Failure, no_site, text};
+use super::policy::{self, Verdict};
+use super::state::ServiceState;
+use crate::exchange::{ConnInfo, ProxyBody, ProxyError};
+use crate::model::HttpsMethod;
 use crate::routing::{RouteTable, SiteRoute};
 
 /// The outcome of the HTTPS policy step.
@@ -51,10 +51,7 @@ pub(super) fn https_policy<'t, B>(
         host,
         request_uri,
     };
-    let listeners = policy::Listeners {
-        https: state.tls.is_some(),
-        https_port: state.https_port,
-    };
+    let listeners = listeners(state);
     let mut candidate = site;
     loop {
         let facts = policy::SitePolicy::of(candidate, cert_ok(state, conn, candidate));
@@ -94,4 +91,22 @@ fn cert_ok(state: &ServiceState, conn: &ConnInfo, site: &SiteRoute) -> bool {
         return true;
     }
     state.tls.as_ref().is_some_and(|t| t.load().cert_ok(site))
+}
+
+/// nginx-proxy's effective `HTTPS_METHOD` for `site` (`policy::effective_method`), for the steps
+/// before the policy itself (the ACME challenge).
+pub(super) fn effective_method(
+    state: &ServiceState,
+    conn: &ConnInfo,
+    site: &SiteRoute,
+) -> HttpsMethod {
+    let facts = policy::SitePolicy::of(site, cert_ok(state, conn, site));
+    policy::effective_method(&facts, listeners(state))
+}
+
+fn listeners(state: &ServiceState) -> policy::Listeners {
+    policy::Listeners {
+        https: state.tls.is_some(),
+        https_port: state.https_port,
+    }
 }

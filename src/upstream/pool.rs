@@ -14,7 +14,7 @@
 //! own, driven by a task, that never returns to the pool.
 //!
 //! Requests without a body (most of them: GET, HEAD) do not use hyper's client at all but
-//! `upstream_wire`, which writes the head and parses the answer itself; those connections are
+//! `h1::wire`, which writes the head and parses the answer itself; those connections are
 //! pooled in stacks of their own. hyper keeps what needs its machinery: streaming a request
 //! body while watching for an early answer, and upgrades.
 
@@ -35,11 +35,11 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::{TcpStream, UnixStream};
 
+use super::h1::codec::{self, Head};
+use super::h1::wire::{self, Io, Recycle, WireConn};
+use crate::exchange::is_idempotent;
+use crate::exchange::{BoxError, ProxyBody};
 use crate::model::BackendAddr;
-use crate::proxy::body::{BoxError, ProxyBody};
-use crate::proxy::h1_codec::{self, Head};
-use crate::proxy::meta::is_idempotent;
-use crate::proxy::upstream_wire::{self, Io, Recycle, WireConn};
 
 /// Idle connections are closed after this long unused (below common backend keep-alive
 /// timeouts, so we rarely pick one the backend is closing at that very moment).
@@ -238,7 +238,7 @@ impl Pool {
     }
 
     /// hyper's answer to a request with a body, held to the framing rule our own exchange
-    /// applies (`h1_codec::check_framing_headers`; hyper forwards a stale `Content-Length` or a
+    /// applies (`codec::check_framing_headers`; hyper forwards a stale `Content-Length` or a
     /// non-chunked coding as it is); a refused answer's connection is dropped, never pooled.
     fn hyper_response(
         &self,
@@ -246,14 +246,14 @@ impl Pool {
         key: Key,
         conn: Conn,
     ) -> Result<Response<ProxyBody>, SendError> {
-        h1_codec::check_framing_headers(resp.headers_mut())
+        codec::check_framing_headers(resp.headers_mut())
             .map_err(|e| SendError::Exchange(Box::new(e)))?;
         // Our own HTTP version goes to the client (RFC 9110 §6.2), not the backend's.
         *resp.version_mut() = Version::HTTP_11;
         Ok(resp.map(|body| self.body(body, Some((key, conn)))))
     }
 
-    /// A request without a body, over `upstream_wire`. A pooled connection the backend closed
+    /// A request without a body, over `h1::wire`. A pooled connection the backend closed
     /// while it was idle is skipped before anything is written; one found closed only after
     /// the request went out, without a byte of answer, gets an idempotent request again on
     /// the next connection (as nginx does with its cached upstream connections).
@@ -290,7 +290,7 @@ impl Pool {
             pool: self.clone(),
             key,
         };
-        upstream_wire::response(head, conn, recycle).map(http_body_util::BodyExt::boxed)
+        wire::response(head, conn, recycle).map(http_body_util::BodyExt::boxed)
     }
 
     /// The most recently used idle connection of one kind; every `POOL_IDLE` the expired
@@ -467,7 +467,7 @@ async fn exchange(
     .await
 }
 
-/// Where a finished `upstream_wire` body puts its connection.
+/// Where a finished `h1::wire` body puts its connection.
 struct ToPool {
     pool: Pool,
     key: Key,
@@ -544,5 +544,5 @@ impl Drop for PooledBody {
 }
 
 #[cfg(test)]
-#[path = "upstream_pool_tests.rs"]
+#[path = "pool_tests.rs"]
 mod tests;

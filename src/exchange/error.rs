@@ -21,7 +21,7 @@ pub enum ProxyError {
     BadRequest(String),
     /// The request path cannot be normalised safely (`uri_path`).
     #[error("bad request path: {0}")]
-    BadPath(#[from] crate::proxy::uri_path::PathError),
+    BadPath(#[from] crate::routing::uri_path::PathError),
     /// A missing, repeated or malformed `Host` (RFC 9112 §3.2).
     #[error("bad Host: {0}")]
     BadHost(#[from] crate::routing::host::InvalidHost),

@@ -19,8 +19,8 @@ use tokio::sync::Semaphore;
 pub use client::UwsgiBodyError;
 
 use crate::config::Limits;
+use crate::exchange::{ProxyBody, ProxyError, RequestMeta};
 use crate::model::BackendAddr;
-use crate::proxy::{body::ProxyBody, error::ProxyError, meta::RequestMeta};
 
 /// Bytes of one spooled body kept in memory before it spills to its file: small, so that many
 /// stalled uploads cost little memory (nginx's `client_body_buffer_size` is 8–16 KiB).

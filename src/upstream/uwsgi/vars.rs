@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName, Version, header, request::Parts};
 
 use super::codec::{EncodeError, PacketEncoder};
-use crate::proxy::headers::connection_tokens;
-use crate::proxy::meta::{RequestMeta, Scheme};
+use crate::exchange::hop::connection_tokens;
+use crate::exchange::{RequestMeta, Scheme};
 
 /// `DOCUMENT_ROOT` as nginx-proxy sends it: its uwsgi locations set no `root`, so nginx's
 /// compiled-in default applies.

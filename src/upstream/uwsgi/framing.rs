@@ -7,6 +7,7 @@
 use http::{HeaderMap, Method, StatusCode, header};
 
 use super::codec::ResponseHead;
+use crate::exchange::hop::{self, strip_hop_by_hop};
 
 /// Where the response body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,19 +31,9 @@ pub enum FramingError {
     TransferEncoding,
 }
 
-/// Response headers that belong to the uwsgi hop, never to the client's.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
-
 /// Strips hop-by-hop headers from `head` and decides how its body is framed.
 pub fn response_framing(method: &Method, head: &mut ResponseHead) -> Result<Framing, FramingError> {
-    strip_hop_by_hop(&mut head.headers);
+    strip_hop_by_hop(&mut head.headers, hop::Framing::Keep);
     let status = head.status;
     let no_body = method == Method::HEAD
         || status == StatusCode::NO_CONTENT
@@ -60,26 +51,6 @@ pub fn response_framing(method: &Method, head: &mut ResponseHead) -> Result<Fram
     match content_length(&head.headers)? {
         Some(n) => Ok(Framing::Length(n)),
         None => Ok(Framing::UntilClose),
-    }
-}
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let listed: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
-    for name in HOP_BY_HOP
-        .iter()
-        .copied()
-        .chain(listed.iter().map(String::as_str))
-    {
-        // Never let a Connection token remove the framing header we rely on.
-        if !name.is_empty() && name != "content-length" && name != "transfer-encoding" {
-            headers.remove(name);
-        }
     }
 }
 
@@ -109,7 +80,7 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, FramingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::uwsgi::codec::{Parsed, parse_head};
+    use crate::upstream::uwsgi::codec::{Parsed, parse_head};
 
     fn framing(method: Method, raw: &str) -> (Result<Framing, FramingError>, HeaderMap) {
         let Ok(Parsed::Complete { mut head, .. }) = parse_head(raw.as_bytes()) else {

@@ -1,6 +1,6 @@
 //! The HTTP/1.1 client side of a bodiless upstream exchange, as pure functions (bytes in, values
 //! out): the request head, the response head, how the response body is framed (RFC 9112 §6.3),
-//! and the chunked decoder. `upstream_wire` does the IO.
+//! and the chunked decoder. `wire` does the IO.
 //!
 //! Why our own: hyper's client connection moves every exchange through a request channel, a
 //! response oneshot and a body channel, each a wake-up of the task; with the connection driven
@@ -13,7 +13,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Response, StatusCode, Version};
 
-use crate::proxy::headers::connection_tokens;
+use crate::exchange::hop::connection_tokens;
 
 /// A response head larger than this is refused (hyper's default limit for a client is larger,
 /// but no backend behind nginx-proxy gets more than nginx's 4–8 KiB `proxy_buffer_size`).
@@ -353,5 +353,5 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, CodecError> {
 }
 
 #[cfg(test)]
-#[path = "h1_codec_tests.rs"]
+#[path = "codec_tests.rs"]
 mod tests;

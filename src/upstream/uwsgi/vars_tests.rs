@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::{Method, Request, Version};
 
 use super::*;
-use crate::proxy::meta::{ConnInfo, RequestMeta, Scheme};
+use crate::exchange::{ConnInfo, RequestMeta, Scheme};
 
 fn meta(scheme: Scheme) -> RequestMeta {
     RequestMeta {

@@ -25,11 +25,8 @@ use super::{
     framing::{self, Framing},
     upload::{SendError, Upload},
 };
+use crate::exchange::{BoxError, ProxyBody, ProxyError, empty};
 use crate::model::BackendAddr;
-use crate::proxy::{
-    body::{BoxError, ProxyBody, empty},
-    error::ProxyError,
-};
 
 type Reader = Box<dyn AsyncRead + Send + Sync + Unpin>;
 type Writer = Box<dyn AsyncWrite + Send + Sync + Unpin>;

@@ -5,26 +5,9 @@ use std::borrow::Cow;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::proxy::meta::Scheme;
+use crate::exchange::Scheme;
+use crate::exchange::hop::{Framing, strip_hop_by_hop};
 use crate::routing::path::PathPattern;
-
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
-
-/// Headers that describe one hop and never travel past a proxy (RFC 9110 §7.6.1, plus the
-/// legacy `Keep-Alive` / `Proxy-Connection` that clients still send). Names, not strings: a
-/// string would be parsed again on every removal, twice per proxied request.
-fn hop_by_hop() -> [&'static HeaderName; 7] {
-    [
-        &header::CONNECTION,
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &header::TE,
-        &header::TRAILER,
-        &header::TRANSFER_ENCODING,
-        &header::UPGRADE,
-    ]
-}
 
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -75,7 +58,7 @@ fn forwarded_upgrade(headers: &HeaderMap) -> Option<&HeaderValue> {
 pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
     let forwarded = ctx.trust_downstream.then(|| ClientForwarded::take(headers));
     let upgrade = forwarded_upgrade(headers).cloned();
-    strip_hop_by_hop(headers);
+    strip_hop_by_hop(headers, Framing::Strip);
     headers.remove(&PROXY);
     set_forwarding(headers, ctx, forwarded.unwrap_or_default());
     match (upgrade, ctx.keepalive) {
@@ -88,46 +71,6 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
         }
         (None, true) => {}
     }
-}
-
-/// Drops hop-by-hop headers from an upstream response; a `101` keeps `Upgrade`/`Connection`
-/// because the switch is what the client asked for.
-pub fn rewrite_response(headers: &mut HeaderMap, switching: bool) {
-    if !switching {
-        strip_hop_by_hop(headers);
-    }
-}
-
-/// Removes the RFC 9110 hop-by-hop headers and every header named in `Connection`. Most
-/// messages carry none of them: one pass over the names (an enum comparison each for standard
-/// headers) then saves hashing seven names for removals that find nothing.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(|k| hop_by_hop().contains(&k)) {
-        return;
-    }
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = connection_tokens(headers)
-            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-            .collect();
-        for name in named {
-            headers.remove(name);
-        }
-    }
-    for name in hop_by_hop() {
-        headers.remove(name);
-    }
-}
-
-/// The options listed in every `Connection` header, trimmed, empty ones skipped (as written:
-/// compare them case-insensitively).
-pub fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 /// The client's own `X-Forwarded-*` values, kept only when the downstream is trusted.

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::proxy::body;
+use crate::exchange as body;
 
 /// How the test backend answers each request on a connection.
 #[derive(Clone, Copy)]
@@ -96,7 +96,7 @@ async fn backend(reply: Reply) -> (BackendAddr, Arc<AtomicUsize>) {
 }
 
 fn pool() -> Pool {
-    let tls = crate::proxy::upstream_tls::client_config(false).unwrap();
+    let tls = crate::upstream::tls::client_config(false).unwrap();
     Pool::new(tls, Duration::from_secs(2))
 }
 

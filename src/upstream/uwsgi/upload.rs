@@ -12,7 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
 use super::UwsgiOptions;
-use crate::proxy::{body::ProxyBody, error::ProxyError};
+use crate::exchange::{ProxyBody, ProxyError};
 
 /// Chunk size when replaying a spool file.
 const FILE_CHUNK: usize = 64 * 1024;
@@ -295,7 +295,7 @@ mod tests {
 
     /// A chunked-like body (no declared length) of `chunks`.
     fn body(chunks: &[&'static [u8]]) -> ProxyBody {
-        let frames: Vec<Result<_, crate::proxy::body::BoxError>> = chunks
+        let frames: Vec<Result<_, crate::exchange::BoxError>> = chunks
             .iter()
             .map(|c| Ok(http_body::Frame::data(Bytes::from_static(c))))
             .collect();

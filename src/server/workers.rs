@@ -12,8 +12,8 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::proxy::listener;
-use crate::proxy::service::ServiceState;
+use super::accept::accept_loop;
+use crate::service::ServiceState;
 use crate::tls::TlsAcceptor;
 
 /// Accept backlog per listener socket.
@@ -128,11 +128,11 @@ fn run_worker(
                 return;
             }
         };
-        let http = listener::accept_loop(listener, state.clone(), tracker.clone(), None);
+        let http = accept_loop(listener, state.clone(), tracker.clone(), None);
         match tls.map(|(socket, acceptor)| (TcpListener::from_std(socket), acceptor)) {
             None => http.await,
             Some((Ok(socket), acceptor)) => {
-                let https = listener::accept_loop(socket, state, tracker.clone(), Some(acceptor));
+                let https = accept_loop(socket, state, tracker.clone(), Some(acceptor));
                 tokio::join!(http, https);
             }
             Some((Err(e), _)) => {

@@ -1,6 +1,7 @@
 //! Table tests for every header rule of nginx-proxy §1.6.9, trusted and untrusted.
 
 use super::*;
+use crate::exchange::hop::rewrite_response;
 
 static CLIENT_IP: HeaderValue = HeaderValue::from_static("10.0.0.7");
 

@@ -1,0 +1,15 @@
+//! What one request exchange carries between the rooms of the data plane: the body type every
+//! protocol streams, the connection and request facts a forwarder needs, the error that
+//! becomes an answer, and the hop-by-hop rule. `server`, `service` and `upstream` all speak
+//! these; none of them owns them.
+
+mod body;
+mod error;
+pub(crate) mod hop;
+mod meta;
+
+pub use body::{
+    BoxError, ClientBodyError, LimitExceeded, ProxyBody, empty, full, limited, with_guard,
+};
+pub use error::{Fault, ProxyError};
+pub use meta::{ConnInfo, RequestMeta, Scheme, TlsConn, is_idempotent};

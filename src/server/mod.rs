@@ -1,0 +1,14 @@
+//! The downstream side: worker threads (one runtime and one set of `SO_REUSEPORT` sockets per
+//! core), the accept loop with its connection permit and TLS handshake, serving one connection
+//! (hyper-util, HTTP/1.1 and h2c), the idle and header watchdogs, and the WebSocket splice. A
+//! request is handed to `service` and nothing here looks inside it. The PROXY protocol and
+//! HTTP/3 listeners land here.
+
+mod accept;
+mod connection;
+mod idle;
+mod upgrade;
+mod workers;
+
+pub use connection::{http_builder, serve_connection};
+pub use workers::{Workers, bind};

@@ -1,0 +1,102 @@
+//! Answers dockside writes itself: `DEFAULT_ROOT`, redirects and plain-text statuses, and the
+//! one place a `ProxyError` becomes a response (its status from `ProxyError::status()`) and a
+//! log line.
+
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+
+use super::log_throttle::LogThrottle;
+use crate::exchange::{self, Fault, ProxyBody, ProxyError};
+use crate::model::BackendAddr;
+use crate::routing::DefaultRoot;
+
+/// A response and the backend that produced it (for `$upstream_addr`; formatted only when
+/// an access log line is written).
+pub(super) type Answer = (Response<ProxyBody>, Option<BackendAddr>);
+
+/// A failure and the backend it is about, if one was tried.
+pub(super) type Failure = (ProxyError, Option<BackendAddr>);
+
+/// The `DEFAULT_ROOT` answer: nginx `return CODE [TEXT|URL]`.
+pub(super) fn default_root(root: &DefaultRoot) -> Response<ProxyBody> {
+    let status = root.status;
+    match &root.text {
+        Some(url) if status.is_redirection() => {
+            let mut resp = text(status, "");
+            if let Ok(v) = HeaderValue::from_str(url) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp
+        }
+        Some(body) => text(status, body.clone()),
+        None => text(
+            status,
+            format!(
+                "{} {}\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+        ),
+    }
+}
+
+/// The one place a `ProxyError` becomes a response and a log line.
+pub(super) fn answer_error(
+    warnings: &LogThrottle,
+    err: &ProxyError,
+    host: &str,
+    path: &str,
+    backend: Option<&BackendAddr>,
+) -> Response<ProxyBody> {
+    let status = err.status();
+    let backend = backend.map_or_else(|| "-".to_owned(), |b| b.to_string());
+    match err.fault() {
+        Fault::Client => tracing::debug!(host, path, backend, fault = ?err.fault(), "{err}"),
+        fault => {
+            let key = format!("{host}\0{backend}\0{}", status.as_u16());
+            if let Some(suppressed) = warnings.admit(&key, std::time::Instant::now()) {
+                tracing::warn!(host, path, backend, ?fault, suppressed, "{err}");
+            }
+        }
+    }
+    let mut resp = text(
+        status,
+        format!(
+            "{} {}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        ),
+    );
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+pub(super) fn text(status: StatusCode, body_text: impl Into<bytes::Bytes>) -> Response<ProxyBody> {
+    let mut resp = Response::new(exchange::full(body_text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+pub(super) fn no_site(host: &str) -> Failure {
+    (
+        ProxyError::NoSite {
+            host: host.to_owned(),
+        },
+        None,
+    )
+}
+
+pub(super) fn no_location(host: &str, path: &str) -> Failure {
+    let err = ProxyError::NoLocation {
+        host: host.to_owned(),
+        path: path.to_owned(),
+    };
+    (err, None)
+}

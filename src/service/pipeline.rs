@@ -1,0 +1,228 @@
+//! The proxy service: one request through a readable sequence of small steps —
+//! ACME challenge → route lookup → HTTPS policy (redirect / not served / 421, HSTS) → location →
+//! body limit → header rewrite → forward (http | https | uwsgi). Errors become responses in
+//! one place (`answer_error`), with their status from `ProxyError::status()`.
+
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, Version};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+
+use super::access_log::{Outcome, Pending};
+use super::answer::{Answer, Failure, answer_error, default_root, no_location, no_site};
+use super::challenge::acme_challenge;
+use super::headers::{self, HeaderContext};
+use super::https::{Policed, https_policy};
+use super::state::ServiceState;
+use crate::exchange::{
+    self, BoxError, ClientBodyError, ConnInfo, ProxyBody, ProxyError, RequestMeta, is_idempotent,
+};
+use crate::model::Proto;
+use crate::routing::host::{InvalidHost, parse_host};
+use crate::routing::uri_path;
+use crate::routing::{Action, LocationRoute, SiteRoute, Upstream};
+use crate::upstream::Forwarded;
+
+/// Serves one request; never fails (errors become responses). `upgrade`: the server took the
+/// client's side of a requested protocol switch, and splices it if the backend answers `101`.
+pub async fn handle(
+    state: &ServiceState,
+    conn: &Arc<ConnInfo>,
+    req: Request<Incoming>,
+    upgrade: bool,
+) -> Response<ProxyBody> {
+    let pending = Pending::capture(state.access_log, &req);
+    // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
+    let uri = req.uri().clone();
+    let mut hsts = None;
+    let (host, routed) = match request_host(&req) {
+        Ok(host) => {
+            let routed = route(state, conn, &host, req, upgrade, &mut hsts).await;
+            (host, routed)
+        }
+        Err(err) => (String::new(), Err((err, None))),
+    };
+    let (mut response, upstream) = match routed {
+        Ok(answer) => answer,
+        Err((err, backend)) => (
+            answer_error(&state.warnings, &err, &host, uri.path(), backend.as_ref()),
+            backend,
+        ),
+    };
+    // nginx-proxy's `add_header Strict-Transport-Security ... always`: errors included; a
+    // backend's own header wins.
+    if let Some(value) = hsts {
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(value);
+    }
+    if let Some(p) = pending {
+        let outcome = Outcome {
+            host: &host,
+            remote: conn.client,
+            status: response.status(),
+            body_bytes: response.body().size_hint().exact().unwrap_or(0),
+            upstream: upstream.map(|b| b.to_string()),
+        };
+        p.record(state.access_log, &outcome);
+    }
+    response
+}
+
+/// The pipeline. `hsts` is set once the HTTPS policy has decided, so that error answers of the
+/// later steps carry it too.
+async fn route(
+    state: &ServiceState,
+    conn: &Arc<ConnInfo>,
+    host: &str,
+    req: Request<Incoming>,
+    upgrade: bool,
+    hsts: &mut Option<HeaderValue>,
+) -> Result<Answer, Failure> {
+    if let Some(answer) = acme_challenge(state, conn, host, &req) {
+        return Ok((answer, None));
+    }
+    // Before anything looks at the path: `$uri` as nginx builds it (400 if it escapes).
+    let path = uri_path::normalize(req.uri().path()).map_err(|e| (e.into(), None))?;
+    let table = state.routes.load_full();
+    let site = table.lookup(host).ok_or_else(|| no_site(host))?;
+    let site = match https_policy(state, conn, &table, site, host, &req)? {
+        Policed::Serve(site, value) => {
+            *hsts = value;
+            site
+        }
+        Policed::Answer(answer) => return Ok((answer, None)),
+    };
+    let location = site
+        .location(&path)
+        .ok_or_else(|| no_location(host, &path))?;
+    let upstream = match &location.action {
+        Action::Return(root) => return Ok((default_root(root), None)),
+        Action::Forward(upstream) => upstream,
+    };
+    check_declared_length(site, &req).map_err(|e| (e, None))?;
+    let meta = request_meta(conn, host, site, location, &path, &req);
+    dispatch(state, meta, upstream, req, upgrade).await
+}
+
+/// Sends the rewritten request to the location's backends.
+async fn dispatch(
+    state: &ServiceState,
+    meta: RequestMeta,
+    upstream: &Upstream,
+    req: Request<Incoming>,
+    upgrade: bool,
+) -> Result<Answer, Failure> {
+    let retryable = is_idempotent(req.method()) && req.body().is_end_stream();
+    let req = rewrite(state, &meta, upstream, req);
+    let Forwarded { response, backend } = state
+        .forwarder
+        .forward(req, &meta, upstream, retryable, upgrade)
+        .await?;
+    Ok((response, Some(backend)))
+}
+
+/// `$host`: from an absolute-form target or h2 `:authority`, else the `Host` header. RFC 9112
+/// §3.2: an HTTP/1.1 request without `Host`, with two, or with an invalid one is answered 400
+/// (a proxy that routes by the first of two lets the backend read the other).
+fn request_host<B>(req: &Request<B>) -> Result<String, ProxyError> {
+    let mut values = req.headers().get_all(header::HOST).iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return Err(InvalidHost::Repeated.into());
+    }
+    let raw = match (req.uri().authority(), first) {
+        (Some(authority), _) => authority.as_str().rsplit('@').next().unwrap_or_default(),
+        (None, Some(value)) => value.to_str().map_err(|_| InvalidHost::NotText)?,
+        (None, None) if req.version() == Version::HTTP_11 => {
+            return Err(InvalidHost::Missing.into());
+        }
+        (None, None) => "",
+    };
+    Ok(parse_host(raw)?)
+}
+
+/// 413 before anything is sent when `Content-Length` already exceeds `CLIENT_MAX_BODY_SIZE`.
+fn check_declared_length<B: Body>(site: &SiteRoute, req: &Request<B>) -> Result<(), ProxyError> {
+    match (site.client_max_body_size, req.body().size_hint().exact()) {
+        (Some(limit), Some(len)) if len > limit => Err(ProxyError::BodyTooLarge { limit }),
+        _ => Ok(()),
+    }
+}
+
+/// `path` is the normalised path: the `VIRTUAL_DEST` rewrite and `PATH_INFO` start from it, while
+/// `$request_uri` (`X-Original-URI`, uwsgi's `REQUEST_URI`) stays as the client sent it.
+fn request_meta<B>(
+    conn: &Arc<ConnInfo>,
+    host: &str,
+    site: &SiteRoute,
+    location: &LocationRoute,
+    path: &str,
+    req: &Request<B>,
+) -> RequestMeta {
+    let request_uri = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let path = headers::rewrite_uri(path, &location.path, &location.dest).into_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    RequestMeta {
+        conn: conn.clone(),
+        host: host.to_owned(),
+        request_uri,
+        path,
+        query,
+        body_limit: site.client_max_body_size,
+    }
+}
+
+/// Header rewrite (nginx-proxy §1.6.9), `VIRTUAL_DEST` URI, and the body limit wrapper.
+fn rewrite(
+    state: &ServiceState,
+    meta: &RequestMeta,
+    upstream: &Upstream,
+    req: Request<Incoming>,
+) -> Request<ProxyBody> {
+    let (mut parts, incoming) = req.into_parts();
+    let ctx = HeaderContext {
+        client_ip: &meta.conn.client_ip,
+        server_port: meta.conn.local.port(),
+        scheme: meta.conn.scheme,
+        host: &meta.host,
+        request_uri: &meta.request_uri,
+        trust_downstream: state.trust_downstream,
+        keepalive: upstream.keepalive,
+    };
+    headers::rewrite_request(&mut parts.headers, &ctx);
+    // Only a VIRTUAL_DEST replacement changes the target; otherwise keep the parsed URI.
+    if !location_keeps_uri(&meta.request_uri, &meta.path, &meta.query) {
+        let target = if meta.query.is_empty() {
+            meta.path.clone()
+        } else {
+            format!("{}?{}", meta.path, meta.query)
+        };
+        if let Ok(uri) = target.parse() {
+            parts.uri = uri;
+        }
+    }
+    let mut body = incoming
+        .map_err(|e| Box::new(ClientBodyError(e)) as BoxError)
+        .boxed();
+    // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
+    if let Some(limit) = meta.body_limit.filter(|_| upstream.proto != Proto::Uwsgi) {
+        body = exchange::limited(body, limit);
+    }
+    Request::from_parts(parts, body)
+}
+
+/// Whether `path?query` is exactly the original target (no `VIRTUAL_DEST` rewrite happened).
+fn location_keeps_uri(request_uri: &str, path: &str, query: &str) -> bool {
+    match request_uri.split_once('?') {
+        Some((p, q)) => p == path && q == query,
+        None => request_uri == path && query.is_empty(),
+    }
+}

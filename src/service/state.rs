@@ -1,0 +1,47 @@
+//! What the service shares between the connections and requests of one worker, built once in
+//! `app::start`.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::log_throttle::LogThrottle;
+use crate::acme::challenge::Challenges;
+use crate::config::{AccessLog, Limits};
+use crate::routing::RouteTable;
+use crate::tls::TlsState;
+use crate::upstream::Forwarder;
+
+/// Everything the data plane shares between connections, built once in `app::start`.
+/// The TLS listener passes the same `Arc<ServiceState>` to the server's connections.
+pub struct ServiceState {
+    /// The one route-table snapshot, swapped whole on every change.
+    pub routes: Arc<ArcSwap<RouteTable>>,
+    /// Pending ACME answers, shared with the ACME reconciler.
+    pub challenges: Arc<Challenges>,
+    /// The worker's upstream exchange: pool, passive health, uwsgi bounds.
+    pub forwarder: Forwarder,
+    /// Per-request warnings, at most one per (host, backend, status) every 10 s; one per
+    /// dockside instance, shared by its workers.
+    pub warnings: Arc<LogThrottle>,
+    /// `TRUST_DOWNSTREAM_PROXY`.
+    pub trust_downstream: bool,
+    pub access_log: AccessLog,
+    pub limits: Limits,
+    /// One permit per client connection (`DOCKSIDE_MAX_CONNECTIONS`), shared by all listeners.
+    pub connections: Arc<Semaphore>,
+    /// Cancelled on shutdown: listeners stop accepting and connections drain.
+    pub shutdown: CancellationToken,
+    /// Where connection tasks run, so that shutdown waits for them (upgraded ones included).
+    pub tracker: TaskTracker,
+    /// The hyper-util server builder (HTTP/1.1 + h2c, timeouts, header limits), built once.
+    pub http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    /// Certificates and SNI view when HTTPS is on: which sites have a usable certificate.
+    pub tls: Option<Arc<TlsState>>,
+    /// The HTTPS port redirects point to (the bound HTTPS listener's port; `:port` is added to
+    /// the Location when it is not 443).
+    pub https_port: u16,
+}
