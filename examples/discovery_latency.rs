@@ -148,7 +148,9 @@ async fn main() -> Result<(), String> {
         let _ = c.wait();
     }
 
-    let mut settings = DockerSettings::from_env().map_err(|e| e.to_string())?;
+    // An example is its own `main`: it reads the environment itself.
+    let mut settings =
+        DockerSettings::from_vars(|k| std::env::var(k).ok(), None).map_err(|e| e.to_string())?;
     settings
         .container_filters
         .push(("label".into(), scope.clone()));

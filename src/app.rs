@@ -270,7 +270,7 @@ impl Shared {
                 self.health.clone(),
                 UwsgiOptions::from_limits(
                     &config.limits,
-                    std::env::temp_dir(),
+                    config.spool_dir.clone(),
                     self.spool_budget.clone(),
                 ),
             )?,
@@ -312,8 +312,7 @@ async fn spawn_providers(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
-    let docker = docker_settings(config)?;
-    let watching_docker = match &docker {
+    let watching_docker = match &config.docker {
         Some(settings) => match discovery::probe(settings).await {
             Ok(version) => {
                 tracing::info!(
@@ -340,9 +339,9 @@ async fn spawn_providers(
         },
         None => false,
     };
-    if let (true, Some(settings)) = (watching_docker, docker) {
+    if let (true, Some(settings)) = (watching_docker, &config.docker) {
         let (tx, mut rx) = watch::channel(Vec::new());
-        discovery::spawn(settings, tx, cancel.child_token());
+        discovery::spawn(settings.clone(), tx, cancel.child_token());
         // Serve the running containers from the first request: wait briefly for the first list.
         if tokio::time::timeout(FIRST_LIST_WAIT, rx.changed())
             .await
@@ -369,7 +368,7 @@ async fn spawn_providers(
             file::spawn(path.clone(), tx, cancel.child_token());
             inputs.push(rx);
         }
-        None if !watching_docker && config.docker_host.as_deref() != Some("off") => {
+        None if !watching_docker && config.docker.is_some() => {
             let routes = file::parse(file::EXAMPLE, std::path::Path::new("examples/routes.toml"))?;
             tracing::info!(
                 "no Docker engine and no --routes: serving the example routes file (examples/routes.toml): http://localhost/ → 127.0.0.1:8000"
@@ -390,21 +389,6 @@ async fn spawn_providers(
     Ok(())
 }
 
-/// Docker settings from the environment, with `--docker-host` on top; `None` when `off`.
-fn docker_settings(config: &Config) -> anyhow::Result<Option<DockerSettings>> {
-    if config.docker_host.as_deref() == Some("off") {
-        return Ok(None);
-    }
-    let mut settings = DockerSettings::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(host) = &config.docker_host {
-        settings.host = Some(host.clone());
-    }
-    settings
-        .container_filters
-        .extend(config.docker_filters.iter().cloned());
-    Ok(Some(settings))
-}
-
 fn describe(settings: &DockerSettings) -> String {
     settings
         .host
@@ -417,12 +401,12 @@ fn describe(settings: &DockerSettings) -> String {
 pub async fn check(config: &Config) -> anyhow::Result<String> {
     let mut items: Vec<SourceItem> = Vec::new();
     let mut sources = Vec::new();
-    if let Some(settings) = docker_settings(config)? {
-        match discovery::snapshot(&settings).await {
+    if let Some(settings) = &config.docker {
+        match discovery::snapshot(settings).await {
             Ok(found) => {
                 sources.push(format!(
                     "Docker engine at {}: {} container(s)",
-                    describe(&settings),
+                    describe(settings),
                     found.len()
                 ));
                 items.extend(found);

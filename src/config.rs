@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::acme::spec::AcmeGlobals;
+use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, SiteDefaults};
 use crate::settings::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
@@ -220,17 +221,18 @@ pub struct Flags {
     pub admin: String,
 }
 
-/// Validated settings the program runs with.
+/// Validated settings the program runs with: everything dockside reads from its flags and its
+/// environment, read once (`from_sources`); what is off is `None`.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub http: SocketAddr,
     pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
     pub routes: Option<PathBuf>,
-    pub docker_host: Option<String>,
-    /// Extra `docker ps --filter` pairs on top of `DOCKER_CONTAINER_FILTERS`: lets an embedder
-    /// (or a test running beside others) scope discovery without a process-global variable.
-    pub docker_filters: Vec<(String, String)>,
+    /// Docker discovery (`DOCKER_HOST` and docker-gen's names); `None` with `--docker-host off`.
+    /// An embedder (or a test running beside others) scopes discovery with its
+    /// `container_filters`, not a process-global variable.
+    pub docker: Option<DockerSettings>,
     pub certs_dir: PathBuf,
     pub defaults: SiteDefaults,
     pub trust_downstream_proxy: bool,
@@ -239,6 +241,8 @@ pub struct Config {
     pub access_log: AccessLog,
     pub verify_upstream_tls: bool,
     pub limits: Limits,
+    /// Where uwsgi request bodies of unknown length spool (`TMPDIR`, else `/tmp`).
+    pub spool_dir: PathBuf,
     /// acme-companion's proxy-level settings; `None` turns ACME off (tests, HTTPS off).
     pub acme: Option<AcmeGlobals>,
     /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`.
@@ -295,8 +299,7 @@ impl Config {
             https: None,
             admin: None,
             routes: None,
-            docker_host: Some("off".to_owned()),
-            docker_filters: Vec::new(),
+            docker: None,
             certs_dir,
             defaults: SiteDefaults::default(),
             trust_downstream_proxy: true,
@@ -304,100 +307,127 @@ impl Config {
             access_log: AccessLog::Vhost,
             verify_upstream_tls: false,
             limits: Limits::default(),
+            spool_dir: std::env::temp_dir(),
             acme: None,
             acme_accept_unknown_host: false,
         }
     }
-}
 
-impl TryFrom<Flags> for Config {
-    type Error = anyhow::Error;
-
-    fn try_from(f: Flags) -> anyhow::Result<Config> {
-        let b = |name: &str, v: &str| parse_bool(name, v).map_err(anyhow::Error::msg);
-        let defaults = SiteDefaults {
-            default_host: f.default_host.filter(|h| !h.trim().is_empty()),
-            default_root: DefaultRoot::parse(&f.default_root).map_err(anyhow::Error::msg)?,
-            https_method: parse_https_method(&f.https_method).map_err(anyhow::Error::msg)?,
-            hsts: (!f.hsts.eq_ignore_ascii_case("off")).then(|| f.hsts.clone()),
-            ssl_policy: f.ssl_policy.clone(),
-            trust_default_cert: b("TRUST_DEFAULT_CERT", &f.trust_default_cert)?,
-            http2: b("ENABLE_HTTP2", &f.enable_http2)?,
-            non_get_redirect: parse_redirect_status("NON_GET_REDIRECT", &f.non_get_redirect)
-                .map_err(anyhow::Error::msg)?,
-            enable_http_on_missing_cert: b(
-                "ENABLE_HTTP_ON_MISSING_CERT",
-                &f.enable_http_on_missing_cert,
-            )?,
-            acme_http_challenge: parse_challenge_location(&f.acme_http_challenge_location)
-                .map_err(anyhow::Error::msg)?,
-        };
-        let access_log = match (
-            b("DISABLE_ACCESS_LOGS", &f.disable_access_logs)?,
-            b("LOG_JSON", &f.log_json)?,
-        ) {
-            (true, _) => AccessLog::Off,
-            (false, true) => AccessLog::Json,
-            (false, false) => AccessLog::Vhost,
-        };
+    /// The configuration from the parsed flags (which already hold their environment
+    /// fallbacks) and `env`, the lookup for the variables without a flag (acme-companion's,
+    /// docker-gen's, `HOSTNAME`, `TMPDIR`): the process environment in `main`, a map in tests.
+    /// Nothing else in dockside reads the environment.
+    pub fn from_sources(f: Flags, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let http = listen_addr("HTTP_PORT", &f.http)?;
+        let https = off_or_listen("HTTPS_PORT", &f.https)?;
         Ok(Config {
-            http: listen_addr("HTTP_PORT", &f.http)?,
-            https: if f.https.eq_ignore_ascii_case("off") {
-                None
-            } else {
-                Some(listen_addr("HTTPS_PORT", &f.https)?)
+            http,
+            https,
+            admin: off_or_listen("DOCKSIDE_ADMIN", &f.admin)?,
+            docker: match f.docker_host.as_deref() {
+                Some(v) if is_off(v) => None,
+                _ => Some(DockerSettings::from_vars(&env, f.docker_host.clone())?),
             },
-            admin: if f.admin.eq_ignore_ascii_case("off") {
-                None
-            } else {
-                Some(listen_addr("DOCKSIDE_ADMIN", &f.admin)?)
-            },
-            routes: f.routes,
-            docker_host: f.docker_host,
-            docker_filters: Vec::new(),
-            certs_dir: f.certs_dir,
-            defaults,
+            defaults: site_defaults(&f)?,
             trust_downstream_proxy: match &f.trust_downstream_proxy {
-                Some(v) => b("TRUST_DOWNSTREAM_PROXY", v)?,
+                Some(v) => flag("TRUST_DOWNSTREAM_PROXY", v)?,
                 None => true,
             },
             trust_downstream_proxy_defaulted: f.trust_downstream_proxy.is_none(),
-            access_log,
-            verify_upstream_tls: b("DOCKSIDE_VERIFY_UPSTREAM_TLS", &f.verify_upstream_tls)?,
-            limits: Limits {
-                max_connections: f.max_connections.max(1),
-                header_timeout: Duration::from_secs(f.header_timeout),
-                idle_timeout: Duration::from_secs(f.idle_timeout),
-                connect_timeout: Duration::from_secs(f.connect_timeout),
-                upstream_timeout: Duration::from_secs(f.upstream_timeout),
-                drain_timeout: Duration::from_secs(f.drain_timeout),
-                uwsgi_spool_max: parse_size("DOCKSIDE_UWSGI_SPOOL_MAX", &f.uwsgi_spool_max)
-                    .map_err(anyhow::Error::msg)?,
-                uwsgi_spool_memory: parse_size(
-                    "DOCKSIDE_UWSGI_SPOOL_MEMORY",
-                    &f.uwsgi_spool_memory,
-                )
-                .map_err(anyhow::Error::msg)?
-                .unwrap_or(u64::MAX),
-                ..Limits::default()
-            },
-            acme: f.https.ne("off").then(acme_globals),
-            acme_accept_unknown_host: b(
+            access_log: access_log(&f)?,
+            verify_upstream_tls: flag("DOCKSIDE_VERIFY_UPSTREAM_TLS", &f.verify_upstream_tls)?,
+            limits: limits(&f)?,
+            // Like `std::env::temp_dir` on Unix.
+            spool_dir: env("TMPDIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+            acme: https.is_some().then(|| acme_globals(&env)),
+            acme_accept_unknown_host: flag(
                 "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
                 &f.acme_http_challenge_accept_unknown_host,
             )?,
+            routes: f.routes,
+            certs_dir: f.certs_dir,
         })
     }
 }
 
-/// acme-companion's variables from the environment; problems are logged, never fatal (a bad
-/// key size falls back to the default, as acme-companion does).
-fn acme_globals() -> AcmeGlobals {
-    let (globals, warnings) = AcmeGlobals::from_env();
+/// The per-site defaults nginx-proxy takes from its own environment.
+fn site_defaults(f: &Flags) -> anyhow::Result<SiteDefaults> {
+    Ok(SiteDefaults {
+        default_host: f.default_host.clone().filter(|h| !h.trim().is_empty()),
+        default_root: DefaultRoot::parse(&f.default_root).map_err(anyhow::Error::msg)?,
+        https_method: parse_https_method(&f.https_method).map_err(anyhow::Error::msg)?,
+        hsts: (!is_off(&f.hsts)).then(|| f.hsts.clone()),
+        ssl_policy: f.ssl_policy.clone(),
+        trust_default_cert: flag("TRUST_DEFAULT_CERT", &f.trust_default_cert)?,
+        http2: flag("ENABLE_HTTP2", &f.enable_http2)?,
+        non_get_redirect: parse_redirect_status("NON_GET_REDIRECT", &f.non_get_redirect)
+            .map_err(anyhow::Error::msg)?,
+        enable_http_on_missing_cert: flag(
+            "ENABLE_HTTP_ON_MISSING_CERT",
+            &f.enable_http_on_missing_cert,
+        )?,
+        acme_http_challenge: parse_challenge_location(&f.acme_http_challenge_location)
+            .map_err(anyhow::Error::msg)?,
+    })
+}
+
+/// `DISABLE_ACCESS_LOGS` wins over `LOG_JSON`.
+fn access_log(f: &Flags) -> anyhow::Result<AccessLog> {
+    Ok(
+        match (
+            flag("DISABLE_ACCESS_LOGS", &f.disable_access_logs)?,
+            flag("LOG_JSON", &f.log_json)?,
+        ) {
+            (true, _) => AccessLog::Off,
+            (false, true) => AccessLog::Json,
+            (false, false) => AccessLog::Vhost,
+        },
+    )
+}
+
+fn limits(f: &Flags) -> anyhow::Result<Limits> {
+    Ok(Limits {
+        max_connections: f.max_connections.max(1),
+        header_timeout: Duration::from_secs(f.header_timeout),
+        idle_timeout: Duration::from_secs(f.idle_timeout),
+        connect_timeout: Duration::from_secs(f.connect_timeout),
+        upstream_timeout: Duration::from_secs(f.upstream_timeout),
+        drain_timeout: Duration::from_secs(f.drain_timeout),
+        uwsgi_spool_max: parse_size("DOCKSIDE_UWSGI_SPOOL_MAX", &f.uwsgi_spool_max)
+            .map_err(anyhow::Error::msg)?,
+        uwsgi_spool_memory: parse_size("DOCKSIDE_UWSGI_SPOOL_MEMORY", &f.uwsgi_spool_memory)
+            .map_err(anyhow::Error::msg)?
+            .unwrap_or(u64::MAX),
+        ..Limits::default()
+    })
+}
+
+/// acme-companion's variables; problems are logged, never fatal (a bad key size falls back to
+/// the default, as acme-companion does).
+fn acme_globals(env: impl Fn(&str) -> Option<String>) -> AcmeGlobals {
+    let (globals, warnings) = AcmeGlobals::from_vars(env);
     for w in warnings {
         tracing::warn!("{w}");
     }
     globals
+}
+
+fn flag(name: &str, value: &str) -> anyhow::Result<bool> {
+    parse_bool(name, value).map_err(anyhow::Error::msg)
+}
+
+/// The spelling that turns a listener, Docker or HSTS off.
+fn is_off(value: &str) -> bool {
+    value.eq_ignore_ascii_case("off")
+}
+
+/// `off` → `None`, else the listen address.
+fn off_or_listen(name: &str, value: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if is_off(value) {
+        Ok(None)
+    } else {
+        listen_addr(name, value).map(Some)
+    }
 }
 
 /// A bare port means all interfaces, like nginx's `listen 80`.

@@ -1,4 +1,6 @@
-//! `Config` from command lines.
+//! `Config::from_sources` from command lines and an environment map (never the process's).
+
+use std::collections::HashMap;
 
 use super::*;
 
@@ -8,9 +10,18 @@ fn flags(args: &[&str]) -> Flags {
     Cli::try_parse_from(argv).unwrap().flags
 }
 
+/// `args` on the command line, `vars` as the environment.
+fn config(args: &[&str], vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+    let env: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_sources(flags(args), |k| env.get(k).cloned())
+}
+
 #[test]
 fn defaults_match_nginx_proxy() {
-    let c = Config::try_from(flags(&[])).unwrap();
+    let c = config(&[], &[]).unwrap();
     assert_eq!(c.http.port(), 80);
     assert_eq!(c.https.map(|a| a.port()), Some(443));
     assert_eq!(c.defaults, SiteDefaults::default());
@@ -26,7 +37,50 @@ fn bad_values_name_the_setting() {
         (&["--enable-http2", "yes"][..], "ENABLE_HTTP2"),
         (&["--non-get-redirect", "302"][..], "NON_GET_REDIRECT"),
     ] {
-        let err = format!("{:#}", Config::try_from(flags(args)).unwrap_err());
+        let err = format!("{:#}", config(args, &[]).unwrap_err());
         assert!(err.contains(name), "{err}");
     }
+}
+
+#[test]
+fn docker_off_is_none_and_skips_its_variables() {
+    let bad = [("DOCKER_CONTAINER_FILTERS", "network")];
+    let c = config(&["--docker-host", "off"], &bad).unwrap();
+    assert_eq!(c.docker, None);
+    let err = format!(
+        "{:#}",
+        config(&["--docker-host", "unix:///d.sock"], &bad).unwrap_err()
+    );
+    assert!(err.contains("DOCKER_CONTAINER_FILTERS"), "{err}");
+}
+
+#[test]
+fn docker_settings_come_from_the_environment_given() {
+    let c = config(
+        &["--docker-host", "tcp://10.0.0.1:2376"],
+        &[
+            ("DOCKER_CONTAINER_FILTERS", "label=a=b"),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("HOME", "/home/u"),
+            ("HOSTNAME", "c89ee6a31dc8"),
+            ("PREFER_IPV6_NETWORK", "true"),
+        ],
+    )
+    .unwrap();
+    let docker = c.docker.unwrap();
+    assert_eq!(docker.host.as_deref(), Some("tcp://10.0.0.1:2376"));
+    assert_eq!(docker.container_filters, [("label".into(), "a=b".into())]);
+    assert_eq!(docker.tls_cert_path, Some(PathBuf::from("/home/u/.docker")));
+    assert_eq!(docker.hostname.as_deref(), Some("c89ee6a31dc8"));
+    assert!(docker.prefer_ipv6);
+}
+
+#[test]
+fn acme_globals_come_from_the_environment_given_and_only_with_https() {
+    let vars = [("DEFAULT_EMAIL", "ops@example.com"), ("TMPDIR", "/spool")];
+    let c = config(&[], &vars).unwrap();
+    let acme = c.acme.unwrap();
+    assert_eq!(acme.email.as_deref(), Some("ops@example.com"));
+    assert_eq!(c.spool_dir, PathBuf::from("/spool"));
+    assert!(config(&["--https", "off"], &vars).unwrap().acme.is_none());
 }

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let command = cli.command.unwrap_or(Command::Run);
-    let config = match Config::try_from(cli.flags) {
+    let config = match Config::from_sources(cli.flags, |name| std::env::var(name).ok()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dockside: {e:#}");

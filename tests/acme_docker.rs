@@ -1,7 +1,7 @@
 //! The Docker path end to end: a container started with `VIRTUAL_HOST` + `LETSENCRYPT_HOST` on
 //! the real engine is discovered by dockside, gets a Pebble certificate through dockside's own
 //! HTTP listener, and is served over HTTPS with a chain that verifies against Pebble's root.
-//! dockside sees only this test's containers (a unique label filter, `Config.docker_filters`).
+//! dockside sees only this test's containers (a unique label filter in `Config.docker`).
 
 mod common;
 
@@ -19,8 +19,7 @@ async fn container_with_letsencrypt_host_is_served_over_https() {
     ensure_image();
     let scope = Scope::new();
     let (t, running) = ThroughDockside::start(Options::default(), |c| {
-        c.docker_host = Some(format!("unix://{ENGINE_SOCKET}"));
-        c.docker_filters = vec![("label".into(), format!("dockside-test-scope={}", scope.0))];
+        c.docker = Some(scope.settings(std::path::Path::new(ENGINE_SOCKET)));
     })
     .await;
     // Unique `.test` names: challtestsrv resolves every name to 127.0.0.1 (dockside's listeners).

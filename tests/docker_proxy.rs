@@ -1,7 +1,7 @@
 //! Docker discovery end to end, through the proxy: dockside started in-process against the
 //! real engine (standalone on the host, so container IPs are reachable), real containers,
 //! real HTTP requests with `Host:` headers. Each test scopes dockside to its own containers
-//! with a unique label (`Config::docker_filters`), so tests and other engine users run side
+//! with a unique label (`DockerSettings::container_filters`), so tests and other engine users run side
 //! by side.
 
 mod common;
@@ -21,10 +21,8 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn dockside(scope: &Scope, socket: &Path) -> Dockside {
     logs::capture();
     ensure_image();
-    let host = format!("unix://{}", socket.display());
     Dockside::start(|c| {
-        c.docker_host = Some(host);
-        c.docker_filters = vec![scope.filter()];
+        c.docker = Some(scope.settings(socket));
         c.admin = Some("127.0.0.1:0".parse().unwrap());
     })
     .await

@@ -3,8 +3,8 @@
 //! but `challenge::Challenges` and the files it writes to the certs dir.
 //!
 //! Wiring (see `reconciler::spawn`):
-//! - `spec::AcmeGlobals::from_env()` (or built from flags) holds acme-companion's proxy-level
-//!   variables; every `CertRequest` in `DesiredState::certificates` is resolved against them.
+//! - `spec::AcmeGlobals` (`Config.acme`, read once with `from_vars`) holds acme-companion's
+//!   proxy-level variables; every `CertRequest` in `DesiredState::certificates` is resolved against them.
 //! - `reconciler::spawn(ReconcilerConfig::new(globals, certs_dir, challenges, on_issued), rx,
 //!   cancel)` runs the loop; `on_issued(base)` fires right after `<certs>/<base>/` was written.
 //! - The HTTP listener answers `GET /.well-known/acme-challenge/<token>` with

@@ -67,8 +67,7 @@ impl std::fmt::Debug for Eab {
 }
 
 /// Process-wide ACME defaults: the acme-companion container's variables. Per-container
-/// settings override them. The integrator builds this from flags; `from_env` reads the
-/// acme-companion names directly.
+/// settings override them. `Config` builds this with `from_vars` over the environment, once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AcmeGlobals {
     /// `DEFAULT_EMAIL`.
@@ -93,8 +92,9 @@ pub struct AcmeGlobals {
 }
 
 impl AcmeGlobals {
-    /// Reads acme-companion's variable names from a key/value source (the process env via
-    /// `from_env`); returns warnings for values that fell back to a default.
+    /// Reads acme-companion's variable names from a key/value source (the process environment
+    /// while `Config` is built, a map in tests); returns warnings for values that fell back to
+    /// a default.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> (AcmeGlobals, Vec<String>) {
         let mut warnings = Vec::new();
         let get = |k: &str| {
@@ -139,11 +139,6 @@ impl AcmeGlobals {
             reuse_private_keys,
         };
         (globals, warnings)
-    }
-
-    /// `from_vars` over the process environment.
-    pub fn from_env() -> (AcmeGlobals, Vec<String>) {
-        Self::from_vars(|k| std::env::var(k).ok())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::settings::value::parse_bool;
 /// Sockets tried when `DOCKER_HOST` is unset: Docker's default, then nginx-proxy's image path.
 pub const DEFAULT_SOCKETS: &[&str] = &["/var/run/docker.sock", "/tmp/docker.sock"];
 
-/// Everything the Docker provider needs; `from_env` reads nginx-proxy's names.
+/// Everything the Docker provider needs; `from_vars` reads nginx-proxy's names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerSettings {
     /// `DOCKER_HOST`: `unix:///path`, `tcp://host:port`; `None` tries [`DEFAULT_SOCKETS`].
@@ -24,6 +24,9 @@ pub struct DockerSettings {
     pub nginx_container_label: String,
     /// `PREFER_IPV6_NETWORK`: use a dual-stack backend's IPv6 address.
     pub prefer_ipv6: bool,
+    /// `HOSTNAME`: Docker sets it to the container's short id, one way to find our own
+    /// container (and so the networks backends are reached on).
+    pub hostname: Option<String>,
     /// Quiet time after an event before rebuilding (coalesces `docker compose up` bursts).
     pub debounce: Duration,
     /// Longest a rebuild waits while events keep coming.
@@ -41,6 +44,7 @@ impl Default for DockerSettings {
             container_filters: Vec::new(),
             nginx_container_label: NGINX_CONTAINER_LABEL_DEFAULT.to_owned(),
             prefer_ipv6: false,
+            hostname: None,
             debounce: Duration::from_millis(3),
             debounce_max: Duration::from_millis(50),
             resubscribe_after: Duration::from_secs(60),
@@ -49,9 +53,13 @@ impl Default for DockerSettings {
 }
 
 impl DockerSettings {
-    /// Reads nginx-proxy's / docker-gen's environment names.
-    pub fn from_env() -> Result<DockerSettings, DockerError> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    /// Reads nginx-proxy's / docker-gen's names through `get` (the environment, looked up
+    /// once while building `Config`); `host` (`--docker-host`) wins over `DOCKER_HOST`.
+    pub fn from_vars(
+        get: impl Fn(&str) -> Option<String>,
+        host: Option<String>,
+    ) -> Result<DockerSettings, DockerError> {
+        let var = |k: &str| get(k).filter(|v| !v.is_empty());
         let flag = |k: &str| -> Result<bool, DockerError> {
             match var(k) {
                 None => Ok(false),
@@ -66,14 +74,15 @@ impl DockerSettings {
         let tls = var("DOCKER_TLS_VERIFY").is_some_and(|v| parse_bool("", &v) != Ok(false));
         let cert_dir = var("DOCKER_CERT_PATH")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")));
+            .or_else(|| get("HOME").map(|h| Path::new(&h).join(".docker")));
         Ok(DockerSettings {
-            host: var("DOCKER_HOST"),
+            host: host.or_else(|| var("DOCKER_HOST")),
             tls_cert_path: if tls { cert_dir } else { None },
             container_filters: parse_filters(&var("DOCKER_CONTAINER_FILTERS").unwrap_or_default())?,
             nginx_container_label: var("NGINX_CONTAINER_LABEL")
                 .unwrap_or_else(|| NGINX_CONTAINER_LABEL_DEFAULT.to_owned()),
             prefer_ipv6: flag("PREFER_IPV6_NETWORK")?,
+            hostname: var("HOSTNAME"),
             ..DockerSettings::default()
         })
     }

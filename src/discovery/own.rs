@@ -12,9 +12,9 @@ pub const NETWORK_CONTAINER_LABEL: &str = "dockside.network-container";
 pub const NGINX_CONTAINER_LABEL_DEFAULT: &str = "com.github.nginx-proxy.nginx-proxy.nginx";
 
 /// Candidate ids for the container we run in, most reliable first: mountinfo (works with
-/// cgroup v2), cgroup v1, then `$HOSTNAME` (Docker's default hostname is the short id).
-/// The caller confirms each with `docker inspect`; an empty list means "not in a container".
-pub fn own_container_candidates() -> Vec<String> {
+/// cgroup v2), cgroup v1, then `hostname` (`$HOSTNAME`: Docker's default hostname is the short
+/// id). The caller confirms each with `docker inspect`; an empty list means "not in a container".
+pub fn own_container_candidates(hostname: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo")
         && let Some(id) = id_from_mountinfo(&text)
@@ -28,11 +28,11 @@ pub fn own_container_candidates() -> Vec<String> {
         out.push(id);
     }
     if std::path::Path::new("/.dockerenv").exists()
-        && let Ok(host) = std::env::var("HOSTNAME")
-        && is_hex(&host)
+        && let Some(host) = hostname
+        && is_hex(host)
         && host.len() >= 12
     {
-        out.push(host);
+        out.push(host.to_owned());
     }
     out
 }

@@ -45,7 +45,7 @@ pub async fn probe(settings: &DockerSettings) -> Result<EngineVersion, DockerErr
 /// One full list + inspect, for `dockside check`: what the provider would publish now.
 pub async fn snapshot(settings: &DockerSettings) -> Result<Vec<SourceItem>, DockerError> {
     let engine = Engine::connect(settings).await?;
-    let mut cache = Cache::new(find_own(&engine).await);
+    let mut cache = Cache::new(find_own(&engine, settings).await);
     cache
         .refresh(&engine, settings, &Dirty::full(), false)
         .await?;
@@ -103,7 +103,7 @@ async fn session(
     // Subscribe before listing: `since` replays anything that happens while we list.
     let since = engine.now().await?;
     let mut events = Box::pin(engine.events(since));
-    let mut cache = Cache::new(find_own(&engine).await);
+    let mut cache = Cache::new(find_own(&engine, settings).await);
     cache
         .refresh(&engine, settings, &Dirty::full(), false)
         .await?;
@@ -192,8 +192,8 @@ async fn inspect_many(
 }
 
 /// Our own container id, confirmed by inspect; `None` when dockside runs on the host.
-async fn find_own(engine: &Engine) -> Option<String> {
-    for id in own_container_candidates() {
+async fn find_own(engine: &Engine, settings: &DockerSettings) -> Option<String> {
+    for id in own_container_candidates(settings.hostname.as_deref()) {
         if let Ok(Some(info)) = engine.inspect(&id).await {
             tracing::info!(container = %info.name, "dockside runs in container");
             return Some(info.id);
