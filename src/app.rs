@@ -125,119 +125,178 @@ impl Drop for Running {
 
 /// Binds the listeners and starts every task. Returns once dockside is serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let threads = worker_count();
-    let sockets = server::bind(config.http, threads).map_err(|e| bind_error(config.http, e))?;
-    let http_addr = sockets[0]
-        .local_addr()
-        .context("reading the HTTP listener address")?;
-    let https = match config.https {
-        Some(addr) => Some(server::bind(addr, threads).map_err(|e| bind_error(addr, e))?),
-        None => None,
-    };
-    let https_addr = https
-        .as_ref()
-        .and_then(|sockets| sockets[0].local_addr().ok());
-    let admin_listener = match config.admin {
-        Some(addr) => Some(bind(addr).await?),
-        None => None,
-    };
-    let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
-    let cancel = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    let routes = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-    let challenges = Arc::new(Challenges::new(config.acme_accept_unknown_host));
-    let tls = https.as_ref().map(|_| {
-        if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
-            tracing::warn!(
-                "cannot create the certificate directory {}: {e}",
-                config.certs_dir.display()
-            );
-        }
-        let certs = tls::load_initial(&config.certs_dir);
-        TlsState::new(
-            Arc::new(RouteTable::default()),
-            certs,
-            &config.defaults.ssl_policy,
-            config.defaults.http2,
-        )
-    });
-    let shared = Shared {
-        routes: routes.clone(),
-        challenges: challenges.clone(),
-        health: Arc::new(PassiveHealth::default()),
-        connections: Arc::new(Semaphore::new(config.limits.max_connections)),
-        cancel: cancel.clone(),
-        http: server::http_builder(&config.limits),
-        tls: tls.clone(),
-        https_port: https_addr.map_or(443, |a| a.port()),
-        tracker: tracker.clone(),
-        spool_budget: uwsgi::spool_budget(&config.limits),
-        warnings: Arc::new(LogThrottle::new(WARNING_EVERY)),
-    };
-    let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
-    tracker.spawn(spawn_route_builder(
-        rx,
-        routes.clone(),
-        tls.clone(),
-        config.defaults.clone(),
-        cancel.clone(),
-    ));
-    spawn_providers(&config, desired.clone(), cancel.clone()).await?;
-    // The first table is in place before the first connection is accepted.
-    let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
-    if let Some(tls) = &tls {
-        tls.set_routes(first.clone());
-    }
-    routes.store(first);
-    let https = match (https, &tls) {
-        (Some(sockets), Some(tls)) => {
-            let acceptor = TlsAcceptor::new(tls.clone(), challenges.clone(), HANDSHAKE_TIMEOUT)?;
-            Some((sockets, Arc::new(acceptor)))
-        }
-        _ => None,
-    };
-    let workers = Workers::spawn(sockets, https, || shared.state(&config), &tracker)?;
-    let mut acme = None;
-    if let Some(tls) = &tls {
-        tls::spawn_cert_watcher(config.certs_dir.clone(), tls.clone(), cancel.child_token());
-        if let Some(globals) = &config.acme {
-            let on_issued = nudge_certs(config.certs_dir.clone(), tls.clone());
-            let cfg = ReconcilerConfig::new(
-                globals.clone(),
-                config.certs_dir.clone(),
-                challenges.clone(),
-                on_issued,
-            );
-            acme = Some(cfg.stats.clone());
-            reconciler::spawn(cfg, desired.subscribe(), cancel.child_token())
-                .context("starting ACME")?;
-        }
-    }
-    if let Some(listener) = admin_listener {
-        let admin = AdminState {
-            state: desired.subscribe(),
-            routes: routes.clone(),
-        };
-        admin::spawn(listener, admin, cancel.child_token());
-    }
+    let listeners = Listeners::bind(&config).await?;
+    let shared = Shared::new(&config, &listeners);
+    let desired = spawn_state(&config, &shared).await?;
+    let workers = spawn_workers(&config, &shared, listeners.http, listeners.https)?;
+    let acme = spawn_certificates(&config, &shared, &desired)?;
+    spawn_admin(listeners.admin, &shared, &desired);
     if config.trust_downstream_proxy_defaulted {
         tracing::warn!(
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
         );
     }
-    tracing::info!(http = %http_addr, https = ?https_addr, admin = ?admin_addr, workers = threads, "dockside is serving");
+    tracing::info!(http = %listeners.http_addr, https = ?listeners.https_addr, admin = ?listeners.admin_addr, workers = listeners.threads, "dockside is serving");
     Ok(Running {
-        http_addr,
-        https_addr,
-        admin_addr,
+        http_addr: listeners.http_addr,
+        https_addr: listeners.https_addr,
+        admin_addr: listeners.admin_addr,
         acme,
-        routes,
+        routes: shared.routes.clone(),
         desired,
         workers,
-        cancel,
-        tracker,
+        cancel: shared.cancel.clone(),
+        tracker: shared.tracker.clone(),
         config,
     })
+}
+
+/// The bound sockets, before anything serves them: a taken port fails startup here.
+struct Listeners {
+    /// One worker thread (and one `SO_REUSEPORT` socket per listener) per core.
+    threads: usize,
+    http: Vec<std::net::TcpListener>,
+    https: Option<Vec<std::net::TcpListener>>,
+    admin: Option<tokio::net::TcpListener>,
+    /// Where the listeners are bound (the real port when asked for port 0).
+    http_addr: SocketAddr,
+    https_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+}
+
+impl Listeners {
+    async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let threads = worker_count();
+        let http = server::bind(config.http, threads).map_err(|e| bind_error(config.http, e))?;
+        let http_addr = http[0]
+            .local_addr()
+            .context("reading the HTTP listener address")?;
+        let https = match config.https {
+            Some(addr) => Some(server::bind(addr, threads).map_err(|e| bind_error(addr, e))?),
+            None => None,
+        };
+        let https_addr = https
+            .as_ref()
+            .and_then(|sockets| sockets[0].local_addr().ok());
+        let admin = match config.admin {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+        Ok(Listeners {
+            threads,
+            http,
+            https,
+            admin,
+            http_addr,
+            https_addr,
+            admin_addr,
+        })
+    }
+}
+
+/// The certificate directory as the TLS resolver first sees it.
+fn tls_state(config: &Config) -> Arc<TlsState> {
+    if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
+        tracing::warn!(
+            "cannot create the certificate directory {}: {e}",
+            config.certs_dir.display()
+        );
+    }
+    let certs = tls::load_initial(&config.certs_dir);
+    TlsState::new(
+        Arc::new(RouteTable::default()),
+        certs,
+        &config.defaults.ssl_policy,
+        config.defaults.http2,
+    )
+}
+
+/// The desired-state channel, the task rebuilding the route table from it and the providers
+/// feeding it. The first table is in place before the first connection is accepted.
+async fn spawn_state(
+    config: &Config,
+    shared: &Shared,
+) -> anyhow::Result<watch::Sender<Arc<DesiredState>>> {
+    let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
+    shared.tracker.spawn(spawn_route_builder(
+        rx,
+        shared.routes.clone(),
+        shared.tls.clone(),
+        config.defaults.clone(),
+        shared.cancel.clone(),
+    ));
+    spawn_providers(config, desired.clone(), shared.cancel.clone()).await?;
+    let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
+    if let Some(tls) = &shared.tls {
+        tls.set_routes(first.clone());
+    }
+    shared.routes.store(first);
+    Ok(desired)
+}
+
+/// The worker threads serving the HTTP sockets and, with TLS, the HTTPS ones.
+fn spawn_workers(
+    config: &Config,
+    shared: &Shared,
+    http: Vec<std::net::TcpListener>,
+    https: Option<Vec<std::net::TcpListener>>,
+) -> anyhow::Result<Workers> {
+    let https = match (https, &shared.tls) {
+        (Some(sockets), Some(tls)) => {
+            let acceptor =
+                TlsAcceptor::new(tls.clone(), shared.challenges.clone(), HANDSHAKE_TIMEOUT)?;
+            Some((sockets, Arc::new(acceptor)))
+        }
+        _ => None,
+    };
+    Workers::spawn(http, https, || shared.state(config), &shared.tracker)
+}
+
+/// With HTTPS: the certificate directory watcher and, with ACME on, the reconciler. Returns
+/// ACME's counters.
+fn spawn_certificates(
+    config: &Config,
+    shared: &Shared,
+    desired: &watch::Sender<Arc<DesiredState>>,
+) -> anyhow::Result<Option<Arc<Stats>>> {
+    let Some(tls) = &shared.tls else {
+        return Ok(None);
+    };
+    tls::spawn_cert_watcher(
+        config.certs_dir.clone(),
+        tls.clone(),
+        shared.cancel.child_token(),
+    );
+    let Some(globals) = &config.acme else {
+        return Ok(None);
+    };
+    let on_issued = nudge_certs(config.certs_dir.clone(), tls.clone());
+    let cfg = ReconcilerConfig::new(
+        globals.clone(),
+        config.certs_dir.clone(),
+        shared.challenges.clone(),
+        on_issued,
+    );
+    let stats = cfg.stats.clone();
+    reconciler::spawn(cfg, desired.subscribe(), shared.cancel.child_token())
+        .context("starting ACME")?;
+    Ok(Some(stats))
+}
+
+/// The admin listener (status, metrics, health), when it is on.
+fn spawn_admin(
+    listener: Option<tokio::net::TcpListener>,
+    shared: &Shared,
+    desired: &watch::Sender<Arc<DesiredState>>,
+) {
+    if let Some(listener) = listener {
+        let admin = AdminState {
+            state: desired.subscribe(),
+            routes: shared.routes.clone(),
+        };
+        admin::spawn(listener, admin, shared.cancel.child_token());
+    }
 }
 
 /// What every worker's `ServiceState` shares.
@@ -259,6 +318,23 @@ struct Shared {
 }
 
 impl Shared {
+    /// What the workers share, empty; TLS state only with an HTTPS listener.
+    fn new(config: &Config, listeners: &Listeners) -> Shared {
+        Shared {
+            routes: Arc::new(ArcSwap::from_pointee(RouteTable::default())),
+            challenges: Arc::new(Challenges::new(config.acme_accept_unknown_host)),
+            health: Arc::new(PassiveHealth::default()),
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            cancel: CancellationToken::new(),
+            http: server::http_builder(&config.limits),
+            tls: listeners.https.as_ref().map(|_| tls_state(config)),
+            https_port: listeners.https_addr.map_or(443, |a| a.port()),
+            tracker: TaskTracker::new(),
+            spool_budget: uwsgi::spool_budget(&config.limits),
+            warnings: Arc::new(LogThrottle::new(WARNING_EVERY)),
+        }
+    }
+
     /// One worker's state: shared parts plus its own upstream pool.
     fn state(&self, config: &Config) -> anyhow::Result<Arc<ServiceState>> {
         Ok(Arc::new(ServiceState {
