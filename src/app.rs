@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::acme::challenge::Challenges;
 use crate::acme::reconciler::{self, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
+use crate::certs::{self, CertMap};
 use crate::config::Config;
 use crate::discovery::{self, DockerSettings, file};
 use crate::model::{DesiredState, SourceItem};
@@ -23,7 +24,7 @@ use crate::proxy::service::ServiceState;
 use crate::proxy::uwsgi::{self, UwsgiOptions};
 use crate::proxy::workers::{self, Workers};
 use crate::routing::{RouteTable, SiteDefaults};
-use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
+use crate::tls::{TlsAcceptor, TlsState};
 
 /// How long startup waits for the Docker provider's first container list.
 const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -152,7 +153,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 config.certs_dir.display()
             );
         }
-        let certs = tls::load_initial(&config.certs_dir);
+        let certs = certs::load_initial(&config.certs_dir);
         TlsState::new(
             Arc::new(RouteTable::default()),
             certs,
@@ -197,7 +198,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let workers = Workers::spawn(sockets, https, || shared.state(&config), &tracker)?;
     let mut acme = None;
     if let Some(tls) = &tls {
-        tls::spawn_cert_watcher(config.certs_dir.clone(), tls.clone(), cancel.child_token());
+        certs::spawn_watcher(config.certs_dir.clone(), tls.clone(), cancel.child_token());
         if let Some(globals) = &config.acme {
             let on_issued = nudge_certs(config.certs_dir.clone(), tls.clone());
             let cfg = ReconcilerConfig::new(

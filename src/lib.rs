@@ -23,10 +23,10 @@
 pub mod acme;
 pub mod admin;
 pub mod app;
+pub mod certs;
 pub mod config;
 pub mod discovery;
 pub mod error_chain;
-pub mod fsutil;
 pub mod model;
 pub mod proxy;
 pub mod routing;

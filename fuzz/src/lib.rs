@@ -5,9 +5,9 @@
 
 pub mod proxy;
 
-/// `proxy::meta` names the TLS certificate type; the pure codecs never touch it, so the fuzz
+/// `proxy::meta` names the certificate type; the pure codecs never touch it, so the fuzz
 /// build gets a stand-in instead of the whole TLS stack.
-pub mod tls {
+pub mod certs {
     #[derive(Debug)]
     pub struct CertEntry;
 }

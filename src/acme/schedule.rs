@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::acme::certinfo::CertInfo;
+use crate::certs::CertInfo;
 
 /// When to renew, from the certificate's own dates (unix seconds).
 ///

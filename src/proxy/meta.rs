@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::{HeaderValue, Method};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::tls::CertEntry;
+use crate::certs::CertEntry;
 
 /// Scheme the client used to reach dockside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

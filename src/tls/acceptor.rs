@@ -28,10 +28,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::StartHandshake;
 use tokio_rustls::server::TlsStream;
 
-use super::certs::CertEntry;
 use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::{CertResolver, Decision, TlsState};
 use crate::acme::challenge::Challenges;
+use crate::certs::CertEntry;
 use crate::proxy::meta::{ConnInfo, Scheme, TlsConn};
 
 /// ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
@@ -281,8 +281,8 @@ impl ResolvesServerCert for AcmeResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::certs::CertMap;
     use crate::routing::RouteTable;
-    use crate::tls::store::CertMap;
 
     fn acceptor(timeout: Duration) -> TlsAcceptor {
         let state = TlsState::new(

@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dockside::acme::challenge::Challenges;
+use dockside::certs;
 use dockside::model::{DesiredState, Site};
 use dockside::routing::{RouteTable, SiteDefaults};
-use dockside::tls::{self, TlsAcceptor, TlsState};
+use dockside::tls::{TlsAcceptor, TlsState};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -83,7 +84,7 @@ impl Pki {
     /// Writes `<name>.crt` / `<name>.key` with an ECDSA P-256 leaf for `names`, CN `cn`.
     pub fn install(&self, name: &str, cn: &str, names: &[&str]) {
         let leaf = self.leaf(cn, names, &rcgen::PKCS_ECDSA_P256_SHA256);
-        tls::write_pair(
+        certs::write_pair(
             &self.certs(),
             name,
             leaf.chain.as_bytes(),
@@ -135,12 +136,12 @@ impl Server {
         );
         let state = TlsState::new(
             Arc::new(routes),
-            tls::load_initial(dir),
+            certs::load_initial(dir),
             "Mozilla-Intermediate",
             true,
         );
         let cancel = CancellationToken::new();
-        tls::spawn_cert_watcher(dir.to_owned(), state.clone(), cancel.clone());
+        certs::spawn_watcher(dir.to_owned(), state.clone(), cancel.clone());
         let challenges = Arc::new(Challenges::default());
         let acceptor = Arc::new(
             TlsAcceptor::new(state.clone(), challenges.clone(), Duration::from_secs(5)).unwrap(),

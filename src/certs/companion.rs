@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::acme::certinfo::{CertInfo, CertInfoError};
-use crate::fsutil::write_atomic;
+use super::atomic::write_atomic;
+use super::x509::{CertInfo, CertInfoError};
 
 /// Written to `<base>/.companion`: marks the folder as managed (acme-companion's
 /// `cleanup_links` only removes symlinks into folders that carry it).
@@ -264,5 +264,5 @@ fn pem_certificates(pem: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[path = "storage_tests.rs"]
+#[path = "companion_tests.rs"]
 mod tests;

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::resolver::TlsState;
 use super::store::{CertMap, SETTLE};
+use crate::tls::TlsState;
 
 /// How long the directory must be quiet before a rescan (a renewal writes several files).
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -31,7 +31,7 @@ pub fn load_initial(dir: &Path) -> Arc<CertMap> {
 /// the ACME reconciler may write right away); the task rescans once at start, then on events
 /// (within `DEBOUNCE` plus one scan, well under 2 s) and every `RESCAN`. It stops when `cancel`
 /// fires. Must be called inside a tokio runtime.
-pub fn spawn_cert_watcher(
+pub fn spawn_watcher(
     dir: PathBuf,
     state: Arc<TlsState>,
     cancel: CancellationToken,
