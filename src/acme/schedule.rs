@@ -128,7 +128,7 @@ mod tests {
             not_before,
             not_after: not_before + days * DAY,
             names: names.iter().map(|s| s.to_string()).collect(),
-            ari_id: None,
+            ..CertInfo::default()
         }
     }
 

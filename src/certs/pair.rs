@@ -1,7 +1,6 @@
-//! One certificate/key pair: PEM parsing, the key-matches-certificate check, and the names the
-//! leaf covers (for the HTTP layer's 421 check). Pure apart from the clock; no file IO here.
+//! One certificate/key pair made servable: PEM parsing, the key-matches-certificate check, and
+//! the names the leaf covers (read by `x509`, for the HTTP layer's 421 check). No file IO here.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,6 +8,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::x509;
 
 /// Why a certificate pair cannot be served. Every variant names the file it is about; none
 /// carries key material.
@@ -122,7 +123,7 @@ pub fn parse_pair(
             path: crt_path.to_owned(),
         });
     };
-    let (names, not_after) = leaf_facts(leaf).map_err(|source| CertError::X509 {
+    let info = x509::read(leaf).map_err(|source| CertError::X509 {
         path: crt_path.to_owned(),
         source,
     })?;
@@ -153,46 +154,10 @@ pub fn parse_pair(
     Ok(CertEntry {
         name: name.to_owned(),
         key: Arc::new(key),
-        names,
-        not_after,
+        names: info.served_names(),
+        not_after: info.not_after,
         digest,
     })
-}
-
-/// The names and expiry of a DER leaf certificate.
-fn leaf_facts(leaf: &[u8]) -> Result<(Vec<String>, i64), x509_parser::error::X509Error> {
-    use x509_parser::extensions::GeneralName;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| match e {
-        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e,
-        x509_parser::nom::Err::Incomplete(_) => x509_parser::error::X509Error::InvalidCertificate,
-    })?;
-    let mut names = Vec::new();
-    if let Some(san) = cert.subject_alternative_name()? {
-        for general in &san.value.general_names {
-            match general {
-                GeneralName::DNSName(dns) => names.push(dns.to_ascii_lowercase()),
-                GeneralName::IPAddress(bytes) => names.extend(ip_name(bytes)),
-                _ => {}
-            }
-        }
-    }
-    if names.is_empty() {
-        let cn = cert.subject().iter_common_name().next();
-        names.extend(
-            cn.and_then(|cn| cn.as_str().ok())
-                .map(str::to_ascii_lowercase),
-        );
-    }
-    Ok((names, cert.validity().not_after.timestamp()))
-}
-
-fn ip_name(bytes: &[u8]) -> Option<String> {
-    let ip: IpAddr = match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok()?.into(),
-        16 => <[u8; 16]>::try_from(bytes).ok()?.into(),
-        _ => return None,
-    };
-    Some(ip.to_string())
 }
 
 #[cfg(test)]

@@ -20,3 +20,20 @@ fn reads_names_and_dates_of_a_generated_certificate() {
         Err(CertInfoError::NoCertificate)
     ));
 }
+
+#[test]
+fn served_names_add_ip_sans_or_fall_back_to_the_cn() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["a.test".into(), "127.0.0.1".into()]).unwrap();
+    let info = CertInfo::from_der(params.self_signed(&key).unwrap().der()).unwrap();
+    assert_eq!(info.names, ["a.test"], "ACME compares DNS names only");
+    assert_eq!(info.served_names(), ["a.test", "127.0.0.1"]);
+
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Old.Test");
+    let info = CertInfo::from_der(params.self_signed(&key).unwrap().der()).unwrap();
+    assert!(info.names.is_empty());
+    assert_eq!(info.served_names(), ["old.test"]);
+}
