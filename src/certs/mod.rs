@@ -18,5 +18,5 @@ mod x509;
 pub use companion::{COMPANION_MARKER, CertsDir, StoredCertError};
 pub use pair::{CertEntry, CertError, covers};
 pub use store::{CertMap, write_pair};
-pub use watch::{load_initial, spawn_watcher};
+pub use watch::{Rescan, load_initial, spawn_watcher};
 pub use x509::{CertInfo, CertInfoError};

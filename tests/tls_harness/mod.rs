@@ -141,7 +141,12 @@ impl Server {
             true,
         );
         let cancel = CancellationToken::new();
-        certs::spawn_watcher(dir.to_owned(), state.clone(), cancel.clone());
+        let publish = {
+            let state = state.clone();
+            move |map| state.set_certs(map)
+        };
+        let first = state.load().certs().clone();
+        certs::spawn_watcher(dir.to_owned(), first, publish, cancel.clone());
         let challenges = Arc::new(Challenges::default());
         let acceptor = Arc::new(
             TlsAcceptor::new(state.clone(), challenges.clone(), Duration::from_secs(5)).unwrap(),
