@@ -68,8 +68,9 @@ pub struct CertEntry {
     /// The store name (`example.com` for `example.com.crt`, `default` for `default.crt`).
     pub name: String,
     pub key: Arc<CertifiedKey>,
-    /// Lower-case DNS names (SAN, or the CN when there is no SAN) and IP addresses the leaf covers.
-    pub names: Vec<String>,
+    /// Lower-case DNS names (SAN, or the CN when there is no SAN) and IP addresses the leaf covers;
+    /// shared, not copied, with every connection it is served on (the 421 check reads it).
+    pub names: Arc<[String]>,
     /// The leaf's `notAfter`, unix seconds: ACME renewal and status pages read it.
     pub not_after: i64,
     /// Hash of the `.crt` and `.key` bytes, to spot replaced files without reparsing.
@@ -154,7 +155,7 @@ pub fn parse_pair(
     Ok(CertEntry {
         name: name.to_owned(),
         key: Arc::new(key),
-        names: info.served_names(),
+        names: info.served_names().into(),
         not_after: info.not_after,
         digest,
     })

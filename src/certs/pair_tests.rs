@@ -49,7 +49,7 @@ fn parse(crt: &str, key: &str) -> Result<CertEntry, CertError> {
 fn parses_names_and_rejects_mismatched_key() {
     let (crt, key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
     let entry = parse(&crt, &key).unwrap();
-    assert_eq!(entry.names, names(&["a.test", "127.0.0.1"]));
+    assert_eq!(*entry.names, names(&["a.test", "127.0.0.1"]));
     assert!(entry.covers("a.test") && !entry.covers("b.test"));
     let (_, other_key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
     let err = parse(&crt, &other_key).unwrap_err();

@@ -20,9 +20,9 @@ use tokio_util::task::TaskTracker;
 use crate::config::Limits;
 use crate::proxy::body;
 use crate::proxy::idle::{Activity, Expired, Race, Tracked};
-use crate::proxy::meta::{ConnInfo, Scheme};
+use crate::proxy::meta::{ConnInfo, Scheme, TlsConn};
 use crate::proxy::service::{self, ServiceState};
-use crate::tls::{Accepted, TlsAcceptor, TlsError};
+use crate::tls::{Accepted, Session, TlsAcceptor, TlsError};
 
 /// hyper refuses smaller read buffers than this for HTTP/1.
 const MIN_H1_BUF: usize = 8192;
@@ -93,10 +93,9 @@ pub async fn accept_loop(
                 let acceptor = acceptor.clone();
                 tracker.spawn(async move {
                     // A failed handshake ends only this connection.
-                    match acceptor.accept(stream, client, local).await {
-                        Ok(Some(Accepted {
-                            stream, mut conn, ..
-                        })) => {
+                    match acceptor.accept(stream, client).await {
+                        Ok(Some(Accepted { stream, session })) => {
+                            let mut conn = https_conn(client, local, session);
                             conn.permit = permit;
                             serve_connection(stream, conn, state).await
                         }
@@ -107,6 +106,21 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// An HTTPS connection's facts: what its handshake chose, for the 421 check and `cert_ok`.
+fn https_conn(client: SocketAddr, local: SocketAddr, session: Session) -> ConnInfo {
+    let tls = TlsConn {
+        cert_names: session.cert.names.clone(),
+        site: session.site,
+    };
+    ConnInfo::new(
+        client,
+        local,
+        Scheme::Https,
+        session.sni,
+        Some(Arc::new(tls)),
+    )
 }
 
 /// Serves HTTP/1.1 or h2c on one established connection until it ends, or until shutdown

@@ -8,10 +8,13 @@
 //! `unrecognized_name`, which clients and nginx-proxy's tests expect. Before the ServerHello an
 //! alert is a plaintext record, so we write it ourselves.
 //!
-//! The decision (policy config, ALPN, the `cert` reported in [`Accepted`]) and the resolver each
+//! The decision (policy config, ALPN, the `cert` reported in [`Session`]) and the resolver each
 //! load the current [`TlsState`] table; if a certificate is swapped between the two loads (a
-//! window of microseconds) the client gets the newer certificate while `Accepted::cert` names the
+//! window of microseconds) the client gets the newer certificate while `Session::cert` names the
 //! older one for the same name — both were valid for that SNI.
+//!
+//! What the handshake chose is returned as this module's own [`Session`]: the HTTP side turns
+//! it into its connection facts, so the two layers do not import each other.
 //!
 //! Session tickets (rustls' aws-lc-rs ticketer, keys rotated every 6 hours) and the session-ID
 //! cache are shared by every config; nginx-proxy turns tickets off only because nginx cannot
@@ -32,7 +35,6 @@ use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::{CertResolver, Decision, TlsState};
 use crate::acme::challenge::Challenges;
 use crate::certs::CertEntry;
-use crate::proxy::meta::{ConnInfo, Scheme, TlsConn};
 
 /// ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
 const ACME_TLS_1: &[u8] = b"acme-tls/1";
@@ -79,8 +81,14 @@ pub enum TlsError {
 #[derive(Debug)]
 pub struct Accepted<IO> {
     pub stream: TlsStream<IO>,
-    /// `scheme` is `Https`; `sni` is what the client sent.
-    pub conn: ConnInfo,
+    pub session: Session,
+}
+
+/// What the handshake decided, which the HTTP layer's checks depend on.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The SNI the client sent, lower-case.
+    pub sni: Option<String>,
     /// The certificate chosen for the SNI: the HTTP layer answers 421 when a request's Host is
     /// not covered by it (`cert.covers(host)`).
     pub cert: Arc<CertEntry>,
@@ -138,12 +146,11 @@ impl TlsAcceptor {
         &self,
         io: IO,
         client: SocketAddr,
-        local: SocketAddr,
     ) -> Result<Option<Accepted<IO>>, TlsError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        tokio::time::timeout(self.timeout, self.handshake(io, client, local))
+        tokio::time::timeout(self.timeout, self.handshake(io, client))
             .await
             .map_err(|_| TlsError::Timeout { client })?
     }
@@ -152,7 +159,6 @@ impl TlsAcceptor {
         &self,
         mut io: IO,
         client: SocketAddr,
-        local: SocketAddr,
     ) -> Result<Option<Accepted<IO>>, TlsError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
@@ -205,18 +211,7 @@ impl TlsAcceptor {
             .map_err(handshake_error(&sni))?;
         Ok(Some(Accepted {
             stream,
-            conn: ConnInfo::new(
-                client,
-                local,
-                Scheme::Https,
-                sni,
-                Some(Arc::new(TlsConn {
-                    cert: cert.clone(),
-                    site: site.clone(),
-                })),
-            ),
-            cert,
-            site,
+            session: Session { sni, cert, site },
         }))
     }
 }
@@ -302,7 +297,7 @@ mod tests {
     async fn silent_client_times_out() {
         let (_client, server) = tokio::io::duplex(1024);
         let err = acceptor(Duration::from_secs(10))
-            .accept(server, addr(), addr())
+            .accept(server, addr())
             .await
             .unwrap_err();
         assert!(matches!(err, TlsError::Timeout { .. }), "{err}");
@@ -324,7 +319,7 @@ mod tests {
         conn.write_tls(&mut hello).unwrap();
         client.write_all(&hello).await.unwrap();
         let err = acceptor(Duration::from_secs(5))
-            .accept(server, addr(), addr())
+            .accept(server, addr())
             .await
             .unwrap_err();
         assert!(

@@ -7,7 +7,7 @@
 //! certs = certs::load_initial(dir)            state = TlsState::new(routes, certs, policy, h2)
 //! certs::spawn_watcher(dir, state, cancel)     route publisher → state.set_routes(table)
 //! acceptor = TlsAcceptor::new(state, challenges, timeout)
-//! per connection: acceptor.accept(tcp, client, local) → Accepted { stream, conn, cert, site }
+//! per connection: acceptor.accept(tcp, client) → Accepted { stream, session }
 //! ```
 
 pub mod acceptor;
@@ -15,5 +15,5 @@ pub mod policy;
 pub mod resolver;
 pub mod select;
 
-pub use acceptor::{Accepted, TlsAcceptor, TlsError};
+pub use acceptor::{Accepted, Session, TlsAcceptor, TlsError};
 pub use resolver::{Decision, SniTable, TlsState};

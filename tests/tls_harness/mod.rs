@@ -161,7 +161,7 @@ impl Server {
                     r = listener.accept() => r.unwrap(),
                 };
                 tcp.set_nodelay(true).unwrap();
-                tokio::spawn(serve(acceptor.clone(), tcp, client, addr));
+                tokio::spawn(serve(acceptor.clone(), tcp, client));
             }
         });
         Server {
@@ -175,13 +175,8 @@ impl Server {
 
 type Body = BoxBody<Bytes, Infallible>;
 
-async fn serve(
-    acceptor: Arc<TlsAcceptor>,
-    tcp: tokio::net::TcpStream,
-    client: SocketAddr,
-    local: SocketAddr,
-) {
-    let accepted = match acceptor.accept(tcp, client, local).await {
+async fn serve(acceptor: Arc<TlsAcceptor>, tcp: tokio::net::TcpStream, client: SocketAddr) {
+    let accepted = match acceptor.accept(tcp, client).await {
         Ok(Some(a)) => a,
         Ok(None) => return,
         Err(err) => {
@@ -191,11 +186,11 @@ async fn serve(
     };
     let facts = format!(
         "sni={} site={} cert={}",
-        accepted.conn.sni.as_deref().unwrap_or("-"),
-        accepted.site.as_deref().unwrap_or("-"),
-        accepted.cert.name
+        accepted.session.sni.as_deref().unwrap_or("-"),
+        accepted.session.site.as_deref().unwrap_or("-"),
+        accepted.session.cert.name
     );
-    let cert = accepted.cert.clone();
+    let cert = accepted.session.cert.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let host = req
             .uri()
