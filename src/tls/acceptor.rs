@@ -33,11 +33,10 @@ use tokio_rustls::server::TlsStream;
 
 use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::{CertResolver, Decision, TlsState};
+use crate::acme::alpn::ACME_TLS_ALPN;
 use crate::acme::challenge::Challenges;
 use crate::certs::CertEntry;
 
-/// ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
-const ACME_TLS_1: &[u8] = b"acme-tls/1";
 /// TLS record: fatal alert `unrecognized_name` (112), plaintext, legacy version 1.2.
 const UNRECOGNIZED_NAME: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70];
 /// Sessions kept for ID-based resumption (TLS 1.2 clients without tickets).
@@ -129,7 +128,7 @@ impl TlsAcceptor {
         };
         let mut acme = policy::server_config(Policy::Intermediate, false, &acme_shared)?;
         let acme_config = Arc::make_mut(&mut acme);
-        acme_config.alpn_protocols = vec![ACME_TLS_1.to_vec()];
+        acme_config.alpn_protocols = vec![ACME_TLS_ALPN.to_vec()];
         acme_config.send_tls13_tickets = 0;
         Ok(TlsAcceptor {
             configs: Configs::new(&shared)?,
@@ -257,7 +256,7 @@ where
 /// RFC 8737: a validation ClientHello offers exactly one ALPN protocol, `acme-tls/1`.
 fn offers_only_acme(hello: &ClientHello<'_>) -> bool {
     hello.alpn().is_some_and(|mut protocols| {
-        protocols.next() == Some(ACME_TLS_1) && protocols.next().is_none()
+        protocols.next() == Some(ACME_TLS_ALPN) && protocols.next().is_none()
     })
 }
 
