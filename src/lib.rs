@@ -9,7 +9,7 @@
 //!                                   DesiredState (plain data, Eq) — published only when changed
 //!                 ┌──────────────────────────────────┼──────────────────────────┐
 //!                 ▼                                  ▼                          ▼
-//!   RouteTable::build → ArcSwap<RouteTable>   acme reconciler → certs store → ArcSwap<CertMap>
+//!   RouteTable::build → ArcSwap<RouteTable>   acme reconciler → certs (write, watch) → ArcSwap<CertMap>
 //!                 ▼                                                             ▼
 //! TCP accept ─► TLS (SNI → cert resolver) ─► proxy service: ACME challenge? → HTTPS policy
 //!            → route lookup → forward: http | https | uwsgi
