@@ -15,7 +15,7 @@ use super::x509::{CertInfo, CertInfoError};
 
 /// Written to `<base>/.companion`: marks the folder as managed (acme-companion's
 /// `cleanup_links` only removes symlinks into folders that carry it).
-pub const COMPANION_MARKER: &str = concat!("dockside ", env!("CARGO_PKG_VERSION"), "\n");
+const COMPANION_MARKER: &str = concat!("dockside ", env!("CARGO_PKG_VERSION"), "\n");
 
 /// The certificate directory (`/etc/nginx/certs` in nginx-proxy deployments).
 #[derive(Debug, Clone)]

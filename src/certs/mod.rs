@@ -15,7 +15,7 @@ mod store;
 mod watch;
 mod x509;
 
-pub use companion::{COMPANION_MARKER, CertsDir, StoredCertError};
+pub use companion::{CertsDir, StoredCertError};
 pub use pair::{CertEntry, CertError, covers};
 pub use store::{CertMap, write_pair};
 pub use watch::{Rescan, load_initial, spawn_watcher};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Method};
 use tokio::sync::OwnedSemaphorePermit;
+
 /// Scheme the client used to reach dockside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
