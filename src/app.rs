@@ -13,13 +13,14 @@ use tokio_util::task::TaskTracker;
 use crate::acme::challenge::Challenges;
 use crate::acme::reconciler::{self, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
+use crate::certs;
 use crate::config::Config;
 use crate::discovery::{self, DockerSettings, file};
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{RouteTable, SiteDefaults};
 use crate::server::{self, Workers};
 use crate::service::{LogThrottle, ServiceState};
-use crate::tls::{self, CertMap, TlsAcceptor, TlsState};
+use crate::tls::{TlsAcceptor, TlsState};
 use crate::upstream::uwsgi::{self, UwsgiOptions};
 use crate::upstream::{Forwarder, PassiveHealth};
 
@@ -203,7 +204,7 @@ fn tls_state(config: &Config) -> Arc<TlsState> {
             config.certs_dir.display()
         );
     }
-    let certs = tls::load_initial(&config.certs_dir);
+    let certs = certs::load_initial(&config.certs_dir);
     TlsState::new(
         Arc::new(RouteTable::default()),
         certs,
@@ -263,15 +264,11 @@ fn spawn_certificates(
     let Some(tls) = &shared.tls else {
         return Ok(None);
     };
-    tls::spawn_cert_watcher(
-        config.certs_dir.clone(),
-        tls.clone(),
-        shared.cancel.child_token(),
-    );
+    let rescan = spawn_cert_watcher(config, tls, shared.cancel.child_token());
     let Some(globals) = &config.acme else {
         return Ok(None);
     };
-    let on_issued = nudge_certs(config.certs_dir.clone(), tls.clone());
+    let on_issued: reconciler::OnIssued = Arc::new(move |base: &str| rescan.now(base));
     let cfg = ReconcilerConfig::new(
         globals.clone(),
         config.certs_dir.clone(),
@@ -369,14 +366,16 @@ fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Publishes a newly written certificate at once instead of waiting for the directory watch.
-fn nudge_certs(dir: std::path::PathBuf, tls: Arc<TlsState>) -> reconciler::OnIssued {
-    Arc::new(move |base: &str| {
-        let previous = tls.load().certs().clone();
-        let (map, _) = CertMap::scan(&dir, &previous);
-        tls.set_certs(Arc::new(map));
-        tracing::info!(certificate = base, "certificate written and live");
-    })
+/// Keeps the TLS state's certificates current; the handle lets ACME publish a new one at once.
+fn spawn_cert_watcher(
+    config: &Config,
+    tls: &Arc<TlsState>,
+    cancel: CancellationToken,
+) -> certs::Rescan {
+    let first = tls.load().certs().clone();
+    let tls = tls.clone();
+    let publish = move |map| tls.set_certs(map);
+    certs::spawn_watcher(config.certs_dir.clone(), first, publish, cancel)
 }
 
 /// Which providers feed the state, decided once at startup and said in the log: Docker when an

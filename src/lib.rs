@@ -9,7 +9,7 @@
 //!                                   DesiredState (plain data, Eq) — published only when changed
 //!                 ┌──────────────────────────────────┼──────────────────────────┐
 //!                 ▼                                  ▼                          ▼
-//!   RouteTable::build → ArcSwap<RouteTable>   acme reconciler → certs store → ArcSwap<CertMap>
+//!   RouteTable::build → ArcSwap<RouteTable>   acme reconciler → certs (write, watch) → ArcSwap<CertMap>
 //!                 ▼                                                             ▼
 //! TCP accept ─► TLS (SNI → cert resolver) ─► proxy service: ACME challenge? → HTTPS policy
 //!            → route lookup → forward: http | https | uwsgi
@@ -23,11 +23,11 @@
 pub mod acme;
 pub mod admin;
 pub mod app;
+pub mod certs;
 pub mod config;
 pub mod discovery;
 pub mod error_chain;
 pub mod exchange;
-pub mod fsutil;
 pub mod model;
 pub mod routing;
 pub mod server;

@@ -26,7 +26,7 @@ fn spki(leaf: &[u8]) -> Vec<u8> {
 async fn restart_reuses_account_and_valid_certificate() {
     let h = harness(Options::default()).await;
     let account = |h: &common::acme::Harness| {
-        let path = dockside::acme::storage::CertsDir::new(h.certs.path())
+        let path = dockside::certs::CertsDir::new(h.certs.path())
             .account_path(&h.pebble.url, Some("ops@example.test"));
         std::fs::read(path).expect("account stored")
     };
@@ -93,7 +93,7 @@ async fn ca_down_then_up_backs_off_then_succeeds() {
     )
     .await;
     // A restarted Pebble has forgotten our account: the next order registers again.
-    let account_path = dockside::acme::storage::CertsDir::new(h.certs.path())
+    let account_path = dockside::certs::CertsDir::new(h.certs.path())
         .account_path(&h.pebble.url, Some("ops@example.test"));
     let old_account = std::fs::read(&account_path).unwrap();
     h.pebble.stop_ca();

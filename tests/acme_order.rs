@@ -12,7 +12,7 @@ use dockside::acme::challenge::Challenges;
 use dockside::acme::error::Step;
 use dockside::acme::order::Issuer;
 use dockside::acme::spec::{ChallengeKind, Eab, KeyType, OrderSpec};
-use dockside::acme::storage::CertsDir;
+use dockside::certs::CertsDir;
 
 struct Env {
     pebble: Pebble,

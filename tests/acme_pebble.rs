@@ -16,9 +16,7 @@ use x509_parser::public_key::PublicKey;
 const T: Duration = Duration::from_secs(20);
 
 fn sans(leaf: &[u8]) -> Vec<String> {
-    dockside::acme::certinfo::CertInfo::from_der(leaf)
-        .unwrap()
-        .names
+    dockside::certs::CertInfo::from_der(leaf).unwrap().names
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

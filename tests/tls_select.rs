@@ -247,7 +247,7 @@ async fn key_types_and_encodings() {
             }
             None => leaf.key,
         };
-        dockside::tls::write_pair(&pki.certs(), &host, leaf.chain.as_bytes(), key.as_bytes())
+        dockside::certs::write_pair(&pki.certs(), &host, leaf.chain.as_bytes(), key.as_bytes())
             .unwrap();
         sites.push(site(&host));
     }

@@ -4,10 +4,3 @@
 #![forbid(unsafe_code)]
 
 pub mod proxy;
-
-/// `proxy::meta` names the TLS certificate type; the pure codecs never touch it, so the fuzz
-/// build gets a stand-in instead of the whole TLS stack.
-pub mod tls {
-    #[derive(Debug)]
-    pub struct CertEntry;
-}

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// The ALPN protocol id the validator offers; the HTTPS listener answers it with
-/// `Challenges::tls_alpn01(sni)` and closes after the handshake.
+/// The ALPN protocol id the validator offers (RFC 8737); the TLS acceptor recognises a validation
+/// by it and answers with `Challenges::tls_alpn01(sni)`, then closes. Declared here only: the
+/// acceptor and the order code must not drift apart.
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 /// Why a validation certificate could not be built (never expected; reported, not panicked).

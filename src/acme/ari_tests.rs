@@ -103,7 +103,7 @@ async fn fetches_the_window_for_a_certificate_and_schedules_inside_it() {
     leaf.use_authority_key_identifier_extension = true;
     leaf.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x01, 0x02, 0x03]));
     let leaf = leaf.signed_by(&key, &issuer).unwrap();
-    let info = crate::acme::certinfo::CertInfo::from_der(leaf.der()).unwrap();
+    let info = crate::certs::CertInfo::from_der(leaf.der()).unwrap();
     let id = info.ari_id.clone().expect("AKI present");
     assert!(id.ends_with(".AQID"), "base64url of the DER serial: {id}");
 

@@ -1,6 +1,6 @@
 //! ACME: certificates for `LETSENCRYPT_HOST` / `ACME_HOST`, obtained and renewed with
 //! instant-acme. Only this module touches instant-acme; it shares nothing with the data plane
-//! but `challenge::Challenges` and the files it writes to the certs dir.
+//! but `challenge::Challenges` and the certificate directory (`crate::certs`).
 //!
 //! Wiring (see `reconciler::spawn`):
 //! - `spec::AcmeGlobals` (`Config.acme`, read once with `from_vars`) holds acme-companion's
@@ -12,11 +12,11 @@
 //!   offering only `alpn::ACME_TLS_ALPN` with `Challenges::tls_alpn01(sni)`, then closes.
 //!
 //! Layout: `spec` (pure settings) → `schedule` (pure timing) → `reconciler` (task) → `order`
-//! (one order) → `storage` (files) / `certinfo` (parsing) / `ari` (RFC 9773) / `client` (HTTP).
+//! (one order) → `ari` (RFC 9773) / `client` (HTTP); files are read and written through
+//! `crate::certs` (`CertsDir`, `CertInfo`).
 
 pub mod alpn;
 pub mod ari;
-pub mod certinfo;
 pub mod challenge;
 pub mod client;
 pub mod error;
@@ -26,4 +26,3 @@ pub mod order;
 pub mod reconciler;
 pub mod schedule;
 pub mod spec;
-pub mod storage;

@@ -12,8 +12,9 @@ use crate::acme::schedule::Backoff;
 use crate::acme::spec::AcmeGlobals;
 
 /// Called with the base directory name (e.g. `app.example.com`) right after a certificate was
-/// written, so the TLS store can publish it without waiting for its directory watch. Runs on
-/// the reconciler task: it must return quickly (swap an `ArcSwap`, send on a channel).
+/// written, so it is served without waiting for the directory watch (`app` passes
+/// `certs::Rescan::now`). Runs on the reconciler task: it must return quickly (send on a
+/// channel; never read the directory here).
 pub type OnIssued = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Counters and per-certificate state for the status page and `/metrics` (and for tests:

@@ -11,13 +11,12 @@ use instant_acme::{
 };
 
 use crate::acme::alpn;
-use crate::acme::certinfo::CertInfo;
 use crate::acme::challenge::Challenges;
 use crate::acme::client::{AcmeHttp, RetryAfter};
 use crate::acme::error::{Cause, OrderError, ProblemDoc, Step, cause};
 use crate::acme::keys::csr;
 use crate::acme::spec::{ChallengeKind, OrderSpec};
-use crate::acme::storage::CertsDir;
+use crate::certs::{CertInfo, CertsDir};
 
 /// Executes orders; shared by the reconciler's order tasks.
 pub struct Issuer {

@@ -20,7 +20,7 @@ use crate::acme::error::{Cause, OrderError, Step};
 use crate::acme::order::{Issued, Issuer};
 use crate::acme::schedule::{self, Decision};
 use crate::acme::spec::{self, OrderSpec};
-use crate::acme::storage::CertsDir;
+use crate::certs::CertsDir;
 use crate::model::DesiredState;
 
 pub use crate::acme::options::{CertStatus, OnIssued, ReconcilerConfig, Stats};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::acme::certinfo::CertInfo;
+use crate::certs::CertInfo;
 
 /// When to renew, from the certificate's own dates (unix seconds).
 ///
@@ -128,7 +128,7 @@ mod tests {
             not_before,
             not_after: not_before + days * DAY,
             names: names.iter().map(|s| s.to_string()).collect(),
-            ari_id: None,
+            ..CertInfo::default()
         }
     }
 

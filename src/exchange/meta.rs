@@ -7,8 +7,6 @@ use std::sync::Arc;
 use http::{HeaderValue, Method};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::tls::CertEntry;
-
 /// Scheme the client used to reach dockside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -68,11 +66,12 @@ impl ConnInfo {
 }
 
 /// The handshake's choice for an HTTPS connection: the HTTP layer answers 421 when a request's
-/// Host belongs to another site and `cert` does not cover it.
+/// Host belongs to another site and `cert_names` do not cover it. Plain data, so this file needs
+/// nothing of the TLS stack (the fuzz build compiles it alone).
 #[derive(Debug)]
 pub struct TlsConn {
-    /// The certificate presented for the SNI.
-    pub cert: Arc<CertEntry>,
+    /// The names the certificate presented for the SNI covers (`certs::covers` reads them).
+    pub cert_names: Arc<[String]>,
     /// The `VIRTUAL_HOST` item the SNI selected; `None` when `default.crt` answered an unknown name.
     pub site: Option<String>,
 }

@@ -9,9 +9,9 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use super::connection::serve_connection;
-use crate::exchange::{ConnInfo, Scheme};
+use crate::exchange::{ConnInfo, Scheme, TlsConn};
 use crate::service::ServiceState;
-use crate::tls::{Accepted, TlsAcceptor, TlsError};
+use crate::tls::{Accepted, Session, TlsAcceptor, TlsError};
 
 /// Accepts clients until shutdown, plain TCP or, with `tls`, TLS (handshake through the
 /// `TlsAcceptor`: SNI, policy, ACME TLS-ALPN-01). Every connection holds one permit of
@@ -59,10 +59,9 @@ pub(super) async fn accept_loop(
                 let acceptor = acceptor.clone();
                 tracker.spawn(async move {
                     // A failed handshake ends only this connection.
-                    match acceptor.accept(stream, client, local).await {
-                        Ok(Some(Accepted {
-                            stream, mut conn, ..
-                        })) => {
+                    match acceptor.accept(stream, client).await {
+                        Ok(Some(Accepted { stream, session })) => {
+                            let mut conn = https_conn(client, local, session);
                             conn.permit = permit;
                             serve_connection(stream, conn, state).await
                         }
@@ -73,4 +72,19 @@ pub(super) async fn accept_loop(
             }
         }
     }
+}
+
+/// An HTTPS connection's facts: what its handshake chose, for the 421 check and `cert_ok`.
+fn https_conn(client: SocketAddr, local: SocketAddr, session: Session) -> ConnInfo {
+    let tls = TlsConn {
+        cert_names: session.cert.names.clone(),
+        site: session.site,
+    };
+    ConnInfo::new(
+        client,
+        local,
+        Scheme::Https,
+        session.sni,
+        Some(Arc::new(tls)),
+    )
 }

@@ -38,7 +38,9 @@ pub(super) fn https_policy<'t, B>(
         if tls.site.is_none() {
             return Err(no_site(host));
         }
-        if policy::misdirected(tls.site.as_deref(), &site.host, || tls.cert.covers(host)) {
+        if policy::misdirected(tls.site.as_deref(), &site.host, || {
+            crate::certs::covers(&tls.cert_names, host)
+        }) {
             let sni = conn.sni.clone().unwrap_or_default();
             let host = host.to_owned();
             return Err((ProxyError::Misdirected { host, sni }, None));

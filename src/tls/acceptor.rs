@@ -8,10 +8,13 @@
 //! `unrecognized_name`, which clients and nginx-proxy's tests expect. Before the ServerHello an
 //! alert is a plaintext record, so we write it ourselves.
 //!
-//! The decision (policy config, ALPN, the `cert` reported in [`Accepted`]) and the resolver each
+//! The decision (policy config, ALPN, the `cert` reported in [`Session`]) and the resolver each
 //! load the current [`TlsState`] table; if a certificate is swapped between the two loads (a
-//! window of microseconds) the client gets the newer certificate while `Accepted::cert` names the
+//! window of microseconds) the client gets the newer certificate while `Session::cert` names the
 //! older one for the same name — both were valid for that SNI.
+//!
+//! What the handshake chose is returned as this module's own [`Session`]: the HTTP side turns
+//! it into its connection facts, so the two layers do not import each other.
 //!
 //! Session tickets (rustls' aws-lc-rs ticketer, keys rotated every 6 hours) and the session-ID
 //! cache are shared by every config; nginx-proxy turns tickets off only because nginx cannot
@@ -28,14 +31,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::StartHandshake;
 use tokio_rustls::server::TlsStream;
 
-use super::certs::CertEntry;
 use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::{CertResolver, Decision, TlsState};
+use crate::acme::alpn::ACME_TLS_ALPN;
 use crate::acme::challenge::Challenges;
-use crate::exchange::{ConnInfo, Scheme, TlsConn};
+use crate::certs::CertEntry;
 
-/// ALPN protocol of ACME TLS-ALPN-01 validation (RFC 8737).
-const ACME_TLS_1: &[u8] = b"acme-tls/1";
 /// TLS record: fatal alert `unrecognized_name` (112), plaintext, legacy version 1.2.
 const UNRECOGNIZED_NAME: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70];
 /// Sessions kept for ID-based resumption (TLS 1.2 clients without tickets).
@@ -79,8 +80,14 @@ pub enum TlsError {
 #[derive(Debug)]
 pub struct Accepted<IO> {
     pub stream: TlsStream<IO>,
-    /// `scheme` is `Https`; `sni` is what the client sent.
-    pub conn: ConnInfo,
+    pub session: Session,
+}
+
+/// What the handshake decided, which the HTTP layer's checks depend on.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The SNI the client sent, lower-case.
+    pub sni: Option<String>,
     /// The certificate chosen for the SNI: the HTTP layer answers 421 when a request's Host is
     /// not covered by it (`cert.covers(host)`).
     pub cert: Arc<CertEntry>,
@@ -121,7 +128,7 @@ impl TlsAcceptor {
         };
         let mut acme = policy::server_config(Policy::Intermediate, false, &acme_shared)?;
         let acme_config = Arc::make_mut(&mut acme);
-        acme_config.alpn_protocols = vec![ACME_TLS_1.to_vec()];
+        acme_config.alpn_protocols = vec![ACME_TLS_ALPN.to_vec()];
         acme_config.send_tls13_tickets = 0;
         Ok(TlsAcceptor {
             configs: Configs::new(&shared)?,
@@ -138,12 +145,11 @@ impl TlsAcceptor {
         &self,
         io: IO,
         client: SocketAddr,
-        local: SocketAddr,
     ) -> Result<Option<Accepted<IO>>, TlsError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        tokio::time::timeout(self.timeout, self.handshake(io, client, local))
+        tokio::time::timeout(self.timeout, self.handshake(io, client))
             .await
             .map_err(|_| TlsError::Timeout { client })?
     }
@@ -152,7 +158,6 @@ impl TlsAcceptor {
         &self,
         mut io: IO,
         client: SocketAddr,
-        local: SocketAddr,
     ) -> Result<Option<Accepted<IO>>, TlsError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
@@ -205,18 +210,7 @@ impl TlsAcceptor {
             .map_err(handshake_error(&sni))?;
         Ok(Some(Accepted {
             stream,
-            conn: ConnInfo::new(
-                client,
-                local,
-                Scheme::Https,
-                sni,
-                Some(Arc::new(TlsConn {
-                    cert: cert.clone(),
-                    site: site.clone(),
-                })),
-            ),
-            cert,
-            site,
+            session: Session { sni, cert, site },
         }))
     }
 }
@@ -262,7 +256,7 @@ where
 /// RFC 8737: a validation ClientHello offers exactly one ALPN protocol, `acme-tls/1`.
 fn offers_only_acme(hello: &ClientHello<'_>) -> bool {
     hello.alpn().is_some_and(|mut protocols| {
-        protocols.next() == Some(ACME_TLS_1) && protocols.next().is_none()
+        protocols.next() == Some(ACME_TLS_ALPN) && protocols.next().is_none()
     })
 }
 
@@ -281,8 +275,8 @@ impl ResolvesServerCert for AcmeResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::certs::CertMap;
     use crate::routing::RouteTable;
-    use crate::tls::store::CertMap;
 
     fn acceptor(timeout: Duration) -> TlsAcceptor {
         let state = TlsState::new(
@@ -302,7 +296,7 @@ mod tests {
     async fn silent_client_times_out() {
         let (_client, server) = tokio::io::duplex(1024);
         let err = acceptor(Duration::from_secs(10))
-            .accept(server, addr(), addr())
+            .accept(server, addr())
             .await
             .unwrap_err();
         assert!(matches!(err, TlsError::Timeout { .. }), "{err}");
@@ -324,7 +318,7 @@ mod tests {
         conn.write_tls(&mut hello).unwrap();
         client.write_all(&hello).await.unwrap();
         let err = acceptor(Duration::from_secs(5))
-            .accept(server, addr(), addr())
+            .accept(server, addr())
             .await
             .unwrap_err();
         assert!(

@@ -16,10 +16,9 @@ use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use super::certs::CertEntry;
 use super::policy::{self, Policy};
 use super::select::{self, Selection, SiteCertInputs};
-use super::store::CertMap;
+use crate::certs::{CertEntry, CertMap};
 use crate::model::HttpsMethod;
 use crate::routing::{RouteTable, SiteRoute};
 
@@ -271,9 +270,9 @@ impl ResolvesServerCert for CertResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::certs::write_pair;
     use crate::model::{DesiredState, Site};
     use crate::routing::SiteDefaults;
-    use crate::tls::store::write_pair;
 
     fn certs(names: &[&str]) -> (tempfile::TempDir, Arc<CertMap>) {
         let dir = tempfile::tempdir().unwrap();

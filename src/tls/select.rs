@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use super::certs::CertEntry;
-use super::store::CertMap;
+use crate::certs::{CertEntry, CertMap};
 
 /// The inputs nginx-proxy uses, taken from a resolved `SiteRoute`.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +67,7 @@ fn parent(host: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tls::store::write_pair;
+    use crate::certs::write_pair;
 
     /// A store with these names; a name ending in `!` has a `.crt` but no `.key`.
     fn store(names: &[&str]) -> (tempfile::TempDir, CertMap) {

@@ -20,7 +20,7 @@ pub async fn start(trust_downstream: bool) -> Dockside {
         cfg.https = Some("127.0.0.1:0".parse().unwrap());
         cfg.trust_downstream_proxy = trust_downstream;
         let cert = rcgen::generate_simple_self_signed(vec![HOST.to_owned()]).unwrap();
-        dockside::tls::write_pair(
+        dockside::certs::write_pair(
             &cfg.certs_dir,
             HOST,
             cert.cert.pem().as_bytes(),

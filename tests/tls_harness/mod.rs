@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dockside::acme::challenge::Challenges;
+use dockside::certs;
 use dockside::model::{DesiredState, Site};
 use dockside::routing::{RouteTable, SiteDefaults};
-use dockside::tls::{self, TlsAcceptor, TlsState};
+use dockside::tls::{TlsAcceptor, TlsState};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -83,7 +84,7 @@ impl Pki {
     /// Writes `<name>.crt` / `<name>.key` with an ECDSA P-256 leaf for `names`, CN `cn`.
     pub fn install(&self, name: &str, cn: &str, names: &[&str]) {
         let leaf = self.leaf(cn, names, &rcgen::PKCS_ECDSA_P256_SHA256);
-        tls::write_pair(
+        certs::write_pair(
             &self.certs(),
             name,
             leaf.chain.as_bytes(),
@@ -135,12 +136,17 @@ impl Server {
         );
         let state = TlsState::new(
             Arc::new(routes),
-            tls::load_initial(dir),
+            certs::load_initial(dir),
             "Mozilla-Intermediate",
             true,
         );
         let cancel = CancellationToken::new();
-        tls::spawn_cert_watcher(dir.to_owned(), state.clone(), cancel.clone());
+        let publish = {
+            let state = state.clone();
+            move |map| state.set_certs(map)
+        };
+        let first = state.load().certs().clone();
+        certs::spawn_watcher(dir.to_owned(), first, publish, cancel.clone());
         let challenges = Arc::new(Challenges::default());
         let acceptor = Arc::new(
             TlsAcceptor::new(state.clone(), challenges.clone(), Duration::from_secs(5)).unwrap(),
@@ -155,7 +161,7 @@ impl Server {
                     r = listener.accept() => r.unwrap(),
                 };
                 tcp.set_nodelay(true).unwrap();
-                tokio::spawn(serve(acceptor.clone(), tcp, client, addr));
+                tokio::spawn(serve(acceptor.clone(), tcp, client));
             }
         });
         Server {
@@ -169,13 +175,8 @@ impl Server {
 
 type Body = BoxBody<Bytes, Infallible>;
 
-async fn serve(
-    acceptor: Arc<TlsAcceptor>,
-    tcp: tokio::net::TcpStream,
-    client: SocketAddr,
-    local: SocketAddr,
-) {
-    let accepted = match acceptor.accept(tcp, client, local).await {
+async fn serve(acceptor: Arc<TlsAcceptor>, tcp: tokio::net::TcpStream, client: SocketAddr) {
+    let accepted = match acceptor.accept(tcp, client).await {
         Ok(Some(a)) => a,
         Ok(None) => return,
         Err(err) => {
@@ -185,11 +186,11 @@ async fn serve(
     };
     let facts = format!(
         "sni={} site={} cert={}",
-        accepted.conn.sni.as_deref().unwrap_or("-"),
-        accepted.site.as_deref().unwrap_or("-"),
-        accepted.cert.name
+        accepted.session.sni.as_deref().unwrap_or("-"),
+        accepted.session.site.as_deref().unwrap_or("-"),
+        accepted.session.cert.name
     );
-    let cert = accepted.cert.clone();
+    let cert = accepted.session.cert.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let host = req
             .uri()

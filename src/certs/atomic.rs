@@ -24,20 +24,5 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn writes_with_mode_and_replaces() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.key");
-        write_atomic(&path, b"one", 0o600).unwrap();
-        write_atomic(&path, b"two", 0o600).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(leftovers, 1, "no temp files left behind");
-    }
-}
+#[path = "atomic_tests.rs"]
+mod tests;

@@ -1,7 +1,6 @@
-//! One certificate/key pair: PEM parsing, the key-matches-certificate check, and the names the
-//! leaf covers (for the HTTP layer's 421 check). Pure apart from the clock; no file IO here.
+//! One certificate/key pair made servable: PEM parsing, the key-matches-certificate check, and
+//! the names the leaf covers (read by `x509`, for the HTTP layer's 421 check). No file IO here.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,6 +8,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::x509;
 
 /// Why a certificate pair cannot be served. Every variant names the file it is about; none
 /// carries key material.
@@ -67,8 +68,9 @@ pub struct CertEntry {
     /// The store name (`example.com` for `example.com.crt`, `default` for `default.crt`).
     pub name: String,
     pub key: Arc<CertifiedKey>,
-    /// Lower-case DNS names (SAN, or the CN when there is no SAN) and IP addresses the leaf covers.
-    pub names: Vec<String>,
+    /// Lower-case DNS names (SAN, or the CN when there is no SAN) and IP addresses the leaf covers;
+    /// shared, not copied, with every connection it is served on (the 421 check reads it).
+    pub names: Arc<[String]>,
     /// The leaf's `notAfter`, unix seconds: ACME renewal and status pages read it.
     pub not_after: i64,
     /// Hash of the `.crt` and `.key` bytes, to spot replaced files without reparsing.
@@ -122,7 +124,7 @@ pub fn parse_pair(
             path: crt_path.to_owned(),
         });
     };
-    let (names, not_after) = leaf_facts(leaf).map_err(|source| CertError::X509 {
+    let info = x509::read(leaf).map_err(|source| CertError::X509 {
         path: crt_path.to_owned(),
         source,
     })?;
@@ -153,121 +155,12 @@ pub fn parse_pair(
     Ok(CertEntry {
         name: name.to_owned(),
         key: Arc::new(key),
-        names,
-        not_after,
+        names: info.served_names().into(),
+        not_after: info.not_after,
         digest,
     })
 }
 
-/// The names and expiry of a DER leaf certificate.
-fn leaf_facts(leaf: &[u8]) -> Result<(Vec<String>, i64), x509_parser::error::X509Error> {
-    use x509_parser::extensions::GeneralName;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| match e {
-        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e,
-        x509_parser::nom::Err::Incomplete(_) => x509_parser::error::X509Error::InvalidCertificate,
-    })?;
-    let mut names = Vec::new();
-    if let Some(san) = cert.subject_alternative_name()? {
-        for general in &san.value.general_names {
-            match general {
-                GeneralName::DNSName(dns) => names.push(dns.to_ascii_lowercase()),
-                GeneralName::IPAddress(bytes) => names.extend(ip_name(bytes)),
-                _ => {}
-            }
-        }
-    }
-    if names.is_empty() {
-        let cn = cert.subject().iter_common_name().next();
-        names.extend(
-            cn.and_then(|cn| cn.as_str().ok())
-                .map(str::to_ascii_lowercase),
-        );
-    }
-    Ok((names, cert.validity().not_after.timestamp()))
-}
-
-fn ip_name(bytes: &[u8]) -> Option<String> {
-    let ip: IpAddr = match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok()?.into(),
-        16 => <[u8; 16]>::try_from(bytes).ok()?.into(),
-        _ => return None,
-    };
-    Some(ip.to_string())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn covers_follows_wildcard_rules() {
-        let n = names(&["example.com", "*.example.org", "127.0.0.1", "::1"]);
-        let cases = [
-            ("example.com", true),
-            ("EXAMPLE.com.", true),
-            ("www.example.com", false),
-            ("a.example.org", true),
-            ("example.org", false),
-            ("a.b.example.org", false),
-            ("127.0.0.1", true),
-            ("[::1]", true),
-            ("other.net", false),
-        ];
-        for (host, want) in cases {
-            assert_eq!(covers(&n, host), want, "{host}");
-        }
-    }
-
-    fn pair(alg: &'static rcgen::SignatureAlgorithm) -> (String, String) {
-        let key = rcgen::KeyPair::generate_for(alg).unwrap();
-        let params =
-            rcgen::CertificateParams::new(vec!["a.test".into(), "127.0.0.1".into()]).unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    fn parse(crt: &str, key: &str) -> Result<CertEntry, CertError> {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
-        parse_pair(
-            "a.test",
-            Path::new("/c/a.test.crt"),
-            crt.as_bytes(),
-            Path::new("/c/a.test.key"),
-            key.as_bytes(),
-            0,
-            &provider,
-        )
-    }
-
-    #[test]
-    fn parses_names_and_rejects_mismatched_key() {
-        let (crt, key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
-        let entry = parse(&crt, &key).unwrap();
-        assert_eq!(entry.names, names(&["a.test", "127.0.0.1"]));
-        assert!(entry.covers("a.test") && !entry.covers("b.test"));
-        let (_, other_key) = pair(&rcgen::PKCS_ECDSA_P256_SHA256);
-        let err = parse(&crt, &other_key).unwrap_err();
-        assert!(matches!(err, CertError::Mismatch { .. }), "{err}");
-        assert!(err.to_string().contains("/c/a.test.key"), "{err}");
-        assert!(err.to_string().contains("/c/a.test.crt"), "{err}");
-    }
-
-    #[test]
-    fn garbage_is_reported_with_the_file_and_without_contents() {
-        let (crt, _) = pair(&rcgen::PKCS_ED25519);
-        let err = parse("nothing here", "x").unwrap_err();
-        assert!(matches!(err, CertError::NoCertificate { .. }), "{err}");
-        let secret = "-----BEGIN PRIVATE KEY-----\nSECRETSECRET!!\n-----END PRIVATE KEY-----\n";
-        let err = parse(&crt, secret).unwrap_err().to_string();
-        assert!(
-            err.contains("a.test.key") && !err.contains("SECRET"),
-            "{err}"
-        );
-        let err = parse(&crt, "").unwrap_err();
-        assert!(matches!(err, CertError::NoKey { .. }), "{err}");
-    }
-}
+#[path = "pair_tests.rs"]
+mod tests;

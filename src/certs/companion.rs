@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::acme::certinfo::{CertInfo, CertInfoError};
-use crate::fsutil::write_atomic;
+use super::atomic::write_atomic;
+use super::x509::{CertInfo, CertInfoError};
 
 /// Written to `<base>/.companion`: marks the folder as managed (acme-companion's
 /// `cleanup_links` only removes symlinks into folders that carry it).
-pub const COMPANION_MARKER: &str = concat!("dockside ", env!("CARGO_PKG_VERSION"), "\n");
+const COMPANION_MARKER: &str = concat!("dockside ", env!("CARGO_PKG_VERSION"), "\n");
 
 /// The certificate directory (`/etc/nginx/certs` in nginx-proxy deployments).
 #[derive(Debug, Clone)]
@@ -264,5 +264,5 @@ fn pem_certificates(pem: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[path = "storage_tests.rs"]
+#[path = "companion_tests.rs"]
 mod tests;

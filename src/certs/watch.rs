@@ -1,8 +1,9 @@
 //! Keeps the certificate map current: inotify (`notify`) on the certificate directory
 //! (recursively, for acme-companion's `<base>/` folders) and on directories symlinks point into,
 //! debounced, plus a periodic rescan in case an event is missed (NFS, overlay quirks, a full
-//! inotify queue). Events are level-triggered: any event only means "rescan"; a new map is
-//! published only when it differs from the last one.
+//! inotify queue), plus a [`Rescan`] on request. Events are level-triggered: any event only means
+//! "rescan"; a new map is published only when it differs from the last one. Scans run on the
+//! blocking pool, never on the task that asked for one.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,10 +12,8 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::resolver::TlsState;
 use super::store::{CertMap, SETTLE};
 
 /// How long the directory must be quiet before a rescan (a renewal writes several files).
@@ -22,20 +21,43 @@ const DEBOUNCE: Duration = Duration::from_millis(150);
 /// The safety-net rescan period.
 const RESCAN: Duration = Duration::from_secs(30);
 
-/// Scans `dir` once (blocking): the map to give [`TlsState::new`] at start.
+/// How many [`Rescan::now`] requests may wait; past that a rescan is already pending anyway.
+const REQUESTS: usize = 16;
+
+/// Scans `dir` once (blocking): the first map, before anything is served.
 pub fn load_initial(dir: &Path) -> Arc<CertMap> {
     Arc::new(CertMap::scan(dir, &CertMap::default()).0)
 }
 
-/// Starts the watcher task. The inotify watches are in place when this returns (so a test or
-/// the ACME reconciler may write right away); the task rescans once at start, then on events
-/// (within `DEBOUNCE` plus one scan, well under 2 s) and every `RESCAN`. It stops when `cancel`
-/// fires. Must be called inside a tokio runtime.
-pub fn spawn_cert_watcher(
+/// Asks the watcher to scan at once, without waiting for inotify or the debounce: the ACME
+/// reconciler calls it right after writing a certificate, so the new certificate is served
+/// within one scan while the reconciler's own task never reads the directory.
+#[derive(Debug, Clone)]
+pub struct Rescan {
+    requests: mpsc::Sender<String>,
+}
+
+impl Rescan {
+    /// Requests a scan for the certificate just written to `<base>/`; returns at once. The
+    /// watcher logs `certificate written and live` once the scan is published. A full queue
+    /// means scans are already pending that will see this write: only that log line is lost.
+    pub fn now(&self, base: &str) {
+        let _ = self.requests.try_send(base.to_owned());
+    }
+}
+
+/// Starts the watcher task over `first` (the map already published); every changed map goes to
+/// `publish`. The inotify watches are in place when this returns (so a test or the ACME
+/// reconciler may write right away); the task rescans once at start, then on events (within
+/// `DEBOUNCE` plus one scan, well under 2 s), on [`Rescan::now`] and every `RESCAN`. It stops
+/// when `cancel` fires. Must be called inside a tokio runtime.
+pub fn spawn_watcher(
     dir: PathBuf,
-    state: Arc<TlsState>,
+    first: Arc<CertMap>,
+    publish: impl Fn(Arc<CertMap>) + Send + 'static,
     cancel: CancellationToken,
-) -> JoinHandle<()> {
+) -> Rescan {
+    let (requests, mut requested) = mpsc::channel::<String>(REQUESTS);
     // Capacity 1: a pending wake-up already means "rescan", more would be redundant.
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let handler = move |event: notify::Result<notify::Event>| {
@@ -52,7 +74,7 @@ pub fn spawn_cert_watcher(
         }
     };
     let mut watched = BTreeSet::new();
-    let mut previous = state.load().certs().as_ref().clone();
+    let mut previous = first.as_ref().clone();
     if let Some(w) = watcher.as_mut() {
         watch_dirs(w, &dir, &previous, &mut watched);
     }
@@ -60,6 +82,7 @@ pub fn spawn_cert_watcher(
         let mut published = previous.clone();
         let mut tick = tokio::time::interval(RESCAN);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut written = Vec::new();
         loop {
             if let Some(w) = watcher.as_mut() {
                 watch_dirs(w, &dir, &previous, &mut watched);
@@ -78,6 +101,12 @@ pub fn spawn_cert_watcher(
                     tokio::time::sleep(DEBOUNCE).await;
                     while rx.try_recv().is_ok() {}
                 }
+                Some(base) = requested.recv() => {
+                    written.push(base);
+                    while let Ok(base) = requested.try_recv() {
+                        written.push(base);
+                    }
+                }
                 _ = tick.tick() => {}
                 () = settle => {}
             }
@@ -90,12 +119,16 @@ pub fn spawn_cert_watcher(
             };
             if map != published {
                 tracing::info!(dir = %dir.display(), certificates = map.entries().count(), "certificate map updated");
-                state.set_certs(Arc::new(map.clone()));
+                publish(Arc::new(map.clone()));
                 published = map.clone();
+            }
+            for base in written.drain(..) {
+                tracing::info!(certificate = base, "certificate written and live");
             }
             previous = map;
         }
-    })
+    });
+    Rescan { requests }
 }
 
 /// Adds watches for the store itself and every directory a symlink points into. Failures are
@@ -119,3 +152,7 @@ fn watch_dirs(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;

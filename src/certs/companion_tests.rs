@@ -1,4 +1,4 @@
-//! Layout, permissions and read-back tests for `storage::CertsDir`.
+//! Layout, permissions and read-back tests for `companion::CertsDir`.
 
 use super::*;
 use std::collections::BTreeSet;

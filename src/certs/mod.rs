@@ -1,0 +1,22 @@
+//! The certificate directory, read and written, in nginx-proxy's and acme-companion's layout so
+//! either tool can share or take over the volume. The TLS handshake reads it (through the
+//! watcher's published [`CertMap`]); ACME writes it (through [`CertsDir`]) and asks the watcher
+//! to look again ([`Rescan`]); nothing here knows about either.
+//!
+//! Inside: `x509` (the one reader of a leaf's names and dates), `pair` (a `.crt`/`.key` pair
+//! made servable), `store` (a scan of the directory that keeps the last good pair), `companion`
+//! (acme-companion's `<base>/` folders, symlinks and ACME accounts), `watch` (inotify, periodic
+//! and on-demand rescans), `atomic` (no file is ever seen half-written).
+
+mod atomic;
+mod companion;
+mod pair;
+mod store;
+mod watch;
+mod x509;
+
+pub use companion::{CertsDir, StoredCertError};
+pub use pair::{CertEntry, CertError, covers};
+pub use store::{CertMap, write_pair};
+pub use watch::{Rescan, load_initial, spawn_watcher};
+pub use x509::{CertInfo, CertInfoError};
