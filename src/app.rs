@@ -1,11 +1,10 @@
-//! Wiring: the desired-state channel, the one route-table `ArcSwap`, listeners, all tasks under
+//! Wiring: the desired-state channel, the one live snapshot (`live::Live`), listeners, all tasks under
 //! one cancellation token and task tracker, and the graceful drain on shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -13,14 +12,15 @@ use tokio_util::task::TaskTracker;
 use crate::acme::challenge::Challenges;
 use crate::acme::reconciler::{self, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
-use crate::certs;
+use crate::certs::{self, CertMap};
 use crate::config::Config;
 use crate::discovery::{self, DockerSettings, file};
+use crate::live::Live;
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{RouteTable, SiteDefaults};
 use crate::server::{self, Workers};
 use crate::service::{LogThrottle, ServiceState};
-use crate::tls::{TlsAcceptor, TlsState};
+use crate::tls::TlsAcceptor;
 use crate::upstream::uwsgi::{self, UwsgiOptions};
 use crate::upstream::{Forwarder, PassiveHealth};
 
@@ -43,8 +43,8 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     /// ACME counters and per-certificate status; `None` when ACME is off.
     pub acme: Option<Arc<Stats>>,
-    /// The route-table snapshot every worker serves from.
-    routes: Arc<ArcSwap<RouteTable>>,
+    /// The one snapshot every worker serves from (routes and certificates).
+    live: Arc<Live>,
     desired: watch::Sender<Arc<DesiredState>>,
     workers: Workers,
     cancel: CancellationToken,
@@ -72,7 +72,7 @@ impl Running {
 
     /// The route table requests are served from right now.
     pub fn routes(&self) -> Arc<RouteTable> {
-        self.routes.load_full()
+        self.live.load().routes().clone()
     }
 
     /// The root cancellation token (cancelled by `shutdown`).
@@ -143,7 +143,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         https_addr: listeners.https_addr,
         admin_addr: listeners.admin_addr,
         acme,
-        routes: shared.routes.clone(),
+        live: shared.live.clone(),
         desired,
         workers,
         cancel: shared.cancel.clone(),
@@ -196,16 +196,21 @@ impl Listeners {
     }
 }
 
-/// The certificate directory as the TLS resolver first sees it.
-fn tls_state(config: &Config) -> Arc<TlsState> {
-    if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
-        tracing::warn!(
-            "cannot create the certificate directory {}: {e}",
-            config.certs_dir.display()
-        );
-    }
-    let certs = certs::load_initial(&config.certs_dir);
-    TlsState::new(
+/// The live snapshot before the first route table: with HTTPS, the certificate directory as it
+/// is now; without, no certificates (every site is served over HTTP).
+fn live_state(config: &Config, https: bool) -> Arc<Live> {
+    let certs = if https {
+        if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
+            tracing::warn!(
+                "cannot create the certificate directory {}: {e}",
+                config.certs_dir.display()
+            );
+        }
+        certs::load_initial(&config.certs_dir)
+    } else {
+        Arc::new(CertMap::default())
+    };
+    Live::new(
         Arc::new(RouteTable::default()),
         certs,
         &config.defaults.ssl_policy,
@@ -222,17 +227,13 @@ async fn spawn_state(
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     shared.tracker.spawn(spawn_route_builder(
         rx,
-        shared.routes.clone(),
-        shared.tls.clone(),
+        shared.live.clone(),
         config.defaults.clone(),
         shared.cancel.clone(),
     ));
     spawn_providers(config, desired.clone(), shared.cancel.clone()).await?;
     let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
-    if let Some(tls) = &shared.tls {
-        tls.set_routes(first.clone());
-    }
-    shared.routes.store(first);
+    shared.live.set_routes(first);
     Ok(desired)
 }
 
@@ -243,13 +244,13 @@ fn spawn_workers(
     http: Vec<std::net::TcpListener>,
     https: Option<Vec<std::net::TcpListener>>,
 ) -> anyhow::Result<Workers> {
-    let https = match (https, &shared.tls) {
-        (Some(sockets), Some(tls)) => {
-            let acceptor =
-                TlsAcceptor::new(tls.clone(), shared.challenges.clone(), HANDSHAKE_TIMEOUT)?;
+    let https = match https {
+        Some(sockets) => {
+            let live = shared.live.clone();
+            let acceptor = TlsAcceptor::new(live, shared.challenges.clone(), HANDSHAKE_TIMEOUT)?;
             Some((sockets, Arc::new(acceptor)))
         }
-        _ => None,
+        None => None,
     };
     Workers::spawn(http, https, || shared.state(config), &shared.tracker)
 }
@@ -261,10 +262,10 @@ fn spawn_certificates(
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
 ) -> anyhow::Result<Option<Arc<Stats>>> {
-    let Some(tls) = &shared.tls else {
+    if !shared.https {
         return Ok(None);
-    };
-    let rescan = spawn_cert_watcher(config, tls, shared.cancel.child_token());
+    }
+    let rescan = spawn_cert_watcher(config, &shared.live, shared.cancel.child_token());
     let Some(globals) = &config.acme else {
         return Ok(None);
     };
@@ -290,7 +291,7 @@ fn spawn_admin(
     if let Some(listener) = listener {
         let admin = AdminState {
             state: desired.subscribe(),
-            routes: shared.routes.clone(),
+            live: shared.live.clone(),
         };
         admin::spawn(listener, admin, shared.cancel.child_token());
     }
@@ -298,13 +299,14 @@ fn spawn_admin(
 
 /// What every worker's `ServiceState` shares.
 struct Shared {
-    routes: Arc<ArcSwap<RouteTable>>,
+    live: Arc<Live>,
     challenges: Arc<Challenges>,
     health: Arc<PassiveHealth>,
     connections: Arc<Semaphore>,
     cancel: CancellationToken,
     http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    tls: Option<Arc<TlsState>>,
+    /// Whether the HTTPS listener is on.
+    https: bool,
     /// The HTTPS port redirects point to.
     https_port: u16,
     tracker: TaskTracker,
@@ -318,13 +320,13 @@ impl Shared {
     /// What the workers share, empty; TLS state only with an HTTPS listener.
     fn new(config: &Config, listeners: &Listeners) -> Shared {
         Shared {
-            routes: Arc::new(ArcSwap::from_pointee(RouteTable::default())),
+            live: live_state(config, listeners.https.is_some()),
             challenges: Arc::new(Challenges::new(config.acme_accept_unknown_host)),
             health: Arc::new(PassiveHealth::default()),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             cancel: CancellationToken::new(),
             http: server::http_builder(&config.limits),
-            tls: listeners.https.as_ref().map(|_| tls_state(config)),
+            https: listeners.https.is_some(),
             https_port: listeners.https_addr.map_or(443, |a| a.port()),
             tracker: TaskTracker::new(),
             spool_budget: uwsgi::spool_budget(&config.limits),
@@ -335,7 +337,7 @@ impl Shared {
     /// One worker's state: shared parts plus its own upstream pool.
     fn state(&self, config: &Config) -> anyhow::Result<Arc<ServiceState>> {
         Ok(Arc::new(ServiceState {
-            routes: self.routes.clone(),
+            live: self.live.clone(),
             challenges: self.challenges.clone(),
             forwarder: Forwarder::new(
                 &config.limits,
@@ -355,7 +357,7 @@ impl Shared {
             shutdown: self.cancel.clone(),
             tracker: self.tracker.clone(),
             http: self.http.clone(),
-            tls: self.tls.clone(),
+            https: self.https,
             https_port: self.https_port,
         }))
     }
@@ -366,15 +368,15 @@ fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Keeps the TLS state's certificates current; the handle lets ACME publish a new one at once.
+/// Keeps the live snapshot's certificates current; the handle lets ACME publish a new one at once.
 fn spawn_cert_watcher(
     config: &Config,
-    tls: &Arc<TlsState>,
+    live: &Arc<Live>,
     cancel: CancellationToken,
 ) -> certs::Rescan {
-    let first = tls.load().certs().clone();
-    let tls = tls.clone();
-    let publish = move |map| tls.set_certs(map);
+    let first = live.load().certs().clone();
+    let live = live.clone();
+    let publish = move |map| live.set_certs(map);
     certs::spawn_watcher(config.certs_dir.clone(), first, publish, cancel)
 }
 
@@ -576,8 +578,7 @@ async fn recv_or_never(signal: Option<&mut tokio::signal::unix::Signal>) {
 /// Rebuilds the route table on every published state and swaps it in (one store per update).
 async fn spawn_route_builder(
     mut rx: watch::Receiver<Arc<DesiredState>>,
-    routes: Arc<ArcSwap<RouteTable>>,
-    tls: Option<Arc<TlsState>>,
+    live: Arc<Live>,
     defaults: SiteDefaults,
     cancel: CancellationToken,
 ) {
@@ -587,11 +588,7 @@ async fn spawn_route_builder(
         for (host, why) in &table.rejected {
             tracing::warn!(host, "site not served: {why}");
         }
-        let table = Arc::new(table);
-        if let Some(tls) = &tls {
-            tls.set_routes(table.clone());
-        }
-        routes.store(table);
+        live.set_routes(Arc::new(table));
         tokio::select! {
             _ = cancel.cancelled() => return,
             changed = rx.changed() => if changed.is_err() { return },

@@ -28,6 +28,7 @@ pub mod config;
 pub mod discovery;
 pub mod error_chain;
 pub mod exchange;
+pub mod live;
 pub mod model;
 pub mod routing;
 pub mod server;

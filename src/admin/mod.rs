@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -18,14 +17,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::exchange::{ProxyBody, full};
+use crate::live::Live;
 use crate::model::DesiredState;
-use crate::routing::RouteTable;
 
 /// What the admin endpoints read: the same snapshots the data plane serves.
 #[derive(Clone)]
 pub struct AdminState {
     pub state: watch::Receiver<Arc<DesiredState>>,
-    pub routes: Arc<ArcSwap<RouteTable>>,
+    pub live: Arc<Live>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -71,7 +70,10 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
         "/status" => {
             let state = admin.state.borrow().clone();
-            text(StatusCode::OK, report::render(&state, &admin.routes.load()))
+            text(
+                StatusCode::OK,
+                report::render(&state, admin.live.load().routes()),
+            )
         }
         _ => text(
             StatusCode::NOT_FOUND,
@@ -117,7 +119,12 @@ mod tests {
         let (_tx, rx) = watch::channel(Arc::new(DesiredState::default()));
         let admin = AdminState {
             state: rx,
-            routes: Arc::new(ArcSwap::from_pointee(RouteTable::default())),
+            live: Live::new(
+                Arc::new(crate::routing::RouteTable::default()),
+                Arc::new(crate::certs::CertMap::default()),
+                "Mozilla-Intermediate",
+                true,
+            ),
         };
         let token = CancellationToken::new();
         let task = spawn(listener, admin, token.clone());

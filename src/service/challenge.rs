@@ -7,6 +7,7 @@ use super::https;
 use super::state::ServiceState;
 use crate::acme::challenge::{Http01Answer, SiteChallenge, http01_answer};
 use crate::exchange::{ConnInfo, ProxyBody, Scheme};
+use crate::live::Snapshot;
 
 const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
 
@@ -17,6 +18,7 @@ const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
 /// (`acme::challenge::http01_answer`).
 pub(super) fn acme_challenge<B>(
     state: &ServiceState,
+    live: &Snapshot,
     conn: &ConnInfo,
     host: &str,
     req: &Request<B>,
@@ -26,10 +28,9 @@ pub(super) fn acme_challenge<B>(
     if own.is_none() && conn.scheme != Scheme::Http {
         return None;
     }
-    let table = state.routes.load();
-    let site = table.lookup(host).map(|site| SiteChallenge {
+    let site = live.routes().lookup(host).map(|site| SiteChallenge {
         location: site.acme_http_challenge,
-        method: https::effective_method(state, conn, site),
+        method: https::effective_method(state, live, conn, site),
     });
     match http01_answer(own, site, state.challenges.accept_unknown_host()) {
         Http01Answer::Own(key_authorization) => Some(text(StatusCode::OK, key_authorization)),

@@ -11,8 +11,9 @@ use super::answer::{Failure, no_site, text};
 use super::policy::{self, Verdict};
 use super::state::ServiceState;
 use crate::exchange::{ConnInfo, ProxyBody, ProxyError};
+use crate::live::Snapshot;
 use crate::model::HttpsMethod;
-use crate::routing::{RouteTable, SiteRoute};
+use crate::routing::SiteRoute;
 
 /// The outcome of the HTTPS policy step.
 pub(super) enum Policed<'t> {
@@ -27,8 +28,8 @@ pub(super) enum Policed<'t> {
 /// site to serve and its HSTS value.
 pub(super) fn https_policy<'t, B>(
     state: &ServiceState,
+    live: &'t Snapshot,
     conn: &ConnInfo,
-    table: &'t RouteTable,
     site: &'t Arc<SiteRoute>,
     host: &str,
     req: &Request<B>,
@@ -56,7 +57,7 @@ pub(super) fn https_policy<'t, B>(
     let listeners = listeners(state);
     let mut candidate = site;
     loop {
-        let facts = policy::SitePolicy::of(candidate, cert_ok(state, conn, candidate));
+        let facts = policy::SitePolicy::of(candidate, cert_ok(live, conn, candidate));
         match policy::decide(ask, &facts, listeners) {
             Verdict::Proceed { hsts } => {
                 let value = hsts.and_then(|_| candidate.hsts.clone());
@@ -70,7 +71,7 @@ pub(super) fn https_policy<'t, B>(
                 return Ok(Policed::Answer(resp));
             }
             // Like an unknown Host: the DEFAULT_HOST site (if it serves this scheme), else 503.
-            Verdict::NotServed => match table.lookup("") {
+            Verdict::NotServed => match live.routes().lookup("") {
                 Some(default)
                     if !Arc::ptr_eq(default, candidate) && Arc::ptr_eq(candidate, site) =>
                 {
@@ -83,8 +84,8 @@ pub(super) fn https_policy<'t, B>(
 }
 
 /// nginx-proxy's `cert_ok`: an HTTPS connection whose handshake chose this site has it; else
-/// ask the TLS state (which follows the certificate directory).
-fn cert_ok(state: &ServiceState, conn: &ConnInfo, site: &SiteRoute) -> bool {
+/// ask the live snapshot (which follows the certificate directory).
+fn cert_ok(live: &Snapshot, conn: &ConnInfo, site: &SiteRoute) -> bool {
     if conn
         .tls
         .as_ref()
@@ -92,23 +93,24 @@ fn cert_ok(state: &ServiceState, conn: &ConnInfo, site: &SiteRoute) -> bool {
     {
         return true;
     }
-    state.tls.as_ref().is_some_and(|t| t.load().cert_ok(site))
+    live.cert_ok(site)
 }
 
 /// nginx-proxy's effective `HTTPS_METHOD` for `site` (`policy::effective_method`), for the steps
 /// before the policy itself (the ACME challenge).
 pub(super) fn effective_method(
     state: &ServiceState,
+    live: &Snapshot,
     conn: &ConnInfo,
     site: &SiteRoute,
 ) -> HttpsMethod {
-    let facts = policy::SitePolicy::of(site, cert_ok(state, conn, site));
+    let facts = policy::SitePolicy::of(site, cert_ok(live, conn, site));
     policy::effective_method(&facts, listeners(state))
 }
 
 fn listeners(state: &ServiceState) -> policy::Listeners {
     policy::Listeners {
-        https: state.tls.is_some(),
+        https: state.https,
         https_port: state.https_port,
     }
 }

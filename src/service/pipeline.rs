@@ -82,14 +82,15 @@ async fn route(
     upgrade: bool,
     hsts: &mut Option<HeaderValue>,
 ) -> Result<Answer, Failure> {
-    if let Some(answer) = acme_challenge(state, conn, host, &req) {
+    // One load: the routes and the certificate facts below are of the same moment.
+    let live = state.live.load();
+    if let Some(answer) = acme_challenge(state, &live, conn, host, &req) {
         return Ok((answer, None));
     }
     // Before anything looks at the path: `$uri` as nginx builds it (400 if it escapes).
     let path = uri_path::normalize(req.uri().path()).map_err(|e| (e.into(), None))?;
-    let table = state.routes.load_full();
-    let site = table.lookup(host).ok_or_else(|| no_site(host))?;
-    let site = match https_policy(state, conn, &table, site, host, &req)? {
+    let site = live.routes().lookup(host).ok_or_else(|| no_site(host))?;
+    let site = match https_policy(state, &live, conn, site, host, &req)? {
         Policed::Serve(site, value) => {
             *hsts = value;
             site

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -11,15 +10,15 @@ use tokio_util::task::TaskTracker;
 use super::log_throttle::LogThrottle;
 use crate::acme::challenge::Challenges;
 use crate::config::{AccessLog, Limits};
-use crate::routing::RouteTable;
-use crate::tls::TlsState;
+use crate::live::Live;
 use crate::upstream::Forwarder;
 
 /// Everything the data plane shares between connections, built once in `app::start`.
 /// The TLS listener passes the same `Arc<ServiceState>` to the server's connections.
 pub struct ServiceState {
-    /// The one route-table snapshot, swapped whole on every change.
-    pub routes: Arc<ArcSwap<RouteTable>>,
+    /// The one snapshot a request reads (routes, which sites have a usable certificate),
+    /// loaded once per request.
+    pub live: Arc<Live>,
     /// Pending ACME answers, shared with the ACME reconciler.
     pub challenges: Arc<Challenges>,
     /// The worker's upstream exchange: pool, passive health, uwsgi bounds.
@@ -39,8 +38,8 @@ pub struct ServiceState {
     pub tracker: TaskTracker,
     /// The hyper-util server builder (HTTP/1.1 + h2c, timeouts, header limits), built once.
     pub http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    /// Certificates and SNI view when HTTPS is on: which sites have a usable certificate.
-    pub tls: Option<Arc<TlsState>>,
+    /// Whether the HTTPS listener is on (off: every site is served over HTTP).
+    pub https: bool,
     /// The HTTPS port redirects point to (the bound HTTPS listener's port; `:port` is added to
     /// the Location when it is not 443).
     pub https_port: u16,

@@ -9,7 +9,7 @@
 //! alert is a plaintext record, so we write it ourselves.
 //!
 //! The decision (policy config, ALPN, the `cert` reported in [`Session`]) and the resolver each
-//! load the current [`TlsState`] table; if a certificate is swapped between the two loads (a
+//! load the current [`Live`] table; if a certificate is swapped between the two loads (a
 //! window of microseconds) the client gets the newer certificate while `Session::cert` names the
 //! older one for the same name — both were valid for that SNI.
 //!
@@ -32,10 +32,11 @@ use tokio_rustls::StartHandshake;
 use tokio_rustls::server::TlsStream;
 
 use super::policy::{self, Configs, Policy, Shared};
-use super::resolver::{CertResolver, Decision, TlsState};
+use super::resolver::CertResolver;
 use crate::acme::alpn::ACME_TLS_ALPN;
 use crate::acme::challenge::Challenges;
 use crate::certs::CertEntry;
+use crate::live::{Decision, Live};
 
 /// TLS record: fatal alert `unrecognized_name` (112), plaintext, legacy version 1.2.
 const UNRECOGNIZED_NAME: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70];
@@ -99,7 +100,7 @@ pub struct Session {
 /// Everything an HTTPS listener needs, built once at start (configs are never rebuilt).
 #[derive(Debug)]
 pub struct TlsAcceptor {
-    state: Arc<TlsState>,
+    state: Arc<Live>,
     configs: Configs,
     acme: Arc<ServerConfig>,
     challenges: Arc<Challenges>,
@@ -110,7 +111,7 @@ impl TlsAcceptor {
     /// Builds the four policy configs over one resolver, session cache and ticketer, plus the
     /// ACME-only config answering TLS-ALPN-01 validations from `challenges`.
     pub fn new(
-        state: Arc<TlsState>,
+        state: Arc<Live>,
         challenges: Arc<Challenges>,
         handshake_timeout: Duration,
     ) -> Result<TlsAcceptor, rustls::Error> {
@@ -279,7 +280,7 @@ mod tests {
     use crate::routing::RouteTable;
 
     fn acceptor(timeout: Duration) -> TlsAcceptor {
-        let state = TlsState::new(
+        let state = Live::new(
             Arc::new(RouteTable::default()),
             Arc::new(CertMap::default()),
             "Mozilla-Intermediate",

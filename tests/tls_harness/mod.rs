@@ -15,9 +15,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use dockside::acme::challenge::Challenges;
 use dockside::certs;
+use dockside::live::Live;
 use dockside::model::{DesiredState, Site};
 use dockside::routing::{RouteTable, SiteDefaults};
-use dockside::tls::{TlsAcceptor, TlsState};
+use dockside::tls::TlsAcceptor;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -105,7 +106,7 @@ pub fn site(host: &str) -> Site {
 /// The acceptor and watcher running on 127.0.0.1:0.
 pub struct Server {
     pub addr: SocketAddr,
-    pub state: Arc<TlsState>,
+    pub state: Arc<Live>,
     pub challenges: Arc<Challenges>,
     cancel: CancellationToken,
 }
@@ -134,7 +135,7 @@ impl Server {
             },
             &SiteDefaults::default(),
         );
-        let state = TlsState::new(
+        let state = Live::new(
             Arc::new(routes),
             certs::load_initial(dir),
             "Mozilla-Intermediate",

@@ -1,0 +1,247 @@
+//! The one snapshot the data plane reads: the route table, the certificate map, and what they
+//! decide together — which sites have a usable certificate (`cert_ok`, for the HTTPS policy) and
+//! which certificate answers an SNI (for the handshake). One [`Snapshot`] per (route table,
+//! certificate map) pair, held in ONE `ArcSwap` by [`Live`] and rebuilt whenever either input
+//! changes, so a request or a handshake does one atomic load and never sees routes of one
+//! moment with certificates judged against another's.
+//!
+//! Rules (nginx-proxy §1.6.7, §1.6.8): a known site (exact, wildcard, regex, else the
+//! `DEFAULT_HOST` site) with `cert_ok` gets its certificate; a known site without one is refused
+//! (`ssl_reject_handshake on` in its server block — with `TRUST_DEFAULT_CERT` selection already
+//! picked `default`). An unknown name (no SNI, no site, or a site with `HTTPS_METHOD=nohttps`)
+//! gets `default.crt` when it exists (the HTTP layer answers 503), else the handshake is refused
+//! with `unrecognized_name`. Never another site's certificate.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use crate::certs::{CertEntry, CertMap};
+use crate::model::HttpsMethod;
+use crate::routing::{RouteTable, SiteRoute};
+use crate::tls::policy::{self, Policy};
+use crate::tls::select::{self, Selection, SiteCertInputs};
+use arc_swap::ArcSwap;
+
+/// Per-site TLS facts, computed once per table build.
+#[derive(Debug, Clone)]
+pub struct SiteTls {
+    pub selection: Selection,
+    pub policy: Policy,
+    pub http2: bool,
+}
+
+/// What to do with a ClientHello for a given SNI.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Serve `cert` with this policy and ALPN. `site` is `None` when it is the default cert for an
+    /// unknown name (the HTTP layer answers 503).
+    Serve {
+        cert: Arc<CertEntry>,
+        policy: Policy,
+        http2: bool,
+        site: Option<String>,
+    },
+    /// No certificate may be served: send `unrecognized_name`.
+    Refuse,
+}
+
+/// An immutable view joining routes and certificates, swapped as a whole.
+#[derive(Debug)]
+pub struct Snapshot {
+    routes: Arc<RouteTable>,
+    certs: Arc<CertMap>,
+    /// Keyed by the `VIRTUAL_HOST` item (`SiteRoute::host`).
+    sites: HashMap<String, SiteTls>,
+    default_policy: Policy,
+    default_http2: bool,
+}
+
+impl Snapshot {
+    /// Joins `routes` and `certs`; `defaults` gives the policy/ALPN used with `default.crt` for
+    /// unknown names. Policy approximations are reported through `warn` (host, policy, applied).
+    pub fn build(
+        routes: Arc<RouteTable>,
+        certs: Arc<CertMap>,
+        defaults: (Policy, bool),
+        warn: &mut dyn FnMut(&str, &str, Policy),
+    ) -> Snapshot {
+        let sites = routes
+            .sites()
+            .map(|site| {
+                let mapping = policy::map(&site.ssl_policy);
+                if let policy::Mapping::Nearest(p) = mapping {
+                    warn(&site.host, &site.ssl_policy, p);
+                }
+                let selection = select::select(inputs(site), &certs);
+                let tls = SiteTls {
+                    selection,
+                    policy: mapping.policy(),
+                    http2: site.http2,
+                };
+                (site.host.clone(), tls)
+            })
+            .collect();
+        Snapshot {
+            routes,
+            certs,
+            sites,
+            default_policy: defaults.0,
+            default_http2: defaults.1,
+        }
+    }
+
+    /// The route table this view was built from (same snapshot as the certificates).
+    pub fn routes(&self) -> &Arc<RouteTable> {
+        &self.routes
+    }
+
+    /// The certificate map this view was built from.
+    pub fn certs(&self) -> &Arc<CertMap> {
+        &self.certs
+    }
+
+    /// nginx-proxy's `cert_ok` for a site: decides `ENABLE_HTTP_ON_MISSING_CERT` and redirects.
+    pub fn cert_ok(&self, site: &SiteRoute) -> bool {
+        self.site_tls(site).is_some_and(|t| t.selection.cert_ok())
+    }
+
+    /// Selection, policy and ALPN for a site of this table's route snapshot.
+    pub fn site_tls(&self, site: &SiteRoute) -> Option<&SiteTls> {
+        self.sites.get(&site.host)
+    }
+
+    /// The decision for a ClientHello's SNI (`None`: the client sent none).
+    pub fn decide(&self, sni: Option<&str>) -> Decision {
+        // No SNI goes where an unknown name goes: the DEFAULT_HOST site (nginx `default_server`).
+        let site = self
+            .routes
+            .lookup(sni.unwrap_or(""))
+            .filter(|s| s.https_method != HttpsMethod::NoHttps);
+        if let Some(site) = site
+            && let Some(tls) = self.sites.get(&site.host)
+        {
+            return match &tls.selection.cert {
+                Some(cert) => Decision::Serve {
+                    cert: cert.clone(),
+                    policy: tls.policy,
+                    http2: tls.http2,
+                    site: Some(site.host.clone()),
+                },
+                // nginx-proxy: `ssl_reject_handshake on` in the site's own server block.
+                None => Decision::Refuse,
+            };
+        }
+        match self.certs.default_cert() {
+            Some(cert) => Decision::Serve {
+                cert: cert.clone(),
+                policy: self.default_policy,
+                http2: self.default_http2,
+                site: None,
+            },
+            None => Decision::Refuse,
+        }
+    }
+}
+
+fn inputs(site: &SiteRoute) -> SiteCertInputs<'_> {
+    SiteCertInputs {
+        host: &site.host,
+        cert_name: site.cert_name.as_deref(),
+        trust_default_cert: site.trust_default_cert,
+    }
+}
+
+struct Inputs {
+    routes: Arc<RouteTable>,
+    certs: Arc<CertMap>,
+    /// (host, policy) pairs already warned about, so a rebuild does not repeat the warning.
+    warned: HashSet<(String, String)>,
+}
+
+/// Owner of the one `ArcSwap<Snapshot>`. The route publisher calls [`Live::set_routes`], the
+/// certificate watcher [`Live::set_certs`]; a mutex serializes the rebuilds so two updates
+/// racing can never publish a table missing one of them.
+pub struct Live {
+    inputs: Mutex<Inputs>,
+    table: ArcSwap<Snapshot>,
+    defaults: (Policy, bool),
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live").field("table", &self.table).finish()
+    }
+}
+
+impl Live {
+    /// `default_policy` (global `SSL_POLICY`) and `default_http2` (`ENABLE_HTTP2`) apply to
+    /// connections served with `default.crt`.
+    pub fn new(
+        routes: Arc<RouteTable>,
+        certs: Arc<CertMap>,
+        default_policy: &str,
+        default_http2: bool,
+    ) -> Arc<Live> {
+        let mut warned = HashSet::new();
+        let mapping = policy::map(default_policy);
+        if let policy::Mapping::Nearest(p) = mapping {
+            policy::warn_nearest("(global)", default_policy, p);
+        }
+        let defaults = (mapping.policy(), default_http2);
+        let table = build(&routes, &certs, defaults, &mut warned);
+        Arc::new(Live {
+            inputs: Mutex::new(Inputs {
+                routes,
+                certs,
+                warned,
+            }),
+            table: ArcSwap::from_pointee(table),
+            defaults,
+        })
+    }
+
+    /// The current view: one atomic load per handshake or request.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.table.load_full()
+    }
+
+    /// Publishes a new route table.
+    pub fn set_routes(&self, routes: Arc<RouteTable>) {
+        self.update(|inputs| inputs.routes = routes);
+    }
+
+    /// Publishes a new certificate map (the watcher calls this only when the map changed).
+    pub fn set_certs(&self, certs: Arc<CertMap>) {
+        self.update(|inputs| inputs.certs = certs);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Inputs)) {
+        let mut inputs = self.inputs.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut inputs);
+        let Inputs {
+            routes,
+            certs,
+            warned,
+        } = &mut *inputs;
+        let table = build(routes, certs, self.defaults, warned);
+        self.table.store(Arc::new(table));
+    }
+}
+
+fn build(
+    routes: &Arc<RouteTable>,
+    certs: &Arc<CertMap>,
+    defaults: (Policy, bool),
+    warned: &mut HashSet<(String, String)>,
+) -> Snapshot {
+    let mut warn = |host: &str, name: &str, applied: Policy| {
+        if warned.insert((host.to_owned(), name.to_owned())) {
+            policy::warn_nearest(host, name, applied);
+        }
+    };
+    Snapshot::build(routes.clone(), certs.clone(), defaults, &mut warn)
+}
+
+#[cfg(test)]
+#[path = "live_tests.rs"]
+mod tests;
