@@ -3,15 +3,15 @@
 //! Mozilla-Modern refusing TLS 1.2, and a certificate replaced during a long download.
 
 mod common;
-mod tls_harness;
 
 use std::time::Duration;
 
 use common::https::HttpsProxy;
+use common::require_tool;
+use common::tls::client::Client;
+use common::tls::{Pki, within};
 use common::{TestBackend, site};
 use dockside::model::Site;
-use tls_harness::client::Client;
-use tls_harness::{Pki, require_tool, within};
 
 #[tokio::test]
 async fn selection_reaches_the_backend() {

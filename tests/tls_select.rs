@@ -2,14 +2,14 @@
 //! CERT_NAME, default, refusal with `unrecognized_name`, acme-companion's symlink layout, and
 //! every supported key type and encoding.
 
-mod tls_harness;
+mod common;
 
 use std::time::Duration;
 
+use common::tls::client::{Client, alert};
+use common::tls::{Pki, Server, curl, s_client, site, within};
 use dockside::model::HttpsMethod;
 use rustls::AlertDescription;
-use tls_harness::client::{Client, alert};
-use tls_harness::{Pki, Server, curl, s_client, site, within};
 
 #[tokio::test]
 async fn exact_parent_cert_name_and_default() {
@@ -106,11 +106,11 @@ async fn refusal_is_unrecognized_name() {
             "{sni}: {err}"
         );
     }
-    let (ok, out) = s_client(&server, &["-servername", "unknown.test"]).await;
+    let (ok, out) = s_client(server.addr, &["-servername", "unknown.test"]).await;
     assert!(!ok && out.contains("unrecognized name"), "{out}");
-    let (ok, out) = s_client(&server, &["-noservername"]).await;
+    let (ok, out) = s_client(server.addr, &["-noservername"]).await;
     assert!(!ok && out.contains("unrecognized name"), "{out}");
-    let (ok, out) = s_client(&server, &["-servername", "example.tld"]).await;
+    let (ok, out) = s_client(server.addr, &["-servername", "example.tld"]).await;
     assert!(ok && out.contains("CN = example"), "{out}");
 }
 
@@ -193,7 +193,7 @@ async fn acme_companion_symlink_layout() {
 
 /// Converts a PKCS#8 PEM key to OpenSSL's traditional form (PKCS#1 for RSA, SEC1 for EC).
 fn traditional(pkcs8: &str) -> String {
-    tls_harness::require_tool("openssl", "openssl");
+    common::require_tool("openssl", "openssl");
     let mut child = std::process::Command::new("openssl")
         .args(["pkey", "-traditional"])
         .stdin(std::process::Stdio::piped())

@@ -1,14 +1,13 @@
 //! `proxy::uwsgi::forward` against a real uWSGI 2.0 running `tests/apps/uwsgi_app.py`: vars,
 //! streamed and spooled uploads, streamed responses, limits, broken backends, unix sockets.
 
-#[path = "common/uwsgi_bodies.rs"]
-mod bodies;
-#[path = "common/uwsgi.rs"]
-mod harness;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use bodies::{Pattern, collect, json, vm_hwm_kib};
+use common::peak_rss_kib;
+use common::uwsgi::Uwsgi;
+use common::uwsgi::bodies::{self, Pattern, collect, json};
 use dockside::model::BackendAddr;
 use dockside::proxy::{
     body::{ProxyBody, empty, full},
@@ -16,7 +15,6 @@ use dockside::proxy::{
     meta::{ConnInfo, RequestMeta, Scheme},
     uwsgi::{UwsgiBodyError, UwsgiOptions, forward},
 };
-use harness::Uwsgi;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
@@ -158,7 +156,7 @@ async fn gigabyte_upload_streams_with_bounded_memory() {
     assert_eq!(got["length"], size);
     assert_eq!(got["content_length"], size.to_string());
     assert_eq!(got["sha256"], Pattern::new(size, true).sha256_hex());
-    let hwm = vm_hwm_kib();
+    let hwm = peak_rss_kib();
     eprintln!("1 GiB upload in {elapsed:?}; test process VmHWM {hwm} KiB");
     assert!(hwm < 256 * 1024, "VmHWM {hwm} KiB: the upload was buffered");
 }
