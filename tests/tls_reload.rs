@@ -14,11 +14,9 @@ const LIMIT: Duration = Duration::from_secs(2);
 
 /// Waits until a fresh full handshake for `sni` presents `cn`.
 async fn serves(server: &Server, sni: &str, cn: &str) -> Option<Duration> {
-    let client = Client::new();
-    within(LIMIT, || async {
-        client.get(server.addr, sni).await.is_ok_and(|s| s.cn == cn)
-    })
-    .await
+    Client::new()
+        .serves_within(server.addr, sni, cn, LIMIT)
+        .await
 }
 
 #[tokio::test]

@@ -16,6 +16,9 @@ use common::{TestBackend, read_head, require_tool, site};
 use dockside::model::{HttpsMethod, Site};
 use rustls::AlertDescription;
 
+/// How soon a certificate change on disk must reach new handshakes.
+const LIMIT: Duration = Duration::from_secs(2);
+
 #[tokio::test]
 async fn exact_parent_cert_name_and_default() {
     let pki = Pki::new();
@@ -169,13 +172,9 @@ async fn acme_companion_symlink_layout() {
     write_base("a.test-2", "companion-v2");
     link("www.a.test", "a.test-2");
     let client = Client::new();
-    let took = within(Duration::from_secs(2), || async {
-        client
-            .get(server.addr, "www.a.test")
-            .await
-            .is_ok_and(|s| s.cn == "companion-v2")
-    })
-    .await;
+    let took = client
+        .serves_within(server.addr, "www.a.test", "companion-v2", LIMIT)
+        .await;
     assert!(took.is_some(), "symlink swap not served within 2 s");
     assert_eq!(
         client.get(server.addr, "a.test").await.unwrap().cn,
@@ -183,13 +182,9 @@ async fn acme_companion_symlink_layout() {
     );
     // Rewriting the files behind a symlink in place is picked up too.
     write_base("a.test", "companion-v3");
-    let took = within(Duration::from_secs(2), || async {
-        client
-            .get(server.addr, "a.test")
-            .await
-            .is_ok_and(|s| s.cn == "companion-v3")
-    })
-    .await;
+    let took = client
+        .serves_within(server.addr, "a.test", "companion-v3", LIMIT)
+        .await;
     assert!(
         took.is_some(),
         "rewritten symlink target not served within 2 s"
@@ -407,13 +402,7 @@ async fn certificate_replaced_during_a_download() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     pki.install("a.test", "new", &["a.test"]);
     let client = Client::new();
-    let took = within(Duration::from_secs(2), || async {
-        client
-            .get(p.https, "a.test")
-            .await
-            .is_ok_and(|s| s.cn == "new")
-    })
-    .await;
+    let took = client.serves_within(p.https, "a.test", "new", LIMIT).await;
     assert!(took.is_some(), "new certificate not served within 2 s");
     assert!(
         !download.is_finished(),
