@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use dockside::config::{Cli, Command, Config};
 
-/// mimalloc: hyper allocates and frees a read buffer per message; glibc's malloc spends ~10 %
-/// of a proxied request there (perf), and musl's (static builds) is slower still.
+/// mimalloc: hyper allocates and frees a read buffer per message, which glibc's and musl's
+/// allocators make a visible cost (docs/benchmarks.md, "Figures behind choices in the code").
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -8,9 +8,6 @@
 //! and interpolation — not that the external network exists; that is `up`'s job).
 
 mod common;
-#[allow(dead_code)]
-#[path = "common/uwsgi.rs"]
-mod uwsgi;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +16,7 @@ use std::time::{Duration, Instant};
 use common::docker::{Container, IMAGE, Network, Scope, docker, ip_on, unique};
 use common::image::{self, DOCKSIDE_IMAGE, inspect, published, request, wait_until};
 use common::pebble::{Options, Pebble, free_port};
+use common::uwsgi;
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::load::{Counts, Load};
 use common::*;
 use dockside::model::DesiredState;
 use dockside::routing::DefaultRoot;
@@ -187,7 +186,7 @@ async fn refused_connect_is_retried_on_the_next_backend() {
 
 #[tokio::test]
 async fn route_change_under_load_drops_nothing() {
-    let d = Arc::new(Dockside::start(|c| c.access_log = dockside::config::AccessLog::Off).await);
+    let d = Dockside::start(|c| c.access_log = dockside::config::AccessLog::Off).await;
     let stable = TestBackend::start("stable").await;
     let fresh = TestBackend::start("fresh").await;
     let base = vec![
@@ -196,27 +195,7 @@ async fn route_change_under_load_drops_nothing() {
     ];
     d.publish(base.clone()).await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut load = Vec::new();
-    for _ in 0..8 {
-        let (d, stop, ok, failed) = (d.clone(), stop.clone(), ok.clone(), failed.clone());
-        load.push(tokio::spawn(async move {
-            let c = client();
-            while !stop.load(Ordering::Relaxed) {
-                let req = Request::get(d.url("/"))
-                    .header("host", "stable.tld")
-                    .body(empty_body())
-                    .unwrap();
-                let good = matches!(
-                    tokio::time::timeout(WAIT, c.request(req)).await,
-                    Ok(Ok(r)) if r.status() == StatusCode::OK
-                );
-                let counter = if good { &ok } else { &failed };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
+    let load = Load::start(8, d.url("/"), "stable.tld");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Churn: many snapshots, each touching other hosts, then the new route.
     for i in 0..20 {
@@ -248,11 +227,7 @@ async fn route_change_under_load_drops_nothing() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in load {
-        task.await.unwrap();
-    }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let Counts { ok, failed } = load.stop().await;
     assert_eq!(failed, 0, "{failed} failed of {}", ok + failed);
     assert!(ok > 100, "load too small to mean anything: {ok}");
 }

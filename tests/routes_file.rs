@@ -4,12 +4,11 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Dockside, TestBackend, WAIT, client, empty_body, get};
-use http::{Request, StatusCode};
+use common::load::{Counts, Load};
+use common::{Dockside, TestBackend, get};
+use http::StatusCode;
 
 fn write_routes(path: &Path, sites: &[(&str, std::net::SocketAddr)]) {
     let mut text = String::new();
@@ -32,39 +31,18 @@ async fn file_edit_under_load_drops_nothing_and_is_live_within_a_second() {
     let routes = dir.path().join("routes.toml");
     write_routes(&routes, &[("stable.tld", stable.addr)]);
     let path = routes.clone();
-    let d = Arc::new(
-        Dockside::start(move |c| {
-            c.routes = Some(path);
-            c.access_log = dockside::config::AccessLog::Off;
-        })
-        .await,
-    );
+    let d = Dockside::start(move |c| {
+        c.routes = Some(path);
+        c.access_log = dockside::config::AccessLog::Off;
+    })
+    .await;
     assert_eq!(
         get(&d, "stable.tld", "/").await.status,
         StatusCode::OK,
         "served from the file at start"
     );
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut load = Vec::new();
-    for _ in 0..8 {
-        let (d, stop, ok, failed) = (d.clone(), stop.clone(), ok.clone(), failed.clone());
-        load.push(tokio::spawn(async move {
-            let c = client();
-            while !stop.load(Ordering::Relaxed) {
-                let req = Request::get(d.url("/"))
-                    .header("host", "stable.tld")
-                    .body(empty_body())
-                    .unwrap();
-                let good = matches!(
-                    tokio::time::timeout(WAIT, c.request(req)).await,
-                    Ok(Ok(r)) if r.status() == StatusCode::OK
-                );
-                (if good { &ok } else { &failed }).fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
+    let load = Load::start(8, d.url("/"), "stable.tld");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Several edits that leave stable.tld alone, then the one adding new.tld.
@@ -104,11 +82,7 @@ async fn file_edit_under_load_drops_nothing_and_is_live_within_a_second() {
         "last good routes kept"
     );
 
-    stop.store(true, Ordering::Relaxed);
-    for task in load {
-        task.await.unwrap();
-    }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let Counts { ok, failed } = load.stop().await;
     eprintln!(
         "new route live after {live_after:?}; {ok} requests ok, {failed} failed on the untouched host"
     );

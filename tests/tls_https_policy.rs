@@ -4,14 +4,13 @@
 //! appears while running, unknown names and 421.
 
 mod common;
-mod tls_harness;
 
 use std::time::Duration;
 
 use common::https::HttpsProxy;
+use common::tls::{Pki, s_client, within};
 use common::{TestBackend, dead_addr, site};
 use dockside::model::{HttpsMethod, Site};
-use tls_harness::{Pki, within};
 
 /// (host, verb, scheme, status, Location, HSTS present)
 type Case = (
@@ -217,7 +216,7 @@ async fn unknown_names_and_misdirected_requests() {
     // Unknown SNI without default.crt: refused with unrecognized_name.
     let x = p.curl("https", "nowhere.test", "/", &["-k"]).await;
     assert_eq!(x.status, 0, "{x:?}");
-    let (ok, text) = s_client_at(&p, &["-servername", "nowhere.test"]).await;
+    let (ok, text) = s_client(p.https, &["-servername", "nowhere.test"]).await;
     assert!(!ok && text.contains("unrecognized name"), "{text}");
     // SNI a.test, Host b.test: another site, not covered by a.test's certificate → 421.
     let x = p.curl_to("https", "a.test", port, "b.test", "/", &[]).await;
@@ -235,23 +234,6 @@ async fn unknown_names_and_misdirected_requests() {
     assert!(took.is_some(), "default.crt not picked up within 2 s");
     let x = p.curl("https", "a.test", "/", &[]).await;
     assert_eq!(x.status, 200, "{x:?}");
-}
-
-/// `openssl s_client` against the HTTPS listener; (success, stdout + stderr).
-async fn s_client_at(p: &HttpsProxy, args: &[&str]) -> (bool, String) {
-    tls_harness::require_tool("openssl", "openssl");
-    let out = tokio::process::Command::new("openssl")
-        .args(["s_client", "-connect", &p.https.to_string()])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output();
-    let out = tokio::time::timeout(common::WAIT, out)
-        .await
-        .unwrap()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 #[tokio::test]

@@ -1,15 +1,15 @@
 //! Protocol negotiation over real handshakes: ALPN h2 per site (`ENABLE_HTTP2` / label),
 //! SSL_POLICY versions, and the ACME TLS-ALPN-01 path.
 
-mod tls_harness;
+mod common;
 
 use std::sync::Arc;
 
+use common::tls::client::{Client, alert};
+use common::tls::{Pki, Server, curl, s_client, site};
 use dockside::model::Site;
 use rustls::AlertDescription;
 use rustls::version::{TLS12, TLS13};
-use tls_harness::client::{Client, alert};
-use tls_harness::{Pki, Server, curl, s_client, site};
 
 #[tokio::test]
 async fn h2_is_offered_only_where_enabled() {
@@ -46,7 +46,7 @@ async fn h2_is_offered_only_where_enabled() {
         );
     }
     let client = Client::with(&[b"h2", b"http/1.1"], &[&TLS13, &TLS12]);
-    let alpn = |s: tls_harness::client::Seen| s.alpn.unwrap();
+    let alpn = |s: common::tls::client::Seen| s.alpn.unwrap();
     assert_eq!(
         alpn(client.get(server.addr, "on.test").await.unwrap()),
         b"h2"
@@ -75,18 +75,18 @@ async fn ssl_policy_versions() {
     ];
     let server = Server::start(&pki.certs(), sites).await;
 
-    let (ok, out) = s_client(&server, &["-servername", "modern.test", "-tls1_2"]).await;
+    let (ok, out) = s_client(server.addr, &["-servername", "modern.test", "-tls1_2"]).await;
     assert!(
         !ok && out.contains("alert protocol version"),
         "Mozilla-Modern must refuse TLS 1.2:\n{out}"
     );
-    let (ok, out) = s_client(&server, &["-servername", "modern.test", "-tls1_3"]).await;
+    let (ok, out) = s_client(server.addr, &["-servername", "modern.test", "-tls1_3"]).await;
     assert!(ok && out.contains("TLSv1.3"), "{out}");
     for host in ["inter.test", "old.test"] {
-        let (ok, out) = s_client(&server, &["-servername", host, "-tls1_2"]).await;
+        let (ok, out) = s_client(server.addr, &["-servername", host, "-tls1_2"]).await;
         assert!(ok && out.contains("Protocol  : TLSv1.2"), "{host}: {out}");
         assert!(out.contains("Cipher    : ECDHE-"), "{host}: {out}");
-        let (ok, out) = s_client(&server, &["-servername", host, "-tls1_1"]).await;
+        let (ok, out) = s_client(server.addr, &["-servername", host, "-tls1_1"]).await;
         assert!(!ok, "{host} must refuse TLS 1.1:\n{out}");
     }
     let tls12 = Client::with(&[b"http/1.1"], &[&TLS12]);
@@ -137,7 +137,11 @@ async fn acme_tls_alpn_01() {
         (seen.cn.as_str(), seen.alpn.as_deref()),
         ("acme-validation", Some(&b"acme-tls/1"[..]))
     );
-    let (ok, out) = s_client(&server, &["-servername", "new.test", "-alpn", "acme-tls/1"]).await;
+    let (ok, out) = s_client(
+        server.addr,
+        &["-servername", "new.test", "-alpn", "acme-tls/1"],
+    )
+    .await;
     assert!(ok && out.contains("ALPN protocol: acme-tls/1"), "{out}");
     assert!(out.contains("CN = acme-validation"), "{out}");
     // A normal client for that name is not given the validation certificate.

@@ -1,24 +1,22 @@
 //! Certificates are data: files replaced, corrupted, added or removed on disk reach new
 //! handshakes within 2 s without disturbing running connections or session resumption.
 
-mod tls_harness;
+mod common;
 
 use std::time::Duration;
 
+use common::tls::client::{Client, alert};
+use common::tls::{Pki, SLOW_BYTES, Server, curl, s_client, site, within};
 use rustls::AlertDescription;
 use rustls::version::{TLS12, TLS13};
-use tls_harness::client::{Client, alert};
-use tls_harness::{Pki, SLOW_BYTES, Server, curl, s_client, site, within};
 
 const LIMIT: Duration = Duration::from_secs(2);
 
 /// Waits until a fresh full handshake for `sni` presents `cn`.
 async fn serves(server: &Server, sni: &str, cn: &str) -> Option<Duration> {
-    let client = Client::new();
-    within(LIMIT, || async {
-        client.get(server.addr, sni).await.is_ok_and(|s| s.cn == cn)
-    })
-    .await
+    Client::new()
+        .serves_within(server.addr, sni, cn, LIMIT)
+        .await
 }
 
 #[tokio::test]
@@ -26,7 +24,7 @@ async fn replace_during_long_download() {
     let pki = Pki::new();
     pki.install("a.test", "v1", &["a.test"]);
     let server = Server::start(&pki.certs(), vec![site("a.test")]).await;
-    tls_harness::require_tool("curl", "curl");
+    common::require_tool("curl", "curl");
     let out = pki.tmp.path().join("download");
     let mut download = tokio::process::Command::new("curl")
         .args([
@@ -137,7 +135,11 @@ async fn resumption_survives_certificate_change() {
     let sess = pki.tmp.path().join("openssl.sess");
     let sess = sess.to_str().unwrap();
     let tls12_args = ["-servername", "a.test", "-tls1_2"];
-    let (ok, out) = s_client(&server, &[&tls12_args[..], &["-sess_out", sess]].concat()).await;
+    let (ok, out) = s_client(
+        server.addr,
+        &[&tls12_args[..], &["-sess_out", sess]].concat(),
+    )
+    .await;
     assert!(ok && out.contains("New, TLSv1.2"), "{out}");
 
     pki.install("a.test", "v2", &["a.test"]);
@@ -149,6 +151,10 @@ async fn resumption_survives_certificate_change() {
             "TLS {version} session not resumed after the certificate changed"
         );
     }
-    let (ok, out) = s_client(&server, &[&tls12_args[..], &["-sess_in", sess]].concat()).await;
+    let (ok, out) = s_client(
+        server.addr,
+        &[&tls12_args[..], &["-sess_in", sess]].concat(),
+    )
+    .await;
     assert!(ok && out.contains("Reused, TLSv1.2"), "{out}");
 }

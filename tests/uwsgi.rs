@@ -1,18 +1,16 @@
 //! `upstream::uwsgi::forward` against a real uWSGI 2.0 running `tests/apps/uwsgi_app.py`: vars,
 //! streamed and spooled uploads, streamed responses, limits, broken backends, unix sockets.
 
-#[path = "common/uwsgi_bodies.rs"]
-mod bodies;
-#[path = "common/uwsgi.rs"]
-mod harness;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use bodies::{Pattern, collect, json, vm_hwm_kib};
+use common::peak_rss_kib;
+use common::uwsgi::Uwsgi;
+use common::uwsgi::bodies::{self, Pattern, collect, json};
 use dockside::exchange::{ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme, empty, full};
 use dockside::model::BackendAddr;
 use dockside::upstream::uwsgi::{UwsgiBodyError, UwsgiOptions, forward};
-use harness::Uwsgi;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
@@ -154,7 +152,7 @@ async fn gigabyte_upload_streams_with_bounded_memory() {
     assert_eq!(got["length"], size);
     assert_eq!(got["content_length"], size.to_string());
     assert_eq!(got["sha256"], Pattern::new(size, true).sha256_hex());
-    let hwm = vm_hwm_kib();
+    let hwm = peak_rss_kib();
     eprintln!("1 GiB upload in {elapsed:?}; test process VmHWM {hwm} KiB");
     assert!(hwm < 256 * 1024, "VmHWM {hwm} KiB: the upload was buffered");
 }

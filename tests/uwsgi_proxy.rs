@@ -1,25 +1,17 @@
 //! `VIRTUAL_PROTO=uwsgi` end to end: dockside in-process (HTTP, HTTPS, h2, h2c) in front of a
 //! real uWSGI 2.0 running `tests/apps/uwsgi_app.py`, driven by curl and a hyper client.
 
-#[allow(dead_code)] // shared with tests/uwsgi.rs
-#[path = "common/uwsgi_bodies.rs"]
-mod bodies;
 mod common;
-#[allow(dead_code)]
-#[path = "common/uwsgi.rs"]
-mod harness;
-#[path = "common/uwsgi_proxy.rs"]
-mod proxy_harness;
 
 use std::time::{Duration, Instant};
 
-use bodies::Pattern;
-use common::{Dockside, WAIT, empty_body, full_body};
-use harness::Uwsgi;
+use common::uwsgi::Uwsgi;
+use common::uwsgi::bodies::Pattern;
+use common::uwsgi::proxy::{HOST, Via, curl, curl_json, start, uwsgi_location, uwsgi_site};
+use common::{Dockside, WAIT, empty_body, full_body, peak_rss_kib};
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
-use proxy_harness::{HOST, Via, curl, curl_json, start, uwsgi_location, uwsgi_site};
 
 /// Dockside routing `HOST` to `server`: `/prefix/` → `/inner/` (VIRTUAL_PATH + VIRTUAL_DEST) and `/`.
 async fn proxied(server: &Uwsgi, trust: bool) -> Dockside {
@@ -161,7 +153,7 @@ async fn gigabyte_upload_with_length_and_a_chunked_upload_are_hashed_by_the_app(
     let server = Uwsgi::tcp();
     let d = proxied(&server, true).await;
     let size = 1u64 << 30;
-    let before = bodies::vm_hwm_kib();
+    let before = peak_rss_kib();
     let started = Instant::now();
     let reply = tokio::time::timeout(
         Duration::from_secs(60),
@@ -178,7 +170,7 @@ async fn gigabyte_upload_with_length_and_a_chunked_upload_are_hashed_by_the_app(
     assert_eq!(got["length"], size);
     assert_eq!(got["content_length"], size.to_string());
     assert_eq!(got["sha256"], Pattern::new(size, true).sha256_hex());
-    let after = bodies::vm_hwm_kib();
+    let after = peak_rss_kib();
     eprintln!("1 GiB through dockside in {elapsed:?}; VmHWM {before} → {after} KiB");
     assert!(
         after < 256 * 1024,

@@ -3,16 +3,14 @@
 //! length (re-framed as chunked), and a backend crash mid-body aborts the client connection
 //! instead of ending the response cleanly.
 
-#[path = "common/uwsgi.rs"]
-#[allow(dead_code, reason = "this file uses only part of the harness")]
-mod harness;
+mod common;
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
+use common::uwsgi::Uwsgi;
 use dockside::exchange::{ConnInfo, ProxyBody, RequestMeta, Scheme, empty, full};
 use dockside::model::BackendAddr;
 use dockside::upstream::uwsgi::{UwsgiOptions, forward};
-use harness::Uwsgi;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, service::service_fn};

@@ -172,17 +172,13 @@ fn backend(b: &Backend) -> String {
 mod tests {
     use super::*;
     use crate::routing::SiteDefaults;
+    use crate::settings::test_support::source_item;
     use std::net::IpAddr;
 
     fn container(name: &str, vars: &[(&str, &str)], reach: Reach) -> SourceItem {
         SourceItem {
-            name: name.into(),
-            created: 1,
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
             reach,
+            ..source_item(name, vars)
         }
     }
 

@@ -94,14 +94,14 @@ fn log_new(state: &DesiredState, before: BTreeSet<(String, String)>) -> BTreeSet
 mod tests {
     use super::*;
     use crate::model::{BackendAddr, Reach};
+    use crate::settings::test_support::source_item;
     use std::time::Duration;
 
     fn item(host: &str) -> SourceItem {
         SourceItem {
-            name: host.to_owned(),
             created: 0,
-            vars: [("VIRTUAL_HOST".to_owned(), host.to_owned())].into(),
             reach: Reach::Addresses(vec![BackendAddr::Tcp(([127, 0, 0, 1], 1).into())]),
+            ..source_item(host, &[("VIRTUAL_HOST", host)])
         }
     }
 

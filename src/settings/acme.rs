@@ -77,20 +77,9 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
 
 #[cfg(test)]
 mod tests {
-    use crate::model::{Reach, Severity, SourceItem};
+    use crate::model::Severity;
     use crate::settings::build;
-
-    fn item(name: &str, vars: &[(&str, &str)]) -> SourceItem {
-        SourceItem {
-            name: name.into(),
-            created: 1,
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            reach: Reach::Addresses(vec![]),
-        }
-    }
+    use crate::settings::test_support::source_item as item;
 
     #[test]
     fn one_san_certificate_per_container() {

@@ -158,21 +158,12 @@ fn validate_path_setting(name: &str, v: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::IpAddr;
+    use crate::settings::test_support::{container_at, source_item};
 
     fn container(vars: &[(&str, &str)], exposed: &[u16]) -> SourceItem {
         SourceItem {
-            name: "web1".into(),
-            created: 1,
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            reach: Reach::Container {
-                ip: IpAddr::from([172, 18, 0, 5]),
-                exposed_ports: exposed.to_vec(),
-                health: Health::None,
-            },
+            reach: container_at(5, exposed),
+            ..source_item("web1", vars)
         }
     }
 

@@ -196,22 +196,14 @@ fn location(path: String, mut acc: PathAcc) -> Location {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BackendAddr, Health, HttpsMethod, Proto, Reach};
-    use std::net::IpAddr;
+    use crate::model::{BackendAddr, HttpsMethod, Proto, Reach};
+    use crate::settings::test_support::{container_at, source_item};
 
     fn item(name: &str, created: i64, last_octet: u8, vars: &[(&str, &str)]) -> SourceItem {
         SourceItem {
-            name: name.into(),
             created,
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            reach: Reach::Container {
-                ip: IpAddr::from([172, 18, 0, last_octet]),
-                exposed_ports: vec![80],
-                health: Health::None,
-            },
+            reach: container_at(last_octet, &[80]),
+            ..source_item(name, vars)
         }
     }
 
@@ -353,9 +345,6 @@ mod tests {
     #[test]
     fn routes_file_addresses_are_kept() {
         let it = SourceItem {
-            name: "routes.toml site 1".into(),
-            created: 1,
-            vars: [("VIRTUAL_HOST".to_string(), "a.tld".to_string())].into(),
             reach: Reach::Addresses(vec![
                 BackendAddr::Unix("/run/app.sock".into()),
                 BackendAddr::Name {
@@ -363,6 +352,7 @@ mod tests {
                     port: 8000,
                 },
             ]),
+            ..source_item("routes.toml site 1", &[("VIRTUAL_HOST", "a.tld")])
         };
         assert_eq!(build(&[it]).sites[0].locations[0].backends.len(), 2);
     }

@@ -7,6 +7,8 @@ pub mod acme;
 pub mod item;
 pub mod merge;
 pub mod names;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod value;
 
 pub use merge::build;

@@ -47,10 +47,8 @@ pub const POOL_IDLE: Duration = Duration::from_secs(30);
 
 /// At most this many idle connections are kept per backend and worker (nginx's `keepalive`,
 /// Envoy's default connection limit per cluster). A cap below the concurrency a backend sees
-/// makes the pool close connections that are needed again a moment later: with 640 requests in
-/// flight (h2load -c64 -m10) a cap of 256 opened 8,600 upstream connections in a run of 200k
-/// requests, and the connects put a 50–60 ms p99 where 18 ms remain without them. Idle
-/// connections still close after `POOL_IDLE`.
+/// makes the pool close connections that are needed again a moment later (docs/benchmarks.md,
+/// "Figures behind choices in the code"). Idle connections still close after `POOL_IDLE`.
 const MAX_IDLE_PER_BACKEND: usize = 1024;
 
 /// Why no response came back. `Connect` means nothing reached the backend (safe to retry on

@@ -1,15 +1,22 @@
-//! Test harness: dockside in-process on 127.0.0.1:0, in-process backends on real sockets, a
-//! hyper client and a `curl` helper. Every wait has a timeout.
-#![allow(dead_code)]
+//! The one test harness: where tests start dockside (in-process on 127.0.0.1:0, or its TLS layer
+//! alone in `tls`), backends on real sockets, Pebble, uWSGI, the Docker engine's containers, and
+//! clients (hyper, curl, openssl, tokio-rustls). Every wait has a timeout.
+#![allow(
+    dead_code,
+    reason = "each test binary compiles the whole harness and uses a part of it"
+)]
 
 pub mod acme;
 pub mod backend;
 pub mod docker;
 pub mod https;
 pub mod image;
+pub mod load;
 pub mod logs;
 pub mod pebble;
 pub mod responders;
+pub mod tls;
+pub mod uwsgi;
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -205,6 +212,18 @@ pub fn curl(args: &[&str]) -> std::process::Output {
         }
         Err(e) => panic!("running curl: {e}"),
     }
+}
+
+/// Fails (never skips) when a client tool is missing, naming the Debian package.
+pub fn require_tool(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is required by this test: apt-get install -y {package}"
+    );
 }
 
 /// Peak resident set size of this process (VmHWM), in KiB.

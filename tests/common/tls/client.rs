@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
@@ -62,6 +63,21 @@ impl Client {
         Client {
             config: Arc::new(config),
         }
+    }
+
+    /// Polls fresh handshakes with `sni` (every 50 ms, for at most `limit`) until the leaf's
+    /// common name is `cn`; returns the time that took, `None` if it never happened.
+    pub async fn serves_within(
+        &self,
+        addr: SocketAddr,
+        sni: &str,
+        cn: &str,
+        limit: Duration,
+    ) -> Option<Duration> {
+        super::within(limit, || async {
+            self.get(addr, sni).await.is_ok_and(|s| s.cn == cn)
+        })
+        .await
     }
 
     /// Connects with `sni`; sends `GET /` when `http/1.1` was negotiated.

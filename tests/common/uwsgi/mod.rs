@@ -1,5 +1,9 @@
 //! Starts a real uWSGI 2.0 (Debian `uwsgi` + `uwsgi-plugin-python3`) serving
 //! `tests/apps/uwsgi_app.py` on a free loopback port or a unix socket; stops it on drop.
+//! `bodies` streams request bodies of any size; `proxy` puts dockside in front of it.
+
+pub mod bodies;
+pub mod proxy;
 
 use std::{
     net::{SocketAddr, TcpListener, TcpStream},

@@ -1,7 +1,6 @@
-//! Test harness for the TLS integration tests: a test CA (rcgen), a certificate directory, the
-//! real `TlsAcceptor` + watcher on 127.0.0.1:0 in front of a trivial hyper service that reports
-//! what the connection negotiated, and clients: curl, openssl s_client and tokio-rustls.
-#![allow(dead_code)] // each test binary uses a different part of the harness
+//! dockside's TLS layer alone: a test CA (rcgen), a certificate directory, the real
+//! `TlsAcceptor` + watcher on 127.0.0.1:0 in front of a trivial hyper service that reports what
+//! the connection negotiated, and clients: curl, openssl s_client and tokio-rustls (`client`).
 
 pub mod client;
 
@@ -23,6 +22,8 @@ use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio_util::sync::CancellationToken;
+
+use super::{WAIT, require_tool};
 
 /// A CA that signs leaf certificates; `ca.pem` is written next to the certificate directory.
 pub struct Pki {
@@ -231,18 +232,6 @@ fn slow_body() -> Body {
     StreamBody::new(stream).boxed()
 }
 
-/// Fails (never skips) when a client tool is missing, naming the Debian package.
-pub fn require_tool(tool: &str, package: &str) {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "{tool} is required by this test: apt-get install -y {package}"
-    );
-}
-
 /// Runs curl against the server for `host` (resolved to 127.0.0.1), trusting the test CA.
 pub async fn curl(pki: &Pki, server: &Server, host: &str, path: &str, extra: &[&str]) -> Output {
     require_tool("curl", "curl");
@@ -257,18 +246,19 @@ pub async fn curl(pki: &Pki, server: &Server, host: &str, path: &str, extra: &[&
     cmd.output().await.unwrap()
 }
 
-/// Runs `openssl s_client` with `args` (stdin closed); returns stdout + stderr together.
-pub async fn s_client(server: &Server, args: &[&str]) -> (bool, String) {
+/// Runs `openssl s_client -connect addr` with `args` (stdin closed, bounded by `WAIT`); returns
+/// (success, stdout + stderr).
+pub async fn s_client(addr: SocketAddr, args: &[&str]) -> (bool, String) {
     require_tool("openssl", "openssl");
     let out = tokio::process::Command::new("openssl")
-        .arg("s_client")
-        .arg("-connect")
-        .arg(server.addr.to_string())
+        .args(["s_client", "-connect", &addr.to_string()])
         .args(args)
         .stdin(std::process::Stdio::null())
-        .output()
+        .output();
+    let out = tokio::time::timeout(WAIT, out)
         .await
-        .unwrap();
+        .expect("openssl s_client within WAIT")
+        .expect("openssl s_client runs");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -116,10 +116,3 @@ pub async fn count_frames(mut body: ProxyBody) -> Result<(usize, usize), BoxErro
     }
     Ok((frames, total))
 }
-
-/// Peak resident set of this test process, from /proc/self/status.
-pub fn vm_hwm_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
