@@ -293,3 +293,64 @@ async fn https_off_challenge_path_follows_the_served_method() {
     let x = common::get(&d, "enabled.test", path).await;
     assert_eq!(x.status, http::StatusCode::NOT_FOUND, "{x:?}");
 }
+
+/// A request reads routes and certificate facts of one moment (`live`): while `a.test` (which
+/// has a certificate, so `redirect` applies) comes and goes, a plain-HTTP request for it is
+/// redirected (301) or finds no site (503), never served over HTTP as if its certificate were
+/// missing (200). With the route table and the certificate view in two `ArcSwap`s, a request
+/// could look the site up in one table and ask for its certificate in the next, which no
+/// longer knows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_never_mixes_two_moments() {
+    use dockside::model::DesiredState;
+    let pki = Pki::new();
+    pki.install("a.test", "a", &["a.test"]);
+    let be = TestBackend::start("be").await;
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |_| {}).await;
+    let with_a = vec![site("a.test", &[be.addr]), site("b.test", &[be.addr])];
+    let without_a = vec![site("b.test", &[be.addr])];
+    p.publish(with_a.clone()).await;
+    assert_eq!(p.curl("http", "a.test", "/", &[]).await.status, 301);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let toggler = {
+        let (stop, running) = (stop.clone(), &p.d.running);
+        let states = [with_a, without_a].map(|sites| DesiredState {
+            sites,
+            ..Default::default()
+        });
+        async move {
+            let mut flips = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                running.publish(states[(flips % 2) as usize].clone());
+                flips += 1;
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            flips
+        }
+    };
+    let url = p.d.url("/");
+    let client = common::client();
+    let requests = async {
+        let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+        for _ in 0..4000 {
+            let req = http::Request::get(&url)
+                .header("host", "a.test")
+                .body(common::empty_body())
+                .unwrap();
+            let status = client.request(req).await.expect("response").status();
+            *seen.entry(status.as_u16()).or_default() += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        seen
+    };
+    let (flips, seen) = tokio::join!(toggler, requests);
+    assert!(
+        seen.keys().all(|s| *s == 301 || *s == 503),
+        "{seen:?} over {flips} route changes"
+    );
+    assert!(
+        flips > 100 && seen.len() == 2,
+        "both states were seen: {seen:?}, {flips} flips"
+    );
+}

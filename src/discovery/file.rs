@@ -190,6 +190,12 @@ pub fn spawn(
                 }
             }
             last_stamp = stamp(&path);
+            // A file rewritten in place (`O_TRUNC`, then write) is empty for a moment: that is
+            // an edit not yet finished, not "no sites" — its next write brings another event.
+            if last_stamp.is_some_and(|(_, len)| len == 0) {
+                tracing::debug!(file = %path.display(), "routes file is empty (being written?); keeping the current routes");
+                continue;
+            }
             match load(&path) {
                 Ok(routes) => {
                     for w in &routes.warnings {
@@ -358,6 +364,29 @@ mod tests {
             "a broken file must not replace good routes"
         );
         assert_eq!(host(&rx.borrow()), "two.tld");
+        token.cancel();
+        task.await.unwrap();
+    }
+
+    /// An editor writing in place leaves the file empty for a moment; a watcher that read it
+    /// then published "no sites", and a broken save right after kept that as the last good.
+    #[tokio::test]
+    async fn an_emptied_file_is_an_unfinished_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.toml");
+        let good = "[[site]]\nVIRTUAL_HOST = \"one.tld\"\nbackends = [\"127.0.0.1:1\"]\n";
+        std::fs::write(&path, good).unwrap();
+        let (tx, rx) = watch::channel(load(&path).unwrap().items);
+        let token = CancellationToken::new();
+        let task = spawn(path.clone(), tx, token.clone());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        std::fs::File::create(&path).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(&path, "[[site]\n").unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!rx.has_changed().unwrap(), "{:?}", rx.borrow());
+        assert_eq!(rx.borrow()[0].vars["VIRTUAL_HOST"], "one.tld");
         token.cancel();
         task.await.unwrap();
     }
