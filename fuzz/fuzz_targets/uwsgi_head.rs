@@ -2,7 +2,7 @@
 //! on exactly its own bytes and incomplete one byte earlier ("incomplete" never hides "valid").
 #![no_main]
 
-use dockside_fuzz::proxy::uwsgi::codec::{MAX_HEAD_LEN, Parsed, parse_head};
+use dockside_fuzz::upstream::uwsgi::codec::{MAX_HEAD_LEN, Parsed, parse_head};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,9 +2,11 @@
 //! refused one is refused for a real 16-bit overflow and leaves the packet unchanged.
 #![no_main]
 
-use dockside_fuzz::proxy::meta::{ConnInfo, RequestMeta, Scheme};
-use dockside_fuzz::proxy::uwsgi::codec::{EncodeError, MAX_VARS_LEN, PacketEncoder, decode_packet};
-use dockside_fuzz::proxy::uwsgi::vars;
+use dockside_fuzz::exchange::{ConnInfo, RequestMeta, Scheme};
+use dockside_fuzz::upstream::uwsgi::codec::{
+    EncodeError, MAX_VARS_LEN, PacketEncoder, decode_packet,
+};
+use dockside_fuzz::upstream::uwsgi::vars;
 use http::{HeaderName, HeaderValue, Request};
 use libfuzzer_sys::fuzz_target;
 
@@ -37,13 +39,13 @@ fn request_vars_round_trip(fields: &[Vec<u8>]) {
     let Ok(req) = req.body(()) else { return };
     let (parts, ()) = req.into_parts();
     let meta = RequestMeta {
-        conn: ConnInfo::new(
+        conn: std::sync::Arc::new(ConnInfo::new(
             ([127, 0, 0, 1], 1).into(),
             ([127, 0, 0, 1], 80).into(),
             Scheme::Https,
             None,
             None,
-        ),
+        )),
         host: "h".into(),
         request_uri: "/p?q=1".into(),
         path: String::from_utf8_lossy(fields.first().map_or(&[][..], |f| f)).into_owned(),

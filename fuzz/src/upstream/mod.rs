@@ -1,0 +1,3 @@
+//! Mirrors `dockside::upstream`, with only the pure modules the fuzz targets exercise.
+
+pub mod uwsgi;
