@@ -3,21 +3,34 @@
 //! settings as nginx-proxy + acme-companion.
 //!
 //! ```text
-//! Docker engine ─events─► discovery ─(re)list─► settings::build (pure) ─┐
-//! routes file ──watch───► discovery::file ─────► settings::build (pure) ─┤
-//!                                                                        ▼
-//!                                   DesiredState (plain data, Eq) — published only when changed
-//!                 ┌──────────────────────────────────┼──────────────────────────┐
-//!                 ▼                                  ▼                          ▼
-//!   RouteTable::build → ArcSwap<RouteTable>   acme reconciler → certs (write, watch) → ArcSwap<CertMap>
-//!                 ▼                                                             ▼
-//! TCP accept ─► TLS (SNI → cert resolver) ─► proxy service: ACME challenge? → HTTPS policy
-//!            → route lookup → forward: http | https | uwsgi
+//! Docker engine ─events─► discovery ─(re)list─► settings (pure) ─┐
+//! routes file ──watch───► discovery::file ────► settings (pure) ─┤
+//!                                                                ▼
+//!                           DesiredState (plain data, Eq) — published only when changed
+//!              ┌─────────────────────────────────┼──────────────────────────┐
+//!              ▼                                 ▼                          ▼
+//!   RouteTable::build (routing)        acme reconciler ──writes──► certs/ (x509, store,
+//!              │                                                   companion layout, watcher)
+//!              ▼                                                            │ CertMap
+//!   live::Live — ONE ArcSwap<Snapshot>: routes + which sites have a certificate + SNI view
+//!              │ one load per request / handshake
+//!              ▼
+//! server/  (workers, accept, permit, one connection, idle watchdogs, WebSocket splice)
+//!   ├─ tls/ (handshake only: SNI → cert resolver reads live; returns tls::Session)
+//!   ▼
+//! service/ (ACME challenge → route → HTTPS policy → location → headers → dispatch; answers)
+//!   ▼
+//! upstream/ (one exchange: order, retry, passive health, timeouts → pool + h1/ | tls | uwsgi/)
 //! ```
 //!
+//! `exchange/` holds what the three data-plane rooms pass each other (body, connection and
+//! request facts, the error that becomes an answer, the hop-by-hop rule). Dependencies point one
+//! way: `server → tls, service`; `service → live, upstream`; `live, acme, tls → certs`; all of
+//! them → `exchange`, `routing`, `model`.
+//!
 //! Three planes: the control plane (discovery, ACME) may be slow and fail; the data plane
-//! (proxy, tls) only reads the latest snapshots; the pure cores (settings, routing, codecs)
-//! do no IO.
+//! (server, tls, service, upstream) only reads the latest snapshot; the pure cores (settings,
+//! routing, codecs) do no IO.
 #![forbid(unsafe_code)]
 
 pub mod acme;
