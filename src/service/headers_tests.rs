@@ -1,7 +1,7 @@
 //! Table tests for every header rule of nginx-proxy §1.6.9, trusted and untrusted.
 
 use super::*;
-use crate::exchange::hop::rewrite_response;
+use crate::exchange::hop::{Framing, rewrite_response, strip_hop_by_hop};
 
 static CLIENT_IP: HeaderValue = HeaderValue::from_static("10.0.0.7");
 
@@ -266,4 +266,26 @@ fn upgrade_detection() {
     assert!(!upgrade_requested(&headers(&[])));
     assert!(!upgrade_requested(&headers(&[("upgrade", "h2c")])));
     assert!(!upgrade_requested(&headers(&[("upgrade", " H2C ")])));
+}
+
+#[test]
+fn keep_leaves_the_framing_headers_even_when_connection_names_them() {
+    let pairs = [
+        ("connection", "Content-Length, Transfer-Encoding, X-Hop"),
+        ("x-hop", "1"),
+        ("transfer-encoding", "chunked"),
+        ("content-length", "5"),
+        ("te", "trailers"),
+        ("x-end", "kept"),
+    ];
+    let mut keep = headers(&pairs);
+    strip_hop_by_hop(&mut keep, Framing::Keep);
+    let mut names: Vec<&str> = keep.keys().map(HeaderName::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["content-length", "transfer-encoding", "x-end"]);
+
+    let mut strip = headers(&pairs);
+    strip_hop_by_hop(&mut strip, Framing::Strip);
+    let names: Vec<&str> = strip.keys().map(HeaderName::as_str).collect();
+    assert_eq!(names, ["x-end"]);
 }
