@@ -9,8 +9,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::acme::challenge::Challenges;
-use crate::acme::reconciler::{self, ReconcilerConfig, Stats};
+use crate::acme::{self, Challenges, OnIssued, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
 use crate::certs::{self, CertMap};
 use crate::config::Config;
@@ -269,7 +268,7 @@ fn spawn_certificates(
     let Some(globals) = &config.acme else {
         return Ok(None);
     };
-    let on_issued: reconciler::OnIssued = Arc::new(move |base: &str| rescan.now(base));
+    let on_issued: OnIssued = Arc::new(move |base: &str| rescan.now(base));
     let cfg = ReconcilerConfig::new(
         globals.clone(),
         config.certs_dir.clone(),
@@ -277,8 +276,7 @@ fn spawn_certificates(
         on_issued,
     );
     let stats = cfg.stats.clone();
-    reconciler::spawn(cfg, desired.subscribe(), shared.cancel.child_token())
-        .context("starting ACME")?;
+    acme::spawn(cfg, desired.subscribe(), shared.cancel.child_token()).context("starting ACME")?;
     Ok(Some(stats))
 }
 

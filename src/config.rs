@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::acme::spec::AcmeGlobals;
+use crate::acme::AcmeGlobals;
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, SiteDefaults};
 use crate::settings::value::{

@@ -1,4 +1,4 @@
-//! One ACME order at a time (`acme::order::Issuer`) against real Pebble.
+//! One ACME order at a time (`acme::Issuer`) against real Pebble.
 
 mod common;
 
@@ -8,10 +8,7 @@ use std::time::Duration;
 use common::pebble::{EAB_HMAC, EAB_KID};
 use common::pebble::{Options, Pebble};
 use common::responders;
-use dockside::acme::challenge::Challenges;
-use dockside::acme::error::Step;
-use dockside::acme::order::Issuer;
-use dockside::acme::spec::{ChallengeKind, Eab, KeyType, OrderSpec};
+use dockside::acme::{ChallengeKind, Challenges, Eab, Issuer, KeyType, OrderSpec, Step};
 use dockside::certs::CertsDir;
 
 struct Env {

@@ -17,8 +17,7 @@ use common::acme::{ThroughDockside, harness, request};
 use common::pebble::{EAB_HMAC, EAB_KID, Options};
 use common::responders::{HttpsReply, https_get, verify_served};
 use common::{TestBackend, site};
-use dockside::acme::reconciler::CertStatus;
-use dockside::acme::spec::Eab;
+use dockside::acme::{CertStatus, Eab};
 use dockside::app::Running;
 use dockside::model::{AcmeChallengeLocation, CertRequest, DesiredState, Site};
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -56,7 +55,7 @@ async fn http01_certificate_is_written_nudged_and_verifies() {
     assert_eq!(run.started(), 1);
     // Pebble 2.4 offers no ARI: the directory has no renewalInfo.
     assert_eq!(
-        dockside::acme::ari::renewal_info_url(&h.pebble.http(), &h.pebble.url)
+        dockside::acme::renewal_info_url(&h.pebble.http(), &h.pebble.url)
             .await
             .unwrap(),
         None
@@ -541,7 +540,7 @@ fn backend_of(body: &str) -> String {
         .unwrap_or_default()
 }
 
-fn acme(running: &Running) -> &dockside::acme::reconciler::Stats {
+fn acme(running: &Running) -> &dockside::acme::Stats {
     running.acme.as_deref().expect("ACME on")
 }
 

@@ -2,10 +2,10 @@
 //! instant-acme. Only this module touches instant-acme; it shares nothing with the data plane
 //! but `challenge::Challenges` and the certificate directory (`crate::certs`).
 //!
-//! Wiring (see `reconciler::spawn`):
+//! Wiring (see `spawn`, from `reconciler`):
 //! - `spec::AcmeGlobals` (`Config.acme`, read once with `from_vars`) holds acme-companion's
 //!   proxy-level variables; every `CertRequest` in `DesiredState::certificates` is resolved against them.
-//! - `reconciler::spawn(ReconcilerConfig::new(globals, certs_dir, challenges, on_issued), rx,
+//! - `acme::spawn(ReconcilerConfig::new(globals, certs_dir, challenges, on_issued), rx,
 //!   cancel)` runs the loop; `on_issued(base)` fires right after `<certs>/<base>/` was written.
 //! - The HTTP listener answers `GET /.well-known/acme-challenge/<token>` with
 //!   `Challenges::http01(token)` (any Host, port ignored); the TLS acceptor answers ClientHellos
@@ -15,14 +15,26 @@
 //! (one order) → `ari` (RFC 9773) / `client` (HTTP); files are read and written through
 //! `crate::certs` (`CertsDir`, `CertInfo`).
 
-pub mod alpn;
-pub mod ari;
-pub mod challenge;
-pub mod client;
-pub mod error;
-pub mod keys;
-pub mod options;
-pub mod order;
-pub mod reconciler;
-pub mod schedule;
-pub mod spec;
+mod alpn;
+mod ari;
+mod challenge;
+mod client;
+mod error;
+mod keys;
+mod options;
+mod order;
+mod reconciler;
+mod schedule;
+mod spec;
+
+pub use alpn::ACME_TLS_ALPN;
+pub use ari::renewal_info_url;
+pub use challenge::Challenges;
+pub(crate) use challenge::{Http01Answer, SiteChallenge, http01_answer};
+pub use client::AcmeHttp;
+pub use error::Step;
+pub use options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
+pub use order::Issuer;
+pub use reconciler::spawn;
+pub use schedule::Backoff;
+pub use spec::{AcmeGlobals, ChallengeKind, Eab, KeyType, OrderSpec};

@@ -23,7 +23,7 @@ use crate::acme::spec::{self, OrderSpec};
 use crate::certs::CertsDir;
 use crate::model::DesiredState;
 
-pub use crate::acme::options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
+use crate::acme::options::{CertStatus, ReconcilerConfig};
 
 /// Starts the reconciler on `desired.certificates` until `cancel`; in-flight orders are
 /// aborted on cancel (their challenge answers are removed). Fails only on a bad `CA_BUNDLE`.

@@ -5,7 +5,7 @@ use http::{Request, Response, StatusCode};
 use super::answer::text;
 use super::https;
 use super::state::ServiceState;
-use crate::acme::challenge::{Http01Answer, SiteChallenge, http01_answer};
+use crate::acme::{Http01Answer, SiteChallenge, http01_answer};
 use crate::exchange::{ConnInfo, ProxyBody, Scheme};
 use crate::live::Snapshot;
 
@@ -15,7 +15,7 @@ const ACME_PREFIX: &str = "/.well-known/acme-challenge/";
 /// ignored) is answered on either scheme (a CA follows an HTTP→HTTPS redirect made by a proxy in
 /// front); on plain HTTP the site's `ACME_HTTP_CHALLENGE_LOCATION`, effective `HTTPS_METHOD` and
 /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST` decide between a 404 and the normal pipeline
-/// (`acme::challenge::http01_answer`).
+/// (`acme::http01_answer`).
 pub(super) fn acme_challenge<B>(
     state: &ServiceState,
     live: &Snapshot,

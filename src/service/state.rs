@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::log_throttle::LogThrottle;
-use crate::acme::challenge::Challenges;
+use crate::acme::Challenges;
 use crate::config::{AccessLog, Limits};
 use crate::live::Live;
 use crate::upstream::Forwarder;

@@ -33,8 +33,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::CertResolver;
-use crate::acme::alpn::ACME_TLS_ALPN;
-use crate::acme::challenge::Challenges;
+use crate::acme::{ACME_TLS_ALPN, Challenges};
 use crate::certs::CertEntry;
 use crate::live::{Decision, Live};
 

@@ -4,10 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dockside::acme::challenge::Challenges;
-use dockside::acme::reconciler::{self, ReconcilerConfig, Stats};
-use dockside::acme::schedule::Backoff;
-use dockside::acme::spec::AcmeGlobals;
+use dockside::acme::{self, AcmeGlobals, Backoff, Challenges, OnIssued, ReconcilerConfig, Stats};
 use dockside::model::{CertRequest, DesiredState};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -74,7 +71,7 @@ impl Harness {
     /// Starts a reconciler over `requests` with test-speed backoff.
     pub fn run(&self, globals: AcmeGlobals, requests: Vec<CertRequest>) -> Running {
         let (tx, rx) = mpsc::unbounded_channel();
-        let on_issued: reconciler::OnIssued = Arc::new(move |base: &str| {
+        let on_issued: OnIssued = Arc::new(move |base: &str| {
             let _ = tx.send(base.to_owned());
         });
         let mut cfg = ReconcilerConfig::new(
@@ -95,7 +92,7 @@ impl Harness {
         };
         let (desired, desired_rx) = watch::channel(Arc::new(state));
         let cancel = CancellationToken::new();
-        let handle = reconciler::spawn(cfg, desired_rx, cancel.clone()).expect("CA_BUNDLE loads");
+        let handle = acme::spawn(cfg, desired_rx, cancel.clone()).expect("CA_BUNDLE loads");
         Running {
             issued: rx,
             desired,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dockside::acme::client::AcmeHttp;
+use dockside::acme::AcmeHttp;
 
 /// What a test wants from its CA.
 #[derive(Debug, Clone, Default)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dockside::acme::challenge::Challenges;
+use dockside::acme::Challenges;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -78,7 +78,7 @@ pub async fn tls_alpn01(challenges: Arc<Challenges>) -> (u16, Task) {
                 let hello = start.client_hello();
                 let alpn_ok = hello
                     .alpn()
-                    .is_some_and(|mut a| a.any(|p| p == dockside::acme::alpn::ACME_TLS_ALPN));
+                    .is_some_and(|mut a| a.any(|p| p == dockside::acme::ACME_TLS_ALPN));
                 let Some(key) = hello.server_name().and_then(|n| challenges.tls_alpn01(n)) else {
                     return;
                 };
@@ -90,7 +90,7 @@ pub async fn tls_alpn01(challenges: Arc<Challenges>) -> (u16, Task) {
                     .unwrap()
                     .with_no_client_auth()
                     .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)));
-                cfg.alpn_protocols = vec![dockside::acme::alpn::ACME_TLS_ALPN.to_vec()];
+                cfg.alpn_protocols = vec![dockside::acme::ACME_TLS_ALPN.to_vec()];
                 if let Ok(mut tls) = start.into_stream(Arc::new(cfg)).await {
                     let _ = tls.shutdown().await;
                 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use dockside::acme::challenge::Challenges;
+use dockside::acme::Challenges;
 use dockside::certs;
 use dockside::live::Live;
 use dockside::model::{DesiredState, Site};
