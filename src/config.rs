@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::acme::AcmeGlobals;
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, SiteDefaults};
-use crate::settings::value::{
+use crate::settings::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
 

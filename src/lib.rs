@@ -46,6 +46,6 @@ pub mod model;
 pub mod routing;
 pub mod server;
 pub mod service;
-pub mod settings;
+pub(crate) mod settings;
 pub mod tls;
 pub mod upstream;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::model::CertRequest;
-use crate::settings::value::parse_bool;
+use crate::settings::parse_bool;
 
 /// Let's Encrypt production, acme-companion's default `ACME_CA_URI`.
 pub const LE_PRODUCTION: &str = "https://acme-v02.api.letsencrypt.org/directory";

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::own::NGINX_CONTAINER_LABEL_DEFAULT;
-use crate::settings::value::parse_bool;
+use crate::settings::parse_bool;
 
 /// Sockets tried when `DOCKER_HOST` is unset: Docker's default, then nginx-proxy's image path.
 pub const DEFAULT_SOCKETS: &[&str] = &["/var/run/docker.sock", "/tmp/docker.sock"];

@@ -3,12 +3,15 @@
 //! providers hand in `SourceItem`s, this module hands back plain data and the reasons for
 //! everything it did not route.
 
-pub mod acme;
-pub mod item;
-pub mod merge;
-pub mod names;
+mod acme;
+mod item;
+mod merge;
+pub(crate) mod names;
 #[cfg(test)]
 pub(crate) mod test_support;
-pub mod value;
+mod value;
 
-pub use merge::build;
+pub(crate) use merge::build;
+pub(crate) use value::{
+    parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
+};
