@@ -21,10 +21,10 @@ pub enum ProxyError {
     BadRequest(String),
     /// The request path cannot be normalised safely (`uri_path`).
     #[error("bad request path: {0}")]
-    BadPath(#[from] crate::routing::uri_path::PathError),
+    BadPath(#[from] crate::routing::PathError),
     /// A missing, repeated or malformed `Host` (RFC 9112 §3.2).
     #[error("bad Host: {0}")]
-    BadHost(#[from] crate::routing::host::InvalidHost),
+    BadHost(#[from] crate::routing::InvalidHost),
     #[error("client took too long to send the request")]
     RequestTimeout,
     #[error("request body larger than CLIENT_MAX_BODY_SIZE ({limit} bytes)")]

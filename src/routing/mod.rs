@@ -1,11 +1,16 @@
 //! Routing: from a `DesiredState` to the immutable `RouteTable` the data plane reads, and the
 //! host/path matching rules (nginx `server_name` / `location` semantics) it uses.
 
-pub mod host;
-pub mod path;
-pub mod table;
-pub mod upstream;
-pub mod uri_path;
+mod host;
+mod path;
+mod table;
+mod upstream;
+mod uri_path;
 
+pub use host::InvalidHost;
+pub(crate) use host::{HostPattern, parse_host};
+pub(crate) use path::PathPattern;
 pub use table::{Action, DefaultRoot, LocationRoute, RouteTable, SiteDefaults, SiteRoute};
 pub use upstream::Upstream;
+pub use uri_path::PathError;
+pub(crate) use uri_path::normalize as normalize_path;

@@ -7,7 +7,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::exchange::Scheme;
 use crate::exchange::hop::{Framing, strip_hop_by_hop};
-use crate::routing::path::PathPattern;
+use crate::routing::PathPattern;
 
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

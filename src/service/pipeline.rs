@@ -20,9 +20,9 @@ use crate::exchange::{
     self, BoxError, ClientBodyError, ConnInfo, ProxyBody, ProxyError, RequestMeta, is_idempotent,
 };
 use crate::model::Proto;
-use crate::routing::host::{InvalidHost, parse_host};
-use crate::routing::uri_path;
-use crate::routing::{Action, LocationRoute, SiteRoute, Upstream};
+use crate::routing::{
+    Action, InvalidHost, LocationRoute, SiteRoute, Upstream, normalize_path, parse_host,
+};
 use crate::upstream::Forwarded;
 
 /// Serves one request; never fails (errors become responses). `upgrade`: the server took the
@@ -88,7 +88,7 @@ async fn route(
         return Ok((answer, None));
     }
     // Before anything looks at the path: `$uri` as nginx builds it (400 if it escapes).
-    let path = uri_path::normalize(req.uri().path()).map_err(|e| (e.into(), None))?;
+    let path = normalize_path(req.uri().path()).map_err(|e| (e.into(), None))?;
     let site = live.routes().lookup(host).ok_or_else(|| no_site(host))?;
     let site = match https_policy(state, &live, conn, site, host, &req)? {
         Policed::Serve(site, value) => {

@@ -10,8 +10,7 @@ use super::value::{
     parse_proto, parse_redirect_status, parse_size,
 };
 use crate::model::{Backend, BackendAddr, Health, Reach, SourceItem};
-use crate::routing::host::HostPattern;
-use crate::routing::path::PathPattern;
+use crate::routing::{HostPattern, PathPattern};
 
 /// What one item adds to the desired state.
 #[derive(Debug, Clone, PartialEq, Eq)]
