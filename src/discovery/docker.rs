@@ -235,8 +235,9 @@ fn engine_event(msg: EventMessage) -> EngineEvent {
 }
 
 /// Parses `docker inspect` JSON (one object, or the CLI's one-element array) into our type.
-/// For recorded fixtures and for tools; the watcher converts bollard values directly.
-pub fn container_info_from_json(json: &str) -> Result<ContainerInfo, serde_json::Error> {
+/// For the recorded fixtures of the unit tests; the watcher converts bollard values directly.
+#[cfg(test)]
+pub(crate) fn container_info_from_json(json: &str) -> Result<ContainerInfo, serde_json::Error> {
     let value: serde_json::Value = serde_json::from_str(json)?;
     let value = match value {
         serde_json::Value::Array(mut v) if !v.is_empty() => v.swap_remove(0),

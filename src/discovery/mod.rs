@@ -5,15 +5,14 @@
 //! container's networks count), `endpoint` (settings, endpoint, errors), `docker` (the only
 //! bollard user) and `watch` (the level-triggered loop behind [`spawn`]). Routes file: `file`.
 
-pub mod container;
-pub mod docker;
-pub mod endpoint;
-pub mod file;
-pub mod own;
+mod container;
+mod docker;
+mod endpoint;
+pub(crate) mod file;
+mod own;
 mod watch;
 
-pub use container::{ContainerInfo, NetworkInfo, PortInfo, ProxyNetworks, to_source_item};
-pub use docker::{EngineVersion, container_info_from_json};
+pub use docker::EngineVersion;
 pub use endpoint::{DockerError, DockerSettings, Endpoint};
 pub use watch::{probe, snapshot, spawn};
 
@@ -29,7 +28,7 @@ use crate::model::{DesiredState, Severity, SourceItem};
 
 /// Rebuilds the desired state whenever any provider publishes, and publishes it only when it
 /// differs from the last one. New warnings are logged once, not on every rebuild.
-pub fn spawn_combiner(
+pub(crate) fn spawn_combiner(
     mut inputs: Vec<Receiver<Vec<SourceItem>>>,
     out: Sender<Arc<DesiredState>>,
     token: CancellationToken,
