@@ -9,9 +9,10 @@
 //! per connection: acceptor.accept(tcp, client) → Accepted { stream, session }
 //! ```
 
-pub mod acceptor;
-pub mod policy;
+mod acceptor;
+pub(crate) mod policy;
 mod resolver;
-pub mod select;
+pub(crate) mod select;
 
-pub use acceptor::{Accepted, Session, TlsAcceptor, TlsError};
+pub use acceptor::TlsAcceptor;
+pub(crate) use acceptor::{Accepted, Session, TlsError};
