@@ -515,8 +515,8 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     Ok(format!(
         "{}\n\n{}{}",
         sources.join("\n"),
-        admin::report::render(&state, &table),
-        admin::report::port_hints(&items)
+        admin::render(&state, &table),
+        admin::port_hints(&items)
     ))
 }
 

@@ -2,7 +2,9 @@
 //! balancers, `/status` with the route report. Kept apart from the proxy listeners so a
 //! misrouted host can never reach it.
 
-pub mod report;
+mod report;
+
+pub(crate) use report::{port_hints, render};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,13 +24,17 @@ use crate::model::DesiredState;
 
 /// What the admin endpoints read: the same snapshots the data plane serves.
 #[derive(Clone)]
-pub struct AdminState {
+pub(crate) struct AdminState {
     pub state: watch::Receiver<Arc<DesiredState>>,
     pub live: Arc<Live>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
-pub fn spawn(listener: TcpListener, admin: AdminState, token: CancellationToken) -> JoinHandle<()> {
+pub(crate) fn spawn(
+    listener: TcpListener,
+    admin: AdminState,
+    token: CancellationToken,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let (stream, _) = tokio::select! {
