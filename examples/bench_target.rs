@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use dockside::config::{AccessLog, Config};
+use dockside::config::AccessLog;
 use dockside::model::{Backend, BackendAddr, DesiredState, Health, Location, Proto, Site};
 
 /// mimalloc: hyper allocates and frees a read buffer per message; glibc's malloc spends ~10 %
@@ -28,7 +28,7 @@ async fn serve() -> anyhow::Result<()> {
             "usage: bench_target LISTEN HOST BACKEND (e.g. 127.0.0.1:18083 bench.local 127.0.0.1:18081)"
         );
     };
-    let mut config = Config::for_tests(std::env::temp_dir());
+    let mut config = dockside::test_support::config(std::env::temp_dir());
     config.http = listen.parse()?;
     config.access_log = AccessLog::Off;
     let backend: SocketAddr = backend.parse()?;

@@ -292,27 +292,6 @@ impl Default for Limits {
 }
 
 impl Config {
-    /// Loopback-only defaults for tests and embedding: ephemeral ports, no Docker, no HTTPS.
-    pub fn for_tests(certs_dir: PathBuf) -> Config {
-        Config {
-            http: SocketAddr::from(([127, 0, 0, 1], 0)),
-            https: None,
-            admin: None,
-            routes: None,
-            docker: None,
-            certs_dir,
-            defaults: SiteDefaults::default(),
-            trust_downstream_proxy: true,
-            trust_downstream_proxy_defaulted: false,
-            access_log: AccessLog::Vhost,
-            verify_upstream_tls: false,
-            limits: Limits::default(),
-            spool_dir: std::env::temp_dir(),
-            acme: None,
-            acme_accept_unknown_host: false,
-        }
-    }
-
     /// The configuration from the parsed flags (which already hold their environment
     /// fallbacks) and `env`, the lookup for the variables without a flag (acme-companion's,
     /// docker-gen's, `HOSTNAME`, `TMPDIR`): the process environment in `main`, a map in tests.

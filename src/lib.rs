@@ -47,5 +47,6 @@ pub mod routing;
 pub mod server;
 pub mod service;
 pub(crate) mod settings;
+pub mod test_support;
 pub mod tls;
 pub mod upstream;

@@ -148,7 +148,7 @@ async fn bind_error_says_what_to_do() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = dockside::config::Config::for_tests(dir.path().to_path_buf());
+    let mut config = dockside::test_support::config(dir.path().to_path_buf());
     config.http = addr;
     let err = match dockside::app::start(config).await {
         Ok(_) => panic!("bound a port that is taken"),
@@ -215,7 +215,7 @@ async fn idle_connections_are_closed() {
 async fn a_second_instance_cannot_share_the_port() {
     let first = Dockside::start(|_| {}).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = dockside::config::Config::for_tests(dir.path().to_path_buf());
+    let mut config = dockside::test_support::config(dir.path().to_path_buf());
     config.http = first.addr;
     match dockside::app::start(config).await {
         Ok(_) => panic!("two instances bound {} (SO_REUSEPORT leak)", first.addr),

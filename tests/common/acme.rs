@@ -164,7 +164,7 @@ pub fn dockside_config(
     ca_url: &str,
     ca_bundle: &std::path::Path,
 ) -> dockside::config::Config {
-    let mut config = dockside::config::Config::for_tests(certs.to_path_buf());
+    let mut config = dockside::test_support::config(certs.to_path_buf());
     config.http = http;
     config.https = Some(https);
     config.acme = Some(AcmeGlobals {

@@ -49,7 +49,7 @@ impl Dockside {
     /// Starts dockside on an ephemeral loopback port; `tweak` adjusts the test config.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Dockside {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::for_tests(dir.path().to_path_buf());
+        let mut config = dockside::test_support::config(dir.path().to_path_buf());
         tweak(&mut config);
         let running = app::start(config).await.expect("dockside starts");
         let addr = running.http_addr;

@@ -1,0 +1,31 @@
+//! For dockside's integration tests (`tests/`) and examples (`examples/`), not for the proxy
+//! itself: the one documented place they build what they cannot get from the public API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config::{AccessLog, Config, Limits};
+use crate::routing::SiteDefaults;
+
+/// A loopback-only configuration for tests and embedding: HTTP on `127.0.0.1:0` (an ephemeral
+/// port), no HTTPS, no admin listener, no Docker, no routes file, no ACME; certificates in
+/// `certs_dir` (a temp dir in tests), spool files in the system temp dir, default limits.
+pub fn config(certs_dir: PathBuf) -> Config {
+    Config {
+        http: SocketAddr::from(([127, 0, 0, 1], 0)),
+        https: None,
+        admin: None,
+        routes: None,
+        docker: None,
+        certs_dir,
+        defaults: SiteDefaults::default(),
+        trust_downstream_proxy: true,
+        trust_downstream_proxy_defaulted: false,
+        access_log: AccessLog::Vhost,
+        verify_upstream_tls: false,
+        limits: Limits::default(),
+        spool_dir: std::env::temp_dir(),
+        acme: None,
+        acme_accept_unknown_host: false,
+    }
+}
