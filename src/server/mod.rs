@@ -10,5 +10,5 @@ mod idle;
 mod upgrade;
 mod workers;
 
-pub use connection::{http_builder, serve_connection};
-pub use workers::{Workers, bind};
+pub(crate) use connection::http_builder;
+pub(crate) use workers::{Workers, bind};

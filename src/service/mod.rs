@@ -14,7 +14,7 @@ mod pipeline;
 mod policy;
 mod state;
 
-pub use headers::upgrade_requested;
-pub use log_throttle::LogThrottle;
-pub use pipeline::handle;
-pub use state::ServiceState;
+pub(crate) use headers::upgrade_requested;
+pub(crate) use log_throttle::LogThrottle;
+pub(crate) use pipeline::handle;
+pub(crate) use state::ServiceState;
