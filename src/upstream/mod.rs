@@ -5,7 +5,7 @@
 //! gRPC upstream is one more arm of `Forwarder::forward` and one more folder here.
 
 mod forward;
-pub(crate) mod h1;
+mod h1;
 mod health;
 mod pool;
 mod tls;

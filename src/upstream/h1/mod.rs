@@ -1,5 +1,5 @@
 //! HTTP/1.1 to a backend: the pure codec (`codec`: request head out, response head and chunked
 //! framing in, bytes only) and the exchange on one pooled connection (`wire`).
 
-pub(crate) mod codec;
-pub(crate) mod wire;
+pub(super) mod codec;
+pub(super) mod wire;

@@ -89,6 +89,7 @@ impl PacketEncoder {
 }
 
 /// Why a packet could not be decoded (used by tests and the fuzz round trip).
+#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("packet modifiers are not 0/0")]
@@ -98,9 +99,11 @@ pub enum DecodeError {
 }
 
 /// One decoded `(key, value)` var, borrowed from the packet.
+#[cfg_attr(not(test), allow(dead_code))]
 pub type Var<'a> = (&'a [u8], &'a [u8]);
 
 /// Decodes a request packet back into its vars: `Ok(None)` while bytes are missing.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn decode_packet(buf: &[u8]) -> Result<Option<Vec<Var<'_>>>, DecodeError> {
     let Some(head) = buf.get(..4) else {
         return Ok(None);
@@ -122,6 +125,7 @@ pub fn decode_packet(buf: &[u8]) -> Result<Option<Vec<Var<'_>>>, DecodeError> {
     Ok(Some(vars))
 }
 
+#[cfg_attr(not(test), allow(dead_code))]
 fn take_field(buf: &[u8]) -> Result<(&[u8], &[u8]), DecodeError> {
     let len = match buf {
         [a, b, ..] => usize::from(u16::from_le_bytes([*a, *b])),

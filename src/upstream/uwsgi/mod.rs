@@ -4,9 +4,9 @@
 //! The pure parts ([`codec`], [`vars`], [`framing`]) do no IO; `client` owns the socket and
 //! `upload` decides whether the request body streams or is spooled first.
 
-pub mod codec;
-pub mod framing;
-pub mod vars;
+mod codec;
+mod framing;
+mod vars;
 
 mod client;
 mod upload;
