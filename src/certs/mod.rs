@@ -15,8 +15,9 @@ mod store;
 mod watch;
 mod x509;
 
-pub use companion::{CertsDir, StoredCertError};
-pub use pair::{CertEntry, CertError, covers};
+pub use companion::CertsDir;
+pub(crate) use pair::{CertEntry, covers};
 pub use store::{CertMap, write_pair};
-pub use watch::{Rescan, load_initial, spawn_watcher};
-pub use x509::{CertInfo, CertInfoError};
+pub(crate) use watch::Rescan;
+pub use watch::{load_initial, spawn_watcher};
+pub use x509::CertInfo;

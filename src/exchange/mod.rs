@@ -8,8 +8,9 @@ mod error;
 pub(crate) mod hop;
 mod meta;
 
-pub use body::{
-    BoxError, ClientBodyError, LimitExceeded, ProxyBody, empty, full, limited, with_guard,
-};
-pub use error::{Fault, ProxyError};
-pub use meta::{ConnInfo, RequestMeta, Scheme, TlsConn, is_idempotent};
+pub use body::{BoxError, ProxyBody, empty, full};
+pub(crate) use body::{ClientBodyError, LimitExceeded, limited, with_guard};
+pub(crate) use error::Fault;
+pub use error::ProxyError;
+pub(crate) use meta::is_idempotent;
+pub use meta::{ConnInfo, RequestMeta, Scheme, TlsConn};
