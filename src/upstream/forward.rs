@@ -59,11 +59,6 @@ impl Forwarder {
         })
     }
 
-    /// The passive health registry (for diagnostics and tests).
-    pub fn health(&self) -> &PassiveHealth {
-        &self.health
-    }
-
     /// Sends `req` (headers already rewritten by the service) to the upstream's backends in
     /// rotation. A backend that cannot be connected is marked down; when `retryable` (an
     /// idempotent request whose body is empty) the next backend is tried. `upgrade`: the client

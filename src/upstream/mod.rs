@@ -11,5 +11,5 @@ mod pool;
 mod tls;
 pub mod uwsgi;
 
-pub use forward::{Forwarded, Forwarder};
-pub use health::{DOWN_FOR, PassiveHealth};
+pub(crate) use forward::{Forwarded, Forwarder};
+pub(crate) use health::PassiveHealth;
