@@ -115,31 +115,5 @@ pub async fn healthcheck(addr: SocketAddr) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn healthz_and_status_answer() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (_tx, rx) = watch::channel(Arc::new(DesiredState::default()));
-        let admin = AdminState {
-            state: rx,
-            live: Live::new(
-                Arc::new(crate::routing::RouteTable::default()),
-                Arc::new(crate::certs::CertMap::default()),
-                "Mozilla-Intermediate",
-                true,
-            ),
-        };
-        let token = CancellationToken::new();
-        let task = spawn(listener, admin, token.clone());
-        assert!(healthcheck(addr).await);
-        token.cancel();
-        task.await.unwrap();
-        assert!(
-            !healthcheck(addr).await,
-            "a stopped admin listener must fail the check"
-        );
-    }
-}
+#[path = "admin_tests.rs"]
+mod tests;

@@ -103,40 +103,5 @@ impl ProxyError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn faults_map_to_their_status_class() {
-        let b = BackendAddr::Tcp(([127, 0, 0, 1], 1).into());
-        let io = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let cases = [
-            (ProxyError::BodyTooLarge { limit: 1 }, 413, Fault::Client),
-            (ProxyError::HeadersTooLarge("x".into()), 431, Fault::Client),
-            (ProxyError::NoSite { host: "h".into() }, 503, Fault::Config),
-            (
-                ProxyError::Connect {
-                    backend: b.clone(),
-                    source: io(),
-                },
-                502,
-                Fault::Upstream,
-            ),
-            (
-                ProxyError::Timeout {
-                    backend: b,
-                    secs: 1,
-                },
-                504,
-                Fault::Upstream,
-            ),
-        ];
-        for (err, status, fault) in cases {
-            assert_eq!(
-                (err.status().as_u16(), err.fault()),
-                (status, fault),
-                "{err}"
-            );
-        }
-    }
-}
+#[path = "error_tests.rs"]
+mod tests;

@@ -28,38 +28,6 @@ pub fn parse_size(name: &str, value: &str) -> Result<Option<u64>, String> {
     Ok((bytes != 0).then_some(bytes))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bools_follow_go_parsebool() {
-        for t in ["1", "t", "T", "TRUE", "true", "True", " true "] {
-            assert_eq!(parse_bool("X", t), Ok(true), "{t}");
-        }
-        for f in ["0", "f", "F", "FALSE", "false", "False"] {
-            assert_eq!(parse_bool("X", f), Ok(false), "{f}");
-        }
-        let err = parse_bool("ENABLE_HTTP2", "yes").unwrap_err();
-        assert!(err.contains("ENABLE_HTTP2") && err.contains("yes"), "{err}");
-    }
-
-    #[test]
-    fn sizes_use_nginx_suffixes() {
-        assert_eq!(parse_size("S", "10"), Ok(Some(10)));
-        assert_eq!(parse_size("S", "512k"), Ok(Some(512 << 10)));
-        assert_eq!(parse_size("S", "20M"), Ok(Some(20 << 20)));
-        assert_eq!(parse_size("S", "1g"), Ok(Some(1 << 30)));
-        assert_eq!(parse_size("S", "0"), Ok(None));
-        assert!(
-            parse_size("CLIENT_MAX_BODY_SIZE", "lots")
-                .unwrap_err()
-                .contains("CLIENT_MAX_BODY_SIZE")
-        );
-        assert!(parse_size("S", "99999999999999g").is_err());
-    }
-}
-
 /// `HTTPS_METHOD`, global or per container.
 pub fn parse_https_method(value: &str) -> Result<HttpsMethod, String> {
     Ok(match value.trim() {
@@ -134,43 +102,5 @@ pub fn parse_keepalive(name: &str, value: &str) -> Result<bool, String> {
 }
 
 #[cfg(test)]
-mod enum_tests {
-    use super::*;
-
-    #[test]
-    fn enums_parse_or_name_the_setting() {
-        assert_eq!(parse_https_method("nohttps"), Ok(HttpsMethod::NoHttps));
-        assert!(
-            parse_https_method("maybe")
-                .unwrap_err()
-                .contains("HTTPS_METHOD=\"maybe\"")
-        );
-        assert_eq!(parse_redirect_status("NON_GET_REDIRECT", "308"), Ok(308));
-        assert!(parse_redirect_status("NON_GET_REDIRECT", "302").is_err());
-        assert_eq!(
-            parse_challenge_location("legacy"),
-            Ok(AcmeChallengeLocation::Legacy)
-        );
-        assert_eq!(
-            parse_challenge_location("false"),
-            Ok(AcmeChallengeLocation::Disabled)
-        );
-        assert_eq!(parse_port("VIRTUAL_PORT", " 8080 "), Ok(8080));
-        assert!(
-            parse_port("VIRTUAL_PORT", "http")
-                .unwrap_err()
-                .contains("VIRTUAL_PORT")
-        );
-        assert!(parse_port("VIRTUAL_PORT", "0").is_err());
-        assert_eq!(parse_proto(" uwsgi "), Ok(Proto::Uwsgi));
-        assert!(
-            parse_proto("fastcgi")
-                .unwrap_err()
-                .contains("not supported")
-        );
-        assert!(parse_proto("gopher").unwrap_err().contains("unknown"));
-        assert_eq!(parse_keepalive("K", "disabled"), Ok(false));
-        assert_eq!(parse_keepalive("K", "16"), Ok(true));
-        assert!(parse_keepalive("K", "sometimes").is_err());
-    }
-}
+#[path = "value_tests.rs"]
+mod tests;

@@ -1,0 +1,101 @@
+use super::*;
+use crate::routing::SiteDefaults;
+use crate::settings::test_support::source_item;
+use std::net::IpAddr;
+
+fn container(name: &str, vars: &[(&str, &str)], reach: Reach) -> SourceItem {
+    SourceItem {
+        reach,
+        ..source_item(name, vars)
+    }
+}
+
+#[test]
+fn report_explains_every_item() {
+    let ip = IpAddr::from([172, 18, 0, 2]);
+    let items = vec![
+        container(
+            "web",
+            &[("VIRTUAL_HOST", "a.tld")],
+            Reach::Container {
+                ip,
+                exposed_ports: vec![8080],
+                health: Health::Unhealthy,
+            },
+        ),
+        container(
+            "api",
+            &[
+                ("VIRTUAL_HOST", "a.tld"),
+                ("VIRTUAL_PATH", "/api/"),
+                ("VIRTUAL_PROTO", "uwsgi"),
+            ],
+            Reach::Unreachable("shares no network with dockside".into()),
+        ),
+        container(
+            "typo",
+            &[("VIRTUAL_HOST", "b.tld"), ("VIRTUAL_PORT", "eighty")],
+            Reach::Container {
+                ip,
+                exposed_ports: vec![],
+                health: Health::None,
+            },
+        ),
+        container(
+            "db",
+            &[],
+            Reach::Container {
+                ip,
+                exposed_ports: vec![5432],
+                health: Health::None,
+            },
+        ),
+    ];
+    let state = crate::settings::build(&items);
+    let text = render(&state, &RouteTable::build(&state, &SiteDefaults::default()));
+    for needle in [
+        "a.tld  (from api, web)",
+        "172.18.0.2:8080  (web) [unhealthy: no traffic]",
+        "/api/  uwsgi",
+        "(no healthy backend: requests get 503 until one passes its healthcheck)",
+        "HTTPS_METHOD=redirect",
+        "502 = the backend refused",
+        "api: no backend for a.tld: shares no network with dockside",
+        "typo: skipped: VIRTUAL_PORT=\"eighty\"",
+        "db: no VIRTUAL_HOST: not routed",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn several_ports_without_virtual_port_are_flagged() {
+    let reach = |ports: Vec<u16>| Reach::Container {
+        ip: IpAddr::from([172, 18, 0, 2]),
+        exposed_ports: ports,
+        health: Health::None,
+    };
+    let items = vec![
+        container(
+            "many",
+            &[("VIRTUAL_HOST", "a.tld")],
+            reach(vec![8080, 9090]),
+        ),
+        container(
+            "chosen",
+            &[("VIRTUAL_HOST", "b.tld"), ("VIRTUAL_PORT", "8080")],
+            reach(vec![8080, 9090]),
+        ),
+        container("one", &[("VIRTUAL_HOST", "c.tld")], reach(vec![8080])),
+        container("db", &[], reach(vec![5432, 5433])),
+    ];
+    let text = port_hints(&items);
+    assert!(
+        text.contains("many: exposes 8080, 9090 and sets no VIRTUAL_PORT, so port 80 is used"),
+        "{text}"
+    );
+    for quiet in ["chosen", "one", "db"] {
+        assert!(!text.contains(quiet), "{text}");
+    }
+    assert!(port_hints(&items[1..]).is_empty());
+}

@@ -1,0 +1,138 @@
+use super::*;
+
+#[test]
+fn example_file_parses_cleanly() {
+    let routes = parse(EXAMPLE, Path::new("routes.toml")).unwrap();
+    assert_eq!(routes.items.len(), 1);
+    assert!(routes.warnings.is_empty(), "{:?}", routes.warnings);
+    let state = crate::settings::build(&routes.items);
+    assert_eq!(
+        state
+            .sites
+            .iter()
+            .map(|s| s.host.as_str())
+            .collect::<Vec<_>>(),
+        ["*.localhost", "localhost"]
+    );
+}
+
+#[test]
+fn entries_become_items_with_their_settings() {
+    let text = r#"
+            [[site]]
+            VIRTUAL_HOST = "a.tld"
+            VIRTUAL_PROTO = "uwsgi"
+            CLIENT_MAX_BODY_SIZE = 1048576
+            backends = ["127.0.0.1:9009", "[::1]:9010", "app:8000", "unix:/run/app.sock"]
+        "#;
+    let routes = parse(text, Path::new("r.toml")).unwrap();
+    let item = &routes.items[0];
+    assert_eq!(item.name, "r.toml site #1 (a.tld)");
+    assert_eq!(
+        item.vars.get("CLIENT_MAX_BODY_SIZE").map(String::as_str),
+        Some("1048576")
+    );
+    let Reach::Addresses(addrs) = &item.reach else {
+        panic!("{:?}", item.reach)
+    };
+    assert_eq!(addrs.len(), 4);
+    assert_eq!(
+        addrs[2],
+        BackendAddr::Name {
+            host: "app".into(),
+            port: 8000
+        }
+    );
+}
+
+#[test]
+fn bad_entries_are_reported_not_fatal() {
+    let text = r#"
+            [[site]]
+            VIRTUAL_HOST = "a.tld"
+            backends = ["nowhere"]
+            VIRTAUL_PORT = "80"
+            [[site]]
+            VIRTUAL_HOST = "b.tld"
+        "#;
+    let routes = parse(text, Path::new("r.toml")).unwrap();
+    assert!(matches!(&routes.items[0].reach, Reach::Unreachable(w) if w.contains("\"nowhere\"")));
+    assert!(matches!(&routes.items[1].reach, Reach::Unreachable(w) if w.contains("no `backends`")));
+    assert!(
+        routes.warnings[0].contains("VIRTAUL_PORT"),
+        "{:?}",
+        routes.warnings
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_file() {
+    let err = parse(
+        "[[site]\nVIRTUAL_HOST=",
+        Path::new("/etc/dockside/routes.toml"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("/etc/dockside/routes.toml"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn edits_are_published_and_syntax_errors_keep_the_last_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.toml");
+    let write = |host: &str| {
+        std::fs::write(
+            &path,
+            format!("[[site]]\nVIRTUAL_HOST = \"{host}\"\nbackends = [\"127.0.0.1:1\"]\n"),
+        )
+        .unwrap()
+    };
+    write("one.tld");
+    let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
+    let token = CancellationToken::new();
+    let task = spawn(path.clone(), tx, token.clone());
+    let host = |items: &Vec<SourceItem>| items[0].vars["VIRTUAL_HOST"].clone();
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    write("two.tld");
+    tokio::time::timeout(Duration::from_secs(1), rx.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(host(&rx.borrow_and_update()), "two.tld");
+
+    std::fs::write(&path, "[[site]\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !rx.has_changed().unwrap(),
+        "a broken file must not replace good routes"
+    );
+    assert_eq!(host(&rx.borrow()), "two.tld");
+    token.cancel();
+    task.await.unwrap();
+}
+
+/// An editor writing in place leaves the file empty for a moment; a watcher that read it
+/// then published "no sites", and a broken save right after kept that as the last good.
+#[tokio::test]
+async fn an_emptied_file_is_an_unfinished_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.toml");
+    let good = "[[site]]\nVIRTUAL_HOST = \"one.tld\"\nbackends = [\"127.0.0.1:1\"]\n";
+    std::fs::write(&path, good).unwrap();
+    let (tx, rx) = watch::channel(load(&path).unwrap().items);
+    let token = CancellationToken::new();
+    let task = spawn(path.clone(), tx, token.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    std::fs::File::create(&path).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(&path, "[[site]\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!rx.has_changed().unwrap(), "{:?}", rx.borrow());
+    assert_eq!(rx.borrow()[0].vars["VIRTUAL_HOST"], "one.tld");
+    token.cancel();
+    task.await.unwrap();
+}

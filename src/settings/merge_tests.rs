@@ -1,0 +1,161 @@
+use super::*;
+use crate::model::{BackendAddr, HttpsMethod, Proto, Reach};
+use crate::settings::test_support::{container_at, source_item};
+
+fn item(name: &str, created: i64, last_octet: u8, vars: &[(&str, &str)]) -> SourceItem {
+    SourceItem {
+        created,
+        reach: container_at(last_octet, &[80]),
+        ..source_item(name, vars)
+    }
+}
+
+#[test]
+fn replicas_share_one_location() {
+    let s = build(&[
+        item("web2", 2, 3, &[("VIRTUAL_HOST", "a.tld")]),
+        item("web1", 1, 2, &[("VIRTUAL_HOST", "a.tld")]),
+        item("db", 0, 9, &[("POSTGRES_DB", "x")]),
+    ]);
+    assert_eq!(s.sites.len(), 1);
+    assert_eq!(s.sites[0].sources, ["web1", "web2"]);
+    assert_eq!(s.sites[0].locations[0].backends.len(), 2);
+    assert_eq!(s.skipped.len(), 1);
+    assert_eq!(
+        (s.skipped[0].source.as_str(), s.skipped[0].severity),
+        ("db", Severity::Info)
+    );
+}
+
+#[test]
+fn order_of_items_does_not_matter() {
+    let a = item(
+        "web1",
+        1,
+        2,
+        &[
+            ("VIRTUAL_HOST", "a.tld,b.tld"),
+            ("HTTPS_METHOD", "noredirect"),
+        ],
+    );
+    let b = item(
+        "web2",
+        2,
+        3,
+        &[
+            ("VIRTUAL_HOST", "a.tld"),
+            ("HTTPS_METHOD", "nohttp"),
+            ("VIRTUAL_PATH", "/x/"),
+        ],
+    );
+    assert_eq!(build(&[a.clone(), b.clone()]), build(&[b, a]));
+}
+
+#[test]
+fn oldest_container_wins_conflicts_with_a_warning_naming_both() {
+    let s = build(&[
+        item(
+            "young",
+            20,
+            3,
+            &[
+                ("VIRTUAL_HOST", "a.tld"),
+                ("HTTPS_METHOD", "nohttp"),
+                ("VIRTUAL_PROTO", "https"),
+            ],
+        ),
+        item(
+            "old",
+            10,
+            2,
+            &[
+                ("VIRTUAL_HOST", "a.tld"),
+                ("HTTPS_METHOD", "noredirect"),
+                ("VIRTUAL_PROTO", "http"),
+            ],
+        ),
+    ]);
+    let site = &s.sites[0];
+    assert_eq!(site.https_method, Some(HttpsMethod::NoRedirect));
+    assert_eq!(site.locations[0].proto, Proto::Http);
+    let warnings: Vec<_> = s
+        .skipped
+        .iter()
+        .filter(|k| k.severity == Severity::Warning)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    for w in warnings {
+        assert!(
+            w.reason.contains("old") && w.reason.contains("young"),
+            "{}",
+            w.reason
+        );
+    }
+}
+
+#[test]
+fn a_bad_container_is_skipped_alone() {
+    let s = build(&[
+        item(
+            "bad",
+            1,
+            2,
+            &[("VIRTUAL_HOST", "a.tld"), ("VIRTUAL_PORT", "http")],
+        ),
+        item("good", 2, 3, &[("VIRTUAL_HOST", "a.tld")]),
+    ]);
+    assert_eq!(s.sites[0].locations[0].backends.len(), 1);
+    assert_eq!(s.sites[0].locations[0].backends[0].source, "good");
+    let w = &s.skipped[0];
+    assert_eq!(w.source, "bad");
+    assert!(w.reason.contains("VIRTUAL_PORT=\"http\""), "{}", w.reason);
+}
+
+#[test]
+fn paths_split_locations_with_their_own_proto_and_dest() {
+    let s = build(&[
+        item(
+            "api",
+            1,
+            2,
+            &[
+                ("VIRTUAL_HOST", "a.tld"),
+                ("VIRTUAL_PATH", "/api/"),
+                ("VIRTUAL_DEST", "/"),
+                ("VIRTUAL_PROTO", "uwsgi"),
+            ],
+        ),
+        item("web", 2, 3, &[("VIRTUAL_HOST", "a.tld")]),
+    ]);
+    let locs = &s.sites[0].locations;
+    assert_eq!(
+        locs.iter().map(|l| l.path.as_str()).collect::<Vec<_>>(),
+        ["/", "/api/"]
+    );
+    assert_eq!((locs[1].proto, locs[1].dest.as_str()), (Proto::Uwsgi, "/"));
+    assert_eq!(locs[0].proto, Proto::Http);
+}
+
+#[test]
+fn unreachable_container_makes_a_site_without_backend_and_says_why() {
+    let mut it = item("lonely", 1, 2, &[("VIRTUAL_HOST", "a.tld")]);
+    it.reach = Reach::Unreachable("shares no network with dockside".into());
+    let s = build(&[it]);
+    assert!(s.sites[0].locations[0].backends.is_empty());
+    assert!(s.skipped[0].reason.contains("shares no network"));
+}
+
+#[test]
+fn routes_file_addresses_are_kept() {
+    let it = SourceItem {
+        reach: Reach::Addresses(vec![
+            BackendAddr::Unix("/run/app.sock".into()),
+            BackendAddr::Name {
+                host: "localhost".into(),
+                port: 8000,
+            },
+        ]),
+        ..source_item("routes.toml site 1", &[("VIRTUAL_HOST", "a.tld")])
+    };
+    assert_eq!(build(&[it]).sites[0].locations[0].backends.len(), 2);
+}
