@@ -45,9 +45,17 @@ pub(crate) fn rewrite_response(headers: &mut HeaderMap, switching: bool) {
 /// none of them: one pass over the names (an enum comparison each for standard headers) then
 /// saves hashing seven names for removals that find nothing.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, framing: Framing) {
+    // One body, compiled twice: the `Strip` copy (every proxied request and response) carries
+    // no framing checks at all.
+    match framing {
+        Framing::Strip => strip::<false>(headers),
+        Framing::Keep => strip::<true>(headers),
+    }
+}
+
+fn strip<const KEEP_FRAMING: bool>(headers: &mut HeaderMap) {
     let kept = |name: &HeaderName| {
-        framing == Framing::Keep
-            && (name == header::TRANSFER_ENCODING || name == header::CONTENT_LENGTH)
+        KEEP_FRAMING && (name == header::TRANSFER_ENCODING || name == header::CONTENT_LENGTH)
     };
     if !headers
         .keys()
