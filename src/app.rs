@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::acme::{self, Challenges, OnIssued, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
-use crate::certs::{self, CertMap};
+use crate::certs;
 use crate::config::Config;
 use crate::discovery::{self, DockerSettings, file};
 use crate::live::Live;
@@ -198,19 +198,19 @@ impl Listeners {
 /// The live snapshot before the first route table: with HTTPS, the certificate directory as it
 /// is now; without, no certificates (every site is served over HTTP).
 fn live_state(config: &Config, https: bool) -> Arc<Live> {
-    let certs = if https {
-        if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
-            tracing::warn!(
-                "cannot create the certificate directory {}: {e}",
-                config.certs_dir.display()
-            );
-        }
-        certs::load_initial(&config.certs_dir)
-    } else {
-        Arc::new(CertMap::default())
-    };
+    let routes = Arc::new(RouteTable::default());
+    if !https {
+        return Live::http_only(routes);
+    }
+    if let Err(e) = std::fs::create_dir_all(&config.certs_dir) {
+        tracing::warn!(
+            "cannot create the certificate directory {}: {e}",
+            config.certs_dir.display()
+        );
+    }
+    let certs = certs::load_initial(&config.certs_dir);
     Live::new(
-        Arc::new(RouteTable::default()),
+        routes,
         certs,
         &config.defaults.ssl_policy,
         config.defaults.http2,

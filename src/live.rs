@@ -165,6 +165,9 @@ pub struct Live {
     inputs: Mutex<Inputs>,
     table: ArcSwap<Snapshot>,
     defaults: (Policy, bool),
+    /// Whether TLS is served at all: without it, `SSL_POLICY` values are not judged (and not
+    /// warned about).
+    tls: bool,
 }
 
 impl std::fmt::Debug for Live {
@@ -182,13 +185,28 @@ impl Live {
         default_policy: &str,
         default_http2: bool,
     ) -> Arc<Live> {
-        let mut warned = HashSet::new();
         let mapping = policy::map(default_policy);
         if let policy::Mapping::Nearest(p) = mapping {
             policy::warn_nearest("(global)", default_policy, p);
         }
-        let defaults = (mapping.policy(), default_http2);
-        let table = build(&routes, &certs, defaults, &mut warned);
+        Live::with(routes, certs, (mapping.policy(), default_http2), true)
+    }
+
+    /// With HTTPS off: no certificate, so every site is served over HTTP (`cert_ok` is false),
+    /// and no `SSL_POLICY` is judged.
+    pub fn http_only(routes: Arc<RouteTable>) -> Arc<Live> {
+        let defaults = (Policy::Intermediate, false);
+        Live::with(routes, Arc::new(CertMap::default()), defaults, false)
+    }
+
+    fn with(
+        routes: Arc<RouteTable>,
+        certs: Arc<CertMap>,
+        defaults: (Policy, bool),
+        tls: bool,
+    ) -> Arc<Live> {
+        let mut warned = HashSet::new();
+        let table = build(&routes, &certs, defaults, tls.then_some(&mut warned));
         Arc::new(Live {
             inputs: Mutex::new(Inputs {
                 routes,
@@ -197,6 +215,7 @@ impl Live {
             }),
             table: ArcSwap::from_pointee(table),
             defaults,
+            tls,
         })
     }
 
@@ -223,7 +242,7 @@ impl Live {
             certs,
             warned,
         } = &mut *inputs;
-        let table = build(routes, certs, self.defaults, warned);
+        let table = build(routes, certs, self.defaults, self.tls.then_some(warned));
         self.table.store(Arc::new(table));
     }
 }
@@ -232,10 +251,13 @@ fn build(
     routes: &Arc<RouteTable>,
     certs: &Arc<CertMap>,
     defaults: (Policy, bool),
-    warned: &mut HashSet<(String, String)>,
+    mut warned: Option<&mut HashSet<(String, String)>>,
 ) -> Snapshot {
+    // `None`: TLS is off, nothing to warn about.
     let mut warn = |host: &str, name: &str, applied: Policy| {
-        if warned.insert((host.to_owned(), name.to_owned())) {
+        if let Some(warned) = warned.as_deref_mut()
+            && warned.insert((host.to_owned(), name.to_owned()))
+        {
             policy::warn_nearest(host, name, applied);
         }
     };

@@ -7,12 +7,7 @@ async fn healthz_and_status_answer() {
     let (_tx, rx) = watch::channel(Arc::new(DesiredState::default()));
     let admin = AdminState {
         state: rx,
-        live: Live::new(
-            Arc::new(crate::routing::RouteTable::default()),
-            Arc::new(crate::certs::CertMap::default()),
-            "Mozilla-Intermediate",
-            true,
-        ),
+        live: Live::http_only(Arc::new(crate::routing::RouteTable::default())),
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());
