@@ -51,13 +51,12 @@ where
 {
     let activity = Activity::new();
     let ctx = Arc::new((state.clone(), Arc::new(conn), activity.clone()));
-    let svc = service_fn(move |req: Request<Incoming>| {
+    let svc = service_fn(move |mut req: Request<Incoming>| {
         let ctx = ctx.clone();
         async move {
             let (state, conn, activity) = &*ctx;
             let http2 = req.version() == Version::HTTP_2;
             let in_flight = activity.request_started(http2, req.body().size_hint().exact());
-            let mut req = req;
             let client_upgrade =
                 service::upgrade_requested(req.headers()).then(|| hyper::upgrade::on(&mut req));
             let upgrade = client_upgrade.is_some();
