@@ -43,6 +43,7 @@ pub(crate) mod error_chain;
 pub mod exchange;
 pub mod live;
 pub mod model;
+pub mod policy;
 pub mod routing;
 pub(crate) mod server;
 pub(crate) mod service;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+pub use crate::policy::{ErrorPage, Policy};
+
 /// Everything dockside should serve right now, as produced by `settings::build` from the
 /// providers' items. Sorted, so two builds from the same inputs compare equal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -15,6 +17,9 @@ pub struct DesiredState {
     pub certificates: Vec<CertRequest>,
     /// Items that contribute nothing (or only part), and why: `dockside check` prints these.
     pub skipped: Vec<Skipped>,
+    /// Bodies for answers that belong to no site (unknown host 503): nginx-proxy's
+    /// `html/errors/50x.html`, by status code.
+    pub fallback_pages: BTreeMap<u16, ErrorPage>,
 }
 
 /// A virtual host with its locations and per-host settings. `None` means "use the global default".
@@ -36,6 +41,8 @@ pub struct Site {
     pub acme_http_challenge: Option<AcmeChallengeLocation>,
     /// Bytes; `None` = unlimited (bodies stream, so there is no reason for nginx's 1 MiB).
     pub client_max_body_size: Option<u64>,
+    /// The server-level policy (`vhost.d/<host>`, `conf.d`): for answers no location gives.
+    pub policy: Policy,
     /// Names of the containers / routes-file entries that define this site (oldest first).
     pub sources: Vec<String>,
 }
@@ -51,6 +58,8 @@ pub struct Location {
     pub backends: Vec<Backend>,
     /// `com.github.nginx-proxy.nginx-proxy.keepalive`: `false` sends `Connection: close` upstream.
     pub keepalive: bool,
+    /// The effective policy of this location: settings and files merged, ready to compile.
+    pub policy: Policy,
 }
 
 /// How dockside talks to a location's backends (`VIRTUAL_PROTO`).

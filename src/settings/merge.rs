@@ -74,6 +74,7 @@ pub fn build(items: &[SourceItem]) -> DesiredState {
         sites,
         certificates,
         skipped,
+        fallback_pages: Default::default(),
     }
 }
 
@@ -173,6 +174,7 @@ fn site(host: String, acc: HostAcc) -> Site {
                 .ok()
                 .map(|size| size.unwrap_or(u64::MAX))
         }),
+        policy: Default::default(),
         sources: acc.sources,
     }
 }
@@ -190,6 +192,7 @@ fn location(path: String, mut acc: PathAcc) -> Location {
             .unwrap_or(true),
         backends: acc.backends,
         path,
+        policy: Default::default(),
     }
 }
 

@@ -118,6 +118,7 @@ pub fn location(path: &str, dest: &str, backends: &[SocketAddr]) -> Location {
                 health: Health::None,
             })
             .collect(),
+        policy: Default::default(),
     }
 }
 
