@@ -29,6 +29,7 @@ fn meta(target: &str, scheme: Scheme) -> RequestMeta {
         path: path.into(),
         query: query.into(),
         body_limit: None,
+        timeouts: Default::default(),
     }
 }
 

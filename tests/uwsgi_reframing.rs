@@ -56,6 +56,7 @@ async fn handle(
         path: req.uri().path().into(),
         query: req.uri().query().unwrap_or("").into(),
         body_limit: None,
+        timeouts: Default::default(),
     };
     let req = req.map(|b| b.map_err(Into::into).boxed());
     forward(req, &meta, backend, opts)

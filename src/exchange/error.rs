@@ -56,6 +56,21 @@ pub enum ProxyError {
         backend: BackendAddr,
         reason: String,
     },
+    /// A site policy's `deny` (or `NETWORK_ACCESS=internal`) matched the client.
+    #[error("access to {host} denied to this client by its allow/deny list")]
+    Forbidden { host: String },
+    /// Basic auth: no or wrong credentials; the value is the `WWW-Authenticate` to send.
+    #[error("{host} requires authentication")]
+    Unauthorized {
+        host: String,
+        challenge: http::HeaderValue,
+    },
+    /// The site's rate limit (or its failed-login limit) for this client was exceeded.
+    #[error("rate limit of {host} exceeded by this client")]
+    RateLimited {
+        host: String,
+        retry_after: std::time::Duration,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -77,6 +92,9 @@ impl ProxyError {
             ProxyError::NoLocation { .. } => StatusCode::NOT_FOUND,
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ProxyError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,7 +108,10 @@ impl ProxyError {
             | ProxyError::RequestTimeout
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::HeadersTooLarge(_)
-            | ProxyError::Misdirected { .. } => Fault::Client,
+            | ProxyError::Misdirected { .. }
+            | ProxyError::Forbidden { .. }
+            | ProxyError::Unauthorized { .. }
+            | ProxyError::RateLimited { .. } => Fault::Client,
             ProxyError::NoSite { .. }
             | ProxyError::NoBackend { .. }
             | ProxyError::NoLocation { .. } => Fault::Config,

@@ -90,8 +90,10 @@ pub struct RequestMeta {
     pub path: String,
     /// Query string without `?` (may be empty).
     pub query: String,
-    /// `CLIENT_MAX_BODY_SIZE` of the site, in bytes.
+    /// `CLIENT_MAX_BODY_SIZE` of the site (or the location's `client_max_body_size`), in bytes.
     pub body_limit: Option<u64>,
+    /// The location's `proxy_connect_timeout` / `proxy_read_timeout` (`None`: the global limits).
+    pub timeouts: crate::policy::Timeouts,
 }
 
 /// Methods a proxy may send again after a failure (RFC 9110 §9.2.2; nginx's

@@ -5,7 +5,10 @@
 //! access → auth → rate limit → body limit → request headers → forward → response headers →
 //! compression → error pages.
 
+mod compiled;
 mod spec;
+
+pub use compiled::{Refusal, SitePolicy};
 
 pub use spec::{
     AccessRule, BasicAuth, Compression, Encoding, ErrorPage, FixedAnswer, HeaderOp, IpNet, Origin,

@@ -7,7 +7,8 @@ use http::{HeaderValue, StatusCode};
 use super::host::{HostPattern, normalize_host};
 use super::path::{self, PathPattern};
 use super::upstream::Upstream;
-use crate::model::{AcmeChallengeLocation, DesiredState, HttpsMethod, Site};
+use crate::model::{AcmeChallengeLocation, DesiredState, HttpsMethod, Policy, Site};
+use crate::policy::SitePolicy;
 
 /// The proxy container's own settings that give per-host values their defaults (nginx-proxy §1.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +92,8 @@ pub struct LocationRoute {
     pub raw_path: String,
     pub dest: String,
     pub action: Action,
+    /// `None` when the location has no policy: the data plane skips every policy step.
+    pub policy: Option<Arc<SitePolicy>>,
 }
 
 /// A site with every per-host setting resolved against the defaults.
@@ -112,6 +115,8 @@ pub struct SiteRoute {
     pub enable_http_on_missing_cert: bool,
     pub acme_http_challenge: AcmeChallengeLocation,
     pub client_max_body_size: Option<u64>,
+    /// The server-level policy, for answers no location gives (no `VIRTUAL_PATH` matched).
+    pub policy: Option<Arc<SitePolicy>>,
 }
 
 impl SiteRoute {
@@ -122,6 +127,7 @@ impl SiteRoute {
 
     fn build(site: &Site, defaults: &SiteDefaults) -> Result<SiteRoute, String> {
         let pattern = HostPattern::parse(&site.host).map_err(|e| e.to_string())?;
+        let policy = compile(&site.policy, &site.host, "")?;
         let mut locations = Vec::with_capacity(site.locations.len() + 1);
         for loc in &site.locations {
             locations.push(LocationRoute {
@@ -133,6 +139,7 @@ impl SiteRoute {
                     loc.backends.clone(),
                     loc.keepalive,
                 ))),
+                policy: compile(&loc.policy, &site.host, &loc.path)?,
             });
         }
         if let Some(root) = &defaults.default_root
@@ -143,6 +150,7 @@ impl SiteRoute {
                 raw_path: "/".to_owned(),
                 dest: String::new(),
                 action: Action::Return(root.clone()),
+                policy: policy.clone(),
             });
         }
         let hsts = match &site.hsts {
@@ -175,8 +183,15 @@ impl SiteRoute {
                 .acme_http_challenge
                 .unwrap_or(defaults.acme_http_challenge),
             client_max_body_size: site.client_max_body_size,
+            policy,
         })
     }
+}
+
+fn compile(policy: &Policy, host: &str, path: &str) -> Result<Option<Arc<SitePolicy>>, String> {
+    SitePolicy::compile(policy)
+        .map(|p| p.map(Arc::new))
+        .map_err(|why| format!("policy of {host}{path}: {why}"))
 }
 
 /// All sites, grouped by match kind so a lookup follows nginx `server_name` precedence.
@@ -191,6 +206,8 @@ pub struct RouteTable {
     default_site: Option<Arc<SiteRoute>>,
     /// Sites that could not be compiled, with the reason (shown by `dockside check`).
     pub rejected: Vec<(String, String)>,
+    /// Pages for answers that belong to no site (nginx-proxy's `errors/50x.html`).
+    pub fallback_policy: Option<Arc<SitePolicy>>,
 }
 
 impl RouteTable {
@@ -198,6 +215,14 @@ impl RouteTable {
     /// in `rejected`; every other site is served.
     pub fn build(state: &DesiredState, defaults: &SiteDefaults) -> RouteTable {
         let mut table = RouteTable::default();
+        let fallback = Policy {
+            error_pages: state.fallback_pages.clone(),
+            ..Policy::default()
+        };
+        match compile(&fallback, "(unknown host)", "") {
+            Ok(policy) => table.fallback_policy = policy,
+            Err(why) => table.rejected.push(("(fallback pages)".to_owned(), why)),
+        }
         for site in &state.sites {
             let route = match SiteRoute::build(site, defaults) {
                 Ok(r) => Arc::new(r),

@@ -8,6 +8,7 @@ use http::{Response, StatusCode};
 use super::log_throttle::LogThrottle;
 use crate::exchange::{self, Fault, ProxyBody, ProxyError};
 use crate::model::BackendAddr;
+use crate::policy::FixedAnswer;
 use crate::routing::DefaultRoot;
 
 /// A response and the backend that produced it (for `$upstream_addr`; formatted only when
@@ -67,11 +68,70 @@ pub(super) fn answer_error(
             status.canonical_reason().unwrap_or("")
         ),
     );
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    match err {
+        ProxyError::BodyTooLarge { .. } => {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        ProxyError::Unauthorized { challenge, .. } => {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        ProxyError::RateLimited { retry_after, .. } => {
+            // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        _ => {}
     }
     resp
+}
+
+/// nginx `return CODE [TEXT|URL]` of a site policy. A redirect's URL may use `$scheme`, `$host`
+/// and `$request_uri`, expanded here (the www ↔ apex redirect is `301 https://example.com$request_uri`).
+pub(super) fn fixed_answer(
+    answer: &FixedAnswer,
+    scheme: &str,
+    host: &str,
+    request_uri: &str,
+) -> Response<ProxyBody> {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let expand = |t: &str| {
+        t.replace("$scheme", scheme)
+            .replace("$request_uri", request_uri)
+            .replace("$host", host)
+    };
+    match &answer.text {
+        Some(url) if matches!(answer.status, 301 | 302 | 303 | 307 | 308) => {
+            let mut resp = text(status, "");
+            if let Ok(v) = HeaderValue::from_str(&expand(url)) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp
+        }
+        Some(body) => text(status, expand(body)),
+        None => text(
+            status,
+            format!(
+                "{} {}\n",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+        ),
+    }
+}
+
+/// Replaces a dockside-produced answer's body with a configured error page.
+pub(super) fn with_page(
+    resp: &mut Response<ProxyBody>,
+    content_type: &HeaderValue,
+    body: &bytes::Bytes,
+) {
+    *resp.body_mut() = exchange::full(body.clone());
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, content_type.clone());
+    resp.headers_mut().remove(header::CONTENT_LENGTH);
 }
 
 pub(super) fn text(status: StatusCode, body_text: impl Into<bytes::Bytes>) -> Response<ProxyBody> {

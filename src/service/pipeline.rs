@@ -11,7 +11,9 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 
 use super::access_log::{Outcome, Pending};
-use super::answer::{Answer, Failure, answer_error, default_root, no_location, no_site};
+use super::answer::{
+    Answer, Failure, answer_error, default_root, fixed_answer, no_location, no_site, with_page,
+};
 use super::challenge::acme_challenge;
 use super::headers::{self, HeaderContext};
 use super::https::{Policed, https_policy};
@@ -20,6 +22,7 @@ use crate::exchange::{
     self, BoxError, ClientBodyError, ConnInfo, ProxyBody, ProxyError, RequestMeta, is_idempotent,
 };
 use crate::model::Proto;
+use crate::policy::{Refusal, SitePolicy};
 use crate::routing::{
     Action, InvalidHost, LocationRoute, SiteRoute, Upstream, normalize_path, parse_host,
 };
@@ -37,20 +40,25 @@ pub async fn handle(
     // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
     let uri = req.uri().clone();
     let mut hsts = None;
+    let mut policy = Applied::default();
     let (host, routed) = match request_host(&req) {
         Ok(host) => {
-            let routed = route(state, conn, &host, req, upgrade, &mut hsts).await;
+            let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy).await;
             (host, routed)
         }
         Err(err) => (String::new(), Err((err, None))),
     };
-    let (mut response, upstream) = match routed {
-        Ok(answer) => answer,
+    let (mut response, upstream, ours) = match routed {
+        Ok((response, backend)) => (response, backend, false),
         Err((err, backend)) => (
             answer_error(&state.warnings, &err, &host, uri.path(), backend.as_ref()),
             backend,
+            true,
         ),
     };
+    if let Some(site_policy) = &policy.policy {
+        respond(site_policy, &policy, ours, &mut response);
+    }
     // nginx-proxy's `add_header Strict-Transport-Security ... always`: errors included; a
     // backend's own header wins.
     if let Some(value) = hsts {
@@ -81,6 +89,7 @@ async fn route(
     req: Request<Incoming>,
     upgrade: bool,
     hsts: &mut Option<HeaderValue>,
+    applied: &mut Applied,
 ) -> Result<Answer, Failure> {
     // One load: the routes and the certificate facts below are of the same moment.
     let live = state.live.load();
@@ -89,7 +98,10 @@ async fn route(
     }
     // Before anything looks at the path: `$uri` as nginx builds it (400 if it escapes).
     let path = normalize_path(req.uri().path()).map_err(|e| (e.into(), None))?;
-    let site = live.routes().lookup(host).ok_or_else(|| no_site(host))?;
+    let Some(site) = live.routes().lookup(host) else {
+        applied.policy = live.routes().fallback_policy.clone();
+        return Err(no_site(host));
+    };
     let site = match https_policy(state, &live, conn, site, host, &req)? {
         Policed::Serve(site, value) => {
             *hsts = value;
@@ -97,16 +109,85 @@ async fn route(
         }
         Policed::Answer(answer) => return Ok((answer, None)),
     };
+    applied.policy = site.policy.clone();
     let location = site
         .location(&path)
         .ok_or_else(|| no_location(host, &path))?;
+    // Site policies, in their documented order, before anything is sent upstream.
+    if let Some(policy) = &location.policy {
+        applied.take(policy, &req);
+        if let Some(answer) = admit(policy, conn, host, &req)? {
+            return Ok((answer, None));
+        }
+    }
     let upstream = match &location.action {
         Action::Return(root) => return Ok((default_root(root), None)),
         Action::Forward(upstream) => upstream,
     };
-    check_declared_length(site, &req).map_err(|e| (e, None))?;
-    let meta = request_meta(conn, host, site, location, &path, &req);
-    dispatch(state, meta, upstream, req, upgrade).await
+    let body_limit = body_limit(site, location);
+    check_declared_length(body_limit, &req).map_err(|e| (e, None))?;
+    let meta = request_meta(conn, host, body_limit, location, &path, &req);
+    dispatch(state, meta, upstream, location, req, upgrade).await
+}
+
+/// What the response phase needs of the policy that applied: the policy itself, and the
+/// request facts compression negotiates with (taken only when compression is on).
+#[derive(Default)]
+struct Applied {
+    policy: Option<Arc<SitePolicy>>,
+    head: bool,
+    accept_encoding: Option<HeaderValue>,
+}
+
+impl Applied {
+    fn take(&mut self, policy: &Arc<SitePolicy>, req: &Request<Incoming>) {
+        self.policy = Some(policy.clone());
+        if policy.compression.is_some() {
+            self.head = req.method() == http::Method::HEAD;
+            self.accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
+        }
+    }
+}
+
+/// access → auth → rate limit, then nginx's `return`. `Ok(Some)` is an answer without a backend.
+fn admit(
+    policy: &SitePolicy,
+    conn: &ConnInfo,
+    host: &str,
+    req: &Request<Incoming>,
+) -> Result<Option<Response<ProxyBody>>, Failure> {
+    policy.admit(conn.client.ip()).map_err(|refusal| {
+        let host = host.to_owned();
+        let err = match refusal {
+            Refusal::Forbidden => ProxyError::Forbidden { host },
+            Refusal::Unauthorized(challenge) => ProxyError::Unauthorized { host, challenge },
+            Refusal::TooManyRequests(retry_after) => ProxyError::RateLimited { host, retry_after },
+        };
+        (err, None)
+    })?;
+    Ok(policy.fixed_answer().map(|answer| {
+        let request_uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        fixed_answer(answer, conn.scheme.as_str(), host, request_uri)
+    }))
+}
+
+/// response headers → compression → error pages (the last only for answers dockside wrote).
+fn respond(policy: &SitePolicy, applied: &Applied, ours: bool, response: &mut Response<ProxyBody>) {
+    let status = response.status();
+    policy.rewrite_response(status, response.headers_mut());
+    let _ = (applied.head, &applied.accept_encoding);
+    if ours && let Some((content_type, body)) = policy.error_page(status) {
+        with_page(response, content_type, body);
+    }
+}
+
+/// A location's `client_max_body_size` wins over the site's `CLIENT_MAX_BODY_SIZE`.
+fn body_limit(site: &SiteRoute, location: &LocationRoute) -> Option<u64> {
+    location
+        .policy
+        .as_ref()
+        .and_then(|p| p.max_body)
+        .or(site.client_max_body_size)
 }
 
 /// Sends the rewritten request to the location's backends.
@@ -114,11 +195,15 @@ async fn dispatch(
     state: &ServiceState,
     meta: RequestMeta,
     upstream: &Upstream,
+    location: &LocationRoute,
     req: Request<Incoming>,
     upgrade: bool,
 ) -> Result<Answer, Failure> {
     let retryable = is_idempotent(req.method()) && req.body().is_end_stream();
-    let req = rewrite(state, &meta, upstream, req);
+    let mut req = rewrite(state, &meta, upstream, req);
+    if let Some(policy) = &location.policy {
+        policy.rewrite_request(req.headers_mut());
+    }
     let Forwarded { response, backend } = state
         .forwarder
         .forward(req, &meta, upstream, retryable, upgrade)
@@ -147,8 +232,8 @@ fn request_host<B>(req: &Request<B>) -> Result<String, ProxyError> {
 }
 
 /// 413 before anything is sent when `Content-Length` already exceeds `CLIENT_MAX_BODY_SIZE`.
-fn check_declared_length<B: Body>(site: &SiteRoute, req: &Request<B>) -> Result<(), ProxyError> {
-    match (site.client_max_body_size, req.body().size_hint().exact()) {
+fn check_declared_length<B: Body>(limit: Option<u64>, req: &Request<B>) -> Result<(), ProxyError> {
+    match (limit, req.body().size_hint().exact()) {
         (Some(limit), Some(len)) if len > limit => Err(ProxyError::BodyTooLarge { limit }),
         _ => Ok(()),
     }
@@ -159,7 +244,7 @@ fn check_declared_length<B: Body>(site: &SiteRoute, req: &Request<B>) -> Result<
 fn request_meta<B>(
     conn: &Arc<ConnInfo>,
     host: &str,
-    site: &SiteRoute,
+    body_limit: Option<u64>,
     location: &LocationRoute,
     path: &str,
     req: &Request<B>,
@@ -177,7 +262,12 @@ fn request_meta<B>(
         request_uri,
         path,
         query,
-        body_limit: site.client_max_body_size,
+        body_limit,
+        timeouts: location
+            .policy
+            .as_ref()
+            .map(|p| p.timeouts)
+            .unwrap_or_default(),
     }
 }
 

@@ -92,8 +92,8 @@ impl Forwarder {
                 std::mem::replace(&mut body, crate::exchange::empty()),
             );
             let sent = match upstream.proto {
-                Proto::Http => self.send(req, &backend.addr, false, upgrade).await,
-                Proto::Https => self.send(req, &backend.addr, true, upgrade).await,
+                Proto::Http => self.send(req, meta, &backend.addr, false, upgrade).await,
+                Proto::Https => self.send(req, meta, &backend.addr, true, upgrade).await,
                 Proto::Uwsgi => uwsgi::forward(req, meta, &backend.addr, &self.uwsgi).await,
             };
             match sent {
@@ -125,15 +125,19 @@ impl Forwarder {
     async fn send(
         &self,
         req: Request<ProxyBody>,
+        meta: &RequestMeta,
         backend: &BackendAddr,
         tls: bool,
         upgrade: bool,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        let send = self.pool.send(req, backend, tls, upgrade);
-        match tokio::time::timeout(self.upstream_timeout, send).await {
+        let limit = meta.timeouts.read.unwrap_or(self.upstream_timeout);
+        let send = self
+            .pool
+            .send(req, backend, tls, upgrade, meta.timeouts.connect);
+        match tokio::time::timeout(limit, send).await {
             Err(_) => Err(ProxyError::Timeout {
                 backend: backend.clone(),
-                secs: self.upstream_timeout.as_secs(),
+                secs: limit.as_secs(),
             }),
             Ok(Ok(mut resp)) => {
                 let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;

@@ -185,9 +185,10 @@ impl Pool {
         backend: &BackendAddr,
         tls: bool,
         upgrade: bool,
+        connect_timeout: Option<Duration>,
     ) -> Result<Response<ProxyBody>, SendError> {
         if upgrade {
-            let io = self.connect(backend, tls).await?;
+            let io = self.connect(backend, tls, connect_timeout).await?;
             let mut sender = start(io, Mode::Spawned)
                 .await
                 .map_err(SendError::Connect)?
@@ -201,9 +202,10 @@ impl Pool {
             return Ok(resp);
         }
         if req.body().is_end_stream() {
-            return self.send_bodiless(req, backend, tls).await;
+            return self.send_bodiless(req, backend, tls, connect_timeout).await;
         }
-        self.send_with_body(req, backend, tls).await
+        self.send_with_body(req, backend, tls, connect_timeout)
+            .await
     }
 
     /// A request with a body, over hyper's client.
@@ -212,6 +214,7 @@ impl Pool {
         mut req: Request<ProxyBody>,
         backend: &BackendAddr,
         tls: bool,
+        connect_timeout: Option<Duration>,
     ) -> Result<Response<ProxyBody>, SendError> {
         let key = (backend.clone(), tls);
         while let Some(mut conn) = self.checkout(&key, |idle| &mut idle.hyper) {
@@ -227,7 +230,7 @@ impl Pool {
                 },
             }
         }
-        let io = self.connect(backend, tls).await?;
+        let io = self.connect(backend, tls, connect_timeout).await?;
         let mut conn = start(io, Mode::Inline).await.map_err(SendError::Connect)?;
         match exchange(&mut conn, req).await {
             Ok(resp) => self.hyper_response(resp, key, conn),
@@ -260,6 +263,7 @@ impl Pool {
         req: Request<ProxyBody>,
         backend: &BackendAddr,
         tls: bool,
+        connect_timeout: Option<Duration>,
     ) -> Result<Response<ProxyBody>, SendError> {
         let (parts, _) = req.into_parts();
         let key = (backend.clone(), tls);
@@ -276,7 +280,7 @@ impl Pool {
                 Err(e) => return Err(SendError::Exchange(Box::new(e))),
             }
         }
-        let mut conn = WireConn::new(self.connect(backend, tls).await?);
+        let mut conn = WireConn::new(self.connect(backend, tls, connect_timeout).await?);
         match conn.exchange(&parts).await {
             Ok(head) => Ok(self.wire_response(head, key, conn)),
             Err(e) => Err(SendError::Exchange(Box::new(e))),
@@ -320,7 +324,13 @@ impl Pool {
 
     /// A new connection: TCP (nodelay) or unix socket, TLS when asked (no SNI for IP
     /// addresses, like nginx's default `proxy_ssl_server_name off`).
-    async fn connect(&self, backend: &BackendAddr, tls: bool) -> Result<Box<dyn Io>, SendError> {
+    async fn connect(
+        &self,
+        backend: &BackendAddr,
+        tls: bool,
+        limit: Option<Duration>,
+    ) -> Result<Box<dyn Io>, SendError> {
+        let limit = limit.unwrap_or(self.inner.connect_timeout);
         let connect = async {
             match backend {
                 BackendAddr::Tcp(addr) => {
@@ -353,14 +363,11 @@ impl Pool {
                 }
             }
         };
-        match tokio::time::timeout(self.inner.connect_timeout, connect).await {
+        match tokio::time::timeout(limit, connect).await {
             Ok(result) => result.map_err(SendError::Connect),
             Err(_) => Err(SendError::Connect(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
-                format!(
-                    "connect timed out after {}s",
-                    self.inner.connect_timeout.as_secs()
-                ),
+                format!("connect timed out after {}s", limit.as_secs()),
             ))),
         }
     }

@@ -109,7 +109,7 @@ fn get() -> Request<ProxyBody> {
 }
 
 async fn text(pool: &Pool, addr: &BackendAddr) -> String {
-    let resp = pool.send(get(), addr, false, false).await.unwrap();
+    let resp = pool.send(get(), addr, false, false, None).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
@@ -134,13 +134,13 @@ async fn a_finished_response_returns_its_connection() {
 async fn a_half_read_response_closes_its_connection() {
     let (addr, accepted) = backend(Reply::Large).await;
     let pool = pool();
-    let mut resp = pool.send(get(), &addr, false, false).await.unwrap();
+    let mut resp = pool.send(get(), &addr, false, false, None).await.unwrap();
     // One frame, then the client goes away.
     let first = resp.body_mut().frame().await.unwrap().unwrap();
     assert!(first.data_ref().is_some_and(|d| d.len() < 64 * 1024));
     drop(resp);
     // The next exchange must not read the rest of the first body.
-    let resp = pool.send(get(), &addr, false, false).await.unwrap();
+    let resp = pool.send(get(), &addr, false, false, None).await.unwrap();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes.len(), 64 * 1024);
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
@@ -157,7 +157,7 @@ async fn a_refused_connect_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = BackendAddr::Tcp(listener.local_addr().unwrap());
     drop(listener);
-    match pool().send(get(), &addr, false, false).await {
+    match pool().send(get(), &addr, false, false, None).await {
         Err(SendError::Connect(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
         other => panic!(
             "expected a connect error, got {:?}",
@@ -196,7 +196,7 @@ async fn requests_with_a_body_reuse_their_connection() {
             .header("content-length", "3")
             .body(body::full("abc"))
             .unwrap();
-        let resp = pool.send(req, &addr, false, false).await.unwrap();
+        let resp = pool.send(req, &addr, false, false, None).await.unwrap();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"ok");
     }
@@ -236,7 +236,7 @@ async fn a_truncated_body_is_an_error_for_the_client() {
         "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
     ))
     .await;
-    let resp = pool().send(get(), &addr, false, false).await.unwrap();
+    let resp = pool().send(get(), &addr, false, false, None).await.unwrap();
     let err = resp.into_body().collect().await.unwrap_err();
     assert!(err.to_string().contains("5 bytes before the end"), "{err}");
 }
@@ -244,7 +244,7 @@ async fn a_truncated_body_is_an_error_for_the_client() {
 #[tokio::test]
 async fn a_garbage_answer_is_an_exchange_error() {
     let (addr, _) = backend(Reply::RawClose("SSH-2.0-OpenSSH_9.2\r\n\r\n")).await;
-    match pool().send(get(), &addr, false, false).await {
+    match pool().send(get(), &addr, false, false, None).await {
         Err(SendError::Exchange(e)) => {
             assert!(e.to_string().contains("invalid response head"), "{e}")
         }
@@ -274,9 +274,9 @@ async fn only_idempotent_requests_are_repeated_after_a_silent_close() {
             .body(body::empty())
             .unwrap()
     };
-    let first = pool.send(post(), &addr, false, false).await.unwrap();
+    let first = pool.send(post(), &addr, false, false, None).await.unwrap();
     first.into_body().collect().await.unwrap();
-    match pool.send(post(), &addr, false, false).await {
+    match pool.send(post(), &addr, false, false, None).await {
         Err(SendError::Exchange(e)) => assert!(e.to_string().contains("closed"), "{e}"),
         other => panic!(
             "expected an exchange error, got {:?}",
@@ -290,7 +290,7 @@ async fn only_idempotent_requests_are_repeated_after_a_silent_close() {
 async fn an_idle_connection_gives_back_the_buffer_a_large_body_grew() {
     let (addr, accepted) = backend(Reply::Large).await;
     let pool = pool();
-    let resp = pool.send(get(), &addr, false, false).await.unwrap();
+    let resp = pool.send(get(), &addr, false, false, None).await.unwrap();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes.len(), 64 * 1024);
     let key = (addr.clone(), false);

@@ -85,8 +85,8 @@ pub async fn forward(
     let vars = vars::request_vars(&parts, meta, upload.length());
     let packet = vars::encode(&vars).map_err(|e| ProxyError::HeadersTooLarge(e.to_string()))?;
     let deadlines = client::Deadlines {
-        connect: opts.connect_timeout,
-        idle: opts.read_timeout,
+        connect: meta.timeouts.connect.unwrap_or(opts.connect_timeout),
+        idle: meta.timeouts.read.unwrap_or(opts.read_timeout),
     };
     client::exchange(addr, packet, upload, &parts.method, &deadlines).await
 }

@@ -22,6 +22,7 @@ fn meta(scheme: Scheme) -> RequestMeta {
         path: "/a%20b".into(),
         query: "x=1".into(),
         body_limit: None,
+        timeouts: Default::default(),
     }
 }
 
