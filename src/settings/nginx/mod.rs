@@ -4,6 +4,7 @@
 // Nothing outside this folder calls it until `settings/merge.rs` does (issue 14).
 #![allow(dead_code)]
 
+mod directives;
 mod tokenize;
 
 pub(crate) use tokenize::SyntaxError;
