@@ -2,11 +2,14 @@
 //! nginx-proxy's precedence. Pure: the IO side hands in a snapshot of the files' text and gets
 //! back policies and notes naming every line it could not apply.
 // Nothing outside this folder calls it until `settings/merge.rs` does (issue 14).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod directives;
+mod files;
 mod tokenize;
 
+pub(crate) use directives::Note;
+pub(crate) use files::{NginxFiles, Resolved, fallback_pages, resolve, sha1_hex};
 pub(crate) use tokenize::SyntaxError;
 
 /// A file that is not nginx syntax, named by its place in nginx-proxy's layout
