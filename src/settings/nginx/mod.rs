@@ -4,6 +4,8 @@
 // Nothing outside this folder calls it until `settings/merge.rs` does (issue 14).
 #![allow(dead_code, unused_imports)]
 
+#[cfg(test)]
+mod corpus_tests;
 mod directives;
 mod files;
 mod tokenize;
