@@ -14,10 +14,16 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../src/settings/nginx/directives.rs"]
 mod directives;
 #[allow(dead_code)]
+#[path = "../../src/settings/nginx/htpasswd.rs"]
+mod htpasswd;
+#[allow(dead_code)]
 #[path = "../../src/policy/spec.rs"]
 mod policy;
 #[path = "../../src/settings/nginx/tokenize.rs"]
 mod tokenize;
+#[allow(dead_code)]
+#[path = "../../src/settings/nginx/values.rs"]
+mod values;
 
 use directives::{Context, Env, read_htpasswd, read_level, read_zones};
 use tokenize::{Directive, parse};

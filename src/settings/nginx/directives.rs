@@ -3,12 +3,12 @@
 //! with nginx-proxy's precedence.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::time::Duration;
 
+pub(crate) use super::htpasswd::read_htpasswd;
 use super::tokenize::Directive;
+use super::values::{header_name, header_value, ip_net, size, timeout, variables};
 use crate::policy::{
-    AccessRule, FixedAnswer, HeaderOp, IpNet, Origin, Policy, RateLimit, ResponseHeaderOp,
+    AccessRule, FixedAnswer, HeaderOp, Origin, Policy, RateLimit, ResponseHeaderOp,
 };
 
 /// A line dockside read but did not apply (or applied differently), for `dockside check`,
@@ -132,68 +132,6 @@ pub(crate) fn read_zones(
             }
             Err(what) => notes.push(note(file, d, what)),
         }
-    }
-}
-
-/// `htpasswd` file lines `user:hash[:comment]`. Only hashes are accepted; a plain-text or
-/// unknown entry is left out (so it can never log in) and reported by line and user, never
-/// with the password.
-pub(crate) fn read_htpasswd(
-    file: &str,
-    text: &str,
-    notes: &mut Vec<Note>,
-) -> Vec<(String, String)> {
-    let mut users = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let mut refuse = |what: String| {
-            notes.push(Note {
-                file: file.to_owned(),
-                line: i + 1,
-                directive: String::new(),
-                what,
-            })
-        };
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let Some((user, rest)) = line.split_once(':').filter(|(u, _)| !u.is_empty()) else {
-            refuse("ignored: not a user:hash line".into());
-            continue;
-        };
-        let hash = rest.split(':').next().unwrap_or_default();
-        match hash_kind(hash) {
-            HashKind::Known => users.push((user.to_owned(), hash.to_owned())),
-            HashKind::Unsupported => refuse(format!(
-                "refused: user {user:?} has a hash scheme dockside does not verify \
-                 (use bcrypt, $apr1$, $5$, $6$ or {{SHA}})"
-            )),
-            HashKind::Plain => refuse(format!(
-                "refused: user {user:?} has a plain-text password (hash it, e.g. htpasswd -B)"
-            )),
-        }
-    }
-    users
-}
-
-enum HashKind {
-    Known,
-    Unsupported,
-    Plain,
-}
-
-/// The schemes the issue asks for; anything else shaped like a hash (`$1$`, `{SSHA}`, …) is
-/// unsupported, and the rest is taken for plain text.
-fn hash_kind(hash: &str) -> HashKind {
-    const KNOWN: [&str; 7] = ["$2y$", "$2b$", "$2a$", "$apr1$", "$5$", "$6$", "{SHA}"];
-    if KNOWN
-        .iter()
-        .any(|p| hash.len() > p.len() && hash.starts_with(p))
-    {
-        HashKind::Known
-    } else if (hash.starts_with('$') && hash[1..].contains('$')) || hash.starts_with('{') {
-        HashKind::Unsupported
-    } else {
-        HashKind::Plain
     }
 }
 
@@ -415,102 +353,6 @@ impl Reader<'_> {
     }
 }
 
-/// nginx size syntax (`ngx_parse_offset`): bytes, or a `k`/`m`/`g` suffix in either case.
-pub(crate) fn size(v: &str) -> Option<u64> {
-    let (digits, shift) = match v.as_bytes().last()? {
-        b'k' | b'K' => (&v[..v.len() - 1], 10),
-        b'm' | b'M' => (&v[..v.len() - 1], 20),
-        b'g' | b'G' => (&v[..v.len() - 1], 30),
-        _ => (v, 0),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
-}
-
-/// nginx time syntax (`ngx_parse_time`): `500ms`, `30s`, `1m`, `1h30m`, `1d`, `1w`, `1M`,
-/// `1y`, units largest first, each at most once; a bare number is seconds.
-pub(crate) fn time(v: &str) -> Option<Duration> {
-    const UNITS: [(&str, u64); 8] = [
-        ("y", 365 * 86_400_000),
-        ("M", 30 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("ms", 1),
-        ("m", 60_000),
-        ("s", 1000),
-    ];
-    let mut rest = v.trim_start_matches(' ');
-    let mut last_scale = u64::MAX;
-    let mut total: u64 = 0;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let (unit, scale) = UNITS
-            .iter()
-            .find(|(u, _)| rest.starts_with(u))
-            .map_or(("", 1000), |(u, s)| (*u, *s));
-        if unit.is_empty() && !rest.trim_start_matches(' ').is_empty() {
-            return None;
-        }
-        if scale >= last_scale {
-            return None;
-        }
-        last_scale = scale;
-        total = total.checked_add(n.checked_mul(scale)?)?;
-        rest = rest[unit.len()..].trim_start_matches(' ');
-    }
-    Some(Duration::from_millis(total))
-}
-
-fn timeout(v: &str) -> Result<Duration, String> {
-    time(v)
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| format!("ignored: {v:?} is not a time such as 30s, 1m or 500ms"))
-}
-
-fn header_name(name: &str) -> Applied {
-    http::HeaderName::from_bytes(name.as_bytes())
-        .map(drop)
-        .map_err(|_| format!("ignored: {name:?} is not a header name"))
-}
-
-/// A value dockside sends as written: it must be a valid header value, and must not use
-/// nginx variables (`$remote_addr`, …), which dockside does not expand.
-fn header_value(value: &str) -> Applied {
-    if let Some(var) = variable(value) {
-        return Err(format!(
-            "ignored: uses the nginx variable ${var}, which dockside does not expand"
-        ));
-    }
-    http::HeaderValue::from_str(value)
-        .map(drop)
-        .map_err(|_| format!("ignored: {value:?} is not a header value"))
-}
-
-/// The first nginx variable in `s` (`$name` or `${name}`), if any.
-fn variable(s: &str) -> Option<&str> {
-    variables(s).next()
-}
-
-/// The nginx variables `s` uses, in order.
-fn variables(s: &str) -> impl Iterator<Item = &str> {
-    s.split('$').skip(1).filter_map(|after| {
-        let name = after.strip_prefix('{').unwrap_or(after);
-        let len = name
-            .bytes()
-            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-            .count();
-        (len > 0).then(|| &name[..len])
-    })
-}
-
 /// headers-more's `-s STATUS` / `-t TYPE` filters have no place in the policy: the line is
 /// left out rather than applied more widely than written.
 fn no_filters(args: &[&str]) -> Applied {
@@ -557,47 +399,6 @@ fn more_clear_headers(args: &[&str]) -> Result<Vec<ResponseHeaderOp>, String> {
             })
         })
         .collect()
-}
-
-/// `allow` / `deny` operand: an address, a CIDR block (host bits cleared, as nginx does after
-/// its warning), or `all`.
-pub(crate) fn ip_net(v: &str) -> Result<IpNet, String> {
-    let bad = || format!("ignored: {v:?} is not an address, a CIDR block or \"all\"");
-    if v == "all" {
-        return Ok(IpNet {
-            addr: IpAddr::from([0, 0, 0, 0]),
-            prefix: 0,
-            all: true,
-        });
-    }
-    let (addr, prefix) = match v.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (v, None),
-    };
-    let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-            p.parse().ok().filter(|p| *p <= max).ok_or_else(bad)?
-        }
-        Some(_) => return Err(bad()),
-    };
-    let addr = match addr {
-        IpAddr::V4(a) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::from((u32::from(a) & mask).to_be_bytes())
-        }
-        IpAddr::V6(a) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::from((u128::from(a) & mask).to_be_bytes())
-        }
-    };
-    Ok(IpNet {
-        addr,
-        prefix,
-        all: false,
-    })
 }
 
 /// The variables dockside expands in a redirect's `Location` (see `FixedAnswer`).

@@ -1,5 +1,9 @@
+use std::net::IpAddr;
+use std::time::Duration;
+
 use super::*;
-use crate::policy::Timeouts;
+use crate::policy::{IpNet, Timeouts};
+use crate::settings::nginx::values::time;
 
 fn read_in(text: &str, context: Context) -> (Level, Vec<Note>) {
     let zones = BTreeMap::from([("one".to_owned(), 10_000), ("slow".to_owned(), 500)]);

@@ -249,11 +249,25 @@ fn location_levels(
     levels
 }
 
+/// The `gzip_types` nginx-proxy's template sets at the http level (reference §1.6.9): what a
+/// `gzip on;` alone compresses there, besides `text/html`.
+const NGINX_PROXY_GZIP_TYPES: [&str; 9] = [
+    "text/plain",
+    "text/css",
+    "application/javascript",
+    "application/json",
+    "application/x-javascript",
+    "text/xml",
+    "application/xml",
+    "application/xml+rss",
+    "text/javascript",
+];
+
 /// Joins levels (outermost first) as nginx inherits them: `Policy::overlay` for most parts;
 /// `auth_basic` and `auth_basic_user_file` each from the innermost level that has it, active
 /// only with a realm that is not `off` and a user file; `gzip`, `gzip_types`,
 /// `gzip_min_length` and `gzip_comp_level` each likewise, with nginx's defaults (20 bytes,
-/// level 1, `text/html` always compressed). Only gzip comes from files: the settings side may
+/// level 1, `text/html` always compressed) and nginx-proxy's `gzip_types`. Only gzip comes from files: the settings side may
 /// add br and zstd to `Compression::encodings`.
 fn combine(levels: &[Level]) -> Policy {
     let mut policy = Policy::default();
@@ -282,10 +296,11 @@ fn combine(levels: &[Level]) -> Policy {
     let gzip = innermost.clone().find_map(|l| l.gzip.as_ref());
     if let Some(Sourced { value: true, from }) = gzip {
         let mut types = vec!["text/html".to_owned()];
-        let listed = innermost.clone().find_map(|l| l.gzip_types.as_ref());
-        for t in listed.into_iter().flatten() {
-            if !types.contains(t) {
-                types.push(t.clone());
+        let listed = innermost.clone().find_map(|l| l.gzip_types.clone());
+        let listed = listed.unwrap_or_else(|| NGINX_PROXY_GZIP_TYPES.map(str::to_owned).into());
+        for t in listed {
+            if !types.contains(&t) {
+                types.push(t);
             }
         }
         policy.compression = Some(Compression {

@@ -269,6 +269,11 @@ fn gzip_settings_inherit_one_by_one() {
     let c = resolve(&fs, "a.test", &[]).server.compression.unwrap();
     assert_eq!(c.types, ["text/html", "text/css"]);
     assert_eq!((c.min_length, c.level), (1000, 6));
+    let alone = files(&[("a.test", "gzip on;")], &[], &[]);
+    let c = resolve(&alone, "a.test", &[]).server.compression.unwrap();
+    assert_eq!(c.types.len(), 10, "nginx-proxy's gzip_types: {:?}", c.types);
+    assert!(c.types.contains(&"application/json".to_owned()));
+    assert_eq!((c.min_length, c.level), (20, 1));
     assert_eq!(
         resolve(&fs, "a.test", &[]).server.origins,
         [Origin {

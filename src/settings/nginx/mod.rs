@@ -8,7 +8,9 @@
 mod corpus_tests;
 mod directives;
 mod files;
+mod htpasswd;
 mod tokenize;
+mod values;
 
 pub(crate) use directives::Note;
 pub(crate) use files::{NginxFiles, Resolved, fallback_pages, resolve, sha1_hex};
