@@ -7,6 +7,7 @@ mod acme;
 mod item;
 mod merge;
 pub(crate) mod names;
+pub(crate) mod nginx;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod value;
