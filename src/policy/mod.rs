@@ -6,10 +6,12 @@
 //! compression → error pages.
 
 mod access;
+mod auth;
 mod rate;
 mod spec;
 
 pub use access::{allowed, internal, parse_net, parse_net_noting};
+pub use auth::{AuthOutcome, Authenticator, parse_htpasswd, parse_inline};
 pub use rate::{DEFAULT_CAPACITY, RateLimiter, parse_rate};
 pub use spec::{
     AccessRule, BasicAuth, Compression, Encoding, ErrorPage, FixedAnswer, HeaderOp, IpNet, Origin,

@@ -100,6 +100,12 @@ impl RateLimiter {
         self.update(client, now, true)
     }
 
+    /// Whether a request from `client` at `now` would be served, without counting it. The basic
+    /// auth failure limit asks this before verifying and counts only the failures.
+    pub(crate) fn peek(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        self.update(client, now, false)
+    }
+
     /// How many clients the table holds at most: its memory is allocated once, at this size.
     pub fn capacity(&self) -> usize {
         SHARDS * self.sets_per_shard * WAYS

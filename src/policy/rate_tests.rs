@@ -110,6 +110,19 @@ fn mapped_ipv4_is_the_same_client_and_ipv6_counts_per_64() {
 }
 
 #[test]
+fn peek_does_not_count() {
+    let l = limiter(1, 0);
+    let t0 = Instant::now();
+    let a = ip("192.0.2.1");
+    for _ in 0..10 {
+        assert_eq!(l.peek(a, t0), Ok(()));
+    }
+    l.check(a, t0).unwrap();
+    assert_eq!(l.peek(a, t0), Err(ms(1000)));
+    assert_eq!(l.tracked(t0), 1);
+}
+
+#[test]
 fn a_million_addresses_stay_within_capacity_and_a_limited_client_stays_limited() {
     let l = limiter(1, 4);
     let capacity = l.capacity();
