@@ -2,7 +2,7 @@
 
 use std::sync::{PoisonError, RwLock};
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::digest::{Context, SHA256};
 
 /// Independent locks; a hit takes one read lock.
 const SHARDS: usize = 16;
@@ -10,35 +10,42 @@ const SHARDS: usize = 16;
 const SETS: usize = 16;
 const WAYS: usize = 4;
 
-/// A tag: HMAC-SHA-256 of a raw `Authorization` value under this cache's random key.
+/// A tag: SHA-256 of this cache's random key block followed by a raw `Authorization` value.
 pub(super) type Tag = [u8; 32];
 
 /// Credentials already verified, so bcrypt (50–250 ms) runs once per credential, not per request.
 ///
-/// How: the key is HMAC-SHA-256, under a random key drawn when the cache is made, of the raw
+/// How: the key is SHA-256 over a random 64-byte block drawn when the cache is made, then the raw
 /// `Authorization` header value; the cache holds only these 32-byte tags, never a user name or a
-/// password, and a tag is useless without the key, which never leaves the process. Only successful
-/// verifications are inserted. A lookup is one HMAC over the header (a few SHA-256 blocks, well
-/// under a microsecond), one read lock of a shard picked by the tag's first byte, and a comparison
-/// with the 4 slots of the set its second byte picks: no allocation. The table is allocated once
+/// password, and a tag cannot be computed, nor a password tried against it, without the block,
+/// which never leaves the process. Only successful verifications are inserted. The key block is
+/// hashed once, when the cache is made, and that SHA-256 state is copied per lookup, so a lookup
+/// costs one SHA-256 block for a header up to 55 bytes (two beyond): half an HMAC, which would
+/// hash two more blocks to guard against length extension — a danger only for tags an attacker
+/// gets to see, and these never leave the process. Then one read lock of a shard picked by the
+/// tag's first byte, and a comparison with the 4 slots of the set its second byte picks: no
+/// allocation. The table is allocated once
 /// (1024 tags, 32 KiB); a new tag takes an empty slot of its set, else a slot chosen by the tag
 /// itself (the tags are uniformly random, so this is random replacement, and an attacker cannot
 /// aim at a slot without the key). Tag comparisons need not be constant-time: without the key,
 /// timing tells nothing about which password makes which tag.
 pub(super) struct CredentialCache {
-    key: hmac::Key,
+    /// SHA-256 state after the random key block.
+    keyed: Context,
     shards: Box<[RwLock<[Option<Tag>; SETS * WAYS]>]>,
 }
 
 impl CredentialCache {
     pub(super) fn new() -> CredentialCache {
-        let mut secret = [0u8; 32];
+        let mut secret = [0u8; 64];
         if aws_lc_rs::rand::fill(&mut secret).is_err() {
             // Not seen in practice; fastrand is seeded from the OS and per-thread state.
             secret.iter_mut().for_each(|b| *b = fastrand::u8(..));
         }
+        let mut keyed = Context::new(&SHA256);
+        keyed.update(&secret);
         CredentialCache {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            keyed,
             shards: (0..SHARDS)
                 .map(|_| RwLock::new([None; SETS * WAYS]))
                 .collect(),
@@ -47,8 +54,10 @@ impl CredentialCache {
 
     /// The tag of a raw `Authorization` value.
     pub(super) fn tag(&self, authorization: &[u8]) -> Tag {
+        let mut ctx = self.keyed.clone();
+        ctx.update(authorization);
         let mut tag = [0u8; 32];
-        tag.copy_from_slice(hmac::sign(&self.key, authorization).as_ref());
+        tag.copy_from_slice(ctx.finish().as_ref());
         tag
     }
 
