@@ -221,10 +221,16 @@ fn basic_credentials(value: &[u8]) -> Option<Credentials> {
     Some(Credentials { decoded, colon })
 }
 
-/// A decoded `user:password`.
+/// A decoded `user:password`, wiped when dropped.
 struct Credentials {
     decoded: Vec<u8>,
     colon: usize,
+}
+
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.decoded);
+    }
 }
 
 impl Credentials {
