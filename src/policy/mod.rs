@@ -12,7 +12,7 @@ mod spec;
 
 pub use access::{allowed, internal, parse_net, parse_net_noting};
 pub use auth::{AuthOutcome, Authenticator, parse_htpasswd, parse_inline};
-pub use rate::{DEFAULT_CAPACITY, RateLimiter, parse_rate};
+pub use rate::{DEFAULT_CAPACITY, RateLimiter, parse_rate, retry_after_seconds};
 pub use spec::{
     AccessRule, BasicAuth, Compression, Encoding, ErrorPage, FixedAnswer, HeaderOp, IpNet, Origin,
     Policy, RateLimit, ResponseHeaderOp, Timeouts,

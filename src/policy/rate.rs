@@ -177,6 +177,14 @@ fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The `Retry-After` seconds for a wait from [`RateLimiter::check`] or a throttled basic auth:
+/// rounded up, and at least 1 (a `0` would invite an immediate retry that is refused again).
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    u64::try_from(wait.as_nanos().div_ceil(1_000_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 /// Parses a rate setting: `10r/s` or `600r/m` (nginx's `rate=`; the `rate=` itself may be
 /// written), then optionally `burst=N` and `nodelay` (accepted for nginx's sake: the burst is
 /// always served at once). The rate is kept as nginx keeps it, in whole milli-requests per second,

@@ -230,3 +230,12 @@ fn refuses_bad_rates() {
     let err = parse_rate("10r/s delay=5").unwrap_err();
     assert!(err.contains("delay=5"), "{err}");
 }
+
+#[test]
+fn retry_after_rounds_up_to_whole_seconds() {
+    assert_eq!(retry_after_seconds(Duration::ZERO), 1);
+    assert_eq!(retry_after_seconds(ms(1)), 1);
+    assert_eq!(retry_after_seconds(ms(1000)), 1);
+    assert_eq!(retry_after_seconds(ms(1001)), 2);
+    assert_eq!(retry_after_seconds(ms(62_500)), 63);
+}
