@@ -3,7 +3,7 @@
 //!
 //! Per request, in order: a client over its failure limit is answered 429 without looking at its
 //! password; a credential already verified is a cache hit (one keyed hash and one lookup, see
-//! [`CredentialCache`](cache::CredentialCache)); anything else is verified against its user's
+//! `CredentialCache` in `cache.rs`); anything else is verified against its user's
 //! hash — bcrypt costs 50–250 ms, so the data plane runs that on a blocking thread, see
 //! [`Authenticator::check_cached`]. Credentials are never logged, never stored, never put in an
 //! error.
