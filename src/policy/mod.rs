@@ -5,11 +5,16 @@
 //! access → auth → rate limit → body limit → request headers → forward → response headers →
 //! compression → error pages.
 
+mod access;
+mod auth;
 mod compiled;
+mod rate;
 mod spec;
 
+pub use access::{allowed, internal, parse_net, parse_net_noting};
+pub use auth::{AuthOutcome, Authenticator, parse_htpasswd, parse_inline};
 pub use compiled::{Refusal, SitePolicy};
-
+pub use rate::{DEFAULT_CAPACITY, RateLimiter, parse_rate, retry_after_seconds};
 pub use spec::{
     AccessRule, BasicAuth, Compression, Encoding, ErrorPage, FixedAnswer, HeaderOp, IpNet, Origin,
     Policy, RateLimit, ResponseHeaderOp, Timeouts,
