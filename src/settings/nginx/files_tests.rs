@@ -21,6 +21,7 @@ fn files(
         htpasswd: map(htpasswd),
         conf_d: map(conf_d),
         errors_50x: None,
+        error_pages: Default::default(),
     }
 }
 
