@@ -195,35 +195,34 @@ pub fn policy_lines(p: &Policy) -> Vec<String> {
             from("answer")
         ));
     }
+    // Header changes add up across levels: each has its own origin, in order.
+    let origins = |part: &'static str| {
+        let mut it = p.origins.iter().filter(move |o| o.part == part);
+        move || {
+            it.next()
+                .map_or(String::new(), |o| format!("  ← {}", o.from))
+        }
+    };
+    let mut next = origins("request_headers");
     for h in &p.request_headers {
         let v = h.value.as_deref().unwrap_or("(removed)");
-        lines.push(format!("request header {}: {v}", h.name));
+        lines.push(format!("request header {}: {v}{}", h.name, next()));
     }
-    if !p.request_headers.is_empty()
-        && let Some(last) = lines.last_mut()
-    {
-        last.push_str(&from("request_headers"));
-    }
+    let mut next = origins("response_headers");
     for h in &p.response_headers {
-        lines.push(match h {
+        let op = match h {
             ResponseHeaderOp::Add {
                 name,
                 value,
                 always,
-            } => {
-                format!(
-                    "response header add {name}: {value}{}",
-                    if *always { " always" } else { "" }
-                )
-            }
+            } => format!(
+                "response header add {name}: {value}{}",
+                if *always { " always" } else { "" }
+            ),
             ResponseHeaderOp::Set { name, value } => format!("response header set {name}: {value}"),
             ResponseHeaderOp::Remove { name } => format!("response header remove {name}"),
-        });
-    }
-    if !p.response_headers.is_empty()
-        && let Some(last) = lines.last_mut()
-    {
-        last.push_str(&from("response_headers"));
+        };
+        lines.push(format!("{op}{}", next()));
     }
     if let Some(c) = &p.compression {
         let codings: Vec<&str> = c.encodings.iter().map(|e| e.token()).collect();

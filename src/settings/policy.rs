@@ -52,14 +52,24 @@ pub fn build(
     let mut policy = Policy::default();
     for &name in POLICY_SETTINGS {
         if let Some((value, source)) = settings.get(name) {
+            let headers = policy.request_headers.len() + policy.response_headers.len();
             // Validated when the item was read; a failure here cannot happen, and would only
             // leave this part out.
             let _ = apply(&mut policy, name, value, host, path);
             let from = format!("{name} of {source}");
-            if let Some(part) = part_of(name)
-                && !policy.origins.iter().any(|o| o.part == part)
-            {
-                policy.origins.push(Origin { part, from });
+            let Some(part) = part_of(name) else { continue };
+            // One origin per header change (they add up across levels), one per other part.
+            let added = policy.request_headers.len() + policy.response_headers.len() - headers;
+            let times = match part {
+                "request_headers" | "response_headers" => added,
+                _ if policy.origins.iter().any(|o| o.part == part) => 0,
+                _ => 1,
+            };
+            for _ in 0..times {
+                policy.origins.push(Origin {
+                    part,
+                    from: from.clone(),
+                });
             }
         }
     }
