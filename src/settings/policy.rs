@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::names::*;
-use super::value::parse_duration;
+use super::nginx::parse_time;
 use crate::policy::{
     self, AccessRule, BasicAuth, Compression, Encoding, FixedAnswer, HeaderOp, IpNet, Origin,
     Policy, ResponseHeaderOp,
@@ -274,7 +274,7 @@ fn nets(v: &str) -> Result<Vec<IpNet>, String> {
 }
 
 fn duration(v: &str) -> Result<Duration, String> {
-    parse_duration(v)
+    parse_time(v)
         .filter(|d| !d.is_zero())
         .ok_or_else(|| "not a duration: use nginx time syntax, e.g. 30s, 2m, 500ms".to_owned())
 }

@@ -28,41 +28,6 @@ pub fn parse_size(name: &str, value: &str) -> Result<Option<u64>, String> {
     Ok((bytes != 0).then_some(bytes))
 }
 
-/// nginx time syntax (`proxy_read_timeout`): a number with `ms`, `s`, `m`, `h` or `d`, or a
-/// bare number of seconds; several parts add up (`1m30s`).
-pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
-    let v = value.trim();
-    if v.is_empty() {
-        return None;
-    }
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(std::time::Duration::from_secs(secs));
-    }
-    let mut total = std::time::Duration::ZERO;
-    let mut rest = v;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let part = match &rest[..unit_len] {
-            "ms" => std::time::Duration::from_millis(n),
-            "s" => std::time::Duration::from_secs(n),
-            "m" => std::time::Duration::from_secs(n.checked_mul(60)?),
-            "h" => std::time::Duration::from_secs(n.checked_mul(3600)?),
-            "d" => std::time::Duration::from_secs(n.checked_mul(86_400)?),
-            _ => return None,
-        };
-        total = total.checked_add(part)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
-}
-
 /// `HTTPS_METHOD`, global or per container.
 pub fn parse_https_method(value: &str) -> Result<HttpsMethod, String> {
     Ok(match value.trim() {

@@ -12,6 +12,7 @@ mod values;
 
 pub(crate) use files::{NginxFiles, fallback_pages, resolve};
 pub(crate) use tokenize::SyntaxError;
+pub(crate) use values::time as parse_time;
 
 /// A file that is not nginx syntax, named by its place in nginx-proxy's layout
 /// (`vhost.d/a.test`): the IO side keeps the file's last good version and reports this.
