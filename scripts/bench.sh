@@ -7,6 +7,9 @@
 #   scripts/bench.sh --example  # dockside's app::start via examples/bench_target (same data plane)
 #   BASELINE_BIN=path/to/older/dockside scripts/bench.sh
 #                               # also measures an earlier build in the same rounds (before/after)
+#   SITE_EXTRA='RATE_LIMIT = "…"' BASELINE_SITE_EXTRA='' WRK_HEADER='Authorization: Basic …'
+#                               # routes-file lines added to dockside's (or the baseline's) site,
+#                               # and one more request header: a site policy before/after
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,7 +66,11 @@ run_wrk() { # key url pids... -> appends "rps p50 p99 cpu_us_per_req" to $WORK/$
   local key=$1 url=$2; shift 2
   local c0 c1 out rps p50 p99 cpu
   c0=$(cpu_ticks "$@")
-  out=$(wrk -t2 -c64 -d"$DURATION" --latency -H "Host: $HOST" "$url")
+  if [ -n "${WRK_HEADER:-}" ]; then
+    out=$(wrk -t2 -c64 -d"$DURATION" --latency -H "Host: $HOST" -H "$WRK_HEADER" "$url")
+  else
+    out=$(wrk -t2 -c64 -d"$DURATION" --latency -H "Host: $HOST" "$url")
+  fi
   c1=$(cpu_ticks "$@")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -93,12 +100,17 @@ nginx_conf proxy auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 1
   $NGINX_PROXY_HEADERS
   server { listen 127.0.0.1:$NGINX_PORT; location / { proxy_pass http://be; } }"
 
-start_binary() {
-  cat > "$WORK/routes.toml" <<TOML
+routes_file() { # path extra-lines
+  cat > "$1" <<TOML
 [[site]]
 VIRTUAL_HOST = "$HOST"
 backends = ["127.0.0.1:$BACKEND_PORT"]
+$2
 TOML
+}
+start_binary() {
+  routes_file "$WORK/routes.toml" "${SITE_EXTRA:-}"
+  routes_file "$WORK/routes-baseline.toml" "${BASELINE_SITE_EXTRA:-}"
   DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
     target/release/dockside --http "127.0.0.1:$DOCKSIDE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
   DOCKSIDE_PID=$!
@@ -126,7 +138,7 @@ fi
 IDLE_RSS=$(rss_kib "$DOCKSIDE_PID")
 if [ -n "$BASELINE_BIN" ]; then
   DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
-    "$BASELINE_BIN" --http "127.0.0.1:$BASELINE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/baseline.log" &
+    "$BASELINE_BIN" --http "127.0.0.1:$BASELINE_PORT" --routes "$WORK/routes-baseline.toml" 2>"$WORK/baseline.log" &
   BASELINE_PID=$!
   PIDS+=($BASELINE_PID)
   wait_ok "http://127.0.0.1:$BASELINE_PORT/" "$HOST" || { cat "$WORK/baseline.log" >&2; exit 1; }

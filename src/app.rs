@@ -13,7 +13,7 @@ use crate::acme::{self, Challenges, OnIssued, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
 use crate::certs;
 use crate::config::Config;
-use crate::discovery::{self, DockerSettings, file};
+use crate::discovery::{self, DockerSettings, file, nginx_files};
 use crate::live::Live;
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{RouteTable, SiteDefaults};
@@ -457,9 +457,12 @@ async fn spawn_providers(
     }
     // Without providers the state is only what `Running::publish` sets (embedding, tests).
     if !inputs.is_empty() {
+        let files = nginx_files::load(&config.nginx_dirs, &Default::default());
         let items: Vec<SourceItem> = inputs.iter().flat_map(|rx| rx.borrow().clone()).collect();
-        desired.send_replace(Arc::new(crate::settings::build(&items)));
-        discovery::spawn_combiner(inputs, desired, cancel);
+        desired.send_replace(Arc::new(crate::settings::build_with(&items, &files)));
+        let (files_tx, files_rx) = watch::channel(Arc::new(files));
+        nginx_files::spawn(config.nginx_dirs.clone(), files_tx, cancel.child_token());
+        discovery::spawn_combiner(inputs, files_rx, desired, cancel);
     }
     Ok(())
 }
@@ -510,7 +513,8 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
         }
         None => {}
     }
-    let state = crate::settings::build(&items);
+    let files = nginx_files::load(&config.nginx_dirs, &Default::default());
+    let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
     Ok(format!(
         "{}\n\n{}{}",
@@ -582,7 +586,7 @@ async fn spawn_route_builder(
 ) {
     loop {
         let desired = rx.borrow_and_update().clone();
-        let table = RouteTable::build(&desired, &defaults);
+        let table = RouteTable::rebuild(&desired, &defaults, live.load().routes());
         for (host, why) in &table.rejected {
             tracing::warn!(host, "site not served: {why}");
         }

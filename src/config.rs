@@ -65,6 +65,18 @@ pub struct Flags {
         default_value = "./certs"
     )]
     pub certs_dir: PathBuf,
+    /// nginx-proxy's `vhost.d/` (per-site snippets). Default: `vhost.d` next to the certificate directory.
+    #[arg(global = true, long = "vhost-dir", env = "VHOST_DIR")]
+    pub vhost_dir: Option<PathBuf>,
+    /// nginx-proxy's `htpasswd/` (basic-auth users per site). Default: `htpasswd` next to the certificate directory.
+    #[arg(global = true, long = "htpasswd-dir", env = "HTPASSWD_DIR")]
+    pub htpasswd_dir: Option<PathBuf>,
+    /// nginx-proxy's `conf.d/` (proxy-wide `*.conf`). Default: `conf.d` next to the certificate directory.
+    #[arg(global = true, long = "conf-dir", env = "CONF_DIR")]
+    pub conf_dir: Option<PathBuf>,
+    /// nginx-proxy's html root (`errors/50x.html`, per-site `errors/<host>/<code>.html`). Default: `html` next to the certificate directory.
+    #[arg(global = true, long = "html-dir", env = "HTML_DIR")]
+    pub html_dir: Option<PathBuf>,
     /// Site answering unknown hosts (nginx-proxy DEFAULT_HOST).
     #[arg(global = true, long, env = "DEFAULT_HOST")]
     pub default_host: Option<String>,
@@ -234,6 +246,8 @@ pub struct Config {
     /// `container_filters`, not a process-global variable.
     pub docker: Option<DockerSettings>,
     pub certs_dir: PathBuf,
+    /// Where nginx-proxy's configuration files are read from (watched like certificates).
+    pub nginx_dirs: NginxDirs,
     pub defaults: SiteDefaults,
     pub trust_downstream_proxy: bool,
     /// `TRUST_DOWNSTREAM_PROXY` was not set: warn at startup like nginx-proxy does.
@@ -323,9 +337,38 @@ impl Config {
                 "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
                 &f.acme_http_challenge_accept_unknown_host,
             )?,
+            nginx_dirs: NginxDirs::beside(&f.certs_dir, &f),
             routes: f.routes,
             certs_dir: f.certs_dir,
         })
+    }
+}
+
+/// nginx-proxy's configuration folders. By default they sit next to the certificate directory,
+/// as in nginx-proxy's image (`/etc/nginx/{certs,vhost.d,htpasswd,conf.d}`); a local run with
+/// `./certs` reads `./vhost.d` and so on. A folder that does not exist is simply empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NginxDirs {
+    pub vhost_d: PathBuf,
+    pub htpasswd: PathBuf,
+    pub conf_d: PathBuf,
+    pub html: PathBuf,
+}
+
+impl NginxDirs {
+    fn beside(certs_dir: &std::path::Path, f: &Flags) -> NginxDirs {
+        let parent = certs_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let pick =
+            |flag: &Option<PathBuf>, name: &str| flag.clone().unwrap_or_else(|| parent.join(name));
+        NginxDirs {
+            vhost_d: pick(&f.vhost_dir, "vhost.d"),
+            htpasswd: pick(&f.htpasswd_dir, "htpasswd"),
+            conf_d: pick(&f.conf_dir, "conf.d"),
+            html: pick(&f.html_dir, "html"),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::config::{AccessLog, Config, Limits};
+use crate::config::{AccessLog, Config, Limits, NginxDirs};
 use crate::routing::SiteDefaults;
 
 /// A loopback-only configuration for tests and embedding: HTTP on `127.0.0.1:0` (an ephemeral
@@ -17,6 +17,13 @@ pub fn config(certs_dir: PathBuf) -> Config {
         admin: None,
         routes: None,
         docker: None,
+        // Inside the test's own directory, never a shared folder next to it.
+        nginx_dirs: NginxDirs {
+            vhost_d: certs_dir.join("vhost.d"),
+            htpasswd: certs_dir.join("htpasswd"),
+            conf_d: certs_dir.join("conf.d"),
+            html: certs_dir.join("html"),
+        },
         certs_dir,
         defaults: SiteDefaults::default(),
         trust_downstream_proxy: true,

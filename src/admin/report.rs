@@ -7,6 +7,7 @@ use std::fmt::Write;
 use crate::model::{
     Backend, DesiredState, Health, HttpsMethod, Proto, Reach, Severity, SourceItem,
 };
+use crate::policy::{Policy, ResponseHeaderOp};
 use crate::routing::{Action, RouteTable};
 
 /// Renders the report. Pure, so it is tested on plain values.
@@ -61,6 +62,11 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
                     for b in up.backends.iter().chain(&up.excluded) {
                         let _ = writeln!(out, "    {}", backend(b));
                     }
+                    if let Some(l) = site.locations.iter().find(|l| l.path == loc.raw_path) {
+                        for line in policy_lines(&l.policy) {
+                            let _ = writeln!(out, "    policy: {line}");
+                        }
+                    }
                 }
                 Action::Return(r) => {
                     let _ = writeln!(
@@ -112,6 +118,132 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
         out.push_str(LEGEND);
     }
     out
+}
+
+/// One line per part of a location's policy, with where it came from (setting, or file:line).
+/// Never prints credentials: users are named, hashes are not.
+pub fn policy_lines(p: &Policy) -> Vec<String> {
+    let from = |part: &str| {
+        let f: Vec<&str> = p
+            .origins
+            .iter()
+            .filter(|o| o.part == part)
+            .map(|o| o.from.as_str())
+            .collect();
+        if f.is_empty() {
+            String::new()
+        } else {
+            format!("  ← {}", f.join(", "))
+        }
+    };
+    let mut lines = Vec::new();
+    if !p.access.is_empty() {
+        let rules: Vec<String> = p
+            .access
+            .iter()
+            .map(|r| {
+                let verb = if r.allow { "allow" } else { "deny" };
+                if r.net.all {
+                    format!("{verb} all")
+                } else {
+                    format!("{verb} {}/{}", r.net.addr, r.net.prefix)
+                }
+            })
+            .collect();
+        lines.push(format!("access {}{}", rules.join("; "), from("access")));
+    }
+    if let Some(a) = &p.auth {
+        let users: Vec<&str> = a.users.iter().map(|(u, _)| u.as_str()).collect();
+        lines.push(format!(
+            "basic auth realm {:?}, users {}{}",
+            a.realm,
+            users.join(", "),
+            from("auth")
+        ));
+    }
+    if let Some(r) = &p.rate_limit {
+        lines.push(format!(
+            "rate limit {}.{:03} r/s burst {}{}",
+            r.millirequests_per_second / 1000,
+            r.millirequests_per_second % 1000,
+            r.burst,
+            from("rate_limit")
+        ));
+    }
+    if let Some(m) = p.max_body {
+        lines.push(format!(
+            "client_max_body_size {m} bytes{}",
+            from("max_body")
+        ));
+    }
+    let t = &p.timeouts;
+    if t.connect.is_some() || t.read.is_some() || t.send.is_some() {
+        let show = |d: Option<std::time::Duration>| d.map_or("-".to_owned(), |d| format!("{d:?}"));
+        lines.push(format!(
+            "timeouts connect {} read {} send {}{}",
+            show(t.connect),
+            show(t.read),
+            show(t.send),
+            from("timeouts")
+        ));
+    }
+    if let Some(a) = &p.answer {
+        lines.push(format!(
+            "return {} {}{}",
+            a.status,
+            a.text.as_deref().unwrap_or(""),
+            from("answer")
+        ));
+    }
+    // Header changes add up across levels: each has its own origin, in order.
+    let origins = |part: &'static str| {
+        let mut it = p.origins.iter().filter(move |o| o.part == part);
+        move || {
+            it.next()
+                .map_or(String::new(), |o| format!("  ← {}", o.from))
+        }
+    };
+    let mut next = origins("request_headers");
+    for h in &p.request_headers {
+        let v = h.value.as_deref().unwrap_or("(removed)");
+        lines.push(format!("request header {}: {v}{}", h.name, next()));
+    }
+    let mut next = origins("response_headers");
+    for h in &p.response_headers {
+        let op = match h {
+            ResponseHeaderOp::Add {
+                name,
+                value,
+                always,
+            } => format!(
+                "response header add {name}: {value}{}",
+                if *always { " always" } else { "" }
+            ),
+            ResponseHeaderOp::Set { name, value } => format!("response header set {name}: {value}"),
+            ResponseHeaderOp::Remove { name } => format!("response header remove {name}"),
+        };
+        lines.push(format!("{op}{}", next()));
+    }
+    if let Some(c) = &p.compression {
+        let codings: Vec<&str> = c.encodings.iter().map(|e| e.token()).collect();
+        lines.push(format!(
+            "compression {} level {} min {} bytes, types {}{}",
+            codings.join(","),
+            c.level,
+            c.min_length,
+            c.types.join(" "),
+            from("compression")
+        ));
+    }
+    if !p.error_pages.is_empty() {
+        let codes: Vec<String> = p.error_pages.keys().map(u16::to_string).collect();
+        lines.push(format!(
+            "error pages for {}{}",
+            codes.join(", "),
+            from("error_pages")
+        ));
+    }
+    lines
 }
 
 /// How to read the report when a site answers 503 or 502 (nginx-proxy users' top questions).

@@ -21,7 +21,8 @@ async fn combines_providers_keeps_ended_ones_and_skips_identical_states() {
     let (file_tx, file_rx) = tokio::sync::watch::channel(vec![item("b.tld")]);
     let (out, mut rx) = tokio::sync::watch::channel(Arc::new(DesiredState::default()));
     let token = CancellationToken::new();
-    let task = spawn_combiner(vec![docker_rx, file_rx], out, token.clone());
+    let (_files_tx, files_rx) = tokio::sync::watch::channel(Arc::new(NginxFiles::default()));
+    let task = spawn_combiner(vec![docker_rx, file_rx], files_rx, out, token.clone());
     let wait = |rx: &mut Receiver<Arc<DesiredState>>| {
         let mut rx = rx.clone();
         async move {

@@ -9,6 +9,7 @@ mod container;
 mod docker;
 mod endpoint;
 pub(crate) mod file;
+pub(crate) mod nginx_files;
 mod own;
 mod watch;
 
@@ -25,11 +26,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{DesiredState, Severity, SourceItem};
+use crate::settings::nginx::NginxFiles;
 
 /// Rebuilds the desired state whenever any provider publishes, and publishes it only when it
 /// differs from the last one. New warnings are logged once, not on every rebuild.
 pub(crate) fn spawn_combiner(
     mut inputs: Vec<Receiver<Vec<SourceItem>>>,
+    mut files: Receiver<Arc<NginxFiles>>,
     out: Sender<Arc<DesiredState>>,
     token: CancellationToken,
 ) -> JoinHandle<()> {
@@ -37,12 +40,14 @@ pub(crate) fn spawn_combiner(
         let mut logged = BTreeSet::new();
         // A provider that ended (its sender dropped) keeps its last items; only its updates stop.
         let mut live: Vec<usize> = (0..inputs.len()).collect();
+        let mut files_live = true;
         loop {
             let items: Vec<SourceItem> = inputs
                 .iter_mut()
                 .flat_map(|rx| rx.borrow_and_update().clone())
                 .collect();
-            let state = crate::settings::build(&items);
+            let nginx = files.borrow_and_update().clone();
+            let state = crate::settings::build_with(&items, &nginx);
             logged = log_new(&state, logged);
             out.send_if_modified(|current| {
                 let differs = **current != state;
@@ -51,17 +56,27 @@ pub(crate) fn spawn_combiner(
                 }
                 differs
             });
-            if live.is_empty() {
+            if live.is_empty() && !files_live {
                 token.cancelled().await;
                 return;
             }
-            let changed = select_all(live.iter().map(|&i| {
-                let mut rx = inputs[i].clone();
-                Box::pin(async move { rx.changed().await })
-            }));
+            let changed = async {
+                if live.is_empty() {
+                    return std::future::pending().await;
+                }
+                select_all(live.iter().map(|&i| {
+                    let mut rx = inputs[i].clone();
+                    Box::pin(async move { rx.changed().await })
+                }))
+                .await
+            };
             let ended = tokio::select! {
                 _ = token.cancelled() => return,
                 (result, index, _) = changed => result.is_err().then_some(index),
+                result = files.changed(), if files_live => {
+                    files_live = result.is_ok();
+                    None
+                }
             };
             if let Some(index) = ended {
                 live.remove(index);

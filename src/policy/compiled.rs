@@ -4,20 +4,28 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::access::allowed;
+use super::auth::{AuthOutcome, Authenticator};
+use super::rate::RateLimiter;
 use super::spec::{AccessRule, Compression, FixedAnswer, Policy, ResponseHeaderOp, Timeouts};
 
 /// The runtime form of one location's (or a site's server-level) policy. Shared by every
 /// request of the location through an `Arc`; `None` in the route table when the policy is empty,
 /// so a site without one pays a single branch.
-#[derive(Debug)]
 pub struct SitePolicy {
+    /// What this was compiled from: a rebuilt route table keeps the `SitePolicy` (and so the
+    /// credential cache and rate-limit buckets) of a location whose policy did not change.
+    spec: Policy,
     access: Vec<AccessRule>,
+    auth: Option<Authenticator>,
+    limiter: Option<RateLimiter>,
     pub max_body: Option<u64>,
     pub timeouts: Timeouts,
     answer: Option<FixedAnswer>,
@@ -25,6 +33,15 @@ pub struct SitePolicy {
     response_headers: Vec<ResponseOp>,
     pub compression: Option<Compression>,
     error_pages: HashMap<u16, (HeaderValue, Bytes)>,
+}
+
+impl std::fmt::Debug for SitePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The spec says it all; the runtime parts hold caches, not configuration.
+        f.debug_struct("SitePolicy")
+            .field("spec", &self.spec)
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -104,7 +121,10 @@ impl SitePolicy {
                 .map_err(|_| format!("return {}: not a status", a.status))?;
         }
         Ok(Some(SitePolicy {
+            spec: spec.clone(),
             access: spec.access.clone(),
+            auth: spec.auth.as_ref().map(Authenticator::new),
+            limiter: spec.rate_limit.map(RateLimiter::new),
             max_body: spec.max_body,
             timeouts: spec.timeouts,
             answer: spec.answer.clone(),
@@ -115,10 +135,51 @@ impl SitePolicy {
         }))
     }
 
-    /// The request-side checks in their documented order: access → auth → rate limit.
-    pub fn admit(&self, client: IpAddr) -> Result<(), Refusal> {
+    /// The spec this policy was compiled from.
+    pub fn spec(&self) -> &Policy {
+        &self.spec
+    }
+
+    /// The request-side checks in their documented order: access → auth → rate limit. A
+    /// credential not yet verified is checked on a blocking thread (bcrypt takes up to a few
+    /// hundred ms); every other outcome is decided here without waiting.
+    pub async fn admit(
+        self: &Arc<Self>,
+        client: IpAddr,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<(), Refusal> {
         if !self.access.is_empty() && !allowed(&self.access, client) {
             return Err(Refusal::Forbidden);
+        }
+        if let Some(auth) = &self.auth {
+            let outcome = match auth.check_cached(authorization, client) {
+                Some(outcome) => outcome,
+                None => {
+                    let me = self.clone();
+                    let header = authorization.cloned();
+                    tokio::task::spawn_blocking(move || {
+                        me.auth
+                            .as_ref()
+                            .map_or(AuthOutcome::Allowed, |a| a.check(header.as_ref(), client))
+                    })
+                    .await
+                    .unwrap_or(AuthOutcome::Challenge)
+                }
+            };
+            match outcome {
+                AuthOutcome::Allowed => {}
+                AuthOutcome::Challenge => {
+                    return Err(Refusal::Unauthorized(auth.challenge_header().clone()));
+                }
+                AuthOutcome::Throttled { retry_after } => {
+                    return Err(Refusal::TooManyRequests(retry_after));
+                }
+            }
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter
+                .check(client, Instant::now())
+                .map_err(Refusal::TooManyRequests)?;
         }
         Ok(())
     }
@@ -173,33 +234,6 @@ impl SitePolicy {
     pub fn error_page(&self, status: StatusCode) -> Option<&(HeaderValue, Bytes)> {
         self.error_pages.get(&status.as_u16())
     }
-}
-
-// Replaced by `access::allowed` when that lands.
-fn allowed(rules: &[AccessRule], client: IpAddr) -> bool {
-    let client = client.to_canonical();
-    for r in rules {
-        let hit = r.net.all
-            || match (r.net.addr, client) {
-                (IpAddr::V4(n), IpAddr::V4(c)) => {
-                    let m = u32::MAX
-                        .checked_shl(32 - u32::from(r.net.prefix))
-                        .unwrap_or(0);
-                    u32::from(n) & m == u32::from(c) & m
-                }
-                (IpAddr::V6(n), IpAddr::V6(c)) => {
-                    let m = u128::MAX
-                        .checked_shl(128 - u32::from(r.net.prefix))
-                        .unwrap_or(0);
-                    u128::from(n) & m == u128::from(c) & m
-                }
-                _ => false,
-            };
-        if hit {
-            return r.allow;
-        }
-    }
-    true
 }
 
 fn name(n: &str) -> Result<HeaderName, String> {

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -23,8 +24,8 @@ fn an_empty_policy_compiles_to_nothing() {
     assert!(SitePolicy::compile(&Policy::default()).unwrap().is_none());
 }
 
-#[test]
-fn first_matching_rule_decides_and_no_match_allows() {
+#[tokio::test]
+async fn first_matching_rule_decides_and_no_match_allows() {
     let spec = Policy {
         access: vec![
             AccessRule {
@@ -38,15 +39,18 @@ fn first_matching_rule_decides_and_no_match_allows() {
         ],
         ..Policy::default()
     };
-    let p = SitePolicy::compile(&spec).unwrap().unwrap();
-    assert!(matches!(p.admit(ip("10.1.2.3")), Err(Refusal::Forbidden)));
-    assert!(p.admit(ip("10.2.2.3")).is_ok());
-    // IPv4-mapped IPv6 (a dual-stack listener) is the IPv4 client.
+    let p = Arc::new(SitePolicy::compile(&spec).unwrap().unwrap());
     assert!(matches!(
-        p.admit(ip("::ffff:10.1.2.3")),
+        p.admit(ip("10.1.2.3"), None).await,
         Err(Refusal::Forbidden)
     ));
-    assert!(p.admit(ip("192.0.2.1")).is_ok());
+    assert!(p.admit(ip("10.2.2.3"), None).await.is_ok());
+    // IPv4-mapped IPv6 (a dual-stack listener) is the IPv4 client.
+    assert!(matches!(
+        p.admit(ip("::ffff:10.1.2.3"), None).await,
+        Err(Refusal::Forbidden)
+    ));
+    assert!(p.admit(ip("192.0.2.1"), None).await.is_ok());
 }
 
 #[test]
@@ -139,6 +143,47 @@ fn invalid_header_names_and_values_are_named() {
         ..Policy::default()
     };
     assert!(SitePolicy::compile(&spec).is_err());
+}
+
+#[tokio::test]
+async fn access_then_auth_then_rate_limit() {
+    // `{SHA}` of "pw": `printf pw | openssl sha1 -binary | base64`.
+    let spec = Policy {
+        access: vec![AccessRule {
+            allow: false,
+            net: net("192.0.2.0", 24),
+        }],
+        auth: Some(crate::policy::BasicAuth {
+            realm: "Restricted a.test".into(),
+            users: vec![("u".into(), "{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=".into())],
+        }),
+        rate_limit: Some(crate::policy::RateLimit {
+            millirequests_per_second: 1000,
+            burst: 1,
+        }),
+        ..Policy::default()
+    };
+    let p = Arc::new(SitePolicy::compile(&spec).unwrap().unwrap());
+    let good = HeaderValue::from_static("Basic dTpwdw==");
+    let bad = HeaderValue::from_static("Basic dTp4");
+    // Access first: a denied client is not asked for credentials.
+    assert!(matches!(
+        p.admit(ip("192.0.2.9"), Some(&good)).await,
+        Err(Refusal::Forbidden)
+    ));
+    match p.admit(ip("10.0.0.1"), Some(&bad)).await {
+        Err(Refusal::Unauthorized(challenge)) => {
+            assert_eq!(challenge, "Basic realm=\"Restricted a.test\"")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Then the rate limit, for authenticated requests: the burst, then 429.
+    assert!(p.admit(ip("10.0.0.2"), Some(&good)).await.is_ok());
+    assert!(p.admit(ip("10.0.0.2"), Some(&good)).await.is_ok());
+    assert!(matches!(
+        p.admit(ip("10.0.0.2"), Some(&good)).await,
+        Err(Refusal::TooManyRequests(_))
+    ));
 }
 
 #[test]

@@ -113,6 +113,15 @@ pub struct IpNet {
     pub all: bool,
 }
 
+impl IpNet {
+    /// nginx's `all`.
+    pub const ALL: IpNet = IpNet {
+        addr: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        prefix: 0,
+        all: true,
+    };
+}
+
 /// Basic authentication for a site or a location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BasicAuth {

@@ -125,9 +125,9 @@ impl SiteRoute {
         path::select(&self.patterns, path).map(|i| &self.locations[i])
     }
 
-    fn build(site: &Site, defaults: &SiteDefaults) -> Result<SiteRoute, String> {
+    fn build(site: &Site, defaults: &SiteDefaults, reuse: &Reuse) -> Result<SiteRoute, String> {
         let pattern = HostPattern::parse(&site.host).map_err(|e| e.to_string())?;
-        let policy = compile(&site.policy, &site.host, "")?;
+        let policy = compile(&site.policy, &site.host, "", reuse)?;
         let mut locations = Vec::with_capacity(site.locations.len() + 1);
         for loc in &site.locations {
             locations.push(LocationRoute {
@@ -139,7 +139,7 @@ impl SiteRoute {
                     loc.backends.clone(),
                     loc.keepalive,
                 ))),
-                policy: compile(&loc.policy, &site.host, &loc.path)?,
+                policy: compile(&loc.policy, &site.host, &loc.path, reuse)?,
             });
         }
         if let Some(root) = &defaults.default_root
@@ -188,7 +188,22 @@ impl SiteRoute {
     }
 }
 
-fn compile(policy: &Policy, host: &str, path: &str) -> Result<Option<Arc<SitePolicy>>, String> {
+/// The compiled policies of the table being replaced: an unchanged policy keeps its runtime
+/// state (verified credentials, rate-limit buckets) across a rebuild for an unrelated change.
+type Reuse = Vec<Arc<SitePolicy>>;
+
+fn compile(
+    policy: &Policy,
+    host: &str,
+    path: &str,
+    reuse: &Reuse,
+) -> Result<Option<Arc<SitePolicy>>, String> {
+    if policy.is_empty() {
+        return Ok(None);
+    }
+    if let Some(kept) = reuse.iter().find(|p| p.spec() == policy) {
+        return Ok(Some(kept.clone()));
+    }
     SitePolicy::compile(policy)
         .map(|p| p.map(Arc::new))
         .map_err(|why| format!("policy of {host}{path}: {why}"))
@@ -214,17 +229,32 @@ impl RouteTable {
     /// Compiles a snapshot. A site whose host or path does not compile is left out and listed
     /// in `rejected`; every other site is served.
     pub fn build(state: &DesiredState, defaults: &SiteDefaults) -> RouteTable {
+        RouteTable::rebuild(state, defaults, &RouteTable::default())
+    }
+
+    /// As `build`, keeping the compiled policies of `previous` that did not change.
+    pub fn rebuild(
+        state: &DesiredState,
+        defaults: &SiteDefaults,
+        previous: &RouteTable,
+    ) -> RouteTable {
+        let reuse: Reuse = previous
+            .sites()
+            .flat_map(|s| s.locations.iter().map(|l| &l.policy).chain([&s.policy]))
+            .flatten()
+            .cloned()
+            .collect();
         let mut table = RouteTable::default();
         let fallback = Policy {
             error_pages: state.fallback_pages.clone(),
             ..Policy::default()
         };
-        match compile(&fallback, "(unknown host)", "") {
+        match compile(&fallback, "(unknown host)", "", &reuse) {
             Ok(policy) => table.fallback_policy = policy,
             Err(why) => table.rejected.push(("(fallback pages)".to_owned(), why)),
         }
         for site in &state.sites {
-            let route = match SiteRoute::build(site, defaults) {
+            let route = match SiteRoute::build(site, defaults, &reuse) {
                 Ok(r) => Arc::new(r),
                 Err(why) => {
                     table.rejected.push((site.host.clone(), why));

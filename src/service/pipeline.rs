@@ -116,7 +116,7 @@ async fn route(
     // Site policies, in their documented order, before anything is sent upstream.
     if let Some(policy) = &location.policy {
         applied.take(policy, &req);
-        if let Some(answer) = admit(policy, conn, host, &req)? {
+        if let Some(answer) = admit(policy, conn, host, &req).await? {
             return Ok((answer, None));
         }
     }
@@ -150,21 +150,27 @@ impl Applied {
 }
 
 /// access → auth → rate limit, then nginx's `return`. `Ok(Some)` is an answer without a backend.
-fn admit(
-    policy: &SitePolicy,
+async fn admit(
+    policy: &Arc<SitePolicy>,
     conn: &ConnInfo,
     host: &str,
     req: &Request<Incoming>,
 ) -> Result<Option<Response<ProxyBody>>, Failure> {
-    policy.admit(conn.client.ip()).map_err(|refusal| {
-        let host = host.to_owned();
-        let err = match refusal {
-            Refusal::Forbidden => ProxyError::Forbidden { host },
-            Refusal::Unauthorized(challenge) => ProxyError::Unauthorized { host, challenge },
-            Refusal::TooManyRequests(retry_after) => ProxyError::RateLimited { host, retry_after },
-        };
-        (err, None)
-    })?;
+    let authorization = req.headers().get(header::AUTHORIZATION);
+    policy
+        .admit(conn.client.ip(), authorization)
+        .await
+        .map_err(|refusal| {
+            let host = host.to_owned();
+            let err = match refusal {
+                Refusal::Forbidden => ProxyError::Forbidden { host },
+                Refusal::Unauthorized(challenge) => ProxyError::Unauthorized { host, challenge },
+                Refusal::TooManyRequests(retry_after) => {
+                    ProxyError::RateLimited { host, retry_after }
+                }
+            };
+            (err, None)
+        })?;
     Ok(policy.fixed_answer().map(|answer| {
         let request_uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
         fixed_answer(answer, conn.scheme.as_str(), host, request_uri)

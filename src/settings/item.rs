@@ -150,7 +150,7 @@ fn validate_path_setting(name: &str, v: &str) -> Result<(), String> {
     match name {
         VIRTUAL_PROTO => parse_proto(v).map(drop),
         LABEL_KEEPALIVE => parse_keepalive(name, v).map(drop),
-        _ => Ok(()),
+        _ => super::policy::validate(name, v),
     }
 }
 

@@ -6,11 +6,15 @@ use std::collections::BTreeMap;
 
 use super::item::{self, Contribution, Rejection};
 use super::names::*;
+use super::nginx::{self, NginxFiles};
 use super::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_proto,
     parse_redirect_status, parse_size,
 };
-use crate::model::{Backend, DesiredState, Location, Severity, Site, Skipped, SourceItem};
+use crate::model::{
+    Backend, DesiredState, ErrorPage, Location, Severity, Site, Skipped, SourceItem,
+};
+use crate::policy::{Origin, Policy};
 
 /// A setting value and the item that set it first.
 type Claimed = BTreeMap<&'static str, (String, String)>;
@@ -28,9 +32,15 @@ struct PathAcc {
     backends: Vec<Backend>,
 }
 
-/// Builds the desired state from every provider's items. Pure and deterministic: the same
-/// items in any order give an equal state.
+/// Builds the desired state from every provider's items, without nginx-proxy files.
+#[cfg(test)]
 pub fn build(items: &[SourceItem]) -> DesiredState {
+    build_with(items, &NginxFiles::default())
+}
+
+/// Builds the desired state from every provider's items and nginx-proxy's files. Pure and
+/// deterministic: the same inputs in any order give an equal state.
+pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
     let mut ordered: Vec<&SourceItem> = items.iter().collect();
     ordered.sort_by(|a, b| (a.created, &a.name).cmp(&(b.created, &b.name)));
 
@@ -66,7 +76,7 @@ pub fn build(items: &[SourceItem]) -> DesiredState {
     let certificates = super::acme::requests(&ordered, &mut skipped);
     let sites = hosts
         .into_iter()
-        .map(|(host, acc)| site(host, acc))
+        .map(|(host, acc)| with_files(site(host, acc), files, &mut skipped))
         .collect();
     skipped.sort();
     skipped.dedup();
@@ -74,7 +84,56 @@ pub fn build(items: &[SourceItem]) -> DesiredState {
         sites,
         certificates,
         skipped,
-        fallback_pages: Default::default(),
+        fallback_pages: nginx::fallback_pages(files),
+    }
+}
+
+/// Lays the settings' policy of each location over what nginx-proxy's files give it (files <
+/// settings), and reports the directives the files use that dockside does not apply.
+fn with_files(mut site: Site, files: &NginxFiles, skipped: &mut Vec<Skipped>) -> Site {
+    let paths: Vec<&str> = site.locations.iter().map(|l| l.path.as_str()).collect();
+    let resolved = nginx::resolve(files, &site.host, &paths);
+    for note in resolved.notes {
+        skipped.push(skip(&note.file, note.to_string(), Severity::Warning));
+    }
+    let pages = site_pages(files, &site.host);
+    let mut server = resolved.server;
+    server.overlay(&pages);
+    for (location, mut base) in site.locations.iter_mut().zip(resolved.locations) {
+        base.overlay(&pages);
+        base.overlay(&location.policy);
+        location.policy = base;
+    }
+    site.policy = server;
+    site
+}
+
+/// `html/errors/<host>/<code>.html`: the site's pages for the answers dockside writes.
+fn site_pages(files: &NginxFiles, host: &str) -> Policy {
+    let mut policy = Policy::default();
+    let prefix = format!("{host}/");
+    for (name, body) in files.error_pages.range(prefix.clone()..) {
+        let Some(file) = name.strip_prefix(&prefix) else {
+            break;
+        };
+        if let Some(code) = file
+            .strip_suffix(".html")
+            .and_then(|c| c.parse::<u16>().ok())
+        {
+            policy.error_pages.insert(code, html_page(body));
+            policy.origins.push(Origin {
+                part: "error_pages",
+                from: format!("html/errors/{name}"),
+            });
+        }
+    }
+    policy
+}
+
+fn html_page(body: &str) -> ErrorPage {
+    ErrorPage {
+        content_type: "text/html; charset=utf-8".to_owned(),
+        body: body.to_owned(),
     }
 }
 
@@ -149,13 +208,14 @@ fn claim(
 fn site(host: String, acc: HostAcc) -> Site {
     let s = |name: &str| acc.settings.get(name).map(|(v, _)| v.as_str());
     let bool_of = |name: &str| s(name).and_then(|v| parse_bool(name, v).ok());
+    let locations = acc
+        .paths
+        .into_iter()
+        .map(|(path, p)| location(&host, path, p))
+        .collect();
     Site {
         host,
-        locations: acc
-            .paths
-            .into_iter()
-            .map(|(path, p)| location(path, p))
-            .collect(),
+        locations,
         https_method: s(HTTPS_METHOD).and_then(|v| parse_https_method(v).ok()),
         hsts: s(HSTS).map(str::to_owned),
         ssl_policy: s(SSL_POLICY).map(str::to_owned),
@@ -179,7 +239,7 @@ fn site(host: String, acc: HostAcc) -> Site {
     }
 }
 
-fn location(path: String, mut acc: PathAcc) -> Location {
+fn location(host: &str, path: String, mut acc: PathAcc) -> Location {
     let s = |name: &str| acc.settings.get(name).map(|(v, _)| v.as_str());
     acc.backends.sort();
     Location {
@@ -191,8 +251,8 @@ fn location(path: String, mut acc: PathAcc) -> Location {
             .map(|v| parse_keepalive(LABEL_KEEPALIVE, v).unwrap_or(true))
             .unwrap_or(true),
         backends: acc.backends,
+        policy: super::policy::build(&acc.settings, host, &path),
         path,
-        policy: Default::default(),
     }
 }
 

@@ -8,11 +8,14 @@ mod item;
 mod merge;
 pub(crate) mod names;
 pub(crate) mod nginx;
+mod policy;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod value;
 
+#[cfg(test)]
 pub(crate) use merge::build;
+pub(crate) use merge::build_with;
 pub(crate) use value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };

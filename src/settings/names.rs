@@ -14,6 +14,23 @@ pub const CERT_NAME: &str = "CERT_NAME";
 pub const ENABLE_HTTP_ON_MISSING_CERT: &str = "ENABLE_HTTP_ON_MISSING_CERT";
 pub const ACME_HTTP_CHALLENGE_LOCATION: &str = "ACME_HTTP_CHALLENGE_LOCATION";
 pub const CLIENT_MAX_BODY_SIZE: &str = "CLIENT_MAX_BODY_SIZE";
+pub const NETWORK_ACCESS: &str = "NETWORK_ACCESS";
+pub const IP_ALLOW: &str = "IP_ALLOW";
+pub const IP_DENY: &str = "IP_DENY";
+pub const BASIC_AUTH: &str = "BASIC_AUTH";
+pub const BASIC_AUTH_REALM: &str = "BASIC_AUTH_REALM";
+pub const RATE_LIMIT: &str = "RATE_LIMIT";
+pub const PROXY_CONNECT_TIMEOUT: &str = "PROXY_CONNECT_TIMEOUT";
+pub const PROXY_READ_TIMEOUT: &str = "PROXY_READ_TIMEOUT";
+pub const PROXY_SEND_TIMEOUT: &str = "PROXY_SEND_TIMEOUT";
+pub const RETURN: &str = "RETURN";
+pub const REDIRECT_TO_HOST: &str = "REDIRECT_TO_HOST";
+pub const REQUEST_HEADERS: &str = "REQUEST_HEADERS";
+pub const RESPONSE_HEADERS: &str = "RESPONSE_HEADERS";
+pub const COMPRESSION: &str = "COMPRESSION";
+pub const COMPRESSION_LEVEL: &str = "COMPRESSION_LEVEL";
+pub const COMPRESSION_MIN_LENGTH: &str = "COMPRESSION_MIN_LENGTH";
+pub const COMPRESSION_TYPES: &str = "COMPRESSION_TYPES";
 pub const LABEL_KEEPALIVE: &str = "com.github.nginx-proxy.nginx-proxy.keepalive";
 pub const LABEL_TRUST_DEFAULT_CERT: &str = "com.github.nginx-proxy.nginx-proxy.trust-default-cert";
 pub const LABEL_HTTP2: &str = "com.github.nginx-proxy.nginx-proxy.http2.enable";
@@ -33,8 +50,52 @@ pub const HOST_SETTINGS: &[&str] = &[
     LABEL_NON_GET_REDIRECT,
 ];
 
+/// Site-policy settings (issue 14), per path like nginx-proxy's `<host>_<sha1(path)>` files;
+/// in the order they are applied (a deny list before an allow list, a coding list before its
+/// level).
+pub const POLICY_SETTINGS: &[&str] = &[
+    NETWORK_ACCESS,
+    IP_DENY,
+    IP_ALLOW,
+    BASIC_AUTH,
+    BASIC_AUTH_REALM,
+    RATE_LIMIT,
+    PROXY_CONNECT_TIMEOUT,
+    PROXY_READ_TIMEOUT,
+    PROXY_SEND_TIMEOUT,
+    RETURN,
+    REDIRECT_TO_HOST,
+    REQUEST_HEADERS,
+    RESPONSE_HEADERS,
+    COMPRESSION,
+    COMPRESSION_LEVEL,
+    COMPRESSION_MIN_LENGTH,
+    COMPRESSION_TYPES,
+];
+
 /// Per-path settings: containers of one (host, path) must agree; the oldest wins otherwise.
-pub const PATH_SETTINGS: &[&str] = &[VIRTUAL_PROTO, VIRTUAL_DEST, LABEL_KEEPALIVE];
+pub const PATH_SETTINGS: &[&str] = &[
+    VIRTUAL_PROTO,
+    VIRTUAL_DEST,
+    LABEL_KEEPALIVE,
+    NETWORK_ACCESS,
+    IP_DENY,
+    IP_ALLOW,
+    BASIC_AUTH,
+    BASIC_AUTH_REALM,
+    RATE_LIMIT,
+    PROXY_CONNECT_TIMEOUT,
+    PROXY_READ_TIMEOUT,
+    PROXY_SEND_TIMEOUT,
+    RETURN,
+    REDIRECT_TO_HOST,
+    REQUEST_HEADERS,
+    RESPONSE_HEADERS,
+    COMPRESSION,
+    COMPRESSION_LEVEL,
+    COMPRESSION_MIN_LENGTH,
+    COMPRESSION_TYPES,
+];
 
 /// Names a routes-file entry may use besides `backends`; anything else is likely a typo.
 pub fn is_known(name: &str) -> bool {

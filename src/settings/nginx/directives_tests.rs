@@ -1,3 +1,6 @@
+// Real hashes of "pw" (`openssl passwd -apr1 -salt xxxxxxxx pw`, `-5`/`-6 -salt saltsalt`,
+// `htpasswd -nbB -C 5 u pw`, `printf pw | openssl sha1 -binary | base64`): the auth module
+// accepts only hashes it can verify.
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -9,7 +12,7 @@ fn read_in(text: &str, context: Context) -> (Level, Vec<Note>) {
     let zones = BTreeMap::from([("one".to_owned(), 10_000), ("slow".to_owned(), 500)]);
     let htpasswd = BTreeMap::from([(
         "users".to_owned(),
-        "alice:$apr1$x$y\nbob:secret\n".to_owned(),
+        "alice:$apr1$xxxxxxxx$chY.w2eF7dPHX8QwFFjk3/\nbob:secret\n".to_owned(),
     )]);
     let env = Env {
         zones: &zones,
@@ -437,7 +440,10 @@ fn auth_and_gzip_stay_apart_for_inheritance() {
     let users = level.users.unwrap();
     assert_eq!(
         users.value,
-        [("alice".to_owned(), "$apr1$x$y".to_owned())],
+        [(
+            "alice".to_owned(),
+            "$apr1$xxxxxxxx$chY.w2eF7dPHX8QwFFjk3/".to_owned()
+        )],
         "bob's plain-text password is refused"
     );
     assert_eq!(users.from, "vhost.d/a.test:2 (htpasswd/users)");
@@ -482,12 +488,12 @@ fn a_missing_user_file_lets_nobody_in() {
 #[test]
 fn htpasswd_accepts_hashes_only() {
     let text = "# a comment\n\
-                a:$2y$10$abcdefghijklmnopqrstuv\n\
-                b:$2b$05$x\n\
-                c:$apr1$salt$hash:a comment\n\
-                d:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n\
-                e:$5$salt$hash\r\n\
-                f:$6$rounds=5000$salt$hash\n\
+                a:$2y$05$C9Wp5CcovlEQv6wS0T1z7euUDMpHhI761UbunPEaHXBKFEaeXSdlO\n\
+                b:$2b$05$C9Wp5CcovlEQv6wS0T1z7euUDMpHhI761UbunPEaHXBKFEaeXSdlO\n\
+                c:$apr1$xxxxxxxx$chY.w2eF7dPHX8QwFFjk3/:a comment\n\
+                d:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n\
+                e:$5$saltsalt$0rl.MZtoLLPP3X0Rdl8riRnphIcAXJY27/aOAyK2hB5\r\n\
+                f:$6$rounds=5000$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/\n\
                 \n\
                 g:hunter2\n\
                 h:$1$md5$crypt\n\
@@ -500,14 +506,23 @@ fn htpasswd_accepts_hashes_only() {
     let names: Vec<_> = users.iter().map(|(u, _)| u.as_str()).collect();
     assert_eq!(names, ["a", "b", "c", "d", "e", "f"]);
     assert_eq!(
-        users[2].1, "$apr1$salt$hash",
+        users[2].1, "$apr1$xxxxxxxx$chY.w2eF7dPHX8QwFFjk3/",
         "the comment field is dropped"
     );
-    assert_eq!(users[4].1, "$5$salt$hash", "CRLF files work");
+    assert_eq!(
+        users[4].1, "$5$saltsalt$0rl.MZtoLLPP3X0Rdl8riRnphIcAXJY27/aOAyK2hB5",
+        "CRLF files work"
+    );
     let lines: Vec<_> = notes.iter().map(|n| n.line).collect();
     assert_eq!(lines, [9, 10, 11, 12, 13, 14]);
-    assert!(notes[0].what.contains("\"g\"") && notes[0].what.contains("plain-text"));
-    assert!(notes[1].what.contains("hash scheme"));
+    assert!(
+        notes[0].what.contains("`g`") && notes[0].what.contains("plain-text"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[1].what.contains("not a hash dockside verifies"),
+        "{notes:?}"
+    );
     for n in &notes {
         for secret in ["hunter2", "md5$crypt", "SSHA}abc", "nouser"] {
             assert!(!n.to_string().contains(secret), "{n}");

@@ -22,6 +22,9 @@ pub struct NginxFiles {
     pub conf_d: BTreeMap<String, String>,
     /// `html/errors/50x.html`.
     pub errors_50x: Option<String>,
+    /// `html/errors/<host>/<code>.html`, by `<host>/<code>.html`: a site's pages for the
+    /// answers dockside writes itself.
+    pub error_pages: BTreeMap<String, String>,
 }
 
 /// What nginx-proxy's files ask for one site.

@@ -1,3 +1,6 @@
+// Real hashes of "pw" (`openssl passwd -apr1 -salt xxxxxxxx pw`, `-5`/`-6 -salt saltsalt`,
+// `htpasswd -nbB -C 5 u pw`, `printf pw | openssl sha1 -binary | base64`): the auth module
+// accepts only hashes it can verify.
 use super::*;
 use crate::policy::{ResponseHeaderOp, Timeouts};
 use std::time::Duration;
@@ -21,6 +24,7 @@ fn files(
         htpasswd: map(htpasswd),
         conf_d: map(conf_d),
         errors_50x: None,
+        error_pages: Default::default(),
     }
 }
 
@@ -110,7 +114,7 @@ fn overrides_replace_the_location_block() {
             ("a.test_location_override", &tag("host-override")),
             ("a.test_location", &tag("host")),
         ],
-        &[("a.test", "u:$apr1$x$y")],
+        &[("a.test", "u:$apr1$xxxxxxxx$chY.w2eF7dPHX8QwFFjk3/")],
         &[],
     );
     let r = resolve(&fs, "a.test", &["/api", "/", "/other"]);
@@ -131,8 +135,11 @@ fn htpasswd_per_path_then_per_host_with_nginx_proxy_realms() {
     let fs = files(
         &[],
         &[
-            (path_users.as_str(), "p:$2y$05$abc"),
-            ("a.test", "h:{SHA}abc="),
+            (
+                path_users.as_str(),
+                "p:$2y$05$C9Wp5CcovlEQv6wS0T1z7euUDMpHhI761UbunPEaHXBKFEaeXSdlO",
+            ),
+            ("a.test", "h:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM="),
         ],
         &[],
     );
@@ -152,7 +159,14 @@ fn htpasswd_per_path_then_per_host_with_nginx_proxy_realms() {
     );
 
     let regex = "~^a\\.test$";
-    let fs = files(&[], &[(&sha1_hex(regex), "h:$6$s$h")], &[]);
+    let fs = files(
+        &[],
+        &[(
+            &sha1_hex(regex),
+            "h:$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/",
+        )],
+        &[],
+    );
     let r = resolve(&fs, regex, &["/"]);
     assert_eq!(
         r.locations[0].auth.clone().unwrap().realm,
@@ -177,7 +191,7 @@ fn a_file_of_plain_passwords_still_locks_the_site() {
 fn auth_basic_off_in_a_location_lifts_the_htpasswd_auth() {
     let fs = files(
         &[("a.test_location", "auth_basic off;")],
-        &[("a.test", "u:$apr1$x$y")],
+        &[("a.test", "u:$apr1$xxxxxxxx$chY.w2eF7dPHX8QwFFjk3/")],
         &[],
     );
     assert_eq!(resolve(&fs, "a.test", &["/"]).locations[0].auth, None);
@@ -192,7 +206,10 @@ fn auth_basic_off_in_a_location_lifts_the_htpasswd_auth() {
             ("a.test", "auth_basic_user_file /etc/nginx/htpasswd/staff;"),
             ("a.test_location", "auth_basic \"Staff\";"),
         ],
-        &[("staff", "s:$5$a$b")],
+        &[(
+            "staff",
+            "s:$5$saltsalt$0rl.MZtoLLPP3X0Rdl8riRnphIcAXJY27/aOAyK2hB5",
+        )],
         &[],
     );
     let auth = resolve(&split, "a.test", &["/"]).locations[0]

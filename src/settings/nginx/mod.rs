@@ -1,8 +1,6 @@
 //! nginx-proxy's configuration files (`vhost.d/`, `htpasswd/`, `conf.d/`) → site policies, with
 //! nginx-proxy's precedence. Pure: the IO side hands in a snapshot of the files' text and gets
 //! back policies and notes naming every line it could not apply.
-// Nothing outside this folder calls it until `settings/merge.rs` does (issue 14).
-#![allow(dead_code, unused_imports)]
 
 #[cfg(test)]
 mod corpus_tests;
@@ -12,9 +10,9 @@ mod htpasswd;
 mod tokenize;
 mod values;
 
-pub(crate) use directives::Note;
-pub(crate) use files::{NginxFiles, Resolved, fallback_pages, resolve, sha1_hex};
+pub(crate) use files::{NginxFiles, fallback_pages, resolve};
 pub(crate) use tokenize::SyntaxError;
+pub(crate) use values::time as parse_time;
 
 /// A file that is not nginx syntax, named by its place in nginx-proxy's layout
 /// (`vhost.d/a.test`): the IO side keeps the file's last good version and reports this.

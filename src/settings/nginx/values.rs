@@ -1,7 +1,6 @@
 //! nginx's value syntaxes (sizes, times, addresses) and the checks on header names and values
 //! that `directives.rs` applies before a value enters a policy.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::policy::IpNet;
@@ -105,40 +104,6 @@ pub(crate) fn variables(s: &str) -> impl Iterator<Item = &str> {
 /// `allow` / `deny` operand: an address, a CIDR block (host bits cleared, as nginx does after
 /// its warning), or `all`.
 pub(crate) fn ip_net(v: &str) -> Result<IpNet, String> {
-    let bad = || format!("ignored: {v:?} is not an address, a CIDR block or \"all\"");
-    if v == "all" {
-        return Ok(IpNet {
-            addr: IpAddr::from([0, 0, 0, 0]),
-            prefix: 0,
-            all: true,
-        });
-    }
-    let (addr, prefix) = match v.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (v, None),
-    };
-    let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-            p.parse().ok().filter(|p| *p <= max).ok_or_else(bad)?
-        }
-        Some(_) => return Err(bad()),
-    };
-    let addr = match addr {
-        IpAddr::V4(a) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::from((u32::from(a) & mask).to_be_bytes())
-        }
-        IpAddr::V6(a) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            IpAddr::from((u128::from(a) & mask).to_be_bytes())
-        }
-    };
-    Ok(IpNet {
-        addr,
-        prefix,
-        all: false,
-    })
+    crate::policy::parse_net(v)
+        .map_err(|_| format!("ignored: {v:?} is not an address, a CIDR block or \"all\""))
 }
