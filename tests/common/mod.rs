@@ -14,6 +14,7 @@ pub mod image;
 pub mod load;
 pub mod logs;
 pub mod pebble;
+pub mod policy;
 pub mod responders;
 pub mod tls;
 pub mod uwsgi;
