@@ -20,12 +20,12 @@ pub fn parse_htpasswd(text: &str, source: &str) -> Result<Vec<(String, String)>,
 }
 
 /// Reads an inline list from a setting: `alice:$2y$…,bob:{SHA}…`. Entries are separated by `,`
-/// or a newline (spaces around them are ignored): neither can occur in a user name of a
-/// well-formed htpasswd file's kind nor in any accepted hash — crypt's alphabet is `./0-9A-Za-z`
-/// plus `$` and `=` in `rounds=`, `{SHA}`'s is base64's `A-Za-z0-9+/=`. The same refusals as
+/// or whitespace (docs/configuration.md), which cannot occur in any accepted hash — crypt's
+/// alphabet is `./0-9A-Za-z` plus `$` and `=` in `rounds=`, `{SHA}`'s is base64's
+/// `A-Za-z0-9+/=` — so a user name cannot hold them either. The same refusals as
 /// [`parse_htpasswd`].
 pub fn parse_inline(list: &str, source: &str) -> Result<Vec<(String, String)>, String> {
-    list.split([',', '\n'])
+    list.split(|c: char| c == ',' || c.is_whitespace())
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(|e| entry(e, source))

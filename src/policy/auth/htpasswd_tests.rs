@@ -59,14 +59,18 @@ fn refuses_malformed_lines() {
 
 #[test]
 fn reads_inline_lists() {
-    let list = format!("alice:{APR1},bob:{SHA} , \n dave:{BCRYPT}\nerin:{SHA512},");
+    let list = format!(
+        "alice:{APR1},bob:{SHA} , \n dave:{BCRYPT}\nerin:{SHA512}, frank:{SHA}\tgus:{APR1}"
+    );
     assert_eq!(
         parse_inline(&list, "env BASIC_AUTH"),
         Ok(pairs(&[
             ("alice", APR1),
             ("bob", SHA),
             ("dave", BCRYPT),
-            ("erin", SHA512)
+            ("erin", SHA512),
+            ("frank", SHA),
+            ("gus", APR1)
         ]))
     );
     assert_eq!(parse_inline("", "env"), Ok(vec![]));
