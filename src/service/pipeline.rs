@@ -187,13 +187,11 @@ fn respond(policy: &SitePolicy, applied: &Applied, ours: bool, response: &mut Re
     }
 }
 
-/// A location's `client_max_body_size` wins over the site's `CLIENT_MAX_BODY_SIZE`.
+/// The site's `CLIENT_MAX_BODY_SIZE` setting, else the location's `client_max_body_size` from
+/// nginx-proxy's files: a setting wins over a file for the same part (docs/configuration.md).
 fn body_limit(site: &SiteRoute, location: &LocationRoute) -> Option<u64> {
-    location
-        .policy
-        .as_ref()
-        .and_then(|p| p.max_body)
-        .or(site.client_max_body_size)
+    site.client_max_body_size
+        .or_else(|| location.policy.as_ref().and_then(|p| p.max_body))
 }
 
 /// Sends the rewritten request to the location's backends.
