@@ -70,11 +70,22 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
     let internal_env = web("internal.test", &["-e", "NETWORK_ACCESS=internal"]);
     let internal_label = web("label.test", &["--label", "NETWORK_ACCESS=internal"]);
     let open = web("open.test", &[]);
+    // A label wins over the environment.
+    let label_wins = web(
+        "label-wins.test",
+        &[
+            "-e",
+            "NETWORK_ACCESS=internal",
+            "--label",
+            "NETWORK_ACCESS=external",
+        ],
+    );
     let only_net = web("only-net.test", &["-e", &format!("IP_ALLOW={subnet}")]);
     let _w1 = Container::run("internal", &scope, &strs(&internal_env)).await;
     let _w2 = Container::run("label", &scope, &strs(&internal_label)).await;
     let w3 = Container::run("open", &scope, &strs(&open)).await;
     let _w4 = Container::run("only-net", &scope, &strs(&only_net)).await;
+    let _w5 = Container::run("label-wins", &scope, &strs(&label_wins)).await;
     let client = Container::run("client", &scope, &on_net).await;
     let client_ip = ip_on(&client, &net).await;
     assert!(client_ip.starts_with("198.18."), "client at {client_ip}");
@@ -89,7 +100,12 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
     // Discovery done: every site answers loopback (internal) clients — except the one that
     // allows the Docker subnet only.
     let deadline = Instant::now() + WAIT;
-    for host in ["internal.test", "label.test", "open.test"] {
+    for host in [
+        "internal.test",
+        "label.test",
+        "open.test",
+        "label-wins.test",
+    ] {
         loop {
             let r = get(&d, host, "/").await;
             if r.status == StatusCode::OK {
@@ -113,6 +129,11 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
             "{host} (NETWORK_ACCESS=internal) from {client_ip}:\n{text}"
         );
     }
+    let (code, text) = wget(&client, &gateway, port, "label-wins.test").await;
+    assert_eq!(
+        code, 200,
+        "label NETWORK_ACCESS=external over env internal:\n{text}"
+    );
     // IP_ALLOW with the container subnet: the container in, loopback out.
     let (code, text) = wget(&client, &gateway, port, "only-net.test").await;
     assert_eq!(code, 200, "only-net.test from {client_ip}:\n{text}");

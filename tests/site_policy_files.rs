@@ -39,6 +39,10 @@ async fn htpasswd_files_per_host_and_per_path() {
         ),
     );
     files.write(
+        "html/errors/hp.test/401.html",
+        "<p>hp.test: who are you?</p>\n",
+    );
+    files.write(
         &format!("htpasswd/only.test_{}", sha1_hex("/private/")),
         &format!("u:{}\n", hash(HashKind::Sha1, "pw")),
     );
@@ -54,9 +58,10 @@ async fn htpasswd_files_per_host_and_per_path() {
     .await;
     let auth = |u: &str, p: &str| basic(u, p);
 
-    // Host file on `/`.
+    // Host file on `/`, with the site's 401 page.
     let r = get(&d, "hp.test", "/").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body, "<p>hp.test: who are you?</p>\n");
     assert_eq!(
         values(&r, "www-authenticate"),
         [r#"Basic realm="Restricted hp.test""#]
@@ -280,6 +285,60 @@ async fn location_files_path_over_host_over_default() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn location_override_replaces_the_location_and_its_htpasswd() {
+    let b = TestBackend::start("web").await;
+    let files = Files::new();
+    files.write(
+        "htpasswd/lo.test",
+        &format!("u:{}\n", hash(HashKind::Sha1, "pw")),
+    );
+    files.write(
+        "vhost.d/lo.test_location",
+        "add_header X-Loc host always;\n",
+    );
+    // nginx-proxy: `<host>_location_override` replaces the `/` location only.
+    files.write(
+        "vhost.d/lo.test_location_override",
+        "add_header X-Loc override always;\n",
+    );
+    files.write(
+        &format!("vhost.d/lo.test_{}_location_override", sha1_hex("/exact/")),
+        "return 418;\n",
+    );
+    let d = start(
+        &files,
+        &[
+            entry("lo.test", b.addr),
+            entry("lo.test", b.addr).set("VIRTUAL_PATH", "/api/"),
+            entry("lo.test", b.addr).set("VIRTUAL_PATH", "/exact/"),
+        ],
+    )
+    .await;
+    let r = get(&d, "lo.test", "/").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the override drops the htpasswd: {r:?}"
+    );
+    assert_eq!(values(&r, "x-loc"), ["override"]);
+    let r = get(&d, "lo.test", "/api/").await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "other paths keep the host's htpasswd"
+    );
+    let r = get_with(
+        &d,
+        "lo.test",
+        "/api/",
+        &[("authorization", &basic("u", "pw"))],
+    )
+    .await;
+    assert_eq!(values(&r, "x-loc"), ["host"]);
+    assert_eq!(get(&d, "lo.test", "/exact/").await.status.as_u16(), 418);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conf_d_header_on_every_site_but_not_on_the_unknown_host() {
     let b = TestBackend::start("web").await;
     let files = Files::new();
@@ -454,6 +513,10 @@ async fn conf_d_limit_req_zone_with_vhost_d_limit_req() {
         "limit_req_zone $binary_remote_addr zone=perip:10m rate=5r/s;\n",
     );
     files.write("vhost.d/lr.test", "limit_req zone=perip burst=2 nodelay;\n");
+    files.write(
+        "html/errors/lr.test/429.html",
+        "<p>lr.test: slow down</p>\n",
+    );
     let d = start(&files, &[entry("lr.test", b.addr)]).await;
     for i in 0..3 {
         assert_eq!(
@@ -464,9 +527,11 @@ async fn conf_d_limit_req_zone_with_vhost_d_limit_req() {
     }
     let mut codes = Vec::new();
     for _ in 0..30 {
-        let s = get(&d, "lr.test", "/").await.status;
-        codes.push(s.as_u16());
-        if s == StatusCode::TOO_MANY_REQUESTS {
+        let r = get(&d, "lr.test", "/").await;
+        codes.push(r.status.as_u16());
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.body, "<p>lr.test: slow down</p>\n");
+            assert!(!values(&r, "retry-after").is_empty(), "{r:?}");
             break;
         }
     }

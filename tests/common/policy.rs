@@ -379,12 +379,25 @@ fn content(req: Request<Incoming>, gate: Arc<Notify>) -> Response<Body> {
 
 /// What curl saw: status, headers (lower-case names, last response only), body bytes as
 /// written by curl (decoded when `--compressed`), and how many bytes came over the wire.
-#[derive(Debug)]
 pub struct CurlReply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub wire_bytes: u64,
+}
+
+/// Bodies are long: a failing assertion shows their length and first bytes only.
+impl std::fmt::Debug for CurlReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let head = &self.body[..self.body.len().min(80)];
+        f.debug_struct("CurlReply")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("body_start", &String::from_utf8_lossy(head))
+            .field("wire_bytes", &self.wire_bytes)
+            .finish()
+    }
 }
 
 impl CurlReply {
