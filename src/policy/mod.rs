@@ -5,8 +5,10 @@
 //! access → auth → rate limit → body limit → request headers → forward → response headers →
 //! compression → error pages.
 
+mod compress;
 mod spec;
 
+pub use compress::negotiate;
 pub use spec::{
     AccessRule, BasicAuth, Compression, Encoding, ErrorPage, FixedAnswer, HeaderOp, IpNet, Origin,
     Policy, RateLimit, ResponseHeaderOp, Timeouts,
