@@ -8,7 +8,7 @@
 mod compress;
 mod spec;
 
-pub use compress::negotiate;
+pub use compress::{CompressFacts, compress, negotiate};
 pub use spec::{
     AccessRule, BasicAuth, Compression, Encoding, ErrorPage, FixedAnswer, HeaderOp, IpNet, Origin,
     Policy, RateLimit, ResponseHeaderOp, Timeouts,
