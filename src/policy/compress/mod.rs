@@ -17,4 +17,6 @@ pub use response::{CompressFacts, compress};
 #[cfg(test)]
 mod body_tests;
 #[cfg(test)]
+mod hyper_tests;
+#[cfg(test)]
 mod test_body;
