@@ -80,17 +80,6 @@ wait_ok() { # url
   return 1
 }
 
-# cpu_ticks PID...: user+system clock ticks of all threads of the given processes (bench.sh's).
-cpu_ticks() {
-  local t=0 p task
-  for p in "$@"; do
-    for task in /proc/"$p"/task/*; do
-      read -r -a f < <(sed 's/.*) //' "$task/stat")
-      t=$((t + f[11] + f[12]))
-    done
-  done
-  echo "$t"
-}
 
 # probe NAME PORT: one gzip request; prints the response's bytes if it came back gzip-encoded,
 # nothing if it came back plain (and says so on stderr), `bad` if it does not decode to the
