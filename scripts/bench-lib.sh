@@ -70,3 +70,15 @@ NGINX_PROXY_HEADERS="
   proxy_set_header X-Forwarded-Ssl \$proxy_x_forwarded_ssl;
   proxy_set_header X-Original-URI \$request_uri;
   proxy_set_header Proxy '';"
+
+# cpu_ticks PID...: user+system clock ticks of all threads of the given processes.
+cpu_ticks() {
+  local t=0 p task
+  for p in "$@"; do
+    for task in /proc/"$p"/task/*; do
+      read -r -a f < <(sed 's/.*) //' "$task/stat")
+      t=$((t + f[11] + f[12]))
+    done
+  done
+  echo "$t"
+}

@@ -50,17 +50,6 @@ wait_ok() { # url host
   return 1
 }
 
-# cpu_ticks PID...: user+system clock ticks of all threads of the given processes.
-cpu_ticks() {
-  local t=0 p task
-  for p in "$@"; do
-    for task in /proc/"$p"/task/*; do
-      read -r -a f < <(sed 's/.*) //' "$task/stat")
-      t=$((t + f[11] + f[12]))
-    done
-  done
-  echo "$t"
-}
 
 run_wrk() { # key url pids... -> appends "rps p50 p99 cpu_us_per_req" to $WORK/$key
   local key=$1 url=$2; shift 2

@@ -8,12 +8,14 @@
 mod access;
 mod auth;
 mod compiled;
+mod compress;
 mod rate;
 mod spec;
 
 pub use access::{allowed, internal, parse_net, parse_net_noting};
 pub use auth::{AuthOutcome, Authenticator, parse_htpasswd, parse_inline};
 pub use compiled::{Refusal, SitePolicy};
+pub use compress::{CompressFacts, compress, negotiate};
 pub use rate::{DEFAULT_CAPACITY, RateLimiter, parse_rate, retry_after_seconds};
 pub use spec::{
     AccessRule, BasicAuth, Compression, Encoding, ErrorPage, FixedAnswer, HeaderOp, IpNet, Origin,

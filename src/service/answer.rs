@@ -129,9 +129,11 @@ pub(super) fn with_page(
     body: &bytes::Bytes,
 ) {
     *resp.body_mut() = exchange::full(body.clone());
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, content_type.clone());
-    resp.headers_mut().remove(header::CONTENT_LENGTH);
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type.clone());
+    headers.remove(header::CONTENT_LENGTH);
+    // The page replaces a body compression may already have wrapped: it goes out as it is.
+    headers.remove(header::CONTENT_ENCODING);
 }
 
 pub(super) fn text(status: StatusCode, body_text: impl Into<bytes::Bytes>) -> Response<ProxyBody> {

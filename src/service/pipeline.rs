@@ -22,7 +22,7 @@ use crate::exchange::{
     self, BoxError, ClientBodyError, ConnInfo, ProxyBody, ProxyError, RequestMeta, is_idempotent,
 };
 use crate::model::Proto;
-use crate::policy::{Refusal, SitePolicy};
+use crate::policy::{CompressFacts, Refusal, SitePolicy, compress};
 use crate::routing::{
     Action, InvalidHost, LocationRoute, SiteRoute, Upstream, normalize_path, parse_host,
 };
@@ -57,7 +57,7 @@ pub async fn handle(
         ),
     };
     if let Some(site_policy) = &policy.policy {
-        respond(site_policy, &policy, ours, &mut response);
+        response = respond(site_policy, &policy, ours, response);
     }
     // nginx-proxy's `add_header Strict-Transport-Security ... always`: errors included; a
     // backend's own header wins.
@@ -135,17 +135,16 @@ async fn route(
 #[derive(Default)]
 struct Applied {
     policy: Option<Arc<SitePolicy>>,
-    head: bool,
-    accept_encoding: Option<HeaderValue>,
+    compress: Option<CompressFacts>,
 }
 
 impl Applied {
     fn take(&mut self, policy: &Arc<SitePolicy>, req: &Request<Incoming>) {
         self.policy = Some(policy.clone());
-        if policy.compression.is_some() {
-            self.head = req.method() == http::Method::HEAD;
-            self.accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
-        }
+        self.compress = policy
+            .compression
+            .as_ref()
+            .map(|cfg| CompressFacts::new(cfg, req.method(), req.headers()));
     }
 }
 
@@ -178,13 +177,21 @@ async fn admit(
 }
 
 /// response headers → compression → error pages (the last only for answers dockside wrote).
-fn respond(policy: &SitePolicy, applied: &Applied, ours: bool, response: &mut Response<ProxyBody>) {
+fn respond(
+    policy: &SitePolicy,
+    applied: &Applied,
+    ours: bool,
+    mut response: Response<ProxyBody>,
+) -> Response<ProxyBody> {
     let status = response.status();
     policy.rewrite_response(status, response.headers_mut());
-    let _ = (applied.head, &applied.accept_encoding);
-    if ours && let Some((content_type, body)) = policy.error_page(status) {
-        with_page(response, content_type, body);
+    if let (Some(cfg), Some(facts)) = (&policy.compression, applied.compress) {
+        response = compress(cfg, facts, response);
     }
+    if ours && let Some((content_type, body)) = policy.error_page(status) {
+        with_page(&mut response, content_type, body);
+    }
+    response
 }
 
 /// The site's `CLIENT_MAX_BODY_SIZE` setting, else the location's `client_max_body_size` from
