@@ -179,7 +179,12 @@ pub fn spawn(
     tokio::spawn(async move {
         let (ev_tx, mut ev_rx) = mpsc::channel::<()>(1);
         let _watcher = watcher(&path, ev_tx);
-        let mut last_stamp = stamp(&path);
+        // `None`: the first tick (at once) reads the file again, so an edit made between the
+        // caller's `load` and this task's start (before the watcher existed) is not missed —
+        // as `nginx_files::spawn` does. That first read repeats the caller's warnings only if
+        // the file changed.
+        let mut last_stamp = None;
+        let mut initial = true;
         let mut poll = tokio::time::interval(Duration::from_secs(2));
         loop {
             tokio::select! {
@@ -196,11 +201,9 @@ pub fn spawn(
                 tracing::debug!(file = %path.display(), "routes file is empty (being written?); keeping the current routes");
                 continue;
             }
+            let first = std::mem::replace(&mut initial, false);
             match load(&path) {
                 Ok(routes) => {
-                    for w in &routes.warnings {
-                        tracing::warn!("{w}");
-                    }
                     let changed = tx.send_if_modified(|items| {
                         let differs = *items != routes.items;
                         if differs {
@@ -208,6 +211,11 @@ pub fn spawn(
                         }
                         differs
                     });
+                    if changed || !first {
+                        for w in &routes.warnings {
+                            tracing::warn!("{w}");
+                        }
+                    }
                     if changed {
                         tracing::info!(file = %path.display(), "routes file reloaded");
                     }

@@ -114,6 +114,34 @@ async fn edits_are_published_and_syntax_errors_keep_the_last_good() {
     task.await.unwrap();
 }
 
+/// An edit landing after the caller's `load` but before the task has stamped the file and
+/// registered its watcher was never published: the poll compared against the edited stamp.
+/// On a current-thread runtime the task cannot start before the edit below.
+#[tokio::test]
+async fn an_edit_before_the_task_starts_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.toml");
+    let write = |host: &str| {
+        std::fs::write(
+            &path,
+            format!("[[site]]\nVIRTUAL_HOST = \"{host}\"\nbackends = [\"127.0.0.1:1\"]\n"),
+        )
+        .unwrap()
+    };
+    write("one.tld");
+    let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
+    let token = CancellationToken::new();
+    let task = spawn(path.clone(), tx, token.clone());
+    write("two.tld");
+    tokio::time::timeout(Duration::from_secs(3), rx.changed())
+        .await
+        .expect("the edit is published")
+        .unwrap();
+    assert_eq!(rx.borrow()[0].vars["VIRTUAL_HOST"], "two.tld");
+    token.cancel();
+    task.await.unwrap();
+}
+
 /// An editor writing in place leaves the file empty for a moment; a watcher that read it
 /// then published "no sites", and a broken save right after kept that as the last good.
 #[tokio::test]
