@@ -839,3 +839,65 @@ async fn settings_override_files_for_the_same_part() {
         "IP_ALLOW overrides the file's deny all"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conf_d_gzip_on_for_every_site_and_a_vhost_d_gzip_off() {
+    common::require_tool("curl", "curl");
+    let content = ContentBackend::start().await;
+    let files = Files::new();
+    files.write("conf.d/gzip.conf", "gzip on;\n");
+    files.write("vhost.d/quiet.test", "gzip off;\n");
+    let d = start(
+        &files,
+        &[
+            entry("loud.test", content.addr),
+            entry("quiet.test", content.addr),
+        ],
+    )
+    .await;
+    let n = 30_000;
+    let gz = ["--compressed", "-H", "Accept-Encoding: gzip"];
+    // nginx-proxy's http-level gzip_types include application/json.
+    let r = curl_get(&d, "loud.test", &format!("/body/json/{n}"), &gz);
+    assert_eq!(r.header("content-encoding"), Some("gzip"), "{r:?}");
+    assert!(r.body == compressible(n));
+    let r = curl_get(&d, "quiet.test", &format!("/body/json/{n}"), &gz);
+    assert_eq!(
+        r.header("content-encoding"),
+        None,
+        "gzip off in vhost.d: {r:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_pages_stay_readable_with_compression_on() {
+    common::require_tool("curl", "curl");
+    let b = TestBackend::start("web").await;
+    let files = Files::new();
+    let page = format!("<p>{}</p>\n", "zipped.test is down ".repeat(100));
+    files.write("html/errors/zipped.test/502.html", &page);
+    files.write("html/errors/zipped.test/403.html", &page);
+    let d = start(
+        &files,
+        &[
+            entry("zipped.test", dead_addr()).set("COMPRESSION", "on"),
+            entry("zipped.test", b.addr)
+                .set("VIRTUAL_PATH", "/private/")
+                .set("COMPRESSION", "on")
+                .set("IP_DENY", "127.0.0.1"),
+        ],
+    )
+    .await;
+    for (path, status) in [("/", 502), ("/private/", 403)] {
+        for coding in ["gzip", "br", "zstd"] {
+            let accept = format!("Accept-Encoding: {coding}");
+            let r = curl_get(&d, "zipped.test", path, &["--compressed", "-H", &accept]);
+            assert_eq!(r.status, status, "{path} {coding}");
+            assert_eq!(
+                String::from_utf8_lossy(&r.body),
+                page,
+                "{path} {coding}: {r:?}"
+            );
+        }
+    }
+}
