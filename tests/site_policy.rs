@@ -662,3 +662,57 @@ async fn body_limit_setting_answers_413() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// A backend whose SYNs go unanswered: a listener with a backlog of 1 that never accepts,
+/// its queue filled, so Linux drops further SYNs and `connect` hangs.
+async fn unanswering_backend() -> (tokio::net::TcpListener, Vec<tokio::net::TcpStream>) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = sock.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => fillers.push(s),
+            _ => break,
+        }
+    }
+    let probe = tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await;
+    assert!(
+        probe.is_err(),
+        "could not make a backend that leaves connects hanging (queue of {} filled)",
+        fillers.len()
+    );
+    (listener, fillers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_timeout_applies_to_its_location() {
+    let (listener, _fillers) = unanswering_backend().await;
+    let files = Files::new();
+    let d = start(
+        &files,
+        &[entry("ct.test", listener.local_addr().unwrap()).set("PROXY_CONNECT_TIMEOUT", "300ms")],
+    )
+    .await;
+    let started = Instant::now();
+    let r = get(&d, "ct.test", "/").await;
+    let took = started.elapsed();
+    assert!(
+        matches!(r.status.as_u16(), 502 | 504),
+        "a connect timeout answers 502/504: {r:?}"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "answered after {took:?}: PROXY_CONNECT_TIMEOUT=300ms did not apply (default 5 s)"
+    );
+}
