@@ -194,11 +194,13 @@ fn respond(
     response
 }
 
-/// The site's `CLIENT_MAX_BODY_SIZE` setting, else the location's `client_max_body_size` from
-/// nginx-proxy's files: a setting wins over a file for the same part (docs/configuration.md).
+/// A location's `client_max_body_size` wins over the site's `CLIENT_MAX_BODY_SIZE`.
 fn body_limit(site: &SiteRoute, location: &LocationRoute) -> Option<u64> {
-    site.client_max_body_size
-        .or_else(|| location.policy.as_ref().and_then(|p| p.max_body))
+    location
+        .policy
+        .as_ref()
+        .and_then(|p| p.max_body)
+        .or(site.client_max_body_size)
 }
 
 /// Sends the rewritten request to the location's backends.

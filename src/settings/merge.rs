@@ -98,8 +98,18 @@ fn with_files(mut site: Site, files: &NginxFiles, skipped: &mut Vec<Skipped>) ->
     }
     let pages = site_pages(files, &site.host);
     let mut server = resolved.server;
+    // `CLIENT_MAX_BODY_SIZE` is a setting and wins over a file's `client_max_body_size`
+    // (docs/configuration.md); the file's value must not stay in the policy `check` prints.
+    let setting_wins = |p: &mut Policy| {
+        if site.client_max_body_size.is_some() {
+            p.max_body = None;
+            p.origins.retain(|o| o.part != "max_body");
+        }
+    };
+    setting_wins(&mut server);
     server.overlay(&pages);
     for (location, mut base) in site.locations.iter_mut().zip(resolved.locations) {
+        setting_wins(&mut base);
         base.overlay(&pages);
         base.overlay(&location.policy);
         location.policy = base;

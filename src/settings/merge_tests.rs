@@ -159,3 +159,40 @@ fn routes_file_addresses_are_kept() {
     };
     assert_eq!(build(&[it]).sites[0].locations[0].backends.len(), 2);
 }
+
+/// A setting wins over a file for the same part: `CLIENT_MAX_BODY_SIZE` over a `vhost.d`
+/// `client_max_body_size`, which then appears nowhere in the policy (nor in `dockside check`).
+#[test]
+fn client_max_body_size_setting_wins_over_vhost_d() {
+    let mut files = NginxFiles::default();
+    for host in ["set.tld", "file.tld"] {
+        files
+            .vhost_d
+            .insert(host.to_owned(), "client_max_body_size 1k;\n".to_owned());
+    }
+    let s = build_with(
+        &[
+            item(
+                "web1",
+                1,
+                2,
+                &[("VIRTUAL_HOST", "set.tld"), ("CLIENT_MAX_BODY_SIZE", "10k")],
+            ),
+            item("web2", 2, 3, &[("VIRTUAL_HOST", "file.tld")]),
+        ],
+        &files,
+    );
+    let site = |h: &str| s.sites.iter().find(|x| x.host == h).unwrap();
+    let set = site("set.tld");
+    assert_eq!(set.client_max_body_size, Some(10 * 1024));
+    assert_eq!(set.locations[0].policy.max_body, None);
+    assert!(
+        set.locations[0]
+            .policy
+            .origins
+            .iter()
+            .all(|o| o.part != "max_body")
+    );
+    assert_eq!(set.policy.max_body, None);
+    assert_eq!(site("file.tld").locations[0].policy.max_body, Some(1024));
+}
