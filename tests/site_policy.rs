@@ -454,6 +454,14 @@ async fn compression_is_negotiated_and_decoded_by_curl() {
     assert_eq!(r.body.as_bytes(), &raw[..]);
 
     let all = ["--compressed", "-H", "Accept-Encoding: zstd, br, gzip"];
+    // The backend's own Vary is kept beside Accept-Encoding.
+    let r = curl_get(&d, "z.test", "/vary/5000", &all);
+    assert_eq!(r.header("content-encoding"), Some("zstd"));
+    let vary = r.headers_named("vary").join(",").to_ascii_lowercase();
+    assert!(
+        vary.contains("origin") && vary.contains("accept-encoding"),
+        "Vary: {vary}"
+    );
     // Too small to be worth it.
     let r = curl_get(&d, "z.test", "/body/html/600", &all);
     assert_eq!(

@@ -259,6 +259,7 @@ pub const PRE_GZ: &[u8] = include_bytes!("../data/policy/pre.json.gz");
 /// A backend answering by path:
 /// - `/body/<kind>/<n>`: `n` compressible bytes as `html` (text/html), `plain` (text/plain),
 ///   `json` (application/json) or `png` (image/png), with `Content-Length`;
+/// - `/vary/<n>`: as `/body/html/<n>`, with the backend's own `Vary: Origin`;
 /// - `/pregz`: [`PRE_GZ`] with `Content-Encoding: gzip` (application/json);
 /// - `/stream`: text/plain without a length: a first chunk (starting `first-chunk`), then —
 ///   once the test calls [`ContentBackend::release`] — a last chunk ending `last-chunk`;
@@ -333,6 +334,12 @@ fn content(req: Request<Incoming>, gate: Arc<Notify>) -> Response<Body> {
             let mut r = answer(ct, full(body));
             r.headers_mut()
                 .insert("content-length", n.to_string().parse().unwrap());
+            r
+        }
+        ["vary", n] => {
+            let n: usize = n.parse().unwrap_or(0);
+            let mut r = answer("text/html", full(Bytes::from(compressible(n))));
+            r.headers_mut().insert("vary", "Origin".parse().unwrap());
             r
         }
         ["pregz"] => {
