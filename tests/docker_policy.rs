@@ -86,6 +86,18 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
     let w3 = Container::run("open", &scope, &strs(&open)).await;
     let _w4 = Container::run("only-net", &scope, &strs(&only_net)).await;
     let _w5 = Container::run("label-wins", &scope, &strs(&label_wins)).await;
+    // Basic auth from the env, response headers from a label (the two characters `\n`).
+    let sha = common::policy::hash(common::policy::HashKind::Sha1, "door");
+    let auth = web(
+        "auth.test",
+        &[
+            "-e",
+            &format!("BASIC_AUTH=keeper:{sha}"),
+            "--label",
+            "RESPONSE_HEADERS=X-From: label\\nX-Two: 2",
+        ],
+    );
+    let w6 = Container::run("auth", &scope, &strs(&auth)).await;
     let client = Container::run("client", &scope, &on_net).await;
     let client_ip = ip_on(&client, &net).await;
     assert!(client_ip.starts_with("198.18."), "client at {client_ip}");
@@ -119,6 +131,30 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
         }
     }
     let port = d.addr.port();
+    let deadline = Instant::now() + WAIT;
+    let r = loop {
+        let r = get(&d, "auth.test", "/").await;
+        if r.status != StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    assert_eq!(
+        r.headers.get("www-authenticate").unwrap(),
+        r#"Basic realm="Restricted auth.test""#
+    );
+    assert_eq!(r.headers.get("x-from").unwrap(), "label", "{r:?}");
+    let r = common::policy::get_with(
+        &d,
+        "auth.test",
+        "/",
+        &[("authorization", &common::policy::basic("keeper", "door"))],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body.trim(), w6.page().await);
+    assert_eq!(r.headers.get("x-two").unwrap(), "2");
     let (code, text) = wget(&client, &gateway, port, "open.test").await;
     assert_eq!(code, 200, "open.test from {client_ip}:\n{text}");
     assert!(text.contains(&w3.page().await), "open.test page:\n{text}");
