@@ -1,7 +1,9 @@
 //! Site policies as settings (issue 14), through the whole proxy: routes-file entries carrying
 //! `BASIC_AUTH`, `IP_ALLOW`/`IP_DENY`/`NETWORK_ACCESS`, `REQUEST_HEADERS`/`RESPONSE_HEADERS`,
-//! `RETURN`/`REDIRECT_TO_HOST`, `PROXY_READ_TIMEOUT`, `COMPRESSION` and `RATE_LIMIT`, read by
-//! real clients (curl, which decodes gzip/br/zstd itself, and the hyper client) on loopback.
+//! `RETURN`/`REDIRECT_TO_HOST`, `PROXY_CONNECT_TIMEOUT`/`PROXY_READ_TIMEOUT`, `COMPRESSION*`,
+//! `RATE_LIMIT` and `CLIENT_MAX_BODY_SIZE`, read by real clients (curl, which decodes
+//! gzip/br/zstd itself, and the hyper client) on loopback — from 127.0.0.1 and, where the
+//! client address matters, from other 127/8 addresses.
 
 mod common;
 
