@@ -901,3 +901,40 @@ async fn error_pages_stay_readable_with_compression_on() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regex_host_files_are_named_by_the_sha1_of_the_regex() {
+    let b = TestBackend::start("web").await;
+    let files = Files::new();
+    let host = r"~^rx[0-9]+\.test$";
+    // nginx-proxy's template: `sha1 $host`, the leading `~` included.
+    let vh = sha1_hex(host);
+    files.write(
+        &format!("htpasswd/{vh}"),
+        &format!("r:{}\n", hash(HashKind::Sha256Crypt, "rx-pw")),
+    );
+    files.write(&format!("vhost.d/{vh}"), "add_header X-Regex yes always;\n");
+    let d = start(&files, &[entry(host, b.addr)]).await;
+    let deadline = Instant::now() + common::WAIT;
+    let r = loop {
+        let r = get(&d, "rx7.test", "/").await;
+        if r.status != StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    assert_eq!(
+        values(&r, "www-authenticate"),
+        [r#"Basic realm="Restricted access""#]
+    );
+    assert_eq!(values(&r, "x-regex"), ["yes"]);
+    let r = get_with(
+        &d,
+        "rx42.test",
+        "/",
+        &[("authorization", &basic("r", "rx-pw"))],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
