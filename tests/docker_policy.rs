@@ -80,12 +80,23 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
             "NETWORK_ACCESS=external",
         ],
     );
+    // IP_ALLOW adds to NETWORK_ACCESS=internal's list.
+    let internal_plus = web(
+        "internal-plus.test",
+        &[
+            "-e",
+            "NETWORK_ACCESS=internal",
+            "-e",
+            &format!("IP_ALLOW={subnet}"),
+        ],
+    );
     let only_net = web("only-net.test", &["-e", &format!("IP_ALLOW={subnet}")]);
     let _w1 = Container::run("internal", &scope, &strs(&internal_env)).await;
     let _w2 = Container::run("label", &scope, &strs(&internal_label)).await;
     let w3 = Container::run("open", &scope, &strs(&open)).await;
     let _w4 = Container::run("only-net", &scope, &strs(&only_net)).await;
     let _w5 = Container::run("label-wins", &scope, &strs(&label_wins)).await;
+    let _w7 = Container::run("internal-plus", &scope, &strs(&internal_plus)).await;
     // Basic auth from the env, response headers from a label (the two characters `\n`).
     let sha = common::policy::hash(common::policy::HashKind::Sha1, "door");
     let auth = web(
@@ -117,6 +128,7 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
         "label.test",
         "open.test",
         "label-wins.test",
+        "internal-plus.test",
     ] {
         loop {
             let r = get(&d, host, "/").await;
@@ -169,6 +181,11 @@ async fn network_access_internal_refuses_a_client_outside_the_internal_ranges() 
     assert_eq!(
         code, 200,
         "label NETWORK_ACCESS=external over env internal:\n{text}"
+    );
+    let (code, text) = wget(&client, &gateway, port, "internal-plus.test").await;
+    assert_eq!(
+        code, 200,
+        "NETWORK_ACCESS=internal + IP_ALLOW={subnet}:\n{text}"
     );
     // IP_ALLOW with the container subnet: the container in, loopback out.
     let (code, text) = wget(&client, &gateway, port, "only-net.test").await;

@@ -212,6 +212,10 @@ async fn ip_allow_deny_and_internal_from_loopback() {
         entry("elsewhere.test", b.addr).set("IP_ALLOW", "10.0.0.0/8, 192.168.0.0/16"),
         entry("internal.test", b.addr).set("NETWORK_ACCESS", "internal"),
         entry("v6only.test", b.addr).set("IP_ALLOW", "::1"),
+        // IP_DENY is checked before IP_ALLOW.
+        entry("both.test", b.addr)
+            .set("IP_ALLOW", "127.0.0.0/8")
+            .set("IP_DENY", "127.0.0.1"),
     ];
     let d = start_with(&files, &entries, |c| c.trust_downstream_proxy = false).await;
     let from = |ip: [u8; 4]| IpAddr::from(ip);
@@ -230,6 +234,11 @@ async fn ip_allow_deny_and_internal_from_loopback() {
         403,
         "127.0.0.1 is not ::1"
     );
+    assert_eq!(status(get(&d, "both.test", "/").await), 403);
+    assert_eq!(
+        status(get_from(&d, from(OTHER_LOCAL), "both.test", "/", &[]).await),
+        200
+    );
     // curl, as a user would see it.
     assert_eq!(curl_get(&d, "deny.test", "/", &[]).status, 403);
     // A forged X-Forwarded-For from an untrusted client changes nothing.
@@ -237,7 +246,7 @@ async fn ip_allow_deny_and_internal_from_loopback() {
         let r = get_with(&d, host, "/", &[("x-forwarded-for", "10.1.2.3")]).await;
         assert_eq!(status(r), want, "{host} with a forged X-Forwarded-For");
     }
-    assert_eq!(b.hits(), 3, "only the allowed requests reach the backend");
+    assert_eq!(b.hits(), 4, "only the allowed requests reach the backend");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
