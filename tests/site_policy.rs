@@ -87,6 +87,25 @@ async fn basic_auth_realm_and_every_hash_format() {
         assert_eq!(swapped.status, StatusCode::UNAUTHORIZED, "{kind:?} swapped");
     }
 
+    // Malformed credentials are a 401, never a 400 or a 500; the scheme is case-insensitive.
+    for (i, bad) in [
+        "Basic !!!not-base64",
+        "Basic dXNlcjA=",
+        "Bearer abc",
+        "Basic",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let from = IpAddr::from([127, 0, 2, i as u8 + 1]);
+        let r = get_from(&d, from, "a.test", "/", &[("authorization", bad)]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "Authorization: {bad}");
+    }
+    let (kind, user, _) = &users[0];
+    let lower = basic(user, &format!("pw-0-{kind:?}")).replacen("Basic", "basic", 1);
+    let r = get_with(&d, "a.test", "/", &[("authorization", &lower)]).await;
+    assert_eq!(r.status, StatusCode::OK, "lower-case `basic` scheme");
+
     // Per path: `/admin/` asks, `/` does not; the realm names the path.
     assert_eq!(get(&d, "p.test", "/").await.status, StatusCode::OK);
     let r = get(&d, "p.test", "/admin/x").await;
