@@ -938,3 +938,52 @@ async fn regex_host_files_are_named_by_the_sha1_of_the_regex() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// Polls `host` with `auth` until it answers `want` (≤ 2 s, the promise for file edits).
+async fn wait_status(d: &common::Dockside, host: &str, auth: &str, want: u16) {
+    let since = Instant::now();
+    loop {
+        let r = get_with(d, host, "/", &[("authorization", auth)]).await;
+        if r.status.as_u16() == want {
+            return;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "{host}: not {want} within 2 s of the edit: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn htpasswd_and_error_page_edits_are_live() {
+    let b = TestBackend::start("web").await;
+    let files = Files::new();
+    let line = |u: &str, p: &str| format!("{u}:{}\n", hash(HashKind::Apr1, p));
+    files.write("htpasswd/hx.test", &line("ann", "ann-pw"));
+    let d = start(&files, &[entry("hx.test", b.addr)]).await;
+    let (ann, ben) = (basic("ann", "ann-pw"), basic("ben", "ben-pw"));
+    assert_eq!(
+        get_with(&d, "hx.test", "/", &[("authorization", &ann)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // A user added, then a page for the 401, then the file removed: the site opens.
+    files.write(
+        "htpasswd/hx.test",
+        &format!("{}{}", line("ann", "ann-pw"), line("ben", "ben-pw")),
+    );
+    wait_status(&d, "hx.test", &ben, 200).await;
+    files.write("html/errors/hx.test/401.html", "<p>hx.test: log in</p>\n");
+    let since = Instant::now();
+    while get(&d, "hx.test", "/").await.body != "<p>hx.test: log in</p>\n" {
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "401 page not live"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    std::fs::remove_file(files.path().join("htpasswd/hx.test")).unwrap();
+    wait_status(&d, "hx.test", "", 200).await;
+}
