@@ -45,7 +45,7 @@ install_missing() {
 
 wait_ok() { # url host
   for _ in $(seq 1 100); do
-    curl -sf -o /dev/null -H "Host: $2" "$1" && return 0
+    curl -sf -o /dev/null -H "Host: $2" ${WRK_HEADER:+-H "$WRK_HEADER"} "$1" && return 0
     sleep 0.05
   done
   return 1
