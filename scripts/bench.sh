@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh            # dockside binary with a routes file (needs the routes provider)
 #   scripts/bench.sh --example  # dockside's app::start via examples/bench_target (same data plane)
+#   SKIP_BUILD=1 DOCKSIDE_BIN=path/to/dockside scripts/bench.sh   # a binary built elsewhere
 #   BASELINE_BIN=path/to/older/dockside scripts/bench.sh
 #                               # also measures an earlier build in the same rounds (before/after)
 #   SITE_EXTRA='RATE_LIMIT = "…"' BASELINE_SITE_EXTRA='' WRK_HEADER='Authorization: Basic …'
@@ -44,7 +45,7 @@ install_missing() {
 
 wait_ok() { # url host
   for _ in $(seq 1 100); do
-    curl -sf -o /dev/null -H "Host: $2" "$1" && return 0
+    curl -sf -o /dev/null -H "Host: $2" ${WRK_HEADER:+-H "$WRK_HEADER"} "$1" && return 0
     sleep 0.05
   done
   return 1
@@ -81,7 +82,9 @@ row() { # label key: the median-throughput run, plus every run's req/s
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 install_missing
-cargo build --release --quiet --bin dockside --example bench_target
+DOCKSIDE_BIN=${DOCKSIDE_BIN:-target/release/dockside}
+# SKIP_BUILD=1 with DOCKSIDE_BIN: measure binaries built elsewhere (e.g. two revisions' worktrees).
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin dockside --example bench_target
 
 nginx_conf backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 'hello'; } }"
 # nginx-proxy's request headers (bench-lib.sh), as dockside sends them.
@@ -101,7 +104,7 @@ start_binary() {
   routes_file "$WORK/routes.toml" "${SITE_EXTRA:-}"
   routes_file "$WORK/routes-baseline.toml" "${BASELINE_SITE_EXTRA:-}"
   DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
-    target/release/dockside --http "127.0.0.1:$DOCKSIDE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
+    "$DOCKSIDE_BIN" --http "127.0.0.1:$DOCKSIDE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
   DOCKSIDE_PID=$!
 }
 start_example() {
