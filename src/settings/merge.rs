@@ -94,7 +94,16 @@ fn with_files(mut site: Site, files: &NginxFiles, skipped: &mut Vec<Skipped>) ->
     let paths: Vec<&str> = site.locations.iter().map(|l| l.path.as_str()).collect();
     let resolved = nginx::resolve(files, &site.host, &paths);
     for note in resolved.notes {
-        skipped.push(skip(&note.file, note.to_string(), Severity::Warning));
+        // `file:line` is the entry's source; the reason says what (printed once, not twice).
+        let source = match note.line {
+            0 => note.file.clone(),
+            line => format!("{}:{line}", note.file),
+        };
+        let reason = match note.directive.as_str() {
+            "" => note.what.clone(),
+            d => format!("{d}: {}", note.what),
+        };
+        skipped.push(skip(&source, reason, Severity::Warning));
     }
     let pages = site_pages(files, &site.host);
     let mut server = resolved.server;
