@@ -5,6 +5,7 @@
 //! ```text
 //! Docker engine ─events─► discovery ─(re)list─► settings (pure) ─┐
 //! routes file ──watch───► discovery::file ────► settings (pure) ─┤
+//! vhost.d/ htpasswd/ conf.d/ html/ ─watch─► discovery::nginx_files ─► settings::nginx (pure) ─┤
 //!                                                                ▼
 //!                           DesiredState (plain data, Eq) — published only when changed
 //!              ┌─────────────────────────────────┼──────────────────────────┐
@@ -18,10 +19,15 @@
 //! server/  (workers, accept, permit, one connection, idle watchdogs, WebSocket splice)
 //!   ├─ tls/ (handshake only: SNI → cert resolver reads live; returns tls::Session)
 //!   ▼
-//! service/ (ACME challenge → route → HTTPS policy → location → headers → dispatch; answers)
+//! service/ (ACME challenge → route → HTTPS policy → location → site policy (policy/) →
+//!           headers → dispatch → response headers, compression, error pages; answers)
 //!   ▼
 //! upstream/ (one exchange: order, retry, passive health, timeouts → pool + h1/ | tls | uwsgi/)
 //! ```
+//!
+//! `policy/` is a site policy: plain data the settings build (`Policy`), compiled once per route
+//! table into what a request runs (access, auth with its credential cache, rate limits,
+//! compression), kept across rebuilds while unchanged.
 //!
 //! `exchange/` holds what the three data-plane rooms pass each other (body, connection and
 //! request facts, the error that becomes an answer, the hop-by-hop rule). Dependencies point one
