@@ -754,3 +754,60 @@ async fn connect_timeout_applies_to_its_location() {
         "answered after {took:?}: PROXY_CONNECT_TIMEOUT=300ms did not apply (default 5 s)"
     );
 }
+
+/// `PROXY_SEND_TIMEOUT`: a backend that accepts the request and then stops reading its body
+/// (nginx's `proxy_send_timeout`, the time between two writes) gets the client a 504 after the
+/// send timeout, not after the 60 s read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_timeout_applies_when_the_backend_stops_reading() {
+    require_tool("curl", "curl");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts and holds every connection without reading a byte.
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let files = Files::new();
+    let d = start(
+        &files,
+        &[entry("st.test", addr)
+            .set("PROXY_SEND_TIMEOUT", "1s")
+            .set("PROXY_READ_TIMEOUT", "60s")],
+    )
+    .await;
+    // More than the kernel buffers on both sides can hold, so the upload really stalls.
+    let upload = files.path().join("upload.bin");
+    std::fs::write(&upload, vec![0u8; 64 << 20]).unwrap();
+    let url = format!("http://{}/", d.addr);
+    let at = format!("@{}", upload.display());
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "30",
+            ])
+            .args(["-H", "Host: st.test", "--data-binary", &at, &url])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let code = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(code, "504", "curl: {out:?}");
+    assert!(
+        took < Duration::from_secs(20),
+        "answered after {took:?}: PROXY_SEND_TIMEOUT=1s did not apply (read timeout 60 s)"
+    );
+    holder.abort();
+}

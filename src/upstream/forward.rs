@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
 
 use super::health::{DOWN_FOR, PassiveHealth};
 use super::pool::{Pool, SendError};
+use super::send_timeout;
 use super::tls;
 use super::uwsgi::{self, UwsgiOptions};
 use crate::config::Limits;
@@ -131,10 +133,58 @@ impl Forwarder {
         upgrade: bool,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let limit = meta.timeouts.read.unwrap_or(self.upstream_timeout);
+        // `PROXY_SEND_TIMEOUT`: only a location that sets it, and only for a body, pays for it
+        // (boxed, so the plain path's future does not grow by the watchdog's).
+        if let Some(send_limit) = meta.timeouts.send
+            && !req.body().is_end_stream()
+        {
+            let watched = self.send_watched(req, meta, backend, tls, upgrade, send_limit);
+            return Box::pin(watched).await;
+        }
         let send = self
             .pool
             .send(req, backend, tls, upgrade, meta.timeouts.connect);
-        match tokio::time::timeout(limit, send).await {
+        let sent = tokio::time::timeout(limit, send).await;
+        self.finish(sent, backend, limit)
+    }
+
+    /// `send` with nginx's `proxy_send_timeout`: 504 when the backend stops taking the body.
+    async fn send_watched(
+        &self,
+        req: Request<ProxyBody>,
+        meta: &RequestMeta,
+        backend: &BackendAddr,
+        tls: bool,
+        upgrade: bool,
+        send_limit: Duration,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let limit = meta.timeouts.read.unwrap_or(self.upstream_timeout);
+        let (parts, body) = req.into_parts();
+        let (body, progress) = send_timeout::watch(body);
+        let req = Request::from_parts(parts, body);
+        let send = self
+            .pool
+            .send(req, backend, tls, upgrade, meta.timeouts.connect);
+        let sent = tokio::select! {
+            sent = tokio::time::timeout(limit, send) => sent,
+            () = send_timeout::stalled(&progress, send_limit) => {
+                return Err(ProxyError::Timeout {
+                    backend: backend.clone(),
+                    secs: send_limit.as_secs(),
+                });
+            }
+        };
+        self.finish(sent, backend, limit)
+    }
+
+    /// The timeout's verdict, the hop-by-hop rewrite, and who is at fault for an error.
+    fn finish(
+        &self,
+        sent: Result<Result<Response<ProxyBody>, SendError>, tokio::time::error::Elapsed>,
+        backend: &BackendAddr,
+        limit: Duration,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        match sent {
             Err(_) => Err(ProxyError::Timeout {
                 backend: backend.clone(),
                 secs: limit.as_secs(),

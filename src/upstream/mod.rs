@@ -8,6 +8,7 @@ mod forward;
 mod h1;
 mod health;
 mod pool;
+mod send_timeout;
 mod tls;
 pub mod uwsgi;
 

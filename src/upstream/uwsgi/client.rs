@@ -39,8 +39,10 @@ const MIN_READ: usize = 4 * 1024;
 /// Timeouts that bound one exchange.
 pub(super) struct Deadlines {
     pub connect: Duration,
-    /// Longest wait for the head once the body is sent, and between any two reads or writes.
+    /// Longest wait for the head once the body is sent, and between any two reads.
     pub idle: Duration,
+    /// Longest wait between two writes of the request (`proxy_send_timeout`).
+    pub send: Duration,
 }
 
 /// Sends `packet` and `upload` to `addr` and returns the response with a streaming body.
@@ -59,12 +61,12 @@ pub(super) async fn exchange(
         backend: addr.clone(),
         reason,
     };
-    match timeout(limits.idle, wr.write_all(&packet)).await {
+    match timeout(limits.send, wr.write_all(&packet)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(upstream(format!("sending the vars: {e}"))),
-        Err(_) => return Err(timed_out(addr, limits.idle)),
+        Err(_) => return Err(timed_out(addr, limits.send)),
     }
-    let (writer, sent_rx) = spawn_writer(wr, upload, limits.idle);
+    let (writer, sent_rx) = spawn_writer(wr, upload, limits.send);
     let idle = limits.idle;
     let (mut head, rest) = read_head(&mut rd, sent_rx, addr, idle).await?;
     let framing =

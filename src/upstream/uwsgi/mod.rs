@@ -87,6 +87,11 @@ pub async fn forward(
     let deadlines = client::Deadlines {
         connect: meta.timeouts.connect.unwrap_or(opts.connect_timeout),
         idle: meta.timeouts.read.unwrap_or(opts.read_timeout),
+        send: meta
+            .timeouts
+            .send
+            .or(meta.timeouts.read)
+            .unwrap_or(opts.read_timeout),
     };
     client::exchange(addr, packet, upload, &parts.method, &deadlines).await
 }
