@@ -63,7 +63,7 @@ pub fn parse(item: &SourceItem) -> Result<Contribution, Rejection> {
         }
     }
     let mut path_settings = BTreeMap::new();
-    for &name in PATH_SETTINGS {
+    for name in super::names::path_settings() {
         if let Some(v) = get(name) {
             validate_path_setting(name, v).map_err(Rejection::Invalid)?;
             path_settings.insert(name, v.to_owned());

@@ -74,28 +74,13 @@ pub const POLICY_SETTINGS: &[&str] = &[
 ];
 
 /// Per-path settings: containers of one (host, path) must agree; the oldest wins otherwise.
-pub const PATH_SETTINGS: &[&str] = &[
-    VIRTUAL_PROTO,
-    VIRTUAL_DEST,
-    LABEL_KEEPALIVE,
-    NETWORK_ACCESS,
-    IP_DENY,
-    IP_ALLOW,
-    BASIC_AUTH,
-    BASIC_AUTH_REALM,
-    RATE_LIMIT,
-    PROXY_CONNECT_TIMEOUT,
-    PROXY_READ_TIMEOUT,
-    PROXY_SEND_TIMEOUT,
-    RETURN,
-    REDIRECT_TO_HOST,
-    REQUEST_HEADERS,
-    RESPONSE_HEADERS,
-    COMPRESSION,
-    COMPRESSION_LEVEL,
-    COMPRESSION_MIN_LENGTH,
-    COMPRESSION_TYPES,
-];
+/// The site-policy settings (`POLICY_SETTINGS`) are per path too.
+pub const PATH_SETTINGS: &[&str] = &[VIRTUAL_PROTO, VIRTUAL_DEST, LABEL_KEEPALIVE];
+
+/// Every per-path setting: `PATH_SETTINGS`, then `POLICY_SETTINGS`.
+pub fn path_settings() -> impl Iterator<Item = &'static str> {
+    PATH_SETTINGS.iter().chain(POLICY_SETTINGS).copied()
+}
 
 /// Names a routes-file entry may use besides `backends`; anything else is likely a typo.
 pub fn is_known(name: &str) -> bool {
@@ -107,7 +92,7 @@ pub fn is_known(name: &str) -> bool {
     ]
     .contains(&name)
         || HOST_SETTINGS.contains(&name)
-        || PATH_SETTINGS.contains(&name)
+        || path_settings().any(|n| n == name)
         || name.starts_with("ACME_")
         || name.starts_with("LETSENCRYPT_")
 }
