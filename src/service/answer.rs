@@ -21,24 +21,36 @@ pub(super) type Failure = (ProxyError, Option<BackendAddr>);
 /// The `DEFAULT_ROOT` answer: nginx `return CODE [TEXT|URL]`.
 pub(super) fn default_root(root: &DefaultRoot) -> Response<ProxyBody> {
     let status = root.status;
-    match &root.text {
-        Some(url) if status.is_redirection() => {
+    nginx_return(status, root.text.clone(), status.is_redirection())
+}
+
+/// nginx `return`: with `redirect`, the text is the `Location`; otherwise it is the body, or
+/// the status line when there is none.
+fn nginx_return(
+    status: StatusCode,
+    text_or_url: Option<String>,
+    redirect: bool,
+) -> Response<ProxyBody> {
+    match text_or_url {
+        Some(url) if redirect => {
             let mut resp = text(status, "");
-            if let Ok(v) = HeaderValue::from_str(url) {
+            if let Ok(v) = HeaderValue::from_str(&url) {
                 resp.headers_mut().insert(header::LOCATION, v);
             }
             resp
         }
-        Some(body) => text(status, body.clone()),
-        None => text(
-            status,
-            format!(
-                "{} {}\n",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            ),
-        ),
+        Some(body) => text(status, body),
+        None => text(status, status_line(status)),
     }
+}
+
+/// `404 Not Found\n`: the body of a plain answer.
+fn status_line(status: StatusCode) -> String {
+    format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
 }
 
 /// The one place a `ProxyError` becomes a response and a log line.
@@ -60,14 +72,7 @@ pub(super) fn answer_error(
             }
         }
     }
-    let mut resp = text(
-        status,
-        format!(
-            "{} {}\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        ),
-    );
+    let mut resp = text(status, status_line(status));
     match err {
         ProxyError::BodyTooLarge { .. } => {
             resp.headers_mut()
@@ -97,29 +102,13 @@ pub(super) fn fixed_answer(
     request_uri: &str,
 ) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let expand = |t: &str| {
+    let expanded = answer.text.as_ref().map(|t| {
         t.replace("$scheme", scheme)
             .replace("$request_uri", request_uri)
             .replace("$host", host)
-    };
-    match &answer.text {
-        Some(url) if matches!(answer.status, 301 | 302 | 303 | 307 | 308) => {
-            let mut resp = text(status, "");
-            if let Ok(v) = HeaderValue::from_str(&expand(url)) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            resp
-        }
-        Some(body) => text(status, expand(body)),
-        None => text(
-            status,
-            format!(
-                "{} {}\n",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            ),
-        ),
-    }
+    });
+    let redirect = matches!(answer.status, 301 | 302 | 303 | 307 | 308);
+    nginx_return(status, expanded, redirect)
 }
 
 /// Replaces a dockside-produced answer's body with a configured error page.
