@@ -133,57 +133,38 @@ impl Forwarder {
         upgrade: bool,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let limit = meta.timeouts.read.unwrap_or(self.upstream_timeout);
-        // `PROXY_SEND_TIMEOUT`: only a location that sets it, and only for a body, pays for it
-        // (boxed, so the plain path's future does not grow by the watchdog's).
-        if let Some(send_limit) = meta.timeouts.send
-            && !req.body().is_end_stream()
-        {
-            let watched = self.send_watched(req, meta, backend, tls, upgrade, send_limit);
-            return Box::pin(watched).await;
-        }
+        // `PROXY_SEND_TIMEOUT`: only a location that sets it, and only for a body, pays for it.
+        let (req, watchdog) = match meta.timeouts.send {
+            Some(send_limit) if !req.body().is_end_stream() => {
+                let (parts, body) = req.into_parts();
+                let (body, progress) = send_timeout::watch(body);
+                (
+                    Request::from_parts(parts, body),
+                    Some((progress, send_limit)),
+                )
+            }
+            _ => (req, None),
+        };
         let send = self
             .pool
             .send(req, backend, tls, upgrade, meta.timeouts.connect);
-        let sent = tokio::time::timeout(limit, send).await;
-        self.finish(sent, backend, limit)
-    }
-
-    /// `send` with nginx's `proxy_send_timeout`: 504 when the backend stops taking the body.
-    async fn send_watched(
-        &self,
-        req: Request<ProxyBody>,
-        meta: &RequestMeta,
-        backend: &BackendAddr,
-        tls: bool,
-        upgrade: bool,
-        send_limit: Duration,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
-        let limit = meta.timeouts.read.unwrap_or(self.upstream_timeout);
-        let (parts, body) = req.into_parts();
-        let (body, progress) = send_timeout::watch(body);
-        let req = Request::from_parts(parts, body);
-        let send = self
-            .pool
-            .send(req, backend, tls, upgrade, meta.timeouts.connect);
-        let sent = tokio::select! {
-            sent = tokio::time::timeout(limit, send) => sent,
-            () = send_timeout::stalled(&progress, send_limit) => {
-                return Err(ProxyError::Timeout {
-                    backend: backend.clone(),
-                    secs: send_limit.as_secs(),
-                });
+        let send = tokio::time::timeout(limit, send);
+        let sent = match watchdog {
+            None => send.await,
+            // Boxed, so the plain path's future does not grow by the watchdog's.
+            Some((progress, send_limit)) => {
+                let watched = send_timeout::unless_stalled(send, &progress, send_limit);
+                match Box::pin(watched).await {
+                    Some(sent) => sent,
+                    None => {
+                        return Err(ProxyError::Timeout {
+                            backend: backend.clone(),
+                            secs: send_limit.as_secs(),
+                        });
+                    }
+                }
             }
         };
-        self.finish(sent, backend, limit)
-    }
-
-    /// The timeout's verdict, the hop-by-hop rewrite, and who is at fault for an error.
-    fn finish(
-        &self,
-        sent: Result<Result<Response<ProxyBody>, SendError>, tokio::time::error::Elapsed>,
-        backend: &BackendAddr,
-        limit: Duration,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
         match sent {
             Err(_) => Err(ProxyError::Timeout {
                 backend: backend.clone(),

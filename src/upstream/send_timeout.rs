@@ -42,6 +42,18 @@ pub(super) fn watch(body: ProxyBody) -> (ProxyBody, Arc<Progress>) {
     (body.boxed(), progress)
 }
 
+/// `exchange`'s output, or `None` when the backend stopped taking the body for `limit` first.
+pub(super) async fn unless_stalled<T>(
+    exchange: impl std::future::Future<Output = T>,
+    progress: &Progress,
+    limit: Duration,
+) -> Option<T> {
+    tokio::select! {
+        out = exchange => Some(out),
+        () = stalled(progress, limit) => None,
+    }
+}
+
 /// Resolves when the backend has not taken any of the body for `limit`; never once the body
 /// is sent, before its first poll, or while the client is the one being waited for.
 pub(super) async fn stalled(progress: &Progress, limit: Duration) {
