@@ -19,17 +19,13 @@ ROUNDS=${ROUNDS:-3}
 LEVEL=${LEVEL:-1}
 BASE=${BENCH_PORT_BASE:-28180}
 BACKEND_PORT=$((BASE + 1)) NGINX_PORT=$((BASE + 2)) DOCKSIDE_PORT=$((BASE + 3))
-for p in $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "port $p is in use: set BENCH_PORT_BASE to another base port" >&2; exit 1
-  fi
-done
+. scripts/bench-lib.sh
+require_free_ports $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT
 HOST=bench.local
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
-. scripts/bench-lib.sh
 require_tools nginx:nginx wrk:wrk curl:curl gzip:gzip
 
 # DOCKSIDE_BIN: a dockside binary already built (skips the release build here).

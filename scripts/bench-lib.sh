@@ -3,6 +3,16 @@
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+# require_free_ports PORT...: fails, naming BENCH_PORT_BASE, when something listens on one.
+require_free_ports() {
+  local p
+  for p in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "port $p is in use: set BENCH_PORT_BASE to another base port" >&2; exit 1
+    fi
+  done
+}
+
 # require_tools TOOL:PACKAGE...: fails with the apt-get line for the first one missing.
 require_tools() {
   local tool

@@ -20,11 +20,8 @@ ROUNDS=${ROUNDS:-3}   # targets are measured in turns, ROUNDS times; the median 
 BASE=${BENCH_PORT_BASE:-28080}   # four consecutive free ports above this one
 BACKEND_PORT=$((BASE + 1)) NGINX_PORT=$((BASE + 2)) DOCKSIDE_PORT=$((BASE + 3)) BASELINE_PORT=$((BASE + 4))
 BASELINE_BIN=${BASELINE_BIN:-}
-for p in $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT $BASELINE_PORT; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "port $p is in use: set BENCH_PORT_BASE to another base port" >&2; exit 1
-  fi
-done
+. scripts/bench-lib.sh
+require_free_ports $BACKEND_PORT $NGINX_PORT $DOCKSIDE_PORT $BASELINE_PORT
 HOST=bench.local
 WORK=$(mktemp -d)
 PIDS=()
@@ -41,7 +38,6 @@ install_missing() {
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
   fi
 }
-. scripts/bench-lib.sh
 
 wait_ok() { # url host
   for _ in $(seq 1 100); do
