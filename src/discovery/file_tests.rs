@@ -78,17 +78,17 @@ fn syntax_errors_name_the_file() {
     );
 }
 
+/// A routes file with one site for `host`.
+fn write_site(path: &Path, host: &str) {
+    let text = format!("[[site]]\nVIRTUAL_HOST = \"{host}\"\nbackends = [\"127.0.0.1:1\"]\n");
+    std::fs::write(path, text).unwrap();
+}
+
 #[tokio::test]
 async fn edits_are_published_and_syntax_errors_keep_the_last_good() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("routes.toml");
-    let write = |host: &str| {
-        std::fs::write(
-            &path,
-            format!("[[site]]\nVIRTUAL_HOST = \"{host}\"\nbackends = [\"127.0.0.1:1\"]\n"),
-        )
-        .unwrap()
-    };
+    let write = |host: &str| write_site(&path, host);
     write("one.tld");
     let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
@@ -121,13 +121,7 @@ async fn edits_are_published_and_syntax_errors_keep_the_last_good() {
 async fn an_edit_before_the_task_starts_is_published() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("routes.toml");
-    let write = |host: &str| {
-        std::fs::write(
-            &path,
-            format!("[[site]]\nVIRTUAL_HOST = \"{host}\"\nbackends = [\"127.0.0.1:1\"]\n"),
-        )
-        .unwrap()
-    };
+    let write = |host: &str| write_site(&path, host);
     write("one.tld");
     let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
