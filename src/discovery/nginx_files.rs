@@ -183,8 +183,8 @@ pub fn spawn(
     })
 }
 
-/// inotify on each folder that exists (and their parent, so a folder created later is seen
-/// by the poll's next stamp anyway); without inotify the 2 s poll alone.
+/// inotify on each folder that exists; a folder created later, or a system without inotify,
+/// is seen by the 2 s poll.
 fn watchers(dirs: &NginxDirs, tx: &mpsc::Sender<()>) -> Vec<notify::RecommendedWatcher> {
     use notify::Watcher;
     let mut out = Vec::new();

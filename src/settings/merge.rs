@@ -74,9 +74,10 @@ pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
     }
 
     let certificates = super::acme::requests(&ordered, &mut skipped);
+    let conf_d = nginx::proxy_wide(files);
     let sites = hosts
         .into_iter()
-        .map(|(host, acc)| with_files(site(host, acc), files, &mut skipped))
+        .map(|(host, acc)| with_files(site(host, acc), files, &conf_d, &mut skipped))
         .collect();
     skipped.sort();
     skipped.dedup();
@@ -90,9 +91,14 @@ pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
 
 /// Lays the settings' policy of each location over what nginx-proxy's files give it (files <
 /// settings), and reports the directives the files use that dockside does not apply.
-fn with_files(mut site: Site, files: &NginxFiles, skipped: &mut Vec<Skipped>) -> Site {
+fn with_files(
+    mut site: Site,
+    files: &NginxFiles,
+    conf_d: &nginx::ProxyWide,
+    skipped: &mut Vec<Skipped>,
+) -> Site {
     let paths: Vec<&str> = site.locations.iter().map(|l| l.path.as_str()).collect();
-    let resolved = nginx::resolve(files, &site.host, &paths);
+    let resolved = nginx::resolve_with(files, conf_d, &site.host, &paths);
     for note in resolved.notes {
         // `file:line` is the entry's source; the reason says what (printed once, not twice).
         let source = match note.line {

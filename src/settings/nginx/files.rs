@@ -57,7 +57,21 @@ const GENERATED: &str = "default.conf";
 /// Where dockside differs from nginx: `add_header` / `proxy_set_header` of an inner level are
 /// added to the outer ones', where nginx would drop the outer ones (a known nginx-proxy trap,
 /// which would also drop its `Strict-Transport-Security`).
+#[cfg(test)]
 pub fn resolve(files: &NginxFiles, host: &str, paths: &[&str]) -> Resolved {
+    resolve_with(files, &proxy_wide(files), host, paths)
+}
+
+/// `conf.d`, read once per snapshot: every site starts from it.
+#[derive(Debug, Clone)]
+pub struct ProxyWide {
+    zones: BTreeMap<String, u64>,
+    levels: Vec<Level>,
+    notes: Vec<Note>,
+}
+
+/// Reads `conf.d/*.conf`: its `limit_req_zone` definitions and one policy level per file.
+pub fn proxy_wide(files: &NginxFiles) -> ProxyWide {
     let mut notes = Vec::new();
     let parsed_conf_d = parse_conf_d(files, &mut notes);
     let mut zones = BTreeMap::new();
@@ -68,7 +82,7 @@ pub fn resolve(files: &NginxFiles, host: &str, paths: &[&str]) -> Resolved {
         zones: &zones,
         htpasswd: &files.htpasswd,
     };
-    let mut levels: Vec<Level> = parsed_conf_d
+    let levels: Vec<Level> = parsed_conf_d
         .iter()
         .map(|(file, directives)| {
             let (level, n) = read_level(file, directives, Context::Http, &env);
@@ -76,6 +90,27 @@ pub fn resolve(files: &NginxFiles, host: &str, paths: &[&str]) -> Resolved {
             level
         })
         .collect();
+    ProxyWide {
+        zones,
+        levels,
+        notes,
+    }
+}
+
+/// `resolve`, starting from a `conf.d` already read by [`proxy_wide`] (so a build with many
+/// sites reads it once, not once per site).
+pub fn resolve_with(
+    files: &NginxFiles,
+    conf_d: &ProxyWide,
+    host: &str,
+    paths: &[&str],
+) -> Resolved {
+    let mut notes = conf_d.notes.clone();
+    let env = Env {
+        zones: &conf_d.zones,
+        htpasswd: &files.htpasswd,
+    };
+    let mut levels = conf_d.levels.clone();
 
     let vh = file_host(host);
     let server_file = [vh.as_str(), "default"]
