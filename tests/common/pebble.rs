@@ -42,17 +42,33 @@ pub struct Pebble {
     pebble: Option<Child>,
 }
 
-/// A free loopback TCP port for a process started later (bound then released). Picked below
-/// the kernel's ephemeral range (32768-60999): a port from `bind(0)` can be handed out again as
-/// the source port of any outgoing connection of a parallel test before Pebble binds it.
+/// A free loopback TCP port for a process started later, reserved for the rest of this test
+/// process. Picked below the kernel's ephemeral range (32768-60999), so no outgoing connection
+/// takes it as its source port; reserved by an advisory lock on `<tmp>/dockside-test-ports/<port>`
+/// so that no parallel test (in this binary or another) is handed the same port while the
+/// process meant for it is still starting. The lock goes with the process, even on a crash.
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::Mutex;
+    static HELD: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("dockside-test-ports");
+    std::fs::create_dir_all(&dir).expect("create the port-reservation dir");
     loop {
         let random = std::collections::hash_map::RandomState::new()
             .build_hasher()
             .finish();
         let port = 20_000 + (random % 12_000) as u16;
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+            .expect("open a port-reservation file");
+        if lock.try_lock().is_err() {
+            continue;
+        }
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            HELD.lock().unwrap_or_else(|e| e.into_inner()).push(lock);
             return port;
         }
     }
