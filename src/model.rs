@@ -41,6 +41,12 @@ pub struct Site {
     pub acme_http_challenge: Option<AcmeChallengeLocation>,
     /// Bytes; `None` = unlimited (bodies stream, so there is no reason for nginx's 1 MiB).
     pub client_max_body_size: Option<u64>,
+    /// `EXTERNAL_HTTP_PORT` (or a MULTIPORTS host's `external_http_port`): the port this site's
+    /// plain-HTTP server listens on instead of the global HTTP port (nginx-proxy §1.3).
+    pub external_http_port: Option<u16>,
+    /// `EXTERNAL_HTTPS_PORT` (or MULTIPORTS `external_https_port`): this site's TLS port, also the
+    /// port HTTP→HTTPS redirects point to.
+    pub external_https_port: Option<u16>,
     /// The server-level policy (`vhost.d/<host>`, `conf.d`): for answers no location gives.
     pub policy: Policy,
     /// Names of the containers / routes-file entries that define this site (oldest first).
