@@ -261,6 +261,7 @@ fn site(host: String, acc: HostAcc) -> Site {
         }),
         policy: Default::default(),
         sources: acc.sources,
+        ..Default::default()
     }
 }
 
