@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real: curl/openssl clients, uWSGI, Pebble,
-# busybox-static (backend images), nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
+# busybox-static (backend images), htpasswd, nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -13,6 +13,8 @@ have pebble || need+=(pebble)
 have nghttp || need+=(nghttp2-client)
 have python3 || need+=(python3)
 have file || need+=(file)
+# tests/common/policy.rs: basic-auth hashes (bcrypt, {SHA}) made by the real htpasswd
+have htpasswd || need+=(apache2-utils)
 # tests/deploy_image.rs: `docker-compose config` on deploy/*.yml
 have docker-compose || need+=(docker-compose)
 if [ ${#need[@]} -eq 0 ]; then
