@@ -1,12 +1,13 @@
 //! The downstream side: worker threads (one runtime and one set of `SO_REUSEPORT` sockets per
 //! core), the accept loop with its connection permit and TLS handshake, serving one connection
 //! (hyper-util, HTTP/1.1 and h2c), the idle and header watchdogs, and the WebSocket splice. A
-//! request is handed to `service` and nothing here looks inside it. The PROXY protocol and
-//! HTTP/3 listeners land here.
+//! request is handed to `service` and nothing here looks inside it. `ENABLE_PROXY_PROTOCOL`'s
+//! header is read here (`proxy_header`), before TLS; HTTP/3 listeners will land here too.
 
 mod accept;
 mod connection;
 mod idle;
+mod proxy_header;
 mod upgrade;
 mod workers;
 
