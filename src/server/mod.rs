@@ -7,9 +7,11 @@
 mod accept;
 mod connection;
 mod idle;
+mod listen;
 mod proxy_header;
 mod upgrade;
 mod workers;
 
 pub(crate) use connection::http_builder;
-pub(crate) use workers::{Workers, bind};
+pub(crate) use listen::{Bound, bind_error, bind_with_twin, describe as describe_listeners};
+pub(crate) use workers::{Listener, Workers};
