@@ -149,19 +149,25 @@ fn run_worker(
         }
     };
     runtime.block_on(async move {
+        // One task per listen address: a connection on one does not poll the others' loops.
         let mut loops = Vec::with_capacity(sockets.len());
         for (socket, tls) in sockets {
             match TcpListener::from_std(socket) {
-                Ok(listener) => {
-                    loops.push(accept_loop(listener, state.clone(), tracker.clone(), tls))
-                }
+                Ok(listener) => loops.push(tokio::spawn(accept_loop(
+                    listener,
+                    state.clone(),
+                    tracker.clone(),
+                    tls,
+                ))),
                 Err(e) => {
                     tracing::error!("worker cannot register its listener: {e}");
                     return;
                 }
             }
         }
-        futures_util::future::join_all(loops).await;
+        for accept in loops {
+            let _ = accept.await;
+        }
         // Keep this runtime alive while its connections drain (or until the deadline).
         tokio::select! {
             _ = tracker.wait() => {}
