@@ -17,7 +17,7 @@ use crate::discovery::{self, DockerSettings, file, nginx_files};
 use crate::live::Live;
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{RouteTable, SiteDefaults};
-use crate::server::{self, Workers};
+use crate::server::{self, Bound, Listener, Workers, bind_error, bind_with_twin};
 use crate::service::{LogThrottle, ServiceState};
 use crate::tls::TlsAcceptor;
 use crate::upstream::uwsgi::{self, UwsgiOptions};
@@ -38,6 +38,10 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Where the HTTPS listener is bound; `None` with `--https off`.
     pub https_addr: Option<SocketAddr>,
+    /// Every HTTP address bound: `http_addr`, then its IPv6 twin with `ENABLE_IPV6`.
+    pub http_addrs: Vec<SocketAddr>,
+    /// Every HTTPS address bound, likewise (empty with `--https off`).
+    pub https_addrs: Vec<SocketAddr>,
     /// Where the admin listener is bound; `None` with `--admin off`.
     pub admin_addr: Option<SocketAddr>,
     /// ACME counters and per-certificate status; `None` when ACME is off.
@@ -128,7 +132,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listeners = Listeners::bind(&config).await?;
     let shared = Shared::new(&config, &listeners);
     let desired = spawn_state(&config, &shared).await?;
-    let workers = spawn_workers(&config, &shared, listeners.http, listeners.https)?;
+    let (http_addrs, https_addrs) = (listeners.http_addrs(), listeners.https_addrs());
+    let workers = spawn_workers(
+        &config,
+        &shared,
+        listeners.threads,
+        listeners.http,
+        listeners.https,
+    )?;
     let acme = spawn_certificates(&config, &shared, &desired)?;
     spawn_admin(listeners.admin, &shared, &desired);
     if config.trust_downstream_proxy_defaulted {
@@ -136,10 +147,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
         );
     }
-    tracing::info!(http = %listeners.http_addr, https = ?listeners.https_addr, admin = ?listeners.admin_addr, workers = listeners.threads, "dockside is serving");
+    tracing::info!(http = ?http_addrs, https = ?https_addrs, admin = ?listeners.admin_addr, proxy_protocol = config.proxy_protocol, workers = listeners.threads, "dockside is serving");
     Ok(Running {
-        http_addr: listeners.http_addr,
-        https_addr: listeners.https_addr,
+        http_addr: http_addrs[0],
+        https_addr: https_addrs.first().copied(),
+        http_addrs,
+        https_addrs,
         admin_addr: listeners.admin_addr,
         acme,
         live: shared.live.clone(),
@@ -153,31 +166,24 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 
 /// The bound sockets, before anything serves them: a taken port fails startup here.
 struct Listeners {
-    /// One worker thread (and one `SO_REUSEPORT` socket per listener) per core.
+    /// One worker thread (and one `SO_REUSEPORT` socket per listen address) per core.
     threads: usize,
-    http: Vec<std::net::TcpListener>,
-    https: Option<Vec<std::net::TcpListener>>,
+    /// The HTTP address, then its IPv6 twin with `ENABLE_IPV6`.
+    http: Vec<Bound>,
+    /// Likewise for HTTPS; empty with `--https off`.
+    https: Vec<Bound>,
     admin: Option<tokio::net::TcpListener>,
-    /// Where the listeners are bound (the real port when asked for port 0).
-    http_addr: SocketAddr,
-    https_addr: Option<SocketAddr>,
     admin_addr: Option<SocketAddr>,
 }
 
 impl Listeners {
     async fn bind(config: &Config) -> anyhow::Result<Listeners> {
         let threads = worker_count();
-        let http = server::bind(config.http, threads).map_err(|e| bind_error(config.http, e))?;
-        let http_addr = http[0]
-            .local_addr()
-            .context("reading the HTTP listener address")?;
+        let http = bind_with_twin(config.http, config.ipv6, threads)?;
         let https = match config.https {
-            Some(addr) => Some(server::bind(addr, threads).map_err(|e| bind_error(addr, e))?),
-            None => None,
+            Some(addr) => bind_with_twin(addr, config.ipv6, threads)?,
+            None => Vec::new(),
         };
-        let https_addr = https
-            .as_ref()
-            .and_then(|sockets| sockets[0].local_addr().ok());
         let admin = match config.admin {
             Some(addr) => Some(bind(addr).await?),
             None => None,
@@ -188,10 +194,16 @@ impl Listeners {
             http,
             https,
             admin,
-            http_addr,
-            https_addr,
             admin_addr,
         })
+    }
+
+    fn http_addrs(&self) -> Vec<SocketAddr> {
+        self.http.iter().map(|b| b.addr).collect()
+    }
+
+    fn https_addrs(&self) -> Vec<SocketAddr> {
+        self.https.iter().map(|b| b.addr).collect()
     }
 }
 
@@ -236,22 +248,31 @@ async fn spawn_state(
     Ok(desired)
 }
 
-/// The worker threads serving the HTTP sockets and, with TLS, the HTTPS ones.
+/// The worker threads serving every HTTP socket and, with TLS, every HTTPS one.
 fn spawn_workers(
     config: &Config,
     shared: &Shared,
-    http: Vec<std::net::TcpListener>,
-    https: Option<Vec<std::net::TcpListener>>,
+    threads: usize,
+    http: Vec<Bound>,
+    https: Vec<Bound>,
 ) -> anyhow::Result<Workers> {
-    let https = match https {
-        Some(sockets) => {
-            let live = shared.live.clone();
-            let acceptor = TlsAcceptor::new(live, shared.challenges.clone(), HANDSHAKE_TIMEOUT)?;
-            Some((sockets, Arc::new(acceptor)))
-        }
-        None => None,
+    let acceptor = if https.is_empty() {
+        None
+    } else {
+        let live = shared.live.clone();
+        let acceptor = TlsAcceptor::new(live, shared.challenges.clone(), HANDSHAKE_TIMEOUT)?;
+        Some(Arc::new(acceptor))
     };
-    Workers::spawn(http, https, || shared.state(config), &shared.tracker)
+    let plain = http.into_iter().map(|b| Listener {
+        sockets: b.sockets,
+        tls: None,
+    });
+    let tls = https.into_iter().map(|b| Listener {
+        sockets: b.sockets,
+        tls: acceptor.clone(),
+    });
+    let listeners = plain.chain(tls).collect();
+    Workers::spawn(listeners, threads, || shared.state(config), &shared.tracker)
 }
 
 /// With HTTPS: the certificate directory watcher and, with ACME on, the reconciler. Returns
@@ -318,14 +339,14 @@ impl Shared {
     /// What the workers share, empty; TLS state only with an HTTPS listener.
     fn new(config: &Config, listeners: &Listeners) -> Shared {
         Shared {
-            live: live_state(config, listeners.https.is_some()),
+            live: live_state(config, !listeners.https.is_empty()),
             challenges: Arc::new(Challenges::new(config.acme_accept_unknown_host)),
             health: Arc::new(PassiveHealth::default()),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             cancel: CancellationToken::new(),
             http: server::http_builder(&config.limits),
-            https: listeners.https.is_some(),
-            https_port: listeners.https_addr.map_or(443, |a| a.port()),
+            https: !listeners.https.is_empty(),
+            https_port: listeners.https.first().map_or(443, |b| b.addr.port()),
             tracker: TaskTracker::new(),
             spool_budget: uwsgi::spool_budget(&config.limits),
             warnings: Arc::new(LogThrottle::new(WARNING_EVERY)),
@@ -349,6 +370,7 @@ impl Shared {
             )?,
             warnings: self.warnings.clone(),
             trust_downstream: config.trust_downstream_proxy,
+            proxy_protocol: config.proxy_protocol,
             access_log: config.access_log,
             limits: config.limits.clone(),
             connections: self.connections.clone(),
@@ -516,6 +538,7 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let files = nginx_files::load(&config.nginx_dirs, &Default::default());
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
+    sources.push(server::describe_listeners(config));
     Ok(format!(
         "{}\n\n{}{}",
         sources.join("\n"),
@@ -603,16 +626,4 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| bind_error(addr, e))
-}
-
-/// Turns the usual bind failures into one line that says what to do.
-fn bind_error(addr: SocketAddr, e: std::io::Error) -> anyhow::Error {
-    let hint = match e.kind() {
-        std::io::ErrorKind::PermissionDenied => "permission denied — run as root, grant CAP_NET_BIND_SERVICE, or use a port above 1023 (e.g. --http 8080)".to_owned(),
-        std::io::ErrorKind::AddrInUse => {
-            "address already in use — stop the other server or choose another port".to_owned()
-        }
-        _ => e.to_string(),
-    };
-    anyhow::anyhow!("cannot bind {addr}: {hint}")
 }

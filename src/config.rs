@@ -1,7 +1,7 @@
 //! What the user said (flags, with nginx-proxy's environment names as fallback) and the
 //! validated `Config` the program runs with.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -134,6 +134,17 @@ pub struct Flags {
     /// Offer HTTP/2 (ENABLE_HTTP2).
     #[arg(global = true, long, env = "ENABLE_HTTP2", default_value = "true")]
     pub enable_http2: String,
+    /// Also listen on IPv6: a `[::]` twin of each IPv4 listener (ENABLE_IPV6).
+    #[arg(global = true, long, env = "ENABLE_IPV6", default_value = "false")]
+    pub enable_ipv6: String,
+    /// Every connection starts with a PROXY protocol v1/v2 header (ENABLE_PROXY_PROTOCOL).
+    #[arg(
+        global = true,
+        long,
+        env = "ENABLE_PROXY_PROTOCOL",
+        default_value = "false"
+    )]
+    pub enable_proxy_protocol: String,
     /// Pass client X-Forwarded-* headers through (TRUST_DOWNSTREAM_PROXY).
     #[arg(global = true, long, env = "TRUST_DOWNSTREAM_PROXY")]
     pub trust_downstream_proxy: Option<String>,
@@ -240,6 +251,11 @@ pub struct Config {
     pub http: SocketAddr,
     pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
+    /// `ENABLE_IPV6`: each IPv4 listener gets its IPv6 twin (`ipv6_twin`).
+    pub ipv6: bool,
+    /// `ENABLE_PROXY_PROTOCOL`: every HTTP and HTTPS connection must begin with a PROXY
+    /// protocol header, whose source address becomes the client's.
+    pub proxy_protocol: bool,
     pub routes: Option<PathBuf>,
     /// Docker discovery (`DOCKER_HOST` and docker-gen's names); `None` with `--docker-host off`.
     /// An embedder (or a test running beside others) scopes discovery with its
@@ -317,6 +333,8 @@ impl Config {
             http,
             https,
             admin: off_or_listen("DOCKSIDE_ADMIN", &f.admin)?,
+            ipv6: flag("ENABLE_IPV6", &f.enable_ipv6)?,
+            proxy_protocol: flag("ENABLE_PROXY_PROTOCOL", &f.enable_proxy_protocol)?,
             docker: match f.docker_host.as_deref() {
                 Some(v) if is_off(v) => None,
                 _ => Some(DockerSettings::from_vars(&env, f.docker_host.clone())?),
@@ -461,6 +479,18 @@ pub fn listen_addr(name: &str, value: &str) -> anyhow::Result<SocketAddr> {
     v.parse().with_context(|| {
         format!("{name}={v:?}: expected a port (8080) or an address (127.0.0.1:8080)")
     })
+}
+
+/// The IPv6 listener `ENABLE_IPV6` adds next to an IPv4 one, on the same port: the IPv4
+/// wildcard gets `[::]`, IPv4 loopback gets `[::1]`; another IPv4 address has no IPv6
+/// counterpart, and an IPv6 address is already what the user asked for (both `None`).
+pub fn ipv6_twin(addr: SocketAddr) -> Option<SocketAddr> {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => Ipv6Addr::UNSPECIFIED,
+        IpAddr::V4(v4) if v4.is_loopback() => Ipv6Addr::LOCALHOST,
+        _ => return None,
+    };
+    Some(SocketAddr::new(IpAddr::V6(ip), addr.port()))
 }
 
 #[cfg(test)]

@@ -84,3 +84,33 @@ fn acme_globals_come_from_the_environment_given_and_only_with_https() {
     assert_eq!(c.spool_dir, PathBuf::from("/spool"));
     assert!(config(&["--https", "off"], &vars).unwrap().acme.is_none());
 }
+
+#[test]
+fn ipv6_and_proxy_protocol_are_off_by_default_and_parse_bool() {
+    let c = config(&[], &[]).unwrap();
+    assert!(!c.ipv6 && !c.proxy_protocol);
+    let c = config(&["--enable-ipv6", "T", "--enable-proxy-protocol", "1"], &[]).unwrap();
+    assert!(c.ipv6 && c.proxy_protocol);
+    for (args, name) in [
+        (&["--enable-ipv6", "yes"][..], "ENABLE_IPV6"),
+        (
+            &["--enable-proxy-protocol", "on"][..],
+            "ENABLE_PROXY_PROTOCOL",
+        ),
+    ] {
+        let err = format!("{:#}", config(args, &[]).unwrap_err());
+        assert!(err.contains(name), "{err}");
+    }
+}
+
+#[test]
+fn the_ipv6_twin_of_a_listen_address() {
+    let twin = |a: &str| ipv6_twin(a.parse().unwrap()).map(|t| t.to_string());
+    assert_eq!(twin("0.0.0.0:80").as_deref(), Some("[::]:80"));
+    assert_eq!(twin("127.0.0.1:8080").as_deref(), Some("[::1]:8080"));
+    assert_eq!(twin("127.0.0.1:0").as_deref(), Some("[::1]:0"));
+    // No IPv6 counterpart, or already IPv6: taken as given.
+    assert_eq!(twin("192.168.1.5:80"), None);
+    assert_eq!(twin("[::]:80"), None);
+    assert_eq!(twin("[2001:db8::1]:443"), None);
+}

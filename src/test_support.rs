@@ -15,6 +15,8 @@ pub fn config(certs_dir: PathBuf) -> Config {
         http: SocketAddr::from(([127, 0, 0, 1], 0)),
         https: None,
         admin: None,
+        ipv6: false,
+        proxy_protocol: false,
         routes: None,
         docker: None,
         // Inside the test's own directory, never a shared folder next to it.

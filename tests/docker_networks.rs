@@ -1,6 +1,7 @@
 //! Backend addresses against the real engine (nginx-proxy §1.6.3): first shared network by
 //! name, `docker network connect/disconnect`, the labelled network container, host-network
-//! backends (loopback when standalone, else the first non-internal gateway), IPv6.
+//! backends (loopback when standalone, else the first non-internal gateway), IPv6 (and with
+//! PREFER_IPV6_NETWORK, a request through dockside that reaches the backend over IPv6).
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::docker::*;
+use common::{Dockside, get, logs};
 use dockside::model::{Health, Reach};
 
 const SOCKET: &str = ENGINE_SOCKET;
@@ -226,4 +228,46 @@ async fn host_network_backend_goes_through_the_first_non_internal_gateway() {
         },
     )
     .await;
+}
+
+/// PREFER_IPV6_NETWORK end to end (§1.6.3 step 5): dockside dials the container's
+/// `GlobalIPv6Address` as `[addr]:port`; the page comes back and the access log's upstream is
+/// that IPv6 address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_ipv6_network_reaches_the_backend_over_ipv6() {
+    logs::capture();
+    ensure_image();
+    let scope = Scope::new();
+    // Unique to this process, and apart from the subnet of the test above.
+    let subnet = format!("fd00:beef:{:x}::/64", std::process::id() & 0xffff);
+    let net = Network::create_with("v6e2e", &["--ipv6", "--subnet", &subnet]).await;
+    let web = Container::run(
+        "web6",
+        &scope,
+        &["--network", &net.name, "-e", "VIRTUAL_HOST=v6e2e.test"],
+    )
+    .await;
+    let fmt = format!(
+        "{{{{(index .NetworkSettings.Networks \"{}\").GlobalIPv6Address}}}}",
+        net.name
+    );
+    let ipv6 = docker(&["inspect", "-f", &fmt, &web.name]).await;
+    assert!(ipv6.starts_with("fd00:beef:"), "no IPv6 address: {ipv6:?}");
+    let mut settings = scope.settings(Path::new(SOCKET));
+    settings.prefer_ipv6 = true;
+    let d = Dockside::start(|c| c.docker = Some(settings)).await;
+    let upstream = format!("[{ipv6}]:80");
+    let deadline = std::time::Instant::now() + WAIT;
+    let reply = loop {
+        let r = get(&d, "v6e2e.test", "/").await;
+        if r.status == 200 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The busybox page names the container (its hostname: the short id).
+    let id = docker(&["inspect", "-f", "{{.Config.Hostname}}", &web.name]).await;
+    assert_eq!(reply.body.trim(), id);
+    logs::wait_line(&["v6e2e.test", &format!("\"{upstream}\"")], WAIT).await;
 }

@@ -41,6 +41,18 @@ pub struct ConnInfo {
     /// The connection's `DOCKSIDE_MAX_CONNECTIONS` permit, set by the accept loop: a connection
     /// upgraded to a WebSocket outlives its HTTP serving and keeps a clone of it.
     pub permit: Option<Arc<OwnedSemaphorePermit>>,
+    /// Set when the connection began with a PROXY protocol header (`ENABLE_PROXY_PROTOCOL`);
+    /// `client` is then the header's source address.
+    pub proxied: Option<Proxied>,
+}
+
+/// What a PROXY protocol header said besides the client's address (nginx's
+/// `$proxy_protocol_*` variables), for the forwarded headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proxied {
+    /// `$proxy_protocol_server_port`: the port the client connected to on the load balancer;
+    /// `None` for v2 `LOCAL` and v1 `UNKNOWN` headers, which carry no addresses.
+    pub destination_port: Option<u16>,
 }
 
 impl ConnInfo {
@@ -61,6 +73,7 @@ impl ConnInfo {
             // An address is always valid header text.
             client_ip: HeaderValue::from_str(&ip).unwrap_or(HeaderValue::from_static("-")),
             permit: None,
+            proxied: None,
         }
     }
 }

@@ -1,17 +1,20 @@
-//! The accept loop of one listener socket: the connection limit, nodelay, the TLS handshake
-//! for HTTPS, then one task per connection (`connection::serve_connection`).
+//! The accept loop of one listener socket: the connection limit, nodelay, the PROXY protocol
+//! header when `ENABLE_PROXY_PROTOCOL` is on, the TLS handshake for HTTPS, then one task per
+//! connection (`connection::serve_connection`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::task::TaskTracker;
 
 use super::connection::serve_connection;
-use crate::exchange::{ConnInfo, Scheme, TlsConn};
+use super::proxy_header::read_header;
+use crate::exchange::{ConnInfo, Proxied, Scheme, TlsConn};
 use crate::service::ServiceState;
-use crate::tls::{Accepted, Session, TlsAcceptor, TlsError};
+use crate::tls::{Accepted as TlsAccepted, Session, TlsAcceptor, TlsError};
 
 /// Accepts clients until shutdown, plain TCP or, with `tls`, TLS (handshake through the
 /// `TlsAcceptor`: SNI, policy, ACME TLS-ALPN-01). Every connection holds one permit of
@@ -46,30 +49,91 @@ pub(super) async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
         // Shared with an upgraded (WebSocket) connection, which may outlive this task.
         let permit = Some(Arc::new(permit));
+        let accepted = Accepted {
+            stream,
+            client,
+            local,
+            permit,
+        };
+        let state = state.clone();
+        if state.proxy_protocol {
+            tracker.spawn(accepted.serve_proxied(state, tls.clone()));
+            continue;
+        }
         match &tls {
             None => {
-                let mut conn = ConnInfo::new(client, local, Scheme::Http, None, None);
-                conn.permit = permit;
-                tracker.spawn(serve_connection(stream, conn, state));
+                tracker.spawn(accepted.serve_http(state, None));
             }
             Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                tracker.spawn(async move {
-                    // A failed handshake ends only this connection.
-                    match acceptor.accept(stream, client).await {
-                        Ok(Some(Accepted { stream, session })) => {
-                            let mut conn = https_conn(client, local, session);
-                            conn.permit = permit;
-                            serve_connection(stream, conn, state).await
-                        }
-                        Ok(None) | Err(TlsError::Refused { .. }) => {}
-                        Err(e) => tracing::debug!(%client, "TLS handshake failed: {e}"),
-                    }
-                });
+                tracker.spawn(accepted.serve_https(state, acceptor.clone(), None));
             }
+        }
+    }
+}
+
+/// One accepted connection, before anything was read from it.
+struct Accepted {
+    stream: TcpStream,
+    /// The socket's peer; the PROXY header's source replaces it.
+    client: SocketAddr,
+    local: SocketAddr,
+    permit: Option<Arc<OwnedSemaphorePermit>>,
+}
+
+impl Accepted {
+    fn serve_http(
+        self,
+        state: Arc<ServiceState>,
+        proxied: Option<Proxied>,
+    ) -> impl Future<Output = ()> + use<> {
+        let mut conn = ConnInfo::new(self.client, self.local, Scheme::Http, None, None);
+        conn.permit = self.permit;
+        conn.proxied = proxied;
+        serve_connection(self.stream, conn, state)
+    }
+
+    async fn serve_https(
+        self,
+        state: Arc<ServiceState>,
+        acceptor: Arc<TlsAcceptor>,
+        proxied: Option<Proxied>,
+    ) {
+        let client = self.client;
+        // A failed handshake ends only this connection.
+        match acceptor.accept(self.stream, client).await {
+            Ok(Some(TlsAccepted { stream, session })) => {
+                let mut conn = https_conn(client, self.local, session);
+                conn.permit = self.permit;
+                conn.proxied = proxied;
+                serve_connection(stream, conn, state).await
+            }
+            Ok(None) | Err(TlsError::Refused { .. }) => {}
+            Err(e) => tracing::debug!(%client, "TLS handshake failed: {e}"),
+        }
+    }
+
+    /// `ENABLE_PROXY_PROTOCOL`: the header first, within the header timeout, then HTTP or
+    /// TLS as usual with the header's source as the client. A connection without a valid
+    /// header is closed without a word, as nginx does.
+    async fn serve_proxied(mut self, state: Arc<ServiceState>, tls: Option<Arc<TlsAcceptor>>) {
+        let header = match read_header(&mut self.stream, state.limits.header_timeout).await {
+            Ok(header) => header,
+            Err(e) => {
+                tracing::debug!(peer = %self.client, "closing: {e}");
+                return;
+            }
+        };
+        let proxied = Proxied {
+            destination_port: header.addresses.map(|(_, destination)| destination.port()),
+        };
+        if let Some((source, _)) = header.addresses {
+            self.client = source;
+        }
+        match tls {
+            None => self.serve_http(state, Some(proxied)).await,
+            Some(acceptor) => self.serve_https(state, acceptor, Some(proxied)).await,
         }
     }
 }

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::exchange::Scheme;
 use crate::exchange::hop::{Framing, strip_hop_by_hop};
+use crate::exchange::{Proxied, Scheme};
 use crate::routing::PathPattern;
 
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
@@ -35,6 +35,10 @@ pub struct HeaderContext<'a> {
     pub trust_downstream: bool,
     /// The location's upstream keep-alive; off sends `Connection: close`.
     pub keepalive: bool,
+    /// `ENABLE_PROXY_PROTOCOL`: what the connection's PROXY header said. A trusted downstream
+    /// then gets `X-Forwarded-For` from the header alone and `X-Forwarded-Port` from its
+    /// destination port (nginx-proxy's `$proxy_protocol_addr` / `_server_port`).
+    pub proxied: Option<Proxied>,
 }
 
 /// Whether the client asked to switch protocols (WebSocket): nginx forwards `Upgrade` then.
@@ -56,7 +60,9 @@ fn forwarded_upgrade(headers: &HeaderMap) -> Option<&HeaderValue> {
 
 /// Rewrites the client's headers into the ones sent upstream (nginx-proxy §1.6.9).
 pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
-    let forwarded = ctx.trust_downstream.then(|| ClientForwarded::take(headers));
+    let forwarded = ctx
+        .trust_downstream
+        .then(|| ClientForwarded::take(headers, ctx.proxied.is_some()));
     let upgrade = forwarded_upgrade(headers).cloned();
     strip_hop_by_hop(headers, Framing::Strip);
     headers.remove(&PROXY);
@@ -83,17 +89,27 @@ struct ClientForwarded {
 }
 
 impl ClientForwarded {
-    fn take(headers: &HeaderMap) -> ClientForwarded {
-        let joined: Vec<&str> = headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+    /// Behind the PROXY protocol the header, not the client, says who connected and to which
+    /// port: the client's `X-Forwarded-For` and `X-Forwarded-Port` are dropped.
+    fn take(headers: &HeaderMap, proxied: bool) -> ClientForwarded {
+        let joined: Vec<&str> = if proxied {
+            Vec::new()
+        } else {
+            headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
         ClientForwarded {
             for_: (!joined.is_empty()).then(|| joined.join(", ")),
             proto: headers.get(&X_FORWARDED_PROTO).cloned(),
             host: headers.get(&X_FORWARDED_HOST).cloned(),
-            port: headers.get(&X_FORWARDED_PORT).cloned(),
+            port: if proxied {
+                None
+            } else {
+                headers.get(&X_FORWARDED_PORT).cloned()
+            },
         }
     }
 }
@@ -123,10 +139,21 @@ fn set_forwarding(headers: &mut HeaderMap, ctx: &HeaderContext<'_>, client: Clie
     };
     match client.port {
         Some(p) => headers.insert(X_FORWARDED_PORT.clone(), p),
-        None => headers.insert(X_FORWARDED_PORT.clone(), ctx.server_port.into()),
+        None => headers.insert(X_FORWARDED_PORT.clone(), forwarded_port(ctx).into()),
     };
     headers.insert(X_FORWARDED_SSL.clone(), HeaderValue::from_static(ssl));
     insert_str(headers, X_ORIGINAL_URI.clone(), ctx.request_uri);
+}
+
+/// `$server_port`, or, behind the PROXY protocol with a trusted downstream, the port the
+/// client connected to on the load balancer (§1.6.9; untrusted keeps `$server_port`).
+fn forwarded_port(ctx: &HeaderContext<'_>) -> u16 {
+    match ctx.proxied {
+        Some(Proxied {
+            destination_port: Some(port),
+        }) if ctx.trust_downstream => port,
+        _ => ctx.server_port,
+    }
 }
 
 /// `Host: $host`, with `:$server_port` unless the port is 80 or 443. A client `Host` that is

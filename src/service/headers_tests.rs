@@ -14,6 +14,7 @@ fn ctx(trust: bool) -> HeaderContext<'static> {
         request_uri: "/a/b?c=1",
         trust_downstream: trust,
         keepalive: true,
+        proxied: None,
     }
 }
 
@@ -288,4 +289,66 @@ fn keep_leaves_the_framing_headers_even_when_connection_names_them() {
     strip_hop_by_hop(&mut strip, Framing::Strip);
     let names: Vec<&str> = strip.keys().map(HeaderName::as_str).collect();
     assert_eq!(names, ["x-end"]);
+}
+
+/// nginx-proxy §1.6.9 with `ENABLE_PROXY_PROTOCOL` (the client address is already the header's
+/// source): trusted, `X-Forwarded-For` is that address alone and `X-Forwarded-Port` the header's
+/// destination port, whatever the client sent; untrusted, as without the PROXY protocol.
+#[test]
+fn proxy_protocol_forwarding() {
+    let proxied = |trust, destination_port| HeaderContext {
+        proxied: Some(Proxied { destination_port }),
+        ..ctx(trust)
+    };
+    let sent = [("x-forwarded-for", "9.9.9.9"), ("x-forwarded-port", "1234")];
+    type Case<'a> = (
+        &'a str,
+        HeaderContext<'static>,
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        &'a str,
+    );
+    let cases: &[Case<'_>] = &[
+        (
+            "trusted",
+            proxied(true, Some(9090)),
+            &sent,
+            "10.0.0.7",
+            "9090",
+        ),
+        (
+            "trusted, no client headers",
+            proxied(true, Some(9090)),
+            &[],
+            "10.0.0.7",
+            "9090",
+        ),
+        (
+            "trusted, LOCAL header",
+            proxied(true, None),
+            &sent,
+            "10.0.0.7",
+            "8080",
+        ),
+        (
+            "untrusted",
+            proxied(false, Some(9090)),
+            &sent,
+            "10.0.0.7",
+            "8080",
+        ),
+        (
+            "trusted, no PROXY protocol",
+            ctx(true),
+            &sent,
+            "9.9.9.9, 10.0.0.7",
+            "1234",
+        ),
+    ];
+    for (name, c, pairs, xff, port) in cases {
+        let h = rewritten(pairs, c);
+        assert_eq!(get(&h, "x-forwarded-for"), Some(*xff), "{name}");
+        assert_eq!(get(&h, "x-forwarded-port"), Some(*port), "{name}");
+        assert_eq!(get(&h, "x-real-ip"), Some("10.0.0.7"), "{name}");
+    }
 }

@@ -300,6 +300,7 @@ fn rewrite(
         request_uri: &meta.request_uri,
         trust_downstream: state.trust_downstream,
         keepalive: upstream.keepalive,
+        proxied: meta.conn.proxied,
     };
     headers::rewrite_request(&mut parts.headers, &ctx);
     // Only a VIRTUAL_DEST replacement changes the target; otherwise keep the parsed URI.

@@ -28,6 +28,9 @@ pub struct ServiceState {
     pub warnings: Arc<LogThrottle>,
     /// `TRUST_DOWNSTREAM_PROXY`.
     pub trust_downstream: bool,
+    /// `ENABLE_PROXY_PROTOCOL`: every connection, on every listener, starts with a PROXY
+    /// protocol header.
+    pub proxy_protocol: bool,
     pub access_log: AccessLog,
     pub limits: Limits,
     /// One permit per client connection (`DOCKSIDE_MAX_CONNECTIONS`), shared by all listeners.

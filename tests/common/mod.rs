@@ -15,6 +15,7 @@ pub mod load;
 pub mod logs;
 pub mod pebble;
 pub mod policy;
+pub mod proxy_protocol;
 pub mod responders;
 pub mod tls;
 pub mod uwsgi;

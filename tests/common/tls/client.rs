@@ -82,7 +82,18 @@ impl Client {
 
     /// Connects with `sni`; sends `GET /` when `http/1.1` was negotiated.
     pub async fn get(&self, addr: SocketAddr, sni: &str) -> std::io::Result<Seen> {
-        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        self.get_after(addr, &[], sni).await
+    }
+
+    /// As `get`, with `preamble` (a PROXY protocol header) written before the ClientHello.
+    pub async fn get_after(
+        &self,
+        addr: SocketAddr,
+        preamble: &[u8],
+        sni: &str,
+    ) -> std::io::Result<Seen> {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+        tcp.write_all(preamble).await?;
         let connector = tokio_rustls::TlsConnector::from(self.config.clone());
         let name = ServerName::try_from(sni.to_owned()).unwrap();
         let mut tls = connector.connect(name, tcp).await?;
