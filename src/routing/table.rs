@@ -134,11 +134,10 @@ impl SiteRoute {
                 path: PathPattern::parse(&loc.path).map_err(|e| e.to_string())?,
                 raw_path: loc.path.clone(),
                 dest: loc.dest.clone(),
-                action: Action::Forward(Arc::new(Upstream::new(
-                    loc.proto,
-                    loc.backends.clone(),
-                    loc.keepalive,
-                ))),
+                action: Action::Forward(Arc::new(
+                    Upstream::new(loc.proto, loc.backends.clone(), loc.keepalive)
+                        .balanced(loc.balance),
+                )),
                 policy: compile(&loc.policy, &site.host, &loc.path, reuse)?,
             });
         }
