@@ -2,7 +2,7 @@
 //! and test_multiports-invalid-syntax), and the `loadbalance` label's warning.
 
 use super::*;
-use crate::model::{BackendAddr, Balance, Proto};
+use crate::model::{BackendAddr, Balance, Proto, Reach};
 use crate::settings::test_support::{container_at, source_item};
 
 fn item(name: &str, created: i64, last_octet: u8, vars: &[(&str, &str)]) -> SourceItem {
@@ -207,5 +207,38 @@ fn loadbalance_label_sets_the_mode_and_unknown_text_warns() {
         )),
         "{}",
         w[0]
+    );
+}
+
+#[test]
+fn a_routes_file_entry_serves_every_declared_host_and_path_from_its_backends() {
+    let it = SourceItem {
+        reach: Reach::Addresses(vec![BackendAddr::Tcp(([127, 0, 0, 1], 8000).into())]),
+        ..source_item(
+            "routes.toml site #1",
+            &[(
+                "VIRTUAL_HOST_MULTIPORTS",
+                "a.tld:\n  /: {port: 9000}\n  /api/: {proto: https}\nb.tld:\n",
+            )],
+        )
+    };
+    let s = build(&[it]);
+    let all: Vec<(String, String, Proto, Vec<String>)> = s
+        .sites
+        .iter()
+        .flat_map(|site| {
+            site.locations
+                .iter()
+                .map(|l| (site.host.clone(), l.path.clone(), l.proto, backends(l)))
+        })
+        .collect();
+    let one = || vec!["127.0.0.1:8000 routes.toml site #1".to_owned()];
+    assert_eq!(
+        all,
+        [
+            ("a.tld".into(), "/".into(), Proto::Http, one()),
+            ("a.tld".into(), "/api/".into(), Proto::Https, one()),
+            ("b.tld".into(), "/".into(), Proto::Http, one()),
+        ]
     );
 }
