@@ -18,7 +18,12 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// A container of the test image that serves three ports, each page naming its port:
 /// `:80 /` → `multi-80`, `:8080 /` → `multi-8080`, `:9000 /v2/` → `multi-9000-v2`.
-async fn multiports_container(scope: &Scope, net: &Network, value: &str) -> Container {
+async fn multiports_container(
+    scope: &Scope,
+    net: &Network,
+    value: &str,
+    extra: &[&str],
+) -> Container {
     ensure_image();
     let script = "B=/bin/busybox; $B mkdir -p /w80 /w8080 /w9000/v2; \
         echo multi-80 >/w80/index.html; echo multi-8080 >/w8080/index.html; \
@@ -27,29 +32,27 @@ async fn multiports_container(scope: &Scope, net: &Network, value: &str) -> Cont
         exec $B httpd -f -p 9000 -h /w9000";
     let label = format!("dockside-test-scope={}", scope.0);
     let mp = format!("VIRTUAL_HOST_MULTIPORTS={value}");
-    common::image::run(
-        "multi",
-        &[
-            "--label",
-            &label,
-            "--network",
-            &net.name,
-            "-e",
-            &mp,
-            // Ignored on a MULTIPORTS container (nginx-proxy §1.3).
-            "-e",
-            "VIRTUAL_HOST=ignored.multi.test",
-            "-e",
-            "VIRTUAL_PORT=9000",
-            "--entrypoint",
-            "/bin/busybox",
-            IMAGE,
-            "sh",
-            "-c",
-            script,
-        ],
-    )
-    .await
+    let mut args = extra.to_vec();
+    args.extend([
+        "--label",
+        &label,
+        "--network",
+        &net.name,
+        "-e",
+        &mp,
+        // Ignored on a MULTIPORTS container (nginx-proxy §1.3).
+        "-e",
+        "VIRTUAL_HOST=ignored.multi.test",
+        "-e",
+        "VIRTUAL_PORT=9000",
+        "--entrypoint",
+        "/bin/busybox",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    common::image::run("multi", &args).await
 }
 
 async fn dockside_for(scope: &Scope) -> Dockside {
@@ -99,7 +102,7 @@ async fn wait_answers(d: &Dockside, host: &str, path: &str, want: &[&str]) {
 async fn merged_with_a_plain_container(value: &str) {
     let scope = Scope::new();
     let net = Network::create("net").await;
-    let multi = multiports_container(&scope, &net, value).await;
+    let multi = multiports_container(&scope, &net, value, &[]).await;
     let plain = Container::run(
         "plain",
         &scope,
@@ -163,8 +166,21 @@ async fn invalid_multiports_skips_its_container_and_every_other_site_works() {
         &scope,
         &net,
         "bad.mp.test:\n  /: {port: 8080}\nbad.mp.test:\n  /: {port: 9000}\n",
+        &[],
     )
     .await;
+    // A valid one beside it, with a load-balancing mode, for `dockside check`.
+    let valid = multiports_container(
+        &scope,
+        &net,
+        "valid.mp.test:\n  /: {port: 8080}\n",
+        &[
+            "--label",
+            "com.github.nginx-proxy.nginx-proxy.loadbalance=least_conn;",
+        ],
+    )
+    .await;
+    let valid_ip = ip_on(&valid, &net).await;
     let good = Container::run(
         "good",
         &scope,
@@ -190,6 +206,7 @@ async fn invalid_multiports_skips_its_container_and_every_other_site_works() {
         "{warning:?}"
     );
     wait_answers(&d, "good.mp.test", "/", &[&good.page().await]).await;
+    wait_answers(&d, "valid.mp.test", "/", &["multi-8080"]).await;
     for host in ["bad.mp.test", "ignored.multi.test"] {
         let r = get(&d, host, "/").await;
         assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{host}: {r:?}");
@@ -214,4 +231,9 @@ async fn invalid_multiports_skips_its_container_and_every_other_site_works() {
         text.contains(&format!("good.mp.test  (from {})", good.name)),
         "{text}"
     );
+    let site = format!(
+        "valid.mp.test  (from {0})\n  HTTPS_METHOD=redirect HSTS=max-age=31536000\n  /  http  loadbalance: least_conn\n    {valid_ip}:8080  ({0})",
+        valid.name
+    );
+    assert!(text.contains(&site), "{site:?} not in:\n{text}");
 }
