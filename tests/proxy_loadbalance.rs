@@ -1,6 +1,7 @@
 //! `least_conn` through the real forwarding path: a response whose body the client has not read
-//! yet keeps its backend busy, so new requests go to the idle one; once the client lets go,
-//! the count drops and the backends take turns again.
+//! yet keeps its backend busy (also across a route-table rebuild for another site), so new
+//! requests go to the idle one; once the client lets go, the count drops and the backends take
+//! turns again.
 
 mod common;
 
@@ -41,12 +42,12 @@ async fn least_conn_sends_new_requests_to_the_backend_without_a_response_in_flig
     let d = Dockside::start(|_| {}).await;
     let mut loc = location("/", "", &[a.addr, b.addr]);
     loc.balance = Balance::LeastConn;
-    d.publish(vec![Site {
+    let lc = Site {
         host: "lc.test".into(),
         locations: vec![loc],
         ..Default::default()
-    }])
-    .await;
+    };
+    d.publish(vec![lc.clone()]).await;
     assert_eq!(in_flight(&d, "lc.test"), Some(vec![0, 0]));
 
     // A large download whose body the client does not read: its backend stays busy.
@@ -60,6 +61,10 @@ async fn least_conn_sends_new_requests_to_the_backend_without_a_response_in_flig
         .expect("head");
     let busy = wait_counts(&d, "lc.test", &[vec![1, 0], vec![0, 1]]).await;
     let idle = if busy[0] == 0 { &a.name } else { &b.name };
+    // A rebuild for another site's sake keeps counting the response still running.
+    d.publish(vec![lc, common::site("other.test", &[a.addr])])
+        .await;
+    assert_eq!(in_flight(&d, "lc.test"), Some(busy.clone()));
     for _ in 0..6 {
         let r = get(&d, "lc.test", "/").await;
         assert_eq!(&r.backend(), idle, "least_conn picks the idle backend");

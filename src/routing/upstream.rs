@@ -62,6 +62,20 @@ impl Upstream {
         self
     }
 
+    /// Shares `previous`'s in-flight counts when it had the same backends and mode: a table
+    /// rebuilt for an unrelated change (another container, a health change) keeps counting the
+    /// requests still running. A changed set starts from zero (indices would not match).
+    pub fn keeping_counts(mut self, previous: Option<&Upstream>) -> Upstream {
+        if let (Some(_), Some(prev)) = (&self.in_flight, previous)
+            && prev.balance == self.balance
+            && prev.backends == self.backends
+            && let Some(counts) = &prev.in_flight
+        {
+            self.in_flight = Some(counts.clone());
+        }
+        self
+    }
+
     /// The backends in order for one request from `client`: the first is the one the mode
     /// picks, the rest (in turn after it) are the retry order.
     pub fn rotation(&self, client: IpAddr) -> impl Iterator<Item = &Backend> {

@@ -133,3 +133,30 @@ fn random_two_never_picks_the_busiest_of_three() {
     let b3 = picks.iter().filter(|p| *p == "b3").count();
     assert!((150..=250).contains(&b3), "b3 picked {b3} of 300");
 }
+
+#[test]
+fn a_rebuild_with_the_same_backends_keeps_the_counts() {
+    let old = three(Balance::LeastConn);
+    let busy = old.track(&old.backends[1]).unwrap();
+    let same = three(Balance::LeastConn).keeping_counts(Some(&old));
+    assert_eq!(same.in_flight(), Some(vec![0, 1, 0]));
+    drop(busy);
+    assert_eq!(same.in_flight(), Some(vec![0, 0, 0]));
+    let _busy = old.track(&old.backends[1]).unwrap();
+    let two = Upstream::new(
+        Proto::Http,
+        (1..=2).map(|p| backend(p, Health::None)).collect(),
+        true,
+    )
+    .balanced(Balance::LeastConn)
+    .keeping_counts(Some(&old));
+    assert_eq!(
+        two.in_flight(),
+        Some(vec![0, 0]),
+        "another set starts at zero"
+    );
+    let other_mode = three(Balance::RandomTwo).keeping_counts(Some(&old));
+    assert_eq!(other_mode.in_flight(), Some(vec![0, 0, 0]));
+    let round_robin = three(Balance::RoundRobin).keeping_counts(Some(&old));
+    assert_eq!(round_robin.in_flight(), None);
+}
