@@ -66,6 +66,43 @@ pub struct Location {
     pub keepalive: bool,
     /// The effective policy of this location: settings and files merged, ready to compile.
     pub policy: Policy,
+    /// `com.github.nginx-proxy.nginx-proxy.loadbalance`: how a request picks its backend.
+    pub balance: Balance,
+}
+
+/// How a location picks the backend for a request: nginx's `upstream` methods that
+/// `com.github.nginx-proxy.nginx-proxy.loadbalance` names (nginx-proxy §1.4, §1.6.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub enum Balance {
+    /// nginx's default: each request takes the next backend.
+    #[default]
+    RoundRobin,
+    /// `hash $remote_addr;` (also `… consistent;`): the client's address picks the backend, by
+    /// rendezvous hashing, so adding a backend moves only the clients it takes over.
+    ClientHash,
+    /// `ip_hash;`: as `ClientHash`, keyed by an IPv4 client's /24 (nginx's rule; IPv6 whole).
+    IpHash,
+    /// `least_conn;`: the backend with the fewest requests in flight, ties in turn.
+    LeastConn,
+    /// `random;`: a uniformly random backend.
+    Random,
+    /// `random two;` / `random two least_conn;`: two random backends, the one with fewer
+    /// requests in flight (the power of two choices).
+    RandomTwo,
+}
+
+impl std::fmt::Display for Balance {
+    /// The nginx directive, as the label would say it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Balance::RoundRobin => "round-robin",
+            Balance::ClientHash => "hash $remote_addr",
+            Balance::IpHash => "ip_hash",
+            Balance::LeastConn => "least_conn",
+            Balance::Random => "random",
+            Balance::RandomTwo => "random two least_conn",
+        })
+    }
 }
 
 /// How dockside talks to a location's backends (`VIRTUAL_PROTO`).

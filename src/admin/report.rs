@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::model::{
-    Backend, DesiredState, Health, HttpsMethod, Proto, Reach, Severity, SourceItem,
+    Backend, Balance, DesiredState, Health, HttpsMethod, Proto, Reach, Severity, SourceItem,
 };
 use crate::policy::{Policy, ResponseHeaderOp};
 use crate::routing::{Action, RouteTable};
@@ -47,7 +47,11 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
                         Proto::Https => "https",
                         Proto::Uwsgi => "uwsgi",
                     };
-                    let _ = writeln!(out, "  {}{dest}  {proto}", loc.raw_path);
+                    let balance = match up.balance {
+                        Balance::RoundRobin => String::new(),
+                        mode => format!("  loadbalance: {mode}"),
+                    };
+                    let _ = writeln!(out, "  {}{dest}  {proto}{balance}", loc.raw_path);
                     if up.backends.is_empty() && up.excluded.is_empty() {
                         let _ = writeln!(
                             out,
@@ -263,6 +267,8 @@ pub fn port_hints(items: &[SourceItem]) -> String {
         if exposed_ports.len() < 2
             || !item.vars.contains_key("VIRTUAL_HOST")
             || item.vars.contains_key("VIRTUAL_PORT")
+            // Its value gives each path's port.
+            || item.vars.contains_key("VIRTUAL_HOST_MULTIPORTS")
         {
             continue;
         }

@@ -99,3 +99,47 @@ fn several_ports_without_virtual_port_are_flagged() {
     }
     assert!(port_hints(&items[1..]).is_empty());
 }
+
+#[test]
+fn multiports_sites_and_load_balancing_modes_are_shown() {
+    let reach = |last| Reach::Container {
+        ip: IpAddr::from([172, 18, 0, last]),
+        exposed_ports: vec![80, 81],
+        health: Health::None,
+    };
+    let items = vec![
+        container(
+            "multi",
+            &[
+                (
+                    "VIRTUAL_HOST_MULTIPORTS",
+                    "m.tld:\n  /: {port: 8080}\n  /api/: {port: 9000}\n",
+                ),
+                ("VIRTUAL_HOST", "ignored.tld"),
+                (
+                    "com.github.nginx-proxy.nginx-proxy.loadbalance",
+                    "least_conn;",
+                ),
+            ],
+            reach(2),
+        ),
+        container("plain", &[("VIRTUAL_HOST", "p.tld")], reach(3)),
+        container("bad", &[("VIRTUAL_HOST_MULTIPORTS", "m.tld: [")], reach(4)),
+    ];
+    let state = crate::settings::build(&items);
+    let text = render(&state, &RouteTable::build(&state, &SiteDefaults::default()));
+    for needle in [
+        "m.tld  (from multi)",
+        "  /  http  loadbalance: least_conn\n    172.18.0.2:8080  (multi)",
+        "  /api/  http  loadbalance: least_conn\n    172.18.0.2:9000  (multi)",
+        "p.tld  (from plain)\n  HTTPS_METHOD=redirect HSTS=max-age=31536000\n  /  http\n",
+        "bad: skipped: VIRTUAL_HOST_MULTIPORTS not valid YAML or JSON",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert!(!text.contains("ignored.tld"), "{text}");
+    assert!(
+        !port_hints(&items).contains("multi"),
+        "MULTIPORTS gives its ports"
+    );
+}

@@ -1,6 +1,7 @@
 //! Routing: from a `DesiredState` to the immutable `RouteTable` the data plane reads, and the
 //! host/path matching rules (nginx `server_name` / `location` semantics) it uses.
 
+mod balance;
 mod host;
 mod path;
 mod table;
@@ -11,6 +12,6 @@ pub use host::InvalidHost;
 pub(crate) use host::{HostPattern, parse_host};
 pub(crate) use path::PathPattern;
 pub use table::{Action, DefaultRoot, LocationRoute, RouteTable, SiteDefaults, SiteRoute};
-pub use upstream::Upstream;
+pub use upstream::{InFlight, Upstream};
 pub use uri_path::PathError;
 pub(crate) use uri_path::normalize as normalize_path;

@@ -125,20 +125,31 @@ impl SiteRoute {
         path::select(&self.patterns, path).map(|i| &self.locations[i])
     }
 
-    fn build(site: &Site, defaults: &SiteDefaults, reuse: &Reuse) -> Result<SiteRoute, String> {
+    fn build(
+        site: &Site,
+        defaults: &SiteDefaults,
+        reuse: &Reuse,
+        previous: Option<&SiteRoute>,
+    ) -> Result<SiteRoute, String> {
         let pattern = HostPattern::parse(&site.host).map_err(|e| e.to_string())?;
         let policy = compile(&site.policy, &site.host, "", reuse)?;
         let mut locations = Vec::with_capacity(site.locations.len() + 1);
         for loc in &site.locations {
+            let before = previous
+                .and_then(|p| p.locations.iter().find(|l| l.raw_path == loc.path))
+                .and_then(|l| match &l.action {
+                    Action::Forward(up) => Some(up.as_ref()),
+                    Action::Return(_) => None,
+                });
             locations.push(LocationRoute {
                 path: PathPattern::parse(&loc.path).map_err(|e| e.to_string())?,
                 raw_path: loc.path.clone(),
                 dest: loc.dest.clone(),
-                action: Action::Forward(Arc::new(Upstream::new(
-                    loc.proto,
-                    loc.backends.clone(),
-                    loc.keepalive,
-                ))),
+                action: Action::Forward(Arc::new(
+                    Upstream::new(loc.proto, loc.backends.clone(), loc.keepalive)
+                        .balanced(loc.balance)
+                        .keeping_counts(before),
+                )),
                 policy: compile(&loc.policy, &site.host, &loc.path, reuse)?,
             });
         }
@@ -253,8 +264,14 @@ impl RouteTable {
             Ok(policy) => table.fallback_policy = policy,
             Err(why) => table.rejected.push(("(fallback pages)".to_owned(), why)),
         }
+        // The previous table's sites by host, for the in-flight counts of their upstreams.
+        let before: std::collections::HashMap<&str, &SiteRoute> = previous
+            .sites()
+            .map(|s| (s.host.as_str(), s.as_ref()))
+            .collect();
         for site in &state.sites {
-            let route = match SiteRoute::build(site, defaults, &reuse) {
+            let previous = before.get(site.host.as_str()).copied();
+            let route = match SiteRoute::build(site, defaults, &reuse, previous) {
                 Ok(r) => Arc::new(r),
                 Err(why) => {
                     table.rejected.push((site.host.clone(), why));

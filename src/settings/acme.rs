@@ -1,7 +1,7 @@
 //! `ACME_HOST` / `LETSENCRYPT_HOST` → certificate requests, as acme-companion's service data
 //! groups them: one SAN certificate per container, or one per host in single-domain mode.
 
-use super::item::split_hosts;
+use super::item::{declared_hosts, split_hosts};
 use super::value::parse_bool;
 use crate::model::{CertRequest, Severity, Skipped, SourceItem};
 
@@ -23,11 +23,15 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
             .into_iter()
             .map(|h| h.trim_end_matches('.').to_owned())
             .collect();
-        let virtual_hosts = split_hosts(get("VIRTUAL_HOST").unwrap_or_default());
+        let virtual_hosts = declared_hosts(item);
+        let declared_by = match get("VIRTUAL_HOST_MULTIPORTS") {
+            Some(_) => "VIRTUAL_HOST_MULTIPORTS",
+            None => "VIRTUAL_HOST",
+        };
         for h in hosts.iter().filter(|h| !virtual_hosts.contains(h)) {
             skipped.push(Skipped {
                 source: item.name.clone(),
-                reason: format!("{setting} lists {h} but VIRTUAL_HOST={:?} does not: the site will not be served", virtual_hosts.join(",")),
+                reason: format!("{setting} lists {h} but {declared_by}={:?} does not: the site will not be served", virtual_hosts.join(",")),
                 severity: Severity::Warning,
             });
         }

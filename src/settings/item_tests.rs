@@ -8,6 +8,13 @@ fn container(vars: &[(&str, &str)], exposed: &[u16]) -> SourceItem {
     }
 }
 
+/// The only contribution of a plain (`VIRTUAL_HOST`) item.
+fn one(item: &SourceItem) -> Contribution {
+    let mut parsed = parse(item).unwrap();
+    assert_eq!(parsed.contributions.len(), 1);
+    parsed.contributions.remove(0)
+}
+
 fn port_of(c: &Contribution) -> u16 {
     match &c.backends[0].addr {
         BackendAddr::Tcp(a) => a.port(),
@@ -35,9 +42,7 @@ fn virtual_host_lists_tolerate_stray_spaces() {
 
 #[test]
 fn port_selection_follows_nginx_proxy() {
-    let c = |vars: &[(&str, &str)], exposed: &[u16]| {
-        port_of(&parse(&container(vars, exposed)).unwrap())
-    };
+    let c = |vars: &[(&str, &str)], exposed: &[u16]| port_of(&one(&container(vars, exposed)));
     assert_eq!(
         c(&[("VIRTUAL_HOST", "a"), ("VIRTUAL_PORT", "90")], &[81]),
         90
@@ -89,7 +94,7 @@ fn bad_values_name_setting_and_value() {
 
 #[test]
 fn settings_are_kept_raw_for_merging() {
-    let c = parse(&container(
+    let c = one(&container(
         &[
             ("VIRTUAL_HOST", "a"),
             ("HTTPS_METHOD", "nohttp"),
@@ -97,8 +102,7 @@ fn settings_are_kept_raw_for_merging() {
             ("VIRTUAL_PATH", "/api/"),
         ],
         &[9009],
-    ))
-    .unwrap();
+    ));
     assert_eq!(
         c.host_settings.get(HTTPS_METHOD).map(String::as_str),
         Some("nohttp")
@@ -114,10 +118,107 @@ fn settings_are_kept_raw_for_merging() {
 fn unreachable_container_keeps_its_reason() {
     let mut item = container(&[("VIRTUAL_HOST", "a")], &[]);
     item.reach = Reach::Unreachable("shares no network with dockside".into());
-    let c = parse(&item).unwrap();
+    let c = one(&item);
     assert!(c.backends.is_empty());
     assert_eq!(
         c.unreachable.as_deref(),
         Some("shares no network with dockside")
     );
+}
+
+#[test]
+fn multiports_contributes_each_host_and_path_and_overrides_virtual_settings() {
+    let yaml = "a.tld:\n  external_https_port: 8443\n  /: {port: 8080}\n  /api/: {port: 9000, proto: https, dest: /v1/}\nb.tld:\n";
+    let item = container(
+        &[
+            ("VIRTUAL_HOST_MULTIPORTS", yaml),
+            // Ignored on a MULTIPORTS container, even when malformed.
+            ("VIRTUAL_HOST", "ignored.tld"),
+            ("VIRTUAL_PORT", "eighty"),
+            ("VIRTUAL_PATH", "/ignored/"),
+            ("VIRTUAL_PROTO", "uwsgi"),
+            ("VIRTUAL_DEST", "/x/"),
+            ("EXTERNAL_HTTP_PORT", "81"),
+            // Still applied to every host and path it declares.
+            ("HTTPS_METHOD", "nohttp"),
+            ("IP_ALLOW", "10.0.0.0/8"),
+        ],
+        &[7000],
+    );
+    let parsed = parse(&item).unwrap();
+    let got: Vec<_> = parsed
+        .contributions
+        .iter()
+        .map(|c| {
+            let ps = |n: &str| c.path_settings.get(n).cloned().unwrap_or_default();
+            (
+                c.hosts.join(","),
+                c.path.clone(),
+                port_of(c),
+                ps(VIRTUAL_PROTO),
+                ps(VIRTUAL_DEST),
+                c.host_settings.get(MULTIPORTS_EXTERNAL_HTTPS_PORT).cloned(),
+            )
+        })
+        .collect();
+    let s = |v: &str| v.to_owned();
+    assert_eq!(
+        got,
+        [
+            (s("a.tld"), s("/"), 8080, s("http"), s(""), Some(s("8443"))),
+            (
+                s("a.tld"),
+                s("/api/"),
+                9000,
+                s("https"),
+                s("/v1/"),
+                Some(s("8443"))
+            ),
+            // Empty host: `/` on the default port (the single exposed one).
+            (
+                s("b.tld"),
+                s("/"),
+                7000,
+                s("http"),
+                s(""),
+                Some(s("default"))
+            ),
+        ]
+    );
+    for c in &parsed.contributions {
+        assert_eq!(
+            c.host_settings.get(HTTPS_METHOD).map(String::as_str),
+            Some("nohttp")
+        );
+        assert!(!c.host_settings.contains_key("EXTERNAL_HTTP_PORT"));
+        assert_eq!(
+            c.path_settings.get(IP_ALLOW).map(String::as_str),
+            Some("10.0.0.0/8")
+        );
+    }
+    assert_eq!(declared_hosts(&item), ["a.tld", "b.tld"]);
+}
+
+#[test]
+fn multiports_errors_name_the_setting_and_what_is_wrong() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "a.tld: {/: {port: 80}",
+            "VIRTUAL_HOST_MULTIPORTS not valid YAML or JSON",
+        ),
+        ("a.tld: {/: {}}\na.tld: {/x: {}}", "duplicated key"),
+        ("{}", "VIRTUAL_HOST_MULTIPORTS declares no host"),
+        (
+            "a.tld: {/: {proto: gopher}}",
+            "VIRTUAL_HOST_MULTIPORTS a.tld/: proto: VIRTUAL_PROTO=\"gopher\"",
+        ),
+        ("\"~^(\": {}", "VIRTUAL_HOST_MULTIPORTS"),
+    ];
+    for (value, needle) in cases {
+        match parse(&container(&[("VIRTUAL_HOST_MULTIPORTS", value)], &[])) {
+            Err(Rejection::Invalid(msg)) => assert!(msg.contains(needle), "{msg} lacks {needle}"),
+            other => panic!("{value}: {other:?}"),
+        }
+    }
+    assert!(declared_hosts(&container(&[("VIRTUAL_HOST_MULTIPORTS", "{}")], &[])).is_empty());
 }

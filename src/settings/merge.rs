@@ -8,8 +8,8 @@ use super::item::{self, Contribution, Rejection};
 use super::names::*;
 use super::nginx::{self, NginxFiles};
 use super::value::{
-    parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_proto,
-    parse_redirect_status, parse_size,
+    parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_loadbalance,
+    parse_proto, parse_redirect_status, parse_size,
 };
 use crate::model::{
     Backend, DesiredState, ErrorPage, Location, Severity, Site, Skipped, SourceItem,
@@ -47,8 +47,8 @@ pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
     let mut skipped = Vec::new();
     let mut hosts: BTreeMap<String, HostAcc> = BTreeMap::new();
     for it in &ordered {
-        let contribution = match item::parse(it) {
-            Ok(c) => c,
+        let parsed = match item::parse(it) {
+            Ok(p) => p,
             Err(Rejection::NotRouted) => {
                 skipped.push(skip(
                     &it.name,
@@ -62,15 +62,10 @@ pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
                 continue;
             }
         };
-        if let Some(why) = &contribution.unreachable {
-            let hosts = contribution.hosts.join(",");
-            skipped.push(skip(
-                &it.name,
-                format!("no backend for {hosts}: {why}"),
-                Severity::Warning,
-            ));
+        notes(&it.name, &parsed, &mut skipped);
+        for contribution in parsed.contributions {
+            add(&mut hosts, &it.name, contribution, &mut skipped);
         }
-        add(&mut hosts, &it.name, contribution, &mut skipped);
     }
 
     let certificates = super::acme::requests(&ordered, &mut skipped);
@@ -170,6 +165,39 @@ fn skip(source: &str, reason: String, severity: Severity) -> Skipped {
     }
 }
 
+/// What an item contributes only partly, said once per item: no backend (with the hosts it
+/// declares), MULTIPORTS keys that are ignored, a load-balancing mode dockside does not know.
+fn notes(source: &str, parsed: &item::Parsed, skipped: &mut Vec<Skipped>) {
+    let all = &parsed.contributions;
+    if let Some(why) = all.iter().find_map(|c| c.unreachable.as_ref()) {
+        let mut hosts: Vec<&str> = all
+            .iter()
+            .flat_map(|c| &c.hosts)
+            .map(String::as_str)
+            .collect();
+        hosts.dedup();
+        skipped.push(skip(
+            source,
+            format!("no backend for {}: {why}", hosts.join(",")),
+            Severity::Warning,
+        ));
+    }
+    for key in &parsed.ignored {
+        skipped.push(skip(
+            source,
+            format!("{VIRTUAL_HOST_MULTIPORTS}: {key} is ignored (paths start with /; a path takes port, proto and dest)"),
+            Severity::Warning,
+        ));
+    }
+    if let Some(why) = all
+        .iter()
+        .filter_map(|c| c.path_settings.get(LABEL_LOADBALANCE))
+        .find_map(|v| parse_loadbalance(LABEL_LOADBALANCE, v).err())
+    {
+        skipped.push(skip(source, why, Severity::Warning));
+    }
+}
+
 fn add(
     hosts: &mut BTreeMap<String, HostAcc>,
     source: &str,
@@ -183,7 +211,10 @@ fn add(
         }
         seen.push(host);
         let acc = hosts.entry(host.clone()).or_default();
-        acc.sources.push(source.to_owned());
+        // A MULTIPORTS item adds one contribution per path of a host: name it once.
+        if acc.sources.last().is_none_or(|s| s != source) {
+            acc.sources.push(source.to_owned());
+        }
         claim(
             &mut acc.settings,
             &c.host_settings,
@@ -238,7 +269,16 @@ fn site(host: String, acc: HostAcc) -> Site {
         .into_iter()
         .map(|(path, p)| location(&host, path, p))
         .collect();
-    Site {
+    // MULTIPORTS wins for the whole vhost over `EXTERNAL_*_PORT` (nginx-proxy §1.6.1): its
+    // first container sets both (`default`: the global port).
+    let multiports_ports = s(MULTIPORTS_EXTERNAL_HTTP_PORT).map(|_| {
+        let port = |name: &str| s(name).and_then(|v| v.parse::<u16>().ok());
+        (
+            port(MULTIPORTS_EXTERNAL_HTTP_PORT),
+            port(MULTIPORTS_EXTERNAL_HTTPS_PORT),
+        )
+    });
+    let mut site = Site {
         host,
         locations,
         https_method: s(HTTPS_METHOD).and_then(|v| parse_https_method(v).ok()),
@@ -262,7 +302,11 @@ fn site(host: String, acc: HostAcc) -> Site {
         policy: Default::default(),
         sources: acc.sources,
         ..Default::default()
+    };
+    if let Some(ports) = multiports_ports {
+        (site.external_http_port, site.external_https_port) = ports;
     }
+    site
 }
 
 fn location(host: &str, path: String, mut acc: PathAcc) -> Location {
@@ -277,6 +321,10 @@ fn location(host: &str, path: String, mut acc: PathAcc) -> Location {
             .map(|v| parse_keepalive(LABEL_KEEPALIVE, v).unwrap_or(true))
             .unwrap_or(true),
         backends: acc.backends,
+        // An unknown mode was reported when its item was read (`notes`).
+        balance: s(LABEL_LOADBALANCE)
+            .and_then(|v| parse_loadbalance(LABEL_LOADBALANCE, v).ok())
+            .unwrap_or_default(),
         policy: super::policy::build(&acc.settings, host, &path),
         path,
     }
@@ -285,3 +333,7 @@ fn location(host: &str, path: String, mut acc: PathAcc) -> Location {
 #[cfg(test)]
 #[path = "merge_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "merge_multiports_tests.rs"]
+mod multiports_tests;

@@ -6,6 +6,7 @@
 mod acme;
 mod item;
 mod merge;
+mod multiports;
 pub(crate) mod names;
 pub(crate) mod nginx;
 mod policy;

@@ -35,6 +35,13 @@ pub const LABEL_KEEPALIVE: &str = "com.github.nginx-proxy.nginx-proxy.keepalive"
 pub const LABEL_TRUST_DEFAULT_CERT: &str = "com.github.nginx-proxy.nginx-proxy.trust-default-cert";
 pub const LABEL_HTTP2: &str = "com.github.nginx-proxy.nginx-proxy.http2.enable";
 pub const LABEL_NON_GET_REDIRECT: &str = "com.github.nginx-proxy.nginx-proxy.non-get-redirect";
+pub const LABEL_LOADBALANCE: &str = "com.github.nginx-proxy.nginx-proxy.loadbalance";
+
+/// A `VIRTUAL_HOST_MULTIPORTS` host's `external_http_port` / `external_https_port`: claimed per
+/// host like the other per-host settings (the oldest container wins), under names that say in
+/// logs where the value came from. They win over `EXTERNAL_*_PORT` (nginx-proxy §1.6.1).
+pub const MULTIPORTS_EXTERNAL_HTTP_PORT: &str = "VIRTUAL_HOST_MULTIPORTS external_http_port";
+pub const MULTIPORTS_EXTERNAL_HTTPS_PORT: &str = "VIRTUAL_HOST_MULTIPORTS external_https_port";
 
 /// Per-host settings: containers of one host must agree; the oldest container wins otherwise.
 pub const HOST_SETTINGS: &[&str] = &[
@@ -75,7 +82,12 @@ pub const POLICY_SETTINGS: &[&str] = &[
 
 /// Per-path settings: containers of one (host, path) must agree; the oldest wins otherwise.
 /// The site-policy settings (`POLICY_SETTINGS`) are per path too.
-pub const PATH_SETTINGS: &[&str] = &[VIRTUAL_PROTO, VIRTUAL_DEST, LABEL_KEEPALIVE];
+pub const PATH_SETTINGS: &[&str] = &[
+    VIRTUAL_PROTO,
+    VIRTUAL_DEST,
+    LABEL_KEEPALIVE,
+    LABEL_LOADBALANCE,
+];
 
 /// Every per-path setting: `PATH_SETTINGS`, then `POLICY_SETTINGS`.
 pub fn path_settings() -> impl Iterator<Item = &'static str> {

@@ -1,6 +1,6 @@
 //! Parsers for single setting values, shared by the proxy's own settings and containers'.
 
-use crate::model::{AcmeChallengeLocation, HttpsMethod, Proto};
+use crate::model::{AcmeChallengeLocation, Balance, HttpsMethod, Proto};
 
 /// Go's `strconv.ParseBool`, which nginx-proxy's template uses: anything else is an error.
 pub fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
@@ -99,6 +99,29 @@ pub fn parse_keepalive(name: &str, value: &str) -> Result<bool, String> {
         n if n.parse::<u32>().is_ok() => Ok(true),
         other => Err(format!("{name}={other:?}: use auto, disabled or a number")),
     }
+}
+
+/// `com.github.nginx-proxy.nginx-proxy.loadbalance`: the nginx `upstream` directive it holds
+/// (nginx-proxy pastes it into the block, so the `;` is required there and optional here;
+/// spaces between words do not matter). Anything else is an error naming the value: the caller
+/// warns and keeps round-robin.
+pub fn parse_loadbalance(name: &str, value: &str) -> Result<Balance, String> {
+    let text = value.trim().trim_end_matches(';');
+    let words: Vec<&str> = text.split_whitespace().collect();
+    Ok(match words.as_slice() {
+        [] => Balance::RoundRobin,
+        ["hash", "$remote_addr" | "$binary_remote_addr"]
+        | ["hash", "$remote_addr" | "$binary_remote_addr", "consistent"] => Balance::ClientHash,
+        ["ip_hash"] => Balance::IpHash,
+        ["least_conn"] => Balance::LeastConn,
+        ["random"] => Balance::Random,
+        ["random", "two"] | ["random", "two", "least_conn"] => Balance::RandomTwo,
+        _ => {
+            return Err(format!(
+                "{name}={value:?} is not a mode dockside knows: use `hash $remote_addr;`, `ip_hash;`, `least_conn;`, `random;` or `random two least_conn;` (round-robin meanwhile)"
+            ));
+        }
+    })
 }
 
 #[cfg(test)]

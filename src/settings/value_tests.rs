@@ -63,3 +63,34 @@ fn enums_parse_or_name_the_setting() {
     assert_eq!(parse_keepalive("K", "16"), Ok(true));
     assert!(parse_keepalive("K", "sometimes").is_err());
 }
+
+#[test]
+fn loadbalance_modes() {
+    use crate::model::Balance::*;
+    let table = [
+        ("hash $remote_addr;", ClientHash),
+        ("  hash   $remote_addr  ; ", ClientHash),
+        ("hash $remote_addr", ClientHash),
+        ("hash $remote_addr consistent;", ClientHash),
+        ("hash $binary_remote_addr;", ClientHash),
+        ("ip_hash;", IpHash),
+        ("least_conn;", LeastConn),
+        ("random;", Random),
+        ("random two;", RandomTwo),
+        ("random two least_conn;", RandomTwo),
+        (";", RoundRobin),
+    ];
+    for (text, want) in table {
+        assert_eq!(parse_loadbalance("L", text), Ok(want), "{text:?}");
+    }
+    for text in [
+        "hash $request_uri;",
+        "sticky cookie srv_id;",
+        "least_time header;",
+        "random two least_time=header;",
+        "ip_hash; least_conn;",
+    ] {
+        let why = parse_loadbalance("L", text).unwrap_err();
+        assert!(why.contains(&format!("L={text:?}")), "{why}");
+    }
+}

@@ -19,7 +19,9 @@ use super::uwsgi::{self, UwsgiOptions};
 use crate::config::Limits;
 use crate::error_chain::chain;
 use crate::exchange::hop::rewrite_response;
-use crate::exchange::{ClientBodyError, LimitExceeded, ProxyBody, ProxyError, RequestMeta};
+use crate::exchange::{
+    ClientBodyError, LimitExceeded, ProxyBody, ProxyError, RequestMeta, with_guard,
+};
 use crate::model::{BackendAddr, Proto};
 use crate::routing::Upstream;
 
@@ -73,7 +75,7 @@ impl Forwarder {
         retryable: bool,
         upgrade: bool,
     ) -> Result<Forwarded, Failed> {
-        let order = self.health.order(upstream.rotation());
+        let order = self.health.order(upstream.rotation(meta.conn.client.ip()));
         let (mut parts, mut body) = req.into_parts();
         if upstream.proto != Proto::Uwsgi {
             origin_form_http11(&mut parts);
@@ -93,14 +95,19 @@ impl Forwarder {
                 parts,
                 std::mem::replace(&mut body, crate::exchange::empty()),
             );
+            // `least_conn` / `random two` only: `None` for every other mode.
+            let in_flight = upstream.track(backend);
             let sent = match upstream.proto {
                 Proto::Http => self.send(req, meta, &backend.addr, false, upgrade).await,
                 Proto::Https => self.send(req, meta, &backend.addr, true, upgrade).await,
                 Proto::Uwsgi => uwsgi::forward(req, meta, &backend.addr, &self.uwsgi).await,
             };
             match sent {
-                Ok(response) => {
+                Ok(mut response) => {
                     self.health.mark_up(&backend.addr);
+                    if let Some(guard) = in_flight {
+                        response = response.map(|body| with_guard(body, guard));
+                    }
                     return Ok(Forwarded {
                         response,
                         backend: backend.addr.clone(),

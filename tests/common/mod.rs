@@ -120,7 +120,7 @@ pub fn location(path: &str, dest: &str, backends: &[SocketAddr]) -> Location {
                 health: Health::None,
             })
             .collect(),
-        policy: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -45,7 +45,7 @@ pub fn uwsgi_location(path: &str, dest: &str, addr: &BackendAddr) -> Location {
             source: "uwsgi".to_owned(),
             health: Health::None,
         }],
-        policy: Default::default(),
+        ..Default::default()
     }
 }
 
