@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::acme::AcmeGlobals;
 use crate::discovery::DockerSettings;
-use crate::routing::{DefaultRoot, SiteDefaults};
+use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
 use crate::settings::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
@@ -134,6 +134,9 @@ pub struct Flags {
     /// Offer HTTP/2 (ENABLE_HTTP2).
     #[arg(global = true, long, env = "ENABLE_HTTP2", default_value = "true")]
     pub enable_http2: String,
+    /// Answer `/nginx-proxy-debug` on every site with its settings as JSON (DEBUG_ENDPOINT).
+    #[arg(global = true, long, env = "DEBUG_ENDPOINT", default_value = "false")]
+    pub debug_endpoint: String,
     /// Pass client X-Forwarded-* headers through (TRUST_DOWNSTREAM_PROXY).
     #[arg(global = true, long, env = "TRUST_DOWNSTREAM_PROXY")]
     pub trust_downstream_proxy: Option<String>,
@@ -321,7 +324,13 @@ impl Config {
                 Some(v) if is_off(v) => None,
                 _ => Some(DockerSettings::from_vars(&env, f.docker_host.clone())?),
             },
-            defaults: site_defaults(&f)?,
+            defaults: SiteDefaults {
+                listen: ListenPorts {
+                    http: http.port(),
+                    https: https.map(|a| a.port()),
+                },
+                ..site_defaults(&f)?
+            },
             trust_downstream_proxy: match &f.trust_downstream_proxy {
                 Some(v) => flag("TRUST_DOWNSTREAM_PROXY", v)?,
                 None => true,
@@ -390,6 +399,8 @@ fn site_defaults(f: &Flags) -> anyhow::Result<SiteDefaults> {
         )?,
         acme_http_challenge: parse_challenge_location(&f.acme_http_challenge_location)
             .map_err(anyhow::Error::msg)?,
+        debug_endpoint: flag("DEBUG_ENDPOINT", &f.debug_endpoint)?,
+        listen: ListenPorts::default(),
     })
 }
 

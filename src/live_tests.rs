@@ -36,7 +36,7 @@ fn site(host: &str) -> Site {
 }
 
 fn served(table: &Snapshot, sni: Option<&str>) -> Option<(String, Policy, Option<String>)> {
-    match table.decide(sni) {
+    match table.decide(None, sni) {
         Decision::Serve {
             cert, policy, site, ..
         } => Some((cert.name.clone(), policy, site)),
@@ -72,15 +72,27 @@ fn decisions_follow_sites_policies_and_default_host() {
         assert_eq!(got, a, "{sni:?}");
     }
     assert!(served(&table, Some("none.test")).is_none());
-    let none = table.routes().site("none.test").unwrap();
-    let a_site = table.routes().site("a.test").unwrap();
+    let none = table
+        .routes()
+        .default_hosts(true)
+        .site("none.test")
+        .unwrap();
+    let a_site = table.routes().default_hosts(true).site("a.test").unwrap();
     assert!(!table.cert_ok(none) && table.cert_ok(a_site));
 
     // A new certificate map reaches the same table holder.
     let (_dir2, more) = certs(&["a.test", "m.test", "none.test"]);
     state.set_certs(more);
     let table = state.load();
-    assert!(table.cert_ok(table.routes().site("none.test").unwrap()));
+    assert!(
+        table.cert_ok(
+            table
+                .routes()
+                .default_hosts(true)
+                .site("none.test")
+                .unwrap()
+        )
+    );
 }
 
 #[test]

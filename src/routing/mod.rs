@@ -2,14 +2,18 @@
 //! host/path matching rules (nginx `server_name` / `location` semantics) it uses.
 
 mod host;
+mod hosts;
 mod path;
+mod ports;
 mod table;
 mod upstream;
 mod uri_path;
 
 pub use host::InvalidHost;
 pub(crate) use host::{HostPattern, parse_host};
+pub use hosts::Hosts;
 pub(crate) use path::PathPattern;
+pub use ports::{ExtraPort, ExtraPorts, ListenPorts, PortKind};
 pub use table::{Action, DefaultRoot, LocationRoute, RouteTable, SiteDefaults, SiteRoute};
 pub use upstream::Upstream;
 pub use uri_path::PathError;

@@ -6,9 +6,11 @@
 
 mod accept;
 mod connection;
+mod extra;
 mod idle;
 mod upgrade;
 mod workers;
 
 pub(crate) use connection::http_builder;
+pub(crate) use extra::{ExtraListeners, StateFor, TlsFor};
 pub(crate) use workers::{Workers, bind};

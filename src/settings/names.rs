@@ -35,6 +35,10 @@ pub const LABEL_KEEPALIVE: &str = "com.github.nginx-proxy.nginx-proxy.keepalive"
 pub const LABEL_TRUST_DEFAULT_CERT: &str = "com.github.nginx-proxy.nginx-proxy.trust-default-cert";
 pub const LABEL_HTTP2: &str = "com.github.nginx-proxy.nginx-proxy.http2.enable";
 pub const LABEL_NON_GET_REDIRECT: &str = "com.github.nginx-proxy.nginx-proxy.non-get-redirect";
+pub const LABEL_DEBUG_ENDPOINT: &str = "com.github.nginx-proxy.nginx-proxy.debug-endpoint";
+pub const EXTERNAL_HTTP_PORT: &str = "EXTERNAL_HTTP_PORT";
+pub const EXTERNAL_HTTPS_PORT: &str = "EXTERNAL_HTTPS_PORT";
+pub const SERVER_TOKENS: &str = "SERVER_TOKENS";
 
 /// Per-host settings: containers of one host must agree; the oldest container wins otherwise.
 pub const HOST_SETTINGS: &[&str] = &[
@@ -48,6 +52,10 @@ pub const HOST_SETTINGS: &[&str] = &[
     LABEL_TRUST_DEFAULT_CERT,
     LABEL_HTTP2,
     LABEL_NON_GET_REDIRECT,
+    LABEL_DEBUG_ENDPOINT,
+    EXTERNAL_HTTP_PORT,
+    EXTERNAL_HTTPS_PORT,
+    SERVER_TOKENS,
 ];
 
 /// Site-policy settings (issue 14), per path like nginx-proxy's `<host>_<sha1(path)>` files;
