@@ -63,9 +63,7 @@ async fn get_on(port: u16, host: &str) -> (u16, String) {
 }
 
 /// One HTTP/1.1 keep-alive connection to `addr`: every request goes over the same socket.
-async fn keep_alive(
-    addr: SocketAddr,
-) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+async fn keep_alive(addr: SocketAddr) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -156,7 +154,10 @@ async fn a_taken_external_port_is_logged_and_everything_else_serves() {
     ])
     .await;
     let line = common::logs::wait_line(
-        &[&format!("EXTERNAL_HTTP_PORT={port} of busy.test"), "address already in use"],
+        &[
+            &format!("EXTERNAL_HTTP_PORT={port} of busy.test"),
+            "address already in use",
+        ],
         WAIT,
     )
     .await;
@@ -226,7 +227,10 @@ async fn debug_endpoint_answers_json_globally_unless_the_label_says_no() {
         assert_eq!(v["vhost"]["cert"], "dbg.test");
         assert_eq!(v["vhost"]["cert_ok"], true);
         assert_eq!(v["global"]["enable_debug_endpoint"], "true");
-        assert_eq!(v["request"]["https"], if scheme == "https" { "on" } else { "" });
+        assert_eq!(
+            v["request"]["https"],
+            if scheme == "https" { "on" } else { "" }
+        );
         let port = be.addr.port().to_string();
         assert_eq!(
             v["vhost"]["paths"]["/"]["ports"][port.as_str()][0]["Name"],
