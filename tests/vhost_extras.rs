@@ -163,6 +163,14 @@ async fn a_taken_external_port_is_logged_and_everything_else_serves() {
     .await;
     assert!(line.contains("cannot bind"), "{line}");
     assert_eq!(get(&d, "fine.test", "/").await.status, 200);
+    // Once the other server lets go, dockside takes the port without another change, and the
+    // failure was said once, not once per try.
+    drop(taken);
+    wait_port(port, true).await;
+    assert_eq!(get_on(port, "busy.test").await.0, 200);
+    let needle = format!("cannot bind 127.0.0.1:{port} for EXTERNAL_HTTP_PORT={port}");
+    let said = common::logs::text().matches(needle.as_str()).count();
+    assert_eq!(said, 1, "{}", common::logs::text());
 }
 
 #[tokio::test]

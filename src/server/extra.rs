@@ -21,6 +21,9 @@ use crate::tls::TlsAcceptor;
 /// Accept backlog of an extra listener.
 const BACKLOG: u32 = 1024;
 
+/// How often a port that could not be bound is tried again (logged once, not per try).
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Builds the service state of one extra listener from its port and its own stop token.
 pub(crate) type StateFor =
     Box<dyn Fn(u16, CancellationToken) -> anyhow::Result<Arc<ServiceState>> + Send + Sync>;
@@ -60,15 +63,25 @@ impl ExtraListeners {
         loop {
             let want = wanted.borrow_and_update().clone();
             self.reconcile(&want, &mut open, &mut failed, &cancel);
+            // A port that failed is tried again later (another server may free it, or a listener
+            // just closed for the same port is still going away), not only on the next change.
+            let retry = async {
+                if failed.is_empty() {
+                    std::future::pending().await
+                } else {
+                    tokio::time::sleep(RETRY_EVERY).await
+                }
+            };
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 changed = wanted.changed() => if changed.is_err() { return },
+                _ = retry => {}
             }
         }
     }
 
     /// Closes the ports no site wants, then opens the new ones. A port that cannot be bound is
-    /// logged once (site and setting named) and retried on the next change.
+    /// logged once (site and setting named) and retried every `RETRY_EVERY`.
     fn reconcile(
         &self,
         want: &ExtraPorts,
