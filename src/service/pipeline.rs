@@ -113,17 +113,18 @@ async fn route(
     if let Some(server) = &site.server_header {
         applied.server = Some(server.clone());
     }
-    let debug = site.debug_endpoint && debug::wanted(&path);
+    // One branch for sites without `DEBUG_ENDPOINT`.
+    let debug = |s: &SiteRoute| s.debug_endpoint && debug::wanted(&path);
     let site = match https_policy(state, &live, conn, site, host, &req)? {
         Policed::Serve(site, value) => {
             *hsts = value;
             site
         }
         // nginx-proxy's redirect server has the debug location too.
-        Policed::Answer(_) if debug => site,
+        Policed::Answer(_) if debug(site) => site,
         Policed::Answer(answer) => return Ok((answer, None)),
     };
-    if debug {
+    if debug(site) {
         return Ok((debug_answer(state, &live, conn, host, site, &req), None));
     }
     applied.policy = site.policy.clone();
