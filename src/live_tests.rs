@@ -106,3 +106,39 @@ fn nohttps_site_is_unknown_and_gets_the_default_certificate() {
     let got = served(&state.load(), Some("a.test"));
     assert_eq!(got, Some(("default".into(), Policy::Modern, None)));
 }
+
+#[test]
+fn an_external_https_port_serves_its_sites_only() {
+    let (_dir, map) = certs(&["ext.test", "a.test"]);
+    let ext = Site {
+        external_https_port: Some(8443),
+        ..site("ext.test")
+    };
+    let state = Live::new(
+        routes(vec![ext, site("a.test")], None),
+        map,
+        "Mozilla-Intermediate",
+        true,
+    );
+    let table = state.load();
+    let on = |extra: Option<u16>, sni: &str| match table.decide(extra, Some(sni)) {
+        Decision::Serve { site, .. } => site,
+        Decision::Refuse => None,
+    };
+    assert_eq!(on(Some(8443), "ext.test").as_deref(), Some("ext.test"));
+    // Unknown where it does not listen (no default.crt: refused), and the other way round.
+    assert_eq!(on(None, "ext.test"), None);
+    assert_eq!(on(Some(8443), "a.test"), None);
+    assert_eq!(on(None, "a.test").as_deref(), Some("a.test"));
+    // A port no site asks for any more knows nobody.
+    assert_eq!(on(Some(9443), "ext.test"), None);
+    assert!(
+        table.cert_ok(
+            table
+                .routes()
+                .sites()
+                .find(|s| s.host == "ext.test")
+                .unwrap()
+        )
+    );
+}
