@@ -134,7 +134,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let shared = Arc::new(Shared::new(&config, &listeners));
     let (extra_ports, extra_rx) = watch::channel(ExtraPorts::new());
     let desired = spawn_state(&config, &shared, extra_ports).await?;
-    spawn_extra_listeners(&config, &shared, extra_rx)?;
+    spawn_extra_listeners(&config, &shared, extra_rx);
     let workers = spawn_workers(&config, &shared, listeners.http, listeners.https)?;
     let acme = spawn_certificates(&config, &shared, &desired)?;
     spawn_admin(listeners.admin, &shared, &desired);
@@ -252,7 +252,7 @@ fn spawn_extra_listeners(
     config: &Config,
     shared: &Arc<Shared>,
     wanted: watch::Receiver<ExtraPorts>,
-) -> anyhow::Result<()> {
+) {
     let state = {
         let (shared, config) = (shared.clone(), config.clone());
         Box::new(move |port: u16, stop: CancellationToken| {
@@ -282,7 +282,6 @@ fn spawn_extra_listeners(
         tracker: shared.tracker.clone(),
     };
     extra.spawn(wanted, shared.cancel.clone());
-    Ok(())
 }
 
 /// The worker threads serving the HTTP sockets and, with TLS, the HTTPS ones.
@@ -345,7 +344,6 @@ fn spawn_admin(
 }
 
 /// What every worker's `ServiceState` shares.
-#[derive(Clone)]
 struct Shared {
     live: Arc<Live>,
     challenges: Arc<Challenges>,
