@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::discovery::{self, DockerSettings, file, nginx_files};
 use crate::live::Live;
 use crate::model::{DesiredState, SourceItem};
-use crate::routing::{RouteTable, SiteDefaults};
-use crate::server::{self, Bound, Listener, Workers, bind_error, bind_with_twin};
+use crate::routing::{ExtraPorts, ListenPorts, RouteTable, SiteDefaults};
+use crate::server::{self, Bound, ExtraListeners, Listener, Workers, bind_error, bind_with_twin};
 use crate::service::{LogThrottle, ServiceState};
 use crate::tls::TlsAcceptor;
 use crate::upstream::uwsgi::{self, UwsgiOptions};
@@ -128,11 +128,18 @@ impl Drop for Running {
 }
 
 /// Binds the listeners and starts every task. Returns once dockside is serving.
-pub async fn start(config: Config) -> anyhow::Result<Running> {
+pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let listeners = Listeners::bind(&config).await?;
-    let shared = Shared::new(&config, &listeners);
-    let desired = spawn_state(&config, &shared).await?;
     let (http_addrs, https_addrs) = (listeners.http_addrs(), listeners.https_addrs());
+    // Sites' EXTERNAL_*_PORT are placed against the ports actually bound (`--http 0` in tests).
+    config.defaults.listen = ListenPorts {
+        http: http_addrs[0].port(),
+        https: https_addrs.first().map(|a| a.port()),
+    };
+    let shared = Arc::new(Shared::new(&config, &listeners));
+    let (extra_ports, extra_rx) = watch::channel(ExtraPorts::new());
+    let desired = spawn_state(&config, &shared, extra_ports).await?;
+    spawn_extra_listeners(&config, &shared, extra_rx);
     let workers = spawn_workers(
         &config,
         &shared,
@@ -185,7 +192,7 @@ impl Listeners {
             None => Vec::new(),
         };
         let admin = match config.admin {
-            Some(addr) => Some(bind(addr).await?),
+            Some(addr) => bind_admin(addr).await,
             None => None,
         };
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
@@ -234,21 +241,63 @@ fn live_state(config: &Config, https: bool) -> Arc<Live> {
 async fn spawn_state(
     config: &Config,
     shared: &Shared,
+    extra_ports: watch::Sender<ExtraPorts>,
 ) -> anyhow::Result<watch::Sender<Arc<DesiredState>>> {
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
+    spawn_providers(config, desired.clone(), shared.cancel.clone()).await?;
+    let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
+    extra_ports.send_replace(first.extra_ports.clone());
+    shared.live.set_routes(first);
     shared.tracker.spawn(spawn_route_builder(
         rx,
         shared.live.clone(),
         config.defaults.clone(),
+        extra_ports,
         shared.cancel.clone(),
     ));
-    spawn_providers(config, desired.clone(), shared.cancel.clone()).await?;
-    let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
-    shared.live.set_routes(first);
     Ok(desired)
 }
 
-/// The worker threads serving every HTTP socket and, with TLS, every HTTPS one.
+/// The listeners sites ask for with `EXTERNAL_HTTP_PORT` / `EXTERNAL_HTTPS_PORT`, following the
+/// route table's `extra_ports`; each has a service state of its own (its port, its stop token).
+fn spawn_extra_listeners(
+    config: &Config,
+    shared: &Arc<Shared>,
+    wanted: watch::Receiver<ExtraPorts>,
+) {
+    let state = {
+        let (shared, config) = (shared.clone(), config.clone());
+        Box::new(move |port: u16, stop: CancellationToken| {
+            let mut state = shared.service(&config)?;
+            state.extra_port = Some(port);
+            state.shutdown = stop;
+            Ok(Arc::new(state))
+        }) as server::StateFor
+    };
+    let tls = shared.https.then(|| {
+        let (live, challenges) = (shared.live.clone(), shared.challenges.clone());
+        Box::new(move |port: u16| {
+            let acceptor = TlsAcceptor::on_port(
+                live.clone(),
+                challenges.clone(),
+                HANDSHAKE_TIMEOUT,
+                Some(port),
+            )?;
+            Ok(Arc::new(acceptor))
+        }) as server::TlsFor
+    });
+    let extra = ExtraListeners {
+        state,
+        tls,
+        http_ip: config.http.ip(),
+        https_ip: config.https.map_or(config.http.ip(), |a| a.ip()),
+        ipv6: config.ipv6,
+        tracker: shared.tracker.clone(),
+    };
+    extra.spawn(wanted, shared.cancel.clone());
+}
+
+/// The worker threads serving the HTTP sockets and, with TLS, the HTTPS ones.
 fn spawn_workers(
     config: &Config,
     shared: &Shared,
@@ -328,6 +377,9 @@ struct Shared {
     https: bool,
     /// The HTTPS port redirects point to.
     https_port: u16,
+    /// The default HTTP listener's port.
+    http_port: u16,
+    defaults: Arc<SiteDefaults>,
     tracker: TaskTracker,
     /// Memory all uwsgi spools share, across workers.
     spool_budget: Arc<Semaphore>,
@@ -347,6 +399,8 @@ impl Shared {
             http: server::http_builder(&config.limits),
             https: !listeners.https.is_empty(),
             https_port: listeners.https.first().map_or(443, |b| b.addr.port()),
+            http_port: listeners.http[0].addr.port(),
+            defaults: Arc::new(config.defaults.clone()),
             tracker: TaskTracker::new(),
             spool_budget: uwsgi::spool_budget(&config.limits),
             warnings: Arc::new(LogThrottle::new(WARNING_EVERY)),
@@ -355,7 +409,12 @@ impl Shared {
 
     /// One worker's state: shared parts plus its own upstream pool.
     fn state(&self, config: &Config) -> anyhow::Result<Arc<ServiceState>> {
-        Ok(Arc::new(ServiceState {
+        self.service(config).map(Arc::new)
+    }
+
+    /// A default listener's service state (`extra_port` None, the root shutdown token).
+    fn service(&self, config: &Config) -> anyhow::Result<ServiceState> {
+        Ok(ServiceState {
             live: self.live.clone(),
             challenges: self.challenges.clone(),
             forwarder: Forwarder::new(
@@ -379,7 +438,10 @@ impl Shared {
             http: self.http.clone(),
             https: self.https,
             https_port: self.https_port,
-        }))
+            http_port: self.http_port,
+            extra_port: None,
+            defaults: self.defaults.clone(),
+        })
     }
 }
 
@@ -605,6 +667,7 @@ async fn spawn_route_builder(
     mut rx: watch::Receiver<Arc<DesiredState>>,
     live: Arc<Live>,
     defaults: SiteDefaults,
+    extra_ports: watch::Sender<ExtraPorts>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -613,7 +676,14 @@ async fn spawn_route_builder(
         for (host, why) in &table.rejected {
             tracing::warn!(host, "site not served: {why}");
         }
+        // The table first, then the listeners: a new port's first request finds its sites.
+        let ports = table.extra_ports.clone();
         live.set_routes(Arc::new(table));
+        extra_ports.send_if_modified(|current| {
+            let changed = *current != ports;
+            *current = ports;
+            changed
+        });
         tokio::select! {
             _ = cancel.cancelled() => return,
             changed = rx.changed() => if changed.is_err() { return },
@@ -621,9 +691,17 @@ async fn spawn_route_builder(
     }
 }
 
-/// Binds a listener (HTTPS, admin), turning the usual failures into one line that says what to do.
-async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| bind_error(addr, e))
+/// The admin listener is optional for serving: a second dockside on the same machine (blue/green)
+/// finds the default port taken and serves without status, metrics and health, saying so once.
+async fn bind_admin(addr: SocketAddr) -> Option<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::warn!(
+                "{}; serving without the admin listener (/healthz, /status, /metrics): give this instance its own with --admin IP:PORT (DOCKSIDE_ADMIN), or --admin off",
+                bind_error(addr, e)
+            );
+            None
+        }
+    }
 }

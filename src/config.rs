@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::acme::AcmeGlobals;
 use crate::discovery::DockerSettings;
-use crate::routing::{DefaultRoot, SiteDefaults};
+use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
 use crate::settings::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
@@ -145,6 +145,9 @@ pub struct Flags {
         default_value = "false"
     )]
     pub enable_proxy_protocol: String,
+    /// Answer `/nginx-proxy-debug` on every site with its settings as JSON (DEBUG_ENDPOINT).
+    #[arg(global = true, long, env = "DEBUG_ENDPOINT", default_value = "false")]
+    pub debug_endpoint: String,
     /// Pass client X-Forwarded-* headers through (TRUST_DOWNSTREAM_PROXY).
     #[arg(global = true, long, env = "TRUST_DOWNSTREAM_PROXY")]
     pub trust_downstream_proxy: Option<String>,
@@ -339,7 +342,13 @@ impl Config {
                 Some(v) if is_off(v) => None,
                 _ => Some(DockerSettings::from_vars(&env, f.docker_host.clone())?),
             },
-            defaults: site_defaults(&f)?,
+            defaults: SiteDefaults {
+                listen: ListenPorts {
+                    http: http.port(),
+                    https: https.map(|a| a.port()),
+                },
+                ..site_defaults(&f)?
+            },
             trust_downstream_proxy: match &f.trust_downstream_proxy {
                 Some(v) => flag("TRUST_DOWNSTREAM_PROXY", v)?,
                 None => true,
@@ -408,6 +417,8 @@ fn site_defaults(f: &Flags) -> anyhow::Result<SiteDefaults> {
         )?,
         acme_http_challenge: parse_challenge_location(&f.acme_http_challenge_location)
             .map_err(anyhow::Error::msg)?,
+        debug_endpoint: flag("DEBUG_ENDPOINT", &f.debug_endpoint)?,
+        listen: ListenPorts::default(),
     })
 }
 

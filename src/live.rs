@@ -110,12 +110,15 @@ impl Snapshot {
         self.sites.get(&site.host)
     }
 
-    /// The decision for a ClientHello's SNI (`None`: the client sent none).
-    pub fn decide(&self, sni: Option<&str>) -> Decision {
+    /// The decision for a ClientHello's SNI (`None`: the client sent none) on the default HTTPS
+    /// listener (`extra` is `None`) or on an extra `EXTERNAL_HTTPS_PORT` one: only the sites
+    /// served there are known.
+    pub fn decide(&self, extra: Option<u16>, sni: Option<&str>) -> Decision {
         // No SNI goes where an unknown name goes: the DEFAULT_HOST site (nginx `default_server`).
         let site = self
             .routes
-            .lookup(sni.unwrap_or(""))
+            .hosts(true, extra)
+            .and_then(|hosts| hosts.lookup(sni.unwrap_or("")))
             .filter(|s| s.https_method != HttpsMethod::NoHttps);
         if let Some(site) = site
             && let Some(tls) = self.sites.get(&site.host)

@@ -36,7 +36,7 @@ fn site(host: &str) -> Site {
 }
 
 fn served(table: &Snapshot, sni: Option<&str>) -> Option<(String, Policy, Option<String>)> {
-    match table.decide(sni) {
+    match table.decide(None, sni) {
         Decision::Serve {
             cert, policy, site, ..
         } => Some((cert.name.clone(), policy, site)),
@@ -72,15 +72,27 @@ fn decisions_follow_sites_policies_and_default_host() {
         assert_eq!(got, a, "{sni:?}");
     }
     assert!(served(&table, Some("none.test")).is_none());
-    let none = table.routes().site("none.test").unwrap();
-    let a_site = table.routes().site("a.test").unwrap();
+    let none = table
+        .routes()
+        .default_hosts(true)
+        .site("none.test")
+        .unwrap();
+    let a_site = table.routes().default_hosts(true).site("a.test").unwrap();
     assert!(!table.cert_ok(none) && table.cert_ok(a_site));
 
     // A new certificate map reaches the same table holder.
     let (_dir2, more) = certs(&["a.test", "m.test", "none.test"]);
     state.set_certs(more);
     let table = state.load();
-    assert!(table.cert_ok(table.routes().site("none.test").unwrap()));
+    assert!(
+        table.cert_ok(
+            table
+                .routes()
+                .default_hosts(true)
+                .site("none.test")
+                .unwrap()
+        )
+    );
 }
 
 #[test]
@@ -93,4 +105,40 @@ fn nohttps_site_is_unknown_and_gets_the_default_certificate() {
     let state = Live::new(routes(vec![nohttps], None), map, "Mozilla-Modern", false);
     let got = served(&state.load(), Some("a.test"));
     assert_eq!(got, Some(("default".into(), Policy::Modern, None)));
+}
+
+#[test]
+fn an_external_https_port_serves_its_sites_only() {
+    let (_dir, map) = certs(&["ext.test", "a.test"]);
+    let ext = Site {
+        external_https_port: Some(8443),
+        ..site("ext.test")
+    };
+    let state = Live::new(
+        routes(vec![ext, site("a.test")], None),
+        map,
+        "Mozilla-Intermediate",
+        true,
+    );
+    let table = state.load();
+    let on = |extra: Option<u16>, sni: &str| match table.decide(extra, Some(sni)) {
+        Decision::Serve { site, .. } => site,
+        Decision::Refuse => None,
+    };
+    assert_eq!(on(Some(8443), "ext.test").as_deref(), Some("ext.test"));
+    // Unknown where it does not listen (no default.crt: refused), and the other way round.
+    assert_eq!(on(None, "ext.test"), None);
+    assert_eq!(on(Some(8443), "a.test"), None);
+    assert_eq!(on(None, "a.test").as_deref(), Some("a.test"));
+    // A port no site asks for any more knows nobody.
+    assert_eq!(on(Some(9443), "ext.test"), None);
+    assert!(
+        table.cert_ok(
+            table
+                .routes()
+                .sites()
+                .find(|s| s.host == "ext.test")
+                .unwrap()
+        )
+    );
 }

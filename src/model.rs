@@ -47,6 +47,12 @@ pub struct Site {
     /// `EXTERNAL_HTTPS_PORT` (or MULTIPORTS `external_https_port`): this site's TLS port, also the
     /// port HTTP→HTTPS redirects point to.
     pub external_https_port: Option<u16>,
+    /// `SERVER_TOKENS`: the `Server` header dockside puts on this site's answers; `None` leaves
+    /// them as they are (a backend's own `Server` passes, dockside's answers carry none).
+    pub server_tokens: Option<ServerTokens>,
+    /// The label `com.github.nginx-proxy.nginx-proxy.debug-endpoint` (else `DEBUG_ENDPOINT`):
+    /// whether `/nginx-proxy-debug` answers this site's settings as JSON.
+    pub debug_endpoint: Option<bool>,
     /// The server-level policy (`vhost.d/<host>`, `conf.d`): for answers no location gives.
     pub policy: Policy,
     /// Names of the containers / routes-file entries that define this site (oldest first).
@@ -171,6 +177,14 @@ pub enum HttpsMethod {
     NoRedirect,
     NoHttp,
     NoHttps,
+}
+
+/// nginx `server_tokens` as nginx-proxy's `SERVER_TOKENS` sets it: `on` (or `build`) names
+/// dockside's version in the `Server` header, `off` sends only `dockside`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServerTokens {
+    On,
+    Off,
 }
 
 /// `ACME_HTTP_CHALLENGE_LOCATION`: `true`, `false` or `legacy` (only when redirecting).

@@ -128,3 +128,85 @@ fn an_ip_address_as_sni_is_not_logged_per_handshake() {
     let noisy: Vec<&String> = rest.iter().filter(|l| l.contains("SNI")).collect();
     assert!(noisy.is_empty(), "{noisy:#?}");
 }
+
+/// Two instances on one machine (blue/green): both keep the default admin address, the second
+/// finds it taken, says so once, and serves anyway.
+#[test]
+fn a_second_instance_with_the_admin_port_taken_still_serves() {
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dockside"))
+            .args([
+                "--http",
+                "127.0.0.1:0",
+                "--https",
+                "off",
+                "--docker-host",
+                "off",
+            ])
+            .env("RUST_LOG", "info")
+            .env_remove("DOCKSIDE_ADMIN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dockside binary runs");
+        let (http, before) = serving_on(&mut child);
+        (child, http, before)
+    };
+    let (mut first, first_http, _) = start();
+    let (mut second, second_http, second_log) = start();
+    assert_ne!(first_http, second_http);
+    for http in [&first_http, &second_http] {
+        // No site: the unknown-host answer proves the instance serves.
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .arg(format!("http://{http}/"))
+            .output()
+            .expect("curl runs (apt-get install -y curl)");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "503", "{http}");
+    }
+    let warnings: Vec<&String> = second_log
+        .iter()
+        .filter(|l| l.contains("serving without the admin listener"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{second_log:#?}");
+    assert!(
+        warnings[0].contains("127.0.0.1:8099") && warnings[0].contains("--admin"),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(terminate(&mut second).code(), Some(0));
+    assert_eq!(terminate(&mut first).code(), Some(0));
+}
+
+/// The child's stderr lines up to the one saying it is serving, and the HTTP address it names.
+fn serving_on(child: &mut Child) -> (String, Vec<String>) {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "never serving: {seen:#?}");
+        let Some(Ok(line)) = lines.next() else {
+            panic!("dockside exited before serving: {seen:#?}");
+        };
+        if line.contains("dockside is serving") {
+            let http = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("http="))
+                .expect("the serving line names the HTTP address")
+                .to_owned();
+            // Keep draining stderr so the child never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (http, seen);
+        }
+        seen.push(line);
+    }
+}

@@ -168,7 +168,7 @@ async fn check_explains_every_container() {
             isolated.name
         ),
         format!("docker network connect {} {}", front.name, isolated.name),
-        "(no reachable backend: requests get 503 — see problems below)".to_owned(),
+        "(502: no reachable container — see problems below)".to_owned(),
         // Unparsable port, naming the container, the setting and the value.
         format!("{}: skipped: VIRTUAL_PORT=\"eighty\"", typo.name),
         // Missing VIRTUAL_HOST.

@@ -56,7 +56,11 @@ async fn wait_ready(d: &Dockside, host: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         let table = d.running.routes();
-        let addrs: Vec<String> = match table.site(host).map(|s| &s.locations[0].action) {
+        let addrs: Vec<String> = match table
+            .default_hosts(false)
+            .site(host)
+            .map(|s| &s.locations[0].action)
+        {
             Some(Action::Forward(up)) => up.backends.iter().map(|b| b.addr.to_string()).collect(),
             _ => Vec::new(),
         };

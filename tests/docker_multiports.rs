@@ -66,6 +66,7 @@ async fn wait_backends(d: &Dockside, host: &str, path: &str, n: usize) {
     loop {
         let table = d.running.routes();
         let count = table
+            .default_hosts(false)
             .site(host)
             .and_then(|s| s.locations.iter().find(|l| l.raw_path == path))
             .map(|l| match &l.action {

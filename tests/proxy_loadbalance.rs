@@ -15,7 +15,7 @@ use http::Request;
 /// The in-flight counts of `host`'s `/` location.
 fn in_flight(d: &Dockside, host: &str) -> Option<Vec<usize>> {
     let table = d.running.routes();
-    match &table.site(host)?.locations[0].action {
+    match &table.default_hosts(false).site(host)?.locations[0].action {
         Action::Forward(up) => up.in_flight(),
         Action::Return(_) => None,
     }

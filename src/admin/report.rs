@@ -34,6 +34,9 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("off")
         );
+        if let Some(line) = site_extras(route) {
+            let _ = writeln!(out, "  {line}");
+        }
         for loc in &route.locations {
             let dest = if loc.dest.is_empty() {
                 String::new()
@@ -55,7 +58,7 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
                     if up.backends.is_empty() && up.excluded.is_empty() {
                         let _ = writeln!(
                             out,
-                            "    (no reachable backend: requests get 503 — see problems below)"
+                            "    (502: no reachable container — see problems below)"
                         );
                     } else if up.backends.is_empty() {
                         let _ = writeln!(
@@ -250,10 +253,39 @@ pub fn policy_lines(p: &Policy) -> Vec<String> {
     lines
 }
 
+/// The per-site settings that change where and how a site answers, when set: its extra ports
+/// (`EXTERNAL_HTTP_PORT` / `EXTERNAL_HTTPS_PORT`: not served on the default ones),
+/// `SERVER_TOKENS` and the debug endpoint.
+fn site_extras(route: &crate::routing::SiteRoute) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(p) = route.external_http_port {
+        parts.push(format!("EXTERNAL_HTTP_PORT={p} (HTTP only there)"));
+    }
+    if let Some(p) = route.external_https_port {
+        parts.push(format!(
+            "EXTERNAL_HTTPS_PORT={p} (HTTPS only there; redirects go to it)"
+        ));
+    }
+    if let Some(tokens) = route.server_tokens {
+        let (value, header) = match tokens {
+            crate::model::ServerTokens::On => {
+                ("on", concat!("dockside/", env!("CARGO_PKG_VERSION")))
+            }
+            crate::model::ServerTokens::Off => ("off", "dockside"),
+        };
+        parts.push(format!("SERVER_TOKENS={value} (Server: {header})"));
+    }
+    if route.debug_endpoint {
+        parts.push("debug endpoint /nginx-proxy-debug".to_owned());
+    }
+    (!parts.is_empty()).then(|| parts.join("  "))
+}
+
 /// How to read the report when a site answers 503 or 502 (nginx-proxy users' top questions).
-const LEGEND: &str = "\n503 = no site for that Host, or no eligible backend (see above: unreachable, \
-unhealthy or skipped containers).\n502 = the backend refused or did not answer: the app is not \
-listening on the port shown (set VIRTUAL_PORT) or is still starting.\n";
+const LEGEND: &str = "\n503 = no site for that Host, or no eligible backend (see above: unhealthy or \
+skipped containers).\n502 = no reachable container (it shares no network with dockside), or the \
+backend refused or did not answer: the app is not listening on the port shown (set VIRTUAL_PORT) \
+or is still starting.\n";
 
 /// Containers that may cause a 502 without any error in the settings: several exposed ports
 /// and no `VIRTUAL_PORT`, so port 80 is used (nginx-proxy §1.6.2). For `dockside check`,

@@ -42,6 +42,21 @@ fn report_explains_every_item() {
             },
         ),
         container(
+            "extras",
+            &[
+                ("VIRTUAL_HOST", "c.tld"),
+                ("EXTERNAL_HTTP_PORT", "8080"),
+                ("EXTERNAL_HTTPS_PORT", "8443"),
+                ("SERVER_TOKENS", "off"),
+                ("com.github.nginx-proxy.nginx-proxy.debug-endpoint", "true"),
+            ],
+            Reach::Container {
+                ip,
+                exposed_ports: vec![],
+                health: Health::None,
+            },
+        ),
+        container(
             "db",
             &[],
             Reach::Container {
@@ -59,10 +74,12 @@ fn report_explains_every_item() {
         "/api/  uwsgi",
         "(no healthy backend: requests get 503 until one passes its healthcheck)",
         "HTTPS_METHOD=redirect",
-        "502 = the backend refused",
+        "the backend refused or did not answer",
+        "/api/  uwsgi\n    (502: no reachable container — see problems below)",
         "api: no backend for a.tld: shares no network with dockside",
         "typo: skipped: VIRTUAL_PORT=\"eighty\"",
         "db: no VIRTUAL_HOST: not routed",
+        "c.tld  (from extras)\n  HTTPS_METHOD=redirect HSTS=max-age=31536000\n  EXTERNAL_HTTP_PORT=8080 (HTTP only there)  EXTERNAL_HTTPS_PORT=8443 (HTTPS only there; redirects go to it)  SERVER_TOKENS=off (Server: dockside)  debug endpoint /nginx-proxy-debug",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }

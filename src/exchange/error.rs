@@ -43,6 +43,12 @@ pub enum ProxyError {
         path: String,
         excluded: usize,
     },
+    /// Every container of the location exists but none can be reached (no shared network):
+    /// nginx-proxy's `server 127.0.0.1 down;` upstream, which answers 502.
+    #[error(
+        "no container of {host}{path} is reachable (no network shared with dockside; `dockside check` says which)"
+    )]
+    Unreachable { host: String, path: String },
     #[error("cannot connect to backend {backend}: {source}")]
     Connect {
         backend: BackendAddr,
@@ -90,7 +96,9 @@ impl ProxyError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ProxyError::NoLocation { .. } => StatusCode::NOT_FOUND,
-            ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::Connect { .. }
+            | ProxyError::Upstream { .. }
+            | ProxyError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ProxyError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -114,6 +122,7 @@ impl ProxyError {
             | ProxyError::RateLimited { .. } => Fault::Client,
             ProxyError::NoSite { .. }
             | ProxyError::NoBackend { .. }
+            | ProxyError::Unreachable { .. }
             | ProxyError::NoLocation { .. } => Fault::Config,
             ProxyError::Connect { .. }
             | ProxyError::Timeout { .. }

@@ -9,6 +9,25 @@ fn faults_map_to_their_status_class() {
         (ProxyError::HeadersTooLarge("x".into()), 431, Fault::Client),
         (ProxyError::NoSite { host: "h".into() }, 503, Fault::Config),
         (
+            ProxyError::NoBackend {
+                host: "h".into(),
+                path: "/".into(),
+                excluded: 1,
+            },
+            503,
+            Fault::Config,
+        ),
+        // nginx-proxy's `server 127.0.0.1 down;`: a known host none of whose containers is
+        // reachable answers 502, not the unknown host's 503.
+        (
+            ProxyError::Unreachable {
+                host: "h".into(),
+                path: "/".into(),
+            },
+            502,
+            Fault::Config,
+        ),
+        (
             ProxyError::Connect {
                 backend: b.clone(),
                 source: io(),

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use http::{HeaderValue, StatusCode};
 
-use super::host::{HostPattern, normalize_host};
+use super::host::HostPattern;
+use super::hosts::Hosts;
 use super::path::{self, PathPattern};
+use super::ports::{self, ExtraPort, ExtraPorts, ListenPorts, PortKind, SitePorts};
 use super::upstream::Upstream;
-use crate::model::{AcmeChallengeLocation, DesiredState, HttpsMethod, Policy, Site};
+use crate::model::{AcmeChallengeLocation, DesiredState, HttpsMethod, Policy, ServerTokens, Site};
 use crate::policy::SitePolicy;
 
 /// The proxy container's own settings that give per-host values their defaults (nginx-proxy §1.2).
@@ -26,6 +28,10 @@ pub struct SiteDefaults {
     pub non_get_redirect: u16,
     pub enable_http_on_missing_cert: bool,
     pub acme_http_challenge: AcmeChallengeLocation,
+    /// `DEBUG_ENDPOINT`: `/nginx-proxy-debug` on every site unless its label says otherwise.
+    pub debug_endpoint: bool,
+    /// dockside's own listener ports, which sites' `EXTERNAL_*_PORT` are placed against.
+    pub listen: ListenPorts,
 }
 
 impl Default for SiteDefaults {
@@ -44,6 +50,8 @@ impl Default for SiteDefaults {
             non_get_redirect: 301,
             enable_http_on_missing_cert: true,
             acme_http_challenge: AcmeChallengeLocation::Enabled,
+            debug_endpoint: false,
+            listen: ListenPorts::default(),
         }
     }
 }
@@ -117,6 +125,16 @@ pub struct SiteRoute {
     pub client_max_body_size: Option<u64>,
     /// The server-level policy, for answers no location gives (no `VIRTUAL_PATH` matched).
     pub policy: Option<Arc<SitePolicy>>,
+    /// The extra port this site's HTTP server listens on instead of dockside's (`EXTERNAL_HTTP_PORT`).
+    pub external_http_port: Option<u16>,
+    /// The extra port of its TLS server (`EXTERNAL_HTTPS_PORT`), also where redirects point.
+    pub external_https_port: Option<u16>,
+    /// `SERVER_TOKENS`, as set (the debug endpoint and `dockside check` show it).
+    pub server_tokens: Option<ServerTokens>,
+    /// The `Server` header `SERVER_TOKENS` puts on every answer of this site; `None`: untouched.
+    pub server_header: Option<HeaderValue>,
+    /// Whether `/nginx-proxy-debug` answers (label, else `DEBUG_ENDPOINT`).
+    pub debug_endpoint: bool,
 }
 
 impl SiteRoute {
@@ -195,7 +213,23 @@ impl SiteRoute {
                 .unwrap_or(defaults.acme_http_challenge),
             client_max_body_size: site.client_max_body_size,
             policy,
+            // Placed against the listeners and the other sites by `RouteTable::rebuild`.
+            external_http_port: None,
+            external_https_port: None,
+            server_tokens: site.server_tokens,
+            server_header: site.server_tokens.map(server_header),
+            debug_endpoint: site.debug_endpoint.unwrap_or(defaults.debug_endpoint),
         })
+    }
+}
+
+/// nginx sends `Server: nginx/<version>` (`server_tokens on`) or `Server: nginx` (`off`).
+fn server_header(tokens: ServerTokens) -> HeaderValue {
+    match tokens {
+        ServerTokens::On => {
+            HeaderValue::from_static(concat!("dockside/", env!("CARGO_PKG_VERSION")))
+        }
+        ServerTokens::Off => HeaderValue::from_static("dockside"),
     }
 }
 
@@ -220,16 +254,19 @@ fn compile(
         .map_err(|why| format!("policy of {host}{path}: {why}"))
 }
 
-/// All sites, grouped by match kind so a lookup follows nginx `server_name` precedence.
+/// All sites, split by the listener that serves them (nginx `listen`): the default HTTP and
+/// HTTPS listeners, and each extra port a site asked for. A request on a default listener only
+/// ever looks at its own group.
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    exact: std::collections::HashMap<String, Arc<SiteRoute>>,
-    /// Leading wildcards, longest suffix first.
-    leading: Vec<Arc<SiteRoute>>,
-    /// Trailing wildcards, longest prefix first.
-    trailing: Vec<Arc<SiteRoute>>,
-    regex: Vec<Arc<SiteRoute>>,
-    default_site: Option<Arc<SiteRoute>>,
+    /// The default listeners' sites, `[HTTP, HTTPS]`: indexed by `https as usize`, no branch.
+    default: [Hosts; 2],
+    /// The sites of each extra port (`EXTERNAL_HTTP_PORT` / `EXTERNAL_HTTPS_PORT`).
+    extra: std::collections::HashMap<u16, Hosts>,
+    /// The extra ports this table serves and who asked: what the extra listeners must be.
+    pub extra_ports: ExtraPorts,
+    /// Every compiled site once, sorted by host.
+    all: Vec<Arc<SiteRoute>>,
     /// Sites that could not be compiled, with the reason (shown by `dockside check`).
     pub rejected: Vec<(String, String)>,
     /// Pages for answers that belong to no site (nginx-proxy's `errors/50x.html`).
@@ -271,55 +308,78 @@ impl RouteTable {
             .collect();
         for site in &state.sites {
             let previous = before.get(site.host.as_str()).copied();
-            let route = match SiteRoute::build(site, defaults, &reuse, previous) {
-                Ok(r) => Arc::new(r),
+            let wanted = SitePorts {
+                http: site.external_http_port,
+                https: site.external_https_port,
+            };
+            let built = SiteRoute::build(site, defaults, &reuse, previous).and_then(|route| {
+                let placed = ports::place(wanted, defaults.listen, &table.extra_ports)?;
+                Ok((route, placed))
+            });
+            let route = match built {
+                Ok((mut route, placed)) => {
+                    route.external_http_port = placed.http;
+                    route.external_https_port = placed.https;
+                    Arc::new(route)
+                }
                 Err(why) => {
                     table.rejected.push((site.host.clone(), why));
                     continue;
                 }
             };
-            if defaults.default_host.as_deref() == Some(site.host.as_str()) {
-                table.default_site = Some(route.clone());
-            }
-            match &route.pattern {
-                HostPattern::Exact(name) => {
-                    table.exact.insert(name.clone(), route.clone());
-                }
-                HostPattern::Leading { .. } => table.leading.push(route.clone()),
-                HostPattern::Trailing(_) => table.trailing.push(route.clone()),
-                HostPattern::Regex(_) => table.regex.push(route.clone()),
-            }
+            table.insert(
+                &route,
+                defaults.default_host.as_deref() == Some(site.host.as_str()),
+            );
         }
-        let key = |r: &Arc<SiteRoute>| std::cmp::Reverse(r.host.len());
-        table.leading.sort_by_key(key);
-        table.trailing.sort_by_key(key);
+        for hosts in table.default.iter_mut().chain(table.extra.values_mut()) {
+            hosts.finish();
+        }
         table
     }
 
-    /// The site for a Host header (port and case ignored), without the `DEFAULT_HOST` fallback.
-    pub fn site(&self, host_header: &str) -> Option<&Arc<SiteRoute>> {
-        let host = normalize_host(host_header);
-        if let Some(site) = self.exact.get(host.as_ref()) {
-            return Some(site);
+    /// Files a site under the listeners it is served on.
+    fn insert(&mut self, route: &Arc<SiteRoute>, default: bool) {
+        let placed = [
+            (route.external_http_port, PortKind::Http),
+            (route.external_https_port, PortKind::Https),
+        ];
+        for (port, kind) in placed {
+            match port {
+                None => self.default[(kind == PortKind::Https) as usize].insert(route, default),
+                Some(port) => {
+                    self.extra.entry(port).or_default().insert(route, default);
+                    self.extra_ports
+                        .entry(port)
+                        .or_insert_with(|| ExtraPort {
+                            kind,
+                            hosts: Vec::new(),
+                        })
+                        .hosts
+                        .push(route.host.clone());
+                }
+            }
         }
-        [&self.leading, &self.trailing, &self.regex]
-            .into_iter()
-            .flat_map(|group| group.iter())
-            .find(|s| s.pattern.matches(&host))
+        self.all.push(route.clone());
     }
 
-    /// The site for a Host header, falling back to `DEFAULT_HOST`; `None` means 503.
-    pub fn lookup(&self, host_header: &str) -> Option<&Arc<SiteRoute>> {
-        self.site(host_header).or(self.default_site.as_ref())
+    /// The sites of the listener a request came in on: a default one (`extra` is `None`;
+    /// HTTP or HTTPS by `https`), or an extra port (`None` once no site asks for it).
+    pub fn hosts(&self, https: bool, extra: Option<u16>) -> Option<&Hosts> {
+        match extra {
+            None => Some(&self.default[https as usize]),
+            Some(port) => self.extra.get(&port),
+        }
     }
 
-    /// Every compiled site, for diagnostics.
+    /// The default HTTP (`false`) or HTTPS (`true`) listener's sites.
+    pub fn default_hosts(&self, https: bool) -> &Hosts {
+        &self.default[https as usize]
+    }
+
+    /// Every compiled site once, for diagnostics and per-site facts (certificates).
     pub fn sites(&self) -> impl Iterator<Item = &Arc<SiteRoute>> {
-        self.exact
-            .values()
-            .chain(&self.leading)
-            .chain(&self.trailing)
-            .chain(&self.regex)
+        self.all.iter()
     }
 }
 

@@ -44,7 +44,7 @@ fn server_name_precedence() {
         ],
         SiteDefaults::default(),
     );
-    let host = |h: &str| t.lookup(h).map(|s| s.host.clone());
+    let host = |h: &str| t.default_hosts(false).lookup(h).map(|s| s.host.clone());
     assert_eq!(
         host("www.example.com:8080").as_deref(),
         Some("www.example.com")
@@ -66,14 +66,17 @@ fn default_host_catches_unknown_hosts() {
         vec![site("web1.tld", &["/"]), site("web2.tld", &["/"])],
         defaults,
     );
-    assert_eq!(t.lookup("nowhere").unwrap().host, "web1.tld");
-    assert!(t.site("nowhere").is_none());
+    assert_eq!(
+        t.default_hosts(false).lookup("nowhere").unwrap().host,
+        "web1.tld"
+    );
+    assert!(t.default_hosts(false).site("nowhere").is_none());
 }
 
 #[test]
 fn default_root_fills_missing_slash() {
     let t = table(vec![site("a.tld", &["/api/"])], SiteDefaults::default());
-    let s = t.lookup("a.tld").unwrap();
+    let s = t.default_hosts(false).lookup("a.tld").unwrap();
     assert!(
         matches!(s.location("/other").unwrap().action, Action::Return(ref r) if r.status == 404)
     );
@@ -86,7 +89,13 @@ fn default_root_fills_missing_slash() {
         ..Default::default()
     };
     let t = table(vec![site("a.tld", &["/api/"])], none);
-    assert!(t.lookup("a.tld").unwrap().location("/other").is_none());
+    assert!(
+        t.default_hosts(false)
+            .lookup("a.tld")
+            .unwrap()
+            .location("/other")
+            .is_none()
+    );
 }
 
 #[test]
@@ -110,5 +119,97 @@ fn uncompilable_site_is_rejected_alone() {
         SiteDefaults::default(),
     );
     assert_eq!(t.rejected.len(), 1);
-    assert!(t.lookup("good.tld").is_some());
+    assert!(t.default_hosts(false).lookup("good.tld").is_some());
+}
+
+#[test]
+fn external_ports_put_a_site_on_its_own_listener_only() {
+    let defaults = SiteDefaults {
+        default_host: Some("ext.tld".into()),
+        ..Default::default()
+    };
+    let t = table(
+        vec![
+            Site {
+                external_http_port: Some(8080),
+                external_https_port: Some(8443),
+                ..site("ext.tld", &["/"])
+            },
+            Site {
+                external_http_port: Some(8080),
+                ..site("half.tld", &["/"])
+            },
+            // The listener's own port is the listener.
+            Site {
+                external_http_port: Some(80),
+                ..site("plain.tld", &["/"])
+            },
+            site("*.tld", &["/"]),
+        ],
+        defaults,
+    );
+    let on = |https: bool, extra: Option<u16>, host: &str| {
+        t.hosts(https, extra)
+            .and_then(|h| h.lookup(host))
+            .map(|s| s.host.clone())
+    };
+    // Unknown on the default ports: the wildcard answers instead, as in nginx.
+    assert_eq!(on(false, None, "ext.tld").as_deref(), Some("*.tld"));
+    assert_eq!(on(true, None, "ext.tld").as_deref(), Some("*.tld"));
+    assert_eq!(on(false, Some(8080), "ext.tld").as_deref(), Some("ext.tld"));
+    assert_eq!(on(true, Some(8443), "ext.tld").as_deref(), Some("ext.tld"));
+    // Only its HTTP server moved: HTTPS stays on the default listener.
+    assert_eq!(on(false, None, "half.tld").as_deref(), Some("*.tld"));
+    assert_eq!(on(true, None, "half.tld").as_deref(), Some("half.tld"));
+    assert_eq!(
+        on(false, Some(8080), "half.tld").as_deref(),
+        Some("half.tld")
+    );
+    assert_eq!(on(false, None, "plain.tld").as_deref(), Some("plain.tld"));
+    // The wildcard does not listen on 8080; DEFAULT_HOST is the default server where it listens.
+    assert_eq!(on(false, Some(8080), "x.tld").as_deref(), Some("ext.tld"));
+    assert_eq!(on(false, None, "nowhere").as_deref(), None);
+    assert!(t.hosts(false, Some(9999)).is_none());
+    let ports: Vec<(u16, PortKind, Vec<String>)> = t
+        .extra_ports
+        .iter()
+        .map(|(p, e)| (*p, e.kind, e.hosts.clone()))
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            (
+                8080,
+                PortKind::Http,
+                vec!["ext.tld".into(), "half.tld".into()]
+            ),
+            (8443, PortKind::Https, vec!["ext.tld".into()]),
+        ]
+    );
+    assert_eq!(t.sites().count(), 4, "each site listed once");
+}
+
+#[test]
+fn a_port_of_the_other_scheme_rejects_the_later_site_alone() {
+    let t = table(
+        vec![
+            Site {
+                external_https_port: Some(8443),
+                ..site("a.tld", &["/"])
+            },
+            Site {
+                external_http_port: Some(8443),
+                ..site("b.tld", &["/"])
+            },
+        ],
+        SiteDefaults::default(),
+    );
+    assert_eq!(t.rejected.len(), 1, "{:?}", t.rejected);
+    assert_eq!(t.rejected[0].0, "b.tld");
+    assert!(
+        t.rejected[0].1.contains("EXTERNAL_HTTP_PORT=8443"),
+        "{:?}",
+        t.rejected
+    );
+    assert!(t.hosts(true, Some(8443)).unwrap().site("a.tld").is_some());
 }

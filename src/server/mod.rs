@@ -6,6 +6,7 @@
 
 mod accept;
 mod connection;
+mod extra;
 mod idle;
 mod listen;
 mod proxy_header;
@@ -13,5 +14,6 @@ mod upgrade;
 mod workers;
 
 pub(crate) use connection::http_builder;
+pub(crate) use extra::{ExtraListeners, StateFor, TlsFor};
 pub(crate) use listen::{Bound, bind_error, bind_with_twin, describe as describe_listeners};
 pub(crate) use workers::{Listener, Workers};

@@ -28,10 +28,13 @@ pub(super) fn acme_challenge<B>(
     if own.is_none() && conn.scheme != Scheme::Http {
         return None;
     }
-    let site = live.routes().lookup(host).map(|site| SiteChallenge {
-        location: site.acme_http_challenge,
-        method: https::effective_method(state, live, conn, site),
-    });
+    let site = state
+        .hosts(conn, live)
+        .and_then(|h| h.lookup(host))
+        .map(|site| SiteChallenge {
+            location: site.acme_http_challenge,
+            method: https::effective_method(state, live, conn, site),
+        });
     match http01_answer(own, site, state.challenges.accept_unknown_host()) {
         Http01Answer::Own(key_authorization) => Some(text(StatusCode::OK, key_authorization)),
         Http01Answer::NotFound => Some(text(StatusCode::NOT_FOUND, "404 Not Found\n")),

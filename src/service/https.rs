@@ -54,11 +54,10 @@ pub(super) fn https_policy<'t, B>(
         host,
         request_uri,
     };
-    let listeners = listeners(state);
     let mut candidate = site;
     loop {
         let facts = policy::SitePolicy::of(candidate, cert_ok(live, conn, candidate));
-        match policy::decide(ask, &facts, listeners) {
+        match policy::decide(ask, &facts, listeners(state, candidate)) {
             Verdict::Proceed { hsts } => {
                 let value = hsts.and_then(|_| candidate.hsts.clone());
                 return Ok(Policed::Serve(candidate, value));
@@ -71,7 +70,7 @@ pub(super) fn https_policy<'t, B>(
                 return Ok(Policed::Answer(resp));
             }
             // Like an unknown Host: the DEFAULT_HOST site (if it serves this scheme), else 503.
-            Verdict::NotServed => match live.routes().lookup("") {
+            Verdict::NotServed => match state.hosts(conn, live).and_then(|h| h.lookup("")) {
                 Some(default)
                     if !Arc::ptr_eq(default, candidate) && Arc::ptr_eq(candidate, site) =>
                 {
@@ -105,12 +104,14 @@ pub(super) fn effective_method(
     site: &SiteRoute,
 ) -> HttpsMethod {
     let facts = policy::SitePolicy::of(site, cert_ok(live, conn, site));
-    policy::effective_method(&facts, listeners(state))
+    policy::effective_method(&facts, listeners(state, site))
 }
 
-fn listeners(state: &ServiceState) -> policy::Listeners {
+/// Whether HTTPS is on, and the port `site`'s redirects point to: its `EXTERNAL_HTTPS_PORT`,
+/// else the HTTPS listener's.
+fn listeners(state: &ServiceState, site: &SiteRoute) -> policy::Listeners {
     policy::Listeners {
         https: state.https,
-        https_port: state.https_port,
+        https_port: site.external_https_port.unwrap_or(state.https_port),
     }
 }

@@ -7,6 +7,7 @@
 mod access_log;
 mod answer;
 mod challenge;
+mod debug;
 mod headers;
 mod https;
 mod log_throttle;

@@ -12,15 +12,19 @@ use hyper::body::{Body, Incoming};
 
 use super::access_log::{Outcome, Pending};
 use super::answer::{
-    Answer, Failure, answer_error, default_root, fixed_answer, no_location, no_site, with_page,
+    Answer, Failure, answer_error, default_root, fixed_answer, no_location, no_site, text,
+    with_page,
 };
 use super::challenge::acme_challenge;
+use super::debug;
 use super::headers::{self, HeaderContext};
 use super::https::{Policed, https_policy};
 use super::state::ServiceState;
 use crate::exchange::{
-    self, BoxError, ClientBodyError, ConnInfo, ProxyBody, ProxyError, RequestMeta, is_idempotent,
+    self, BoxError, ClientBodyError, ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme,
+    is_idempotent,
 };
+use crate::live::Snapshot;
 use crate::model::Proto;
 use crate::policy::{CompressFacts, Refusal, SitePolicy, compress};
 use crate::routing::{
@@ -56,6 +60,10 @@ pub async fn handle(
             true,
         ),
     };
+    // `SERVER_TOKENS`, before the site policy so `RESPONSE_HEADERS=Server: …` still wins.
+    if let Some(server) = policy.server.take() {
+        response.headers_mut().insert(header::SERVER, server);
+    }
     if let Some(site_policy) = &policy.policy {
         response = respond(site_policy, &policy, ours, response);
     }
@@ -98,17 +106,27 @@ async fn route(
     }
     // Before anything looks at the path: `$uri` as nginx builds it (400 if it escapes).
     let path = normalize_path(req.uri().path()).map_err(|e| (e.into(), None))?;
-    let Some(site) = live.routes().lookup(host) else {
+    let Some(site) = state.hosts(conn, &live).and_then(|h| h.lookup(host)) else {
         applied.policy = live.routes().fallback_policy.clone();
         return Err(no_site(host));
     };
+    if let Some(server) = &site.server_header {
+        applied.server = Some(server.clone());
+    }
+    // One branch for sites without `DEBUG_ENDPOINT`.
+    let debug = |s: &SiteRoute| s.debug_endpoint && debug::wanted(&path);
     let site = match https_policy(state, &live, conn, site, host, &req)? {
         Policed::Serve(site, value) => {
             *hsts = value;
             site
         }
+        // nginx-proxy's redirect server has the debug location too.
+        Policed::Answer(_) if debug(site) => site,
         Policed::Answer(answer) => return Ok((answer, None)),
     };
+    if debug(site) {
+        return Ok((debug_answer(state, &live, conn, host, site, &req), None));
+    }
     applied.policy = site.policy.clone();
     let location = site
         .location(&path)
@@ -136,6 +154,8 @@ async fn route(
 struct Applied {
     policy: Option<Arc<SitePolicy>>,
     compress: Option<CompressFacts>,
+    /// The `Server` header the site's `SERVER_TOKENS` asks for.
+    server: Option<HeaderValue>,
 }
 
 impl Applied {
@@ -192,6 +212,43 @@ fn respond(
         with_page(&mut response, content_type, body);
     }
     response
+}
+
+/// `GET /nginx-proxy-debug` on a site with `DEBUG_ENDPOINT`: the site and this request as JSON.
+fn debug_answer<B>(
+    state: &ServiceState,
+    live: &Snapshot,
+    conn: &ConnInfo,
+    host: &str,
+    site: &SiteRoute,
+    req: &Request<B>,
+) -> Response<ProxyBody> {
+    let https = conn.scheme == Scheme::Https;
+    let facts = debug::Facts {
+        site,
+        defaults: &state.defaults,
+        host,
+        https,
+        http2: match (req.version() == Version::HTTP_2, https) {
+            (false, _) => "",
+            (true, true) => "h2",
+            (true, false) => "h2c",
+        },
+        cert: live
+            .site_tls(site)
+            .and_then(|t| t.selection.name.as_deref()),
+        cert_ok: live.cert_ok(site),
+        default_cert_ok: live.certs().default_cert().is_some(),
+        trust_downstream: state.trust_downstream,
+        http_port: state.http_port,
+        https_port: state.https.then_some(state.https_port),
+    };
+    let mut resp = text(http::StatusCode::OK, debug::render(&facts));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// A location's `client_max_body_size` wins over the site's `CLIENT_MAX_BODY_SIZE`.

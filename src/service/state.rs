@@ -10,7 +10,9 @@ use tokio_util::task::TaskTracker;
 use super::log_throttle::LogThrottle;
 use crate::acme::Challenges;
 use crate::config::{AccessLog, Limits};
-use crate::live::Live;
+use crate::exchange::{ConnInfo, Scheme};
+use crate::live::{Live, Snapshot};
+use crate::routing::{Hosts, SiteDefaults};
 use crate::upstream::Forwarder;
 
 /// Everything the data plane shares between connections, built once in `app::start`.
@@ -46,4 +48,19 @@ pub struct ServiceState {
     /// The HTTPS port redirects point to (the bound HTTPS listener's port; `:port` is added to
     /// the Location when it is not 443).
     pub https_port: u16,
+    /// The default HTTP listener's port (the debug endpoint shows it).
+    pub http_port: u16,
+    /// `None` on the default listeners; on an extra listener, its port (`EXTERNAL_HTTP_PORT` /
+    /// `EXTERNAL_HTTPS_PORT`): a request only sees the sites served on the port it came in on.
+    pub extra_port: Option<u16>,
+    /// The proxy-wide site settings (the debug endpoint shows them).
+    pub defaults: Arc<SiteDefaults>,
+}
+
+impl ServiceState {
+    /// The sites of the listener `conn` came in on; `None` once no site asks for its extra port.
+    pub fn hosts<'s>(&self, conn: &ConnInfo, live: &'s Snapshot) -> Option<&'s Hosts> {
+        live.routes()
+            .hosts(conn.scheme == Scheme::Https, self.extra_port)
+    }
 }

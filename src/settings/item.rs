@@ -8,7 +8,7 @@ use super::multiports;
 use super::names::*;
 use super::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_port,
-    parse_proto, parse_redirect_status, parse_size,
+    parse_proto, parse_redirect_status, parse_server_tokens, parse_size,
 };
 use crate::model::{Backend, BackendAddr, Health, Reach, SourceItem};
 use crate::routing::{HostPattern, PathPattern};
@@ -49,8 +49,8 @@ pub struct Parsed {
 const MULTIPORTS_OVERRIDES: &[&str] = &[
     VIRTUAL_PROTO,
     VIRTUAL_DEST,
-    "EXTERNAL_HTTP_PORT",
-    "EXTERNAL_HTTPS_PORT",
+    EXTERNAL_HTTP_PORT,
+    EXTERNAL_HTTPS_PORT,
 ];
 
 /// Reads one item. Every setting it uses is validated here, so one bad value skips this item
@@ -226,9 +226,12 @@ fn backends(item: &SourceItem, port: Option<u16>) -> (Vec<Backend>, Option<Strin
 fn validate_host_setting(name: &str, v: &str) -> Result<(), String> {
     match name {
         HTTPS_METHOD => parse_https_method(v).map(drop),
-        ENABLE_HTTP_ON_MISSING_CERT | LABEL_TRUST_DEFAULT_CERT | LABEL_HTTP2 => {
-            parse_bool(name, v).map(drop)
-        }
+        EXTERNAL_HTTP_PORT | EXTERNAL_HTTPS_PORT => parse_port(name, v).map(drop),
+        SERVER_TOKENS => parse_server_tokens(v).map(drop),
+        ENABLE_HTTP_ON_MISSING_CERT
+        | LABEL_TRUST_DEFAULT_CERT
+        | LABEL_HTTP2
+        | LABEL_DEBUG_ENDPOINT => parse_bool(name, v).map(drop),
         ACME_HTTP_CHALLENGE_LOCATION => parse_challenge_location(v).map(drop),
         CLIENT_MAX_BODY_SIZE => parse_size(name, v).map(drop),
         LABEL_NON_GET_REDIRECT => parse_redirect_status(name, v).map(drop),

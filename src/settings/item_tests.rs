@@ -76,6 +76,18 @@ fn bad_values_name_setting_and_value() {
             "http2.enable=\"yes\"",
         ),
         ("VIRTUAL_HOST_MULTIPORTS", "{}", "VIRTUAL_HOST_MULTIPORTS"),
+        ("EXTERNAL_HTTP_PORT", "0", "EXTERNAL_HTTP_PORT=\"0\""),
+        (
+            "EXTERNAL_HTTPS_PORT",
+            "https",
+            "EXTERNAL_HTTPS_PORT=\"https\"",
+        ),
+        ("SERVER_TOKENS", "maybe", "SERVER_TOKENS=\"maybe\""),
+        (
+            "com.github.nginx-proxy.nginx-proxy.debug-endpoint",
+            "yes",
+            "debug-endpoint=\"yes\"",
+        ),
     ];
     for (name, value, needle) in cases {
         let mut vars = vec![("VIRTUAL_HOST", "a.tld")];

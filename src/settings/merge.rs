@@ -9,7 +9,7 @@ use super::names::*;
 use super::nginx::{self, NginxFiles};
 use super::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_loadbalance,
-    parse_proto, parse_redirect_status, parse_size,
+    parse_port, parse_proto, parse_redirect_status, parse_server_tokens, parse_size,
 };
 use crate::model::{
     Backend, DesiredState, ErrorPage, Location, Severity, Site, Skipped, SourceItem,
@@ -299,9 +299,14 @@ fn site(host: String, acc: HostAcc) -> Site {
                 .ok()
                 .map(|size| size.unwrap_or(u64::MAX))
         }),
+        external_http_port: s(EXTERNAL_HTTP_PORT)
+            .and_then(|v| parse_port(EXTERNAL_HTTP_PORT, v).ok()),
+        external_https_port: s(EXTERNAL_HTTPS_PORT)
+            .and_then(|v| parse_port(EXTERNAL_HTTPS_PORT, v).ok()),
+        server_tokens: s(SERVER_TOKENS).and_then(|v| parse_server_tokens(v).ok()),
+        debug_endpoint: bool_of(LABEL_DEBUG_ENDPOINT),
         policy: Default::default(),
         sources: acc.sources,
-        ..Default::default()
     };
     if let Some(ports) = multiports_ports {
         (site.external_http_port, site.external_https_port) = ports;

@@ -196,3 +196,47 @@ fn client_max_body_size_setting_wins_over_vhost_d() {
     assert_eq!(set.policy.max_body, None);
     assert_eq!(site("file.tld").locations[0].policy.max_body, Some(1024));
 }
+
+#[test]
+fn external_ports_server_tokens_and_debug_label_are_per_host() {
+    let label = "com.github.nginx-proxy.nginx-proxy.debug-endpoint";
+    let state = build(&[
+        item(
+            "a",
+            1,
+            2,
+            &[
+                ("VIRTUAL_HOST", "a.tld"),
+                ("EXTERNAL_HTTP_PORT", "8080"),
+                ("EXTERNAL_HTTPS_PORT", " 8443 "),
+                ("SERVER_TOKENS", "build"),
+                (label, "true"),
+            ],
+        ),
+        item(
+            "b",
+            2,
+            3,
+            &[("VIRTUAL_HOST", "b.tld"), ("SERVER_TOKENS", "off")],
+        ),
+        // Empty is unset, as nginx-proxy trims and skips it.
+        item(
+            "c",
+            3,
+            4,
+            &[("VIRTUAL_HOST", "c.tld"), ("SERVER_TOKENS", " ")],
+        ),
+    ]);
+    let site = |h: &str| state.sites.iter().find(|s| s.host == h).unwrap();
+    let a = site("a.tld");
+    assert_eq!(
+        (a.external_http_port, a.external_https_port),
+        (Some(8080), Some(8443))
+    );
+    assert_eq!(a.server_tokens, Some(crate::model::ServerTokens::On));
+    assert_eq!(a.debug_endpoint, Some(true));
+    let b = site("b.tld");
+    assert_eq!(b.server_tokens, Some(crate::model::ServerTokens::Off));
+    assert_eq!((b.external_http_port, b.debug_endpoint), (None, None));
+    assert_eq!(site("c.tld").server_tokens, None);
+}

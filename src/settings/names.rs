@@ -42,6 +42,10 @@ pub const LABEL_LOADBALANCE: &str = "com.github.nginx-proxy.nginx-proxy.loadbala
 /// logs where the value came from. They win over `EXTERNAL_*_PORT` (nginx-proxy §1.6.1).
 pub const MULTIPORTS_EXTERNAL_HTTP_PORT: &str = "VIRTUAL_HOST_MULTIPORTS external_http_port";
 pub const MULTIPORTS_EXTERNAL_HTTPS_PORT: &str = "VIRTUAL_HOST_MULTIPORTS external_https_port";
+pub const LABEL_DEBUG_ENDPOINT: &str = "com.github.nginx-proxy.nginx-proxy.debug-endpoint";
+pub const EXTERNAL_HTTP_PORT: &str = "EXTERNAL_HTTP_PORT";
+pub const EXTERNAL_HTTPS_PORT: &str = "EXTERNAL_HTTPS_PORT";
+pub const SERVER_TOKENS: &str = "SERVER_TOKENS";
 
 /// Per-host settings: containers of one host must agree; the oldest container wins otherwise.
 pub const HOST_SETTINGS: &[&str] = &[
@@ -55,6 +59,10 @@ pub const HOST_SETTINGS: &[&str] = &[
     LABEL_TRUST_DEFAULT_CERT,
     LABEL_HTTP2,
     LABEL_NON_GET_REDIRECT,
+    LABEL_DEBUG_ENDPOINT,
+    EXTERNAL_HTTP_PORT,
+    EXTERNAL_HTTPS_PORT,
+    SERVER_TOKENS,
 ];
 
 /// Site-policy settings (issue 14), per path like nginx-proxy's `<host>_<sha1(path)>` files;

@@ -1,6 +1,6 @@
 //! Parsers for single setting values, shared by the proxy's own settings and containers'.
 
-use crate::model::{AcmeChallengeLocation, Balance, HttpsMethod, Proto};
+use crate::model::{AcmeChallengeLocation, Balance, HttpsMethod, Proto, ServerTokens};
 
 /// Go's `strconv.ParseBool`, which nginx-proxy's template uses: anything else is an error.
 pub fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
@@ -64,6 +64,17 @@ pub fn parse_challenge_location(value: &str) -> Result<AcmeChallengeLocation, St
     } else {
         AcmeChallengeLocation::Disabled
     })
+}
+
+/// `SERVER_TOKENS`: nginx's `server_tokens` values (`build` names the version, as `on` does).
+pub fn parse_server_tokens(value: &str) -> Result<ServerTokens, String> {
+    match value.trim() {
+        "on" | "build" => Ok(ServerTokens::On),
+        "off" => Ok(ServerTokens::Off),
+        other => Err(format!(
+            "SERVER_TOKENS={other:?}: use on or off (dockside's own Server header, with or without its version)"
+        )),
+    }
 }
 
 /// A TCP port (`VIRTUAL_PORT`).

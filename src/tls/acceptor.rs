@@ -104,6 +104,9 @@ pub struct TlsAcceptor {
     acme: Arc<ServerConfig>,
     challenges: Arc<Challenges>,
     timeout: Duration,
+    /// The listener's extra port (`EXTERNAL_HTTPS_PORT`), `None` on the default one: which
+    /// sites' certificates it may serve.
+    extra: Option<u16>,
 }
 
 impl TlsAcceptor {
@@ -114,8 +117,19 @@ impl TlsAcceptor {
         challenges: Arc<Challenges>,
         handshake_timeout: Duration,
     ) -> Result<TlsAcceptor, rustls::Error> {
+        TlsAcceptor::on_port(state, challenges, handshake_timeout, None)
+    }
+
+    /// As `new`, for the listener of an extra port (`EXTERNAL_HTTPS_PORT`) when `extra` is
+    /// given: it serves only the sites that asked for that port.
+    pub fn on_port(
+        state: Arc<Live>,
+        challenges: Arc<Challenges>,
+        handshake_timeout: Duration,
+        extra: Option<u16>,
+    ) -> Result<TlsAcceptor, rustls::Error> {
         let shared = Shared {
-            resolver: Arc::new(CertResolver::new(state.clone())),
+            resolver: Arc::new(CertResolver::new(state.clone(), extra)),
             sessions: ServerSessionMemoryCache::new(SESSION_CACHE),
             ticketer: rustls::crypto::aws_lc_rs::Ticketer::new()?,
         };
@@ -136,6 +150,7 @@ impl TlsAcceptor {
             acme,
             challenges,
             timeout: handshake_timeout,
+            extra,
         })
     }
 
@@ -194,7 +209,8 @@ impl TlsAcceptor {
             tracing::info!(%client, sni = ?sni, "answered a TLS-ALPN-01 validation");
             return Ok(None);
         }
-        let (cert, policy, http2, site) = match self.state.load().decide(sni.as_deref()) {
+        let (cert, policy, http2, site) = match self.state.load().decide(self.extra, sni.as_deref())
+        {
             Decision::Serve {
                 cert,
                 policy,

@@ -12,18 +12,20 @@ use crate::live::{Decision, Live};
 #[derive(Debug)]
 pub struct CertResolver {
     state: Arc<Live>,
+    /// The listener's extra port (`EXTERNAL_HTTPS_PORT`), `None` on the default one.
+    extra: Option<u16>,
 }
 
 impl CertResolver {
     /// A resolver reading `state`; `TlsAcceptor::new` makes the one all configs share.
-    pub fn new(state: Arc<Live>) -> CertResolver {
-        CertResolver { state }
+    pub fn new(state: Arc<Live>, extra: Option<u16>) -> CertResolver {
+        CertResolver { state, extra }
     }
 }
 
 impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        match self.state.load().decide(hello.server_name()) {
+        match self.state.load().decide(self.extra, hello.server_name()) {
             Decision::Serve { cert, .. } => Some(cert.key.clone()),
             Decision::Refuse => None,
         }

@@ -122,10 +122,16 @@ impl Forwarder {
             }
         }
         Err(last_err.unwrap_or_else(|| {
-            let err = ProxyError::NoBackend {
-                host: meta.host.clone(),
-                path: meta.request_uri.clone(),
-                excluded: upstream.excluded.len(),
+            let (host, path) = (meta.host.clone(), meta.request_uri.clone());
+            // No backend at all (not even an unhealthy one): its containers share no network.
+            let err = if upstream.excluded.is_empty() {
+                ProxyError::Unreachable { host, path }
+            } else {
+                ProxyError::NoBackend {
+                    host,
+                    path,
+                    excluded: upstream.excluded.len(),
+                }
             };
             (err, None)
         }))
