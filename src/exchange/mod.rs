@@ -13,4 +13,4 @@ pub(crate) use body::{ClientBodyError, LimitExceeded, limited, with_guard};
 pub(crate) use error::Fault;
 pub use error::ProxyError;
 pub(crate) use meta::is_idempotent;
-pub use meta::{ConnInfo, RequestMeta, Scheme, TlsConn};
+pub use meta::{CertRefusal, ClientCert, ConnInfo, RequestMeta, Scheme, TlsConn};

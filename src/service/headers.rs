@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::exchange::Scheme;
+use crate::exchange::{ClientCert, Scheme};
 use crate::exchange::hop::{Framing, strip_hop_by_hop};
 use crate::routing::PathPattern;
 
@@ -17,6 +17,9 @@ static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port"
 static X_FORWARDED_SSL: HeaderName = HeaderName::from_static("x-forwarded-ssl");
 static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 static PROXY: HeaderName = HeaderName::from_static("proxy");
+/// mTLS: nginx's `$ssl_client_verify` and `$ssl_client_s_dn`, for the backend.
+pub static X_SSL_CLIENT_VERIFY: HeaderName = HeaderName::from_static("x-ssl-client-verify");
+pub static X_SSL_CLIENT_S_DN: HeaderName = HeaderName::from_static("x-ssl-client-s-dn");
 
 /// What the header rules need to know about the request besides its headers.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +38,8 @@ pub struct HeaderContext<'a> {
     pub trust_downstream: bool,
     /// The location's upstream keep-alive; off sends `Connection: close`.
     pub keepalive: bool,
+    /// mTLS: the connection's client certificate, when the request's site asked for one.
+    pub client_cert: Option<&'a ClientCert>,
 }
 
 /// Whether the client asked to switch protocols (WebSocket): nginx forwards `Upgrade` then.
@@ -61,6 +66,7 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
     strip_hop_by_hop(headers, Framing::Strip);
     headers.remove(&PROXY);
     set_forwarding(headers, ctx, forwarded.unwrap_or_default());
+    set_client_cert(headers, ctx.client_cert);
     match (upgrade, ctx.keepalive) {
         (Some(up), _) => {
             headers.insert(header::UPGRADE, up);
@@ -127,6 +133,19 @@ fn set_forwarding(headers: &mut HeaderMap, ctx: &HeaderContext<'_>, client: Clie
     };
     headers.insert(X_FORWARDED_SSL.clone(), HeaderValue::from_static(ssl));
     insert_str(headers, X_ORIGINAL_URI.clone(), ctx.request_uri);
+}
+
+/// The client-certificate headers come only from dockside: a client's own copies are always
+/// removed, so a backend may trust them on every route (plain HTTP included).
+fn set_client_cert(headers: &mut HeaderMap, client: Option<&ClientCert>) {
+    headers.remove(&X_SSL_CLIENT_VERIFY);
+    headers.remove(&X_SSL_CLIENT_S_DN);
+    if let Some(client) = client {
+        headers.insert(X_SSL_CLIENT_VERIFY.clone(), client.verify.clone());
+        if let Some(subject) = &client.subject {
+            headers.insert(X_SSL_CLIENT_S_DN.clone(), subject.clone());
+        }
+    }
 }
 
 /// `Host: $host`, with `:$server_port` unless the port is 80 or 443. A client `Host` that is

@@ -14,6 +14,7 @@ fn ctx(trust: bool) -> HeaderContext<'static> {
         request_uri: "/a/b?c=1",
         trust_downstream: trust,
         keepalive: true,
+        client_cert: None,
     }
 }
 
@@ -288,4 +289,38 @@ fn keep_leaves_the_framing_headers_even_when_connection_names_them() {
     strip_hop_by_hop(&mut strip, Framing::Strip);
     let names: Vec<&str> = strip.keys().map(HeaderName::as_str).collect();
     assert_eq!(names, ["x-end"]);
+}
+
+#[test]
+fn client_certificate_headers_come_only_from_dockside() {
+    use crate::exchange::ClientCert;
+    let forged = [
+        ("x-ssl-client-verify", "SUCCESS"),
+        ("x-ssl-client-s-dn", "CN=admin"),
+    ];
+    for trust in [false, true] {
+        let h = rewritten(&forged, &ctx(trust));
+        assert_eq!(get(&h, "x-ssl-client-verify"), None, "trust {trust}");
+        assert_eq!(get(&h, "x-ssl-client-s-dn"), None, "trust {trust}");
+    }
+    let cert = ClientCert {
+        refusal: None,
+        verify: HeaderValue::from_static("FAILED:certificate revoked"),
+        subject: Some(HeaderValue::from_static("CN=client")),
+    };
+    let with = HeaderContext {
+        client_cert: Some(&cert),
+        ..ctx(false)
+    };
+    let h = rewritten(&forged, &with);
+    assert_eq!(get(&h, "x-ssl-client-verify"), Some("FAILED:certificate revoked"));
+    assert_eq!(get(&h, "x-ssl-client-s-dn"), Some("CN=client"));
+    let none = ClientCert {
+        refusal: None,
+        verify: HeaderValue::from_static("NONE"),
+        subject: None,
+    };
+    let h = rewritten(&forged, &HeaderContext { client_cert: Some(&none), ..ctx(false) });
+    assert_eq!(get(&h, "x-ssl-client-verify"), Some("NONE"));
+    assert_eq!(get(&h, "x-ssl-client-s-dn"), None);
 }

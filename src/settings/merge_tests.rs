@@ -196,3 +196,21 @@ fn client_max_body_size_setting_wins_over_vhost_d() {
     assert_eq!(set.policy.max_body, None);
     assert_eq!(site("file.tld").locations[0].policy.max_body, Some(1024));
 }
+
+#[test]
+fn ssl_verify_client_label_is_a_host_setting() {
+    let label = "com.github.nginx-proxy.nginx-proxy.ssl_verify_client";
+    let s = build(&[
+        item("a", 1, 2, &[("VIRTUAL_HOST", "a.tld"), (label, "optional")]),
+        item("b", 2, 3, &[("VIRTUAL_HOST", "b.tld")]),
+    ]);
+    let verify = |host: &str| {
+        s.sites
+            .iter()
+            .find(|site| site.host == host)
+            .unwrap()
+            .ssl_verify_client
+    };
+    assert_eq!(verify("a.tld"), Some(crate::model::VerifyClient::Optional));
+    assert_eq!(verify("b.tld"), None);
+}

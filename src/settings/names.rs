@@ -35,6 +35,7 @@ pub const LABEL_KEEPALIVE: &str = "com.github.nginx-proxy.nginx-proxy.keepalive"
 pub const LABEL_TRUST_DEFAULT_CERT: &str = "com.github.nginx-proxy.nginx-proxy.trust-default-cert";
 pub const LABEL_HTTP2: &str = "com.github.nginx-proxy.nginx-proxy.http2.enable";
 pub const LABEL_NON_GET_REDIRECT: &str = "com.github.nginx-proxy.nginx-proxy.non-get-redirect";
+pub const LABEL_SSL_VERIFY_CLIENT: &str = "com.github.nginx-proxy.nginx-proxy.ssl_verify_client";
 
 /// Per-host settings: containers of one host must agree; the oldest container wins otherwise.
 pub const HOST_SETTINGS: &[&str] = &[
@@ -48,6 +49,7 @@ pub const HOST_SETTINGS: &[&str] = &[
     LABEL_TRUST_DEFAULT_CERT,
     LABEL_HTTP2,
     LABEL_NON_GET_REDIRECT,
+    LABEL_SSL_VERIFY_CLIENT,
 ];
 
 /// Site-policy settings (issue 14), per path like nginx-proxy's `<host>_<sha1(path)>` files;

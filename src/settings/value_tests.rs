@@ -63,3 +63,22 @@ fn enums_parse_or_name_the_setting() {
     assert_eq!(parse_keepalive("K", "16"), Ok(true));
     assert!(parse_keepalive("K", "sometimes").is_err());
 }
+
+#[test]
+fn verify_client_takes_nginx_values() {
+    use crate::model::VerifyClient;
+    let name = "com.github.nginx-proxy.nginx-proxy.ssl_verify_client";
+    for (text, want) in [
+        ("on", VerifyClient::On),
+        (" optional ", VerifyClient::Optional),
+        ("optional_no_ca", VerifyClient::OptionalNoCa),
+        ("off", VerifyClient::Off),
+    ] {
+        assert_eq!(parse_verify_client(name, text), Ok(want), "{text}");
+        assert_eq!(want.as_str(), text.trim());
+    }
+    for bad in ["", "On", "true", "required"] {
+        let err = parse_verify_client(name, bad).unwrap_err();
+        assert!(err.contains(name) && err.contains("optional_no_ca"), "{err}");
+    }
+}
