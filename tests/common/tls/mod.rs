@@ -3,6 +3,7 @@
 //! the connection negotiated, and clients: curl, openssl s_client and tokio-rustls (`client`).
 
 pub mod client;
+pub mod mtls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
