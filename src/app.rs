@@ -532,7 +532,10 @@ fn client_certs(config: &Config, table: RouteTable) -> String {
         return String::new();
     }
     let certs = certs::load_initial(&config.certs_dir);
-    let defaults = (crate::tls::policy::Policy::Intermediate, config.defaults.http2);
+    let defaults = (
+        crate::tls::policy::Policy::Intermediate,
+        config.defaults.http2,
+    );
     let live = crate::live::Snapshot::build(Arc::new(table), certs, defaults, &mut |_, _, _| {});
     admin::client_cert_lines(&live)
 }

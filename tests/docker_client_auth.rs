@@ -57,11 +57,19 @@ async fn the_ssl_verify_client_label_on_a_container() {
         curl("optional.test", None).await.body.contains(&page)
     })
     .await;
-    assert!(served.is_some(), "optional.test never served without a certificate");
+    assert!(
+        served.is_some(),
+        "optional.test never served without a certificate"
+    );
     let r = curl("optional.test", Some(&mallory)).await;
     assert_eq!(r.status, 400, "{r:?}");
     assert!(r.body.contains("The SSL certificate error"), "{r:?}");
-    assert!(curl("optional.test", Some(&alice)).await.body.contains(&page));
+    assert!(
+        curl("optional.test", Some(&alice))
+            .await
+            .body
+            .contains(&page)
+    );
 
     // No label: `on`, the global ca.crt applies.
     let page = strict.page().await;
@@ -69,8 +77,14 @@ async fn the_ssl_verify_client_label_on_a_container() {
         curl("strict.test", Some(&alice)).await.body.contains(&page)
     })
     .await;
-    assert!(served.is_some(), "strict.test never served with a certificate");
+    assert!(
+        served.is_some(),
+        "strict.test never served with a certificate"
+    );
     let r = curl("strict.test", None).await;
     assert_eq!(r.status, 400, "{r:?}");
-    assert!(r.body.contains("No required SSL certificate was sent"), "{r:?}");
+    assert!(
+        r.body.contains("No required SSL certificate was sent"),
+        "{r:?}"
+    );
 }

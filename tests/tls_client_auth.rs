@@ -50,7 +50,10 @@ async fn client_certificates_per_site_on_one_listener() {
     // open.test's certificate also covers secure.test: the 421 check must still stop a request
     // for secure.test over a handshake that asked for no client certificate.
     pki.install("open.test", "open.test", &["open.test", "secure.test"]);
-    let (one, two) = (ClientCa::new("client CA one"), ClientCa::new("client CA two"));
+    let (one, two) = (
+        ClientCa::new("client CA one"),
+        ClientCa::new("client CA two"),
+    );
     std::fs::write(certs.join("secure.test.ca.crt"), &one.pem).unwrap();
     std::fs::write(certs.join("secure.test.crl.pem"), one.crl(&[13])).unwrap();
     std::fs::write(certs.join("opt.test.ca.crt"), &one.pem).unwrap();
@@ -74,16 +77,33 @@ async fn client_certificates_per_site_on_one_listener() {
     .await;
 
     // `on` (the default with a CA file): only a valid certificate of the site's CA passes.
-    let forged = ["-H", "X-SSL-Client-Verify: SUCCESS", "-H", "X-SSL-Client-S-DN: CN=root"];
+    let forged = [
+        "-H",
+        "X-SSL-Client-Verify: SUCCESS",
+        "-H",
+        "X-SSL-Client-S-DN: CN=root",
+    ];
     let r = curl(&p, "secure.test", Some(&alice), &forged).await;
     assert_eq!(r.status, 200, "{r:?}");
-    refused(&curl(&p, "secure.test", None, &["--http1.1"]).await, NO_CERT);
+    refused(
+        &curl(&p, "secure.test", None, &["--http1.1"]).await,
+        NO_CERT,
+    );
     assert_eq!(seen(&r, "x-ssl-client-verify").as_deref(), Some("SUCCESS"));
     assert_eq!(seen(&r, "x-ssl-client-s-dn").as_deref(), Some("CN=alice"));
     refused(&curl(&p, "secure.test", None, &forged).await, NO_CERT);
-    refused(&curl(&p, "secure.test", Some(&mallory), &[]).await, BAD_CERT);
-    refused(&curl(&p, "secure.test", Some(&revoked), &[]).await, BAD_CERT);
-    refused(&curl(&p, "secure.test", Some(&expired), &[]).await, BAD_CERT);
+    refused(
+        &curl(&p, "secure.test", Some(&mallory), &[]).await,
+        BAD_CERT,
+    );
+    refused(
+        &curl(&p, "secure.test", Some(&revoked), &[]).await,
+        BAD_CERT,
+    );
+    refused(
+        &curl(&p, "secure.test", Some(&expired), &[]).await,
+        BAD_CERT,
+    );
 
     // `optional`: no certificate passes (and the backend is told so), an invalid one does not.
     let r = curl(&p, "opt.test", None, &forged).await;
@@ -103,7 +123,10 @@ async fn client_certificates_per_site_on_one_listener() {
     let r = p
         .curl_to("https", "open.test", port, "secure.test", "/", &[])
         .await;
-    assert_eq!(r.status, 421, "mTLS bypassed through another site's handshake: {r:?}");
+    assert_eq!(
+        r.status, 421,
+        "mTLS bypassed through another site's handshake: {r:?}"
+    );
 
     // openssl: the CertificateRequest names the site's CA; the other site sends none.
     let (ok, text) = s_client(p.https, &["-servername", "secure.test"]).await;
@@ -114,9 +137,15 @@ async fn client_certificates_per_site_on_one_listener() {
     );
     let (ok, text) = s_client(p.https, &["-servername", "open.test"]).await;
     assert!(ok, "{text}");
-    assert!(text.contains("No client certificate CA names sent"), "{text}");
+    assert!(
+        text.contains("No client certificate CA names sent"),
+        "{text}"
+    );
     // A certificate of another CA completes the handshake: the refusal is nginx's HTTP 400.
-    let (cert, key) = (mallory.cert.display().to_string(), mallory.key.display().to_string());
+    let (cert, key) = (
+        mallory.cert.display().to_string(),
+        mallory.key.display().to_string(),
+    );
     let (ok, text) = s_client(
         p.https,
         &["-servername", "secure.test", "-cert", &cert, "-key", &key],
@@ -129,18 +158,33 @@ async fn client_certificates_per_site_on_one_listener() {
         let open = mtls::request(p.https, "open.test", Some(&alice), versions)
             .await
             .unwrap();
-        assert!(open.hints.is_none(), "open.test asked for a client certificate");
-        assert!(open.response.starts_with("HTTP/1.1 200"), "{}", open.response);
+        assert!(
+            open.hints.is_none(),
+            "open.test asked for a client certificate"
+        );
+        assert!(
+            open.response.starts_with("HTTP/1.1 200"),
+            "{}",
+            open.response
+        );
         let secure = mtls::request(p.https, "secure.test", Some(&alice), versions)
             .await
             .unwrap();
         assert!(secure.names("client CA one"), "{:?}", secure.hints);
         assert!(!secure.names("client CA two"), "{:?}", secure.hints);
-        assert!(secure.response.starts_with("HTTP/1.1 200"), "{}", secure.response);
+        assert!(
+            secure.response.starts_with("HTTP/1.1 200"),
+            "{}",
+            secure.response
+        );
         let wrong = mtls::request(p.https, "secure.test", Some(&mallory), versions)
             .await
             .unwrap();
-        assert!(wrong.response.starts_with("HTTP/1.1 400"), "{}", wrong.response);
+        assert!(
+            wrong.response.starts_with("HTTP/1.1 400"),
+            "{}",
+            wrong.response
+        );
         assert!(wrong.response.contains(BAD_CERT), "{}", wrong.response);
     }
 }
@@ -152,7 +196,10 @@ async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
     for name in ["a.test", "b.test", "c.test"] {
         pki.install(name, name, &[name]);
     }
-    let (one, two) = (ClientCa::new("client CA one"), ClientCa::new("client CA two"));
+    let (one, two) = (
+        ClientCa::new("client CA one"),
+        ClientCa::new("client CA two"),
+    );
     std::fs::write(certs.join("ca.crt"), &one.pem).unwrap();
     std::fs::write(certs.join("b.test.ca.crt"), &two.pem).unwrap();
     // Never loadable: c.test refuses every certificate (fail closed) instead of letting all in.
@@ -164,8 +211,12 @@ async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
     let be = TestBackend::start("be").await;
     let b = [be.addr];
     let p = HttpsProxy::start(&certs, &pki.ca_pem(), |_| {}).await;
-    p.publish(vec![site("a.test", &b), site("b.test", &b), site("c.test", &b)])
-        .await;
+    p.publish(vec![
+        site("a.test", &b),
+        site("b.test", &b),
+        site("c.test", &b),
+    ])
+    .await;
 
     // a.test has no file of its own: the global ca.crt applies. b.test's own file wins.
     assert_eq!(curl(&p, "a.test", Some(&alice), &[]).await.status, 200);
@@ -187,7 +238,10 @@ async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
 
     // A corrupt ca.crt keeps the last good one. (b.test's file changes in the same breath, so
     // seeing it apply proves the corrupt file has been read.)
-    replace(&certs.join("ca.crt"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    replace(
+        &certs.join("ca.crt"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
     replace(&certs.join("b.test.ca.crt"), &one.pem);
     let rescanned = within(Duration::from_secs(5), || async {
         curl(&p, "b.test", Some(&alice), &[]).await.status == 200

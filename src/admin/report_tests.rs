@@ -116,8 +116,16 @@ fn client_certificate_lines_name_mode_and_ca_file() {
     let reach = || Reach::Addresses(vec![]);
     let items = vec![
         container("a", &[("VIRTUAL_HOST", "a.tld")], reach()),
-        container("b", &[("VIRTUAL_HOST", "b.tld"), (label, "optional")], reach()),
-        container("c", &[("VIRTUAL_HOST", "c.tld"), (label, "optional")], reach()),
+        container(
+            "b",
+            &[("VIRTUAL_HOST", "b.tld"), (label, "optional")],
+            reach(),
+        ),
+        container(
+            "c",
+            &[("VIRTUAL_HOST", "c.tld"), (label, "optional")],
+            reach(),
+        ),
         container("d", &[("VIRTUAL_HOST", "d.tld")], reach()),
     ];
     let state = crate::settings::build(&items);
@@ -129,7 +137,10 @@ fn client_certificate_lines_name_mode_and_ca_file() {
     let a_ca = d.join("a.tld.ca.crt");
     for needle in [
         "client certificates (mTLS):".to_owned(),
-        format!("a.tld  required (ssl_verify_client=on), CA {}", a_ca.display()),
+        format!(
+            "a.tld  required (ssl_verify_client=on), CA {}",
+            a_ca.display()
+        ),
         "CA UNUSABLE".to_owned(),
         "a.tld.crl.pem".to_owned(),
         "b.tld  optional (an invalid one gets 400) (ssl_verify_client=optional)".to_owned(),

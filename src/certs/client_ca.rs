@@ -34,7 +34,9 @@ pub enum CaError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: no PEM certificate found: put the CA certificate(s) that sign client certificates here")]
+    #[error(
+        "{path}: no PEM certificate found: put the CA certificate(s) that sign client certificates here"
+    )]
     NoCertificate { path: PathBuf },
     #[error("{path}: malformed PEM certificate: {source}")]
     CertPem {
@@ -48,7 +50,9 @@ pub enum CaError {
         #[source]
         source: rustls::Error,
     },
-    #[error("{path}: no PEM \"X509 CRL\" block found: write the CA's CRL in PEM, or remove the file")]
+    #[error(
+        "{path}: no PEM \"X509 CRL\" block found: write the CA's CRL in PEM, or remove the file"
+    )]
     NoCrl { path: PathBuf },
     #[error("{path}: malformed PEM CRL: {source}")]
     CrlPem {
@@ -103,7 +107,11 @@ impl ClientCa {
     ) -> Option<Result<(), rustls::Error>> {
         let verifier = self.verifier.as_ref()?;
         let (leaf, intermediates) = chain.split_first()?;
-        Some(verifier.verify_client_cert(leaf, intermediates, now).map(drop))
+        Some(
+            verifier
+                .verify_client_cert(leaf, intermediates, now)
+                .map(drop),
+        )
     }
 }
 
@@ -189,10 +197,7 @@ impl Files {
     /// `ca` → `ca.crl.pem`; `<VH>.ca` → `<VH>.crl.pem` (nginx-proxy's pairing: a host's CA file
     /// never uses the global CRL).
     fn of(dir: &Path, stem: &str) -> Files {
-        let crl_stem = match stem.strip_suffix(".ca") {
-            Some(vh) => vh,
-            None => "ca",
-        };
+        let crl_stem = stem.strip_suffix(".ca").unwrap_or("ca");
         let crl = dir.join(format!("{crl_stem}.crl.pem"));
         Files {
             ca: dir.join(format!("{stem}.crt")),
@@ -285,8 +290,9 @@ fn verifier(
             path: ca_path.to_owned(),
         });
     }
-    let mut builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated();
+    let mut builder =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .allow_unauthenticated();
     let mut crl_path = ca_path;
     if let Some((path, pem)) = crl {
         crl_path = path;

@@ -19,7 +19,9 @@ impl Ca {
             rcgen::KeyUsagePurpose::KeyCertSign,
             rcgen::KeyUsagePurpose::CrlSign,
         ];
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         let pem = params.self_signed(&key).unwrap().pem();
         Ca { params, key, pem }
     }
@@ -95,7 +97,10 @@ fn a_host_file_wins_over_the_global_one_and_pairs_with_its_own_crl() {
     let b = cas.for_site("b.test").unwrap();
     assert_eq!(b.ca_file, d.join("ca.crt"));
     assert_eq!(b.crl_file, Some(d.join("ca.crl.pem")));
-    assert!(matches!(verdict(b, global_ca.client(8, false)), Some(Ok(()))));
+    assert!(matches!(
+        verdict(b, global_ca.client(8, false)),
+        Some(Ok(()))
+    ));
     assert!(matches!(
         verdict(b, global_ca.client(7, false)),
         Some(Err(rustls::Error::InvalidCertificate(
@@ -111,13 +116,14 @@ fn a_host_file_wins_over_the_global_one_and_pairs_with_its_own_crl() {
     let hints = b.hints();
     assert_eq!(hints.len(), 1);
     assert!(
-        hints[0]
-            .as_ref()
-            .windows(9)
-            .any(|w| w == b"global CA"),
+        hints[0].as_ref().windows(9).any(|w| w == b"global CA"),
         "the CertificateRequest names the CA"
     );
-    assert_eq!(scan(d, &map), map, "an unchanged directory gives an equal map");
+    assert_eq!(
+        scan(d, &map),
+        map,
+        "an unchanged directory gives an equal map"
+    );
 }
 
 #[test]
@@ -146,10 +152,17 @@ fn a_broken_file_keeps_the_last_good_ca_or_fails_closed() {
     assert!(verdict(b, ca.client(1, false)).is_none());
 
     // A corrupt CRL or CA later keeps the last good pair (revocations included).
-    std::fs::write(d.join("a.test.crl.pem"), "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n").unwrap();
+    std::fs::write(
+        d.join("a.test.crl.pem"),
+        "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n",
+    )
+    .unwrap();
     let kept = scan(d, &good);
     let a = kept.client_cas().for_site("a.test").unwrap();
-    assert!(Arc::ptr_eq(a, good.client_cas().for_site("a.test").unwrap()));
+    assert!(Arc::ptr_eq(
+        a,
+        good.client_cas().for_site("a.test").unwrap()
+    ));
     assert!(matches!(verdict(a, ca.client(3, false)), Some(Err(_))));
     std::fs::write(d.join("a.test.crl.pem"), ca.crl(&[])).unwrap();
     std::fs::write(d.join("a.test.ca.crt"), "garbage").unwrap();
@@ -175,8 +188,14 @@ fn errors_name_the_file_and_what_to_fix() {
     let map = scan(d, &CertMap::default());
     let global = map.client_cas().for_site("other").unwrap();
     let problem = global.problem.as_deref().unwrap();
-    assert!(problem.contains("ca.crt") && problem.contains("no PEM certificate"), "{problem}");
+    assert!(
+        problem.contains("ca.crt") && problem.contains("no PEM certificate"),
+        "{problem}"
+    );
     let x = map.client_cas().for_site("x.test").unwrap();
     let problem = x.problem.as_deref().unwrap();
-    assert!(problem.contains("x.test.crl.pem") && problem.contains("X509 CRL"), "{problem}");
+    assert!(
+        problem.contains("x.test.crl.pem") && problem.contains("X509 CRL"),
+        "{problem}"
+    );
 }

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::exchange::{ClientCert, Scheme};
 use crate::exchange::hop::{Framing, strip_hop_by_hop};
+use crate::exchange::{ClientCert, Scheme};
 use crate::routing::PathPattern;
 
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");

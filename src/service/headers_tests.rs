@@ -313,14 +313,23 @@ fn client_certificate_headers_come_only_from_dockside() {
         ..ctx(false)
     };
     let h = rewritten(&forged, &with);
-    assert_eq!(get(&h, "x-ssl-client-verify"), Some("FAILED:certificate revoked"));
+    assert_eq!(
+        get(&h, "x-ssl-client-verify"),
+        Some("FAILED:certificate revoked")
+    );
     assert_eq!(get(&h, "x-ssl-client-s-dn"), Some("CN=client"));
     let none = ClientCert {
         refusal: None,
         verify: HeaderValue::from_static("NONE"),
         subject: None,
     };
-    let h = rewritten(&forged, &HeaderContext { client_cert: Some(&none), ..ctx(false) });
+    let h = rewritten(
+        &forged,
+        &HeaderContext {
+            client_cert: Some(&none),
+            ..ctx(false)
+        },
+    );
     assert_eq!(get(&h, "x-ssl-client-verify"), Some("NONE"));
     assert_eq!(get(&h, "x-ssl-client-s-dn"), None);
 }

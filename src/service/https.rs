@@ -43,10 +43,7 @@ pub(super) fn https_policy<'t, B>(
             tls.site.as_deref(),
             &site.host,
             || crate::certs::covers(&tls.cert_names, host),
-            || {
-                live.site_tls(site)
-                    .is_some_and(|t| t.client_auth.is_some())
-            },
+            || live.site_tls(site).is_some_and(|t| t.client_auth.is_some()),
         ) {
             let sni = conn.sni.clone().unwrap_or_default();
             let host = host.to_owned();

@@ -79,6 +79,9 @@ fn verify_client_takes_nginx_values() {
     }
     for bad in ["", "On", "true", "required"] {
         let err = parse_verify_client(name, bad).unwrap_err();
-        assert!(err.contains(name) && err.contains("optional_no_ca"), "{err}");
+        assert!(
+            err.contains(name) && err.contains("optional_no_ca"),
+            "{err}"
+        );
     }
 }

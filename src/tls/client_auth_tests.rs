@@ -30,7 +30,11 @@ fn refusals_follow_nginx_modes() {
         (OptionalNoCa, &bad, None),
     ];
     for (mode, outcome, want) in cases {
-        assert_eq!(verdict(mode, outcome.clone()).refusal(), want, "{mode:?} {outcome:?}");
+        assert_eq!(
+            verdict(mode, outcome.clone()).refusal(),
+            want,
+            "{mode:?} {outcome:?}"
+        );
     }
     assert_eq!(verdict(On, none).verify_text(), "NONE");
     assert_eq!(verdict(On, good.clone()).verify_text(), "SUCCESS");

@@ -38,7 +38,9 @@ impl ClientCa {
             rcgen::KeyUsagePurpose::KeyCertSign,
             rcgen::KeyUsagePurpose::CrlSign,
         ];
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         let pem = params.self_signed(&key).unwrap().pem();
         ClientCa { params, key, pem }
     }
@@ -48,7 +50,9 @@ impl ClientCa {
     pub fn client(&self, dir: &Path, cn: &str, serial: u64, expired: bool) -> ClientCert {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         params.serial_number = Some(serial.into());
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         if expired {
