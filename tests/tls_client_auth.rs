@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::https::{Exchange, HttpsProxy};
-use common::tls::mtls::{self, ClientCa, ClientCert};
+use common::tls::mtls::{self, ClientCa, ClientCert, MtlsClient};
 use common::tls::{Pki, s_client, within};
 use common::{TestBackend, site};
 use dockside::model::{Site, VerifyClient};
@@ -263,6 +263,57 @@ async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
     })
     .await;
     assert!(gone.is_some(), "a.test still asks after ca.crt was removed");
+}
+
+#[tokio::test]
+async fn sessions_never_resume_across_client_authentication() {
+    let pki = Pki::new();
+    let certs = pki.certs();
+    pki.install("late.test", "late.test", &["late.test"]);
+    let (one, two) = (
+        ClientCa::new("client CA one"),
+        ClientCa::new("client CA two"),
+    );
+    let alice = one.client(pki.tmp.path(), "alice", 1, false);
+    let be = TestBackend::start("be").await;
+    let p = HttpsProxy::start(&certs, &pki.ca_pem(), |_| {}).await;
+    p.publish(vec![site("late.test", &[be.addr])]).await;
+    let ok = |a: &mtls::Asked| a.response.starts_with("HTTP/1.1 200");
+
+    let client = MtlsClient::new(Some(&alice), TLS13, true);
+    let first = client.get(p.https, "late.test").await.unwrap();
+    assert!(ok(&first) && first.hints.is_none(), "{first:?}");
+    let again = client.get(p.https, "late.test").await.unwrap();
+    assert!(again.resumed, "resumption works before mTLS: {again:?}");
+
+    // A CA file appears: the session from before must not resume into client authentication
+    // (it would carry no certificate and get nginx's 400).
+    std::fs::write(certs.join("late.test.ca.crt"), &one.pem).unwrap();
+    let asks = within(Duration::from_secs(5), || async {
+        let fresh = mtls::request(p.https, "late.test", None, TLS13).await;
+        fresh.is_ok_and(|a| a.names("client CA one"))
+    })
+    .await;
+    assert!(asks.is_some(), "late.test.ca.crt was not picked up");
+    let after = client.get(p.https, "late.test").await.unwrap();
+    assert!(!after.resumed && after.names("client CA one"), "{after:?}");
+    assert!(ok(&after), "{after:?}");
+    // Within one CA, a resumed session keeps its certificate (verified again).
+    let resumed = client.get(p.https, "late.test").await.unwrap();
+    assert!(resumed.resumed && ok(&resumed), "{resumed:?}");
+
+    // Another CA: no resumption from the old one; alice's certificate is now refused.
+    replace(&certs.join("late.test.ca.crt"), &two.pem);
+    let asks = within(Duration::from_secs(5), || async {
+        let fresh = mtls::request(p.https, "late.test", None, TLS13).await;
+        fresh.is_ok_and(|a| a.names("client CA two"))
+    })
+    .await;
+    assert!(asks.is_some(), "the new late.test.ca.crt was not picked up");
+    let refused = client.get(p.https, "late.test").await.unwrap();
+    assert!(!refused.resumed, "{refused:?}");
+    assert!(refused.response.starts_with("HTTP/1.1 400"), "{refused:?}");
+    assert!(refused.response.contains(BAD_CERT), "{refused:?}");
 }
 
 /// Writes `text` to `path` atomically (a temporary file renamed over it), as deploy tools do.

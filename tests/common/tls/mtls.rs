@@ -119,6 +119,8 @@ impl ClientCert {
 pub struct Asked {
     /// `None`: the server sent no CertificateRequest. Otherwise the CA names it listed (DER).
     pub hints: Option<Vec<Vec<u8>>>,
+    /// Whether the session was resumed (no CertificateRequest is sent then).
+    pub resumed: bool,
     /// The HTTP response (status line, headers, body) to `GET /` with `Host: <sni>`.
     pub response: String,
 }
@@ -133,31 +135,66 @@ impl Asked {
     }
 }
 
-/// Connects to `addr` with `sni` (TLS 1.3 or 1.2 as given), offering `cert` if asked, and sends
-/// `GET /`. The server's certificate is not checked (curl does that in the other tests).
+/// A rustls client that offers a client certificate when asked. The server's certificate is
+/// not checked (curl does that in the other tests).
+pub struct MtlsClient {
+    config: Arc<ClientConfig>,
+    resolver: Arc<Recording>,
+}
+
+impl MtlsClient {
+    /// `cert` (or none) over `versions`; `resuming` keeps sessions and resumes with them.
+    pub fn new(
+        cert: Option<&ClientCert>,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        resuming: bool,
+    ) -> MtlsClient {
+        let resolver = Arc::new(Recording {
+            key: cert.map(ClientCert::certified_key),
+            asked: Mutex::new(None),
+        });
+        let base = if resuming {
+            super::client::Client::resuming(versions)
+        } else {
+            super::client::Client::with(&[b"http/1.1"], versions)
+        };
+        let mut config: ClientConfig = (*base.config()).clone();
+        config.client_auth_cert_resolver = resolver.clone();
+        MtlsClient {
+            config: Arc::new(config),
+            resolver,
+        }
+    }
+
+    /// Connects to `addr` with `sni` and sends `GET /`.
+    pub async fn get(&self, addr: SocketAddr, sni: &str) -> std::io::Result<Asked> {
+        self.resolver.asked.lock().unwrap().take();
+        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let name = ServerName::try_from(sni.to_owned()).unwrap();
+        let mut tls = connector.connect(name, tcp).await?;
+        let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        let req = format!("GET / HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
+        tls.write_all(req.as_bytes()).await?;
+        let mut response = String::new();
+        tls.read_to_string(&mut response).await?;
+        let hints = self.resolver.asked.lock().unwrap().take();
+        Ok(Asked {
+            hints,
+            resumed,
+            response,
+        })
+    }
+}
+
+/// One full handshake to `addr` with `sni`, offering `cert` if asked, and `GET /`.
 pub async fn request(
     addr: SocketAddr,
     sni: &str,
     cert: Option<&ClientCert>,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> std::io::Result<Asked> {
-    let resolver = Arc::new(Recording {
-        key: cert.map(ClientCert::certified_key),
-        asked: Mutex::new(None),
-    });
-    let base = super::client::Client::with(&[b"http/1.1"], versions);
-    let mut config: ClientConfig = (*base.config()).clone();
-    config.client_auth_cert_resolver = resolver.clone();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let name = ServerName::try_from(sni.to_owned()).unwrap();
-    let mut tls = connector.connect(name, tcp).await?;
-    let req = format!("GET / HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
-    tls.write_all(req.as_bytes()).await?;
-    let mut response = String::new();
-    tls.read_to_string(&mut response).await?;
-    let hints = resolver.asked.lock().unwrap().take();
-    Ok(Asked { hints, response })
+    MtlsClient::new(cert, versions, false).get(addr, sni).await
 }
 
 /// Presents `key` (or no certificate) and records the CertificateRequest's CA names.
