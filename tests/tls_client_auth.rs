@@ -44,7 +44,7 @@ fn refused(r: &Exchange, text: &str) {
 async fn client_certificates_per_site_on_one_listener() {
     let pki = Pki::new();
     let certs = pki.certs();
-    for name in ["secure.test", "opt.test"] {
+    for name in ["secure.test", "opt.test", "judge.test"] {
         pki.install(name, name, &[name]);
     }
     // open.test's certificate also covers secure.test: the 421 check must still stop a request
@@ -57,6 +57,7 @@ async fn client_certificates_per_site_on_one_listener() {
     std::fs::write(certs.join("secure.test.ca.crt"), &one.pem).unwrap();
     std::fs::write(certs.join("secure.test.crl.pem"), one.crl(&[13])).unwrap();
     std::fs::write(certs.join("opt.test.ca.crt"), &one.pem).unwrap();
+    std::fs::write(certs.join("judge.test.ca.crt"), &one.pem).unwrap();
     let dir = pki.tmp.path();
     let alice = one.client(dir, "alice", 11, false);
     let mallory = two.client(dir, "mallory", 12, false);
@@ -73,6 +74,10 @@ async fn client_certificates_per_site_on_one_listener() {
             ..site("opt.test", &b)
         },
         site("open.test", &b),
+        Site {
+            ssl_verify_client: Some(VerifyClient::OptionalNoCa),
+            ..site("judge.test", &b)
+        },
     ])
     .await;
 
@@ -112,6 +117,15 @@ async fn client_certificates_per_site_on_one_listener() {
     assert_eq!(seen(&r, "x-ssl-client-s-dn"), None);
     assert_eq!(curl(&p, "opt.test", Some(&alice), &[]).await.status, 200);
     refused(&curl(&p, "opt.test", Some(&mallory), &[]).await, BAD_CERT);
+
+    // `optional_no_ca`: nothing is refused; the backend reads the verdict.
+    let r = curl(&p, "judge.test", Some(&mallory), &[]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        seen(&r, "x-ssl-client-verify").as_deref(),
+        Some("FAILED:unable to get local issuer certificate")
+    );
+    assert_eq!(seen(&r, "x-ssl-client-s-dn").as_deref(), Some("CN=mallory"));
 
     // A site without a CA file asks for nothing and passes no client headers, forged or not.
     let r = curl(&p, "open.test", None, &forged).await;
