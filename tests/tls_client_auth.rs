@@ -42,6 +42,7 @@ fn refused(r: &Exchange, text: &str) {
 
 #[tokio::test]
 async fn client_certificates_per_site_on_one_listener() {
+    common::logs::capture();
     let pki = Pki::new();
     let certs = pki.certs();
     for name in ["secure.test", "opt.test", "judge.test"] {
@@ -205,6 +206,7 @@ async fn client_certificates_per_site_on_one_listener() {
 
 #[tokio::test]
 async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
+    common::logs::capture();
     let pki = Pki::new();
     let certs = pki.certs();
     for name in ["a.test", "b.test", "c.test"] {
@@ -240,6 +242,11 @@ async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
     refused(&curl(&p, "b.test", Some(&alice), &[]).await, BAD_CERT);
     refused(&curl(&p, "c.test", Some(&alice), &[]).await, BAD_CERT);
     refused(&curl(&p, "c.test", None, &[]).await, NO_CERT);
+    // One clear line naming the file and what to fix, once it has settled (not mid-write).
+    let c_file = certs.join("c.test.ca.crt").display().to_string();
+    let line =
+        common::logs::wait_line(&[&c_file, "no PEM certificate"], Duration::from_secs(5)).await;
+    assert!(line.contains("refused until it is fixed"), "{line}");
 
     // Replacing ca.crt changes who gets in, without a restart.
     replace(&certs.join("ca.crt"), &two.pem);
@@ -263,6 +270,10 @@ async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
     .await;
     assert!(rescanned.is_some(), "b.test.ca.crt was not picked up");
     assert_eq!(curl(&p, "a.test", Some(&bob), &[]).await.status, 200);
+    let ca_file = certs.join("ca.crt").display().to_string();
+    let line =
+        common::logs::wait_line(&[&ca_file, "keeping the last good"], Duration::from_secs(5)).await;
+    assert!(line.contains("not a usable CA certificate"), "{line}");
 
     // A fixed file loads; without any CA file a site asks for nothing (nginx-proxy).
     replace(&certs.join("c.test.ca.crt"), &one.pem);
@@ -277,10 +288,20 @@ async fn the_global_ca_applies_and_ca_files_reload_without_a_restart() {
     })
     .await;
     assert!(gone.is_some(), "a.test still asks after ca.crt was removed");
+    // Each broken file was reported once, though the directory was rescanned many times.
+    let logs = common::logs::text();
+    let reports = |file: &str| {
+        logs.lines()
+            .filter(|l| l.contains(&format!("client certificate CA: {file}: ")))
+            .count()
+    };
+    assert_eq!(reports(&c_file), 1, "{logs}");
+    assert_eq!(reports(&ca_file), 1, "{logs}");
 }
 
 #[tokio::test]
 async fn sessions_never_resume_across_client_authentication() {
+    common::logs::capture();
     let pki = Pki::new();
     let certs = pki.certs();
     pki.install("late.test", "late.test", &["late.test"]);

@@ -171,7 +171,7 @@ impl ClientCas {
                         } else {
                             "client certificates for its sites are refused until it is fixed"
                         };
-                        tracing::warn!(file = %files.ca.display(), "client certificate CA: {err}; {kept}");
+                        tracing::warn!("client certificate CA: {err}; {kept}");
                     }
                     out.failed.insert(key.to_owned(), digest);
                 }
