@@ -602,11 +602,27 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
     Ok(format!(
-        "{}\n\n{}{}",
+        "{}\n\n{}{}{}",
         sources.join("\n"),
         admin::render(&state, &table),
-        admin::port_hints(&items)
+        admin::port_hints(&items),
+        client_certs(config, table)
     ))
+}
+
+/// The mTLS section of `dockside check`: the routes joined with the certificate directory's CA
+/// files, as the HTTPS listener would see them (nothing without HTTPS).
+fn client_certs(config: &Config, table: RouteTable) -> String {
+    if config.https.is_none() || !config.certs_dir.is_dir() {
+        return String::new();
+    }
+    let certs = certs::load_initial(&config.certs_dir);
+    let defaults = (
+        crate::tls::policy::Policy::Intermediate,
+        config.defaults.http2,
+    );
+    let live = crate::live::Snapshot::build(Arc::new(table), certs, defaults, &mut |_, _, _| {});
+    admin::client_cert_lines(&live)
 }
 
 /// Starts, waits for SIGTERM or SIGINT, drains, returns `Ok` (exit 0).

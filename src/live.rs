@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::certs::{CertEntry, CertMap};
 use crate::model::HttpsMethod;
 use crate::routing::{RouteTable, SiteRoute};
+use crate::tls::client_auth::{self, ClientAuth};
 use crate::tls::policy::{self, Policy};
 use crate::tls::select::{self, Selection, SiteCertInputs};
 use arc_swap::ArcSwap;
@@ -28,6 +29,8 @@ pub struct SiteTls {
     pub selection: Selection,
     pub policy: Policy,
     pub http2: bool,
+    /// The client-certificate check (mTLS) when a CA file applies; `None` asks for nothing.
+    pub client_auth: Option<Arc<ClientAuth>>,
 }
 
 /// What to do with a ClientHello for a given SNI.
@@ -40,6 +43,9 @@ pub enum Decision {
         policy: Policy,
         http2: bool,
         site: Option<String>,
+        /// The site's client-certificate check; `None` (every site without a CA file, and
+        /// `default.crt`) uses the shared configs.
+        client_auth: Option<Arc<ClientAuth>>,
     },
     /// No certificate may be served: send `unrecognized_name`.
     Refuse,
@@ -73,10 +79,16 @@ impl Snapshot {
                     warn(&site.host, &site.ssl_policy, p);
                 }
                 let selection = select::select(inputs(site), &certs);
+                let vh = crate::settings::nginx::file_host(&site.host);
                 let tls = SiteTls {
                     selection,
                     policy: mapping.policy(),
                     http2: site.http2,
+                    client_auth: client_auth::select(
+                        site.ssl_verify_client,
+                        &vh,
+                        certs.client_cas(),
+                    ),
                 };
                 (site.host.clone(), tls)
             })
@@ -129,6 +141,7 @@ impl Snapshot {
                     policy: tls.policy,
                     http2: tls.http2,
                     site: Some(site.host.clone()),
+                    client_auth: tls.client_auth.clone(),
                 },
                 // nginx-proxy: `ssl_reject_handshake on` in the site's own server block.
                 None => Decision::Refuse,
@@ -140,6 +153,7 @@ impl Snapshot {
                 policy: self.default_policy,
                 http2: self.default_http2,
                 site: None,
+                client_auth: None,
             },
             None => Decision::Refuse,
         }

@@ -53,6 +53,9 @@ pub struct Site {
     /// The label `com.github.nginx-proxy.nginx-proxy.debug-endpoint` (else `DEBUG_ENDPOINT`):
     /// whether `/nginx-proxy-debug` answers this site's settings as JSON.
     pub debug_endpoint: Option<bool>,
+    /// `com.github.nginx-proxy.nginx-proxy.ssl_verify_client`: how a client certificate is asked
+    /// for when the certificate directory has a CA file for this site (`None`: `on`).
+    pub ssl_verify_client: Option<VerifyClient>,
     /// The server-level policy (`vhost.d/<host>`, `conf.d`): for answers no location gives.
     pub policy: Policy,
     /// Names of the containers / routes-file entries that define this site (oldest first).
@@ -185,6 +188,32 @@ pub enum HttpsMethod {
 pub enum ServerTokens {
     On,
     Off,
+}
+
+/// nginx's `ssl_verify_client` for a site with a client-certificate CA file (mTLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Hash)]
+pub enum VerifyClient {
+    /// A valid client certificate is required: none, or an invalid one, gets a 400.
+    #[default]
+    On,
+    /// No certificate passes; an invalid one gets a 400.
+    Optional,
+    /// A certificate is asked for but never refused: the backend judges the verification result.
+    OptionalNoCa,
+    /// No certificate is asked for, even with a CA file.
+    Off,
+}
+
+impl VerifyClient {
+    /// The value as the label spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyClient::On => "on",
+            VerifyClient::Optional => "optional",
+            VerifyClient::OptionalNoCa => "optional_no_ca",
+            VerifyClient::Off => "off",
+        }
+    }
 }
 
 /// `ACME_HTTP_CHALLENGE_LOCATION`: `true`, `false` or `legacy` (only when redirecting).

@@ -4,7 +4,7 @@
 
 mod report;
 
-pub(crate) use report::{port_hints, render};
+pub(crate) use report::{client_cert_lines, port_hints, render};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,10 +76,10 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
         "/status" => {
             let state = admin.state.borrow().clone();
-            text(
-                StatusCode::OK,
-                report::render(&state, admin.live.load().routes()),
-            )
+            let live = admin.live.load();
+            let mut report = report::render(&state, live.routes());
+            report.push_str(&report::client_cert_lines(&live));
+            text(StatusCode::OK, report)
         }
         _ => text(
             StatusCode::NOT_FOUND,

@@ -4,8 +4,10 @@
 
 use std::fmt::Write;
 
+use crate::live::Snapshot;
 use crate::model::{
     Backend, Balance, DesiredState, Health, HttpsMethod, Proto, Reach, Severity, SourceItem,
+    VerifyClient,
 };
 use crate::policy::{Policy, ResponseHeaderOp};
 use crate::routing::{Action, RouteTable};
@@ -279,6 +281,62 @@ fn site_extras(route: &crate::routing::SiteRoute) -> Option<String> {
         parts.push("debug endpoint /nginx-proxy-debug".to_owned());
     }
     (!parts.is_empty()).then(|| parts.join("  "))
+}
+
+/// `dockside check` and `/status`: per site, whether client certificates (mTLS) are required
+/// or optional and from which CA file; empty when no site asks for one and none sets
+/// `ssl_verify_client`. `live` joins the routes with the certificate directory.
+pub fn client_cert_lines(live: &Snapshot) -> String {
+    let mut lines = Vec::new();
+    for site in live.routes().sites() {
+        let auth = live.site_tls(site).and_then(|t| t.client_auth.as_ref());
+        let line = match auth {
+            Some(auth) => {
+                let how = match auth.mode {
+                    VerifyClient::On => "required",
+                    VerifyClient::Optional => "optional (an invalid one gets 400)",
+                    _ => "asked for, never refused (the backend judges X-SSL-Client-Verify)",
+                };
+                let crl = auth
+                    .ca
+                    .crl_file
+                    .as_ref()
+                    .map_or(String::new(), |f| format!(", CRL {}", f.display()));
+                let broken = match (&auth.ca.problem, auth.ca.is_usable()) {
+                    (Some(why), false) => {
+                        format!("\n    CA UNUSABLE ({why}): every client certificate gets 400")
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "{}  {how} (ssl_verify_client={}), CA {}{crl}{broken}",
+                    site.host,
+                    auth.mode.as_str(),
+                    auth.ca.ca_file.display()
+                )
+            }
+            None if site.ssl_verify_client != VerifyClient::On => format!(
+                "{}  none asked (ssl_verify_client={}{})",
+                site.host,
+                site.ssl_verify_client.as_str(),
+                if site.ssl_verify_client == VerifyClient::Off {
+                    ""
+                } else {
+                    ", but no <host>.ca.crt or ca.crt in the certificate directory"
+                }
+            ),
+            None => continue,
+        };
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nclient certificates (mTLS):\n");
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
 }
 
 /// How to read the report when a site answers 503 or 502 (nginx-proxy users' top questions).

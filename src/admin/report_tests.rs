@@ -2,6 +2,7 @@ use super::*;
 use crate::routing::SiteDefaults;
 use crate::settings::test_support::source_item;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 fn container(name: &str, vars: &[(&str, &str)], reach: Reach) -> SourceItem {
     SourceItem {
@@ -159,4 +160,54 @@ fn multiports_sites_and_load_balancing_modes_are_shown() {
         !port_hints(&items).contains("multi"),
         "MULTIPORTS gives its ports"
     );
+}
+
+#[test]
+fn client_certificate_lines_name_mode_and_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let pem = params.self_signed(&key).unwrap().pem();
+    std::fs::write(d.join("a.tld.ca.crt"), &pem).unwrap();
+    std::fs::write(d.join("a.tld.crl.pem"), "broken").unwrap();
+    std::fs::write(d.join("b.tld.ca.crt"), &pem).unwrap();
+    let label = "com.github.nginx-proxy.nginx-proxy.ssl_verify_client";
+    let reach = || Reach::Addresses(vec![]);
+    let items = vec![
+        container("a", &[("VIRTUAL_HOST", "a.tld")], reach()),
+        container(
+            "b",
+            &[("VIRTUAL_HOST", "b.tld"), (label, "optional")],
+            reach(),
+        ),
+        container(
+            "c",
+            &[("VIRTUAL_HOST", "c.tld"), (label, "optional")],
+            reach(),
+        ),
+        container("d", &[("VIRTUAL_HOST", "d.tld")], reach()),
+    ];
+    let state = crate::settings::build(&items);
+    let table = Arc::new(RouteTable::build(&state, &SiteDefaults::default()));
+    let certs = crate::certs::load_initial(d);
+    let defaults = (crate::tls::policy::Policy::Intermediate, true);
+    let live = Snapshot::build(table, certs, defaults, &mut |_, _, _| {});
+    let text = client_cert_lines(&live);
+    let a_ca = d.join("a.tld.ca.crt");
+    for needle in [
+        "client certificates (mTLS):".to_owned(),
+        format!(
+            "a.tld  required (ssl_verify_client=on), CA {}",
+            a_ca.display()
+        ),
+        "CA UNUSABLE".to_owned(),
+        "a.tld.crl.pem".to_owned(),
+        "b.tld  optional (an invalid one gets 400) (ssl_verify_client=optional)".to_owned(),
+        "c.tld  none asked (ssl_verify_client=optional, but no <host>.ca.crt or ca.crt".to_owned(),
+    ] {
+        assert!(text.contains(&needle), "{needle:?} missing from:\n{text}");
+    }
+    assert!(!text.contains("d.tld"), "{text}");
 }

@@ -5,19 +5,22 @@
 //!
 //! Inside: `x509` (the one reader of a leaf's names and dates), `pair` (a `.crt`/`.key` pair
 //! made servable), `store` (a scan of the directory that keeps the last good pair), `companion`
-//! (acme-companion's `<base>/` folders, symlinks and ACME accounts), `watch` (inotify, periodic
+//! (acme-companion's `<base>/` folders, symlinks and ACME accounts), `client_ca` (mTLS CA and CRL
+//! files), `watch` (inotify, periodic
 //! and on-demand rescans), `atomic` (no file is ever seen half-written).
 
 mod atomic;
+mod client_ca;
 mod companion;
 mod pair;
 mod store;
 mod watch;
 mod x509;
 
+pub use client_ca::{ClientCa, ClientCas};
 pub use companion::CertsDir;
 pub(crate) use pair::{CertEntry, covers};
 pub use store::{CertMap, write_pair};
 pub(crate) use watch::Rescan;
 pub use watch::{load_initial, spawn_watcher};
-pub use x509::CertInfo;
+pub use x509::{CertInfo, subject_dn};

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::atomic::write_atomic;
+use super::client_ca::ClientCas;
 use super::pair::{self, CertEntry, CertError};
 
 /// What a name in the directory gives: a certificate, or files that cannot be served.
@@ -32,6 +33,8 @@ pub struct CertMap {
     failed: BTreeMap<String, u64>,
     /// Directories outside the store that symlinks point into (the watcher watches them too).
     pub(crate) link_dirs: BTreeSet<PathBuf>,
+    /// Client-certificate CA files (mTLS).
+    client_cas: ClientCas,
     unsettled: bool,
 }
 
@@ -39,7 +42,7 @@ pub struct CertMap {
 pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether `path` (followed through symlinks) was last modified more than [`SETTLE`] ago.
-fn settled(path: &Path) -> bool {
+pub(super) fn settled(path: &Path) -> bool {
     std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
@@ -51,7 +54,8 @@ impl PartialEq for CertMap {
     /// Two maps are equal when every name has the same files and state: a rescan that finds
     /// nothing new is not published.
     fn eq(&self, other: &Self) -> bool {
-        self.slots.len() == other.slots.len()
+        self.client_cas == other.client_cas
+            && self.slots.len() == other.slots.len()
             && self.slots.iter().zip(&other.slots).all(|((a, x), (b, y))| {
                 a == b
                     && match (x, y) {
@@ -80,6 +84,11 @@ impl CertMap {
     /// `default.crt` + `default.key`, served for unknown names when present.
     pub fn default_cert(&self) -> Option<&Arc<CertEntry>> {
         self.get("default")
+    }
+
+    /// The client-certificate CA files (mTLS) found in the directory.
+    pub fn client_cas(&self) -> &ClientCas {
+        &self.client_cas
     }
 
     /// Every servable certificate, by name.
@@ -114,7 +123,10 @@ impl CertMap {
         };
         let mut map = CertMap::default();
         let mut errors = Vec::new();
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let (client_cas, unsettled) = ClientCas::scan(dir, &names, &previous.client_cas, &provider);
+        map.client_cas = client_cas;
+        map.unsettled = unsettled;
         for name in names {
             let crt = dir.join(format!("{name}.crt"));
             let key = dir.join(format!("{name}.key"));

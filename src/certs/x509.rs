@@ -129,6 +129,59 @@ fn ari_id(cert: &X509Certificate<'_>) -> Option<String> {
     ))
 }
 
+/// A certificate's subject as nginx's `$ssl_client_s_dn` shows it (RFC 2253: last RDN first,
+/// `,` between RDNs, `+` inside one, specials and non-ASCII bytes escaped), so the value is
+/// plain ASCII header text. `None` when the DER is not a certificate.
+pub fn subject_dn(der: &[u8]) -> Option<String> {
+    use x509_parser::objects::{oid_registry, oid2abbrev};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let registry = oid_registry();
+    let mut rdns: Vec<String> = cert
+        .subject()
+        .iter_rdn()
+        .map(|rdn| {
+            let attrs: Vec<String> = rdn
+                .iter()
+                .map(|attr| {
+                    let name = oid2abbrev(attr.attr_type(), registry)
+                        .map_or_else(|_| attr.attr_type().to_id_string(), str::to_owned);
+                    let value = match attr.as_str() {
+                        Ok(text) => escape_dn_value(text),
+                        Err(_) => format!("#{}", hex(attr.attr_value().data)),
+                    };
+                    format!("{name}={value}")
+                })
+                .collect();
+            attrs.join("+")
+        })
+        .collect();
+    rdns.reverse();
+    Some(rdns.join(","))
+}
+
+/// RFC 2253 §2.4 escaping, plus OpenSSL's `\XX` for control and non-ASCII bytes.
+fn escape_dn_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let last = text.len().saturating_sub(1);
+    for (i, byte) in text.bytes().enumerate() {
+        match byte {
+            b',' | b'+' | b'"' | b'\\' | b'<' | b'>' | b';' => {
+                out.push('\\');
+                out.push(char::from(byte));
+            }
+            b'#' if i == 0 => out.push_str("\\#"),
+            b' ' if i == 0 || i == last => out.push_str("\\ "),
+            0x20..=0x7e => out.push(char::from(byte)),
+            _ => out.push_str(&format!("\\{byte:02X}")),
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// An IP address SAN as text (4 or 16 bytes; anything else is not an address).
 fn ip_name(bytes: &[u8]) -> Option<String> {
     let ip: IpAddr = match bytes.len() {

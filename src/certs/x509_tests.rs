@@ -37,3 +37,25 @@ fn served_names_add_ip_sans_or_fall_back_to_the_cn() {
     assert!(info.names.is_empty());
     assert_eq!(info.served_names(), ["old.test"]);
 }
+
+#[test]
+fn subject_dn_reads_like_nginx_ssl_client_s_dn() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CountryName, "DE");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Acme, Inc.");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, " alice\u{e9}");
+    let cert = params.self_signed(&key).unwrap();
+    // rcgen encodes CN, C, O; RFC 2253 prints the last RDN first (`openssl x509 -nameopt RFC2253`).
+    assert_eq!(
+        subject_dn(cert.der()).unwrap(),
+        "O=Acme\\, Inc.,C=DE,CN=\\ alice\\C3\\A9"
+    );
+    assert_eq!(subject_dn(b"junk"), None);
+}

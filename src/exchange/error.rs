@@ -33,6 +33,12 @@ pub enum ProxyError {
     HeadersTooLarge(String),
     #[error("host {host:?} is not covered by the certificate chosen for SNI {sni:?}")]
     Misdirected { host: String, sni: String },
+    /// mTLS: the site's `ssl_verify_client` refuses the connection's client certificate.
+    #[error("{host}: {}", refusal.text())]
+    ClientCert {
+        host: String,
+        refusal: super::meta::CertRefusal,
+    },
     #[error("no site for host {host:?}")]
     NoSite { host: String },
     #[error("no VIRTUAL_PATH of {host} serves {path} (DEFAULT_ROOT is none)")]
@@ -85,9 +91,10 @@ impl ProxyError {
     /// The status answered to the client.
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::BadRequest(_) | ProxyError::BadPath(_) | ProxyError::BadHost(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ProxyError::BadRequest(_)
+            | ProxyError::BadPath(_)
+            | ProxyError::BadHost(_)
+            | ProxyError::ClientCert { .. } => StatusCode::BAD_REQUEST,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -117,6 +124,7 @@ impl ProxyError {
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::HeadersTooLarge(_)
             | ProxyError::Misdirected { .. }
+            | ProxyError::ClientCert { .. }
             | ProxyError::Forbidden { .. }
             | ProxyError::Unauthorized { .. }
             | ProxyError::RateLimited { .. } => Fault::Client,

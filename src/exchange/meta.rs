@@ -87,6 +87,38 @@ pub struct TlsConn {
     pub cert_names: Arc<[String]>,
     /// The `VIRTUAL_HOST` item the SNI selected; `None` when `default.crt` answered an unknown name.
     pub site: Option<String>,
+    /// The client certificate's verdict when that site asks for one (mTLS); `None` otherwise.
+    pub client: Option<ClientCert>,
+}
+
+/// A client certificate as the HTTP layer uses it (mTLS): nginx's 400, if the site's
+/// `ssl_verify_client` refuses the connection, and the verification result for the backend.
+#[derive(Debug)]
+pub struct ClientCert {
+    pub refusal: Option<CertRefusal>,
+    /// `X-SSL-Client-Verify`: `SUCCESS`, `NONE` or `FAILED:<reason>` (nginx's `$ssl_client_verify`).
+    pub verify: HeaderValue,
+    /// `X-SSL-Client-S-DN`: the subject, RFC 2253 (nginx's `$ssl_client_s_dn`).
+    pub subject: Option<HeaderValue>,
+}
+
+/// Why nginx answers 400 to a request on a client-authenticated connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertRefusal {
+    /// `ssl_verify_client on` and no certificate.
+    Missing,
+    /// A certificate that is not signed by the site's CA, is revoked or expired.
+    Invalid,
+}
+
+impl CertRefusal {
+    /// nginx's text for the 400 (its error page title).
+    pub fn text(self) -> &'static str {
+        match self {
+            CertRefusal::Missing => "No required SSL certificate was sent",
+            CertRefusal::Invalid => "The SSL certificate error",
+        }
+    }
 }
 
 /// Per-request facts after routing, for forwarders that need more than the rewritten request.

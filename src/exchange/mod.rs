@@ -13,4 +13,4 @@ pub(crate) use body::{ClientBodyError, LimitExceeded, limited, with_guard};
 pub(crate) use error::Fault;
 pub use error::ProxyError;
 pub(crate) use meta::is_idempotent;
-pub use meta::{ConnInfo, Proxied, RequestMeta, Scheme, TlsConn};
+pub use meta::{CertRefusal, ClientCert, ConnInfo, Proxied, RequestMeta, Scheme, TlsConn};

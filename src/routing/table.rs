@@ -9,7 +9,9 @@ use super::hosts::Hosts;
 use super::path::{self, PathPattern};
 use super::ports::{self, ExtraPort, ExtraPorts, ListenPorts, PortKind, SitePorts};
 use super::upstream::Upstream;
-use crate::model::{AcmeChallengeLocation, DesiredState, HttpsMethod, Policy, ServerTokens, Site};
+use crate::model::{
+    AcmeChallengeLocation, DesiredState, HttpsMethod, Policy, ServerTokens, Site, VerifyClient,
+};
 use crate::policy::SitePolicy;
 
 /// The proxy container's own settings that give per-host values their defaults (nginx-proxy §1.2).
@@ -123,6 +125,8 @@ pub struct SiteRoute {
     pub enable_http_on_missing_cert: bool,
     pub acme_http_challenge: AcmeChallengeLocation,
     pub client_max_body_size: Option<u64>,
+    /// `ssl_verify_client` (label, default `on`): applies only when a CA file exists for the site.
+    pub ssl_verify_client: VerifyClient,
     /// The server-level policy, for answers no location gives (no `VIRTUAL_PATH` matched).
     pub policy: Option<Arc<SitePolicy>>,
     /// The extra port this site's HTTP server listens on instead of dockside's (`EXTERNAL_HTTP_PORT`).
@@ -212,6 +216,7 @@ impl SiteRoute {
                 .acme_http_challenge
                 .unwrap_or(defaults.acme_http_challenge),
             client_max_body_size: site.client_max_body_size,
+            ssl_verify_client: site.ssl_verify_client.unwrap_or_default(),
             policy,
             // Placed against the listeners and the other sites by `RouteTable::rebuild`.
             external_http_port: None,

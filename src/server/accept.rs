@@ -12,9 +12,9 @@ use tokio_util::task::TaskTracker;
 
 use super::connection::serve_connection;
 use super::proxy_header::read_header;
-use crate::exchange::{ConnInfo, Proxied, Scheme, TlsConn};
+use crate::exchange::{CertRefusal, ClientCert, ConnInfo, Proxied, Scheme, TlsConn};
 use crate::service::ServiceState;
-use crate::tls::{Accepted as TlsAccepted, Session, TlsAcceptor, TlsError};
+use crate::tls::{Accepted as TlsAccepted, ClientVerdict, Refusal, Session, TlsAcceptor, TlsError};
 
 /// Accepts clients until shutdown, plain TCP or, with `tls`, TLS (handshake through the
 /// `TlsAcceptor`: SNI, policy, ACME TLS-ALPN-01). Every connection holds one permit of
@@ -143,6 +143,7 @@ fn https_conn(client: SocketAddr, local: SocketAddr, session: Session) -> ConnIn
     let tls = TlsConn {
         cert_names: session.cert.names.clone(),
         site: session.site,
+        client: session.client.as_ref().map(client_cert),
     };
     ConnInfo::new(
         client,
@@ -151,4 +152,20 @@ fn https_conn(client: SocketAddr, local: SocketAddr, session: Session) -> ConnIn
         session.sni,
         Some(Arc::new(tls)),
     )
+}
+
+/// The handshake's client-certificate verdict as the HTTP layer uses it (mTLS sites only).
+fn client_cert(verdict: &ClientVerdict) -> ClientCert {
+    // Both texts are ASCII (the subject's other bytes are escaped); a failure to convert only
+    // drops the header.
+    let header = |text: &str| http::HeaderValue::from_str(text).ok();
+    ClientCert {
+        refusal: verdict.refusal().map(|r| match r {
+            Refusal::NoCertificate => CertRefusal::Missing,
+            Refusal::BadCertificate => CertRefusal::Invalid,
+        }),
+        verify: header(&verdict.verify_text())
+            .unwrap_or_else(|| http::HeaderValue::from_static("FAILED")),
+        subject: verdict.subject().and_then(header),
+    }
 }

@@ -82,6 +82,12 @@ pub(super) fn answer_error(
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge.clone());
         }
+        // nginx's wording (its error page title), and like nginx the connection is not kept.
+        ProxyError::ClientCert { refusal, .. } => {
+            *resp.body_mut() = exchange::full(format!("400 {}\n", refusal.text()));
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         ProxyError::RateLimited { retry_after, .. } => {
             // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);

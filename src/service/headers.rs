@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::exchange::hop::{Framing, strip_hop_by_hop};
-use crate::exchange::{Proxied, Scheme};
+use crate::exchange::{ClientCert, Proxied, Scheme};
 use crate::routing::PathPattern;
 
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
@@ -17,6 +17,9 @@ static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port"
 static X_FORWARDED_SSL: HeaderName = HeaderName::from_static("x-forwarded-ssl");
 static X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
 static PROXY: HeaderName = HeaderName::from_static("proxy");
+/// mTLS: nginx's `$ssl_client_verify` and `$ssl_client_s_dn`, for the backend.
+pub static X_SSL_CLIENT_VERIFY: HeaderName = HeaderName::from_static("x-ssl-client-verify");
+pub static X_SSL_CLIENT_S_DN: HeaderName = HeaderName::from_static("x-ssl-client-s-dn");
 
 /// What the header rules need to know about the request besides its headers.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +42,8 @@ pub struct HeaderContext<'a> {
     /// then gets `X-Forwarded-For` from the header alone and `X-Forwarded-Port` from its
     /// destination port (nginx-proxy's `$proxy_protocol_addr` / `_server_port`).
     pub proxied: Option<Proxied>,
+    /// mTLS: the connection's client certificate, when the request's site asked for one.
+    pub client_cert: Option<&'a ClientCert>,
 }
 
 /// Whether the client asked to switch protocols (WebSocket): nginx forwards `Upgrade` then.
@@ -67,6 +72,7 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
     strip_hop_by_hop(headers, Framing::Strip);
     headers.remove(&PROXY);
     set_forwarding(headers, ctx, forwarded.unwrap_or_default());
+    set_client_cert(headers, ctx.client_cert);
     match (upgrade, ctx.keepalive) {
         (Some(up), _) => {
             headers.insert(header::UPGRADE, up);
@@ -153,6 +159,19 @@ fn forwarded_port(ctx: &HeaderContext<'_>) -> u16 {
             destination_port: Some(port),
         }) if ctx.trust_downstream => port,
         _ => ctx.server_port,
+    }
+}
+
+/// The client-certificate headers come only from dockside: a client's own copies are always
+/// removed, so a backend may trust them on every route (plain HTTP included).
+fn set_client_cert(headers: &mut HeaderMap, client: Option<&ClientCert>) {
+    headers.remove(&X_SSL_CLIENT_VERIFY);
+    headers.remove(&X_SSL_CLIENT_S_DN);
+    if let Some(client) = client {
+        headers.insert(X_SSL_CLIENT_VERIFY.clone(), client.verify.clone());
+        if let Some(subject) = &client.subject {
+            headers.insert(X_SSL_CLIENT_S_DN.clone(), subject.clone());
+        }
     }
 }
 

@@ -15,6 +15,7 @@ fn ctx(trust: bool) -> HeaderContext<'static> {
         trust_downstream: trust,
         keepalive: true,
         proxied: None,
+        client_cert: None,
     }
 }
 
@@ -351,4 +352,47 @@ fn proxy_protocol_forwarding() {
         assert_eq!(get(&h, "x-forwarded-port"), Some(*port), "{name}");
         assert_eq!(get(&h, "x-real-ip"), Some("10.0.0.7"), "{name}");
     }
+}
+
+#[test]
+fn client_certificate_headers_come_only_from_dockside() {
+    use crate::exchange::ClientCert;
+    let forged = [
+        ("x-ssl-client-verify", "SUCCESS"),
+        ("x-ssl-client-s-dn", "CN=admin"),
+    ];
+    for trust in [false, true] {
+        let h = rewritten(&forged, &ctx(trust));
+        assert_eq!(get(&h, "x-ssl-client-verify"), None, "trust {trust}");
+        assert_eq!(get(&h, "x-ssl-client-s-dn"), None, "trust {trust}");
+    }
+    let cert = ClientCert {
+        refusal: None,
+        verify: HeaderValue::from_static("FAILED:certificate revoked"),
+        subject: Some(HeaderValue::from_static("CN=client")),
+    };
+    let with = HeaderContext {
+        client_cert: Some(&cert),
+        ..ctx(false)
+    };
+    let h = rewritten(&forged, &with);
+    assert_eq!(
+        get(&h, "x-ssl-client-verify"),
+        Some("FAILED:certificate revoked")
+    );
+    assert_eq!(get(&h, "x-ssl-client-s-dn"), Some("CN=client"));
+    let none = ClientCert {
+        refusal: None,
+        verify: HeaderValue::from_static("NONE"),
+        subject: None,
+    };
+    let h = rewritten(
+        &forged,
+        &HeaderContext {
+            client_cert: Some(&none),
+            ..ctx(false)
+        },
+    );
+    assert_eq!(get(&h, "x-ssl-client-verify"), Some("NONE"));
+    assert_eq!(get(&h, "x-ssl-client-s-dn"), None);
 }

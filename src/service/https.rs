@@ -10,7 +10,7 @@ use http::{Request, Response};
 use super::answer::{Failure, no_site, text};
 use super::policy::{self, Verdict};
 use super::state::ServiceState;
-use crate::exchange::{ConnInfo, ProxyBody, ProxyError};
+use crate::exchange::{ClientCert, ConnInfo, ProxyBody, ProxyError};
 use crate::live::Snapshot;
 use crate::model::HttpsMethod;
 use crate::routing::SiteRoute;
@@ -39,9 +39,12 @@ pub(super) fn https_policy<'t, B>(
         if tls.site.is_none() {
             return Err(no_site(host));
         }
-        if policy::misdirected(tls.site.as_deref(), &site.host, || {
-            crate::certs::covers(&tls.cert_names, host)
-        }) {
+        if policy::misdirected(
+            tls.site.as_deref(),
+            &site.host,
+            || crate::certs::covers(&tls.cert_names, host),
+            || live.site_tls(site).is_some_and(|t| t.client_auth.is_some()),
+        ) {
             let sni = conn.sni.clone().unwrap_or_default();
             let host = host.to_owned();
             return Err((ProxyError::Misdirected { host, sni }, None));
@@ -79,6 +82,33 @@ pub(super) fn https_policy<'t, B>(
                 _ => return Err(no_site(host)),
             },
         }
+    }
+}
+
+/// mTLS: the connection's client certificate when the request's site is the one whose handshake
+/// asked for it, or nginx's 400 when the site's `ssl_verify_client` refuses it. Costs one branch
+/// on connections without a client-certificate verdict.
+pub(super) fn client_cert<'c>(
+    conn: &'c ConnInfo,
+    site: &SiteRoute,
+    host: &str,
+) -> Result<Option<&'c ClientCert>, Failure> {
+    let Some(tls) = &conn.tls else {
+        return Ok(None);
+    };
+    let Some(client) = &tls.client else {
+        return Ok(None);
+    };
+    // Another site covered by the same certificate and asking for nothing (see `misdirected`).
+    if tls.site.as_deref() != Some(site.host.as_str()) {
+        return Ok(None);
+    }
+    match client.refusal {
+        Some(refusal) => {
+            let host = host.to_owned();
+            Err((ProxyError::ClientCert { host, refusal }, None))
+        }
+        None => Ok(Some(client)),
     }
 }
 

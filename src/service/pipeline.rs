@@ -18,11 +18,11 @@ use super::answer::{
 use super::challenge::acme_challenge;
 use super::debug;
 use super::headers::{self, HeaderContext};
-use super::https::{Policed, https_policy};
+use super::https::{Policed, client_cert, https_policy};
 use super::state::ServiceState;
 use crate::exchange::{
-    self, BoxError, ClientBodyError, ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme,
-    is_idempotent,
+    self, BoxError, ClientBodyError, ClientCert, ConnInfo, ProxyBody, ProxyError, RequestMeta,
+    Scheme, is_idempotent,
 };
 use crate::live::Snapshot;
 use crate::model::Proto;
@@ -124,6 +124,8 @@ async fn route(
         Policed::Answer(_) if debug(site) => site,
         Policed::Answer(answer) => return Ok((answer, None)),
     };
+    // nginx checks the client certificate before anything of the server block runs.
+    let client = client_cert(conn, site, host)?;
     if debug(site) {
         return Ok((debug_answer(state, &live, conn, host, site, &req), None));
     }
@@ -145,7 +147,19 @@ async fn route(
     let body_limit = body_limit(site, location);
     check_declared_length(body_limit, &req).map_err(|e| (e, None))?;
     let meta = request_meta(conn, host, body_limit, location, &path, &req);
-    dispatch(state, meta, upstream, location, req, upgrade).await
+    let hop = Hop {
+        upstream,
+        location,
+        client,
+    };
+    dispatch(state, meta, hop, req, upgrade).await
+}
+
+/// Where a routed request goes, and the client certificate facts it carries there.
+struct Hop<'r> {
+    upstream: &'r Upstream,
+    location: &'r LocationRoute,
+    client: Option<&'r ClientCert>,
 }
 
 /// What the response phase needs of the policy that applied: the policy itself, and the
@@ -264,13 +278,17 @@ fn body_limit(site: &SiteRoute, location: &LocationRoute) -> Option<u64> {
 async fn dispatch(
     state: &ServiceState,
     meta: RequestMeta,
-    upstream: &Upstream,
-    location: &LocationRoute,
+    hop: Hop<'_>,
     req: Request<Incoming>,
     upgrade: bool,
 ) -> Result<Answer, Failure> {
+    let Hop {
+        upstream,
+        location,
+        client,
+    } = hop;
     let retryable = is_idempotent(req.method()) && req.body().is_end_stream();
-    let mut req = rewrite(state, &meta, upstream, req);
+    let mut req = rewrite(state, &meta, upstream, client, req);
     if let Some(policy) = &location.policy {
         policy.rewrite_request(req.headers_mut());
     }
@@ -346,6 +364,7 @@ fn rewrite(
     state: &ServiceState,
     meta: &RequestMeta,
     upstream: &Upstream,
+    client_cert: Option<&ClientCert>,
     req: Request<Incoming>,
 ) -> Request<ProxyBody> {
     let (mut parts, incoming) = req.into_parts();
@@ -358,6 +377,7 @@ fn rewrite(
         trust_downstream: state.trust_downstream,
         keepalive: upstream.keepalive,
         proxied: meta.conn.proxied,
+        client_cert,
     };
     headers::rewrite_request(&mut parts.headers, &ctx);
     // Only a VIRTUAL_DEST replacement changes the target; otherwise keep the parsed URI.

@@ -129,14 +129,18 @@ fn location(host: &str, request_uri: &str, port: u16) -> String {
 
 /// The 421 check for an HTTPS request: the Host's site is not the one the handshake chose for
 /// the SNI (`sni_site`) and the certificate presented does not cover the Host either. A
-/// certificate that covers both names (one SAN certificate for several sites) is not misdirected.
-/// `covers` is only asked when the sites differ (it normalizes the Host, which allocates).
+/// certificate that covers both names (one SAN certificate for several sites) is not misdirected
+/// — unless the Host's site verifies client certificates (mTLS), which the handshake did not do
+/// for it (nginx: "client attempted to request the server name different from the one that was
+/// negotiated"). Both closures are only asked when the sites differ (`covers` normalizes the
+/// Host, which allocates).
 pub fn misdirected(
     sni_site: Option<&str>,
     host_site: &str,
     cert_covers_host: impl FnOnce() -> bool,
+    host_site_verifies_clients: impl FnOnce() -> bool,
 ) -> bool {
-    sni_site != Some(host_site) && !cert_covers_host()
+    sni_site != Some(host_site) && (!cert_covers_host() || host_site_verifies_clients())
 }
 
 #[cfg(test)]

@@ -128,8 +128,11 @@ fn hsts_off_and_missing_certificate_send_no_header() {
 
 #[test]
 fn misdirected_only_when_neither_site_nor_certificate_match() {
-    assert!(!misdirected(Some("a.test"), "a.test", || unreachable!()));
-    assert!(!misdirected(Some("a.test"), "b.test", || true));
-    assert!(misdirected(Some("a.test"), "b.test", || false));
-    assert!(misdirected(None, "b.test", || false));
+    let never = || unreachable!();
+    assert!(!misdirected(Some("a.test"), "a.test", never, never));
+    assert!(!misdirected(Some("a.test"), "b.test", || true, || false));
+    assert!(misdirected(Some("a.test"), "b.test", || false, || false));
+    assert!(misdirected(None, "b.test", || false, || false));
+    // mTLS: another site that verifies clients is never reached over this handshake.
+    assert!(misdirected(Some("a.test"), "b.test", || true, || true));
 }

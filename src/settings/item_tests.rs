@@ -88,6 +88,11 @@ fn bad_values_name_setting_and_value() {
             "yes",
             "debug-endpoint=\"yes\"",
         ),
+        (
+            "com.github.nginx-proxy.nginx-proxy.ssl_verify_client",
+            "required",
+            "ssl_verify_client=\"required\"",
+        ),
     ];
     for (name, value, needle) in cases {
         let mut vars = vec![("VIRTUAL_HOST", "a.tld")];

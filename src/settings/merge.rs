@@ -10,6 +10,7 @@ use super::nginx::{self, NginxFiles};
 use super::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_loadbalance,
     parse_port, parse_proto, parse_redirect_status, parse_server_tokens, parse_size,
+    parse_verify_client,
 };
 use crate::model::{
     Backend, DesiredState, ErrorPage, Location, Severity, Site, Skipped, SourceItem,
@@ -289,6 +290,8 @@ fn site(host: String, acc: HostAcc) -> Site {
         http2: bool_of(LABEL_HTTP2),
         non_get_redirect: s(LABEL_NON_GET_REDIRECT)
             .and_then(|v| parse_redirect_status(LABEL_NON_GET_REDIRECT, v).ok()),
+        ssl_verify_client: s(LABEL_SSL_VERIFY_CLIENT)
+            .and_then(|v| parse_verify_client(LABEL_SSL_VERIFY_CLIENT, v).ok()),
         enable_http_on_missing_cert: bool_of(ENABLE_HTTP_ON_MISSING_CERT),
         acme_http_challenge: s(ACME_HTTP_CHALLENGE_LOCATION)
             .and_then(|v| parse_challenge_location(v).ok()),

@@ -240,3 +240,21 @@ fn external_ports_server_tokens_and_debug_label_are_per_host() {
     assert_eq!((b.external_http_port, b.debug_endpoint), (None, None));
     assert_eq!(site("c.tld").server_tokens, None);
 }
+
+#[test]
+fn ssl_verify_client_label_is_a_host_setting() {
+    let label = "com.github.nginx-proxy.nginx-proxy.ssl_verify_client";
+    let s = build(&[
+        item("a", 1, 2, &[("VIRTUAL_HOST", "a.tld"), (label, "optional")]),
+        item("b", 2, 3, &[("VIRTUAL_HOST", "b.tld")]),
+    ]);
+    let verify = |host: &str| {
+        s.sites
+            .iter()
+            .find(|site| site.host == host)
+            .unwrap()
+            .ssl_verify_client
+    };
+    assert_eq!(verify("a.tld"), Some(crate::model::VerifyClient::Optional));
+    assert_eq!(verify("b.tld"), None);
+}

@@ -46,6 +46,7 @@ pub const LABEL_DEBUG_ENDPOINT: &str = "com.github.nginx-proxy.nginx-proxy.debug
 pub const EXTERNAL_HTTP_PORT: &str = "EXTERNAL_HTTP_PORT";
 pub const EXTERNAL_HTTPS_PORT: &str = "EXTERNAL_HTTPS_PORT";
 pub const SERVER_TOKENS: &str = "SERVER_TOKENS";
+pub const LABEL_SSL_VERIFY_CLIENT: &str = "com.github.nginx-proxy.nginx-proxy.ssl_verify_client";
 
 /// Per-host settings: containers of one host must agree; the oldest container wins otherwise.
 pub const HOST_SETTINGS: &[&str] = &[
@@ -63,6 +64,7 @@ pub const HOST_SETTINGS: &[&str] = &[
     EXTERNAL_HTTP_PORT,
     EXTERNAL_HTTPS_PORT,
     SERVER_TOKENS,
+    LABEL_SSL_VERIFY_CLIENT,
 ];
 
 /// Site-policy settings (issue 14), per path like nginx-proxy's `<host>_<sha1(path)>` files;

@@ -1,6 +1,8 @@
 //! Parsers for single setting values, shared by the proxy's own settings and containers'.
 
-use crate::model::{AcmeChallengeLocation, Balance, HttpsMethod, Proto, ServerTokens};
+use crate::model::{
+    AcmeChallengeLocation, Balance, HttpsMethod, Proto, ServerTokens, VerifyClient,
+};
 
 /// Go's `strconv.ParseBool`, which nginx-proxy's template uses: anything else is an error.
 pub fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
@@ -138,3 +140,18 @@ pub fn parse_loadbalance(name: &str, value: &str) -> Result<Balance, String> {
 #[cfg(test)]
 #[path = "value_tests.rs"]
 mod tests;
+
+/// The `ssl_verify_client` label: nginx's four values (nginx refuses anything else).
+pub fn parse_verify_client(name: &str, value: &str) -> Result<VerifyClient, String> {
+    Ok(match value.trim() {
+        "on" => VerifyClient::On,
+        "optional" => VerifyClient::Optional,
+        "optional_no_ca" => VerifyClient::OptionalNoCa,
+        "off" => VerifyClient::Off,
+        other => {
+            return Err(format!(
+                "{name}={other:?}: use on, optional, optional_no_ca or off"
+            ));
+        }
+    })
+}

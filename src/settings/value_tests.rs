@@ -94,3 +94,25 @@ fn loadbalance_modes() {
         assert!(why.contains(&format!("L={text:?}")), "{why}");
     }
 }
+
+#[test]
+fn verify_client_takes_nginx_values() {
+    use crate::model::VerifyClient;
+    let name = "com.github.nginx-proxy.nginx-proxy.ssl_verify_client";
+    for (text, want) in [
+        ("on", VerifyClient::On),
+        (" optional ", VerifyClient::Optional),
+        ("optional_no_ca", VerifyClient::OptionalNoCa),
+        ("off", VerifyClient::Off),
+    ] {
+        assert_eq!(parse_verify_client(name, text), Ok(want), "{text}");
+        assert_eq!(want.as_str(), text.trim());
+    }
+    for bad in ["", "On", "true", "required"] {
+        let err = parse_verify_client(name, bad).unwrap_err();
+        assert!(
+            err.contains(name) && err.contains("optional_no_ca"),
+            "{err}"
+        );
+    }
+}

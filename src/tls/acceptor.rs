@@ -25,12 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use rustls::pki_types::UnixTime;
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::StartHandshake;
 use tokio_rustls::server::TlsStream;
 
+use super::client_auth::{self, ClientAuth, ClientConfigs, ClientVerdict};
 use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::CertResolver;
 use crate::acme::{ACME_TLS_ALPN, Challenges};
@@ -94,6 +96,8 @@ pub struct Session {
     /// The `VIRTUAL_HOST` item the SNI selected; `None` when `default.crt` answered an unknown
     /// name (the HTTP layer then answers 503 unless the Host is known).
     pub site: Option<String>,
+    /// The client certificate's verdict when the site asks for one (mTLS); `None` otherwise.
+    pub client: Option<ClientVerdict>,
 }
 
 /// Everything an HTTPS listener needs, built once at start (configs are never rebuilt).
@@ -101,6 +105,8 @@ pub struct Session {
 pub struct TlsAcceptor {
     state: Arc<Live>,
     configs: Configs,
+    /// Configs asking for a client certificate, per CA file (sites with mTLS only).
+    client_configs: ClientConfigs,
     acme: Arc<ServerConfig>,
     challenges: Arc<Challenges>,
     timeout: Duration,
@@ -145,6 +151,7 @@ impl TlsAcceptor {
         acme_config.alpn_protocols = vec![ACME_TLS_ALPN.to_vec()];
         acme_config.send_tls13_tickets = 0;
         Ok(TlsAcceptor {
+            client_configs: ClientConfigs::new(shared.resolver.clone()),
             configs: Configs::new(&shared)?,
             state,
             acme,
@@ -209,25 +216,56 @@ impl TlsAcceptor {
             tracing::info!(%client, sni = ?sni, "answered a TLS-ALPN-01 validation");
             return Ok(None);
         }
-        let (cert, policy, http2, site) = match self.state.load().decide(self.extra, sni.as_deref())
-        {
-            Decision::Serve {
-                cert,
-                policy,
-                http2,
-                site,
-            } => (cert, policy, http2, site),
-            Decision::Refuse => return refuse(io, sni).await,
+        let (cert, policy, http2, site, client_auth) =
+            match self.state.load().decide(self.extra, sni.as_deref()) {
+                Decision::Serve {
+                    cert,
+                    policy,
+                    http2,
+                    site,
+                    client_auth,
+                } => (cert, policy, http2, site, client_auth),
+                Decision::Refuse => return refuse(io, sni).await,
+            };
+        let config = match &client_auth {
+            None => self.configs.get(policy, http2).clone(),
+            Some(auth) => self.client_config(auth, policy, http2, client, &sni)?,
         };
-        let config = self.configs.get(policy, http2).clone();
         let stream = StartHandshake::from_parts(accepted, io)
             .into_stream(config)
             .await
             .map_err(handshake_error(&sni))?;
+        let client = client_auth.map(|auth| {
+            let chain = stream.get_ref().1.peer_certificates();
+            client_auth::judge(&auth, chain, UnixTime::now())
+        });
         Ok(Some(Accepted {
             stream,
-            session: Session { sni, cert, site },
+            session: Session {
+                sni,
+                cert,
+                site,
+                client,
+            },
         }))
+    }
+
+    /// The config asking for a certificate of the site's CA (built on its first use).
+    fn client_config(
+        &self,
+        auth: &ClientAuth,
+        policy: Policy,
+        http2: bool,
+        client: SocketAddr,
+        sni: &Option<String>,
+    ) -> Result<Arc<ServerConfig>, TlsError> {
+        self.client_configs
+            .get(&auth.ca, policy, http2)
+            .map_err(|source| TlsError::Handshake {
+                client,
+                sni: sni.clone(),
+                source: std::io::Error::other(source),
+            })
     }
 }
 

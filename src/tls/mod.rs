@@ -1,5 +1,6 @@
 //! The TLS handshake only: nginx-proxy's certificate selection (`select`, pure), SSL_POLICY
-//! configs built once (`policy`), the certificate resolver reading the live snapshot, and the
+//! configs built once (`policy`), client-certificate configs and verdicts for sites with a CA
+//! file (`client_auth`, mTLS), the certificate resolver reading the live snapshot, and the
 //! acceptor that ties them together per connection and returns its own [`Session`].
 //!
 //! Wiring (see `acceptor.rs`):
@@ -10,9 +11,11 @@
 //! ```
 
 mod acceptor;
+pub(crate) mod client_auth;
 pub(crate) mod policy;
 mod resolver;
 pub(crate) mod select;
 
 pub use acceptor::TlsAcceptor;
 pub(crate) use acceptor::{Accepted, Session, TlsError};
+pub(crate) use client_auth::{ClientVerdict, Refusal};

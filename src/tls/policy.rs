@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ProducesTickets, ResolvesServerCert, StoresServerSessions};
 use rustls::{ServerConfig, SupportedProtocolVersion};
 
@@ -114,10 +115,23 @@ pub fn server_config(
     h2: bool,
     shared: &Shared,
 ) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let mut config = ServerConfig::builder_with_provider(Arc::new(provider(policy)))
-        .with_protocol_versions(versions(policy))?
-        .with_no_client_auth()
-        .with_cert_resolver(shared.resolver.clone());
+    config_with(policy, h2, shared, None)
+}
+
+/// A config; `client_auth` asks clients for a certificate (mTLS sites, `client_auth.rs`).
+fn config_with(
+    policy: Policy,
+    h2: bool,
+    shared: &Shared,
+    client_auth: Option<Arc<dyn ClientCertVerifier>>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let builder = ServerConfig::builder_with_provider(Arc::new(provider(policy)))
+        .with_protocol_versions(versions(policy))?;
+    let builder = match client_auth {
+        None => builder.with_no_client_auth(),
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+    };
+    let mut config = builder.with_cert_resolver(shared.resolver.clone());
     config.alpn_protocols = if h2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
@@ -138,7 +152,22 @@ pub struct Configs {
 impl Configs {
     /// Builds every (policy, h2) combination over the same shared state.
     pub fn new(shared: &Shared) -> Result<Configs, rustls::Error> {
-        let build = |p, h2| server_config(p, h2, shared);
+        Configs::build(shared, None)
+    }
+
+    /// The same four, asking clients for a certificate through `verifier`.
+    pub fn with_client_auth(
+        shared: &Shared,
+        verifier: Arc<dyn ClientCertVerifier>,
+    ) -> Result<Configs, rustls::Error> {
+        Configs::build(shared, Some(verifier))
+    }
+
+    fn build(
+        shared: &Shared,
+        verifier: Option<Arc<dyn ClientCertVerifier>>,
+    ) -> Result<Configs, rustls::Error> {
+        let build = |p, h2| config_with(p, h2, shared, verifier.clone());
         Ok(Configs {
             configs: [
                 build(Policy::Modern, false)?,

@@ -168,7 +168,7 @@ pub fn sha1_hex(s: &str) -> String {
 
 /// `<VH>` in file names: the host as written (wildcards literally), or `sha1(host)` for a
 /// regex host, whose characters could not name a file.
-fn file_host(host: &str) -> String {
+pub(crate) fn file_host(host: &str) -> String {
     if host.starts_with('~') {
         sha1_hex(host)
     } else {

@@ -10,7 +10,9 @@ mod htpasswd;
 mod tokenize;
 mod values;
 
-pub(crate) use files::{NginxFiles, ProxyWide, fallback_pages, proxy_wide, resolve_with, sha1_hex};
+pub(crate) use files::{
+    NginxFiles, ProxyWide, fallback_pages, file_host, proxy_wide, resolve_with, sha1_hex,
+};
 pub(crate) use tokenize::SyntaxError;
 pub(crate) use values::time as parse_time;
 

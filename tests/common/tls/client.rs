@@ -65,6 +65,11 @@ impl Client {
         }
     }
 
+    /// The config, for clients that add to it (`mtls`: a client certificate).
+    pub fn config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+
     /// Polls fresh handshakes with `sni` (every 50 ms, for at most `limit`) until the leaf's
     /// common name is `cn`; returns the time that took, `None` if it never happened.
     pub async fn serves_within(

@@ -1,8 +1,10 @@
 //! dockside's TLS layer alone: a test CA (rcgen), a certificate directory, the real
 //! `TlsAcceptor` + watcher on 127.0.0.1:0 in front of a trivial hyper service that reports what
-//! the connection negotiated, and clients: curl, openssl s_client and tokio-rustls (`client`).
+//! the connection negotiated, and clients: curl, openssl s_client and tokio-rustls (`client`);
+//! client-certificate CAs, certificates, CRLs and a client presenting them (`mtls`).
 
 pub mod client;
+pub mod mtls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
