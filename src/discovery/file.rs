@@ -240,9 +240,10 @@ fn watcher(path: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatch
         .to_owned();
     let name = path.file_name().map(|n| n.to_owned());
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev
-            && ev.paths.iter().any(|p| p.file_name() == name.as_deref())
-        {
+        let ours = ev.as_ref().map_or(true, |ev| {
+            ev.paths.iter().any(|p| p.file_name() == name.as_deref())
+        });
+        if ours && super::is_change(&ev) {
             let _ = tx.try_send(());
         }
     })

@@ -158,3 +158,54 @@ async fn an_emptied_file_is_an_unfinished_edit() {
     token.cancel();
     task.await.unwrap();
 }
+
+/// The provider's own read of the file is an inotify event too (`IN_OPEN`); taken as a change,
+/// each read caused the next one, about 30 a second for as long as dockside ran. Here a second
+/// watcher counts the opens of the file while nothing edits it.
+#[tokio::test]
+async fn reading_the_file_does_not_wake_the_provider() {
+    use notify::Watcher;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.toml");
+    write_site(&path, "one.tld");
+    let opens = Arc::new(AtomicUsize::new(0));
+    let counter = opens.clone();
+    let mut spy = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev
+            && matches!(
+                ev.kind,
+                notify::EventKind::Access(notify::event::AccessKind::Open(_))
+            )
+            && ev.paths.iter().any(|p| p.ends_with("routes.toml"))
+        {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    spy.watch(dir.path(), notify::RecursiveMode::NonRecursive)
+        .unwrap();
+    let (tx, _rx) = watch::channel(load(&path).unwrap().items);
+    let token = CancellationToken::new();
+    let task = spawn(path.clone(), tx, token.clone());
+    // The task reads the file once when it starts (an edit before it started is not missed).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while opens.load(Ordering::SeqCst) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the task never read the file"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let settled = opens.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let more = opens.load(Ordering::SeqCst) - settled;
+    assert_eq!(
+        more, 0,
+        "the unchanged file was read {more} more times in 600 ms"
+    );
+    token.cancel();
+    task.await.unwrap();
+}

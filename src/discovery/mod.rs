@@ -28,6 +28,14 @@ use tokio_util::sync::CancellationToken;
 use crate::model::{DesiredState, Severity, SourceItem};
 use crate::settings::nginx::NginxFiles;
 
+/// Whether a watcher's event may mean the watched files changed. Opening or reading a file is an
+/// event too (notify's inotify mask has `IN_OPEN`): counted as a change, a provider's own read
+/// would wake it again, and again — the routes file was re-read about 30 times a second. An
+/// error (e.g. an inotify queue overflow) may hide a change, so it counts as one.
+pub(crate) fn is_change(event: &notify::Result<notify::Event>) -> bool {
+    event.as_ref().map_or(true, |e| !e.kind.is_access())
+}
+
 /// Rebuilds the desired state whenever any provider publishes, and publishes it only when it
 /// differs from the last one. New warnings are logged once, not on every rebuild.
 pub(crate) fn spawn_combiner(

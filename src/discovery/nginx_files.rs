@@ -200,7 +200,7 @@ fn watchers(dirs: &NginxDirs, tx: &mpsc::Sender<()>) -> Vec<notify::RecommendedW
         }
         let tx = tx.clone();
         let Ok(mut w) = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-            if ev.is_ok() {
+            if super::is_change(&ev) {
                 let _ = tx.try_send(());
             }
         }) else {
