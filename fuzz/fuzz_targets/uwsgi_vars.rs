@@ -51,6 +51,7 @@ fn request_vars_round_trip(fields: &[Vec<u8>]) {
         path: String::from_utf8_lossy(fields.first().map_or(&[][..], |f| f)).into_owned(),
         query: "q=1".into(),
         body_limit: None,
+        timeouts: Default::default(),
     };
     let vars = vars::request_vars(&parts, &meta, Some(0));
     match vars::encode(&vars) {

@@ -4,5 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod exchange;
+pub mod policy;
 pub mod server;
 pub mod upstream;
