@@ -154,7 +154,11 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
         );
     }
-    tracing::info!(http = ?http_addrs, https = ?https_addrs, admin = ?listeners.admin_addr, proxy_protocol = config.proxy_protocol, workers = listeners.threads, "dockside is serving");
+    let list = |addrs: &[SocketAddr]| {
+        let list: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+        list.join(",")
+    };
+    tracing::info!(http = %list(&http_addrs), https = %list(&https_addrs), admin = ?listeners.admin_addr, proxy_protocol = config.proxy_protocol, workers = listeners.threads, "dockside is serving");
     Ok(Running {
         http_addr: http_addrs[0],
         https_addr: https_addrs.first().copied(),

@@ -201,6 +201,7 @@ fn serving_on(child: &mut Child) -> (String, Vec<String>) {
             let http = line
                 .split_whitespace()
                 .find_map(|w| w.strip_prefix("http="))
+                .and_then(|list| list.split(',').next())
                 .expect("the serving line names the HTTP address")
                 .to_owned();
             // Keep draining stderr so the child never blocks on a full pipe.
