@@ -44,6 +44,7 @@ callgrind_control -i on "$PID" >/dev/null
 for _ in $(seq 1 "$N"); do handshake || { echo "a handshake failed" >&2; exit 1; }; done
 callgrind_control -i off "$PID" >/dev/null
 callgrind_control -d "$PID" >/dev/null
+[ -z "${CG_OUT:-}" ] || cp "$WORK"/cg.out.1 "$CG_OUT"  # for callgrind_annotate
 total=0
 # `summary:` stays 0 when instrumentation is switched on late; callgrind_annotate adds the costs.
 for f in "$WORK"/cg.out*; do

@@ -60,6 +60,9 @@ pub struct Snapshot {
     sites: HashMap<String, SiteTls>,
     default_policy: Policy,
     default_http2: bool,
+    /// Some site asks for client certificates (mTLS): only then are clients' copies of the
+    /// `X-SSL-Client-*` headers removed on every request (a request pays nothing otherwise).
+    client_auth_anywhere: bool,
 }
 
 impl Snapshot {
@@ -92,19 +95,26 @@ impl Snapshot {
                 };
                 (site.host.clone(), tls)
             })
-            .collect();
+            .collect::<HashMap<String, SiteTls>>();
+        let client_auth_anywhere = sites.values().any(|t| t.client_auth.is_some());
         Snapshot {
             routes,
             certs,
             sites,
             default_policy: defaults.0,
             default_http2: defaults.1,
+            client_auth_anywhere,
         }
     }
 
     /// The route table this view was built from (same snapshot as the certificates).
     pub fn routes(&self) -> &Arc<RouteTable> {
         &self.routes
+    }
+
+    /// Whether any site asks for client certificates (`X-SSL-Client-*` are then dockside's own).
+    pub fn client_auth_anywhere(&self) -> bool {
+        self.client_auth_anywhere
     }
 
     /// The certificate map this view was built from.

@@ -44,6 +44,10 @@ pub struct HeaderContext<'a> {
     pub proxied: Option<Proxied>,
     /// mTLS: the connection's client certificate, when the request's site asked for one.
     pub client_cert: Option<&'a ClientCert>,
+    /// Some site of this dockside asks for client certificates: clients' own `X-SSL-Client-*`
+    /// headers are removed on every request (with no mTLS anywhere they are no concern of
+    /// dockside's and cost nothing).
+    pub strip_client_cert: bool,
 }
 
 /// Whether the client asked to switch protocols (WebSocket): nginx forwards `Upgrade` then.
@@ -72,7 +76,9 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &HeaderContext<'_>) {
     strip_hop_by_hop(headers, Framing::Strip);
     headers.remove(&PROXY);
     set_forwarding(headers, ctx, forwarded.unwrap_or_default());
-    set_client_cert(headers, ctx.client_cert);
+    if ctx.strip_client_cert {
+        set_client_cert(headers, ctx.client_cert);
+    }
     match (upgrade, ctx.keepalive) {
         (Some(up), _) => {
             headers.insert(header::UPGRADE, up);
@@ -162,8 +168,9 @@ fn forwarded_port(ctx: &HeaderContext<'_>) -> u16 {
     }
 }
 
-/// The client-certificate headers come only from dockside: a client's own copies are always
-/// removed, so a backend may trust them on every route (plain HTTP included).
+/// Once any site asks for client certificates, these headers come only from dockside: a
+/// client's own copies are removed on every route (plain HTTP included), so a backend may trust
+/// them.
 fn set_client_cert(headers: &mut HeaderMap, client: Option<&ClientCert>) {
     headers.remove(&X_SSL_CLIENT_VERIFY);
     headers.remove(&X_SSL_CLIENT_S_DN);

@@ -16,6 +16,7 @@ fn ctx(trust: bool) -> HeaderContext<'static> {
         keepalive: true,
         proxied: None,
         client_cert: None,
+        strip_client_cert: false,
     }
 }
 
@@ -361,11 +362,19 @@ fn client_certificate_headers_come_only_from_dockside() {
         ("x-ssl-client-verify", "SUCCESS"),
         ("x-ssl-client-s-dn", "CN=admin"),
     ];
+    // Some site uses client certificates: a client's copies never pass, on any site.
+    let mtls_somewhere = |trust| HeaderContext {
+        strip_client_cert: true,
+        ..ctx(trust)
+    };
     for trust in [false, true] {
-        let h = rewritten(&forged, &ctx(trust));
+        let h = rewritten(&forged, &mtls_somewhere(trust));
         assert_eq!(get(&h, "x-ssl-client-verify"), None, "trust {trust}");
         assert_eq!(get(&h, "x-ssl-client-s-dn"), None, "trust {trust}");
     }
+    // No site does: the headers are the application's own business, passed like any other.
+    let h = rewritten(&forged, &ctx(false));
+    assert_eq!(get(&h, "x-ssl-client-verify"), Some("SUCCESS"));
     let cert = ClientCert {
         refusal: None,
         verify: HeaderValue::from_static("FAILED:certificate revoked"),
@@ -373,7 +382,7 @@ fn client_certificate_headers_come_only_from_dockside() {
     };
     let with = HeaderContext {
         client_cert: Some(&cert),
-        ..ctx(false)
+        ..mtls_somewhere(false)
     };
     let h = rewritten(&forged, &with);
     assert_eq!(
@@ -390,7 +399,7 @@ fn client_certificate_headers_come_only_from_dockside() {
         &forged,
         &HeaderContext {
             client_cert: Some(&none),
-            ..ctx(false)
+            ..mtls_somewhere(false)
         },
     );
     assert_eq!(get(&h, "x-ssl-client-verify"), Some("NONE"));

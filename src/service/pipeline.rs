@@ -151,6 +151,7 @@ async fn route(
         upstream,
         location,
         client,
+        strip_client_cert: live.client_auth_anywhere(),
     };
     dispatch(state, meta, hop, req, upgrade).await
 }
@@ -160,6 +161,8 @@ struct Hop<'r> {
     upstream: &'r Upstream,
     location: &'r LocationRoute,
     client: Option<&'r ClientCert>,
+    /// Some site asks for client certificates: clients' `X-SSL-Client-*` copies go.
+    strip_client_cert: bool,
 }
 
 /// What the response phase needs of the policy that applied: the policy itself, and the
@@ -282,13 +285,11 @@ async fn dispatch(
     req: Request<Incoming>,
     upgrade: bool,
 ) -> Result<Answer, Failure> {
-    let Hop {
-        upstream,
-        location,
-        client,
-    } = hop;
     let retryable = is_idempotent(req.method()) && req.body().is_end_stream();
-    let mut req = rewrite(state, &meta, upstream, client, req);
+    let mut req = rewrite(state, &meta, &hop, req);
+    let Hop {
+        upstream, location, ..
+    } = hop;
     if let Some(policy) = &location.policy {
         policy.rewrite_request(req.headers_mut());
     }
@@ -363,8 +364,7 @@ fn request_meta<B>(
 fn rewrite(
     state: &ServiceState,
     meta: &RequestMeta,
-    upstream: &Upstream,
-    client_cert: Option<&ClientCert>,
+    hop: &Hop<'_>,
     req: Request<Incoming>,
 ) -> Request<ProxyBody> {
     let (mut parts, incoming) = req.into_parts();
@@ -375,9 +375,10 @@ fn rewrite(
         host: &meta.host,
         request_uri: &meta.request_uri,
         trust_downstream: state.trust_downstream,
-        keepalive: upstream.keepalive,
+        keepalive: hop.upstream.keepalive,
         proxied: meta.conn.proxied,
-        client_cert,
+        client_cert: hop.client,
+        strip_client_cert: hop.strip_client_cert,
     };
     headers::rewrite_request(&mut parts.headers, &ctx);
     // Only a VIRTUAL_DEST replacement changes the target; otherwise keep the parsed URI.
@@ -395,7 +396,7 @@ fn rewrite(
         .map_err(|e| Box::new(ClientBodyError(e)) as BoxError)
         .boxed();
     // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
-    if let Some(limit) = meta.body_limit.filter(|_| upstream.proto != Proto::Uwsgi) {
+    if let Some(limit) = meta.body_limit.filter(|_| hop.upstream.proto != Proto::Uwsgi) {
         body = exchange::limited(body, limit);
     }
     Request::from_parts(parts, body)

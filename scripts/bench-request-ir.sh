@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Request cost in instructions (not a test): dockside under callgrind proxies $N plain-HTTP GETs,
+# sent by curl over one kept-alive connection, to an nginx backend answering `hello`; prints the
+# instructions dockside executed per request. Like scripts/bench-tls-ir.sh this count does not
+# depend on what else the machine runs, so two builds compare on a busy machine:
+#   DOCKSIDE_BIN=a/dockside scripts/bench-request-ir.sh; DOCKSIDE_BIN=b/dockside scripts/bench-request-ir.sh
+# SITE_EXTRA adds routes-file keys to the site (e.g. 'RESPONSE_HEADERS = "X-A: 1"').
+# It counts instructions, not cycles: cache and branch behaviour do not show.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-1000} BACKEND_PORT=${BACKEND_PORT:-18293} HTTP_PORT=${HTTP_PORT:-18294}
+HOST=bench.local
+WORK=$(mktemp -d)
+PID= PIDS=()
+cleanup() {
+  [ -z "$PID" ] || { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; } || true
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+. scripts/bench-lib.sh
+require_tools valgrind:valgrind nginx:nginx curl:curl
+require_free_ports "$BACKEND_PORT" "$HTTP_PORT"
+nginx_conf backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 'hello'; } }"
+cat > "$WORK/routes.toml" <<TOML
+[[site]]
+VIRTUAL_HOST = "$HOST"
+backends = ["127.0.0.1:$BACKEND_PORT"]
+${SITE_EXTRA:-}
+TOML
+DOCKSIDE_BIN=${DOCKSIDE_BIN:-target/release/dockside}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin dockside
+
+DISABLE_ACCESS_LOGS=true DOCKSIDE_ADMIN=off DOCKER_HOST=off \
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.out" \
+  "$DOCKSIDE_BIN" --http "127.0.0.1:$HTTP_PORT" --https off --certs-dir "$WORK/certs" \
+  --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
+PID=$!
+URL="http://$HOST:$HTTP_PORT/"
+get() { curl -sf -o /dev/null --resolve "$HOST:$HTTP_PORT:127.0.0.1" "$URL"; }
+for _ in $(seq 1 300); do get && break; sleep 0.2; done
+get || { echo "dockside did not serve on $HTTP_PORT" >&2; cat "$WORK/dockside.log" >&2; exit 1; }
+# One curl, $N URLs: one connection, kept alive, so the count is per request, not per connection.
+for _ in $(seq 1 "$N"); do echo "url = \"$URL\""; echo "output = /dev/null"; done > "$WORK/curl.cfg"
+callgrind_control -i on "$PID" >/dev/null
+curl -sf --resolve "$HOST:$HTTP_PORT:127.0.0.1" -K "$WORK/curl.cfg" \
+  -w '%{num_connects}\n' > "$WORK/connects"
+callgrind_control -i off "$PID" >/dev/null
+callgrind_control -d "$PID" >/dev/null
+[ -z "${CG_OUT:-}" ] || cp "$WORK"/cg.out.1 "$CG_OUT"  # for callgrind_annotate
+connects=$(awk '{s += $1} END {print s}' "$WORK/connects")
+total=0
+# `summary:` stays 0 when instrumentation is switched on late; callgrind_annotate adds the costs.
+for f in "$WORK"/cg.out*; do
+  [ -s "$f" ] || continue
+  ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+  total=$((total + ${ir:-0}))
+done
+echo "$DOCKSIDE_BIN: $N requests on $connects connection(s), $total instructions, $((total / N)) per request"
