@@ -92,3 +92,21 @@ cpu_ticks() {
   done
   echo "$t"
 }
+
+# callgrind_count PID: ends the measured stretch of a server started under
+# `valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$WORK/cg.out` (after
+# `callgrind_control -i on PID`), and prints the instructions it executed meanwhile. Copies the
+# profile to $CG_OUT when set, for callgrind_annotate.
+callgrind_count() {
+  local f ir total=0
+  callgrind_control -i off "$1" >/dev/null
+  callgrind_control -d "$1" >/dev/null
+  [ -z "${CG_OUT:-}" ] || cp "$WORK"/cg.out.1 "$CG_OUT"
+  # `summary:` stays 0 when instrumentation is switched on late; callgrind_annotate adds the costs.
+  for f in "$WORK"/cg.out*; do
+    [ -s "$f" ] || continue
+    ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    total=$((total + ${ir:-0}))
+  done
+  echo "$total"
+}

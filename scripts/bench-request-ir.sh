@@ -47,15 +47,6 @@ for _ in $(seq 1 "$N"); do echo "url = \"$URL\""; echo "output = /dev/null"; don
 callgrind_control -i on "$PID" >/dev/null
 curl -sf --resolve "$HOST:$HTTP_PORT:127.0.0.1" -K "$WORK/curl.cfg" \
   -w '%{num_connects}\n' > "$WORK/connects"
-callgrind_control -i off "$PID" >/dev/null
-callgrind_control -d "$PID" >/dev/null
-[ -z "${CG_OUT:-}" ] || cp "$WORK"/cg.out.1 "$CG_OUT"  # for callgrind_annotate
+total=$(callgrind_count "$PID")
 connects=$(awk '{s += $1} END {print s}' "$WORK/connects")
-total=0
-# `summary:` stays 0 when instrumentation is switched on late; callgrind_annotate adds the costs.
-for f in "$WORK"/cg.out*; do
-  [ -s "$f" ] || continue
-  ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-  total=$((total + ${ir:-0}))
-done
 echo "$DOCKSIDE_BIN: $N requests on $connects connection(s), $total instructions, $((total / N)) per request"

@@ -42,14 +42,5 @@ for _ in $(seq 1 300); do handshake && break; sleep 0.2; done
 handshake || { echo "dockside did not serve TLS on $TLS_PORT" >&2; cat "$WORK/dockside.log" >&2; exit 1; }
 callgrind_control -i on "$PID" >/dev/null
 for _ in $(seq 1 "$N"); do handshake || { echo "a handshake failed" >&2; exit 1; }; done
-callgrind_control -i off "$PID" >/dev/null
-callgrind_control -d "$PID" >/dev/null
-[ -z "${CG_OUT:-}" ] || cp "$WORK"/cg.out.1 "$CG_OUT"  # for callgrind_annotate
-total=0
-# `summary:` stays 0 when instrumentation is switched on late; callgrind_annotate adds the costs.
-for f in "$WORK"/cg.out*; do
-  [ -s "$f" ] || continue
-  ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-  total=$((total + ${ir:-0}))
-done
+total=$(callgrind_count "$PID")
 echo "$DOCKSIDE_BIN: $N handshakes, $total instructions, $((total / N)) per handshake"
