@@ -23,6 +23,20 @@ fn hop_by_hop() -> [&'static HeaderName; 7] {
 }
 
 /// Whether the message's body framing headers go too.
+/// One of `hop_by_hop()`: looked up for every header of every proxied message, so written as
+/// plain comparisons (standard names compare by tag) rather than a search that the optimiser
+/// may or may not inline.
+#[inline]
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
     /// A message hyper frames again (`Transfer-Encoding` is its business).
@@ -57,10 +71,7 @@ fn strip<const KEEP_FRAMING: bool>(headers: &mut HeaderMap) {
     let kept = |name: &HeaderName| {
         KEEP_FRAMING && (name == header::TRANSFER_ENCODING || name == header::CONTENT_LENGTH)
     };
-    if !headers
-        .keys()
-        .any(|k| hop_by_hop().contains(&k) && !kept(k))
-    {
+    if !headers.keys().any(|k| is_hop_by_hop(k) && !kept(k)) {
         return;
     }
     if headers.contains_key(header::CONNECTION) {
@@ -89,4 +100,24 @@ pub(crate) fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &st
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quick_check_names_the_list_and_nothing_else() {
+        for name in hop_by_hop() {
+            assert!(is_hop_by_hop(name), "{name}");
+        }
+        for other in [
+            "content-length",
+            "host",
+            "x-keep-alive",
+            "upgrade-insecure-requests",
+        ] {
+            assert!(!is_hop_by_hop(&HeaderName::from_static(other)), "{other}");
+        }
+    }
 }

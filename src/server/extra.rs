@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::accept::accept_loop;
 use super::listen::with_twin;
+use super::workers::new_socket;
 use crate::routing::{ExtraPort, ExtraPorts, PortKind};
 use crate::service::ServiceState;
 use crate::tls::TlsAcceptor;
@@ -178,15 +179,7 @@ impl ExtraListeners {
 /// A plain listener (no `SO_REUSEPORT`: a port another process holds is "in use", never
 /// shared). An IPv6 twin is IPv6-only, beside the IPv4 socket on the same port.
 fn bind(addr: SocketAddr, only_v6: bool) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    if only_v6 {
-        socket2::SockRef::from(&socket).set_only_v6(true)?;
-    }
+    let socket = new_socket(addr, only_v6)?;
     socket.bind(addr)?;
     socket.listen(BACKLOG)
 }

@@ -65,7 +65,7 @@ pub fn bind(
 }
 
 /// A TCP socket of `addr`'s family with `SO_REUSEADDR` (as std's `bind` sets it).
-fn new_socket(addr: SocketAddr, only_v6: bool) -> std::io::Result<TcpSocket> {
+pub(super) fn new_socket(addr: SocketAddr, only_v6: bool) -> std::io::Result<TcpSocket> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

@@ -396,7 +396,10 @@ fn rewrite(
         .map_err(|e| Box::new(ClientBodyError(e)) as BoxError)
         .boxed();
     // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
-    if let Some(limit) = meta.body_limit.filter(|_| hop.upstream.proto != Proto::Uwsgi) {
+    if let Some(limit) = meta
+        .body_limit
+        .filter(|_| hop.upstream.proto != Proto::Uwsgi)
+    {
         body = exchange::limited(body, limit);
     }
     Request::from_parts(parts, body)
