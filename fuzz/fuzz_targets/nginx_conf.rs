@@ -16,9 +16,9 @@ mod directives;
 #[allow(dead_code)]
 #[path = "../../src/settings/nginx/htpasswd.rs"]
 mod htpasswd;
-#[allow(dead_code)]
-#[path = "../../src/policy/spec.rs"]
-mod policy;
+// `crate::policy` as those readers name it: the fuzz library's mirror of the policy data and
+// of the address and htpasswd parsers.
+use dockside_fuzz::policy;
 #[path = "../../src/settings/nginx/tokenize.rs"]
 mod tokenize;
 #[allow(dead_code)]
