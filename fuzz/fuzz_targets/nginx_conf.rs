@@ -34,7 +34,13 @@ struct Shape(String, Vec<String>, Option<Vec<Shape>>);
 
 fn shape(ds: &[Directive]) -> Vec<Shape> {
     ds.iter()
-        .map(|d| Shape(d.name.clone(), d.args.clone(), d.block.as_deref().map(shape)))
+        .map(|d| {
+            Shape(
+                d.name.clone(),
+                d.args.clone(),
+                d.block.as_deref().map(shape),
+            )
+        })
         .collect()
 }
 

@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(header.len > 0 && header.len <= data.len().min(MAX_V2));
     assert_eq!(decode(&data[..header.len]), Ok(Decoded::Complete(header)));
     for n in 0..header.len {
-        assert_eq!(decode(&data[..n]), Ok(Decoded::Incomplete), "prefix of {n} bytes");
+        assert_eq!(
+            decode(&data[..n]),
+            Ok(Decoded::Incomplete),
+            "prefix of {n} bytes"
+        );
     }
 });
