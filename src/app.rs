@@ -13,11 +13,11 @@ use crate::acme::{self, Challenges, OnIssued, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
 use crate::certs;
 use crate::config::Config;
-use crate::discovery::{self, DockerSettings, file, nginx_files};
+use crate::discovery::{self, file, nginx_files};
 use crate::live::Live;
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{ExtraPorts, ListenPorts, RouteTable, SiteDefaults};
-use crate::server::{self, Bound, ExtraListeners, Listener, Workers, bind_error, bind_with_twin};
+use crate::server::{self, Bound, ExtraListeners, Listener, Workers};
 use crate::service::{LogThrottle, ServiceState};
 use crate::tls::TlsAcceptor;
 use crate::upstream::uwsgi::{self, UwsgiOptions};
@@ -31,6 +31,12 @@ const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+mod check;
+mod listeners;
+
+pub use check::check;
+use listeners::Listeners;
 
 /// A started dockside: its bound addresses and the handles to feed and stop it.
 pub struct Running {
@@ -173,49 +179,6 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         tracker: shared.tracker.clone(),
         config,
     })
-}
-
-/// The bound sockets, before anything serves them: a taken port fails startup here.
-struct Listeners {
-    /// One worker thread (and one `SO_REUSEPORT` socket per listen address) per core.
-    threads: usize,
-    /// The HTTP address, then its IPv6 twin with `ENABLE_IPV6`.
-    http: Vec<Bound>,
-    /// Likewise for HTTPS; empty with `--https off`.
-    https: Vec<Bound>,
-    admin: Option<tokio::net::TcpListener>,
-    admin_addr: Option<SocketAddr>,
-}
-
-impl Listeners {
-    async fn bind(config: &Config) -> anyhow::Result<Listeners> {
-        let threads = worker_count();
-        let http = bind_with_twin(config.http, config.ipv6, threads)?;
-        let https = match config.https {
-            Some(addr) => bind_with_twin(addr, config.ipv6, threads)?,
-            None => Vec::new(),
-        };
-        let admin = match config.admin {
-            Some(addr) => bind_admin(addr).await,
-            None => None,
-        };
-        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
-        Ok(Listeners {
-            threads,
-            http,
-            https,
-            admin,
-            admin_addr,
-        })
-    }
-
-    fn http_addrs(&self) -> Vec<SocketAddr> {
-        self.http.iter().map(|b| b.addr).collect()
-    }
-
-    fn https_addrs(&self) -> Vec<SocketAddr> {
-        self.https.iter().map(|b| b.addr).collect()
-    }
 }
 
 /// The live snapshot before the first route table: with HTTPS, the certificate directory as it
@@ -555,80 +518,6 @@ async fn spawn_providers(
     Ok(())
 }
 
-fn describe(settings: &DockerSettings) -> String {
-    settings
-        .host
-        .clone()
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
-}
-
-/// `dockside check`: what would be served right now (Docker snapshot and/or routes file), as
-/// the route report. Fails only when no source can be read at all.
-pub async fn check(config: &Config) -> anyhow::Result<String> {
-    let mut items: Vec<SourceItem> = Vec::new();
-    let mut sources = Vec::new();
-    if let Some(settings) = &config.docker {
-        match discovery::snapshot(settings).await {
-            Ok(found) => {
-                sources.push(format!(
-                    "Docker engine at {}: {} container(s)",
-                    describe(settings),
-                    found.len()
-                ));
-                items.extend(found);
-            }
-            Err(e) if settings.host.is_some() || config.routes.is_none() => {
-                sources.push(format!("Docker: {e}"))
-            }
-            Err(_) => {}
-        }
-    }
-    match &config.routes {
-        Some(path) => {
-            let routes = file::load(path)?;
-            sources.push(format!(
-                "routes file {}: {} entries",
-                path.display(),
-                routes.items.len()
-            ));
-            sources.extend(routes.warnings);
-            items.extend(routes.items);
-        }
-        None if items.is_empty() => {
-            let routes = file::parse(file::EXAMPLE, std::path::Path::new("examples/routes.toml"))?;
-            sources.push("no routes file: the shipped example (examples/routes.toml)".to_owned());
-            items.extend(routes.items);
-        }
-        None => {}
-    }
-    let files = nginx_files::load(&config.nginx_dirs, &Default::default());
-    let state = crate::settings::build_with(&items, &files);
-    let table = RouteTable::build(&state, &config.defaults);
-    sources.push(server::describe_listeners(config));
-    Ok(format!(
-        "{}\n\n{}{}{}",
-        sources.join("\n"),
-        admin::render(&state, &table),
-        admin::port_hints(&items),
-        client_certs(config, table)
-    ))
-}
-
-/// The mTLS section of `dockside check`: the routes joined with the certificate directory's CA
-/// files, as the HTTPS listener would see them (nothing without HTTPS).
-fn client_certs(config: &Config, table: RouteTable) -> String {
-    if config.https.is_none() || !config.certs_dir.is_dir() {
-        return String::new();
-    }
-    let certs = certs::load_initial(&config.certs_dir);
-    let defaults = (
-        crate::tls::policy::Policy::Intermediate,
-        config.defaults.http2,
-    );
-    let live = crate::live::Snapshot::build(Arc::new(table), certs, defaults, &mut |_, _, _| {});
-    admin::client_cert_lines(&live)
-}
-
 /// Starts, waits for SIGTERM or SIGINT, drains, returns `Ok` (exit 0).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Listening before `start` logs "dockside is serving": a SIGTERM sent right after that
@@ -707,21 +596,6 @@ async fn spawn_route_builder(
         tokio::select! {
             _ = cancel.cancelled() => return,
             changed = rx.changed() => if changed.is_err() { return },
-        }
-    }
-}
-
-/// The admin listener is optional for serving: a second dockside on the same machine (blue/green)
-/// finds the default port taken and serves without status, metrics and health, saying so once.
-async fn bind_admin(addr: SocketAddr) -> Option<tokio::net::TcpListener> {
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => Some(listener),
-        Err(e) => {
-            tracing::warn!(
-                "{}; serving without the admin listener (/healthz, /status, /metrics): give this instance its own with --admin IP:PORT (DOCKSIDE_ADMIN), or --admin off",
-                bind_error(addr, e)
-            );
-            None
         }
     }
 }
