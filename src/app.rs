@@ -17,7 +17,7 @@ use crate::discovery::{self, file, nginx_files};
 use crate::live::Live;
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{ExtraPorts, ListenPorts, RouteTable, SiteDefaults};
-use crate::server::{self, Bound, ExtraListeners, Listener, Workers};
+use crate::server::{self, Bound, ExtraListeners, Listener, QuicServer, Workers};
 use crate::service::{LogThrottle, ServiceState};
 use crate::tls::TlsAcceptor;
 use crate::upstream::uwsgi::{self, UwsgiOptions};
@@ -33,9 +33,11 @@ const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 mod check;
+mod http3;
 mod listeners;
 
 pub use check::check;
+use http3::{alt_svc, spawn_quic};
 use listeners::Listeners;
 
 /// A started dockside: its bound addresses and the handles to feed and stop it.
@@ -48,6 +50,10 @@ pub struct Running {
     pub http_addrs: Vec<SocketAddr>,
     /// Every HTTPS address bound, likewise (empty with `--https off`).
     pub https_addrs: Vec<SocketAddr>,
+    /// Where HTTP/3 (QUIC, UDP) is bound at start: the HTTPS addresses, when `ENABLE_HTTP3`
+    /// is set or the first route table has an HTTP/3 site; empty otherwise (a later site that
+    /// asks for it binds them then).
+    pub h3_addrs: Vec<SocketAddr>,
     /// Where the admin listener is bound; `None` with `--admin off`.
     pub admin_addr: Option<SocketAddr>,
     /// ACME counters and per-certificate status; `None` when ACME is off.
@@ -56,6 +62,8 @@ pub struct Running {
     live: Arc<Live>,
     desired: watch::Sender<Arc<DesiredState>>,
     workers: Workers,
+    /// The HTTP/3 thread; `None` without HTTPS.
+    quic: Option<QuicServer>,
     cancel: CancellationToken,
     tracker: TaskTracker,
     config: Config,
@@ -115,9 +123,13 @@ impl Running {
             );
         }
         self.workers.stop();
+        if let Some(quic) = &self.quic {
+            quic.stop();
+        }
+        let quic_done = || self.quic.as_ref().is_none_or(QuicServer::finished);
         // Worker runtimes end within a scheduler tick once stopped; bounded wait.
         for _ in 0..100 {
-            if self.workers.finished() {
+            if self.workers.finished() && quic_done() {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -130,6 +142,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.cancel.cancel();
         self.workers.stop();
+        if let Some(quic) = &self.quic {
+            quic.stop();
+        }
     }
 }
 
@@ -144,7 +159,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     };
     let shared = Arc::new(Shared::new(&config, &listeners));
     let (extra_ports, extra_rx) = watch::channel(ExtraPorts::new());
-    let desired = spawn_state(&config, &shared, extra_ports).await?;
+    let (http3_wanted, http3_rx) = watch::channel(false);
+    let desired = spawn_state(&config, &shared, extra_ports, http3_wanted).await?;
+    let (quic, h3_addrs) = spawn_quic(&config, &shared, &https_addrs, http3_rx)?;
     spawn_extra_listeners(&config, &shared, extra_rx);
     let workers = spawn_workers(
         &config,
@@ -170,11 +187,13 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         https_addr: https_addrs.first().copied(),
         http_addrs,
         https_addrs,
+        h3_addrs,
         admin_addr: listeners.admin_addr,
         acme,
         live: shared.live.clone(),
         desired,
         workers,
+        quic,
         cancel: shared.cancel.clone(),
         tracker: shared.tracker.clone(),
         config,
@@ -209,17 +228,22 @@ async fn spawn_state(
     config: &Config,
     shared: &Shared,
     extra_ports: watch::Sender<ExtraPorts>,
+    http3_wanted: watch::Sender<bool>,
 ) -> anyhow::Result<watch::Sender<Arc<DesiredState>>> {
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
     spawn_providers(config, desired.clone(), shared.cancel.clone()).await?;
     let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
     extra_ports.send_replace(first.extra_ports.clone());
+    http3_wanted.send_replace(first.http3_anywhere());
     shared.live.set_routes(first);
     shared.tracker.spawn(spawn_route_builder(
         rx,
         shared.live.clone(),
         config.defaults.clone(),
-        extra_ports,
+        Followers {
+            extra_ports,
+            http3_wanted,
+        },
         shared.cancel.clone(),
     ));
     Ok(desired)
@@ -237,6 +261,8 @@ fn spawn_extra_listeners(
         Box::new(move |port: u16, stop: CancellationToken| {
             let mut state = shared.service(&config)?;
             state.extra_port = Some(port);
+            // HTTP/3 is served on the default HTTPS port only.
+            state.alt_svc = None;
             state.shutdown = stop;
             Ok(Arc::new(state))
         }) as server::StateFor
@@ -346,6 +372,8 @@ struct Shared {
     https_port: u16,
     /// The default HTTP listener's port.
     http_port: u16,
+    /// `alt-svc` for HTTP/3 sites' answers over TLS (`None` without HTTPS).
+    alt_svc: Option<http::HeaderValue>,
     defaults: Arc<SiteDefaults>,
     tracker: TaskTracker,
     /// Memory all uwsgi spools share, across workers.
@@ -367,6 +395,7 @@ impl Shared {
             https: !listeners.https.is_empty(),
             https_port: listeners.https.first().map_or(443, |b| b.addr.port()),
             http_port: listeners.http[0].addr.port(),
+            alt_svc: listeners.https.first().map(|b| alt_svc(b.addr.port())),
             defaults: Arc::new(config.defaults.clone()),
             tracker: TaskTracker::new(),
             spool_budget: uwsgi::spool_budget(&config.limits),
@@ -406,6 +435,7 @@ impl Shared {
             https: self.https,
             https_port: self.https_port,
             http_port: self.http_port,
+            alt_svc: self.alt_svc.clone(),
             extra_port: None,
             defaults: self.defaults.clone(),
         })
@@ -571,14 +601,25 @@ async fn recv_or_never(signal: Option<&mut tokio::signal::unix::Signal>) {
     }
 }
 
+/// What follows the route table besides requests: the extra listeners (`EXTERNAL_*_PORT`) and
+/// the HTTP/3 endpoint (bound once a site asks for it).
+struct Followers {
+    extra_ports: watch::Sender<ExtraPorts>,
+    http3_wanted: watch::Sender<bool>,
+}
+
 /// Rebuilds the route table on every published state and swaps it in (one store per update).
 async fn spawn_route_builder(
     mut rx: watch::Receiver<Arc<DesiredState>>,
     live: Arc<Live>,
     defaults: SiteDefaults,
-    extra_ports: watch::Sender<ExtraPorts>,
+    followers: Followers,
     cancel: CancellationToken,
 ) {
+    let Followers {
+        extra_ports,
+        http3_wanted,
+    } = followers;
     loop {
         let desired = rx.borrow_and_update().clone();
         let table = RouteTable::rebuild(&desired, &defaults, live.load().routes());
@@ -587,7 +628,14 @@ async fn spawn_route_builder(
         }
         // The table first, then the listeners: a new port's first request finds its sites.
         let ports = table.extra_ports.clone();
+        let http3 = table.http3_anywhere();
         live.set_routes(Arc::new(table));
+        // Once bound, the QUIC endpoint stays until shutdown.
+        http3_wanted.send_if_modified(|wanted| {
+            let turned_on = http3 && !*wanted;
+            *wanted |= http3;
+            turned_on
+        });
         extra_ports.send_if_modified(|current| {
             let changed = *current != ports;
             *current = ports;

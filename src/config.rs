@@ -134,6 +134,9 @@ pub struct Flags {
     /// Offer HTTP/2 (ENABLE_HTTP2).
     #[arg(global = true, long, env = "ENABLE_HTTP2", default_value = "true")]
     pub enable_http2: String,
+    /// Offer HTTP/3 on every site: QUIC on the HTTPS port, UDP (ENABLE_HTTP3).
+    #[arg(global = true, long, env = "ENABLE_HTTP3", default_value = "false")]
+    pub enable_http3: String,
     /// Also listen on IPv6: a `[::]` twin of each IPv4 listener (ENABLE_IPV6).
     #[arg(global = true, long, env = "ENABLE_IPV6", default_value = "false")]
     pub enable_ipv6: String,
@@ -409,6 +412,7 @@ fn site_defaults(f: &Flags) -> anyhow::Result<SiteDefaults> {
         ssl_policy: f.ssl_policy.clone(),
         trust_default_cert: flag("TRUST_DEFAULT_CERT", &f.trust_default_cert)?,
         http2: flag("ENABLE_HTTP2", &f.enable_http2)?,
+        http3: flag("ENABLE_HTTP3", &f.enable_http3)?,
         non_get_redirect: parse_redirect_status("NON_GET_REDIRECT", &f.non_get_redirect)
             .map_err(anyhow::Error::msg)?,
         enable_http_on_missing_cert: flag(

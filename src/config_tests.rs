@@ -35,6 +35,7 @@ fn bad_values_name_the_setting() {
         (&["--https-method", "sometimes"][..], "HTTPS_METHOD"),
         (&["--http", "eighty"][..], "HTTP_PORT"),
         (&["--enable-http2", "yes"][..], "ENABLE_HTTP2"),
+        (&["--enable-http3", "yes"][..], "ENABLE_HTTP3"),
         (&["--non-get-redirect", "302"][..], "NON_GET_REDIRECT"),
     ] {
         let err = format!("{:#}", config(args, &[]).unwrap_err());
@@ -113,4 +114,12 @@ fn the_ipv6_twin_of_a_listen_address() {
     assert_eq!(twin("192.168.1.5:80"), None);
     assert_eq!(twin("[::]:80"), None);
     assert_eq!(twin("[2001:db8::1]:443"), None);
+}
+
+#[test]
+fn enable_http3_is_off_by_default_and_a_global_site_default() {
+    assert!(!config(&[], &[]).unwrap().defaults.http3);
+    let on = config(&["--enable-http3", "true"], &[]).unwrap();
+    assert!(on.defaults.http3);
+    assert!(on.defaults.http2, "ENABLE_HTTP2 stays as it was");
 }

@@ -29,6 +29,9 @@ pub struct SiteTls {
     pub selection: Selection,
     pub policy: Policy,
     pub http2: bool,
+    /// Served over HTTP/3: the site asks for it and asks no client certificate (QUIC's one
+    /// TLS config cannot pick a CA per SNI, so mTLS sites stay on TCP).
+    pub http3: bool,
     /// The client-certificate check (mTLS) when a CA file applies; `None` asks for nothing.
     pub client_auth: Option<Arc<ClientAuth>>,
 }
@@ -83,15 +86,14 @@ impl Snapshot {
                 }
                 let selection = select::select(inputs(site), &certs);
                 let vh = crate::settings::nginx::file_host(&site.host);
+                let client_auth =
+                    client_auth::select(site.ssl_verify_client, &vh, certs.client_cas());
                 let tls = SiteTls {
                     selection,
                     policy: mapping.policy(),
                     http2: site.http2,
-                    client_auth: client_auth::select(
-                        site.ssl_verify_client,
-                        &vh,
-                        certs.client_cas(),
-                    ),
+                    http3: site.http3 && client_auth.is_none(),
+                    client_auth,
                 };
                 (site.host.clone(), tls)
             })
@@ -142,8 +144,35 @@ impl Snapshot {
             .hosts(true, extra)
             .and_then(|hosts| hosts.lookup(sni.unwrap_or("")))
             .filter(|s| s.https_method != HttpsMethod::NoHttps);
+        self.decide_for(site, |_| true)
+    }
+
+    /// The decision for a QUIC ClientHello (HTTP/3, default HTTPS port only): a site that is not
+    /// served over HTTP/3 counts as an unknown name, as in nginx, where only the server blocks
+    /// of HTTP/3 sites listen on the QUIC socket (`default.crt`, else refused).
+    pub fn decide_h3(&self, sni: Option<&str>) -> Decision {
+        let site = self
+            .routes
+            .hosts(true, None)
+            .and_then(|hosts| hosts.lookup(sni.unwrap_or("")))
+            .filter(|s| s.https_method != HttpsMethod::NoHttps);
+        self.decide_for(site, |tls| tls.http3)
+    }
+
+    /// Whether `site` is served over HTTP/3 (its answers over TLS then carry `alt-svc`).
+    pub fn http3(&self, site: &SiteRoute) -> bool {
+        self.site_tls(site).is_some_and(|t| t.http3)
+    }
+
+    #[inline]
+    fn decide_for(
+        &self,
+        site: Option<&Arc<SiteRoute>>,
+        served: impl Fn(&SiteTls) -> bool,
+    ) -> Decision {
         if let Some(site) = site
             && let Some(tls) = self.sites.get(&site.host)
+            && served(tls)
         {
             return match &tls.selection.cert {
                 Some(cert) => Decision::Serve {

@@ -36,6 +36,9 @@ pub struct Site {
     pub cert_name: Option<String>,
     pub trust_default_cert: Option<bool>,
     pub http2: Option<bool>,
+    /// `com.github.nginx-proxy.nginx-proxy.http3.enable` (else `ENABLE_HTTP3`): whether the site
+    /// is served over HTTP/3 (QUIC) and advertises it with `alt-svc`.
+    pub http3: Option<bool>,
     pub non_get_redirect: Option<u16>,
     pub enable_http_on_missing_cert: Option<bool>,
     pub acme_http_challenge: Option<AcmeChallengeLocation>,

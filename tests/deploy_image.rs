@@ -421,6 +421,7 @@ fn compose_files_pass_docker_compose_config() {
         "certs:/etc/nginx/certs",
         "published: 80",
         "published: 443",
+        "protocol: udp",
         "DEFAULT_EMAIL:",
         "ACME_CA_URI:",
         "external: true",

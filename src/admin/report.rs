@@ -257,7 +257,7 @@ pub fn policy_lines(p: &Policy) -> Vec<String> {
 
 /// The per-site settings that change where and how a site answers, when set: its extra ports
 /// (`EXTERNAL_HTTP_PORT` / `EXTERNAL_HTTPS_PORT`: not served on the default ones),
-/// `SERVER_TOKENS` and the debug endpoint.
+/// `SERVER_TOKENS`, the debug endpoint and HTTP/3.
 fn site_extras(route: &crate::routing::SiteRoute) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(p) = route.external_http_port {
@@ -279,6 +279,9 @@ fn site_extras(route: &crate::routing::SiteRoute) -> Option<String> {
     }
     if route.debug_endpoint {
         parts.push("debug endpoint /nginx-proxy-debug".to_owned());
+    }
+    if route.http3 {
+        parts.push("HTTP/3 (QUIC on the HTTPS port, UDP; alt-svc)".to_owned());
     }
     (!parts.is_empty()).then(|| parts.join("  "))
 }

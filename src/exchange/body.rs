@@ -26,7 +26,27 @@ pub fn empty() -> ProxyBody {
 /// the forwarder finds it in the error chain and answers 400, blaming the client, not the backend.
 #[derive(Debug, thiserror::Error)]
 #[error("client request body: {0}")]
-pub struct ClientBodyError(#[source] pub hyper::Error);
+pub struct ClientBodyError(#[source] pub BoxError);
+
+/// A client's request body as the service takes it: hyper's `Incoming` (HTTP/1.1 and h2) or an
+/// HTTP/3 request stream's (`server::quic`). The service is generic over it, so the TCP path's
+/// copy is exactly what it was before HTTP/3 existed.
+pub trait ClientBody: http_body::Body<Data = Bytes> + Send + 'static {
+    /// Set for HTTP/3: only sites served over HTTP/3 answer its requests (a constant, so the
+    /// TCP copy has no such check).
+    const HTTP3: bool;
+    /// The body as forwarders stream it, its failures marked as the client's.
+    fn into_proxy(self) -> ProxyBody;
+}
+
+impl ClientBody for hyper::body::Incoming {
+    const HTTP3: bool = false;
+
+    fn into_proxy(self) -> ProxyBody {
+        self.map_err(|e| Box::new(ClientBodyError(Box::new(e))) as BoxError)
+            .boxed()
+    }
+}
 
 /// A request body passed `CLIENT_MAX_BODY_SIZE` while streaming; the forwarder recognises it
 /// in the error chain and answers 413.

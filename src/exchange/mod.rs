@@ -9,7 +9,7 @@ pub(crate) mod hop;
 mod meta;
 
 pub use body::{BoxError, ProxyBody, empty, full};
-pub(crate) use body::{ClientBodyError, LimitExceeded, limited, with_guard};
+pub(crate) use body::{ClientBody, ClientBodyError, LimitExceeded, limited, with_guard};
 pub(crate) use error::Fault;
 pub use error::ProxyError;
 pub(crate) use meta::is_idempotent;

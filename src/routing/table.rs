@@ -27,6 +27,9 @@ pub struct SiteDefaults {
     pub ssl_policy: String,
     pub trust_default_cert: bool,
     pub http2: bool,
+    /// `ENABLE_HTTP3`: every site is served over HTTP/3 unless its label says otherwise, and the
+    /// QUIC endpoint is bound at start.
+    pub http3: bool,
     pub non_get_redirect: u16,
     pub enable_http_on_missing_cert: bool,
     pub acme_http_challenge: AcmeChallengeLocation,
@@ -49,6 +52,7 @@ impl Default for SiteDefaults {
             ssl_policy: "Mozilla-Intermediate".to_owned(),
             trust_default_cert: true,
             http2: true,
+            http3: false,
             non_get_redirect: 301,
             enable_http_on_missing_cert: true,
             acme_http_challenge: AcmeChallengeLocation::Enabled,
@@ -121,6 +125,9 @@ pub struct SiteRoute {
     pub cert_name: Option<String>,
     pub trust_default_cert: bool,
     pub http2: bool,
+    /// Served over HTTP/3 (label, else `ENABLE_HTTP3`): the QUIC endpoint takes its SNI and
+    /// Host, and its answers over TLS carry `alt-svc` (one bool check per request).
+    pub http3: bool,
     pub non_get_redirect: u16,
     pub enable_http_on_missing_cert: bool,
     pub acme_http_challenge: AcmeChallengeLocation,
@@ -208,6 +215,7 @@ impl SiteRoute {
                 .trust_default_cert
                 .unwrap_or(defaults.trust_default_cert),
             http2: site.http2.unwrap_or(defaults.http2),
+            http3: site.http3.unwrap_or(defaults.http3),
             non_get_redirect: site.non_get_redirect.unwrap_or(defaults.non_get_redirect),
             enable_http_on_missing_cert: site
                 .enable_http_on_missing_cert
@@ -385,6 +393,11 @@ impl RouteTable {
     /// Every compiled site once, for diagnostics and per-site facts (certificates).
     pub fn sites(&self) -> impl Iterator<Item = &Arc<SiteRoute>> {
         self.all.iter()
+    }
+
+    /// Whether some site asks for HTTP/3: the QUIC endpoint is bound once one does.
+    pub fn http3_anywhere(&self) -> bool {
+        self.all.iter().any(|s| s.http3)
     }
 }
 

@@ -53,13 +53,18 @@ pub fn describe(config: &Config) -> String {
             .join(", ")
     };
     let https = config.https.map_or_else(|| "off".to_owned(), list);
+    let quic = match config.https {
+        Some(addr) if config.defaults.http3 => format!("; HTTP/3 (QUIC, UDP) {}", list(addr)),
+        Some(_) => "; HTTP/3 (QUIC, UDP) once a site asks for it".to_owned(),
+        None => String::new(),
+    };
     let proxy = if config.proxy_protocol {
         "PROXY protocol header expected before every connection (ENABLE_PROXY_PROTOCOL)"
     } else {
         "no PROXY protocol"
     };
     format!(
-        "listeners: HTTP {}; HTTPS {https}; {proxy}",
+        "listeners: HTTP {}; HTTPS {https}{quic}; {proxy}",
         list(config.http)
     )
 }

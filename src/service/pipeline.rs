@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Version};
-use http_body_util::BodyExt;
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 
 use super::access_log::{Outcome, Pending};
 use super::answer::{
@@ -21,8 +20,8 @@ use super::headers::{self, HeaderContext};
 use super::https::{Policed, client_cert, https_policy};
 use super::state::ServiceState;
 use crate::exchange::{
-    self, BoxError, ClientBodyError, ClientCert, ConnInfo, ProxyBody, ProxyError, RequestMeta,
-    Scheme, is_idempotent,
+    self, ClientBody, ClientCert, ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme,
+    is_idempotent,
 };
 use crate::live::Snapshot;
 use crate::model::Proto;
@@ -34,10 +33,11 @@ use crate::upstream::Forwarded;
 
 /// Serves one request; never fails (errors become responses). `upgrade`: the server took the
 /// client's side of a requested protocol switch, and splices it if the backend answers `101`.
-pub async fn handle(
+/// `B` is hyper's body (HTTP/1.1, h2) or HTTP/3's: one pipeline for every protocol.
+pub async fn handle<B: ClientBody>(
     state: &ServiceState,
     conn: &Arc<ConnInfo>,
-    req: Request<Incoming>,
+    req: Request<B>,
     upgrade: bool,
 ) -> Response<ProxyBody> {
     let pending = Pending::capture(state.access_log, &req);
@@ -67,6 +67,14 @@ pub async fn handle(
     if let Some(site_policy) = &policy.policy {
         response = respond(site_policy, &policy, ours, response);
     }
+    // `ENABLE_HTTP3` / the label: the site's answers over TLS advertise HTTP/3.
+    if policy.alt_svc
+        && let Some(value) = &state.alt_svc
+    {
+        response
+            .headers_mut()
+            .insert(header::ALT_SVC, value.clone());
+    }
     // nginx-proxy's `add_header Strict-Transport-Security ... always`: errors included; a
     // backend's own header wins.
     if let Some(value) = hsts {
@@ -90,11 +98,11 @@ pub async fn handle(
 
 /// The pipeline. `hsts` is set once the HTTPS policy has decided, so that error answers of the
 /// later steps carry it too.
-async fn route(
+async fn route<B: ClientBody>(
     state: &ServiceState,
     conn: &Arc<ConnInfo>,
     host: &str,
-    req: Request<Incoming>,
+    req: Request<B>,
     upgrade: bool,
     hsts: &mut Option<HeaderValue>,
     applied: &mut Applied,
@@ -106,7 +114,12 @@ async fn route(
     }
     // Before anything looks at the path: `$uri` as nginx builds it (400 if it escapes).
     let path = normalize_path(req.uri().path()).map_err(|e| (e.into(), None))?;
-    let Some(site) = state.hosts(conn, &live).and_then(|h| h.lookup(host)) else {
+    // Over HTTP/3, a site not served there is unknown (nginx: not on the QUIC socket).
+    let Some(site) = state
+        .hosts(conn, &live)
+        .and_then(|h| h.lookup(host))
+        .filter(|s| !B::HTTP3 || live.http3(s))
+    else {
         applied.policy = live.routes().fallback_policy.clone();
         return Err(no_site(host));
     };
@@ -118,6 +131,12 @@ async fn route(
     let site = match https_policy(state, &live, conn, site, host, &req)? {
         Policed::Serve(site, value) => {
             *hsts = value;
+            // One bool for sites without HTTP/3; the TLS check only for those with it.
+            applied.alt_svc = site.http3
+                && !B::HTTP3
+                && conn.scheme == Scheme::Https
+                && state.alt_svc.is_some()
+                && live.http3(site);
             site
         }
         // nginx-proxy's redirect server has the debug location too.
@@ -173,10 +192,12 @@ struct Applied {
     compress: Option<CompressFacts>,
     /// The `Server` header the site's `SERVER_TOKENS` asks for.
     server: Option<HeaderValue>,
+    /// The site is served over HTTP/3 and this answer goes over TLS on TCP: add `alt-svc`.
+    alt_svc: bool,
 }
 
 impl Applied {
-    fn take(&mut self, policy: &Arc<SitePolicy>, req: &Request<Incoming>) {
+    fn take<B>(&mut self, policy: &Arc<SitePolicy>, req: &Request<B>) {
         self.policy = Some(policy.clone());
         self.compress = policy
             .compression
@@ -186,11 +207,11 @@ impl Applied {
 }
 
 /// access → auth → rate limit, then nginx's `return`. `Ok(Some)` is an answer without a backend.
-async fn admit(
+async fn admit<B>(
     policy: &Arc<SitePolicy>,
     conn: &ConnInfo,
     host: &str,
-    req: &Request<Incoming>,
+    req: &Request<B>,
 ) -> Result<Option<Response<ProxyBody>>, Failure> {
     let authorization = req.headers().get(header::AUTHORIZATION);
     policy
@@ -278,11 +299,11 @@ fn body_limit(site: &SiteRoute, location: &LocationRoute) -> Option<u64> {
 }
 
 /// Sends the rewritten request to the location's backends.
-async fn dispatch(
+async fn dispatch<B: ClientBody>(
     state: &ServiceState,
     meta: RequestMeta,
     hop: Hop<'_>,
-    req: Request<Incoming>,
+    req: Request<B>,
     upgrade: bool,
 ) -> Result<Answer, Failure> {
     let retryable = is_idempotent(req.method()) && req.body().is_end_stream();
@@ -361,11 +382,11 @@ fn request_meta<B>(
 }
 
 /// Header rewrite (nginx-proxy §1.6.9), `VIRTUAL_DEST` URI, and the body limit wrapper.
-fn rewrite(
+fn rewrite<B: ClientBody>(
     state: &ServiceState,
     meta: &RequestMeta,
     hop: &Hop<'_>,
-    req: Request<Incoming>,
+    req: Request<B>,
 ) -> Request<ProxyBody> {
     let (mut parts, incoming) = req.into_parts();
     let ctx = HeaderContext {
@@ -392,9 +413,7 @@ fn rewrite(
             parts.uri = uri;
         }
     }
-    let mut body = incoming
-        .map_err(|e| Box::new(ClientBodyError(e)) as BoxError)
-        .boxed();
+    let mut body = incoming.into_proxy();
     // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
     if let Some(limit) = meta
         .body_limit

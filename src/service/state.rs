@@ -53,6 +53,9 @@ pub struct ServiceState {
     /// `None` on the default listeners; on an extra listener, its port (`EXTERNAL_HTTP_PORT` /
     /// `EXTERNAL_HTTPS_PORT`): a request only sees the sites served on the port it came in on.
     pub extra_port: Option<u16>,
+    /// `alt-svc: h3=":PORT"; ma=86400` for the answers of HTTP/3 sites over TLS, built once;
+    /// `None` without HTTPS and on extra listeners (QUIC is only on the default HTTPS port).
+    pub alt_svc: Option<http::HeaderValue>,
     /// The proxy-wide site settings (the debug endpoint shows them).
     pub defaults: Arc<SiteDefaults>,
 }

@@ -231,6 +231,7 @@ fn validate_host_setting(name: &str, v: &str) -> Result<(), String> {
         ENABLE_HTTP_ON_MISSING_CERT
         | LABEL_TRUST_DEFAULT_CERT
         | LABEL_HTTP2
+        | LABEL_HTTP3
         | LABEL_DEBUG_ENDPOINT => parse_bool(name, v).map(drop),
         ACME_HTTP_CHALLENGE_LOCATION => parse_challenge_location(v).map(drop),
         CLIENT_MAX_BODY_SIZE => parse_size(name, v).map(drop),

@@ -75,6 +75,11 @@ fn bad_values_name_setting_and_value() {
             "yes",
             "http2.enable=\"yes\"",
         ),
+        (
+            "com.github.nginx-proxy.nginx-proxy.http3.enable",
+            "yes",
+            "http3.enable=\"yes\"",
+        ),
         ("VIRTUAL_HOST_MULTIPORTS", "{}", "VIRTUAL_HOST_MULTIPORTS"),
         ("EXTERNAL_HTTP_PORT", "0", "EXTERNAL_HTTP_PORT=\"0\""),
         (

@@ -288,6 +288,7 @@ fn site(host: String, acc: HostAcc) -> Site {
         cert_name: s(CERT_NAME).map(str::to_owned),
         trust_default_cert: bool_of(LABEL_TRUST_DEFAULT_CERT),
         http2: bool_of(LABEL_HTTP2),
+        http3: bool_of(LABEL_HTTP3),
         non_get_redirect: s(LABEL_NON_GET_REDIRECT)
             .and_then(|v| parse_redirect_status(LABEL_NON_GET_REDIRECT, v).ok()),
         ssl_verify_client: s(LABEL_SSL_VERIFY_CLIENT)

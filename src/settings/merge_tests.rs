@@ -258,3 +258,35 @@ fn ssl_verify_client_label_is_a_host_setting() {
     assert_eq!(verify("a.tld"), Some(crate::model::VerifyClient::Optional));
     assert_eq!(verify("b.tld"), None);
 }
+
+/// The `http3.enable` label is a per-host setting; unset leaves the global `ENABLE_HTTP3`,
+/// which the route table applies (and a label `false` wins over it).
+#[test]
+fn http3_label_is_per_host_and_overrides_enable_http3() {
+    let label = "com.github.nginx-proxy.nginx-proxy.http3.enable";
+    let state = build(&[
+        item("a", 1, 2, &[("VIRTUAL_HOST", "a.tld"), (label, "true")]),
+        item("b", 2, 3, &[("VIRTUAL_HOST", "b.tld"), (label, "false")]),
+        item("c", 3, 4, &[("VIRTUAL_HOST", "c.tld")]),
+    ]);
+    let site = |h: &str| state.sites.iter().find(|s| s.host == h).unwrap();
+    assert_eq!(site("a.tld").http3, Some(true));
+    assert_eq!(site("b.tld").http3, Some(false));
+    assert_eq!(site("c.tld").http3, None);
+    let routed = |global: bool| {
+        let defaults = crate::routing::SiteDefaults {
+            http3: global,
+            ..Default::default()
+        };
+        let table = crate::routing::RouteTable::build(&state, &defaults);
+        let on = |h: &str| table.sites().find(|s| s.host == h).unwrap().http3;
+        (
+            on("a.tld"),
+            on("b.tld"),
+            on("c.tld"),
+            table.http3_anywhere(),
+        )
+    };
+    assert_eq!(routed(false), (true, false, false, true));
+    assert_eq!(routed(true), (true, false, true, true));
+}

@@ -34,6 +34,8 @@ pub const COMPRESSION_TYPES: &str = "COMPRESSION_TYPES";
 pub const LABEL_KEEPALIVE: &str = "com.github.nginx-proxy.nginx-proxy.keepalive";
 pub const LABEL_TRUST_DEFAULT_CERT: &str = "com.github.nginx-proxy.nginx-proxy.trust-default-cert";
 pub const LABEL_HTTP2: &str = "com.github.nginx-proxy.nginx-proxy.http2.enable";
+/// HTTP/3 for one site (else `ENABLE_HTTP3`): QUIC on the HTTPS port and `alt-svc` on its answers.
+pub const LABEL_HTTP3: &str = "com.github.nginx-proxy.nginx-proxy.http3.enable";
 pub const LABEL_NON_GET_REDIRECT: &str = "com.github.nginx-proxy.nginx-proxy.non-get-redirect";
 pub const LABEL_LOADBALANCE: &str = "com.github.nginx-proxy.nginx-proxy.loadbalance";
 
@@ -59,6 +61,7 @@ pub const HOST_SETTINGS: &[&str] = &[
     CLIENT_MAX_BODY_SIZE,
     LABEL_TRUST_DEFAULT_CERT,
     LABEL_HTTP2,
+    LABEL_HTTP3,
     LABEL_NON_GET_REDIRECT,
     LABEL_DEBUG_ENDPOINT,
     EXTERNAL_HTTP_PORT,

@@ -1,0 +1,175 @@
+//! One QUIC endpoint's accept loop, one HTTP/3 connection, and one request stream: the
+//! connection permit, the handshake's facts (SNI, certificate, site) as the service's
+//! `ConnInfo`, the header timeout, and the request through `service::handle`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, header};
+
+use super::body::{H3Body, SendHalf, send_response};
+use crate::exchange::{ConnInfo, Scheme, TlsConn};
+use crate::live::Decision;
+use crate::service::{self, ServiceState};
+
+type H3Conn = h3::server::Connection<h3_quinn::Connection, Bytes>;
+type Resolver = h3::server::RequestResolver<h3_quinn::Connection, Bytes>;
+
+/// Accepts QUIC connections until shutdown; each holds one `DOCKSIDE_MAX_CONNECTIONS` permit
+/// (past the limit a new one is refused at once, as the TCP listeners close theirs).
+pub(super) async fn accept_loop(endpoint: quinn::Endpoint, state: Arc<ServiceState>) {
+    let local = endpoint
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    loop {
+        let incoming = tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            i = endpoint.accept() => match i {
+                Some(i) => i,
+                None => return,
+            },
+        };
+        let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+            tracing::warn!(client = %incoming.remote_address(), %local, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); refusing a QUIC connection");
+            incoming.refuse();
+            continue;
+        };
+        let state = state.clone();
+        state.tracker.clone().spawn(async move {
+            let client = incoming.remote_address();
+            let connecting = match incoming.accept() {
+                Ok(c) => c,
+                Err(e) => return tracing::debug!(%client, "QUIC connection refused: {e}"),
+            };
+            let timeout = state.limits.header_timeout;
+            let connection = match tokio::time::timeout(timeout, connecting).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => return tracing::debug!(%client, "QUIC handshake failed: {e}"),
+                Err(_) => return tracing::debug!(%client, "QUIC handshake timed out"),
+            };
+            let Some(mut conn) = conn_info(&state, &connection, local) else {
+                connection.close(0u32.into(), b"");
+                return;
+            };
+            conn.permit = Some(Arc::new(permit));
+            serve(connection, Arc::new(conn), state).await;
+        });
+    }
+}
+
+/// The connection's facts, from the certificate decision for its SNI (re-read like the TCP
+/// acceptor does); `None` when the SNI is no longer served (certificate removed meanwhile).
+fn conn_info(
+    state: &ServiceState,
+    connection: &quinn::Connection,
+    local: SocketAddr,
+) -> Option<ConnInfo> {
+    let sni = connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.server_name)
+        .map(|s| s.to_ascii_lowercase());
+    let Decision::Serve { cert, site, .. } = state.live.load().decide_h3(sni.as_deref()) else {
+        return None;
+    };
+    let tls = TlsConn {
+        cert_names: cert.names.clone(),
+        site,
+        client: None,
+    };
+    let client = connection.remote_address();
+    Some(ConnInfo::new(
+        client,
+        local,
+        Scheme::Https,
+        sni,
+        Some(Arc::new(tls)),
+    ))
+}
+
+/// Serves one HTTP/3 connection's requests, each in its own task, until the client closes it,
+/// it idles out, or shutdown (GOAWAY, then the requests already begun finish).
+async fn serve(connection: quinn::Connection, conn: Arc<ConnInfo>, state: Arc<ServiceState>) {
+    let client = conn.client;
+    let mut h3: H3Conn = match h3::server::builder()
+        .max_field_section_size(state.limits.max_header_bytes as u64)
+        .build(h3_quinn::Connection::new(connection))
+        .await
+    {
+        Ok(h3) => h3,
+        Err(e) => return tracing::debug!(%client, "HTTP/3 connection setup failed: {e}"),
+    };
+    loop {
+        let accepted = tokio::select! {
+            _ = state.shutdown.cancelled() => {
+                let _ = h3.shutdown(0).await;
+                // The connection must stay polled for its requests to finish.
+                drain(&mut h3).await;
+                return;
+            }
+            a = h3.accept() => a,
+        };
+        match accepted {
+            Ok(Some(resolver)) => {
+                let (state, conn) = (state.clone(), conn.clone());
+                state
+                    .tracker
+                    .clone()
+                    .spawn(async move { serve_request(resolver, &state, &conn).await });
+            }
+            Ok(None) => return,
+            Err(e) => {
+                if !e.is_h3_no_error() {
+                    tracing::debug!(%client, "HTTP/3 connection ended: {e}");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// After GOAWAY: keeps the connection driven until the client closes it (its requests done).
+async fn drain(h3: &mut H3Conn) {
+    while let Ok(Some(_late)) = h3.accept().await {
+        // Sent before the client saw GOAWAY: dropped, the client retries it elsewhere.
+    }
+}
+
+/// One request stream: its head within the header timeout, the body adapted, the answer sent.
+async fn serve_request(resolver: Resolver, state: &ServiceState, conn: &Arc<ConnInfo>) {
+    let resolved = tokio::time::timeout(state.limits.header_timeout, resolver.resolve_request());
+    let (req, stream) = match resolved.await {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return tracing::debug!(client = %conn.client, "HTTP/3 request: {e}"),
+        Err(_) => return tracing::debug!(client = %conn.client, "HTTP/3 request head timed out"),
+    };
+    let (mut send, recv) = stream.split();
+    let length = content_length(&req);
+    let mut body = H3Body::new(recv, length);
+    if length.is_none() && matches!(*req.method(), Method::GET | Method::HEAD) {
+        let ahead = tokio::time::timeout(state.limits.header_timeout, body.read_ahead());
+        if !matches!(ahead.await, Ok(Ok(()))) {
+            return reset(&mut send);
+        }
+    }
+    let response = service::handle(state, conn, req.map(|()| body), false).await;
+    if let Err(e) = send_response(&mut send, response).await {
+        tracing::debug!(client = %conn.client, "HTTP/3 response: {e}");
+        reset(&mut send);
+    }
+}
+
+fn reset(send: &mut SendHalf) {
+    send.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
+}
+
+/// The request's `Content-Length`, when it is one valid number.
+fn content_length<B>(req: &Request<B>) -> Option<u64> {
+    let mut values = req.headers().get_all(header::CONTENT_LENGTH).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    first.to_str().ok()?.trim().parse().ok()
+}
