@@ -164,6 +164,16 @@ async fn get_post_and_a_streamed_answer_go_through_the_pipeline() {
         format!("1000000 {}", sha256(&upload))
     );
 
+    // A length that cannot be trusted is the client's fault, as over HTTP/1.1.
+    let bad = Request::post(format!("https://{authority}/hash"))
+        .header("content-length", "12, 13")
+        .body(())
+        .unwrap();
+    let mut stream = conn.send(bad).await;
+    let _ = stream.finish().await;
+    let resp = stream.recv_response().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
     // The first chunk arrives while the backend still holds the second.
     let mut stream = conn.start(Method::GET, &authority, "/stream").await;
     stream.finish().await.unwrap();

@@ -117,6 +117,11 @@ impl H3Conn {
             .uri(format!("https://{authority}{path}"))
             .body(())
             .unwrap();
+        self.send(req).await
+    }
+
+    /// Starts `req` as it is (headers of the caller's choice).
+    pub async fn send(&mut self, req: Request<()>) -> Stream {
         self.send.send_request(req).await.unwrap()
     }
 

@@ -145,7 +145,15 @@ async fn serve_request(resolver: Resolver, state: &ServiceState, conn: &Arc<Conn
         Err(_) => return tracing::debug!(client = %conn.client, "HTTP/3 request head timed out"),
     };
     let (mut send, recv) = stream.split();
-    let length = content_length(&req);
+    let Ok(length) = content_length(&req) else {
+        // As hyper answers an HTTP/1.1 request whose length cannot be trusted.
+        let answer = http::Response::builder()
+            .status(http::StatusCode::BAD_REQUEST)
+            .body(crate::exchange::empty())
+            .unwrap_or_default();
+        let _ = send_response(&mut send, answer).await;
+        return;
+    };
     let mut body = H3Body::new(recv, length);
     if length.is_none() && matches!(*req.method(), Method::GET | Method::HEAD) {
         let ahead = tokio::time::timeout(state.limits.header_timeout, body.read_ahead());
@@ -164,12 +172,15 @@ fn reset(send: &mut SendHalf) {
     send.stop_stream(h3::error::Code::H3_REQUEST_CANCELLED);
 }
 
-/// The request's `Content-Length`, when it is one valid number.
-fn content_length<B>(req: &Request<B>) -> Option<u64> {
+/// The request's `Content-Length` (`None` without one); `Err` when it is not one valid number.
+fn content_length<B>(req: &Request<B>) -> Result<Option<u64>, ()> {
     let mut values = req.headers().get_all(header::CONTENT_LENGTH).iter();
-    let first = values.next()?;
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
     if values.next().is_some() {
-        return None;
+        return Err(());
     }
-    first.to_str().ok()?.trim().parse().ok()
+    let text = first.to_str().map_err(drop)?;
+    text.trim().parse().map(Some).map_err(drop)
 }
