@@ -310,3 +310,37 @@ async fn alt_svc_on_tls_answers_of_http3_sites_only() {
     assert_eq!(resp.status(), StatusCode::OK, "{body:?}");
     assert!(client.connect(p.https, "plain.test").await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enable_ipv6_gives_quic_its_twin() {
+    if let Err(e) = std::net::UdpSocket::bind("[::1]:0") {
+        panic!(
+            "this test needs the IPv6 loopback (::1), which this machine lacks ({e}): enable IPv6 \
+             (sysctl net.ipv6.conf.lo.disable_ipv6=0)"
+        );
+    }
+    let pki = Pki::new();
+    pki.install("a.test", "a", &["a.test"]);
+    let be = Backend::start().await;
+    let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |c| {
+        c.defaults.http3 = true;
+        c.ipv6 = true;
+    })
+    .await;
+    let port = p.https.port();
+    let twin: SocketAddr = format!("[::1]:{port}").parse().unwrap();
+    assert_eq!(p.d.running.h3_addrs, vec![p.https, twin]);
+    p.publish(vec![site("a.test", be.addr, None)]).await;
+    let mut conn = H3Client::ipv6(&pki.ca_pem())
+        .connect(twin, "a.test")
+        .await
+        .unwrap();
+    let (resp, body) = conn
+        .request(Method::GET, &format!("a.test:{port}"), "/", None)
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        String::from_utf8_lossy(&body).ends_with("real-ip=::1"),
+        "{body:?}"
+    );
+}

@@ -155,4 +155,9 @@ fn check_prints_the_listeners() {
         off.contains("listeners: HTTP 127.0.0.1:8080; HTTPS 0.0.0.0:443; no PROXY protocol"),
         "{off}"
     );
+    let h3 = check(&["--enable-ipv6", "true", "--enable-http3", "true"]);
+    assert!(
+        h3.contains("HTTPS 0.0.0.0:443, [::]:443; HTTP/3 (QUIC, UDP) 0.0.0.0:443, [::]:443; no PROXY protocol"),
+        "{h3}"
+    );
 }

@@ -280,8 +280,12 @@ fn site_extras(route: &crate::routing::SiteRoute) -> Option<String> {
     if route.debug_endpoint {
         parts.push("debug endpoint /nginx-proxy-debug".to_owned());
     }
-    if route.http3 {
-        parts.push("HTTP/3 (QUIC on the HTTPS port, UDP; alt-svc)".to_owned());
+    match (route.http3, route.external_https_port) {
+        (true, None) => parts.push("HTTP/3 (QUIC on the HTTPS port, UDP; alt-svc)".to_owned()),
+        (true, Some(_)) => {
+            parts.push("HTTP/3 not served (QUIC is on the default HTTPS port only)".to_owned())
+        }
+        (false, _) => {}
     }
     (!parts.is_empty()).then(|| parts.join("  "))
 }

@@ -50,6 +50,7 @@ fn report_explains_every_item() {
                 ("EXTERNAL_HTTPS_PORT", "8443"),
                 ("SERVER_TOKENS", "off"),
                 ("com.github.nginx-proxy.nginx-proxy.debug-endpoint", "true"),
+                ("com.github.nginx-proxy.nginx-proxy.http3.enable", "true"),
             ],
             Reach::Container {
                 ip,
@@ -80,7 +81,7 @@ fn report_explains_every_item() {
         "api: no backend for a.tld: shares no network with dockside",
         "typo: skipped: VIRTUAL_PORT=\"eighty\"",
         "db: no VIRTUAL_HOST: not routed",
-        "c.tld  (from extras)\n  HTTPS_METHOD=redirect HSTS=max-age=31536000\n  EXTERNAL_HTTP_PORT=8080 (HTTP only there)  EXTERNAL_HTTPS_PORT=8443 (HTTPS only there; redirects go to it)  SERVER_TOKENS=off (Server: dockside)  debug endpoint /nginx-proxy-debug",
+        "c.tld  (from extras)\n  HTTPS_METHOD=redirect HSTS=max-age=31536000\n  EXTERNAL_HTTP_PORT=8080 (HTTP only there)  EXTERNAL_HTTPS_PORT=8443 (HTTPS only there; redirects go to it)  SERVER_TOKENS=off (Server: dockside)  debug endpoint /nginx-proxy-debug  HTTP/3 not served (QUIC is on the default HTTPS port only)",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
@@ -210,4 +211,26 @@ fn client_certificate_lines_name_mode_and_ca_file() {
         assert!(text.contains(&needle), "{needle:?} missing from:\n{text}");
     }
     assert!(!text.contains("d.tld"), "{text}");
+}
+
+#[test]
+fn http3_sites_are_named_in_the_report() {
+    let items = [container(
+        "h3",
+        &[
+            ("VIRTUAL_HOST", "h3.tld"),
+            ("com.github.nginx-proxy.nginx-proxy.http3.enable", "true"),
+        ],
+        Reach::Container {
+            ip: IpAddr::from([172, 18, 0, 2]),
+            exposed_ports: vec![80],
+            health: Health::None,
+        },
+    )];
+    let state = crate::settings::build(&items);
+    let text = render(&state, &RouteTable::build(&state, &SiteDefaults::default()));
+    assert!(
+        text.contains("HTTP/3 (QUIC on the HTTPS port, UDP; alt-svc)"),
+        "{text}"
+    );
 }

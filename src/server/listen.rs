@@ -42,8 +42,8 @@ pub fn with_twin(addr: SocketAddr, ipv6: bool) -> Vec<SocketAddr> {
     std::iter::once(addr).chain(twin).collect()
 }
 
-/// `dockside check`'s line about the listeners a run would open, and whether each connection
-/// must begin with a PROXY protocol header.
+/// `dockside check`'s line about the listeners a run would open (HTTP/3's UDP ones with
+/// `ENABLE_HTTP3`), and whether each connection must begin with a PROXY protocol header.
 pub fn describe(config: &Config) -> String {
     let list = |addr| {
         with_twin(addr, config.ipv6)
@@ -53,10 +53,10 @@ pub fn describe(config: &Config) -> String {
             .join(", ")
     };
     let https = config.https.map_or_else(|| "off".to_owned(), list);
+    // Without ENABLE_HTTP3, a site's label binds QUIC later; the site report says which.
     let quic = match config.https {
         Some(addr) if config.defaults.http3 => format!("; HTTP/3 (QUIC, UDP) {}", list(addr)),
-        Some(_) => "; HTTP/3 (QUIC, UDP) once a site asks for it".to_owned(),
-        None => String::new(),
+        _ => String::new(),
     };
     let proxy = if config.proxy_protocol {
         "PROXY protocol header expected before every connection (ENABLE_PROXY_PROTOCOL)"

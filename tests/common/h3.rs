@@ -36,8 +36,17 @@ impl Drop for H3Conn {
 }
 
 impl H3Client {
-    /// A client trusting the CA in `ca` (PEM).
+    /// A client on 127.0.0.1 trusting the CA in `ca` (PEM).
     pub fn new(ca: &Path) -> H3Client {
+        H3Client::bound(ca, "127.0.0.1:0")
+    }
+
+    /// A client on the IPv6 loopback (`[::1]:0`), for `ENABLE_IPV6` twins.
+    pub fn ipv6(ca: &Path) -> H3Client {
+        H3Client::bound(ca, "[::1]:0")
+    }
+
+    fn bound(ca: &Path, local: &str) -> H3Client {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(ca).unwrap() {
             roots.add(cert.unwrap()).unwrap();
@@ -56,7 +65,7 @@ impl H3Client {
         let mut transport = quinn::TransportConfig::default();
         transport.max_idle_timeout(Some(Duration::from_secs(5).try_into().unwrap()));
         config.transport_config(Arc::new(transport));
-        let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let endpoint = quinn::Endpoint::client(local.parse().unwrap()).unwrap();
         H3Client { endpoint, config }
     }
 
