@@ -344,3 +344,37 @@ async fn enable_ipv6_gives_quic_its_twin() {
         "{body:?}"
     );
 }
+
+/// Shutdown on HTTP/3 as on TCP: GOAWAY, the request in flight finishes, then the endpoint
+/// closes and a new connection is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    let pki = Pki::new();
+    pki.install("a.test", "a", &["a.test"]);
+    let be = Backend::start().await;
+    let p = proxy(&pki, true).await;
+    p.publish(vec![site("a.test", be.addr, None)]).await;
+    let client = H3Client::new(&pki.ca_pem());
+    let mut conn = client.connect(p.https, "a.test").await.unwrap();
+    let authority = format!("a.test:{}", p.https.port());
+    let mut stream = conn.start(Method::GET, &authority, "/stream").await;
+    stream.finish().await.unwrap();
+    let resp = stream.recv_response().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut first = stream.recv_data().await.unwrap().unwrap();
+    assert_eq!(first.copy_to_bytes(first.remaining()), "first;");
+
+    let https = p.https;
+    let shutdown = tokio::spawn(p.d.running.shutdown());
+    be.release.notify_one();
+    let mut rest = Vec::new();
+    while let Some(mut chunk) = stream.recv_data().await.unwrap() {
+        rest.extend_from_slice(&chunk.copy_to_bytes(chunk.remaining()));
+    }
+    assert_eq!(rest, b"second", "the request in flight finishes");
+    tokio::time::timeout(WAIT, shutdown)
+        .await
+        .expect("shutdown drains within WAIT")
+        .unwrap();
+    assert!(client.connect(https, "a.test").await.is_err());
+}

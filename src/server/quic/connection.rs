@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, header};
+use tokio_util::task::TaskTracker;
 
 use super::body::{H3Body, SendHalf, send_response};
 use crate::exchange::{ConnInfo, Scheme, TlsConn};
@@ -14,6 +15,9 @@ use crate::live::Decision;
 use crate::service::{self, ServiceState};
 
 type H3Conn = h3::server::Connection<h3_quinn::Connection, Bytes>;
+
+/// RFC 9114 §8.1 `H3_NO_ERROR`: the code a graceful close carries.
+const H3_NO_ERROR: u32 = 0x100;
 type Resolver = h3::server::RequestResolver<h3_quinn::Connection, Bytes>;
 
 /// Accepts QUIC connections until shutdown; each holds one `DOCKSIDE_MAX_CONNECTIONS` permit
@@ -92,6 +96,7 @@ fn conn_info(
 /// it idles out, or shutdown (GOAWAY, then the requests already begun finish).
 async fn serve(connection: quinn::Connection, conn: Arc<ConnInfo>, state: Arc<ServiceState>) {
     let client = conn.client;
+    let quic = connection.clone();
     let mut h3: H3Conn = match h3::server::builder()
         .max_field_section_size(state.limits.max_header_bytes as u64)
         .build(h3_quinn::Connection::new(connection))
@@ -100,23 +105,23 @@ async fn serve(connection: quinn::Connection, conn: Arc<ConnInfo>, state: Arc<Se
         Ok(h3) => h3,
         Err(e) => return tracing::debug!(%client, "HTTP/3 connection setup failed: {e}"),
     };
+    // This connection's requests, so that shutdown can wait for them alone.
+    let requests = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
             _ = state.shutdown.cancelled() => {
                 let _ = h3.shutdown(0).await;
-                // The connection must stay polled for its requests to finish.
-                drain(&mut h3).await;
+                drain(&mut h3, &requests).await;
+                quic.close(H3_NO_ERROR.into(), b"");
                 return;
             }
             a = h3.accept() => a,
         };
         match accepted {
             Ok(Some(resolver)) => {
-                let (state, conn) = (state.clone(), conn.clone());
-                state
-                    .tracker
-                    .clone()
-                    .spawn(async move { serve_request(resolver, &state, &conn).await });
+                let (tracker, state, conn) = (state.tracker.clone(), state.clone(), conn.clone());
+                let request = async move { serve_request(resolver, &state, &conn).await };
+                tracker.spawn(requests.track_future(request));
             }
             Ok(None) => return,
             Err(e) => {
@@ -129,10 +134,14 @@ async fn serve(connection: quinn::Connection, conn: Arc<ConnInfo>, state: Arc<Se
     }
 }
 
-/// After GOAWAY: keeps the connection driven until the client closes it (its requests done).
-async fn drain(h3: &mut H3Conn) {
-    while let Ok(Some(_late)) = h3.accept().await {
-        // Sent before the client saw GOAWAY: dropped, the client retries it elsewhere.
+/// After GOAWAY: keeps the connection driven until its requests are done (or the client
+/// closes it); a request sent before the client saw GOAWAY is dropped (it may retry it).
+async fn drain(h3: &mut H3Conn, requests: &TaskTracker) {
+    requests.close();
+    let late = async { while let Ok(Some(_late)) = h3.accept().await {} };
+    tokio::select! {
+        _ = requests.wait() => {}
+        _ = late => {}
     }
 }
 
