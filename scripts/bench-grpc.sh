@@ -12,6 +12,7 @@
 #
 #   scripts/bench-grpc.sh
 #   CALLS=50000 CONNS=16 STREAMS=10 scripts/bench-grpc.sh
+#   SKIP_BUILD=1 DOCKSIDE_BIN=path/to/dockside scripts/bench-grpc.sh   # a binary built elsewhere
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
@@ -21,6 +22,8 @@ BASE=${BENCH_PORT_BASE:-19100}
 STATIC_PORT=$BASE NGINX_PORT=$((BASE + 1)) DOCKSIDE_PORT=$((BASE + 2))
 HOST=bench.local
 WORK=$(mktemp -d)
+# nginx workers run as an unprivileged user: they read the static answer from here.
+chmod 755 "$WORK"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
@@ -35,7 +38,8 @@ require_tools nginx:nginx h2load:nghttp2-client nghttp:nghttp2-client
 require_free_ports "$STATIC_PORT" "$NGINX_PORT" "$DOCKSIDE_PORT"
 CLK_TCK=$(getconf CLK_TCK)
 
-cargo build --release --quiet --bin dockside
+DOCKSIDE_BIN=${DOCKSIDE_BIN:-${CARGO_TARGET_DIR:-target}/release/dockside}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin dockside
 
 # The grpcio backend prints its port.
 /usr/bin/python3 tests/apps/grpc_server.py > "$WORK/grpcio.out" 2>"$WORK/grpcio.log" &
@@ -87,7 +91,7 @@ VIRTUAL_PROTO = "grpc"
 HTTPS_METHOD = "noredirect"
 backends = ["127.0.0.1:$STATIC_PORT"]
 TOML
-DOCKSIDE_CMD="target/release/dockside --http 127.0.0.1:$DOCKSIDE_PORT --https off --docker-host off --admin off --routes $WORK/routes.toml"
+DOCKSIDE_CMD="$DOCKSIDE_BIN --http 127.0.0.1:$DOCKSIDE_PORT --https off --docker-host off --admin off --routes $WORK/routes.toml"
 DISABLE_ACCESS_LOGS=true CERTS_DIR="$WORK/certs" $DOCKSIDE_CMD 2>"$WORK/dockside.log" &
 DOCKSIDE_PID=$!
 PIDS+=($DOCKSIDE_PID)
@@ -115,7 +119,7 @@ run() { # proxy-label pid port backend-label path
   local out before after calls rps mean max ok
   before=$(cpu_ticks $2 $(pgrep -P "$2" || true))
   out=$(h2load -n "$CALLS" -c "$CONNS" -m "$STREAMS" -t 1 -d "$WORK/call.bin" \
-    -H "host: $HOST" -H 'content-type: application/grpc' -H 'te: trailers' "http://127.0.0.1:$3$5")
+    -H ":authority: $HOST" -H 'content-type: application/grpc' -H 'te: trailers' "http://127.0.0.1:$3$5")
   after=$(cpu_ticks $2 $(pgrep -P "$2" || true))
   echo "$out" >&2
   ok=$(awk '/^requests:/ {print $8}' <<<"$out")
