@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real: curl/openssl clients, uWSGI, Pebble,
-# busybox-static (backend images), htpasswd, nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
+# busybox-static (backend images), htpasswd, grpcio, nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -12,6 +12,8 @@ have pebble || need+=(pebble)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd && file -L /bin/busybox 2>/dev/null | grep -q static || need+=(busybox-static)
 have nghttp || need+=(nghttp2-client)
 have python3 || need+=(python3)
+# tests/grpc_proxy.rs, scripts/bench-grpc.sh: the real grpcio server and client (Debian's python3)
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need+=(python3-grpcio)
 have file || need+=(file)
 # tests/common/policy.rs: basic-auth hashes (bcrypt, {SHA}) made by the real htpasswd
 have htpasswd || need+=(apache2-utils)

@@ -124,6 +124,28 @@ pub enum Proto {
     Http,
     Https,
     Uwsgi,
+    /// gRPC over HTTP/2 with prior knowledge (h2c) to the backend (nginx's `grpc_pass grpc://`).
+    Grpc,
+    /// gRPC over TLS with ALPN `h2` (nginx's `grpc_pass grpcs://`); unverified like `Https`.
+    Grpcs,
+}
+
+impl Proto {
+    /// The name `VIRTUAL_PROTO` gives it, for `dockside check`, the status page and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Http => "http",
+            Proto::Https => "https",
+            Proto::Uwsgi => "uwsgi",
+            Proto::Grpc => "grpc",
+            Proto::Grpcs => "grpcs",
+        }
+    }
+
+    /// Whether the location speaks gRPC: its errors are answered as gRPC statuses.
+    pub fn is_grpc(self) -> bool {
+        matches!(self, Proto::Grpc | Proto::Grpcs)
+    }
 }
 
 /// One server of an upstream: one per container (nginx-proxy §1.6.3) or routes-file address.

@@ -63,6 +63,19 @@ pub enum ProxyError {
     },
     #[error("backend {backend} did not answer within {secs}s")]
     Timeout { backend: BackendAddr, secs: u64 },
+    /// A gRPC call's own deadline (its `grpc-timeout`, shorter than the upstream timeout)
+    /// passed before the backend answered.
+    #[error("backend {backend} did not answer within the call's gRPC deadline of {}ms", after.as_millis())]
+    Deadline {
+        backend: BackendAddr,
+        after: std::time::Duration,
+    },
+    /// An HTTP/1.x request to a `VIRTUAL_PROTO=grpc`/`grpcs` location: gRPC needs HTTP/2
+    /// (trailers, and the backend speaks nothing else).
+    #[error(
+        "{host} serves gRPC, which needs HTTP/2 (h2 over TLS or h2c with prior knowledge), not HTTP/1.x"
+    )]
+    GrpcNeedsHttp2 { host: String },
     #[error("backend {backend} broke the protocol: {reason}")]
     Upstream {
         backend: BackendAddr,
@@ -94,6 +107,7 @@ impl ProxyError {
             ProxyError::BadRequest(_)
             | ProxyError::BadPath(_)
             | ProxyError::BadHost(_)
+            | ProxyError::GrpcNeedsHttp2 { .. }
             | ProxyError::ClientCert { .. } => StatusCode::BAD_REQUEST,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -106,7 +120,7 @@ impl ProxyError {
             ProxyError::Connect { .. }
             | ProxyError::Upstream { .. }
             | ProxyError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
-            ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Timeout { .. } | ProxyError::Deadline { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ProxyError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ProxyError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -121,6 +135,7 @@ impl ProxyError {
             | ProxyError::BadPath(_)
             | ProxyError::BadHost(_)
             | ProxyError::RequestTimeout
+            | ProxyError::GrpcNeedsHttp2 { .. }
             | ProxyError::BodyTooLarge { .. }
             | ProxyError::HeadersTooLarge(_)
             | ProxyError::Misdirected { .. }
@@ -134,9 +149,41 @@ impl ProxyError {
             | ProxyError::NoLocation { .. } => Fault::Config,
             ProxyError::Connect { .. }
             | ProxyError::Timeout { .. }
+            | ProxyError::Deadline { .. }
             | ProxyError::Upstream { .. } => Fault::Upstream,
             ProxyError::Internal(_) => Fault::Internal,
         }
+    }
+
+    /// The gRPC status code answered instead of `status()` on a `VIRTUAL_PROTO=grpc`/`grpcs`
+    /// location: gRPC clients read `grpc-status`, not the HTTP status. The codes follow
+    /// gRPC's HTTP-to-status mapping (`doc/http-grpc-status-mapping.md`), with the two a proxy
+    /// knows better: a timeout is `DEADLINE_EXCEEDED` and an oversized body
+    /// `RESOURCE_EXHAUSTED`. `None`: the client does not speak gRPC (HTTP/1.x) and gets the
+    /// plain answer.
+    pub fn grpc_status(&self) -> Option<u8> {
+        const INTERNAL: u8 = 13;
+        const UNAVAILABLE: u8 = 14;
+        Some(match self {
+            ProxyError::GrpcNeedsHttp2 { .. } => return None,
+            ProxyError::Timeout { .. } | ProxyError::Deadline { .. } => 4,
+            ProxyError::BodyTooLarge { .. } | ProxyError::RateLimited { .. } => 8,
+            ProxyError::Forbidden { .. } | ProxyError::ClientCert { .. } => 7,
+            ProxyError::Unauthorized { .. } => 16,
+            ProxyError::NoLocation { .. } => 12,
+            ProxyError::Connect { .. }
+            | ProxyError::Upstream { .. }
+            | ProxyError::Unreachable { .. }
+            | ProxyError::NoBackend { .. }
+            | ProxyError::NoSite { .. } => UNAVAILABLE,
+            ProxyError::BadRequest(_)
+            | ProxyError::BadPath(_)
+            | ProxyError::BadHost(_)
+            | ProxyError::RequestTimeout
+            | ProxyError::HeadersTooLarge(_)
+            | ProxyError::Misdirected { .. }
+            | ProxyError::Internal(_) => INTERNAL,
+        })
     }
 }
 

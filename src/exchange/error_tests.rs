@@ -52,3 +52,49 @@ fn faults_map_to_their_status_class() {
         );
     }
 }
+
+#[test]
+fn grpc_locations_get_a_grpc_status_for_every_failure_but_an_http1_client() {
+    let b = || BackendAddr::Tcp(([127, 0, 0, 1], 1).into());
+    let io = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    let cases = [
+        (
+            ProxyError::Connect {
+                backend: b(),
+                source: io(),
+            },
+            Some(14),
+        ),
+        (
+            ProxyError::Timeout {
+                backend: b(),
+                secs: 60,
+            },
+            Some(4),
+        ),
+        (
+            ProxyError::Deadline {
+                backend: b(),
+                after: std::time::Duration::from_millis(200),
+            },
+            Some(4),
+        ),
+        (
+            ProxyError::Unreachable {
+                host: "h".into(),
+                path: "/".into(),
+            },
+            Some(14),
+        ),
+        (ProxyError::BodyTooLarge { limit: 1 }, Some(8)),
+        (ProxyError::GrpcNeedsHttp2 { host: "h".into() }, None),
+    ];
+    for (err, code) in cases {
+        assert_eq!(err.grpc_status(), code, "{err}");
+    }
+    let http1 = ProxyError::GrpcNeedsHttp2 { host: "h".into() };
+    assert_eq!(
+        (http1.status(), http1.fault()),
+        (StatusCode::BAD_REQUEST, Fault::Client)
+    );
+}

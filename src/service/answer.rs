@@ -53,13 +53,15 @@ fn status_line(status: StatusCode) -> String {
     )
 }
 
-/// The one place a `ProxyError` becomes a response and a log line.
+/// The one place a `ProxyError` becomes a response and a log line. `grpc`: the request was
+/// routed to a `VIRTUAL_PROTO=grpc`/`grpcs` location, whose clients read a gRPC status.
 pub(super) fn answer_error(
     warnings: &LogThrottle,
     err: &ProxyError,
     host: &str,
     path: &str,
     backend: Option<&BackendAddr>,
+    grpc: bool,
 ) -> Response<ProxyBody> {
     let status = err.status();
     let backend = backend.map_or_else(|| "-".to_owned(), |b| b.to_string());
@@ -71,6 +73,13 @@ pub(super) fn answer_error(
                 tracing::warn!(host, path, backend, ?fault, suppressed, "{err}");
             }
         }
+    }
+    if grpc && let Some(code) = err.grpc_status() {
+        // The HTTP status it stands for, not `err` itself: that names backend addresses.
+        return grpc_status(
+            code,
+            &format!("dockside: {}", status_line(status).trim_end()),
+        );
     }
     let mut resp = text(status, status_line(status));
     match err {
@@ -87,6 +96,9 @@ pub(super) fn answer_error(
             *resp.body_mut() = exchange::full(format!("400 {}\n", refusal.text()));
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        ProxyError::GrpcNeedsHttp2 { .. } => {
+            *resp.body_mut() = exchange::full(format!("400 Bad Request: {err}\n"));
         }
         ProxyError::RateLimited { retry_after, .. } => {
             // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
@@ -131,6 +143,36 @@ pub(super) fn with_page(
     headers.remove(header::CONTENT_ENCODING);
 }
 
+/// A gRPC "trailers-only" answer: HTTP 200, `content-type: application/grpc`, and the status
+/// in the one header block that ends the stream (what a gRPC server sends for an error before
+/// any message; gRPC's HTTP/2 protocol spec). The message is percent-encoded as the spec asks.
+pub(super) fn grpc_status(code: u8, message: &str) -> Response<ProxyBody> {
+    let mut resp = Response::new(exchange::empty());
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", HeaderValue::from(u16::from(code)));
+    if let Ok(value) = HeaderValue::from_str(&grpc_percent_encode(message)) {
+        headers.insert("grpc-message", value);
+    }
+    resp
+}
+
+/// gRPC's `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.
+fn grpc_percent_encode(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for b in message.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 pub(super) fn text(status: StatusCode, body_text: impl Into<bytes::Bytes>) -> Response<ProxyBody> {
     let mut resp = Response::new(exchange::full(body_text));
     *resp.status_mut() = status;
@@ -156,4 +198,26 @@ pub(super) fn no_location(host: &str, path: &str) -> Failure {
         path: path.to_owned(),
     };
     (err, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_messages_are_percent_encoded() {
+        assert_eq!(grpc_percent_encode("502 Bad Gateway"), "502 Bad Gateway");
+        assert_eq!(grpc_percent_encode("100% ü\n"), "100%25 %C3%BC%0A");
+    }
+
+    #[test]
+    fn a_grpc_status_is_a_trailers_only_200() {
+        let resp = grpc_status(14, "dockside: 502 Bad Gateway");
+        assert_eq!(resp.status(), StatusCode::OK);
+        let h = resp.headers();
+        assert_eq!(h["content-type"], "application/grpc");
+        assert_eq!(h["grpc-status"], "14");
+        assert_eq!(h["grpc-message"], "dockside: 502 Bad Gateway");
+        assert!(http_body::Body::is_end_stream(resp.body()));
+    }
 }

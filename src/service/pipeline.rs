@@ -1,6 +1,6 @@
 //! The proxy service: one request through a readable sequence of small steps —
 //! ACME challenge → route lookup → HTTPS policy (redirect / not served / 421, HSTS) → location →
-//! body limit → header rewrite → forward (http | https | uwsgi). Errors become responses in
+//! body limit → header rewrite → forward (http | https | uwsgi | grpc). Errors become responses in
 //! one place (`answer_error`), with their status from `ProxyError::status()`.
 
 use std::sync::Arc;
@@ -55,7 +55,14 @@ pub async fn handle<B: ClientBody>(
     let (mut response, upstream, ours) = match routed {
         Ok((response, backend)) => (response, backend, false),
         Err((err, backend)) => (
-            answer_error(&state.warnings, &err, &host, uri.path(), backend.as_ref()),
+            answer_error(
+                &state.warnings,
+                &err,
+                &host,
+                uri.path(),
+                backend.as_ref(),
+                policy.grpc,
+            ),
             backend,
             true,
         ),
@@ -163,6 +170,7 @@ async fn route<B: ClientBody>(
         Action::Return(root) => return Ok((default_root(root), None)),
         Action::Forward(upstream) => upstream,
     };
+    applied.grpc = upstream.proto.is_grpc();
     let body_limit = body_limit(site, location);
     check_declared_length(body_limit, &req).map_err(|e| (e, None))?;
     let meta = request_meta(conn, host, body_limit, location, &path, &req);
@@ -194,6 +202,8 @@ struct Applied {
     server: Option<HeaderValue>,
     /// The site is served over HTTP/3 and this answer goes over TLS on TCP: add `alt-svc`.
     alt_svc: bool,
+    /// The location is `VIRTUAL_PROTO=grpc`/`grpcs`: its errors are answered as gRPC statuses.
+    grpc: bool,
 }
 
 impl Applied {

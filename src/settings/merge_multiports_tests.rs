@@ -218,7 +218,7 @@ fn a_routes_file_entry_serves_every_declared_host_and_path_from_its_backends() {
             "routes.toml site #1",
             &[(
                 "VIRTUAL_HOST_MULTIPORTS",
-                "a.tld:\n  /: {port: 9000}\n  /api/: {proto: https}\nb.tld:\n",
+                "a.tld:\n  /: {port: 9000}\n  /api/: {proto: https}\n  /rpc/: {proto: grpcs}\nb.tld:\n  /: {proto: grpc}\n",
             )],
         )
     };
@@ -238,7 +238,8 @@ fn a_routes_file_entry_serves_every_declared_host_and_path_from_its_backends() {
         [
             ("a.tld".into(), "/".into(), Proto::Http, one()),
             ("a.tld".into(), "/api/".into(), Proto::Https, one()),
-            ("b.tld".into(), "/".into(), Proto::Http, one()),
+            ("a.tld".into(), "/rpc/".into(), Proto::Grpcs, one()),
+            ("b.tld".into(), "/".into(), Proto::Grpc, one()),
         ]
     );
 }

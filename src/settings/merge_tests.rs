@@ -137,6 +137,19 @@ fn paths_split_locations_with_their_own_proto_and_dest() {
 }
 
 #[test]
+fn grpc_protos_come_from_the_container_environment() {
+    for (value, proto) in [("grpc", Proto::Grpc), ("grpcs", Proto::Grpcs)] {
+        let s = build(&[item(
+            "rpc",
+            1,
+            2,
+            &[("VIRTUAL_HOST", "a.tld"), ("VIRTUAL_PROTO", value)],
+        )]);
+        assert_eq!(s.sites[0].locations[0].proto, proto, "{value}");
+    }
+}
+
+#[test]
 fn unreachable_container_makes_a_site_without_backend_and_says_why() {
     let mut it = item("lonely", 1, 2, &[("VIRTUAL_HOST", "a.tld")]);
     it.reach = Reach::Unreachable("shares no network with dockside".into());

@@ -95,11 +95,13 @@ pub fn parse_proto(value: &str) -> Result<Proto, String> {
         "" | "http" => Ok(Proto::Http),
         "https" => Ok(Proto::Https),
         "uwsgi" => Ok(Proto::Uwsgi),
-        other @ ("fastcgi" | "grpc" | "grpcs") => Err(format!(
-            "VIRTUAL_PROTO={other:?} is not supported by dockside yet: use http, https or uwsgi"
+        "grpc" => Ok(Proto::Grpc),
+        "grpcs" => Ok(Proto::Grpcs),
+        other @ "fastcgi" => Err(format!(
+            "VIRTUAL_PROTO={other:?} is not supported by dockside yet: use http, https, uwsgi, grpc or grpcs"
         )),
         other => Err(format!(
-            "VIRTUAL_PROTO={other:?} is unknown: use http, https or uwsgi"
+            "VIRTUAL_PROTO={other:?} is unknown: use http, https, uwsgi, grpc or grpcs"
         )),
     }
 }

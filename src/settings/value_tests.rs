@@ -53,6 +53,8 @@ fn enums_parse_or_name_the_setting() {
     );
     assert!(parse_port("VIRTUAL_PORT", "0").is_err());
     assert_eq!(parse_proto(" uwsgi "), Ok(Proto::Uwsgi));
+    assert_eq!(parse_proto("grpc"), Ok(Proto::Grpc));
+    assert_eq!(parse_proto(" grpcs"), Ok(Proto::Grpcs));
     assert!(
         parse_proto("fastcgi")
             .unwrap_err()

@@ -1,8 +1,8 @@
 //! The one backend exchange: the rotation with down backends last, a refused connect marks
 //! its backend down and (for an idempotent request with an empty body) moves on to the next,
 //! the upstream timeout — the same for every protocol; only the last step differs: HTTP/1.1
-//! over the worker's pool (`pool`, also over TLS) or uwsgi (one connection per request, as
-//! uWSGI closes after each response).
+//! over the worker's pool (`pool`, also over TLS), uwsgi (one connection per request, as
+//! uWSGI closes after each response) or gRPC (HTTP/2, one multiplexed connection per backend).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 
+use super::grpc;
 use super::health::{DOWN_FOR, PassiveHealth};
 use super::pool::{Pool, SendError};
 use super::send_timeout;
@@ -32,6 +33,7 @@ pub struct Forwarder {
     health: Arc<PassiveHealth>,
     upstream_timeout: Duration,
     uwsgi: UwsgiOptions,
+    grpc: grpc::Conns,
 }
 
 /// A forwarded exchange: the response for the client and the backend that produced it.
@@ -56,6 +58,7 @@ impl Forwarder {
     ) -> anyhow::Result<Forwarder> {
         let tls = tls::client_config(verify_upstream_tls)?;
         Ok(Forwarder {
+            grpc: grpc::Conns::new(tls.clone(), limits.connect_timeout),
             pool: Pool::new(tls, limits.connect_timeout),
             health,
             upstream_timeout: limits.upstream_timeout,
@@ -77,8 +80,12 @@ impl Forwarder {
     ) -> Result<Forwarded, Failed> {
         let order = self.health.order(upstream.rotation(meta.conn.client.ip()));
         let (mut parts, mut body) = req.into_parts();
-        if upstream.proto != Proto::Uwsgi {
-            origin_form_http11(&mut parts);
+        match upstream.proto {
+            Proto::Http | Proto::Https => origin_form_http11(&mut parts),
+            Proto::Uwsgi => {}
+            Proto::Grpc | Proto::Grpcs => {
+                grpc::check_version(parts.version, meta).map_err(|e| (e, None))?;
+            }
         }
         let keep = retryable && order.len() > 1;
         let mut template = Some(parts);
@@ -101,6 +108,11 @@ impl Forwarder {
                 Proto::Http => self.send(req, meta, &backend.addr, false, upgrade).await,
                 Proto::Https => self.send(req, meta, &backend.addr, true, upgrade).await,
                 Proto::Uwsgi => uwsgi::forward(req, meta, &backend.addr, &self.uwsgi).await,
+                Proto::Grpc | Proto::Grpcs => {
+                    let tls = upstream.proto == Proto::Grpcs;
+                    let read = meta.timeouts.read.unwrap_or(self.upstream_timeout);
+                    grpc::forward(&self.grpc, req, meta, &backend.addr, tls, read).await
+                }
             };
             match sent {
                 Ok(mut response) => {
@@ -207,7 +219,7 @@ fn clone_parts(parts: &http::request::Parts) -> http::request::Parts {
 /// Maps a send failure to who is at fault: connect failures (refused, timed out, DNS, TLS
 /// handshake) are `Connect`; a body over `CLIENT_MAX_BODY_SIZE` is the client's; the rest broke
 /// the exchange.
-fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
+pub(super) fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
     let err = match err {
         SendError::Connect(source) => {
             return ProxyError::Connect {

@@ -10,6 +10,7 @@ pub mod acme;
 pub mod backend;
 pub mod docker;
 pub mod h3;
+pub mod grpc;
 pub mod https;
 pub mod image;
 pub mod load;

@@ -1,0 +1,154 @@
+//! One worker's HTTP/2 connections to gRPC backends: one multiplexed connection per backend
+//! (and per plain/TLS), shared by every call of the worker and replaced when it closes. Each
+//! connection is driven by a task of its own, since many calls use it at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http2::{self, SendRequest};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::exchange::ProxyBody;
+use crate::model::BackendAddr;
+use crate::upstream::pool::SendError;
+
+/// Plain and TLS connections to the same address are different connections.
+type Key = (BackendAddr, bool);
+
+/// The connections of one worker.
+pub struct Conns {
+    open: Mutex<HashMap<Key, SendRequest<ProxyBody>>>,
+    tls: tokio_rustls::TlsConnector,
+    connect_timeout: Duration,
+}
+
+impl Conns {
+    /// `tls`: the upstream client config (verification as for `https`); ALPN `h2` is set here.
+    pub fn new(mut tls: rustls::ClientConfig, connect_timeout: Duration) -> Conns {
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        Conns {
+            open: Mutex::new(HashMap::new()),
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            connect_timeout,
+        }
+    }
+
+    /// Sends `req` on the backend's connection, opening one when there is none or it closed.
+    /// A request the closing connection refused before sending goes once more on a new one.
+    pub async fn send(
+        &self,
+        req: Request<ProxyBody>,
+        backend: &BackendAddr,
+        tls: bool,
+        connect_limit: Option<Duration>,
+    ) -> Result<Response<Incoming>, SendError> {
+        let key = (backend.clone(), tls);
+        let mut sender = match self.open(&key) {
+            Some(sender) => sender,
+            None => self.connect(key.clone(), connect_limit).await?,
+        };
+        let mut err = match sender.try_send_request(req).await {
+            Ok(resp) => return Ok(resp),
+            Err(err) => err,
+        };
+        match err.take_message() {
+            Some(req) => {
+                let mut sender = self.connect(key, connect_limit).await?;
+                sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| SendError::Exchange(Box::new(e)))
+            }
+            None => Err(SendError::Exchange(Box::new(err.into_error()))),
+        }
+    }
+
+    /// The open connection to `key`, if it is still usable.
+    fn open(&self, key: &Key) -> Option<SendRequest<ProxyBody>> {
+        let open = self.lock();
+        open.get(key).filter(|s| !s.is_closed()).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, SendRequest<ProxyBody>>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new connection (TCP with nodelay, TLS with ALPN `h2` for `grpcs`), its HTTP/2
+    /// handshake, and its driver task; it replaces the one kept for `key`.
+    async fn connect(
+        &self,
+        key: Key,
+        limit: Option<Duration>,
+    ) -> Result<SendRequest<ProxyBody>, SendError> {
+        let limit = limit.unwrap_or(self.connect_timeout);
+        let sender = match tokio::time::timeout(limit, self.dial(&key.0, key.1)).await {
+            Ok(result) => result.map_err(SendError::Connect)?,
+            Err(_) => {
+                return Err(SendError::Connect(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("connect timed out after {}s", limit.as_secs()),
+                )));
+            }
+        };
+        self.lock().insert(key, sender.clone());
+        Ok(sender)
+    }
+
+    async fn dial(
+        &self,
+        backend: &BackendAddr,
+        tls: bool,
+    ) -> std::io::Result<SendRequest<ProxyBody>> {
+        let (stream, name) = match backend {
+            BackendAddr::Tcp(addr) => (
+                TcpStream::connect(addr).await?,
+                ServerName::IpAddress(addr.ip().into()),
+            ),
+            BackendAddr::Name { host, port } => {
+                let name = ServerName::try_from(host.clone())
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                (TcpStream::connect((host.as_str(), *port)).await?, name)
+            }
+            BackendAddr::Unix(path) if !tls => {
+                return handshake(UnixStream::connect(path).await?).await;
+            }
+            BackendAddr::Unix(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "VIRTUAL_PROTO=grpcs needs a TCP backend, not a unix socket",
+                ));
+            }
+        };
+        stream.set_nodelay(true)?;
+        if tls {
+            handshake(self.tls.connect(name, stream).await?).await
+        } else {
+            handshake(stream).await
+        }
+    }
+}
+
+/// hyper's HTTP/2 client handshake over `io`; the connection runs as a task until every
+/// sender is gone or the backend closes it.
+async fn handshake<I>(io: I) -> std::io::Result<SendRequest<ProxyBody>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!("gRPC upstream connection ended: {e}");
+        }
+    });
+    Ok(sender)
+}

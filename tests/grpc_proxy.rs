@@ -1,0 +1,213 @@
+//! `VIRTUAL_PROTO=grpc` / `grpcs` end to end: dockside in-process (h2c on its HTTP port, h2
+//! over TLS on its HTTPS port) in front of a real grpcio server (`tests/apps/grpc_server.py`),
+//! called by the real grpcio client (`tests/apps/grpc_client.py`), curl and a raw hyper h2c
+//! client where the test needs to see exactly what dockside answered.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use common::grpc::{GrpcServer, calls, frame, grpc_site};
+use common::tls::Pki;
+use common::{Dockside, WAIT, curl, dead_addr};
+use dockside::model::Proto;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::json;
+
+const HOST: &str = "app.test";
+
+/// Dockside with HTTPS (a certificate for `HOST` signed by `pki`'s CA) routing `HOST` to
+/// `backend` with `proto`.
+async fn proxy(pki: &Pki, proto: Proto, backend: SocketAddr) -> Dockside {
+    pki.install(HOST, HOST, &[HOST]);
+    let certs = pki.certs();
+    let d = Dockside::start(|cfg| {
+        cfg.https = Some("127.0.0.1:0".parse().unwrap());
+        cfg.certs_dir = certs;
+    })
+    .await;
+    // The combiner publishes its (empty) first state from a task: a publish before it runs is
+    // overwritten (as in `common::uwsgi::proxy::start`).
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    d.publish(vec![grpc_site(HOST, proto, backend)]).await;
+    d
+}
+
+fn https_addr(d: &Dockside) -> SocketAddr {
+    d.running.https_addr.expect("HTTPS listener")
+}
+
+/// The calls every transport must carry unchanged.
+fn the_calls() -> serde_json::Value {
+    json!([
+        {"method": "Unary", "requests": ["hello"]},
+        {"method": "Count", "kind": "server_stream", "requests": ["4"]},
+        {"method": "Join", "kind": "client_stream", "requests": ["a", "bb", "ccc"]},
+        {"method": "Fail"},
+        {"method": "Meta"},
+    ])
+}
+
+fn check_the_calls(results: &[serde_json::Value], via: &str) {
+    let ok = |i: usize, responses: serde_json::Value| {
+        assert_eq!(results[i]["code"], "OK", "{via} call {i}: {}", results[i]);
+        assert_eq!(results[i]["responses"], responses, "{via} call {i}");
+    };
+    ok(0, json!(["echo:hello"]));
+    ok(1, json!(["0", "1", "2", "3"]));
+    ok(2, json!(["a,bb,ccc"]));
+    // The backend's status, message and binary details trailer arrive intact.
+    let fail = &results[3];
+    assert_eq!(fail["code"], "INVALID_ARGUMENT", "{via}: {fail}");
+    assert_eq!(fail["details"], "bad argument: \u{fc}", "{via}: {fail}");
+    assert_eq!(
+        fail["trailing"]["grpc-status-details-bin"], "08031203626164",
+        "{via}: {fail}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(results[4]["responses"][0].as_str().unwrap()).unwrap();
+    assert_eq!(meta["x-real-ip"], "127.0.0.1", "{via}: {meta}");
+}
+
+#[tokio::test]
+async fn unary_streaming_and_error_calls_pass_over_h2c_and_tls() {
+    let server = GrpcServer::start(None);
+    let pki = Pki::new();
+    let d = proxy(&pki, Proto::Grpc, server.addr).await;
+    let h2c = calls(d.addr, HOST, None, the_calls()).await;
+    check_the_calls(&h2c, "h2c");
+    let tls = calls(https_addr(&d), HOST, Some(&pki.ca_pem()), the_calls()).await;
+    check_the_calls(&tls, "h2 over TLS");
+}
+
+#[tokio::test]
+async fn grpcs_reaches_a_tls_backend_over_h2() {
+    let pki = Pki::new();
+    let leaf = pki.leaf("backend", &["127.0.0.1"], &rcgen::PKCS_ECDSA_P256_SHA256);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("b.crt"), dir.path().join("b.key"));
+    std::fs::write(&cert, &leaf.chain).unwrap();
+    std::fs::write(&key, &leaf.key).unwrap();
+    let server = GrpcServer::start(Some((&cert, &key)));
+    let d = proxy(&pki, Proto::Grpcs, server.addr).await;
+    let results = calls(d.addr, HOST, None, the_calls()).await;
+    check_the_calls(&results, "grpcs backend");
+    // The same backend as `grpc` (h2c) cannot work: that proves the TLS hop was used.
+    d.publish(vec![grpc_site(HOST, Proto::Grpc, server.addr)])
+        .await;
+    let plain = calls(d.addr, HOST, None, json!([{"method": "Unary"}])).await;
+    assert_eq!(plain[0]["code"], "UNAVAILABLE", "{}", plain[0]);
+}
+
+#[tokio::test]
+async fn a_backend_that_is_down_is_unavailable_not_an_html_502() {
+    let pki = Pki::new();
+    let d = proxy(&pki, Proto::Grpc, dead_addr()).await;
+    for (target, ca) in [(d.addr, None), (https_addr(&d), Some(pki.ca_pem()))] {
+        let results = calls(target, HOST, ca.as_deref(), json!([{"method": "Unary"}])).await;
+        assert_eq!(results[0]["code"], "UNAVAILABLE", "{}", results[0]);
+        assert_eq!(
+            results[0]["details"], "dockside: 502 Bad Gateway",
+            "{}",
+            results[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_handler_is_deadline_exceeded() {
+    let server = GrpcServer::start(None);
+    let pki = Pki::new();
+    let d = proxy(&pki, Proto::Grpc, server.addr).await;
+    let slow =
+        json!([{"method": "Slow", "timeout": 0.3}, {"method": "Unary", "requests": ["after"]}]);
+    let results = calls(d.addr, HOST, None, slow).await;
+    assert_eq!(results[0]["code"], "DEADLINE_EXCEEDED", "{}", results[0]);
+    assert_eq!(results[1]["responses"], json!(["echo:after"]));
+}
+
+/// A raw h2c call (no client-side deadline) to dockside, whose response head and trailers the
+/// test reads itself.
+async fn raw_call(d: &Dockside, path: &str, headers: &[(&str, &str)]) -> http::HeaderMap {
+    let tcp = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::post(format!("http://{HOST}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let req = req.body(Full::new(Bytes::from(frame(b"x")))).unwrap();
+    let resp = tokio::time::timeout(WAIT, send.send_request(req))
+        .await
+        .expect("dockside answers within WAIT")
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (parts, body) = resp.into_parts();
+    let collected = tokio::time::timeout(WAIT, body.collect())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut all = parts.headers;
+    all.extend(collected.trailers().cloned().unwrap_or_default());
+    all
+}
+
+#[tokio::test]
+async fn dockside_answers_deadline_exceeded_when_the_calls_grpc_timeout_passes() {
+    // A backend that accepts the connection and never answers: only dockside's deadline ends
+    // the call (the client sets none of its own).
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let pki = Pki::new();
+    let d = proxy(&pki, Proto::Grpc, addr).await;
+    let got = raw_call(&d, "/test.Echo/Unary", &[("grpc-timeout", "200m")]).await;
+    assert_eq!(got["content-type"], "application/grpc");
+    assert_eq!(got["grpc-status"], "4", "{got:?}");
+    assert_eq!(
+        got["grpc-message"], "dockside: 504 Gateway Timeout",
+        "{got:?}"
+    );
+    hold.abort();
+}
+
+#[tokio::test]
+async fn an_http1_client_gets_a_clear_400() {
+    let server = GrpcServer::start(None);
+    let pki = Pki::new();
+    let d = proxy(&pki, Proto::Grpc, server.addr).await;
+    let url = format!("http://{HOST}:{}/test.Echo/Unary", d.addr.port());
+    let resolve = format!("{HOST}:{}:127.0.0.1", d.addr.port());
+    let out = tokio::task::spawn_blocking(move || {
+        curl(&[
+            "--http1.1",
+            "--resolve",
+            &resolve,
+            "-H",
+            "content-type: application/grpc",
+            "--data-binary",
+            "x",
+            "-w",
+            "\n%{http_code}",
+            &url,
+        ])
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n400"), "{text}");
+    assert!(text.contains("gRPC") && text.contains("HTTP/2"), "{text}");
+}
