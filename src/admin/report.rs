@@ -6,8 +6,7 @@ use std::fmt::Write;
 
 use crate::live::Snapshot;
 use crate::model::{
-    Backend, Balance, DesiredState, Health, HttpsMethod, Proto, Reach, Severity, SourceItem,
-    VerifyClient,
+    Backend, Balance, DesiredState, Health, HttpsMethod, Reach, Severity, SourceItem, VerifyClient,
 };
 use crate::policy::{Policy, ResponseHeaderOp};
 use crate::routing::{Action, RouteTable};
@@ -47,16 +46,16 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
             };
             match &loc.action {
                 Action::Forward(up) => {
-                    let proto = match up.proto {
-                        Proto::Http => "http",
-                        Proto::Https => "https",
-                        Proto::Uwsgi => "uwsgi",
-                    };
+                    let proto = up.proto.as_str();
                     let balance = match up.balance {
                         Balance::RoundRobin => String::new(),
                         mode => format!("  loadbalance: {mode}"),
                     };
-                    let _ = writeln!(out, "  {}{dest}  {proto}{balance}", loc.raw_path);
+                    let root = match &up.root {
+                        Some(root) => format!("  VIRTUAL_ROOT={root}"),
+                        None => String::new(),
+                    };
+                    let _ = writeln!(out, "  {}{dest}  {proto}{root}{balance}", loc.raw_path);
                     if up.backends.is_empty() && up.excluded.is_empty() {
                         let _ = writeln!(
                             out,

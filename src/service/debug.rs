@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{AcmeChallengeLocation, HttpsMethod, Proto, ServerTokens};
+use crate::model::{AcmeChallengeLocation, HttpsMethod, ServerTokens};
 use crate::routing::{Action, HostPattern, SiteDefaults, SiteRoute};
 
 /// The path nginx-proxy's `location /nginx-proxy-debug` matches (a prefix, as in nginx).
@@ -273,11 +273,7 @@ fn paths<'a>(site: &'a SiteRoute, name: &str) -> BTreeMap<&'a str, Path<'a>> {
                 loadbalance: "",
                 network_tag: if internal { "internal" } else { "external" },
                 ports,
-                proto: match up.proto {
-                    Proto::Http => "http",
-                    Proto::Https => "https",
-                    Proto::Uwsgi => "uwsgi",
-                },
+                proto: up.proto.as_str(),
                 upstream,
             };
             Some((loc.raw_path.as_str(), path))

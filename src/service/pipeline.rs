@@ -395,10 +395,11 @@ fn rewrite(
     let mut body = incoming
         .map_err(|e| Box::new(ClientBodyError(e)) as BoxError)
         .boxed();
-    // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
+    // uwsgi and FastCGI enforce the limit themselves (they must answer 413 before spooling an
+    // unknown length).
     if let Some(limit) = meta
         .body_limit
-        .filter(|_| hop.upstream.proto != Proto::Uwsgi)
+        .filter(|_| matches!(hop.upstream.proto, Proto::Http | Proto::Https))
     {
         body = exchange::limited(body, limit);
     }

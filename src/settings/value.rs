@@ -95,13 +95,26 @@ pub fn parse_proto(value: &str) -> Result<Proto, String> {
         "" | "http" => Ok(Proto::Http),
         "https" => Ok(Proto::Https),
         "uwsgi" => Ok(Proto::Uwsgi),
-        other @ ("fastcgi" | "grpc" | "grpcs") => Err(format!(
-            "VIRTUAL_PROTO={other:?} is not supported by dockside yet: use http, https or uwsgi"
+        "fastcgi" => Ok(Proto::Fastcgi),
+        other @ ("grpc" | "grpcs") => Err(format!(
+            "VIRTUAL_PROTO={other:?} is not supported by dockside yet: use http, https, uwsgi or fastcgi"
         )),
         other => Err(format!(
-            "VIRTUAL_PROTO={other:?} is unknown: use http, https or uwsgi"
+            "VIRTUAL_PROTO={other:?} is unknown: use http, https, uwsgi or fastcgi"
         )),
     }
+}
+
+/// `VIRTUAL_ROOT`: an absolute path inside the FastCGI container, sent as `DOCUMENT_ROOT`.
+pub fn parse_root(value: &str) -> Result<&str, String> {
+    let root = value.trim();
+    if !root.starts_with('/') || root.chars().any(char::is_control) {
+        return Err(format!(
+            "VIRTUAL_ROOT={value:?} is not an absolute path: use the document root inside the \
+             PHP container, e.g. /var/www/public"
+        ));
+    }
+    Ok(root)
 }
 
 /// `com.github.nginx-proxy.nginx-proxy.keepalive`: `auto`, a number, or `disabled`.

@@ -1,8 +1,8 @@
 //! The one backend exchange: the rotation with down backends last, a refused connect marks
 //! its backend down and (for an idempotent request with an empty body) moves on to the next,
 //! the upstream timeout — the same for every protocol; only the last step differs: HTTP/1.1
-//! over the worker's pool (`pool`, also over TLS) or uwsgi (one connection per request, as
-//! uWSGI closes after each response).
+//! over the worker's pool (`pool`, also over TLS), uwsgi (one connection per request, as
+//! uWSGI closes after each response) or FastCGI (kept connections in a pool of its own).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 
+use super::fastcgi;
 use super::health::{DOWN_FOR, PassiveHealth};
 use super::pool::{Pool, SendError};
 use super::send_timeout;
@@ -32,6 +33,8 @@ pub struct Forwarder {
     health: Arc<PassiveHealth>,
     upstream_timeout: Duration,
     uwsgi: UwsgiOptions,
+    /// Idle FastCGI keep-alive connections of this worker.
+    fastcgi: fastcgi::Pool,
 }
 
 /// A forwarded exchange: the response for the client and the backend that produced it.
@@ -60,6 +63,7 @@ impl Forwarder {
             health,
             upstream_timeout: limits.upstream_timeout,
             uwsgi,
+            fastcgi: fastcgi::Pool::default(),
         })
     }
 
@@ -77,7 +81,7 @@ impl Forwarder {
     ) -> Result<Forwarded, Failed> {
         let order = self.health.order(upstream.rotation(meta.conn.client.ip()));
         let (mut parts, mut body) = req.into_parts();
-        if upstream.proto != Proto::Uwsgi {
+        if matches!(upstream.proto, Proto::Http | Proto::Https) {
             origin_form_http11(&mut parts);
         }
         let keep = retryable && order.len() > 1;
@@ -101,6 +105,17 @@ impl Forwarder {
                 Proto::Http => self.send(req, meta, &backend.addr, false, upgrade).await,
                 Proto::Https => self.send(req, meta, &backend.addr, true, upgrade).await,
                 Proto::Uwsgi => uwsgi::forward(req, meta, &backend.addr, &self.uwsgi).await,
+                Proto::Fastcgi => {
+                    let target = fastcgi::Target {
+                        addr: &backend.addr,
+                        root: upstream
+                            .root
+                            .as_deref()
+                            .unwrap_or(crate::model::DEFAULT_VIRTUAL_ROOT),
+                        keepalive: upstream.keepalive,
+                    };
+                    fastcgi::forward(req, meta, target, &self.uwsgi, &self.fastcgi).await
+                }
             };
             match sent {
                 Ok(mut response) => {

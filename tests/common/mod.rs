@@ -9,6 +9,7 @@
 pub mod acme;
 pub mod backend;
 pub mod docker;
+pub mod fastcgi;
 pub mod https;
 pub mod image;
 pub mod load;
