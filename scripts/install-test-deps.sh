@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the test suite drives for real: curl/openssl clients, uWSGI, Pebble,
+# Installs what the test suite drives for real: curl/openssl clients, uWSGI, PHP-FPM, Pebble,
 # busybox-static (backend images), htpasswd, grpcio, nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
 set -euo pipefail
 need=()
@@ -17,6 +17,8 @@ have python3 || need+=(python3)
 have file || need+=(file)
 # tests/common/policy.rs: basic-auth hashes (bcrypt, {SHA}) made by the real htpasswd
 have htpasswd || need+=(apache2-utils)
+# tests/fastcgi_proxy.rs, scripts/bench-fastcgi.sh: a real PHP-FPM (php-fpm8.2 on Debian 12)
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
 # tests/deploy_image.rs: `docker-compose config` on deploy/*.yml
 have docker-compose || need+=(docker-compose)
 if [ ${#need[@]} -eq 0 ]; then

@@ -59,6 +59,10 @@ pub struct Site {
     /// `com.github.nginx-proxy.nginx-proxy.ssl_verify_client`: how a client certificate is asked
     /// for when the certificate directory has a CA file for this site (`None`: `on`).
     pub ssl_verify_client: Option<VerifyClient>,
+    /// `VIRTUAL_ROOT`: the document root inside the FastCGI container (`SCRIPT_FILENAME` is
+    /// this plus the path); `None`: [`DEFAULT_VIRTUAL_ROOT`]. Per host: the oldest container
+    /// of the host that sets it wins.
+    pub root: Option<String>,
     /// The server-level policy (`vhost.d/<host>`, `conf.d`): for answers no location gives.
     pub policy: Policy,
     /// Names of the containers / routes-file entries that define this site (oldest first).
@@ -128,6 +132,9 @@ pub enum Proto {
     Grpc,
     /// gRPC over TLS with ALPN `h2` (nginx's `grpc_pass grpcs://`); unverified like `Https`.
     Grpcs,
+    /// PHP-FPM and other FastCGI responders (`VIRTUAL_PROTO=fastcgi`), scripts under the
+    /// site's `VIRTUAL_ROOT`.
+    Fastcgi,
 }
 
 impl Proto {
@@ -139,6 +146,7 @@ impl Proto {
             Proto::Uwsgi => "uwsgi",
             Proto::Grpc => "grpc",
             Proto::Grpcs => "grpcs",
+            Proto::Fastcgi => "fastcgi",
         }
     }
 
@@ -147,6 +155,9 @@ impl Proto {
         matches!(self, Proto::Grpc | Proto::Grpcs)
     }
 }
+
+/// nginx-proxy's `VIRTUAL_ROOT` default: the document root inside the PHP container.
+pub const DEFAULT_VIRTUAL_ROOT: &str = "/var/www/public";
 
 /// One server of an upstream: one per container (nginx-proxy §1.6.3) or routes-file address.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

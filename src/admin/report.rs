@@ -51,7 +51,11 @@ pub fn render(state: &DesiredState, table: &RouteTable) -> String {
                         Balance::RoundRobin => String::new(),
                         mode => format!("  loadbalance: {mode}"),
                     };
-                    let _ = writeln!(out, "  {}{dest}  {proto}{balance}", loc.raw_path);
+                    let root = match &up.root {
+                        Some(root) => format!("  VIRTUAL_ROOT={root}"),
+                        None => String::new(),
+                    };
+                    let _ = writeln!(out, "  {}{dest}  {proto}{root}{balance}", loc.raw_path);
                     if up.backends.is_empty() && up.excluded.is_empty() {
                         let _ = writeln!(
                             out,

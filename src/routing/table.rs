@@ -177,7 +177,8 @@ impl SiteRoute {
                 action: Action::Forward(Arc::new(
                     Upstream::new(loc.proto, loc.backends.clone(), loc.keepalive)
                         .balanced(loc.balance)
-                        .keeping_counts(before),
+                        .keeping_counts(before)
+                        .rooted(site.root.as_deref()),
                 )),
                 policy: compile(&loc.policy, &site.host, &loc.path, reuse)?,
             });

@@ -18,6 +18,9 @@ pub struct Upstream {
     pub excluded: Vec<Backend>,
     pub keepalive: bool,
     pub balance: Balance,
+    /// `VIRTUAL_ROOT` of the site, for a FastCGI location (`DOCUMENT_ROOT`, the start of
+    /// `SCRIPT_FILENAME`); `None` for the other protocols.
+    pub root: Option<Arc<str>>,
     cursor: AtomicUsize,
     /// Each backend's rendezvous key, for the client-hash modes (empty otherwise).
     keys: Box<[u64]>,
@@ -37,10 +40,22 @@ impl Upstream {
             excluded,
             keepalive,
             balance: Balance::RoundRobin,
+            root: None,
             cursor: AtomicUsize::new(0),
             keys: Box::default(),
             in_flight: None,
         }
+    }
+
+    /// The same upstream with the site's `VIRTUAL_ROOT` (`None`: nginx-proxy's default), kept
+    /// only for a FastCGI location.
+    pub fn rooted(mut self, root: Option<&str>) -> Upstream {
+        if self.proto == Proto::Fastcgi {
+            self.root = Some(Arc::from(
+                root.unwrap_or(crate::model::DEFAULT_VIRTUAL_ROOT),
+            ));
+        }
+        self
     }
 
     /// The same upstream picking its backends by `balance`, with the state that mode reads.

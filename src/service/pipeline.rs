@@ -424,10 +424,11 @@ fn rewrite<B: ClientBody>(
         }
     }
     let mut body = incoming.into_proxy();
-    // uwsgi enforces the limit itself (it must answer 413 before spooling an unknown length).
+    // uwsgi and FastCGI enforce the limit themselves (they must answer 413 before spooling an
+    // unknown length).
     if let Some(limit) = meta
         .body_limit
-        .filter(|_| hop.upstream.proto != Proto::Uwsgi)
+        .filter(|_| !matches!(hop.upstream.proto, Proto::Uwsgi | Proto::Fastcgi))
     {
         body = exchange::limited(body, limit);
     }

@@ -8,7 +8,8 @@ use super::multiports;
 use super::names::*;
 use super::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_port,
-    parse_proto, parse_redirect_status, parse_server_tokens, parse_size, parse_verify_client,
+    parse_proto, parse_redirect_status, parse_root, parse_server_tokens, parse_size,
+    parse_verify_client,
 };
 use crate::model::{Backend, BackendAddr, Health, Reach, SourceItem};
 use crate::routing::{HostPattern, PathPattern};
@@ -237,6 +238,7 @@ fn validate_host_setting(name: &str, v: &str) -> Result<(), String> {
         CLIENT_MAX_BODY_SIZE => parse_size(name, v).map(drop),
         LABEL_NON_GET_REDIRECT => parse_redirect_status(name, v).map(drop),
         LABEL_SSL_VERIFY_CLIENT => parse_verify_client(name, v).map(drop),
+        VIRTUAL_ROOT => parse_root(v).map(drop),
         CERT_NAME if v.contains('/') => Err(format!(
             "{name}={v:?} must be a file name in the certificate directory, not a path"
         )),

@@ -9,7 +9,7 @@ use super::names::*;
 use super::nginx::{self, NginxFiles};
 use super::value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_keepalive, parse_loadbalance,
-    parse_port, parse_proto, parse_redirect_status, parse_server_tokens, parse_size,
+    parse_port, parse_proto, parse_redirect_status, parse_root, parse_server_tokens, parse_size,
     parse_verify_client,
 };
 use crate::model::{
@@ -309,6 +309,7 @@ fn site(host: String, acc: HostAcc) -> Site {
             .and_then(|v| parse_port(EXTERNAL_HTTPS_PORT, v).ok()),
         server_tokens: s(SERVER_TOKENS).and_then(|v| parse_server_tokens(v).ok()),
         debug_endpoint: bool_of(LABEL_DEBUG_ENDPOINT),
+        root: s(VIRTUAL_ROOT).and_then(|v| parse_root(v).ok().map(str::to_owned)),
         policy: Default::default(),
         sources: acc.sources,
     };

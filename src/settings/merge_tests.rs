@@ -303,3 +303,64 @@ fn http3_label_is_per_host_and_overrides_enable_http3() {
     assert_eq!(routed(false), (true, false, false, true));
     assert_eq!(routed(true), (true, false, true, true));
 }
+
+#[test]
+fn fastcgi_root_is_per_host_and_the_oldest_container_wins() {
+    let php = |name, created, octet, root: &str| {
+        let mut vars = vec![("VIRTUAL_HOST", "php.tld"), ("VIRTUAL_PROTO", "fastcgi")];
+        if !root.is_empty() {
+            vars.push(("VIRTUAL_ROOT", root));
+        }
+        item(name, created, octet, &vars)
+    };
+    let s = build(&[
+        php("young", 20, 3, "/app/public"),
+        php("old", 10, 2, "/var/www/html"),
+        php("plain", 5, 4, ""),
+    ]);
+    let site = &s.sites[0];
+    assert_eq!(
+        site.root.as_deref(),
+        Some("/var/www/html"),
+        "oldest that sets it"
+    );
+    assert_eq!(site.locations[0].proto, Proto::Fastcgi);
+    assert_eq!(site.locations[0].backends.len(), 3);
+    assert!(
+        s.skipped.iter().any(|k| k.source == "young"
+            && k.reason.contains("VIRTUAL_ROOT conflict on host php.tld")
+            && k.reason.contains("old (oldest)")),
+        "{:?}",
+        s.skipped
+    );
+    // Unset everywhere: the default applies later (`None` here).
+    let s = build(&[php("only", 1, 2, "")]);
+    assert_eq!(s.sites[0].root, None);
+    // A bad root drops that container, named with the setting.
+    let s = build(&[php("bad", 1, 2, "relative")]);
+    assert!(s.sites.is_empty());
+    assert!(s.skipped[0].reason.contains("VIRTUAL_ROOT=\"relative\""));
+}
+
+#[test]
+fn multiports_proto_fastcgi_takes_the_containers_root() {
+    let s = build(&[item(
+        "fpm",
+        1,
+        2,
+        &[
+            (
+                "VIRTUAL_HOST_MULTIPORTS",
+                r#"{"php.tld": {"/": {"port": 9000, "proto": "fastcgi"}}}"#,
+            ),
+            ("VIRTUAL_ROOT", "/srv/public"),
+        ],
+    )]);
+    let site = &s.sites[0];
+    assert_eq!(site.locations[0].proto, Proto::Fastcgi);
+    assert_eq!(site.root.as_deref(), Some("/srv/public"));
+    assert!(matches!(
+        &site.locations[0].backends[0].addr,
+        BackendAddr::Tcp(a) if a.port() == 9000
+    ));
+}

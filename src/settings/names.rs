@@ -6,6 +6,7 @@ pub const VIRTUAL_PORT: &str = "VIRTUAL_PORT";
 pub const VIRTUAL_PROTO: &str = "VIRTUAL_PROTO";
 pub const VIRTUAL_PATH: &str = "VIRTUAL_PATH";
 pub const VIRTUAL_DEST: &str = "VIRTUAL_DEST";
+pub const VIRTUAL_ROOT: &str = "VIRTUAL_ROOT";
 pub const VIRTUAL_HOST_MULTIPORTS: &str = "VIRTUAL_HOST_MULTIPORTS";
 pub const HTTPS_METHOD: &str = "HTTPS_METHOD";
 pub const HSTS: &str = "HSTS";
@@ -68,6 +69,7 @@ pub const HOST_SETTINGS: &[&str] = &[
     EXTERNAL_HTTPS_PORT,
     SERVER_TOKENS,
     LABEL_SSL_VERIFY_CLIENT,
+    VIRTUAL_ROOT,
 ];
 
 /// Site-policy settings (issue 14), per path like nginx-proxy's `<host>_<sha1(path)>` files;

@@ -97,13 +97,23 @@ pub fn parse_proto(value: &str) -> Result<Proto, String> {
         "uwsgi" => Ok(Proto::Uwsgi),
         "grpc" => Ok(Proto::Grpc),
         "grpcs" => Ok(Proto::Grpcs),
-        other @ "fastcgi" => Err(format!(
-            "VIRTUAL_PROTO={other:?} is not supported by dockside yet: use http, https, uwsgi, grpc or grpcs"
-        )),
+        "fastcgi" => Ok(Proto::Fastcgi),
         other => Err(format!(
-            "VIRTUAL_PROTO={other:?} is unknown: use http, https, uwsgi, grpc or grpcs"
+            "VIRTUAL_PROTO={other:?} is unknown: use http, https, uwsgi, fastcgi, grpc or grpcs"
         )),
     }
+}
+
+/// `VIRTUAL_ROOT`: an absolute path inside the FastCGI container, sent as `DOCUMENT_ROOT`.
+pub fn parse_root(value: &str) -> Result<&str, String> {
+    let root = value.trim();
+    if !root.starts_with('/') || root.chars().any(char::is_control) {
+        return Err(format!(
+            "VIRTUAL_ROOT={value:?} is not an absolute path: use the document root inside the \
+             PHP container, e.g. /var/www/public"
+        ));
+    }
+    Ok(root)
 }
 
 /// `com.github.nginx-proxy.nginx-proxy.keepalive`: `auto`, a number, or `disabled`.

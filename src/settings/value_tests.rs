@@ -55,11 +55,15 @@ fn enums_parse_or_name_the_setting() {
     assert_eq!(parse_proto(" uwsgi "), Ok(Proto::Uwsgi));
     assert_eq!(parse_proto("grpc"), Ok(Proto::Grpc));
     assert_eq!(parse_proto(" grpcs"), Ok(Proto::Grpcs));
-    assert!(
-        parse_proto("fastcgi")
-            .unwrap_err()
-            .contains("not supported")
-    );
+    assert_eq!(parse_proto("fastcgi"), Ok(Proto::Fastcgi));
+    assert_eq!(parse_root(" /srv/app/public "), Ok("/srv/app/public"));
+    for bad in ["", "var/www", "/srv/\napp"] {
+        let err = parse_root(bad).unwrap_err();
+        assert!(
+            err.contains("VIRTUAL_ROOT") && err.contains("absolute"),
+            "{err}"
+        );
+    }
     assert!(parse_proto("gopher").unwrap_err().contains("unknown"));
     assert_eq!(parse_keepalive("K", "disabled"), Ok(false));
     assert_eq!(parse_keepalive("K", "16"), Ok(true));

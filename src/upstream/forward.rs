@@ -2,7 +2,8 @@
 //! its backend down and (for an idempotent request with an empty body) moves on to the next,
 //! the upstream timeout — the same for every protocol; only the last step differs: HTTP/1.1
 //! over the worker's pool (`pool`, also over TLS), uwsgi (one connection per request, as
-//! uWSGI closes after each response) or gRPC (HTTP/2, one multiplexed connection per backend).
+//! uWSGI closes after each response), FastCGI (kept connections in a pool of its own) or gRPC
+//! (HTTP/2, one multiplexed connection per backend).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 
+use super::fastcgi;
 use super::grpc;
 use super::health::{DOWN_FOR, PassiveHealth};
 use super::pool::{Pool, SendError};
@@ -33,6 +35,8 @@ pub struct Forwarder {
     health: Arc<PassiveHealth>,
     upstream_timeout: Duration,
     uwsgi: UwsgiOptions,
+    /// Idle FastCGI keep-alive connections of this worker.
+    fastcgi: fastcgi::Pool,
     grpc: grpc::Conns,
 }
 
@@ -63,6 +67,7 @@ impl Forwarder {
             health,
             upstream_timeout: limits.upstream_timeout,
             uwsgi,
+            fastcgi: fastcgi::Pool::default(),
         })
     }
 
@@ -82,7 +87,7 @@ impl Forwarder {
         let (mut parts, mut body) = req.into_parts();
         match upstream.proto {
             Proto::Http | Proto::Https => origin_form_http11(&mut parts),
-            Proto::Uwsgi => {}
+            Proto::Uwsgi | Proto::Fastcgi => {}
             Proto::Grpc | Proto::Grpcs => {
                 grpc::check_version(parts.version, meta).map_err(|e| (e, None))?;
             }
@@ -112,6 +117,17 @@ impl Forwarder {
                     let tls = upstream.proto == Proto::Grpcs;
                     let read = meta.timeouts.read.unwrap_or(self.upstream_timeout);
                     grpc::forward(&self.grpc, req, meta, &backend.addr, tls, read).await
+                }
+                Proto::Fastcgi => {
+                    let target = fastcgi::Target {
+                        addr: &backend.addr,
+                        root: upstream
+                            .root
+                            .as_deref()
+                            .unwrap_or(crate::model::DEFAULT_VIRTUAL_ROOT),
+                        keepalive: upstream.keepalive,
+                    };
+                    fastcgi::forward(req, meta, target, &self.uwsgi, &self.fastcgi).await
                 }
             };
             match sent {

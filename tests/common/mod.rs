@@ -9,8 +9,9 @@
 pub mod acme;
 pub mod backend;
 pub mod docker;
-pub mod h3;
+pub mod fastcgi;
 pub mod grpc;
+pub mod h3;
 pub mod https;
 pub mod image;
 pub mod load;

@@ -1,3 +1,4 @@
 //! Mirrors `dockside::upstream`, with only the pure modules the fuzz targets exercise.
 
+pub mod fastcgi;
 pub mod uwsgi;

@@ -18,6 +18,18 @@ use tokio::sync::Semaphore;
 
 pub use client::UwsgiBodyError;
 
+/// What the FastCGI forwarder shares with uwsgi: both speak CGI — the same meta-variables, the
+/// same `Status:`-style response head and framing, and a request body sized by
+/// `CONTENT_LENGTH` (spooled when the client did not say its length).
+pub(in crate::upstream) mod cgi {
+    pub(in crate::upstream) use super::codec::{Parsed, ResponseHead, parse_head};
+    pub(in crate::upstream) use super::framing::{Framing, response_framing};
+    pub(in crate::upstream) use super::upload::{SendError, Upload, prepare};
+    pub(in crate::upstream) use super::vars::{
+        header_vars, http_host, percent_decode, server_protocol,
+    };
+}
+
 use crate::config::Limits;
 use crate::exchange::{ProxyBody, ProxyError, RequestMeta};
 use crate::model::BackendAddr;

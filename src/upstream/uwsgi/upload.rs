@@ -18,7 +18,7 @@ use crate::exchange::{ProxyBody, ProxyError};
 const FILE_CHUNK: usize = 64 * 1024;
 
 /// A request body ready to follow the vars, with its length known.
-pub(super) enum Upload {
+pub(in crate::upstream) enum Upload {
     /// No body: `CONTENT_LENGTH` is sent empty.
     None,
     /// Streamed from the client as it arrives; it must be exactly `length` bytes.
@@ -35,7 +35,7 @@ pub(super) enum Upload {
 
 /// Why sending the body stopped: the caller decides whether it still waits for a head.
 #[derive(Debug)]
-pub(super) enum SendError {
+pub(in crate::upstream) enum SendError {
     /// The client's body failed or stalled: the request cannot complete.
     Client(ProxyError),
     /// The backend stopped reading (it may still answer, e.g. with an early error page).
@@ -44,7 +44,7 @@ pub(super) enum SendError {
 
 impl Upload {
     /// The value for `CONTENT_LENGTH`.
-    pub(super) fn length(&self) -> Option<u64> {
+    pub(in crate::upstream) fn length(&self) -> Option<u64> {
         match self {
             Upload::None => None,
             Upload::Stream { length, .. }
@@ -54,7 +54,11 @@ impl Upload {
     }
 
     /// Writes the whole body to the backend; every wait is bounded by `idle`.
-    pub(super) async fn send<W>(self, w: &mut W, idle: Duration) -> Result<(), SendError>
+    pub(in crate::upstream) async fn send<W>(
+        self,
+        w: &mut W,
+        idle: Duration,
+    ) -> Result<(), SendError>
     where
         W: AsyncWrite + Unpin + ?Sized,
     {
@@ -86,7 +90,7 @@ impl Upload {
 /// Chooses how the body travels: declared length → stream; none and no body → nothing;
 /// unknown length → spool. A declared length over `limit` (the site's `CLIENT_MAX_BODY_SIZE`)
 /// is a 413; so is a spooled one over `limit`, or without it over `opts.spool_max`.
-pub(super) async fn prepare(
+pub(in crate::upstream) async fn prepare(
     headers: &HeaderMap,
     body: ProxyBody,
     limit: Option<u64>,

@@ -81,7 +81,7 @@ pub fn encode(vars: &[Var]) -> Result<Vec<u8>, EncodeError> {
     Ok(enc.finish())
 }
 
-fn server_protocol(version: Version) -> &'static str {
+pub(in crate::upstream) fn server_protocol(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
@@ -92,7 +92,7 @@ fn server_protocol(version: Version) -> &'static str {
 }
 
 /// The rewritten Host header (it carries the port); h2 requests may only have an authority.
-fn http_host<'a>(parts: &'a Parts, meta: &'a RequestMeta) -> &'a [u8] {
+pub(in crate::upstream) fn http_host<'a>(parts: &'a Parts, meta: &'a RequestMeta) -> &'a [u8] {
     if let Some(host) = parts.headers.get(header::HOST) {
         return host.as_bytes();
     }
@@ -129,7 +129,7 @@ fn forwarded(name: &HeaderName, connection_listed: &[String]) -> bool {
 }
 
 /// Each end-to-end header once, repeated values joined with `, ` (`; ` for Cookie).
-fn header_vars(headers: &HeaderMap) -> impl Iterator<Item = Var<'_>> + '_ {
+pub(in crate::upstream) fn header_vars(headers: &HeaderMap) -> impl Iterator<Item = Var<'_>> + '_ {
     let listed: Vec<String> = connection_tokens(headers)
         .map(str::to_ascii_lowercase)
         .collect();
@@ -162,7 +162,7 @@ fn var_name(name: &HeaderName) -> String {
 }
 
 /// CGI's `PATH_INFO` is decoded (nginx's `$document_uri`); an invalid escape stays as written.
-fn percent_decode(raw: &[u8]) -> Cow<'_, [u8]> {
+pub(in crate::upstream) fn percent_decode(raw: &[u8]) -> Cow<'_, [u8]> {
     if !raw.contains(&b'%') {
         return Cow::Borrowed(raw);
     }
