@@ -11,6 +11,7 @@ pub mod backend;
 pub mod docker;
 pub mod https;
 pub mod image;
+pub mod knot;
 pub mod load;
 pub mod logs;
 pub mod pebble;
