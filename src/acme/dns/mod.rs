@@ -123,3 +123,7 @@ pub async fn wait_visible(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "wait_tests.rs"]
+mod tests;
