@@ -21,6 +21,9 @@ have htpasswd || need+=(apache2-utils)
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
 # tests/deploy_image.rs: `docker-compose config` on deploy/*.yml
 have docker-compose || need+=(docker-compose)
+# tests/acme_dns01.rs: a real authoritative DNS server for DNS-01 (knotd) and kdig to look
+have knotd || [ -x /usr/sbin/knotd ] || need+=(knot)
+have kdig || need+=(knot-dnsutils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

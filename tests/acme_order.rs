@@ -49,6 +49,7 @@ impl Env {
             email: Some("ops@example.test".into()),
             ca_url: self.pebble.url.clone(),
             key_type: KeyType::EcP256,
+            dns: None,
             challenge: ChallengeKind::Http01,
             renew_after_days: None,
             eab: None,

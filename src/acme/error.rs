@@ -115,6 +115,9 @@ pub enum Cause {
     /// Writing the files failed.
     #[error("writing files: {0}")]
     Io(#[source] std::io::Error),
+    /// Publishing, checking or removing a DNS-01 record failed (names the zone and server).
+    #[error("{0}")]
+    Dns(#[source] crate::acme::dns::DnsError),
 }
 
 /// One failed order, with everything a log line and the backoff need.

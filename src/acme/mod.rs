@@ -12,18 +12,22 @@
 //!   offering only `alpn::ACME_TLS_ALPN` with `Challenges::tls_alpn01(sni)`, then closes.
 //!
 //! Layout: `spec` (pure settings) → `schedule` (pure timing) → `reconciler` (task) → `order`
-//! (one order) → `ari` (RFC 9773) / `client` (HTTP); files are read and written through
+//! (one order; its DNS-01 arm in `dns01`, the DNS provider in `dns/`) → `ari` (RFC 9773) /
+//! `client` (HTTP); files are read and written through
 //! `crate::certs` (`CertsDir`, `CertInfo`).
 
 mod alpn;
 mod ari;
 mod challenge;
 mod client;
+mod dns;
+mod dns01;
 mod error;
 mod keys;
 mod options;
 mod order;
 mod reconciler;
+mod report;
 mod schedule;
 mod spec;
 
@@ -32,9 +36,11 @@ pub use ari::renewal_info_url;
 pub use challenge::Challenges;
 pub(crate) use challenge::{Http01Answer, SiteChallenge, http01_answer};
 pub use client::AcmeHttp;
+pub use dns::{DnsConfig, DnsConfigError, DnsError, DnsProvider, KeySource, TsigAlg, TsigKey};
 pub use error::Step;
 pub use options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
 pub use order::Issuer;
 pub use reconciler::spawn;
+pub use report::describe;
 pub use schedule::Backoff;
 pub use spec::{AcmeGlobals, ChallengeKind, Eab, KeyType, OrderSpec};

@@ -13,6 +13,7 @@ use instant_acme::{
 use crate::acme::alpn;
 use crate::acme::challenge::Challenges;
 use crate::acme::client::{AcmeHttp, RetryAfter};
+use crate::acme::dns01::{self, DnsRecords};
 use crate::acme::error::{Cause, OrderError, ProblemDoc, Step, cause};
 use crate::acme::keys::csr;
 use crate::acme::spec::{ChallengeKind, OrderSpec};
@@ -88,15 +89,14 @@ impl Issuer {
             tokens: Vec::new(),
             hosts: Vec::new(),
         };
-        self.answer_challenges(&ctx, &mut order, &mut guard).await?;
-        // An invalid order carries only a summary: the failed challenge names the host.
-        let summary = match order.poll_ready(&self.poll).await {
-            Ok(OrderStatus::Ready) => None,
-            Ok(_) => Some(order.state().error.clone()),
-            Err(instant_acme::Error::Api(p)) => Some(Some(p)),
-            Err(e) => return Err(ctx.fail(Step::Challenge, cause(e))),
-        };
+        let mut records = DnsRecords::default();
+        let validated = self
+            .validate(&ctx, &mut order, &mut guard, &mut records)
+            .await;
+        // Success or failure, the CA is done looking: withdraw every answer.
+        records.remove_all().await;
         drop(guard);
+        let summary = validated?;
         if let Some(summary) = summary {
             return Err(failed_authorization(&ctx, &mut order, summary).await);
         }
@@ -212,6 +212,28 @@ impl Issuer {
         Ok(account)
     }
 
+    /// Answers every authorization and waits for the CA's verdict: `None` when the order is
+    /// ready, else the order's summary problem (if any).
+    async fn validate(
+        &self,
+        ctx: &Ctx<'_>,
+        order: &mut Order,
+        guard: &mut Published<'_>,
+        records: &mut DnsRecords,
+    ) -> Result<Option<Option<instant_acme::Problem>>, OrderError> {
+        match ctx.spec.challenge {
+            ChallengeKind::Dns01 => dns01::answer(ctx, order, records).await?,
+            _ => self.answer_challenges(ctx, order, guard).await?,
+        }
+        // An invalid order carries only a summary: the failed challenge names the host.
+        match order.poll_ready(&self.poll).await {
+            Ok(OrderStatus::Ready) => Ok(None),
+            Ok(_) => Ok(Some(order.state().error.clone())),
+            Err(instant_acme::Error::Api(p)) => Ok(Some(Some(p))),
+            Err(e) => Err(ctx.fail(Step::Challenge, cause(e))),
+        }
+    }
+
     /// Publishes an answer for every pending authorization and tells the CA to validate.
     async fn answer_challenges(
         &self,
@@ -220,8 +242,8 @@ impl Issuer {
         guard: &mut Published<'_>,
     ) -> Result<(), OrderError> {
         let kind = match ctx.spec.challenge {
-            ChallengeKind::Http01 => ChallengeType::Http01,
             ChallengeKind::TlsAlpn01 => ChallengeType::TlsAlpn01,
+            _ => ChallengeType::Http01,
         };
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
@@ -306,13 +328,13 @@ fn decode_hmac(key: &str) -> Result<Vec<u8>, Cause> {
 }
 
 /// The order's identity for errors.
-struct Ctx<'a> {
-    spec: &'a OrderSpec,
+pub(super) struct Ctx<'a> {
+    pub(super) spec: &'a OrderSpec,
     retry_after: RetryAfter,
 }
 
 impl Ctx<'_> {
-    fn fail(&self, step: Step, cause: Cause) -> OrderError {
+    pub(super) fn fail(&self, step: Step, cause: Cause) -> OrderError {
         let retry_after = self.retry_after.get().filter(|t| *t > SystemTime::now());
         OrderError {
             hosts: self.spec.hosts.clone(),

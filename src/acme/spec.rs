@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::acme::dns::{self, DnsConfig};
 use crate::model::CertRequest;
 use crate::settings::parse_bool;
 
@@ -47,6 +48,9 @@ pub enum ChallengeKind {
     Http01,
     /// Answered on the HTTPS listener for ALPN `acme-tls/1`.
     TlsAlpn01,
+    /// A TXT record published through the DNS provider of `ACMESH_DNS_API_CONFIG`; the only
+    /// challenge that can prove a wildcard.
+    Dns01,
 }
 
 /// External Account Binding credentials (`ACME_EAB_KID` + `ACME_EAB_HMAC_KEY`).
@@ -89,6 +93,9 @@ pub struct AcmeGlobals {
     /// `RENEW_PRIVATE_KEYS=false` (or legacy `REUSE_PRIVATE_KEYS=true`): renewals keep the
     /// key (e.g. for DANE/TLSA pins). Default: a new key at every renewal.
     pub reuse_private_keys: bool,
+    /// `ACMESH_DNS_API_CONFIG` as written (YAML or JSON); parsed per certificate, since a
+    /// container's own value replaces it.
+    pub dns_api_config: Option<String>,
 }
 
 impl AcmeGlobals {
@@ -137,6 +144,7 @@ impl AcmeGlobals {
             renew_after_days,
             ca_bundle: get("CA_BUNDLE").map(PathBuf::from),
             reuse_private_keys,
+            dns_api_config: get("ACMESH_DNS_API_CONFIG"),
         };
         (globals, warnings)
     }
@@ -161,6 +169,8 @@ pub struct OrderSpec {
     pub ca_url: String,
     pub key_type: KeyType,
     pub challenge: ChallengeKind,
+    /// The DNS provider settings, with `ChallengeKind::Dns01` only.
+    pub dns: Option<DnsConfig>,
     pub renew_after_days: Option<u32>,
     pub eab: Option<Eab>,
     /// Renewals keep `key.pem` (`ACME_RENEW_PRIVATE_KEYS=false`) when it fits `key_type`.
@@ -174,17 +184,28 @@ pub struct OrderSpec {
 pub enum SpecError {
     #[error("{item}: ACME_HOST/LETSENCRYPT_HOST is empty")]
     NoHosts { item: String },
-    #[error("{item}: wildcard host {host:?} needs DNS-01, which is not supported yet")]
-    Wildcard { item: String, host: String },
     #[error(
-        "{item}: ACME_CHALLENGE={value:?} for {host:?} is not supported yet (use HTTP-01 or TLS-ALPN-01)"
+        "{item}: wildcard host {host:?} needs ACME_CHALLENGE=DNS-01 (a CA validates wildcards only through DNS; {challenge} cannot)"
     )]
-    UnsupportedChallenge {
+    Wildcard {
         item: String,
         host: String,
-        value: String,
+        challenge: &'static str,
     },
-    #[error("{item}: ACME_CHALLENGE={value:?} is unknown (use HTTP-01 or TLS-ALPN-01)")]
+    #[error(
+        "{item}: {host:?} is not a valid wildcard (only a whole leftmost label may be `*`, as in *.example.com)"
+    )]
+    BadWildcard { item: String, host: String },
+    #[error(
+        "{item}: ACME_CHALLENGE=DNS-01 for {host:?} needs ACMESH_DNS_API_CONFIG (on the container or on dockside), e.g. {{\"DNS_API\": \"dns_nsupdate\", ...}}"
+    )]
+    NoDnsConfig { item: String, host: String },
+    #[error("{item}: ACMESH_DNS_API_CONFIG {why}")]
+    DnsConfig {
+        item: String,
+        why: dns::DnsConfigError,
+    },
+    #[error("{item}: ACME_CHALLENGE={value:?} is unknown (use HTTP-01, TLS-ALPN-01 or DNS-01)")]
     UnknownChallenge { item: String, value: String },
 }
 
@@ -202,15 +223,25 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     };
     let challenge = challenge(
         get(s, &["ACME_CHALLENGE"]).or(globals.challenge.clone()),
-        &hosts,
         &source,
     )?;
-    if let Some(host) = hosts.iter().find(|h| h.starts_with("*.")) {
-        return Err(SpecError::Wildcard {
-            item: source,
-            host: host.clone(),
-        });
-    }
+    check_wildcards(&hosts, challenge, &source)?;
+    let dns = match challenge {
+        ChallengeKind::Dns01 => {
+            let raw = get(s, &["ACMESH_DNS_API_CONFIG"]).or(globals.dns_api_config.clone());
+            let raw = raw.ok_or_else(|| SpecError::NoDnsConfig {
+                item: source.clone(),
+                host: first.clone(),
+            })?;
+            let (config, w) = dns::parse(&raw).map_err(|why| SpecError::DnsConfig {
+                item: source.clone(),
+                why,
+            })?;
+            warnings.extend(w.into_iter().map(|w| format!("{source}: {w}")));
+            Some(config)
+        }
+        _ => None,
+    };
     let key_type = match get(s, &["ACME_KEYSIZE", "LETSENCRYPT_KEYSIZE"]) {
         None => globals.key_type,
         Some(v) => KeyType::parse(&v).unwrap_or_else(|| {
@@ -241,11 +272,12 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
         }),
     };
     let staging = ca_url.starts_with("https://acme-staging");
-    let base_dir_name = if staging {
-        format!("_test_{first}")
-    } else {
-        first.clone()
+    // acme-companion names a wildcard's directory `wildcard_<domain>`.
+    let dir = match first.strip_prefix("*.") {
+        Some(domain) => format!("wildcard_{domain}"),
+        None => first.clone(),
     };
+    let base_dir_name = if staging { format!("_test_{dir}") } else { dir };
     let eab =
         eab(get(s, &["ACME_EAB_KID"]), get(s, &["ACME_EAB_HMAC_KEY"])).or(globals.eab.clone());
     // acme-companion registers staging accounts without an email.
@@ -277,6 +309,7 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
         ca_url,
         key_type,
         challenge,
+        dns,
         renew_after_days,
         eab,
         reuse_key,
@@ -299,7 +332,6 @@ const IGNORED: &[&str] = &[
     "ACME_RESTART_CONTAINER",
     "LETSENCRYPT_RESTART_CONTAINER",
     "ZEROSSL_API_KEY",
-    "ACMESH_DNS_API_CONFIG",
 ];
 
 /// First non-empty value among `names` (new spelling first).
@@ -325,22 +357,42 @@ fn normalize_hosts(hosts: &[String]) -> Vec<String> {
     out
 }
 
-fn challenge(
-    value: Option<String>,
+/// Wildcards need DNS-01, and `*` only as a whole leftmost label.
+fn check_wildcards(
     hosts: &[String],
+    challenge: ChallengeKind,
     source: &str,
-) -> Result<ChallengeKind, SpecError> {
+) -> Result<(), SpecError> {
+    for host in hosts.iter().filter(|h| h.contains('*')) {
+        let rest = host.strip_prefix("*.").unwrap_or(host);
+        if rest.contains('*') || !rest.contains('.') {
+            return Err(SpecError::BadWildcard {
+                item: source.to_owned(),
+                host: host.clone(),
+            });
+        }
+        let name = match challenge {
+            ChallengeKind::Dns01 => continue,
+            ChallengeKind::Http01 => "HTTP-01",
+            ChallengeKind::TlsAlpn01 => "TLS-ALPN-01",
+        };
+        return Err(SpecError::Wildcard {
+            item: source.to_owned(),
+            host: host.clone(),
+            challenge: name,
+        });
+    }
+    Ok(())
+}
+
+fn challenge(value: Option<String>, source: &str) -> Result<ChallengeKind, SpecError> {
     let Some(v) = value else {
         return Ok(ChallengeKind::Http01);
     };
     match v.to_ascii_uppercase().as_str() {
         "HTTP-01" => Ok(ChallengeKind::Http01),
         "TLS-ALPN-01" => Ok(ChallengeKind::TlsAlpn01),
-        "DNS-01" => Err(SpecError::UnsupportedChallenge {
-            item: source.to_owned(),
-            host: hosts.first().cloned().unwrap_or_default(),
-            value: v,
-        }),
+        "DNS-01" => Ok(ChallengeKind::Dns01),
         _ => Err(SpecError::UnknownChallenge {
             item: source.to_owned(),
             value: v,

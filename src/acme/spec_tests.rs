@@ -143,7 +143,8 @@ fn challenges_and_unsupported_cases_name_the_host() {
     assert_eq!(ok("tls-alpn-01"), Ok(ChallengeKind::TlsAlpn01));
     let dns = ok("DNS-01").unwrap_err();
     assert!(
-        dns.to_string().contains("a.test") && dns.to_string().contains("not supported yet"),
+        dns.to_string().contains("a.test")
+            && dns.to_string().contains("needs ACMESH_DNS_API_CONFIG"),
         "{dns}"
     );
     assert!(matches!(
@@ -157,9 +158,17 @@ fn challenges_and_unsupported_cases_name_the_host() {
     );
     let wild = resolve(&req(&["a.test", "*.b.test"], &[]), &AcmeGlobals::default()).unwrap_err();
     assert!(
-        wild.to_string().contains("*.b.test") && wild.to_string().contains("not supported yet"),
+        wild.to_string().contains("*.b.test")
+            && wild.to_string().contains("needs ACME_CHALLENGE=DNS-01")
+            && wild.to_string().contains("HTTP-01 cannot"),
         "{wild}"
     );
+    let alpn = resolve(
+        &req(&["*.b.test"], &[("ACME_CHALLENGE", "TLS-ALPN-01")]),
+        &AcmeGlobals::default(),
+    )
+    .unwrap_err();
+    assert!(alpn.to_string().contains("TLS-ALPN-01 cannot"), "{alpn}");
     assert!(matches!(
         resolve(&req(&[" , "], &[]), &AcmeGlobals::default()),
         Err(SpecError::NoHosts { .. })
@@ -232,5 +241,54 @@ fn unimplemented_settings_are_named_in_a_warning() {
     assert!(
         w[0].contains("ACME_OCSP") && w[1].contains("ACME_PRE_HOOK"),
         "{w:?}"
+    );
+}
+
+const DNS: &str = r#"{"DNS_API":"dns_nsupdate","NSUPDATE_SERVER":"ns.b.test","NSUPDATE_KEY_NAME":"k","NSUPDATE_KEY_SECRET":"c2VjcmV0"}"#;
+
+#[test]
+fn dns01_allows_wildcards_in_a_wildcard_directory() {
+    let g = globals(&[("ACME_CHALLENGE", "DNS-01"), ("ACMESH_DNS_API_CONFIG", DNS)]);
+    let (spec, w) = resolve(&req(&["*.B.test", "b.test"], &[]), &g).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(spec.challenge, ChallengeKind::Dns01);
+    assert_eq!(spec.hosts, ["*.b.test", "b.test"]);
+    assert_eq!(spec.base_dir_name, "wildcard_b.test");
+    assert_eq!(
+        spec.dns.as_ref().map(|d| d.server.as_str()),
+        Some("ns.b.test")
+    );
+    let (spec, _) = resolve(&req(&["*.b.test"], &[("LETSENCRYPT_TEST", "true")]), &g).unwrap();
+    assert_eq!(spec.base_dir_name, "_test_wildcard_b.test");
+    for bad in ["*.*.b.test", "a.*.b.test", "*.test", "*"] {
+        let e = resolve(&req(&[bad], &[]), &g).unwrap_err();
+        assert!(matches!(e, SpecError::BadWildcard { .. }), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn the_containers_dns_config_replaces_the_global_one() {
+    let g = globals(&[("ACMESH_DNS_API_CONFIG", DNS)]);
+    let own = "DNS_API: dns_nsupdate\nNSUPDATE_SERVER: 10.0.0.53\nNSUPDATE_KEY: /run/k.key\n";
+    let vars = [("ACME_CHALLENGE", "dns-01"), ("ACMESH_DNS_API_CONFIG", own)];
+    let (spec, _) = resolve(&req(&["a.test"], &vars), &g).unwrap();
+    let dns = spec.dns.unwrap();
+    assert_eq!(dns.server, "10.0.0.53");
+    assert_eq!(
+        dns.key,
+        crate::acme::dns::KeySource::File("/run/k.key".into())
+    );
+    // Not DNS-01: the DNS config is not used.
+    let (spec, _) = resolve(&req(&["a.test"], &[]), &g).unwrap();
+    assert_eq!((spec.challenge, spec.dns), (ChallengeKind::Http01, None));
+    let cf = [
+        ("ACME_CHALLENGE", "DNS-01"),
+        ("ACMESH_DNS_API_CONFIG", r#"{"DNS_API":"dns_cf"}"#),
+    ];
+    let e = resolve(&req(&["a.test"], &cf), &g).unwrap_err().to_string();
+    assert!(
+        e.starts_with("web: ACMESH_DNS_API_CONFIG DNS_API=\"dns_cf\"")
+            && e.contains("only dns_nsupdate"),
+        "{e}"
     );
 }

@@ -62,10 +62,16 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
+    let orders = config
+        .acme
+        .as_ref()
+        .map(|globals| crate::acme::describe(&state.certificates, globals))
+        .unwrap_or_default();
     Ok(format!(
-        "{}\n\n{}{}{}",
+        "{}\n\n{}{}{}{}",
         sources.join("\n"),
         admin::render(&state, &table),
+        orders,
         admin::port_hints(&items),
         client_certs(config, table)
     ))

@@ -28,7 +28,16 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
             Some(_) => "VIRTUAL_HOST_MULTIPORTS",
             None => "VIRTUAL_HOST",
         };
-        for h in hosts.iter().filter(|h| !virtual_hosts.contains(h)) {
+        // `*.example.com` counts as declared when VIRTUAL_HOST has it or a name it covers.
+        let declared = |h: &str| {
+            virtual_hosts.iter().any(|v| v == h)
+                || h.strip_prefix("*.").is_some_and(|domain| {
+                    virtual_hosts
+                        .iter()
+                        .any(|v| v.split_once('.').is_some_and(|(_, rest)| rest == domain))
+                })
+        };
+        for h in hosts.iter().filter(|h| !declared(h)) {
             skipped.push(Skipped {
                 source: item.name.clone(),
                 reason: format!("{setting} lists {h} but {declared_by}={:?} does not: the site will not be served", virtual_hosts.join(",")),
@@ -38,7 +47,11 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
         let settings: std::collections::BTreeMap<_, _> = item
             .vars
             .iter()
-            .filter(|(k, _)| k.starts_with("ACME_") || k.starts_with("LETSENCRYPT_"))
+            .filter(|(k, _)| {
+                ["ACME_", "LETSENCRYPT_", "ACMESH_"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            })
             .map(|(k, v)| (k.clone(), v.trim().to_owned()))
             .collect();
         let single_name = [

@@ -57,3 +57,27 @@ fn acme_host_outside_virtual_host_is_a_warning_naming_both() {
     );
     assert_eq!(s.certificates[0].hosts, ["a.tld", "c.tld"]);
 }
+
+#[test]
+fn a_wildcard_counts_as_declared_when_virtual_host_has_a_name_it_covers() {
+    let s = build(&[item(
+        "shop",
+        &[
+            ("VIRTUAL_HOST", "a.tld,www.a.tld,b.tld"),
+            ("LETSENCRYPT_HOST", "*.a.tld,a.tld,*.b.tld,*.c.tld"),
+            ("ACMESH_DNS_API_CONFIG", "DNS_API: dns_nsupdate"),
+        ],
+    )]);
+    let warned: Vec<_> = s.skipped.iter().map(|w| w.reason.as_str()).collect();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(
+        warned[0].contains("*.b.tld") && warned[1].contains("*.c.tld"),
+        "{warned:?}"
+    );
+    // acme-companion's ACMESH_ setting travels with the request.
+    assert!(
+        s.certificates[0]
+            .settings
+            .contains_key("ACMESH_DNS_API_CONFIG")
+    );
+}

@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod h3;
 pub mod https;
 pub mod image;
+pub mod knot;
 pub mod load;
 pub mod logs;
 pub mod pebble;

@@ -21,6 +21,9 @@ pub struct Options {
     pub nonce_reject: u8,
     /// Reserve everything but do not start `pebble` itself (for "CA down, then up").
     pub start_down: bool,
+    /// The resolver Pebble's validator asks (`-dnsserver`): a real authoritative server for
+    /// DNS-01 tests; challtestsrv's (every name → 127.0.0.1) when `None`.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 /// Pebble's example EAB key for `kid-1` (base64url, as a CA hands it out).
@@ -34,7 +37,7 @@ pub struct Pebble {
     /// PEM of the CA that signed Pebble's listener certificate (our `CA_BUNDLE`).
     pub listener_ca: PathBuf,
     mgmt_port: u16,
-    dns_port: u16,
+    dns_server: String,
     config: PathBuf,
     settings: serde_json::Value,
     nonce_reject: u8,
@@ -136,7 +139,9 @@ impl Pebble {
             settings: cfg,
             dir,
             mgmt_port,
-            dns_port,
+            dns_server: opts
+                .dns_server
+                .map_or_else(|| format!("127.0.0.1:{dns_port}"), |a| a.to_string()),
             nonce_reject: opts.nonce_reject,
             challtestsrv: Some(challtestsrv),
             pebble: None,
@@ -210,7 +215,7 @@ impl Pebble {
         let child = Command::new("/usr/bin/pebble")
             .arg("-config")
             .arg(&self.config)
-            .args(["-dnsserver", &format!("127.0.0.1:{}", self.dns_port)])
+            .args(["-dnsserver", &self.dns_server])
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", self.nonce_reject.to_string())
             .env("PEBBLE_AUTHZREUSE", "0")

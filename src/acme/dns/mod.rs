@@ -1,0 +1,129 @@
+//! DNS-01: publishing `_acme-challenge.<name>` TXT records, checking that the zone's server
+//! answers them, and removing them. One provider is built in, RFC 2136 dynamic updates signed
+//! with TSIG (`nsupdate`, acme.sh's `dns_nsupdate`); `DnsProvider` is the extension point for
+//! others (an HTTP API client implements the same three calls).
+//!
+//! Layout: `config` (pure: `ACMESH_DNS_API_CONFIG`, key files) → `message` (pure: UPDATE and
+//! query bytes, TSIG) → `nsupdate` (the socket). `order` uses `provider` and `wait_visible`.
+
+mod config;
+mod message;
+mod nsupdate;
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+pub use config::{DnsConfig, DnsConfigError, KeySource, TsigAlg, TsigKey, parse};
+pub use message::MessageError;
+
+/// A DNS provider able to hold ACME challenge records. Implementations own their network
+/// access and bound every call with a timeout; errors name the zone and the server.
+pub trait DnsProvider: Send + Sync {
+    /// Adds the TXT `value` at `owner` (`_acme-challenge.<name>`), keeping other values there.
+    fn add_txt<'a>(&'a self, owner: &'a str, value: &'a str)
+    -> BoxFuture<'a, Result<(), DnsError>>;
+    /// Removes exactly that TXT value (a missing one is not an error).
+    fn remove_txt<'a>(
+        &'a self,
+        owner: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), DnsError>>;
+    /// Whether the zone's authoritative server(s) already answer `value` at `owner`.
+    fn visible<'a>(
+        &'a self,
+        owner: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<bool, DnsError>>;
+}
+
+/// Why a DNS step failed; every variant says which zone or server, never the key's secret.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    #[error("TSIG key file {path}: {why}")]
+    KeyFile { path: String, why: String },
+    #[error("DNS server {server}: {source}")]
+    Io {
+        server: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("DNS server {server} did not answer within {}s", .after.as_secs())]
+    Timeout { server: String, after: Duration },
+    #[error("DNS UPDATE of zone {zone} at {server} was refused: {rcode}{detail}")]
+    Refused {
+        zone: String,
+        server: String,
+        rcode: String,
+        detail: String,
+    },
+    #[error(
+        "DNS UPDATE of zone {zone} at {server}: the answer carries no valid TSIG signature (wrong key, or not the server)"
+    )]
+    Unsigned { zone: String, server: String },
+    #[error("cannot find the zone of {name} at {server}: {why} (set NSUPDATE_ZONE)")]
+    NoZone {
+        name: String,
+        server: String,
+        why: String,
+    },
+    #[error("{0}")]
+    Message(#[from] MessageError),
+    #[error("TXT {owner} not answered by {server} after {}s", .after.as_secs())]
+    NotVisible {
+        owner: String,
+        server: String,
+        after: Duration,
+    },
+}
+
+/// The provider for a resolved DNS-01 configuration (loads the key file now).
+pub async fn provider(config: &DnsConfig) -> Result<Box<dyn DnsProvider>, DnsError> {
+    Ok(Box::new(nsupdate::Nsupdate::new(config).await?))
+}
+
+/// The owner name of the challenge record for an identifier (`*.` already stripped by the CA).
+pub fn challenge_owner(identifier: &str) -> String {
+    format!(
+        "_acme-challenge.{}",
+        identifier.trim_start_matches("*.").trim_end_matches('.')
+    )
+}
+
+/// Polls until every `(owner, value)` is visible, up to `max`; then waits `extra` (`DNS_SLEEP`)
+/// for servers dockside cannot see.
+pub async fn wait_visible(
+    provider: &dyn DnsProvider,
+    records: &[(String, String)],
+    max: Duration,
+    extra: Option<Duration>,
+    server: &str,
+) -> Result<(), DnsError> {
+    let deadline = tokio::time::Instant::now() + max;
+    let mut pause = Duration::from_millis(50);
+    for (owner, value) in records {
+        while !provider.visible(owner, value).await? {
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(DnsError::NotVisible {
+                    owner: owner.clone(),
+                    server: server.to_owned(),
+                    after: max,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+    if let Some(extra) = extra.filter(|d| !d.is_zero()) {
+        tracing::info!(
+            secs = extra.as_secs(),
+            "DNS_SLEEP: waiting before asking the CA to validate"
+        );
+        tokio::time::sleep(extra).await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "wait_tests.rs"]
+mod tests;

@@ -1,0 +1,66 @@
+//! `wait_visible`'s bound and `DNS_SLEEP`, on paused time, with a provider whose records appear
+//! after a number of looks (the real server is driven in tests/acme_dns01.rs).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use super::*;
+
+struct Appears {
+    after_looks: u32,
+    looks: AtomicU32,
+}
+
+impl DnsProvider for Appears {
+    fn add_txt<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), DnsError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn remove_txt<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), DnsError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn visible<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<bool, DnsError>> {
+        let n = self.looks.fetch_add(1, Ordering::Relaxed) + 1;
+        Box::pin(async move { Ok(n > self.after_looks) })
+    }
+}
+
+fn records() -> Vec<(String, String)> {
+    vec![(challenge_owner("*.example.test"), "v".into())]
+}
+
+#[tokio::test(start_paused = true)]
+async fn gives_up_after_the_bound_naming_the_record_and_server() {
+    let p = Appears {
+        after_looks: u32::MAX,
+        looks: AtomicU32::new(0),
+    };
+    let started = tokio::time::Instant::now();
+    let max = Duration::from_secs(120);
+    let e = wait_visible(&p, &records(), max, None, "ns:53")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "TXT _acme-challenge.example.test not answered by ns:53 after 120s"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited <= max && waited > max - Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn returns_once_seen_then_waits_dns_sleep() {
+    let p = Appears {
+        after_looks: 3,
+        looks: AtomicU32::new(0),
+    };
+    let started = tokio::time::Instant::now();
+    let extra = Some(Duration::from_secs(30));
+    wait_visible(&p, &records(), Duration::from_secs(120), extra, "ns:53")
+        .await
+        .unwrap();
+    // 50 + 100 + 200 ms of polling, then DNS_SLEEP.
+    assert_eq!(started.elapsed(), Duration::from_millis(30_350));
+    assert_eq!(p.looks.load(Ordering::Relaxed), 4);
+}

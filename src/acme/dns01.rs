@@ -1,0 +1,138 @@
+//! The DNS-01 arm of an order: every pending authorization's TXT record is published through
+//! the configured `DnsProvider`, the zone's server is asked until it answers them all (bounded),
+//! and only then is the CA told to validate. `DnsRecords` removes the records when the order is
+//! done with them (explicitly; a task on drop if the order was cancelled).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use instant_acme::{AuthorizationStatus, ChallengeType, Identifier, Order};
+
+use crate::acme::dns::{self, DnsError, DnsProvider};
+use crate::acme::error::{Cause, OrderError, Step, cause};
+use crate::acme::order::Ctx;
+
+/// How long the zone's server may take to answer a record it accepted (a primary answers at
+/// once; this covers a slow zone reload). `DNS_SLEEP` is waited on top of it.
+const PROPAGATION_MAX: Duration = Duration::from_secs(120);
+
+/// The TXT records one order published, removed when the order is done.
+#[derive(Default)]
+pub(super) struct DnsRecords {
+    provider: Option<Arc<dyn DnsProvider>>,
+    records: Vec<(String, String)>,
+}
+
+impl DnsRecords {
+    /// Removes every record published (failures are logged: a stale TXT value is harmless).
+    pub(super) async fn remove_all(&mut self) {
+        let Some(provider) = self.provider.clone() else {
+            return;
+        };
+        remove(provider.as_ref(), std::mem::take(&mut self.records)).await;
+    }
+}
+
+async fn remove(provider: &dyn DnsProvider, records: Vec<(String, String)>) {
+    for (owner, value) in &records {
+        match provider.remove_txt(owner, value).await {
+            Ok(()) => tracing::debug!(owner = %owner, "removed ACME challenge TXT record"),
+            Err(e) => {
+                tracing::warn!(owner = %owner, error = %e, "cannot remove ACME challenge TXT record")
+            }
+        }
+    }
+}
+
+impl Drop for DnsRecords {
+    fn drop(&mut self) {
+        let records = std::mem::take(&mut self.records);
+        if let (Some(provider), false) = (self.provider.take(), records.is_empty())
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move { remove(provider.as_ref(), records).await });
+        }
+    }
+}
+
+fn dns_fail(ctx: &Ctx<'_>, e: DnsError) -> OrderError {
+    ctx.fail(Step::Challenge, Cause::Dns(e))
+}
+
+/// Publishes every pending authorization's record, waits until the server answers them, then
+/// tells the CA to validate them all.
+pub(super) async fn answer(
+    ctx: &Ctx<'_>,
+    order: &mut Order,
+    published: &mut DnsRecords,
+) -> Result<(), OrderError> {
+    let Some(config) = ctx.spec.dns.as_ref() else {
+        let msg = "ACME_CHALLENGE=DNS-01 without a DNS provider".to_owned();
+        return Err(ctx.fail(Step::Challenge, Cause::Unusable(msg)));
+    };
+    let mut wanted = Vec::new();
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = authz.map_err(|e| ctx.fail(Step::Authorization, cause(e)))?;
+        match authz.status {
+            AuthorizationStatus::Pending => {}
+            AuthorizationStatus::Valid => continue,
+            other => {
+                let msg = format!("authorization for {} is {other:?}", authz.identifier());
+                return Err(ctx.fail(Step::Authorization, Cause::Unusable(msg)));
+            }
+        }
+        let shown = authz.identifier().to_string();
+        let Identifier::Dns(name) = authz.identifier().identifier.clone() else {
+            let msg = format!("DNS-01 cannot prove {shown}");
+            return Err(ctx.fail(Step::Authorization, Cause::Unusable(msg)));
+        };
+        let Some(challenge) = authz.challenge(ChallengeType::Dns01) else {
+            let msg = format!("the CA offers no DNS-01 challenge for {shown}");
+            return Err(ctx.fail(Step::Authorization, Cause::Unusable(msg)));
+        };
+        wanted.push((
+            dns::challenge_owner(&name),
+            challenge.key_authorization().dns_value(),
+        ));
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let provider: Arc<dyn DnsProvider> =
+        Arc::from(dns::provider(config).await.map_err(|e| dns_fail(ctx, e))?);
+    published.provider = Some(provider.clone());
+    for (owner, value) in wanted {
+        provider
+            .add_txt(&owner, &value)
+            .await
+            .map_err(|e| dns_fail(ctx, e))?;
+        tracing::info!(owner = %owner, server = %config.server, "published ACME challenge TXT record");
+        published.records.push((owner, value));
+    }
+    let server = format!("{}:{}", config.server, config.port);
+    let extra = config.sleep_secs.map(|s| Duration::from_secs(u64::from(s)));
+    dns::wait_visible(
+        provider.as_ref(),
+        &published.records,
+        PROPAGATION_MAX,
+        extra,
+        &server,
+    )
+    .await
+    .map_err(|e| dns_fail(ctx, e))?;
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = authz.map_err(|e| ctx.fail(Step::Authorization, cause(e)))?;
+        if authz.status != AuthorizationStatus::Pending {
+            continue;
+        }
+        if let Some(mut challenge) = authz.challenge(ChallengeType::Dns01) {
+            challenge
+                .set_ready()
+                .await
+                .map_err(|e| ctx.fail(Step::Challenge, cause(e)))?;
+        }
+    }
+    Ok(())
+}

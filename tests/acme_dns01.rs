@@ -1,0 +1,182 @@
+//! DNS-01 over RFC 2136 against a real authoritative server (knotd, on loopback with a TSIG
+//! key) and a real Pebble whose validator asks that server (`pebble -dnsserver`): a wildcard +
+//! apex certificate through dockside ends in verified TLS handshakes for both names; a key file
+//! with the zone found by SOA works per container; a wrong TSIG secret fails naming the zone and
+//! places no certificate; the challenge TXT records are gone afterwards.
+
+mod common;
+
+use std::time::Duration;
+
+use common::acme::{ThroughDockside, harness, request};
+use common::knot::{KEY_NAME, KEY_SECRET, Knot};
+use common::pebble::Options;
+use common::responders::{HttpsReply, https_get, verify_served};
+use common::{TestBackend, site};
+use dockside::acme::CertStatus;
+use dockside::app::Running;
+use dockside::model::DesiredState;
+
+const T: Duration = Duration::from_secs(30);
+const OWNER: &str = "_acme-challenge.example.test";
+
+fn sans(leaf: &[u8]) -> Vec<String> {
+    let mut names = dockside::certs::CertInfo::from_der(leaf).unwrap().names;
+    names.sort();
+    names
+}
+
+async fn wait_https(t: &ThroughDockside, running: &Running, knot: &Knot, host: &str) -> HttpsReply {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let last = https_get(t.https, host, "/", &t.root).await;
+        match last {
+            Ok(reply) if reply.status == 200 => return reply,
+            _ if tokio::time::Instant::now() > deadline => panic!(
+                "no verified HTTPS 200 for {host} within {T:?}: {last:?}; ACME: {:?}\npebble log:\n{}\nknot log:\n{}",
+                running.acme.as_ref().map(|s| s.snapshot()),
+                t.pebble.log(),
+                knot.log()
+            ),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcard_and_apex_certificate_through_dockside() {
+    let knot = Knot::start("example.test").await;
+    let backend = TestBackend::start("wild").await;
+    let opts = Options {
+        dns_server: Some(knot.addr),
+        ..Options::default()
+    };
+    let dns_config = knot.dns_api_config(KEY_SECRET);
+    let (t, running) = ThroughDockside::start(opts, |c| {
+        let acme = c.acme.as_mut().expect("ACME on");
+        acme.challenge = Some("DNS-01".into());
+        acme.dns_api_config = Some(dns_config);
+    })
+    .await;
+    running.publish(DesiredState {
+        sites: vec![
+            site("a.example.test", &[backend.addr]),
+            site("example.test", &[backend.addr]),
+        ],
+        certificates: vec![request(&["*.example.test", "example.test"], &[])],
+        ..DesiredState::default()
+    });
+    for host in ["a.example.test", "example.test"] {
+        let reply = wait_https(&t, &running, &knot, host).await;
+        assert!(reply.body.contains("wild"), "{host}: {}", reply.body);
+        assert_eq!(
+            sans(&reply.leaf),
+            ["*.example.test", "example.test"],
+            "{host}"
+        );
+    }
+    // acme-companion's layout for a wildcard base.
+    let base = t.certs.path().join("wildcard_example.test");
+    assert!(base.join("fullchain.pem").is_file());
+    let link = std::fs::read_link(t.certs.path().join("example.test.crt")).unwrap();
+    assert_eq!(
+        link,
+        std::path::Path::new("./wildcard_example.test/fullchain.pem")
+    );
+    // Removed before the certificate was written, so already gone.
+    assert_eq!(
+        knot.txt(OWNER),
+        Vec::<String>::new(),
+        "challenge records removed"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_container_key_file_and_zone_from_the_soa() {
+    let knot = Knot::start("example.test").await;
+    let h = harness(Options {
+        dns_server: Some(knot.addr),
+        ..Options::default()
+    })
+    .await;
+    let key_file = knot.dir.path().join("acme.key");
+    std::fs::write(
+        &key_file,
+        format!(
+            "key \"{KEY_NAME}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{KEY_SECRET}\";\n}};\n"
+        ),
+    )
+    .unwrap();
+    // YAML, no NSUPDATE_ZONE: the zone is what the server's SOA names.
+    let yaml = format!(
+        "DNS_API: dns_nsupdate\nNSUPDATE_SERVER: {}\nNSUPDATE_SERVER_PORT: {}\nNSUPDATE_KEY: {}\n",
+        knot.addr.ip(),
+        knot.addr.port(),
+        key_file.display()
+    );
+    let req = request(
+        &["deep.sub.example.test"],
+        &[
+            ("ACME_CHALLENGE", "DNS-01"),
+            ("ACMESH_DNS_API_CONFIG", &yaml),
+        ],
+    );
+    let mut run = h.run(h.globals(), vec![req]);
+    assert_eq!(run.next_issued(T).await, "deep.sub.example.test");
+    let leaf = verify_served(
+        h.certs.path(),
+        "deep.sub.example.test",
+        &h.pebble.issuer_root().await,
+    )
+    .await;
+    assert_eq!(sans(&leaf), ["deep.sub.example.test"]);
+    assert!(knot.txt("_acme-challenge.deep.sub.example.test").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_tsig_secret_fails_naming_the_zone() {
+    let knot = Knot::start("example.test").await;
+    let h = harness(Options {
+        dns_server: Some(knot.addr),
+        ..Options::default()
+    })
+    .await;
+    let mut globals = h.globals();
+    globals.challenge = Some("DNS-01".into());
+    // A valid key, but not the server's.
+    globals.dns_api_config =
+        Some(knot.dns_api_config("d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZw=="));
+    let run = h.run(
+        globals,
+        vec![request(&["*.example.test", "example.test"], &[])],
+    );
+    let deadline = tokio::time::Instant::now() + T;
+    let error = loop {
+        if let Some(CertStatus::Failed { error, .. }) = run.stats.status("wildcard_example.test") {
+            break error;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            run.stats.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        error.contains("zone example.test")
+            && error.contains(&knot.addr.to_string())
+            && error.contains("BadSig"),
+        "zone, server and TSIG error in: {error}"
+    );
+    assert!(!error.contains("d3Jvbmct"), "never the secret: {error}");
+    assert!(!h.certs.path().join("wildcard_example.test").exists());
+    assert!(!h.certs.path().join("example.test.crt").exists());
+    assert_eq!(
+        run.stats
+            .orders_succeeded
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    assert!(knot.txt(OWNER).is_empty());
+}
