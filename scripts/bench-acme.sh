@@ -15,10 +15,17 @@
 #                  new-order, 3 validations by Pebble, finalize, download, files + fsyncs)
 #   written→200  = certificate on disk → first verified HTTPS 200 seen by the polling client
 #                  (curl is re-run every ~10 ms, so this includes the poll granularity)
-# Usage: scripts/bench-acme.sh [RUNS]
+#
+# CHALLENGE=dns-01: the same, with DNS-01 through a real knotd (Debian `knot`) on loopback holding
+# the zone `test` with a TSIG key (ACMESH_DNS_API_CONFIG, dns_nsupdate, zone found by SOA), Pebble's
+# validator asking that knotd (`-dnsserver`), and each container asking for `*.<host>,<host>`
+# (a wildcard + apex certificate): the order also covers two RFC 2136 UPDATEs, the
+# propagation check and the two removals.
+# Usage: [CHALLENGE=dns-01] scripts/bench-acme.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10}
+challenge=${CHALLENGE:-http-01}
 for bin in /usr/bin/pebble /usr/bin/pebble-challtestsrv; do
   [[ -x $bin ]] || { echo "$bin missing: apt-get install pebble" >&2; exit 1; }
 done
@@ -26,7 +33,7 @@ command -v curl >/dev/null || { echo "curl missing: apt-get install curl" >&2; e
 command -v openssl >/dev/null || { echo "openssl missing: apt-get install openssl" >&2; exit 1; }
 scripts/build-test-image.sh
 cargo build -q --release --bin dockside
-DOCKSIDE=target/release/dockside
+DOCKSIDE=${CARGO_TARGET_DIR:-target}/release/dockside
 
 work=$(mktemp -d)
 scope="dockside-bench-$$"
@@ -42,6 +49,49 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HP=$(free_port); SP=$(free_port); PP=$(free_port); MP=$(free_port); DP=$(free_port); DM=$(free_port)
+resolver="127.0.0.1:$DP"
+dns_env=()
+if [[ $challenge == dns-01 ]]; then
+  [[ -x /usr/sbin/knotd ]] || { echo "knotd missing: apt-get install knot" >&2; exit 1; }
+  KP=$(free_port)
+  secret=$(head -c 32 /dev/urandom | base64)
+  mkdir -p "$work/knot/db"
+  printf '$ORIGIN test.\n$TTL 60\n@ SOA ns.test. admin.test. 1 3600 600 86400 60\n@ NS ns.test.\nns A 127.0.0.1\n' \
+    >"$work/knot/test.zone"
+  cat >"$work/knot/knot.conf" <<KNOT
+server:
+  rundir: "$work/knot"
+  listen: 127.0.0.1@$KP
+database:
+  storage: "$work/knot/db"
+control:
+  listen: "$work/knot/knot.sock"
+key:
+  - id: acme-key
+    algorithm: hmac-sha256
+    secret: $secret
+acl:
+  - id: acme_update
+    key: acme-key
+    action: update
+template:
+  - id: default
+    storage: "$work/knot"
+    zonefile-sync: -1
+zone:
+  - domain: test
+    file: test.zone
+    acl: acme_update
+KNOT
+  /usr/sbin/knotd -c "$work/knot/knot.conf" >"$work/knot.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 200); do
+    (echo >"/dev/tcp/127.0.0.1/$KP") 2>/dev/null && break
+    sleep 0.05
+  done
+  resolver="127.0.0.1:$KP"
+  dns_env=(ACME_CHALLENGE=DNS-01 "ACMESH_DNS_API_CONFIG={\"DNS_API\":\"dns_nsupdate\",\"NSUPDATE_SERVER\":\"127.0.0.1\",\"NSUPDATE_SERVER_PORT\":$KP,\"NSUPDATE_KEY_NAME\":\"acme-key\",\"NSUPDATE_KEY_SECRET\":\"$secret\"}")
+fi
 
 # Pebble's listener certificate: a CA and a leaf for 127.0.0.1/localhost (the leaf is not the CA).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
@@ -60,7 +110,7 @@ pebble-challtestsrv -management "127.0.0.1:$DM" -dns01 "127.0.0.1:$DP" -http01 "
   -tlsalpn01 "" -defaultIPv4 127.0.0.1 -defaultIPv6 "" >"$work/challtestsrv.log" 2>&1 &
 pids+=($!)
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
-  pebble -config "$work/pebble.json" -dnsserver "127.0.0.1:$DP" >"$work/pebble.log" 2>&1 &
+  pebble -config "$work/pebble.json" -dnsserver "$resolver" >"$work/pebble.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do
   curl -sf --cacert "$work/ca.pem" "https://127.0.0.1:$PP/dir" >/dev/null && break
@@ -69,7 +119,7 @@ done
 curl -sf --cacert "$work/ca.pem" "https://127.0.0.1:$MP/roots/0" >"$work/root.pem"
 
 mkdir -p "$work/certs"
-ACME_CA_URI="https://127.0.0.1:$PP/dir" CA_BUNDLE="$work/ca.pem" DEFAULT_EMAIL=bench@example.test \
+env "${dns_env[@]}" ACME_CA_URI="https://127.0.0.1:$PP/dir" CA_BUNDLE="$work/ca.pem" DEFAULT_EMAIL=bench@example.test \
   DOCKER_CONTAINER_FILTERS="label=dockside-bench-scope=$scope" DISABLE_ACCESS_LOGS=true \
   TRUST_DOWNSTREAM_PROXY=false \
   "$DOCKSIDE" --http "127.0.0.1:$HP" --https "127.0.0.1:$SP" --admin off \
@@ -83,9 +133,10 @@ done
 now_ns() { date +%s%N; }
 # One container: created first, then timed from `docker start` to a verified HTTPS 200.
 run_one() {
-  local name=$1 host="$1.test"
+  local name=$1 host="$1.test" acme_hosts="$1.test"
+  [[ $challenge == dns-01 ]] && acme_hosts="*.$host,$host"
   docker create --name "$name" --label "dockside-bench-scope=$scope" \
-    -e "VIRTUAL_HOST=$host" -e "LETSENCRYPT_HOST=$host" -e VIRTUAL_PORT=80 \
+    -e "VIRTUAL_HOST=$host" -e "LETSENCRYPT_HOST=$acme_hosts" -e VIRTUAL_PORT=80 \
     dockside-test-backend:latest >/dev/null
   local t0 t1 deadline
   t0=$(now_ns)
@@ -120,7 +171,7 @@ for raw in log:
     m = re.search(r"base=(\S+)", line)
     if not m:
         continue
-    base = m.group(1)
+    base = m.group(1).removeprefix("wildcard_")
     if "ordering certificate" in line:
         ordering.setdefault(base, ts(line))
     if "certificate written" in line and "elapsed_ms" in line:
