@@ -56,7 +56,7 @@ fn port_selection_follows_nginx_proxy() {
 fn bad_values_name_setting_and_value() {
     let cases: &[(&str, &str, &str)] = &[
         ("VIRTUAL_PORT", "eighty", "VIRTUAL_PORT=\"eighty\""),
-        ("VIRTUAL_PROTO", "grpc", "VIRTUAL_PROTO=\"grpc\""),
+        ("VIRTUAL_PROTO", "gopher", "VIRTUAL_PROTO=\"gopher\""),
         ("VIRTUAL_ROOT", "public", "VIRTUAL_ROOT=\"public\""),
         ("HTTPS_METHOD", "always", "HTTPS_METHOD=\"always\""),
         ("VIRTUAL_PATH", "~ ^/(", "VIRTUAL_PATH"),
