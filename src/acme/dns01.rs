@@ -25,16 +25,39 @@ pub(super) struct DnsRecords {
 
 impl DnsRecords {
     /// Removes every record published (failures are logged: a stale TXT value is harmless).
+    /// A record leaves the list only once its removal is done, so if this future is dropped
+    /// mid-way (the order cancelled) `Drop` still removes the rest, the interrupted one included.
     pub(super) async fn remove_all(&mut self) {
         let Some(provider) = self.provider.clone() else {
             return;
         };
-        remove(provider.as_ref(), std::mem::take(&mut self.records)).await;
+        while let Some(record) = self.records.last().cloned() {
+            remove(provider.as_ref(), std::slice::from_ref(&record)).await;
+            self.records.pop();
+        }
+    }
+
+    /// Adds each record, listing it *before* the update is sent: the server may apply an update
+    /// whose answer then times out or fails the TSIG check, and such a record must be removed too
+    /// (deleting an absent value is a no-op, RFC 2136 §2.5.4).
+    async fn publish(
+        &mut self,
+        provider: &Arc<dyn DnsProvider>,
+        wanted: Vec<(String, String)>,
+        server: &str,
+    ) -> Result<(), DnsError> {
+        self.provider = Some(provider.clone());
+        for (owner, value) in wanted {
+            self.records.push((owner.clone(), value.clone()));
+            provider.add_txt(&owner, &value).await?;
+            tracing::info!(owner = %owner, server = %server, "published ACME challenge TXT record");
+        }
+        Ok(())
     }
 }
 
-async fn remove(provider: &dyn DnsProvider, records: Vec<(String, String)>) {
-    for (owner, value) in &records {
+async fn remove(provider: &dyn DnsProvider, records: &[(String, String)]) {
+    for (owner, value) in records {
         match provider.remove_txt(owner, value).await {
             Ok(()) => tracing::debug!(owner = %owner, "removed ACME challenge TXT record"),
             Err(e) => {
@@ -50,7 +73,7 @@ impl Drop for DnsRecords {
         if let (Some(provider), false) = (self.provider.take(), records.is_empty())
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            rt.spawn(async move { remove(provider.as_ref(), records).await });
+            rt.spawn(async move { remove(provider.as_ref(), &records).await });
         }
     }
 }
@@ -101,15 +124,10 @@ pub(super) async fn answer(
     }
     let provider: Arc<dyn DnsProvider> =
         Arc::from(dns::provider(config).await.map_err(|e| dns_fail(ctx, e))?);
-    published.provider = Some(provider.clone());
-    for (owner, value) in wanted {
-        provider
-            .add_txt(&owner, &value)
-            .await
-            .map_err(|e| dns_fail(ctx, e))?;
-        tracing::info!(owner = %owner, server = %config.server, "published ACME challenge TXT record");
-        published.records.push((owner, value));
-    }
+    published
+        .publish(&provider, wanted, &config.server)
+        .await
+        .map_err(|e| dns_fail(ctx, e))?;
     let server = format!("{}:{}", config.server, config.port);
     let extra = config.sleep_secs.map(|s| Duration::from_secs(u64::from(s)));
     dns::wait_visible(
@@ -136,3 +154,7 @@ pub(super) async fn answer(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "dns01_tests.rs"]
+mod tests;

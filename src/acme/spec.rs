@@ -200,10 +200,12 @@ pub enum SpecError {
         "{item}: ACME_CHALLENGE=DNS-01 for {host:?} needs ACMESH_DNS_API_CONFIG (on the container or on dockside), e.g. {{\"DNS_API\": \"dns_nsupdate\", ...}}"
     )]
     NoDnsConfig { item: String, host: String },
-    #[error("{item}: ACMESH_DNS_API_CONFIG {why}")]
+    #[error("{item}: ACMESH_DNS_API_CONFIG {why} (the value set on {origin})")]
     DnsConfig {
         item: String,
         why: dns::DnsConfigError,
+        /// Which value was bad: the container's own or dockside's, used for every container.
+        origin: &'static str,
     },
     #[error("{item}: ACME_CHALLENGE={value:?} is unknown (use HTTP-01, TLS-ALPN-01 or DNS-01)")]
     UnknownChallenge { item: String, value: String },
@@ -228,7 +230,10 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     check_wildcards(&hosts, challenge, &source)?;
     let dns = match challenge {
         ChallengeKind::Dns01 => {
-            let raw = get(s, &["ACMESH_DNS_API_CONFIG"]).or(globals.dns_api_config.clone());
+            let (raw, origin) = match get(s, &["ACMESH_DNS_API_CONFIG"]) {
+                Some(own) => (Some(own), "the container"),
+                None => (globals.dns_api_config.clone(), "dockside"),
+            };
             let raw = raw.ok_or_else(|| SpecError::NoDnsConfig {
                 item: source.clone(),
                 host: first.clone(),
@@ -236,6 +241,7 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
             let (config, w) = dns::parse(&raw).map_err(|why| SpecError::DnsConfig {
                 item: source.clone(),
                 why,
+                origin,
             })?;
             warnings.extend(w.into_iter().map(|w| format!("{source}: {w}")));
             Some(config)

@@ -288,7 +288,30 @@ fn the_containers_dns_config_replaces_the_global_one() {
     let e = resolve(&req(&["a.test"], &cf), &g).unwrap_err().to_string();
     assert!(
         e.starts_with("web: ACMESH_DNS_API_CONFIG DNS_API=\"dns_cf\"")
-            && e.contains("only dns_nsupdate"),
+            && e.contains("only dns_nsupdate")
+            && e.ends_with("(the value set on the container)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_dns_sleep_past_the_bound_drops_the_certificate_naming_value_and_source() {
+    let sleepy = DNS.replace('}', r#","DNS_SLEEP":"172800"}"#);
+    let dns01 = ("ACME_CHALLENGE", "DNS-01");
+    let g = globals(&[dns01, ("ACMESH_DNS_API_CONFIG", sleepy.as_str())]);
+    let e = resolve(&req(&["a.test"], &[]), &g).unwrap_err().to_string();
+    assert!(
+        e.starts_with("web: ACMESH_DNS_API_CONFIG DNS_SLEEP=\"172800\" is more than 3600 seconds")
+            && e.ends_with("(the value set on dockside)"),
+        "{e}"
+    );
+    let g = globals(&[dns01]);
+    let own = [dns01, ("ACMESH_DNS_API_CONFIG", sleepy.as_str())];
+    let e = resolve(&req(&["a.test"], &own), &g)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("DNS_SLEEP=\"172800\"") && e.ends_with("(the value set on the container)"),
         "{e}"
     );
 }

@@ -122,7 +122,7 @@ pub struct DnsConfig {
     pub zone: Option<String>,
     pub key: KeySource,
     /// `DNS_SLEEP` in seconds: waited after the record is seen on the primary, for secondaries
-    /// dockside cannot see (anycast, hidden primaries).
+    /// dockside cannot see (anycast, hidden primaries). At most `DNS_SLEEP_MAX`.
     pub sleep_secs: Option<u32>,
 }
 
@@ -251,9 +251,27 @@ pub fn parse(value: &str) -> Result<(DnsConfig, Vec<String>), DnsConfigError> {
         port,
         zone: get("NSUPDATE_ZONE").map(|z| z.trim_end_matches('.').to_ascii_lowercase()),
         key,
-        sleep_secs: number("DNS_SLEEP")?,
+        sleep_secs: sleep_secs(number("DNS_SLEEP")?)?,
     };
     Ok((config, warnings))
+}
+
+/// The largest `DNS_SLEEP` accepted, in seconds. Secondaries catch up within seconds of a NOTIFY
+/// and within their SOA refresh (minutes) without one; an hour covers any working setup. The
+/// order (and the certificate's next attempt) waits the whole sleep, so without a bound a typo
+/// (`86400`, or minutes written as seconds × 60) would hold it for days.
+pub const DNS_SLEEP_MAX: u32 = 3600;
+
+fn sleep_secs(value: Option<u32>) -> Result<Option<u32>, DnsConfigError> {
+    match value {
+        Some(s) if s > DNS_SLEEP_MAX => Err(DnsConfigError::Bad {
+            key: "DNS_SLEEP",
+            value: s.to_string(),
+            why: "is more than 3600 seconds (one hour), the most dockside waits: secondaries that lag \
+                  longer point at a zone transfer problem; DNS_SLEEP is in seconds",
+        }),
+        other => Ok(other),
+    }
 }
 
 fn scalar(y: &Yaml) -> Option<String> {

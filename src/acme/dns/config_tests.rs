@@ -62,6 +62,14 @@ fn errors_name_the_setting() {
         err(r#"{"DNS_API":"dns_nsupdate","NSUPDATE_KEY":"/k","DNS_SLEEP":"soon"}"#)
             .contains("DNS_SLEEP=\"soon\"")
     );
+    assert_eq!(
+        err(r#"{"DNS_API":"dns_nsupdate","NSUPDATE_KEY":"/k","DNS_SLEEP":86400}"#),
+        "DNS_SLEEP=\"86400\" is more than 3600 seconds (one hour), the most dockside waits: \
+         secondaries that lag longer point at a zone transfer problem; DNS_SLEEP is in seconds"
+    );
+    let (c, _) =
+        parse(r#"{"DNS_API":"dns_nsupdate","NSUPDATE_KEY":"/k","DNS_SLEEP":3600}"#).unwrap();
+    assert_eq!(c.sleep_secs, Some(DNS_SLEEP_MAX));
     let bad_alg = err(
         r#"{"DNS_API":"dns_nsupdate","NSUPDATE_KEY_NAME":"k","NSUPDATE_KEY_SECRET":"aGk=","NSUPDATE_KEY_ALGORITHM":"hmac-md5"}"#,
     );

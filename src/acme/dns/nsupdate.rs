@@ -17,7 +17,7 @@ use super::config::{DnsConfig, KeySource, TsigKey, parse_key_file};
 use super::message::{self, Change, Reply};
 use super::{DnsError, DnsProvider};
 
-/// Bound on one connect + request + answer.
+/// Bound on resolving `NSUPDATE_SERVER`, and on one connect + request + answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Nsupdate {
@@ -52,8 +52,15 @@ impl Nsupdate {
             server: server.clone(),
             source,
         };
-        let addr = tokio::net::lookup_host((config.server.as_str(), config.port))
+        // A resolver that never answers must not hold the order: the lookup has the same bound
+        // as every exchange.
+        let lookup = tokio::net::lookup_host((config.server.as_str(), config.port));
+        let addr = tokio::time::timeout(TIMEOUT, lookup)
             .await
+            .map_err(|_| DnsError::Timeout {
+                server: server.clone(),
+                after: TIMEOUT,
+            })?
             .map_err(io)?
             .next()
             .ok_or_else(|| io(std::io::Error::other("the name has no address")))?;

@@ -60,7 +60,21 @@ async fn returns_once_seen_then_waits_dns_sleep() {
     wait_visible(&p, &records(), Duration::from_secs(120), extra, "ns:53")
         .await
         .unwrap();
-    // 50 + 100 + 200 ms of polling, then DNS_SLEEP.
-    assert_eq!(started.elapsed(), Duration::from_millis(30_350));
+    // Three flat 50 ms pauses of polling, then DNS_SLEEP.
+    assert_eq!(started.elapsed(), Duration::from_millis(30_150));
     assert_eq!(p.looks.load(Ordering::Relaxed), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_record_is_seen_within_one_poll_of_appearing() {
+    // The record appears after 2 s of looks: seen 2 s in, not at the next step of a backoff.
+    let p = Appears {
+        after_looks: 40,
+        looks: AtomicU32::new(0),
+    };
+    let started = tokio::time::Instant::now();
+    wait_visible(&p, &records(), Duration::from_secs(120), None, "ns:53")
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
 }
