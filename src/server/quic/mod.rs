@@ -231,3 +231,6 @@ async fn wait_for_sockets(
         }
     }
 }
+
+#[cfg(test)]
+mod transport_tests;
