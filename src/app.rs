@@ -18,7 +18,7 @@ use crate::live::Live;
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{ExtraPorts, ListenPorts, RouteTable, SiteDefaults};
 use crate::server::{self, Bound, ExtraListeners, Listener, QuicServer, Workers};
-use crate::service::{LogThrottle, ServiceState};
+use crate::service::{Http3Status, LogThrottle, ServiceState};
 use crate::tls::TlsAcceptor;
 use crate::upstream::uwsgi::{self, UwsgiOptions};
 use crate::upstream::{Forwarder, PassiveHealth};
@@ -54,6 +54,8 @@ pub struct Running {
     /// is set or the first route table has an HTTP/3 site; empty otherwise (a later site that
     /// asks for it binds them then).
     pub h3_addrs: Vec<SocketAddr>,
+    /// Whether the QUIC endpoint serves yet (or failed to bind).
+    pub http3: Arc<Http3Status>,
     /// Where the admin listener is bound; `None` with `--admin off`.
     pub admin_addr: Option<SocketAddr>,
     /// ACME counters and per-certificate status; `None` when ACME is off.
@@ -188,6 +190,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         http_addrs,
         https_addrs,
         h3_addrs,
+        http3: shared.http3.clone(),
         admin_addr: listeners.admin_addr,
         acme,
         live: shared.live.clone(),
@@ -374,6 +377,8 @@ struct Shared {
     http_port: u16,
     /// `alt-svc` for HTTP/3 sites' answers over TLS (`None` without HTTPS).
     alt_svc: Option<http::HeaderValue>,
+    /// Whether the QUIC endpoint serves (set by its thread).
+    http3: Arc<Http3Status>,
     defaults: Arc<SiteDefaults>,
     tracker: TaskTracker,
     /// Memory all uwsgi spools share, across workers.
@@ -396,6 +401,7 @@ impl Shared {
             https_port: listeners.https.first().map_or(443, |b| b.addr.port()),
             http_port: listeners.http[0].addr.port(),
             alt_svc: listeners.https.first().map(|b| alt_svc(b.addr.port())),
+            http3: Arc::default(),
             defaults: Arc::new(config.defaults.clone()),
             tracker: TaskTracker::new(),
             spool_budget: uwsgi::spool_budget(&config.limits),
@@ -436,6 +442,7 @@ impl Shared {
             https_port: self.https_port,
             http_port: self.http_port,
             alt_svc: self.alt_svc.clone(),
+            http3: self.http3.clone(),
             extra_port: None,
             defaults: self.defaults.clone(),
         })

@@ -285,6 +285,7 @@ async fn alt_svc_on_tls_answers_of_http3_sites_only() {
     ])
     .await;
     let port = p.https.port();
+    wait_for(|| p.d.running.http3.serving(), "the QUIC endpoint serving").await;
     let want = format!("h3=\":{port}\"; ma=86400");
     for version in ["--http1.1", "--http2"] {
         let h3 = p.curl("https", "h3.test", "/", &[version]).await;
@@ -309,6 +310,66 @@ async fn alt_svc_on_tls_answers_of_http3_sites_only() {
         .await;
     assert_eq!(resp.status(), StatusCode::OK, "{body:?}");
     assert!(client.connect(p.https, "plain.test").await.is_err());
+}
+
+/// Waits (up to `WAIT`) until `done`.
+async fn wait_for(done: impl Fn() -> bool, what: &str) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < WAIT, "not within {WAIT:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// When the UDP port cannot be bound, HTTP/3 sites do not advertise what is not there.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_alt_svc_when_quic_failed_to_bind() {
+    common::require_tool("curl", "curl");
+    let pki = Pki::new();
+    pki.install("h3.test", "h3", &["h3.test"]);
+    let be = Backend::start().await;
+    let p = proxy(&pki, false).await;
+    // Someone else holds the UDP port when the first HTTP/3 site appears.
+    let _taken = std::net::UdpSocket::bind(p.https).unwrap();
+    p.publish(vec![site("h3.test", be.addr, Some(true))]).await;
+    wait_for(|| p.d.running.http3.failed(), "the QUIC bind failing").await;
+    let answer = p.curl("https", "h3.test", "/", &["--http2"]).await;
+    assert_eq!(answer.status, 200, "{}", answer.stderr);
+    assert_eq!(answer.header("alt-svc"), None);
+}
+
+/// RFC 9114 §4.1.2: a body longer or shorter than its `Content-Length` is malformed: 400 (the
+/// client's fault), and the backend never sees a request cut or overrun.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_not_matching_its_content_length_is_refused() {
+    let pki = Pki::new();
+    pki.install("a.test", "a", &["a.test"]);
+    let be = Backend::start().await;
+    let p = proxy(&pki, true).await;
+    p.publish(vec![site("a.test", be.addr, None)]).await;
+    let client = H3Client::new(&pki.ca_pem());
+    let mut conn = client.connect(p.https, "a.test").await.unwrap();
+    let authority = format!("a.test:{}", p.https.port());
+    for (declared, sent) in [(10usize, 20usize), (30, 20), (20, 20)] {
+        let req = Request::post(format!("https://{authority}/hash"))
+            .header("content-length", declared.to_string())
+            .body(())
+            .unwrap();
+        let mut stream = conn.send(req).await;
+        let _ = stream.send_data(Bytes::from(vec![b'x'; sent])).await;
+        let _ = stream.finish().await;
+        let resp = stream.recv_response().await.unwrap();
+        let want = if declared == sent {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(
+            resp.status(),
+            want,
+            "Content-Length {declared}, {sent} sent"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

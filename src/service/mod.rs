@@ -18,4 +18,5 @@ mod state;
 pub(crate) use headers::upgrade_requested;
 pub(crate) use log_throttle::LogThrottle;
 pub(crate) use pipeline::handle;
+pub use state::Http3Status;
 pub(crate) use state::ServiceState;

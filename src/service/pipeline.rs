@@ -143,7 +143,8 @@ async fn route<B: ClientBody>(
                 && !B::HTTP3
                 && conn.scheme == Scheme::Https
                 && state.alt_svc.is_some()
-                && live.http3(site);
+                && live.http3(site)
+                && state.http3.serving();
             site
         }
         // nginx-proxy's redirect server has the debug location too.

@@ -2,6 +2,7 @@
 //! `app::start`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +57,9 @@ pub struct ServiceState {
     /// `alt-svc: h3=":PORT"; ma=86400` for the answers of HTTP/3 sites over TLS, built once;
     /// `None` without HTTPS and on extra listeners (QUIC is only on the default HTTPS port).
     pub alt_svc: Option<http::HeaderValue>,
+    /// Whether the QUIC endpoint is serving: `alt-svc` is sent only then (read only for the
+    /// answers of HTTP/3 sites).
+    pub http3: Arc<Http3Status>,
     /// The proxy-wide site settings (the debug endpoint shows them).
     pub defaults: Arc<SiteDefaults>,
 }
@@ -65,5 +69,42 @@ impl ServiceState {
     pub fn hosts<'s>(&self, conn: &ConnInfo, live: &'s Snapshot) -> Option<&'s Hosts> {
         live.routes()
             .hosts(conn.scheme == Scheme::Https, self.extra_port)
+    }
+}
+
+/// Where the QUIC endpoint stands: not bound yet, serving, or failed to bind (off until restart).
+/// Set by the QUIC thread; read (one relaxed load) for the TLS answers of HTTP/3 sites, so
+/// that `alt-svc` is not advertised — and cached by clients for a day — while nothing listens.
+#[derive(Debug, Default)]
+pub struct Http3Status(AtomicU8);
+
+const H3_PENDING: u8 = 0;
+const H3_SERVING: u8 = 1;
+const H3_FAILED: u8 = 2;
+
+impl Http3Status {
+    /// Whether an endpoint serves HTTP/3.
+    pub fn serving(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == H3_SERVING
+    }
+
+    /// Whether binding the endpoint failed (HTTP/3 stays off until restart).
+    pub fn failed(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == H3_FAILED
+    }
+
+    /// The endpoint is serving.
+    pub fn set_serving(&self) {
+        self.0.store(H3_SERVING, Ordering::Relaxed);
+    }
+
+    /// The endpoint could not be started.
+    pub fn set_failed(&self) {
+        self.0.store(H3_FAILED, Ordering::Relaxed);
+    }
+
+    /// Not (or not yet) started.
+    pub fn pending(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == H3_PENDING
     }
 }

@@ -46,6 +46,17 @@ impl H3Client {
         H3Client::bound(ca, "[::1]:0")
     }
 
+    /// A client on 127.0.0.1 that PINGs every `every` (QUIC keep-alive): it never idles out
+    /// at the transport level.
+    pub fn pinging(ca: &Path, every: Duration) -> H3Client {
+        let mut client = H3Client::bound(ca, "127.0.0.1:0");
+        let mut transport = quinn::TransportConfig::default();
+        transport.max_idle_timeout(Some(Duration::from_secs(30).try_into().unwrap()));
+        transport.keep_alive_interval(Some(every));
+        client.config.transport_config(Arc::new(transport));
+        client
+    }
+
     fn bound(ca: &Path, local: &str) -> H3Client {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(ca).unwrap() {
@@ -86,6 +97,14 @@ impl H3Client {
             let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
         });
         Ok(H3Conn { quic, send, driver })
+    }
+
+    /// Sends a connection's first Initial to `addr` and returns without waiting for the
+    /// handshake (keep the value: dropping it abandons the attempt).
+    pub fn start_handshake(&self, addr: SocketAddr, sni: &str) -> quinn::Connecting {
+        self.endpoint
+            .connect_with(self.config.clone(), addr, sni)
+            .unwrap()
     }
 
     /// Connects, retrying until `limit`: an endpoint bound when a site first asks for HTTP/3

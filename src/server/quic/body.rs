@@ -3,8 +3,10 @@
 //! bounds what a client may send ahead, and a response chunk is written before the next one is
 //! read from the backend.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use h3::server::RequestStream;
@@ -52,12 +54,63 @@ impl H3Body {
         Ok(())
     }
 
-    fn take(&mut self, bytes: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    /// Returns a chunk, checked against `Content-Length` (RFC 9114 §4.1.2: a body longer than
+    /// declared makes the request malformed; h3 does not check it).
+    ///
+    /// Once the declared length is reached, the body's consumer (hyper's HTTP/1 encoder) stops
+    /// reading, so what the client already sent past it is looked at now, without waiting;
+    /// excess that arrives later is not read (the backend gets exactly the declared bytes).
+    fn take(
+        &mut self,
+        bytes: Bytes,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(left) = &mut self.remaining {
-            *left = left.saturating_sub(bytes.len() as u64);
+            match left.checked_sub(bytes.len() as u64) {
+                Some(0) if !self.ended => match self.recv.poll_recv_data(cx) {
+                    Poll::Ready(Ok(Some(more))) if more.has_remaining() => {
+                        return self.malformed(LengthMismatch::Longer);
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.ended = true;
+                        return Poll::Ready(Some(Err(Box::new(ClientBodyError(Box::new(e))))));
+                    }
+                    Poll::Ready(Ok(None)) => {
+                        self.ended = true;
+                        self.remaining = Some(0);
+                    }
+                    _ => self.remaining = Some(0),
+                },
+                Some(rest) => *left = rest,
+                None => return self.malformed(LengthMismatch::Longer),
+            }
         }
         Poll::Ready(Some(Ok(Frame::data(bytes))))
     }
+
+    /// The body ends; short of `Content-Length`, that is the client's fault too.
+    fn end(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.ended = true;
+        match self.remaining {
+            Some(left) if left > 0 => self.malformed(LengthMismatch::Shorter),
+            _ => Poll::Ready(None),
+        }
+    }
+
+    fn malformed(&mut self, why: LengthMismatch) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.ended = true;
+        self.remaining = None;
+        Poll::Ready(Some(Err(Box::new(ClientBodyError(Box::new(why))))))
+    }
+}
+
+/// A request body that does not match its `Content-Length` (a malformed request: 400).
+#[derive(Debug, thiserror::Error)]
+enum LengthMismatch {
+    #[error("more body than its Content-Length")]
+    Longer,
+    #[error("the body ended short of its Content-Length")]
+    Shorter,
 }
 
 impl Body for H3Body {
@@ -69,7 +122,7 @@ impl Body for H3Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(first) = self.first.take() {
-            return self.take(first);
+            return self.take(first, cx);
         }
         if self.ended {
             return Poll::Ready(None);
@@ -78,12 +131,9 @@ impl Body for H3Body {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(Some(mut buf))) => {
                 let bytes = buf.copy_to_bytes(buf.remaining());
-                self.take(bytes)
+                self.take(bytes, cx)
             }
-            Poll::Ready(Ok(None)) => {
-                self.ended = true;
-                Poll::Ready(None)
-            }
+            Poll::Ready(Ok(None)) => self.end(),
             Poll::Ready(Err(e)) => {
                 self.ended = true;
                 Poll::Ready(Some(Err(Box::new(ClientBodyError(Box::new(e))))))
@@ -119,6 +169,8 @@ pub enum SendError {
     Client(#[from] h3::error::StreamError),
     #[error("reading the response body: {0}")]
     Body(#[source] BoxError),
+    #[error("the client took no response data for {0:?}")]
+    Stalled(Duration),
 }
 
 /// Headers RFC 9114 §4.2 forbids on HTTP/3 (connection-specific); a backend's HTTP/1.1 answer
@@ -131,32 +183,46 @@ const CONNECTION_SPECIFIC: [&str; 5] = [
     "upgrade",
 ];
 
-/// Sends `response` on `send`: the head, then each body frame as it comes, then the end.
+/// Sends `response` on `send`: the head, then each body frame as it comes, then the end. Each
+/// write must make progress within `idle` (`DOCKSIDE_IDLE_TIMEOUT`): a client that grants no
+/// stream credit would otherwise hold the request, and its backend connection, forever.
 pub async fn send_response(
     send: &mut SendHalf,
     response: Response<ProxyBody>,
+    idle: Duration,
 ) -> Result<(), SendError> {
     let (mut parts, mut body) = response.into_parts();
     strip_connection_headers(&mut parts.headers);
-    send.send_response(Response::from_parts(parts, ())).await?;
+    within(idle, send.send_response(Response::from_parts(parts, ()))).await?;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(SendError::Body)?;
         match frame.into_data() {
             Ok(data) => {
                 if !data.is_empty() {
-                    send.send_data(data).await?;
+                    within(idle, send.send_data(data)).await?;
                 }
             }
             Err(frame) => {
                 if let Ok(trailers) = frame.into_trailers() {
-                    send.send_trailers(trailers).await?;
+                    within(idle, send.send_trailers(trailers)).await?;
                     return Ok(());
                 }
             }
         }
     }
-    send.finish().await?;
+    within(idle, send.finish()).await?;
     Ok(())
+}
+
+/// One write to the client, bounded by `idle`.
+async fn within(
+    idle: Duration,
+    write: impl Future<Output = Result<(), h3::error::StreamError>>,
+) -> Result<(), SendError> {
+    match tokio::time::timeout(idle, write).await {
+        Ok(done) => Ok(done?),
+        Err(_) => Err(SendError::Stalled(idle)),
+    }
 }
 
 fn strip_connection_headers(headers: &mut HeaderMap) {

@@ -4,9 +4,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, header};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use super::body::{H3Body, SendHalf, send_response};
@@ -18,11 +22,42 @@ type H3Conn = h3::server::Connection<h3_quinn::Connection, Bytes>;
 
 /// RFC 9114 §8.1 `H3_NO_ERROR`: the code a graceful close carries.
 const H3_NO_ERROR: u32 = 0x100;
+/// RFC 9114 §8.1 `H3_EXCESSIVE_LOAD`: closed past `DOCKSIDE_MAX_CONNECTIONS`.
+const H3_EXCESSIVE_LOAD: u32 = 0x107;
 type Resolver = h3::server::RequestResolver<h3_quinn::Connection, Bytes>;
 
-/// Accepts QUIC connections until shutdown; each holds one `DOCKSIDE_MAX_CONNECTIONS` permit
-/// (past the limit a new one is refused at once, as the TCP listeners close theirs).
-pub(super) async fn accept_loop(endpoint: quinn::Endpoint, state: Arc<ServiceState>) {
+/// QUIC handshakes in progress, bounded apart from `DOCKSIDE_MAX_CONNECTIONS`: a handshake may
+/// come from a spoofed address, so it must not hold a permit TCP clients need. Past
+/// [`RETRY_ABOVE`] handshakes in progress a client that has not proved its address gets a
+/// stateless Retry (it costs dockside nothing until the client answers from that address); past
+/// [`MAX_HANDSHAKES`] a new one is refused.
+#[derive(Clone)]
+pub(super) struct Handshakes(Arc<Semaphore>);
+
+/// Handshakes in progress at once, across the QUIC endpoints.
+const MAX_HANDSHAKES: usize = 64;
+/// Handshakes in progress past which an unvalidated client must answer a Retry first.
+const RETRY_ABOVE: usize = 16;
+
+impl Handshakes {
+    pub(super) fn new() -> Handshakes {
+        Handshakes(Arc::new(Semaphore::new(MAX_HANDSHAKES)))
+    }
+
+    fn in_progress(&self) -> usize {
+        MAX_HANDSHAKES - self.0.available_permits()
+    }
+}
+
+/// Accepts QUIC connections until shutdown. A handshake holds a [`Handshakes`] permit; a
+/// connection, once its handshake is done (the client's address then proved), holds one
+/// `DOCKSIDE_MAX_CONNECTIONS` permit (past the limit it is closed at once, as the TCP listeners
+/// close theirs).
+pub(super) async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    state: Arc<ServiceState>,
+    handshakes: Handshakes,
+) {
     let local = endpoint
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -34,8 +69,14 @@ pub(super) async fn accept_loop(endpoint: quinn::Endpoint, state: Arc<ServiceSta
                 None => return,
             },
         };
-        let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-            tracing::warn!(client = %incoming.remote_address(), %local, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); refusing a QUIC connection");
+        if !incoming.remote_address_validated() && handshakes.in_progress() >= RETRY_ABOVE {
+            if let Err(e) = incoming.retry() {
+                e.into_incoming().refuse();
+            }
+            continue;
+        }
+        let Ok(handshake) = handshakes.0.clone().try_acquire_owned() else {
+            tracing::debug!(client = %incoming.remote_address(), %local, "too many QUIC handshakes in progress; refusing one");
             incoming.refuse();
             continue;
         };
@@ -51,6 +92,12 @@ pub(super) async fn accept_loop(endpoint: quinn::Endpoint, state: Arc<ServiceSta
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => return tracing::debug!(%client, "QUIC handshake failed: {e}"),
                 Err(_) => return tracing::debug!(%client, "QUIC handshake timed out"),
+            };
+            drop(handshake);
+            let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+                tracing::warn!(%client, %local, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing a QUIC connection");
+                connection.close(H3_EXCESSIVE_LOAD.into(), b"");
+                return;
             };
             let Some(mut conn) = conn_info(&state, &connection, local) else {
                 connection.close(0u32.into(), b"");
@@ -94,6 +141,11 @@ fn conn_info(
 
 /// Serves one HTTP/3 connection's requests, each in its own task, until the client closes it,
 /// it idles out, or shutdown (GOAWAY, then the requests already begun finish).
+///
+/// Idle means no request in progress for `DOCKSIDE_IDLE_TIMEOUT`, as for h2 over TCP
+/// (`server::idle`): quinn's own idle timer is reset by any packet, so a client sending only
+/// PINGs would hold the connection (and its permit) forever. An idle connection is closed
+/// gracefully (GOAWAY), so a request crossing it can be retried.
 async fn serve(connection: quinn::Connection, conn: Arc<ConnInfo>, state: Arc<ServiceState>) {
     let client = conn.client;
     let quic = connection.clone();
@@ -107,20 +159,42 @@ async fn serve(connection: quinn::Connection, conn: Arc<ConnInfo>, state: Arc<Se
     };
     // This connection's requests, so that shutdown can wait for them alone.
     let requests = TaskTracker::new();
+    let idle = state.limits.idle_timeout;
+    let epoch = Instant::now();
+    // When a request last ended, in milliseconds since `epoch`.
+    let last_end = Arc::new(AtomicU64::new(0));
+    let mut last_start = epoch;
+    let mut deadline = epoch + idle;
     loop {
         let accepted = tokio::select! {
             _ = state.shutdown.cancelled() => {
-                let _ = h3.shutdown(0).await;
-                drain(&mut h3, &requests).await;
-                quic.close(H3_NO_ERROR.into(), b"");
-                return;
+                return close(&mut h3, &requests, &quic).await;
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                if !requests.is_empty() {
+                    deadline = Instant::now() + idle;
+                    continue;
+                }
+                let ended = epoch + Duration::from_millis(last_end.load(Ordering::Relaxed));
+                deadline = last_start.max(ended) + idle;
+                if deadline <= Instant::now() {
+                    tracing::debug!(%client, "HTTP/3 connection idle (no request); closing it");
+                    return close(&mut h3, &requests, &quic).await;
+                }
+                continue;
             }
             a = h3.accept() => a,
         };
         match accepted {
             Ok(Some(resolver)) => {
+                last_start = Instant::now();
                 let (tracker, state, conn) = (state.tracker.clone(), state.clone(), conn.clone());
-                let request = async move { serve_request(resolver, &state, &conn).await };
+                let last_end = last_end.clone();
+                let request = async move {
+                    serve_request(resolver, &state, &conn).await;
+                    let now = epoch.elapsed().as_millis();
+                    last_end.store(u64::try_from(now).unwrap_or(u64::MAX), Ordering::Relaxed);
+                };
                 tracker.spawn(requests.track_future(request));
             }
             Ok(None) => return,
@@ -132,6 +206,13 @@ async fn serve(connection: quinn::Connection, conn: Arc<ConnInfo>, state: Arc<Se
             }
         }
     }
+}
+
+/// Closes the connection gracefully: GOAWAY, its requests finish, then the QUIC close.
+async fn close(h3: &mut H3Conn, requests: &TaskTracker, quic: &quinn::Connection) {
+    let _ = h3.shutdown(0).await;
+    drain(h3, requests).await;
+    quic.close(H3_NO_ERROR.into(), b"");
 }
 
 /// After GOAWAY: keeps the connection driven until its requests are done (or the client
@@ -160,7 +241,7 @@ async fn serve_request(resolver: Resolver, state: &ServiceState, conn: &Arc<Conn
             .status(http::StatusCode::BAD_REQUEST)
             .body(crate::exchange::empty())
             .unwrap_or_default();
-        let _ = send_response(&mut send, answer).await;
+        let _ = send_response(&mut send, answer, state.limits.idle_timeout).await;
         return;
     };
     let mut body = H3Body::new(recv, length);
@@ -171,7 +252,7 @@ async fn serve_request(resolver: Resolver, state: &ServiceState, conn: &Arc<Conn
         }
     }
     let response = service::handle(state, conn, req.map(|()| body), false).await;
-    if let Err(e) = send_response(&mut send, response).await {
+    if let Err(e) = send_response(&mut send, response, state.limits.idle_timeout).await {
         tracing::debug!(client = %conn.client, "HTTP/3 response: {e}");
         reset(&mut send);
     }

@@ -85,7 +85,7 @@ impl QuicServer {
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
             .context("building the QUIC TLS config")?;
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        config.transport_config(Arc::new(transport(&state)));
+        config.transport_config(Arc::new(transport(state.limits.idle_timeout)));
         let hard_stop = CancellationToken::new();
         let stop = hard_stop.clone();
         let thread = std::thread::Builder::new()
@@ -111,16 +111,35 @@ impl Drop for QuicServer {
     }
 }
 
-/// Idle timeout as the TCP side's (`DOCKSIDE_IDLE_TIMEOUT`); quinn's defaults bound streams
-/// (100 concurrent requests per connection) and flow-control windows.
-fn transport(state: &ServiceState) -> quinn::TransportConfig {
+/// The connection's transport limits. quinn's defaults let one client make dockside buffer
+/// far more than a TCP client can: an unbounded connection receive window and 1.25 MB per
+/// stream over 100 streams (~125 MB). These are set near what hyper's HTTP/2 server allows over
+/// TCP (1 MB per stream, 200 streams, 1 MB per connection): 1 MB per stream, 2 MB for the whole
+/// connection (what a client may have in flight, unread, at once), 100 concurrent requests,
+/// and 2 MB of response data buffered unacknowledged per connection.
+///
+/// quinn's idle timeout is kept as the transport's own bound (a silent peer); it is reset by
+/// any packet, PINGs included, so `connection::serve` bounds idleness by requests too.
+fn transport(idle: Duration) -> quinn::TransportConfig {
     let mut transport = quinn::TransportConfig::default();
-    let idle = state.limits.idle_timeout.min(Duration::from_secs(600));
-    transport.max_idle_timeout(quinn::IdleTimeout::try_from(idle).ok());
+    transport.max_idle_timeout(quinn::IdleTimeout::try_from(idle.min(MAX_QUIC_IDLE)).ok());
+    transport.receive_window(CONNECTION_WINDOW.into());
+    transport.stream_receive_window(STREAM_WINDOW.into());
+    transport.send_window(u64::from(CONNECTION_WINDOW));
+    transport.max_concurrent_bidi_streams(MAX_REQUESTS.into());
     // No server-initiated unidirectional streams beyond h3's control and QPACK ones.
     transport.max_concurrent_uni_streams(16u32.into());
     transport
 }
+
+/// quinn's idle timeout is capped (its encoding bounds it; 10 minutes is plenty).
+const MAX_QUIC_IDLE: Duration = Duration::from_secs(600);
+/// Request body bytes one stream may have unread in dockside.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+/// Request body bytes one connection may have unread in dockside, all streams together.
+const CONNECTION_WINDOW: u32 = 2 * 1024 * 1024;
+/// Requests in progress at once on one connection.
+const MAX_REQUESTS: u32 = 100;
 
 fn run(
     sockets: QuicSockets,
@@ -140,6 +159,9 @@ fn run(
     };
     runtime.block_on(async move {
         let Some(sockets) = wait_for_sockets(sockets, &state.shutdown).await else {
+            if !state.shutdown.is_cancelled() {
+                state.http3.set_failed();
+            }
             return;
         };
         let mut endpoints = Vec::with_capacity(sockets.len());
@@ -159,9 +181,19 @@ fn run(
                 Err(e) => tracing::error!(addr = ?addr, "HTTP/3 endpoint failed to start: {e}"),
             }
         }
+        if endpoints.is_empty() {
+            state.http3.set_failed();
+            return;
+        }
+        // From now on HTTP/3 sites' answers advertise it (`alt-svc`).
+        state.http3.set_serving();
+        let handshakes = connection::Handshakes::new();
         let loops: Vec<_> = endpoints
             .iter()
-            .map(|e| tokio::spawn(connection::accept_loop(e.clone(), state.clone())))
+            .map(|e| {
+                let accept = connection::accept_loop(e.clone(), state.clone(), handshakes.clone());
+                tokio::spawn(accept)
+            })
             .collect();
         for accept in loops {
             let _ = accept.await;
@@ -199,3 +231,6 @@ async fn wait_for_sockets(
         }
     }
 }
+
+#[cfg(test)]
+mod transport_tests;
