@@ -200,19 +200,18 @@ async fn dockside_answers_deadline_exceeded_when_the_calls_grpc_timeout_passes()
 }
 
 #[tokio::test]
-async fn a_deadline_shorter_than_the_real_handler_is_docksides_deadline_exceeded() {
-    // The grpcio server's `Slow` answers after 5 s; the raw client sets no deadline of its
-    // own, so only dockside's `grpc-timeout` deadline (its message says so) ends the call.
+async fn a_deadline_shorter_than_the_real_handler_ends_the_call_and_the_next_one_works() {
+    // The grpcio server's `Slow` answers OK after 5 s; the raw client sets no deadline of its
+    // own, so only the call's `grpc-timeout` ends it: dockside's deadline or the backend's
+    // (it receives the header too, and the two race). That the status comes from dockside's
+    // own deadline is `dockside_answers_deadline_exceeded_when_the_calls_grpc_timeout_passes`
+    // (a silent backend, which enforces nothing).
     let server = GrpcServer::start(None);
     let pki = Pki::new();
     let d = proxy(&pki, Proto::Grpc, server.addr).await;
     let got = raw_call(&d, "/test.Echo/Slow", &[("grpc-timeout", "300m")]).await;
     assert_eq!(got["grpc-status"], "4", "{got:?}");
-    assert_eq!(
-        got["grpc-message"], "dockside: 504 Gateway Timeout",
-        "{got:?}"
-    );
-    // The backend connection still carries the next call.
+    // Dockside and the backend still carry the next call.
     let after = calls(
         d.addr,
         HOST,
@@ -260,20 +259,16 @@ async fn a_call_that_times_out_leaves_its_connection_and_the_next_opens_another(
 
 #[tokio::test]
 async fn a_client_stream_longer_than_the_read_timeout_completes() {
-    // The read timeout counts from the end of the request body: an upload of 4 × 300 ms is
-    // not a slow backend under a 500 ms read timeout.
+    // The read timeout counts from the end of the request body: five messages 500 ms apart are
+    // not a slow backend under a 1 s read timeout.
     let server = GrpcServer::start(None);
     let pki = Pki::new();
-    let d = proxy_site(
-        &pki,
-        with_read_timeout(server.addr, Duration::from_millis(500)),
-    )
-    .await;
+    let d = proxy_site(&pki, with_read_timeout(server.addr, Duration::from_secs(1))).await;
     let join = json!([{"method": "Join", "kind": "client_stream",
-                       "requests": ["a", "b", "c", "d"], "delay": 0.3}]);
+                       "requests": ["a", "b", "c", "d", "e"], "delay": 0.5}]);
     let results = calls(d.addr, HOST, None, join).await;
     assert_eq!(results[0]["code"], "OK", "{}", results[0]);
-    assert_eq!(results[0]["responses"], json!(["a,b,c,d"]));
+    assert_eq!(results[0]["responses"], json!(["a,b,c,d,e"]));
 }
 
 #[tokio::test]
