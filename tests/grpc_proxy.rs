@@ -148,18 +148,23 @@ async fn h2c(d: &Dockside) -> H2c {
 /// A raw h2c call (no client-side deadline) to dockside, whose response head and trailers the
 /// test reads itself.
 async fn raw_call(d: &Dockside, path: &str, headers: &[(&str, &str)]) -> http::HeaderMap {
-    raw_call_on(&mut h2c(d).await, path, headers).await
+    raw_call_on(&mut h2c(d).await, path, headers, b"x").await
 }
 
-/// [`raw_call`] on `send`.
-async fn raw_call_on(send: &mut H2c, path: &str, headers: &[(&str, &str)]) -> http::HeaderMap {
+/// [`raw_call`] on `send`, with one request `message`.
+async fn raw_call_on(
+    send: &mut H2c,
+    path: &str,
+    headers: &[(&str, &str)],
+    message: &[u8],
+) -> http::HeaderMap {
     let mut req = Request::post(format!("http://{HOST}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers");
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
-    let req = req.body(Full::new(Bytes::from(frame(b"x")))).unwrap();
+    let req = req.body(Full::new(Bytes::from(frame(message)))).unwrap();
     let resp = tokio::time::timeout(WAIT, send.send_request(req))
         .await
         .expect("dockside answers within WAIT")
@@ -240,7 +245,7 @@ async fn a_call_that_times_out_leaves_its_connection_and_the_next_opens_another(
     // One client connection: both calls meet the same dockside worker and its connections.
     let mut client = h2c(&d).await;
     for _ in 0..2 {
-        let got = raw_call_on(&mut client, "/test.Echo/Unary", &[]).await;
+        let got = raw_call_on(&mut client, "/test.Echo/Unary", &[], b"x").await;
         assert_eq!(got["grpc-status"], "4", "{got:?}");
     }
     let two = async {
@@ -253,6 +258,31 @@ async fn a_call_that_times_out_leaves_its_connection_and_the_next_opens_another(
     assert!(
         waited.is_ok() && n == 2,
         "{n} connection(s) for two timed-out calls"
+    );
+    hold.abort();
+}
+
+#[tokio::test]
+async fn a_backend_that_stops_taking_the_body_times_out_without_a_client_deadline() {
+    // A silent host grants no HTTP/2 flow-control window beyond the first 64 KiB: the rest of
+    // a 1 MiB message never goes out, so the read timer (which starts at the body's end) never
+    // runs; the send timeout (here the read timeout, 300 ms) ends the call.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let pki = Pki::new();
+    let d = proxy_site(&pki, with_read_timeout(addr, Duration::from_millis(300))).await;
+    let big = vec![7u8; 1 << 20];
+    let got = raw_call_on(&mut h2c(&d).await, "/test.Echo/Join", &[], &big).await;
+    assert_eq!(got["grpc-status"], "4", "{got:?}");
+    assert_eq!(
+        got["grpc-message"], "dockside: 504 Gateway Timeout",
+        "{got:?}"
     );
     hold.abort();
 }

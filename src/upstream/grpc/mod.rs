@@ -19,6 +19,7 @@ use http_body_util::BodyExt;
 
 pub(super) use conns::Conns;
 
+use super::send_timeout;
 use crate::exchange::hop::rewrite_response;
 use crate::exchange::{BoxError, ProxyBody, ProxyError, RequestMeta};
 use crate::model::BackendAddr;
@@ -41,7 +42,8 @@ pub(super) fn check_version(version: Version, meta: &RequestMeta) -> Result<(), 
 /// when the request body has been sent in full; its expiry is a `Timeout`, and the connection
 /// is not used for new calls (a backend host that went silent). The call's own `grpc-timeout`
 /// bounds the whole call, body included; its expiry is a `Deadline` (answered
-/// `DEADLINE_EXCEEDED`).
+/// `DEADLINE_EXCEEDED`). While the body is being sent, a backend that takes none of it for the
+/// send timeout (`PROXY_SEND_TIMEOUT`, else `read`) is a `Timeout` too.
 pub(super) async fn forward(
     conns: &Conns,
     req: Request<ProxyBody>,
@@ -56,6 +58,8 @@ pub(super) async fn forward(
         .and_then(|v| deadline::parse(v.as_bytes()));
     let (mut parts, body) = req.into_parts();
     let (body, sent) = sent::watch(body);
+    let (body, progress) = send_timeout::watch(body);
+    let send_limit = meta.timeouts.send.unwrap_or(read);
     to_upstream(&mut parts, &meta.host, backend, tls);
     let call = conns.send(
         Request::from_parts(parts, body),
@@ -65,11 +69,12 @@ pub(super) async fn forward(
     );
     let answered = async {
         tokio::select! {
-            out = call => Some(out),
+            out = call => Ok(out),
             () = async {
                 sent.wait().await;
                 tokio::time::sleep(read).await;
-            } => None,
+            } => Err(read),
+            () = send_timeout::stalled(&progress, send_limit) => Err(send_limit),
         }
     };
     let ended = match deadline {
@@ -85,18 +90,18 @@ pub(super) async fn forward(
         None => answered.await,
     };
     match ended {
-        Some(Ok(resp)) => {
+        Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
             rewrite_response(&mut parts.headers, false);
             let body = body.map_err(|e| Box::new(e) as BoxError).boxed();
             Ok(Response::from_parts(parts, body))
         }
-        Some(Err(err)) => Err(super::forward::classify(err, backend)),
-        None => {
+        Ok(Err(err)) => Err(super::forward::classify(err, backend)),
+        Err(limit) => {
             conns.forget(backend, tls);
             Err(ProxyError::Timeout {
                 backend: backend.clone(),
-                secs: read.as_secs(),
+                secs: limit.as_secs(),
             })
         }
     }
