@@ -277,6 +277,37 @@ async fn keep_alive_reuses_one_connection_and_disabled_opens_one_per_request() {
     }
 }
 
+#[tokio::test]
+async fn a_post_whose_php_child_dies_on_a_reused_connection_runs_once() {
+    // One child, one client connection (one dockside worker): the POST goes out on the
+    // connection the GET left in the pool, and its child dies (SIGKILL) before answering.
+    let fpm = PhpFpm::start(1);
+    let (_files, d) = start(&[php_entry(HOST, fpm.addr)]).await;
+    let client = common::client();
+    let req = request(&d, HOST, Method::GET, "/env.php")
+        .body(empty_body())
+        .unwrap();
+    let resp = tokio::time::timeout(WAIT, client.request(req))
+        .await
+        .expect("response in time")
+        .expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.into_body().collect().await.expect("body");
+    let runs = fpm.scratch().join("runs");
+    let path = format!("/die.php?runs={}", runs.display());
+    let req = request(&d, HOST, Method::POST, &path)
+        .body(empty_body())
+        .unwrap();
+    let resp = tokio::time::timeout(WAIT, client.request(req))
+        .await
+        .expect("response in time")
+        .expect("response");
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    // Sent once: not again on a new connection (nginx sends no POST twice either).
+    let ran = std::fs::read_to_string(&runs).unwrap_or_default();
+    assert_eq!(ran.lines().count(), 1, "{ran:?}\n{}", common::logs::text());
+}
+
 #[test]
 fn check_shows_the_protocol_and_the_root() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,9 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use common::grpc::{GrpcServer, calls, frame, grpc_site};
@@ -22,6 +25,11 @@ const HOST: &str = "app.test";
 /// Dockside with HTTPS (a certificate for `HOST` signed by `pki`'s CA) routing `HOST` to
 /// `backend` with `proto`.
 async fn proxy(pki: &Pki, proto: Proto, backend: SocketAddr) -> Dockside {
+    proxy_site(pki, grpc_site(HOST, proto, backend)).await
+}
+
+/// [`proxy`] with `site` (for `HOST`) as it is.
+async fn proxy_site(pki: &Pki, site: dockside::model::Site) -> Dockside {
     pki.install(HOST, HOST, &[HOST]);
     let certs = pki.certs();
     let d = Dockside::start(|cfg| {
@@ -32,8 +40,15 @@ async fn proxy(pki: &Pki, proto: Proto, backend: SocketAddr) -> Dockside {
     // The combiner publishes its (empty) first state from a task: a publish before it runs is
     // overwritten (as in `common::uwsgi::proxy::start`).
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    d.publish(vec![grpc_site(HOST, proto, backend)]).await;
+    d.publish(vec![site]).await;
     d
+}
+
+/// The `grpc` site for `HOST` over `backend` with a `read` upstream timeout.
+fn with_read_timeout(backend: SocketAddr, read: Duration) -> dockside::model::Site {
+    let mut site = grpc_site(HOST, Proto::Grpc, backend);
+    site.locations[0].policy.timeouts.read = Some(read);
+    site
 }
 
 fn https_addr(d: &Dockside) -> SocketAddr {
@@ -117,34 +132,39 @@ async fn a_backend_that_is_down_is_unavailable_not_an_html_502() {
     }
 }
 
-#[tokio::test]
-async fn a_deadline_shorter_than_the_handler_is_deadline_exceeded() {
-    let server = GrpcServer::start(None);
-    let pki = Pki::new();
-    let d = proxy(&pki, Proto::Grpc, server.addr).await;
-    let slow =
-        json!([{"method": "Slow", "timeout": 0.3}, {"method": "Unary", "requests": ["after"]}]);
-    let results = calls(d.addr, HOST, None, slow).await;
-    assert_eq!(results[0]["code"], "DEADLINE_EXCEEDED", "{}", results[0]);
-    assert_eq!(results[1]["responses"], json!(["echo:after"]));
+type H2c = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
+
+/// A raw h2c connection to dockside (its calls all meet the same dockside worker).
+async fn h2c(d: &Dockside) -> H2c {
+    let tcp = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    let (send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    send
 }
 
 /// A raw h2c call (no client-side deadline) to dockside, whose response head and trailers the
 /// test reads itself.
 async fn raw_call(d: &Dockside, path: &str, headers: &[(&str, &str)]) -> http::HeaderMap {
-    let tcp = tokio::net::TcpStream::connect(d.addr).await.unwrap();
-    let (mut send, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    raw_call_on(&mut h2c(d).await, path, headers, b"x").await
+}
+
+/// [`raw_call`] on `send`, with one request `message`.
+async fn raw_call_on(
+    send: &mut H2c,
+    path: &str,
+    headers: &[(&str, &str)],
+    message: &[u8],
+) -> http::HeaderMap {
     let mut req = Request::post(format!("http://{HOST}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers");
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
-    let req = req.body(Full::new(Bytes::from(frame(b"x")))).unwrap();
+    let req = req.body(Full::new(Bytes::from(frame(message)))).unwrap();
     let resp = tokio::time::timeout(WAIT, send.send_request(req))
         .await
         .expect("dockside answers within WAIT")
@@ -182,6 +202,103 @@ async fn dockside_answers_deadline_exceeded_when_the_calls_grpc_timeout_passes()
         "{got:?}"
     );
     hold.abort();
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_real_handler_ends_the_call_and_the_next_one_works() {
+    // The grpcio server's `Slow` answers OK after 5 s; the raw client sets no deadline of its
+    // own, so only the call's `grpc-timeout` ends it: dockside's deadline or the backend's
+    // (it receives the header too, and the two race). That the status comes from dockside's
+    // own deadline is `dockside_answers_deadline_exceeded_when_the_calls_grpc_timeout_passes`
+    // (a silent backend, which enforces nothing).
+    let server = GrpcServer::start(None);
+    let pki = Pki::new();
+    let d = proxy(&pki, Proto::Grpc, server.addr).await;
+    let got = raw_call(&d, "/test.Echo/Slow", &[("grpc-timeout", "300m")]).await;
+    assert_eq!(got["grpc-status"], "4", "{got:?}");
+    // Dockside and the backend still carry the next call.
+    let after = calls(
+        d.addr,
+        HOST,
+        None,
+        json!([{"method": "Unary", "requests": ["after"]}]),
+    );
+    assert_eq!(after.await[0]["responses"], json!(["echo:after"]));
+}
+
+#[tokio::test]
+async fn a_call_that_times_out_leaves_its_connection_and_the_next_opens_another() {
+    // A backend host that accepts and then stays silent (it vanished, or hangs).
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    let pki = Pki::new();
+    let d = proxy_site(&pki, with_read_timeout(addr, Duration::from_millis(300))).await;
+    // One client connection: both calls meet the same dockside worker and its connections.
+    let mut client = h2c(&d).await;
+    for _ in 0..2 {
+        let got = raw_call_on(&mut client, "/test.Echo/Unary", &[], b"x").await;
+        assert_eq!(got["grpc-status"], "4", "{got:?}");
+    }
+    let two = async {
+        while accepted.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let waited = tokio::time::timeout(WAIT, two).await;
+    let n = accepted.load(Ordering::SeqCst);
+    assert!(
+        waited.is_ok() && n == 2,
+        "{n} connection(s) for two timed-out calls"
+    );
+    hold.abort();
+}
+
+#[tokio::test]
+async fn a_backend_that_stops_taking_the_body_times_out_without_a_client_deadline() {
+    // A silent host grants no HTTP/2 flow-control window beyond the first 64 KiB: the rest of
+    // a 1 MiB message never goes out, so the read timer (which starts at the body's end) never
+    // runs; the send timeout (here the read timeout, 300 ms) ends the call.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let pki = Pki::new();
+    let d = proxy_site(&pki, with_read_timeout(addr, Duration::from_millis(300))).await;
+    let big = vec![7u8; 1 << 20];
+    let got = raw_call_on(&mut h2c(&d).await, "/test.Echo/Join", &[], &big).await;
+    assert_eq!(got["grpc-status"], "4", "{got:?}");
+    assert_eq!(
+        got["grpc-message"], "dockside: 504 Gateway Timeout",
+        "{got:?}"
+    );
+    hold.abort();
+}
+
+#[tokio::test]
+async fn a_client_stream_longer_than_the_read_timeout_completes() {
+    // The read timeout counts from the end of the request body: five messages 500 ms apart are
+    // not a slow backend under a 1 s read timeout.
+    let server = GrpcServer::start(None);
+    let pki = Pki::new();
+    let d = proxy_site(&pki, with_read_timeout(server.addr, Duration::from_secs(1))).await;
+    let join = json!([{"method": "Join", "kind": "client_stream",
+                       "requests": ["a", "b", "c", "d", "e"], "delay": 0.5}]);
+    let results = calls(d.addr, HOST, None, join).await;
+    assert_eq!(results[0]["code"], "OK", "{}", results[0]);
+    assert_eq!(results[0]["responses"], json!(["a,b,c,d,e"]));
 }
 
 #[tokio::test]

@@ -3,18 +3,27 @@ on stdin through one channel and prints one JSON result per call on stdout.
 
 Usage: grpc_client.py TARGET AUTHORITY [--tls CA_PEM]
 Each call: {"method": "Unary", "kind": "unary"|"server_stream"|"client_stream",
-            "requests": ["text", ...], "timeout": seconds or null}
+            "requests": ["text", ...], "timeout": seconds or null,
+            "delay": seconds between two requests of a client stream (default 0)}
 Each result: {"code": "OK", "details": str, "responses": [str], "trailing": {key: text or hex}}
 """
 
 import json
 import sys
+import time
 
 import grpc
 
 
 def text(value):
     return value.hex() if isinstance(value, bytes) else value
+
+
+def paced(requests, delay):
+    for i, r in enumerate(requests):
+        if i and delay:
+            time.sleep(delay)
+        yield r
 
 
 def call(channel, spec):
@@ -34,7 +43,7 @@ def call(channel, spec):
             out["responses"] = [r.decode("latin-1") for r in c]
         else:
             fn = channel.stream_unary(path)
-            resp, c = fn.with_call(iter(requests), timeout=timeout)
+            resp, c = fn.with_call(paced(requests, spec.get("delay", 0)), timeout=timeout)
             out["responses"] = [resp.decode("latin-1")]
         trailing = c.trailing_metadata() or ()
     except grpc.RpcError as e:

@@ -17,7 +17,7 @@ use super::body::{FastcgiBody, Io, Logged, ReadSide, Writer};
 use super::codec::{self, Parsed, Record, kind};
 use super::conn::{Pool, Stream};
 use super::stdin::StdinWriter;
-use crate::exchange::{ProxyBody, ProxyError, empty};
+use crate::exchange::{ProxyBody, ProxyError, empty, is_idempotent};
 use crate::model::BackendAddr;
 use crate::upstream::uwsgi::cgi::{self, Framing, SendError, Upload};
 
@@ -47,7 +47,7 @@ pub(super) struct Exchange<'a> {
 }
 
 /// Why one attempt failed: a pooled connection that turned out closed is tried again on a new
-/// one when nothing else was sent.
+/// one when nothing else was sent (see [`resend_after_silence`]).
 enum Failed {
     Stale,
     Proxy(ProxyError),
@@ -113,7 +113,8 @@ fn timed_out(addr: &BackendAddr, limit: Duration) -> ProxyError {
     }
 }
 
-/// One exchange on `stream`; `reused`: a pooled connection, whose early close is `Stale`.
+/// One exchange on `stream`; `reused`: a pooled connection, whose failed write of the request
+/// is `Stale` (and whose close before the first answer byte is, for an idempotent method).
 async fn attempt(
     ex: &Exchange<'_>,
     mut stream: Stream,
@@ -141,7 +142,8 @@ async fn attempt(
         }
     };
     let mut logged = Logged::new(ex.host, addr);
-    let (mut head, buf, pending) = read_head(ex, &mut io, &mut logged, reused).await?;
+    let resend = resend_after_silence(reused, ex.method);
+    let (mut head, buf, pending) = read_head(ex, &mut io, &mut logged, resend).await?;
     let framing =
         cgi::response_framing(ex.method, &mut head).map_err(|e| upstream(addr, e.to_string()))?;
     let mut body = FastcgiBody::new(
@@ -191,14 +193,23 @@ fn spawn_writer(mut wr: WriteHalf<Stream>, upload: Upload, idle: Duration) -> Wr
     Writer::Sending(sent_rx, super::body::AbortOnDrop(task.abort_handle()))
 }
 
+/// Whether a pooled connection that closes (or fails) after the request was written, before
+/// any answer, is `Stale` and the request sent again on a new connection. Only for an
+/// idempotent method: the script may have run (php-fpm's child died mid-request), and nginx
+/// does not send a POST/PATCH/LOCK again once it went out either.
+fn resend_after_silence(reused: bool, method: &Method) -> bool {
+    reused && is_idempotent(method)
+}
+
 /// Reads records until the CGI head in STDOUT parses. Returns the head, the unparsed record
 /// bytes, and the body bytes that came with the head. The deadline starts once the body is
-/// sent (a long upload is not a slow backend) and restarts with every read.
+/// sent (a long upload is not a slow backend) and restarts with every read. `resend`: an
+/// early close is `Stale` ([`resend_after_silence`]).
 async fn read_head(
     ex: &Exchange<'_>,
     io: &mut Io,
     logged: &mut Logged,
-    reused: bool,
+    resend: bool,
 ) -> Result<(cgi::ResponseHead, BytesMut, Bytes), Failed> {
     let (addr, idle) = (ex.addr, ex.deadlines.idle);
     let mut buf = BytesMut::with_capacity(8 * 1024);
@@ -240,7 +251,7 @@ async fn read_head(
         let sending = io.writer.is_sending();
         tokio::select! {
             read = io.read.read_buf(&mut buf) => match read {
-                Ok(0) | Err(_) if reused && !received => return Err(Failed::Stale),
+                Ok(0) | Err(_) if resend && !received => return Err(Failed::Stale),
                 Ok(0) => return Err(upstream(addr, "closed the connection before the response head".into()).into()),
                 Ok(_) => {
                     received = true;
@@ -287,6 +298,29 @@ impl ReadSide {
         match self {
             ReadSide::Whole(s) => s.read_buf(buf).await,
             ReadSide::Half(rd) => rd.read_buf(buf).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_idempotent_request_on_a_reused_connection_is_sent_again_after_silence() {
+        for m in [
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PUT,
+            Method::DELETE,
+        ] {
+            assert!(resend_after_silence(true, &m), "{m}");
+            assert!(!resend_after_silence(false, &m), "{m}");
+        }
+        let lock = Method::from_bytes(b"LOCK").unwrap();
+        for m in [Method::POST, Method::PATCH, lock] {
+            assert!(!resend_after_silence(true, &m), "{m}");
         }
     }
 }

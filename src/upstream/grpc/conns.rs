@@ -1,6 +1,9 @@
 //! One worker's HTTP/2 connections to gRPC backends: one multiplexed connection per backend
 //! (and per plain/TLS), shared by every call of the worker and replaced when it closes. Each
-//! connection is driven by a task of its own, since many calls use it at once.
+//! connection is driven by a task of its own, since many calls use it at once. HTTP/2 pings
+//! (also while idle) close a connection whose backend host vanished or went silent; a call
+//! that times out waiting for its answer also takes its connection out of use. Closed
+//! connections leave the map when a new one is added.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,6 +29,8 @@ pub struct Conns {
     open: Mutex<HashMap<Key, SendRequest<ProxyBody>>>,
     tls: tokio_rustls::TlsConnector,
     connect_timeout: Duration,
+    /// How often to ping, and how long a ping may go unanswered.
+    ping: (Duration, Duration),
 }
 
 impl Conns {
@@ -36,6 +41,7 @@ impl Conns {
             open: Mutex::new(HashMap::new()),
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             connect_timeout,
+            ping: (PING_EVERY, PING_TIMEOUT),
         }
     }
 
@@ -96,8 +102,22 @@ impl Conns {
                 )));
             }
         };
-        self.lock().insert(key, sender.clone());
+        let mut open = self.lock();
+        open.retain(|_, s| !s.is_closed());
+        open.insert(key, sender.clone());
         Ok(sender)
+    }
+
+    /// New calls to `backend` open a new connection: one of its calls waited the whole read
+    /// timeout (a host that went silent). Calls still on the old connection keep it until
+    /// they end. Should another call have replaced it meanwhile, that costs one reconnect.
+    pub fn forget(&self, backend: &BackendAddr, tls: bool) {
+        self.lock().remove(&(backend.clone(), tls));
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
     }
 
     async fn dial(
@@ -116,7 +136,7 @@ impl Conns {
                 (TcpStream::connect((host.as_str(), *port)).await?, name)
             }
             BackendAddr::Unix(path) if !tls => {
-                return handshake(UnixStream::connect(path).await?).await;
+                return handshake(UnixStream::connect(path).await?, self.ping).await;
             }
             BackendAddr::Unix(_) => {
                 return Err(std::io::Error::new(
@@ -127,21 +147,32 @@ impl Conns {
         };
         stream.set_nodelay(true)?;
         if tls {
-            handshake(self.tls.connect(name, stream).await?).await
+            handshake(self.tls.connect(name, stream).await?, self.ping).await
         } else {
-            handshake(stream).await
+            handshake(stream, self.ping).await
         }
     }
 }
 
+/// [`handshake`] pings every [`PING_EVERY`] while the connection is open, idle or not; one
+/// unanswered for [`PING_TIMEOUT`] closes it.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// hyper's HTTP/2 client handshake over `io`; the connection runs as a task until every
-/// sender is gone or the backend closes it.
-async fn handshake<I>(io: I) -> std::io::Result<SendRequest<ProxyBody>>
+/// sender is gone, the backend closes it, or a ping goes unanswered.
+async fn handshake<I>(
+    io: I,
+    (every, timeout): (Duration, Duration),
+) -> std::io::Result<SendRequest<ProxyBody>>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, conn) = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
+        .keep_alive_interval(every)
+        .keep_alive_timeout(timeout)
+        .keep_alive_while_idle(true)
         .handshake(TokioIo::new(io))
         .await
         .map_err(std::io::Error::other)?;
@@ -151,4 +182,64 @@ where
         }
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn an_unanswered_ping_closes_a_connection_to_a_silent_host() {
+        let tls = crate::upstream::tls::client_config(false).unwrap();
+        let mut conns = Conns::new(tls, Duration::from_secs(5));
+        conns.ping = (Duration::from_millis(100), Duration::from_millis(100));
+        // A host that accepts and then never answers (nor closes): only the ping notices.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend = BackendAddr::Tcp(listener.local_addr().unwrap());
+        let (accepted, sender) = tokio::join!(
+            listener.accept(),
+            conns.connect((backend.clone(), false), None)
+        );
+        let (_held, sender) = (accepted.unwrap(), sender.unwrap());
+        let closed = async {
+            while !sender.is_closed() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), closed)
+            .await
+            .expect("the unanswered ping closes the connection");
+        assert!(conns.open(&(backend, false)).is_none());
+    }
+
+    #[tokio::test]
+    async fn closed_connections_leave_the_map_when_another_is_added() {
+        let tls = crate::upstream::tls::client_config(false).unwrap();
+        let conns = Conns::new(tls, Duration::from_secs(5));
+        for _ in 0..3 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let backend = BackendAddr::Tcp(listener.local_addr().unwrap());
+            let (accepted, sender) = tokio::join!(
+                listener.accept(),
+                conns.connect((backend.clone(), false), None)
+            );
+            let sender = sender.unwrap();
+            // The backend closes it; hyper's connection task sees the end.
+            drop(accepted.unwrap());
+            let closed = async {
+                while !sender.is_closed() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(10), closed)
+                .await
+                .expect("the connection closes");
+        }
+        assert_eq!(
+            conns.len(),
+            1,
+            "only the last one, closed since it was added"
+        );
+    }
 }
