@@ -155,8 +155,11 @@ impl Conns {
 }
 
 /// [`handshake`] pings every [`PING_EVERY`] while the connection is open, idle or not; one
-/// unanswered for [`PING_TIMEOUT`] closes it.
-const PING_EVERY: Duration = Duration::from_secs(30);
+/// unanswered for [`PING_TIMEOUT`] closes it. gRPC servers count pings closer than 5 minutes
+/// apart as abuse (grpc-core's `min_recv_ping_interval_without_data`, grpc-go's
+/// `EnforcementPolicy.MinTime`) and answer `GOAWAY too_many_pings`, which would also end quiet
+/// long-lived streams: stay above it, with a margin for timer jitter.
+const PING_EVERY: Duration = Duration::from_secs(330);
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// hyper's HTTP/2 client handshake over `io`; the connection runs as a task until every
