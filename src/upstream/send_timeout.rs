@@ -2,7 +2,8 @@
 //! taking more of the request. hyper writes the request body as it polls it, and stops polling
 //! while the socket is full, so "the backend stopped reading" is "the body was not polled for
 //! that long". Time spent waiting on the *client* (the body's own poll said Pending) does not
-//! count: a slow client is the client-side watchdogs' business.
+//! count: a slow client is the client-side watchdogs' business. The same watch tells gRPC when
+//! the body has gone in full ([`Progress::sent`]), where its read timeout starts.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::exchange::{BoxError, ProxyBody};
@@ -25,6 +27,25 @@ pub(super) struct Progress {
     /// The last poll was answered Pending by the client side: not the backend's stall.
     waiting_on_client: AtomicBool,
     done: AtomicBool,
+    /// Wakes [`Progress::sent`] when `done` is set.
+    sent: Notify,
+}
+
+impl Progress {
+    /// Resolves once the body has ended, failed or been dropped: nothing more goes to the
+    /// backend.
+    pub(super) async fn sent(&self) {
+        // `notify_one` keeps a permit when nobody waits yet, so no wake-up is lost.
+        while !self.done.load(Ordering::Acquire) {
+            self.sent.notified().await;
+        }
+    }
+
+    fn finish(&self) {
+        if !self.done.swap(true, Ordering::AcqRel) {
+            self.sent.notify_one();
+        }
+    }
 }
 
 /// `body`, observed: the returned `Progress` feeds [`stalled`].
@@ -34,7 +55,11 @@ pub(super) fn watch(body: ProxyBody) -> (ProxyBody, Arc<Progress>) {
         last_poll: AtomicU64::new(u64::MAX),
         waiting_on_client: AtomicBool::new(false),
         done: AtomicBool::new(false),
+        sent: Notify::new(),
     });
+    if body.is_end_stream() {
+        progress.finish();
+    }
     let body = Watched {
         inner: body,
         progress: progress.clone(),
@@ -96,7 +121,7 @@ impl Body for Watched {
         if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_))))
             || self.inner.is_end_stream()
         {
-            self.progress.done.store(true, Ordering::Release);
+            self.progress.finish();
         }
         polled
     }
@@ -107,6 +132,13 @@ impl Body for Watched {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl Drop for Watched {
+    /// hyper dropped the body unfinished (the exchange ended or failed): nothing more is sent.
+    fn drop(&mut self) {
+        self.progress.finish();
     }
 }
 

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, StreamBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 
 use super::*;
 use crate::exchange::full;
@@ -49,4 +49,33 @@ async fn a_body_sent_whole_never_stalls() {
     let (mut body, progress) = watch(full("hello"));
     while body.frame().await.is_some() {}
     assert!(!fires_within(&progress, LIMIT * 5).await);
+}
+
+#[tokio::test]
+async fn an_empty_body_is_sent_at_once_and_a_streamed_one_at_its_end() {
+    let (_body, sent) = watch(crate::exchange::empty());
+    sent.sent().await;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(1);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|frame| (frame, rx))
+    });
+    let (mut body, sent) = watch(StreamBody::new(stream).boxed());
+    tx.send(Ok(Frame::data(Bytes::from_static(b"a"))))
+        .await
+        .unwrap();
+    assert!(body.frame().await.is_some());
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), sent.sent());
+    assert!(waiting.await.is_err(), "not sent before the body ends");
+    drop(tx);
+    assert!(body.frame().await.is_none());
+    sent.sent().await;
+
+    let (mut body, sent) = watch(
+        Full::new(Bytes::from_static(b"x"))
+            .map_err(|e| match e {})
+            .boxed(),
+    );
+    assert!(body.frame().await.is_some());
+    sent.sent().await;
 }

@@ -8,7 +8,6 @@
 
 mod conns;
 mod deadline;
-mod sent;
 
 use std::time::Duration;
 
@@ -57,7 +56,6 @@ pub(super) async fn forward(
         .get(&GRPC_TIMEOUT)
         .and_then(|v| deadline::parse(v.as_bytes()));
     let (mut parts, body) = req.into_parts();
-    let (body, sent) = sent::watch(body);
     let (body, progress) = send_timeout::watch(body);
     let send_limit = meta.timeouts.send.unwrap_or(read);
     to_upstream(&mut parts, &meta.host, backend, tls);
@@ -71,7 +69,7 @@ pub(super) async fn forward(
         tokio::select! {
             out = call => Ok(out),
             () = async {
-                sent.wait().await;
+                progress.sent().await;
                 tokio::time::sleep(read).await;
             } => Err(read),
             () = send_timeout::stalled(&progress, send_limit) => Err(send_limit),
