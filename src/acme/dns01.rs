@@ -10,7 +10,7 @@ use instant_acme::{AuthorizationStatus, ChallengeType, Identifier, Order};
 
 use crate::acme::dns::{self, DnsError, DnsProvider};
 use crate::acme::error::{Cause, OrderError, Step, cause};
-use crate::acme::order::Ctx;
+use crate::acme::order::{Ctx, needs_proof};
 
 /// How long the zone's server may take to answer a record it accepted (a primary answers at
 /// once; this covers a slow zone reload). `DNS_SLEEP` is waited on top of it.
@@ -97,13 +97,10 @@ pub(super) async fn answer(
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
         let mut authz = authz.map_err(|e| ctx.fail(Step::Authorization, cause(e)))?;
-        match authz.status {
-            AuthorizationStatus::Pending => {}
-            AuthorizationStatus::Valid => continue,
-            other => {
-                let msg = format!("authorization for {} is {other:?}", authz.identifier());
-                return Err(ctx.fail(Step::Authorization, Cause::Unusable(msg)));
-            }
+        if !needs_proof(&authz)
+            .map_err(|msg| ctx.fail(Step::Authorization, Cause::Unusable(msg)))?
+        {
+            continue;
         }
         let shown = authz.identifier().to_string();
         let Identifier::Dns(name) = authz.identifier().identifier.clone() else {

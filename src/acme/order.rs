@@ -248,13 +248,10 @@ impl Issuer {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
             let mut authz = authz.map_err(|e| ctx.fail(Step::Authorization, cause(e)))?;
-            match authz.status {
-                AuthorizationStatus::Pending => {}
-                AuthorizationStatus::Valid => continue,
-                other => {
-                    let msg = format!("authorization for {} is {other:?}", authz.identifier());
-                    return Err(ctx.fail(Step::Authorization, Cause::Unusable(msg)));
-                }
+            if !needs_proof(&authz)
+                .map_err(|msg| ctx.fail(Step::Authorization, Cause::Unusable(msg)))?
+            {
+                continue;
             }
             let host = authz.identifier().to_string();
             let Some(mut challenge) = authz.challenge(kind.clone()) else {
@@ -281,6 +278,20 @@ impl Issuer {
                 .map_err(|e| ctx.fail(Step::Challenge, cause(e)))?;
         }
         Ok(())
+    }
+}
+
+/// Whether an authorization still needs its challenge answered: `Pending` does, `Valid` (the
+/// account proved the name recently) does not; any other state fails the order (`Err` names
+/// it). Shared by the HTTP-01/TLS-ALPN-01 loop and DNS-01's.
+pub(super) fn needs_proof(authz: &instant_acme::AuthorizationHandle<'_>) -> Result<bool, String> {
+    match authz.status {
+        AuthorizationStatus::Pending => Ok(true),
+        AuthorizationStatus::Valid => Ok(false),
+        other => Err(format!(
+            "authorization for {} is {other:?}",
+            authz.identifier()
+        )),
     }
 }
 
