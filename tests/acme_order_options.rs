@@ -259,10 +259,13 @@ async fn ec521_and_rsa8192_certificates_are_issued_and_serve_a_verified_handshak
     ] {
         let mut spec = h.spec(&[host]);
         spec.key_type = key_type;
-        h.issuer()
+        let issued = h
+            .issuer()
             .issue(&spec)
             .await
             .unwrap_or_else(|e| panic!("{host}: {e}"));
+        // Not asserted (no timings in tests): how much the key generation adds to an order.
+        eprintln!("{host}: order took {:?}", issued.elapsed);
         let der = leaf_der(&h, host);
         let (_, cert) = X509Certificate::from_der(&der).unwrap();
         let spki = cert.public_key();
