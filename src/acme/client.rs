@@ -90,14 +90,9 @@ impl AcmeHttp {
         Ok(AcmeHttp { client, timeout })
     }
 
-    /// A client for one order: shares the pool, records `Retry-After` into its own slot.
-    pub(crate) fn for_order(&self) -> (Box<dyn HttpClient>, RetryAfter) {
-        let (client, slot, _) = self.for_order_recording();
-        (client, slot)
-    }
-
-    /// `for_order`, also keeping the order's certificate downloads (alternate chains).
-    pub(crate) fn for_order_recording(&self) -> (Box<dyn HttpClient>, RetryAfter, Downloads) {
+    /// A client for one order: shares the pool, records `Retry-After` into its own slot and
+    /// keeps the order's certificate downloads (for `ACME_PREFERRED_CHAIN`'s alternates).
+    pub(crate) fn for_order(&self) -> (Box<dyn HttpClient>, RetryAfter, Downloads) {
         let (slot, downloads) = (RetryAfter::default(), Downloads::default());
         let client = Recording {
             http: self.clone(),

@@ -63,7 +63,7 @@ impl Issuer {
     /// Runs one order to completion and writes the certificate.
     pub async fn issue(&self, spec: &OrderSpec) -> Result<Issued, OrderError> {
         let started = Instant::now();
-        let (http, retry_after, downloads) = self.http.for_order_recording();
+        let (http, retry_after, mut downloads) = self.http.for_order();
         let ctx = Ctx { spec, retry_after };
         let mut account = self.account(&ctx, http, false).await?;
         let ids: Vec<Identifier> = spec
@@ -78,8 +78,8 @@ impl Issuer {
                 if p.r#type.as_deref()
                     == Some("urn:ietf:params:acme:error:accountDoesNotExist") =>
             {
-                let (http, _) = self.http.for_order();
-                account = self.account(&ctx, http, true).await?;
+                let (http, _, recorded) = self.http.for_order();
+                (account, downloads) = (self.account(&ctx, http, true).await?, recorded);
                 new_order::place(&account, spec, &ids, replaces.as_deref()).await
             }
             other => other,
