@@ -21,7 +21,7 @@ pub fn csr(
     };
     let reused = existing
         .and_then(|pem| rcgen::KeyPair::from_pem(&pem).ok())
-        .filter(|k| k.algorithm() == wanted);
+        .filter(|k| k.algorithm() == wanted && rsa_bits(k) == key_type.rsa_bits());
     let key = match reused {
         Some(key) => key,
         None => new_key(key_type)?,
@@ -33,6 +33,13 @@ pub fn csr(
     }
     let csr = params.serialize_request(&key)?;
     Ok((key.serialize_pem(), csr.der().to_vec()))
+}
+
+/// The modulus size of an RSA key (`None` for EC): all RSA sizes share one rcgen algorithm,
+/// so a kept 2048-bit key must not pass for `ACME_KEYSIZE=8192`.
+fn rsa_bits(key: &rcgen::KeyPair) -> Option<usize> {
+    let rsa = aws_lc_rs::rsa::KeyPair::from_pkcs8(&key.serialize_der()).ok()?;
+    Some(rsa.public_modulus_len() * 8)
 }
 
 fn new_key(key_type: KeyType) -> Result<rcgen::KeyPair, rcgen::Error> {

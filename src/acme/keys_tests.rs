@@ -51,6 +51,23 @@ fn renewals_keep_a_fitting_key_only() {
     )
     .unwrap();
     assert_ne!(changed, first, "a key of another type is not reused");
+    let (rsa, _) = csr(KeyType::Rsa2048, vec!["a.test".into()], None, false).unwrap();
+    let (kept, _) = csr(
+        KeyType::Rsa2048,
+        vec!["a.test".into()],
+        Some(rsa.clone()),
+        false,
+    )
+    .unwrap();
+    assert_eq!(kept, rsa);
+    let (bigger, _) = csr(
+        KeyType::Rsa3072,
+        vec!["a.test".into()],
+        Some(rsa.clone()),
+        false,
+    )
+    .unwrap();
+    assert_ne!(bigger, rsa, "a 2048-bit key is not reused for 3072");
     let (fresh, _) = csr(
         KeyType::EcP256,
         vec!["a.test".into()],

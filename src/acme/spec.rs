@@ -61,6 +61,19 @@ impl std::fmt::Display for KeyType {
     }
 }
 
+impl KeyType {
+    /// The modulus size of the RSA types (`None` for EC).
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            KeyType::Rsa2048 => Some(2048),
+            KeyType::Rsa3072 => Some(3072),
+            KeyType::Rsa4096 => Some(4096),
+            KeyType::Rsa8192 => Some(8192),
+            KeyType::EcP256 | KeyType::EcP384 | KeyType::EcP521 => None,
+        }
+    }
+}
+
 /// How dockside proves control of a name (`ACME_CHALLENGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub enum ChallengeKind {
@@ -202,6 +215,11 @@ impl AcmeGlobals {
         };
         let reuse_private_keys =
             flag("RENEW_PRIVATE_KEYS") == Some(false) || flag("REUSE_PRIVATE_KEYS") == Some(true);
+        for name in CONTAINER_ONLY {
+            if get(name).is_some() {
+                warnings.push(format!("{name} on dockside is ignored: acme-companion reads it on the proxied container only; set it there"));
+            }
+        }
         let globals = AcmeGlobals {
             email: get("DEFAULT_EMAIL"),
             ca_url: get("ACME_CA_URI"),
@@ -427,6 +445,9 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
 
 /// The accepted `ACME_KEYSIZE` / `DEFAULT_KEY_SIZE` values, for warnings.
 const KEY_SIZES: &str = "ec-256, ec-384, ec-521, 2048, 3072, 4096, 8192";
+
+/// Settings acme-companion reads on proxied containers only (no default on the companion).
+const CONTAINER_ONLY: &[&str] = &["ACME_PREFERRED_CHAIN", "ACME_OCSP"];
 
 /// acme-companion settings dockside does not implement yet: named in a warning, never silently
 /// dropped.

@@ -385,6 +385,11 @@ fn profile_chain_and_ocsp_resolve_like_acme_companion() {
             "{w:?}"
         );
     }
+    let (_, w) = AcmeGlobals::from_vars(|k| (k == "ACME_OCSP").then(|| "true".to_owned()));
+    assert!(
+        w.len() == 1 && w[0].contains("ACME_OCSP on dockside is ignored"),
+        "{w:?}"
+    );
 }
 
 #[test]
