@@ -55,6 +55,7 @@ impl Env {
             eab: None,
             reuse_key: false,
             source: "test".into(),
+            ..OrderSpec::default()
         }
     }
 }

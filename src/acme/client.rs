@@ -19,6 +19,8 @@ use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
+use crate::acme::chain::Downloads;
+
 type Hyper = Client<HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 
 /// Why the CA client could not be built (only `CA_BUNDLE` can make this fail).
@@ -88,14 +90,25 @@ impl AcmeHttp {
         Ok(AcmeHttp { client, timeout })
     }
 
-    /// A client for one order: shares the pool, records `Retry-After` into its own slot.
-    pub(crate) fn for_order(&self) -> (Box<dyn HttpClient>, RetryAfter) {
-        let slot = RetryAfter::default();
+    /// A client for one order: shares the pool, records `Retry-After` into its own slot and
+    /// keeps the order's certificate downloads (for `ACME_PREFERRED_CHAIN`'s alternates).
+    pub(crate) fn for_order(&self) -> (Box<dyn HttpClient>, RetryAfter, Downloads) {
+        let (slot, downloads) = (RetryAfter::default(), Downloads::default());
         let client = Recording {
             http: self.clone(),
             retry_after: slot.clone(),
+            downloads: downloads.clone(),
         };
-        (Box::new(client), slot)
+        (Box::new(client), slot, downloads)
+    }
+
+    /// A POST without a body (ZeroSSL's EAB endpoint), with the request timeout.
+    pub async fn post_empty(&self, url: &str) -> Result<Response<Bytes>, RequestError> {
+        let req = Request::post(url)
+            .header(http::header::USER_AGENT, USER_AGENT)
+            .body(BodyWrapper::default())
+            .map_err(|e| RequestError::Build(e.to_string()))?;
+        self.send(req).await
     }
 
     /// A plain GET with the request timeout (directory and ARI lookups).
@@ -169,6 +182,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
 struct Recording {
     http: AcmeHttp,
     retry_after: RetryAfter,
+    downloads: Downloads,
 }
 
 impl HttpClient for Recording {
@@ -178,6 +192,8 @@ impl HttpClient for Recording {
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
         let http = self.http.clone();
         let slot = self.retry_after.clone();
+        let downloads = self.downloads.clone();
+        let url = req.uri().to_string();
         Box::pin(async move {
             let rsp = http
                 .send(req)
@@ -195,7 +211,12 @@ impl HttpClient for Recording {
                     slot.set(at);
                 }
             }
-            Ok(BytesResponse::from(rsp.map(Full::new)))
+            let (parts, body) = rsp.into_parts();
+            downloads.record(&url, &parts, &body);
+            Ok(BytesResponse::from(Response::from_parts(
+                parts,
+                Full::new(body),
+            )))
         })
     }
 }

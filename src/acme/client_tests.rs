@@ -66,7 +66,7 @@ async fn server(status: Option<u16>) -> (String, tokio::task::JoinHandle<()>) {
 async fn error_answers_record_retry_after() {
     let (url, task) = server(Some(429)).await;
     let http = AcmeHttp::new(None, Duration::from_secs(5)).unwrap();
-    let (client, slot) = http.for_order();
+    let (client, slot, _) = http.for_order();
     let rsp = client
         .request(Request::get(&url).body(BodyWrapper::default()).unwrap())
         .await
@@ -82,7 +82,7 @@ async fn error_answers_record_retry_after() {
         "{wait:?}"
     );
     let (ok_url, ok_task) = server(Some(200)).await;
-    let (client, slot) = http.for_order();
+    let (client, slot, _) = http.for_order();
     client
         .request(Request::get(&ok_url).body(BodyWrapper::default()).unwrap())
         .await

@@ -12,18 +12,22 @@
 //!   offering only `alpn::ACME_TLS_ALPN` with `Challenges::tls_alpn01(sni)`, then closes.
 //!
 //! Layout: `spec` (pure settings) → `schedule` (pure timing) → `reconciler` (task) → `order`
-//! (one order; its DNS-01 arm in `dns01`, the DNS provider in `dns/`) → `ari` (RFC 9773) /
-//! `client` (HTTP); files are read and written through
+//! (one order; its DNS-01 arm in `dns01`, the DNS provider in `dns/`, the newOrder request in
+//! `new_order`, EAB in `eab`, alternate chains in `chain`) → `ari` (RFC 9773) / `client`
+//! (HTTP); files are read and written through
 //! `crate::certs` (`CertsDir`, `CertInfo`).
 
 mod alpn;
 mod ari;
+mod chain;
 mod challenge;
 mod client;
 mod dns;
 mod dns01;
+mod eab;
 mod error;
 mod keys;
+mod new_order;
 mod options;
 mod order;
 mod reconciler;
@@ -43,4 +47,6 @@ pub use order::Issuer;
 pub use reconciler::spawn;
 pub use report::describe;
 pub use schedule::Backoff;
-pub use spec::{AcmeGlobals, ChallengeKind, Eab, KeyType, OrderSpec};
+pub use spec::{
+    AcmeGlobals, ChallengeKind, Eab, KeyType, OrderSpec, ZeroSslEab, ZeroSslEndpoints, ZeroSslKey,
+};

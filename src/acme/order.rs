@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, ChallengeType, ExternalAccountKey,
-    Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
+    Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount, Order,
+    OrderStatus, RetryPolicy,
 };
 
-use crate::acme::alpn;
 use crate::acme::challenge::Challenges;
 use crate::acme::client::{AcmeHttp, RetryAfter};
 use crate::acme::dns01::{self, DnsRecords};
 use crate::acme::error::{Cause, OrderError, ProblemDoc, Step, cause};
 use crate::acme::keys::csr;
 use crate::acme::spec::{ChallengeKind, OrderSpec};
+use crate::acme::{alpn, chain, eab, new_order};
 use crate::certs::{CertInfo, CertsDir};
 
 /// Executes orders; shared by the reconciler's order tasks.
@@ -63,7 +63,7 @@ impl Issuer {
     /// Runs one order to completion and writes the certificate.
     pub async fn issue(&self, spec: &OrderSpec) -> Result<Issued, OrderError> {
         let started = Instant::now();
-        let (http, retry_after) = self.http.for_order();
+        let (http, retry_after, mut downloads) = self.http.for_order();
         let ctx = Ctx { spec, retry_after };
         let mut account = self.account(&ctx, http, false).await?;
         let ids: Vec<Identifier> = spec
@@ -71,15 +71,16 @@ impl Issuer {
             .iter()
             .map(|h| Identifier::Dns(h.clone()))
             .collect();
-        let mut order = match account.new_order(&NewOrder::new(&ids)).await {
+        let replaces = self.renews(spec);
+        let mut order = match new_order::place(&account, spec, &ids, replaces.as_deref()).await {
             // The CA forgot us (a test CA restarted, or the account was deactivated): register again once.
             Err(instant_acme::Error::Api(p))
                 if p.r#type.as_deref()
                     == Some("urn:ietf:params:acme:error:accountDoesNotExist") =>
             {
-                let (http, _) = self.http.for_order();
-                account = self.account(&ctx, http, true).await?;
-                account.new_order(&NewOrder::new(&ids)).await
+                let (http, _, recorded) = self.http.for_order();
+                (account, downloads) = (self.account(&ctx, http, true).await?, recorded);
+                new_order::place(&account, spec, &ids, replaces.as_deref()).await
             }
             other => other,
         }
@@ -105,18 +106,29 @@ impl Issuer {
             .reuse_key
             .then(|| self.store.read_key(&spec.base_dir_name))
             .flatten();
-        let (key_pem, csr) = tokio::task::spawn_blocking(move || csr(key_type, hosts, existing))
-            .await
-            .map_err(|e| ctx.fail(Step::Finalize, Cause::Protocol(Box::new(e))))?
-            .map_err(|e| ctx.fail(Step::Finalize, Cause::Key(e)))?;
+        let staple = spec.ocsp_must_staple;
+        let (key_pem, csr) =
+            tokio::task::spawn_blocking(move || csr(key_type, hosts, existing, staple))
+                .await
+                .map_err(|e| ctx.fail(Step::Finalize, Cause::Protocol(Box::new(e))))?
+                .map_err(|e| ctx.fail(Step::Finalize, Cause::Key(e)))?;
         order
             .finalize_csr(&csr)
             .await
             .map_err(|e| ctx.fail(Step::Finalize, cause(e)))?;
-        let chain = order
+        let mut chain = order
             .poll_certificate(&self.poll)
             .await
             .map_err(|e| ctx.fail(Step::Download, cause(e)))?;
+        if let Some(wanted) = &spec.preferred_chain {
+            chain = chain::prefer(&account, &downloads, chain, wanted, &spec.source).await;
+        }
+        if spec.ocsp_must_staple && !chain::has_ocsp_responder(&chain) {
+            tracing::warn!(
+                source = %spec.source, hosts = %spec.hosts.join(","), ca = %spec.ca_url,
+                "ACME_OCSP=true: the certificate says \"must staple\" but names no OCSP responder (the CA runs none; Let's Encrypt stopped in 2025), so no client can get a staple: clients that enforce must-staple refuse it"
+            );
+        }
         let info = CertInfo::from_pem(chain.as_bytes()).map_err(|e| {
             ctx.fail(
                 Step::Download,
@@ -147,6 +159,14 @@ impl Issuer {
             info,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// The ARI id of the certificate this order renews: the one in the directory, when it
+    /// shares a host with the order (RFC 9773 §5 asks for one in common).
+    fn renews(&self, spec: &OrderSpec) -> Option<String> {
+        let current = self.store.read_certificate(&spec.base_dir_name).ok()??;
+        let shared = current.names.iter().any(|n| spec.hosts.contains(n));
+        current.ari_id.filter(|_| shared)
     }
 
     /// Loads the stored account for (CA, email), or registers one and stores it.
@@ -189,13 +209,9 @@ impl Issuer {
             terms_of_service_agreed: true,
             only_return_existing: false,
         };
-        let eab = match &spec.eab {
-            Some(eab) => Some(ExternalAccountKey::new(
-                eab.kid.clone(),
-                &decode_hmac(&eab.hmac_key).map_err(|e| ctx.fail(Step::Account, e))?,
-            )),
-            None => None,
-        };
+        let eab = eab::for_registration(&self.http, spec)
+            .await
+            .map_err(|e| ctx.fail(Step::Account, e))?;
         let (account, creds) = Account::builder_with_http(http)
             .create(&new, spec.ca_url.clone(), eab.as_ref())
             .await
@@ -327,17 +343,6 @@ async fn failed_authorization(
     }
 }
 
-/// CAs hand out the EAB HMAC key base64url-encoded; accept padded and standard alphabets too.
-fn decode_hmac(key: &str) -> Result<Vec<u8>, Cause> {
-    use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-    let key = key.trim();
-    [URL_SAFE_NO_PAD, URL_SAFE, STANDARD]
-        .iter()
-        .find_map(|e| e.decode(key).ok())
-        .ok_or_else(|| Cause::Unusable("ACME_EAB_HMAC_KEY is not base64url".into()))
-}
-
 /// The order's identity for errors.
 pub(super) struct Ctx<'a> {
     pub(super) spec: &'a OrderSpec,
@@ -374,7 +379,3 @@ impl Drop for Published<'_> {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "order_tests.rs"]
-mod tests;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::acme::spec::{self, AcmeGlobals, ChallengeKind};
+use crate::acme::spec::{self, AcmeGlobals, ChallengeKind, KeyType, OrderSpec};
 use crate::model::CertRequest;
 
 /// One line per certificate request, resolved against the proxy's ACME settings.
@@ -24,8 +24,10 @@ pub fn describe(requests: &[CertRequest], globals: &AcmeGlobals) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "  {hosts} → {}: {how}, CA {}",
-                    spec.base_dir_name, spec.ca_url
+                    "  {hosts} → {}: {how}, CA {}{}",
+                    spec.base_dir_name,
+                    spec.ca_url,
+                    order_options(&spec)
                 );
                 warnings
                     .iter()
@@ -33,6 +35,27 @@ pub fn describe(requests: &[CertRequest], globals: &AcmeGlobals) -> String {
             }
             Err(e) => writeln!(out, "  {hosts}: not ordered: {e}"),
         };
+    }
+    out
+}
+
+/// The settings that shape the order beyond the challenge (empty when all are defaults).
+fn order_options(spec: &OrderSpec) -> String {
+    let mut out = String::new();
+    if spec.key_type != KeyType::default() {
+        let _ = write!(out, ", key {}", spec.key_type);
+    }
+    if let Some(profile) = &spec.profile {
+        let _ = write!(out, ", profile {profile:?}");
+    }
+    if let Some(chain) = &spec.preferred_chain {
+        let _ = write!(out, ", preferred chain {chain:?}");
+    }
+    if spec.ocsp_must_staple {
+        out.push_str(", OCSP must-staple");
+    }
+    if spec.zerossl.is_some() {
+        out.push_str(", EAB from ZeroSSL's API (ZEROSSL_API_KEY)");
     }
     out
 }
@@ -76,5 +99,31 @@ mod tests {
         );
         assert!(out.contains("*.c.test: not ordered: shop: wildcard host \"*.c.test\" needs ACME_CHALLENGE=DNS-01"), "{out}");
         assert!(out.contains("d.test → d.test: HTTP-01"), "{out}");
+    }
+
+    #[test]
+    fn order_settings_are_described_without_the_zerossl_key() {
+        let settings = [
+            ("ACME_KEYSIZE", "ec-521"),
+            ("ACME_CERT_PROFILE", "shortlived"),
+            ("ACME_PREFERRED_CHAIN", "ISRG Root X1"),
+            ("ACME_OCSP", "true"),
+            ("ACME_CA_URI", spec::ZEROSSL_DIRECTORY),
+            ("ZEROSSL_API_KEY", "secret-api-key"),
+        ];
+        let req = CertRequest {
+            hosts: vec!["e.test".into()],
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            source: "shop".into(),
+        };
+        let out = describe(&[req], &AcmeGlobals::default());
+        assert!(!out.contains("secret-api-key"), "{out}");
+        assert!(
+            out.contains(r#"e.test → e.test: HTTP-01, CA https://acme.zerossl.com/v2/DV90, key ec-521, profile "shortlived", preferred chain "ISRG Root X1", OCSP must-staple, EAB from ZeroSSL's API (ZEROSSL_API_KEY)"#),
+            "{out}"
+        );
     }
 }

@@ -21,22 +21,56 @@ pub enum KeyType {
     #[default]
     EcP256,
     EcP384,
+    EcP521,
     Rsa2048,
     Rsa3072,
     Rsa4096,
+    /// Slow to generate (seconds) and to handshake with; acme-companion offers it, so do we.
+    Rsa8192,
 }
 
 impl KeyType {
-    /// Parses the acme-companion spelling (`ec-256`, `ec-384`, `2048`, `3072`, `4096`).
+    /// Parses the acme-companion spelling (`ec-256`, `ec-384`, `ec-521`, `2048`, `3072`,
+    /// `4096`, `8192`).
     pub fn parse(value: &str) -> Option<KeyType> {
         Some(match value.trim().to_ascii_lowercase().as_str() {
             "ec-256" => KeyType::EcP256,
             "ec-384" => KeyType::EcP384,
+            "ec-521" => KeyType::EcP521,
             "2048" => KeyType::Rsa2048,
             "3072" => KeyType::Rsa3072,
             "4096" => KeyType::Rsa4096,
+            "8192" => KeyType::Rsa8192,
             _ => return None,
         })
+    }
+}
+
+impl std::fmt::Display for KeyType {
+    /// The acme-companion spelling, as `ACME_KEYSIZE` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeyType::EcP256 => "ec-256",
+            KeyType::EcP384 => "ec-384",
+            KeyType::EcP521 => "ec-521",
+            KeyType::Rsa2048 => "2048",
+            KeyType::Rsa3072 => "3072",
+            KeyType::Rsa4096 => "4096",
+            KeyType::Rsa8192 => "8192",
+        })
+    }
+}
+
+impl KeyType {
+    /// The modulus size of the RSA types (`None` for EC).
+    pub fn rsa_bits(self) -> Option<usize> {
+        match self {
+            KeyType::Rsa2048 => Some(2048),
+            KeyType::Rsa3072 => Some(3072),
+            KeyType::Rsa4096 => Some(4096),
+            KeyType::Rsa8192 => Some(8192),
+            KeyType::EcP256 | KeyType::EcP384 | KeyType::EcP521 => None,
+        }
     }
 }
 
@@ -70,6 +104,47 @@ impl std::fmt::Debug for Eab {
     }
 }
 
+/// A ZeroSSL API access key (`ZEROSSL_API_KEY`): a secret, never printed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ZeroSslKey(pub String);
+
+impl std::fmt::Debug for ZeroSslKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ZeroSslKey(..)")
+    }
+}
+
+/// ZeroSSL's ACME directory: the CA for which `ZEROSSL_API_KEY` fetches EAB credentials.
+pub const ZEROSSL_DIRECTORY: &str = "https://acme.zerossl.com/v2/DV90";
+/// ZeroSSL's REST API, which hands out EAB credentials for an API key.
+pub const ZEROSSL_API: &str = "https://api.zerossl.com";
+
+/// Where `ZEROSSL_API_KEY` applies: ZeroSSL's directory and API. Only tests point these
+/// elsewhere (a local double of the API in front of Pebble); users have no setting for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ZeroSslEndpoints {
+    pub directory: String,
+    pub api: String,
+}
+
+impl Default for ZeroSslEndpoints {
+    fn default() -> Self {
+        ZeroSslEndpoints {
+            directory: ZEROSSL_DIRECTORY.to_owned(),
+            api: ZEROSSL_API.to_owned(),
+        }
+    }
+}
+
+/// How a new account gets its EAB credentials from ZeroSSL's API (acme-companion's
+/// `ZEROSSL_API_KEY`): resolved when the CA is ZeroSSL and no `ACME_EAB_*` is given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ZeroSslEab {
+    /// The API base URL (`https://api.zerossl.com`).
+    pub api: String,
+    pub key: ZeroSslKey,
+}
+
 /// Process-wide ACME defaults: the acme-companion container's variables. Per-container
 /// settings override them. `Config` builds this with `from_vars` over the environment, once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -96,6 +171,12 @@ pub struct AcmeGlobals {
     /// `ACMESH_DNS_API_CONFIG` as written (YAML or JSON); parsed per certificate, since a
     /// container's own value replaces it.
     pub dns_api_config: Option<String>,
+    /// `ACME_CERT_PROFILE`: the CA's certificate profile (e.g. Let's Encrypt's `shortlived`).
+    pub cert_profile: Option<String>,
+    /// `ZEROSSL_API_KEY`.
+    pub zerossl_api_key: Option<ZeroSslKey>,
+    /// ZeroSSL's endpoints (fixed in production; see `ZeroSslEndpoints`).
+    pub zerossl: ZeroSslEndpoints,
 }
 
 impl AcmeGlobals {
@@ -134,6 +215,11 @@ impl AcmeGlobals {
         };
         let reuse_private_keys =
             flag("RENEW_PRIVATE_KEYS") == Some(false) || flag("REUSE_PRIVATE_KEYS") == Some(true);
+        for name in CONTAINER_ONLY {
+            if get(name).is_some() {
+                warnings.push(format!("{name} on dockside is ignored: acme-companion reads it on the proxied container only; set it there"));
+            }
+        }
         let globals = AcmeGlobals {
             email: get("DEFAULT_EMAIL"),
             ca_url: get("ACME_CA_URI"),
@@ -145,6 +231,9 @@ impl AcmeGlobals {
             ca_bundle: get("CA_BUNDLE").map(PathBuf::from),
             reuse_private_keys,
             dns_api_config: get("ACMESH_DNS_API_CONFIG"),
+            cert_profile: get("ACME_CERT_PROFILE"),
+            zerossl_api_key: get("ZEROSSL_API_KEY").map(ZeroSslKey),
+            zerossl: ZeroSslEndpoints::default(),
         };
         (globals, warnings)
     }
@@ -159,7 +248,7 @@ fn eab(kid: Option<String>, hmac_key: Option<String>) -> Option<Eab> {
 
 /// Everything one ACME order needs, resolved: what the engine executes and what the
 /// reconciler compares against the certificate on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct OrderSpec {
     /// Lower-case, deduplicated, in the user's order; the first names the directory.
     pub hosts: Vec<String>,
@@ -175,6 +264,14 @@ pub struct OrderSpec {
     pub eab: Option<Eab>,
     /// Renewals keep `key.pem` (`ACME_RENEW_PRIVATE_KEYS=false`) when it fits `key_type`.
     pub reuse_key: bool,
+    /// `ACME_CERT_PROFILE`: asked for when the CA's directory lists it.
+    pub profile: Option<String>,
+    /// `ACME_PREFERRED_CHAIN`: the issuer CN the topmost certificate of the chain should have.
+    pub preferred_chain: Option<String>,
+    /// `ACME_OCSP=true`: the CSR asks for the OCSP must-staple (TLS Feature) extension.
+    pub ocsp_must_staple: bool,
+    /// `ZEROSSL_API_KEY`, when a new account needs EAB credentials from ZeroSSL's API.
+    pub zerossl: Option<ZeroSslEab>,
     /// The container or routes entry asking, for logs.
     pub source: String,
 }
@@ -308,6 +405,24 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
                 globals.reuse_private_keys
             }),
     };
+    let ocsp_must_staple = match get(s, &["ACME_OCSP"]) {
+        None => false,
+        Some(v) => parse_bool("ACME_OCSP", &v).unwrap_or_else(|e| {
+            warnings.push(format!("{source}: {e}"));
+            false
+        }),
+    };
+    // acme-companion asks ZeroSSL's API only for ZeroSSL, and only when no EAB is given.
+    let zerossl = match (&eab, &ca_url) {
+        (None, ca) if *ca == globals.zerossl.directory => get(s, &["ZEROSSL_API_KEY"])
+            .map(ZeroSslKey)
+            .or(globals.zerossl_api_key.clone())
+            .map(|key| ZeroSslEab {
+                api: globals.zerossl.api.clone(),
+                key,
+            }),
+        _ => None,
+    };
     let spec = OrderSpec {
         hosts,
         base_dir_name,
@@ -319,25 +434,28 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
         renew_after_days,
         eab,
         reuse_key,
+        profile: get(s, &["ACME_CERT_PROFILE"]).or(globals.cert_profile.clone()),
+        preferred_chain: get(s, &["ACME_PREFERRED_CHAIN"]),
+        ocsp_must_staple,
+        zerossl,
         source,
     };
     Ok((spec, warnings))
 }
 
 /// The accepted `ACME_KEYSIZE` / `DEFAULT_KEY_SIZE` values, for warnings.
-const KEY_SIZES: &str = "ec-256, ec-384, 2048, 3072, 4096";
+const KEY_SIZES: &str = "ec-256, ec-384, ec-521, 2048, 3072, 4096, 8192";
+
+/// Settings acme-companion reads on proxied containers only (no default on the companion).
+const CONTAINER_ONLY: &[&str] = &["ACME_PREFERRED_CHAIN", "ACME_OCSP"];
 
 /// acme-companion settings dockside does not implement yet: named in a warning, never silently
 /// dropped.
 const IGNORED: &[&str] = &[
-    "ACME_CERT_PROFILE",
-    "ACME_PREFERRED_CHAIN",
-    "ACME_OCSP",
     "ACME_PRE_HOOK",
     "ACME_POST_HOOK",
     "ACME_RESTART_CONTAINER",
     "LETSENCRYPT_RESTART_CONTAINER",
-    "ZEROSSL_API_KEY",
 ];
 
 /// First non-empty value among `names` (new spelling first).

@@ -84,16 +84,16 @@ fn new_spelling_wins_over_legacy_and_container_over_globals() {
 #[test]
 fn invalid_keysize_falls_back_with_a_warning() {
     let (spec, warnings) = resolve(
-        &req(&["a.test"], &[("ACME_KEYSIZE", "8192")]),
+        &req(&["a.test"], &[("ACME_KEYSIZE", "16384")]),
         &AcmeGlobals::default(),
     )
     .unwrap();
     assert_eq!(spec.key_type, KeyType::EcP256);
     assert!(
-        warnings[0].contains("ACME_KEYSIZE") && warnings[0].contains("8192"),
+        warnings[0].contains("ACME_KEYSIZE") && warnings[0].contains("16384"),
         "{warnings:?}"
     );
-    let (g, w) = AcmeGlobals::from_vars(|k| (k == "DEFAULT_KEY_SIZE").then(|| "ec-521".to_owned()));
+    let (g, w) = AcmeGlobals::from_vars(|k| (k == "DEFAULT_KEY_SIZE").then(|| "ec-512".to_owned()));
     assert_eq!(g.key_type, KeyType::EcP256);
     assert!(w[0].contains("DEFAULT_KEY_SIZE"));
 }
@@ -231,7 +231,10 @@ fn unimplemented_settings_are_named_in_a_warning() {
     let (_, w) = resolve(
         &req(
             &["a.test"],
-            &[("ACME_OCSP", "true"), ("ACME_PRE_HOOK", "echo")],
+            &[
+                ("ACME_RESTART_CONTAINER", "true"),
+                ("ACME_PRE_HOOK", "echo"),
+            ],
         ),
         &AcmeGlobals::default(),
     )
@@ -239,7 +242,7 @@ fn unimplemented_settings_are_named_in_a_warning() {
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w.iter().all(|w| w.contains("not supported yet")), "{w:?}");
     assert!(
-        w[0].contains("ACME_OCSP") && w[1].contains("ACME_PRE_HOOK"),
+        w[0].contains("ACME_PRE_HOOK") && w[1].contains("ACME_RESTART_CONTAINER"),
         "{w:?}"
     );
 }
@@ -314,4 +317,126 @@ fn a_dns_sleep_past_the_bound_drops_the_certificate_naming_value_and_source() {
         e.contains("DNS_SLEEP=\"172800\"") && e.ends_with("(the value set on the container)"),
         "{e}"
     );
+}
+
+#[test]
+fn new_key_sizes_parse() {
+    let cases = [
+        ("ec-521", Some(KeyType::EcP521)),
+        ("EC-521", Some(KeyType::EcP521)),
+        ("8192", Some(KeyType::Rsa8192)),
+        ("ec-512", None),
+        ("16384", None),
+    ];
+    for (value, want) in cases {
+        assert_eq!(KeyType::parse(value), want, "{value}");
+    }
+    let (spec, w) = resolve(
+        &req(&["a.test"], &[("ACME_KEYSIZE", "ec-521")]),
+        &globals(&[("DEFAULT_KEY_SIZE", "8192")]),
+    )
+    .unwrap();
+    assert_eq!((spec.key_type, w.len()), (KeyType::EcP521, 0));
+    let (spec, _) = resolve(
+        &req(&["a.test"], &[]),
+        &globals(&[("DEFAULT_KEY_SIZE", "8192")]),
+    )
+    .unwrap();
+    assert_eq!(spec.key_type, KeyType::Rsa8192);
+}
+
+#[test]
+fn profile_chain_and_ocsp_resolve_like_acme_companion() {
+    let g = globals(&[
+        ("ACME_CERT_PROFILE", "tlsserver"),
+        // acme-companion reads these two on the proxied container only.
+        ("ACME_PREFERRED_CHAIN", "ISRG Root X1"),
+        ("ACME_OCSP", "true"),
+    ]);
+    type Want<'a> = (Option<&'a str>, Option<&'a str>, bool, usize);
+    let cases: &[(Vars, Want)] = &[
+        (&[], (Some("tlsserver"), None, false, 0)),
+        (
+            &[
+                ("ACME_CERT_PROFILE", "shortlived"),
+                ("ACME_PREFERRED_CHAIN", " ISRG Root X2 "),
+                ("ACME_OCSP", "TRUE"),
+            ],
+            (Some("shortlived"), Some("ISRG Root X2"), true, 0),
+        ),
+        (
+            &[("ACME_OCSP", "false")],
+            (Some("tlsserver"), None, false, 0),
+        ),
+        (
+            &[("ACME_OCSP", "maybe")],
+            (Some("tlsserver"), None, false, 1),
+        ),
+    ];
+    for (vars, (profile, chain, ocsp, warnings)) in cases {
+        let (spec, w) = resolve(&req(&["a.test"], vars), &g).unwrap();
+        assert_eq!(spec.profile.as_deref(), *profile, "{vars:?}");
+        assert_eq!(spec.preferred_chain.as_deref(), *chain, "{vars:?}");
+        assert_eq!(spec.ocsp_must_staple, *ocsp, "{vars:?}");
+        assert_eq!(w.len(), *warnings, "{vars:?}: {w:?}");
+        assert!(
+            w.iter()
+                .all(|w| w.contains("web") && w.contains("ACME_OCSP")),
+            "{w:?}"
+        );
+    }
+    let (_, w) = AcmeGlobals::from_vars(|k| (k == "ACME_OCSP").then(|| "true".to_owned()));
+    assert!(
+        w.len() == 1 && w[0].contains("ACME_OCSP on dockside is ignored"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn zerossl_api_key_applies_to_zerossl_without_eab_only() {
+    let zerossl = ("ACME_CA_URI", ZEROSSL_DIRECTORY);
+    let cases: &[(Vars, Vars, Option<&str>)] = &[
+        (
+            &[zerossl, ("ZEROSSL_API_KEY", "global")],
+            &[],
+            Some("global"),
+        ),
+        (
+            &[zerossl, ("ZEROSSL_API_KEY", "global")],
+            &[("ZEROSSL_API_KEY", "own")],
+            Some("own"),
+        ),
+        (&[zerossl], &[("ZEROSSL_API_KEY", "own")], Some("own")),
+        // Not ZeroSSL: the key means nothing to another CA.
+        (&[("ZEROSSL_API_KEY", "global")], &[], None),
+        // EAB given: used as is, like acme-companion.
+        (
+            &[zerossl, ("ZEROSSL_API_KEY", "global")],
+            &[("ACME_EAB_KID", "k"), ("ACME_EAB_HMAC_KEY", "aG1hYw")],
+            None,
+        ),
+        (
+            &[
+                zerossl,
+                ("ZEROSSL_API_KEY", "global"),
+                ("ACME_EAB_KID", "k"),
+                ("ACME_EAB_HMAC_KEY", "aG1hYw"),
+            ],
+            &[],
+            None,
+        ),
+    ];
+    for (g, vars, want) in cases {
+        let (spec, w) = resolve(&req(&["a.test"], vars), &globals(g)).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let got = spec.zerossl.as_ref().map(|z| z.key.0.as_str());
+        assert_eq!(got, *want, "{g:?} {vars:?}");
+        if let Some(z) = &spec.zerossl {
+            assert_eq!(z.api, ZEROSSL_API);
+            assert!(
+                !format!("{spec:?}").contains(&z.key.0),
+                "Debug hides the key"
+            );
+        }
+    }
 }

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dockside::acme::{self, AcmeGlobals, Backoff, Challenges, OnIssued, ReconcilerConfig, Stats};
+use dockside::acme::{
+    self, AcmeGlobals, Backoff, Challenges, Issuer, OnIssued, OrderSpec, ReconcilerConfig, Stats,
+};
+use dockside::certs::CertsDir;
 use dockside::model::{CertRequest, DesiredState};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -59,6 +62,29 @@ pub fn request(hosts: &[&str], settings: &[(&str, &str)]) -> CertRequest {
 }
 
 impl Harness {
+    /// One order at a time, without the reconciler.
+    pub fn issuer(&self) -> Issuer {
+        let store = CertsDir::new(self.certs.path());
+        Issuer::new(
+            self.pebble.http(),
+            store,
+            self.challenges.clone(),
+            Duration::from_secs(60),
+        )
+    }
+
+    /// An HTTP-01 order for `hosts` (EC P-256) from this Pebble; the first host names the directory.
+    pub fn spec(&self, hosts: &[&str]) -> OrderSpec {
+        OrderSpec {
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            base_dir_name: hosts[0].to_string(),
+            email: Some("ops@example.test".into()),
+            ca_url: self.pebble.url.clone(),
+            source: format!("container-{}", hosts[0]),
+            ..OrderSpec::default()
+        }
+    }
+
     pub fn globals(&self) -> AcmeGlobals {
         AcmeGlobals {
             email: Some("ops@example.test".into()),

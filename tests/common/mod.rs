@@ -7,6 +7,7 @@
 )]
 
 pub mod acme;
+pub mod acme_double;
 pub mod backend;
 pub mod docker;
 pub mod fastcgi;

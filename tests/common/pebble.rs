@@ -24,6 +24,8 @@ pub struct Options {
     /// The resolver Pebble's validator asks (`-dnsserver`): a real authoritative server for
     /// DNS-01 tests; challtestsrv's (every name → 127.0.0.1) when `None`.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// `PEBBLE_ALTERNATE_ROOTS`: extra root hierarchies, offered as alternate chains.
+    pub alternate_roots: u8,
 }
 
 /// Pebble's example EAB key for `kid-1` (base64url, as a CA hands it out).
@@ -41,6 +43,7 @@ pub struct Pebble {
     config: PathBuf,
     settings: serde_json::Value,
     nonce_reject: u8,
+    alternate_roots: u8,
     challtestsrv: Option<Child>,
     pebble: Option<Child>,
 }
@@ -143,6 +146,7 @@ impl Pebble {
                 .dns_server
                 .map_or_else(|| format!("127.0.0.1:{dns_port}"), |a| a.to_string()),
             nonce_reject: opts.nonce_reject,
+            alternate_roots: opts.alternate_roots,
             challtestsrv: Some(challtestsrv),
             pebble: None,
         };
@@ -219,6 +223,7 @@ impl Pebble {
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", self.nonce_reject.to_string())
             .env("PEBBLE_AUTHZREUSE", "0")
+            .env("PEBBLE_ALTERNATE_ROOTS", self.alternate_roots.to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -263,7 +268,12 @@ impl Pebble {
 
     /// PEM of the root that issues certificates (new on every Pebble start).
     pub async fn issuer_root(&self) -> String {
-        let url = format!("https://127.0.0.1:{}/roots/0", self.mgmt_port);
+        self.root(0).await
+    }
+
+    /// PEM of root hierarchy `i` (0 = the default chain's; more with `alternate_roots`).
+    pub async fn root(&self, i: usize) -> String {
+        let url = format!("https://127.0.0.1:{}/roots/{i}", self.mgmt_port);
         let rsp = self.http().get(&url).await.expect("GET /roots/0");
         assert!(rsp.status().is_success(), "{}", rsp.status());
         String::from_utf8(rsp.into_body().to_vec()).unwrap()

@@ -18,6 +18,12 @@ use tokio::task::JoinHandle;
 
 /// A task aborted on drop.
 pub struct Task(JoinHandle<()>);
+
+impl From<JoinHandle<()>> for Task {
+    fn from(task: JoinHandle<()>) -> Task {
+        Task(task)
+    }
+}
 impl Drop for Task {
     fn drop(&mut self) {
         self.0.abort();
