@@ -55,6 +55,8 @@ impl Env {
             eab: None,
             reuse_key: false,
             source: "test".into(),
+            hooks: Default::default(),
+            restart_container: false,
         }
     }
 }

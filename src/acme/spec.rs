@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::acme::dns::{self, DnsConfig};
+use crate::acme::hooks::Hooks;
 use crate::model::CertRequest;
 use crate::settings::parse_bool;
 
@@ -96,6 +97,9 @@ pub struct AcmeGlobals {
     /// `ACMESH_DNS_API_CONFIG` as written (YAML or JSON); parsed per certificate, since a
     /// container's own value replaces it.
     pub dns_api_config: Option<String>,
+    /// `ACME_PRE_HOOK` / `ACME_POST_HOOK` as written; a container's own value replaces them.
+    pub pre_hook: Option<String>,
+    pub post_hook: Option<String>,
 }
 
 impl AcmeGlobals {
@@ -145,6 +149,8 @@ impl AcmeGlobals {
             ca_bundle: get("CA_BUNDLE").map(PathBuf::from),
             reuse_private_keys,
             dns_api_config: get("ACMESH_DNS_API_CONFIG"),
+            pre_hook: get("ACME_PRE_HOOK"),
+            post_hook: get("ACME_POST_HOOK"),
         };
         (globals, warnings)
     }
@@ -177,6 +183,11 @@ pub struct OrderSpec {
     pub reuse_key: bool,
     /// The container or routes entry asking, for logs.
     pub source: String,
+    /// `ACME_PRE_HOOK` / `ACME_POST_HOOK`, split (see `hooks`).
+    pub hooks: Hooks,
+    /// `ACME_RESTART_CONTAINER` (legacy `LETSENCRYPT_RESTART_CONTAINER`): restart `source`
+    /// after its certificate was written.
+    pub restart_container: bool,
 }
 
 /// Why a `CertRequest` cannot be ordered; names the setting and the host so the log is actionable.
@@ -308,6 +319,23 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
                 globals.reuse_private_keys
             }),
     };
+    let hooks = Hooks::resolve(
+        &source,
+        (get(s, &["ACME_PRE_HOOK"]), get(s, &["ACME_POST_HOOK"])),
+        (globals.pre_hook.as_deref(), globals.post_hook.as_deref()),
+        &mut warnings,
+    );
+    let restart = ["ACME_RESTART_CONTAINER", "LETSENCRYPT_RESTART_CONTAINER"];
+    let restart_container = get(s, &restart).is_some_and(|v| {
+        let name = restart
+            .into_iter()
+            .find(|n| get(s, &[n]).is_some())
+            .unwrap_or(restart[0]);
+        parse_bool(name, &v).unwrap_or_else(|e| {
+            warnings.push(format!("{source}: {e}"));
+            false
+        })
+    });
     let spec = OrderSpec {
         hosts,
         base_dir_name,
@@ -320,6 +348,8 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
         eab,
         reuse_key,
         source,
+        hooks,
+        restart_container,
     };
     Ok((spec, warnings))
 }
@@ -333,10 +363,6 @@ const IGNORED: &[&str] = &[
     "ACME_CERT_PROFILE",
     "ACME_PREFERRED_CHAIN",
     "ACME_OCSP",
-    "ACME_PRE_HOOK",
-    "ACME_POST_HOOK",
-    "ACME_RESTART_CONTAINER",
-    "LETSENCRYPT_RESTART_CONTAINER",
     "ZEROSSL_API_KEY",
 ];
 
