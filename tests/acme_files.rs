@@ -26,6 +26,13 @@ async fn until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Replaces the routes file the way editors do (write a new file, rename it over).
+fn write_routes(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 fn serial(certs: &Path, host: &str) -> Vec<u8> {
     let pem = std::fs::read(certs.join(format!("{host}.crt"))).unwrap();
     let info = x509_parser::pem::parse_x509_pem(&pem).unwrap().1;
@@ -138,8 +145,9 @@ async fn links_follow_a_host_into_a_san_certificate_and_spare_user_files() {
     );
     let root = h.pebble.issuer_root().await;
     let leaf = verify_served(certs, "a.example.test", &root).await;
-    let names = dockside::certs::CertInfo::from_der(&leaf).unwrap().names;
-    assert_eq!(names, ["main.example.test", "a.example.test"]);
+    let mut names = dockside::certs::CertInfo::from_der(&leaf).unwrap().names;
+    names.sort();
+    assert_eq!(names, ["a.example.test", "main.example.test"]);
 
     let read = |f: &str| std::fs::read_to_string(certs.join(f)).unwrap();
     assert_eq!(read("user.example.test.crt"), "user cert");
@@ -155,15 +163,16 @@ async fn links_follow_a_host_into_a_san_certificate_and_spare_user_files() {
 async fn routes_file_certificate_entries_are_ordered() {
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.toml");
-    std::fs::write(
-        &routes,
-        "[[certificate]]\nACME_HOST = \"mail.example.test, smtp.example.test\"\n",
-    )
-    .unwrap();
+    // Entries are added once Pebble is up (it starts after dockside): orders then succeed at once.
+    std::fs::write(&routes, "# nothing yet\n").unwrap();
     let (t, running) = ThroughDockside::start(Options::default(), |c| {
         c.routes = Some(routes.clone());
     })
     .await;
+    write_routes(
+        &routes,
+        "[[certificate]]\nACME_HOST = \"mail.example.test, smtp.example.test\"\n",
+    );
     let cert = t.certs.path().join("smtp.example.test.crt");
     until("standalone certificate written", || cert.exists()).await;
     let leaf = verify_served(t.certs.path(), "smtp.example.test", &t.root).await;
@@ -174,7 +183,7 @@ async fn routes_file_certificate_entries_are_ordered() {
         "nothing is routed"
     );
     // Removing the entry removes the links, keeps the folder.
-    std::fs::write(&routes, "# no certificates\n").unwrap();
+    write_routes(&routes, "# no certificates\n");
     until("links removed", || {
         std::fs::symlink_metadata(&cert).is_err()
     })
@@ -193,17 +202,19 @@ async fn renew_force_replaces_a_valid_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.toml");
     let text = "[[certificate]]\nACME_HOST = \"renew.example.test\"\n[[certificate]]\nACME_HOST = \"keep.example.test\"\n";
-    std::fs::write(&routes, text).unwrap();
+    std::fs::write(&routes, "# nothing yet\n").unwrap();
     let (t, running) = ThroughDockside::start(Options::default(), |c| {
         c.routes = Some(routes.clone());
         c.admin = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     })
     .await;
+    write_routes(&routes, text);
     let admin = running.admin_addr.expect("admin listener");
     let certs = t.certs.path();
     for host in ["renew.example.test", "keep.example.test"] {
         let link = certs.join(format!("{host}.crt"));
-        until(host, || link.exists()).await;
+        let what = format!("{host} ({:?})", running.acme.as_ref().map(|s| s.snapshot()));
+        until(&what, || link.exists()).await;
     }
     let (before, kept) = (
         serial(certs, "renew.example.test"),

@@ -228,7 +228,11 @@ fn certificate_entries_ask_for_certificates_only() {
         "#;
     let routes = parse(text, Path::new("r.toml")).unwrap();
     assert_eq!(routes.warnings.len(), 2, "{:?}", routes.warnings);
-    assert!(routes.warnings[0].contains("\"backends\" is not a certificate setting"));
+    assert!(
+        routes.warnings[0].contains("\"backends\" is not a certificate setting"),
+        "{:?}",
+        routes.warnings
+    );
     assert!(routes.warnings[1].contains("certificate #2 has no ACME_HOST"));
     let state = crate::settings::build(&routes.items);
     let hosts: Vec<_> = state.certificates.iter().map(|c| c.hosts.clone()).collect();

@@ -51,6 +51,12 @@ fn entry_item(
         let per_certificate = ["ACME_", "LETSENCRYPT_", "ACMESH_"]
             .iter()
             .any(|p| key.starts_with(p));
+        if !per_certificate {
+            warnings.push(format!(
+                "{name}: {key:?} is not a certificate setting (ACME_HOST, ACME_EMAIL, ACME_CHALLENGE, …); ignored"
+            ));
+            continue;
+        }
         let text = match value {
             toml::Value::String(s) => s.clone(),
             toml::Value::Integer(_) | toml::Value::Boolean(_) => value.to_string(),
@@ -61,12 +67,6 @@ fn entry_item(
                 continue;
             }
         };
-        if !per_certificate {
-            warnings.push(format!(
-                "{name}: {key:?} is not a certificate setting (ACME_HOST, ACME_EMAIL, ACME_CHALLENGE, …); ignored"
-            ));
-            continue;
-        }
         vars.insert(key.clone(), text);
     }
     let Some(hosts) = ["ACME_HOST", "LETSENCRYPT_HOST"]
