@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::model::{Reach, SourceItem};
 use crate::settings::names;
 
-/// Items sort after every `[[site]]` (whose `created` is its index), so a site's own
-/// `LETSENCRYPT_HOST` wins a shared certificate directory.
+/// Items sort after every `[[site]]` (whose `created` is its index) and every container (unix
+/// seconds), so a site asking for the same hosts keeps its own settings for that certificate.
 const CREATED_BASE: i64 = 1 << 32;
 
 /// Parses the `certificate` array. Keys other than acme-companion's per-certificate settings
