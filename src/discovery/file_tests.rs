@@ -216,6 +216,7 @@ fn certificate_entries_ask_for_certificates_only() {
             [[certificate]]
             ACME_HOST = "mail.tld, smtp.tld"
             ACME_EMAIL = "ops@tld"
+            ACME_RESTART_CONTAINER = true
             backends = ["127.0.0.1:1"]
 
             [[site]]
@@ -227,13 +228,17 @@ fn certificate_entries_ask_for_certificates_only() {
             ACME_EMAIL = "no hosts"
         "#;
     let routes = parse(text, Path::new("r.toml")).unwrap();
-    assert_eq!(routes.warnings.len(), 2, "{:?}", routes.warnings);
+    let w = &routes.warnings;
+    assert_eq!(w.len(), 3, "{w:?}");
     assert!(
-        routes.warnings[0].contains("\"backends\" is not a certificate setting"),
-        "{:?}",
-        routes.warnings
+        w[0].contains("ACME_RESTART_CONTAINER has no container"),
+        "{w:?}"
     );
-    assert!(routes.warnings[1].contains("certificate #2 has no ACME_HOST"));
+    assert!(
+        w[1].contains("\"backends\" is not a certificate setting"),
+        "{w:?}"
+    );
+    assert!(w[2].contains("certificate #2 has no ACME_HOST"), "{w:?}");
     let state = crate::settings::build(&routes.items);
     let hosts: Vec<_> = state.certificates.iter().map(|c| c.hosts.clone()).collect();
     assert_eq!(hosts, [vec!["a.tld"], vec!["mail.tld", "smtp.tld"]]);

@@ -51,6 +51,12 @@ fn entry_item(
         let per_certificate = ["ACME_", "LETSENCRYPT_", "ACMESH_"]
             .iter()
             .any(|p| key.starts_with(p));
+        if key.ends_with("_RESTART_CONTAINER") {
+            warnings.push(format!(
+                "{name}: {key} has no container to restart in a [[certificate]] entry; ignored"
+            ));
+            continue;
+        }
         if !per_certificate {
             warnings.push(format!(
                 "{name}: {key:?} is not a certificate setting (ACME_HOST, ACME_EMAIL, ACME_CHALLENGE, …); ignored"
