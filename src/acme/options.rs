@@ -15,8 +15,8 @@ use crate::certs::FileModes;
 
 /// Called with the base directory name (e.g. `app.example.com`) right after a certificate was
 /// written, so it is served without waiting for the directory watch (`app` passes
-/// `certs::Rescan::now`). Runs on the reconciler task: it must return quickly (send on a
-/// channel; never read the directory here).
+/// `certs::Rescan::now`). Runs on the order's task, before `ACME_POST_HOOK`: it must return
+/// quickly (send on a channel; never read the directory here).
 pub type OnIssued = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Restarts a container by name (`ACME_RESTART_CONTAINER`). The Docker provider supplies it

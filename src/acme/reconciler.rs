@@ -255,11 +255,12 @@ impl Reconciler {
                         .stats
                         .orders_started
                         .fetch_add(1, Ordering::Relaxed);
-                    let (issuer, spec, limit, certs) = (
+                    let (issuer, spec, limit, certs, on_issued) = (
                         self.issuer.clone(),
                         entry.spec.clone(),
                         self.cfg.order_timeout,
                         self.cfg.certs_dir.clone(),
+                        self.cfg.on_issued.clone(),
                     );
                     let handle = self.running.spawn(async move {
                         hooks::run_for(&spec, Stage::Pre, &certs).await;
@@ -274,6 +275,10 @@ impl Reconciler {
                             }),
                         };
                         let ok = result.is_ok();
+                        // Served first: a slow ACME_POST_HOOK must not delay the new certificate.
+                        if ok {
+                            on_issued(&spec.base_dir_name);
+                        }
                         hooks::run_for(&spec, Stage::Post { ok }, &certs).await;
                         (spec, result)
                     });
@@ -328,7 +333,6 @@ impl Reconciler {
                     base = %base, hosts = %issued.info.names.join(","), not_after = issued.info.not_after,
                     elapsed_ms = issued.elapsed.as_millis() as u64, "certificate written"
                 );
-                (self.cfg.on_issued)(&base);
                 self.restart(&spec);
                 self.ari.forget(&base);
                 if let Some(entry) = self.entries.get_mut(&base) {
