@@ -77,6 +77,19 @@ impl FileModes {
         (modes, warnings)
     }
 
+    /// One line for `dockside check`: how written files will be owned and protected.
+    pub fn describe(&self) -> String {
+        let id = |v: Option<u32>| v.map_or_else(|| "dockside's".to_owned(), |v| v.to_string());
+        format!(
+            "certificate files: owner {}:{} (FILES_UID/FILES_GID), keys {:o} (FILES_PERMS), other files {:o}, folders {:o} (FOLDERS_PERMS)",
+            id(self.uid),
+            id(self.gid),
+            self.key,
+            self.public,
+            self.folder
+        )
+    }
+
     /// `Some((uid, gid))` when ownership is set at all.
     pub(crate) fn owner(&self) -> Option<(Option<u32>, Option<u32>)> {
         (self.uid.is_some() || self.gid.is_some()).then_some((self.uid, self.gid))

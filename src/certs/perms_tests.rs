@@ -55,6 +55,20 @@ fn bad_values_keep_defaults_with_a_warning() {
 }
 
 #[test]
+fn described_for_check() {
+    let (m, _) = parse(&[("FILES_UID", "33"), ("FILES_PERMS", "640")]);
+    assert_eq!(
+        m.describe(),
+        "certificate files: owner 33:33 (FILES_UID/FILES_GID), keys 640 (FILES_PERMS), other files 644, folders 755 (FOLDERS_PERMS)"
+    );
+    assert!(
+        FileModes::default()
+            .describe()
+            .contains("owner dockside's:dockside's")
+    );
+}
+
+#[test]
 fn world_readable_keys_are_warned_about() {
     let (m, w) = parse(&[("FILES_PERMS", "644")]);
     assert_eq!(m.key, 0o644);
