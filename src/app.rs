@@ -172,8 +172,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         listeners.http,
         listeners.https,
     )?;
-    let acme = spawn_certificates(&config, &shared, &desired)?;
-    spawn_admin(listeners.admin, &shared, &desired);
+    let (acme, renewer) = spawn_certificates(&config, &shared, &desired)?.unzip();
+    spawn_admin(listeners.admin, &shared, &desired, renewer);
     if config.trust_downstream_proxy_defaulted {
         tracing::warn!(
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
@@ -216,6 +216,9 @@ fn live_state(config: &Config, https: bool) -> Arc<Live> {
             config.certs_dir.display()
         );
     }
+    if config.create_default_certificate {
+        create_default_certificate(config);
+    }
     let certs = certs::load_initial(&config.certs_dir);
     Live::new(
         routes,
@@ -223,6 +226,25 @@ fn live_state(config: &Config, https: bool) -> Arc<Live> {
         &config.defaults.ssl_policy,
         config.defaults.http2,
     )
+}
+
+/// `CREATE_DEFAULT_CERTIFICATE=true`: a self-signed `default.crt` before the first scan, so
+/// unknown names get a handshake and a 503. A failure only costs that: logged, not fatal.
+fn create_default_certificate(config: &Config) {
+    let dir = &config.certs_dir;
+    match certs::ensure_default(dir, &config.cert_files) {
+        Ok(certs::DefaultCert::Created) => {
+            tracing::info!(dir = %dir.display(), "CREATE_DEFAULT_CERTIFICATE: wrote a self-signed default.crt/default.key")
+        }
+        Ok(certs::DefaultCert::Present) => {}
+        Ok(certs::DefaultCert::Partial) => tracing::warn!(
+            dir = %dir.display(),
+            "CREATE_DEFAULT_CERTIFICATE: only one of default.crt/default.key exists; leaving both alone (remove the lone file to get a generated pair)"
+        ),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "CREATE_DEFAULT_CERTIFICATE: cannot write default.crt/default.key")
+        }
+    }
 }
 
 /// The desired-state channel, the task rebuilding the route table from it and the providers
@@ -321,12 +343,12 @@ fn spawn_workers(
 }
 
 /// With HTTPS: the certificate directory watcher and, with ACME on, the reconciler. Returns
-/// ACME's counters.
+/// ACME's counters and the handle `dockside renew` reaches it through.
 fn spawn_certificates(
     config: &Config,
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
-) -> anyhow::Result<Option<Arc<Stats>>> {
+) -> anyhow::Result<Option<(Arc<Stats>, acme::Renewer)>> {
     if !shared.https {
         return Ok(None);
     }
@@ -335,15 +357,22 @@ fn spawn_certificates(
         return Ok(None);
     };
     let on_issued: OnIssued = Arc::new(move |base: &str| rescan.now(base));
-    let cfg = ReconcilerConfig::new(
+    let mut cfg = ReconcilerConfig::new(
         globals.clone(),
         config.certs_dir.clone(),
         shared.challenges.clone(),
         on_issued,
     );
+    cfg.files = config.cert_files;
+    cfg.restart = config
+        .docker
+        .as_ref()
+        .map(|docker| discovery::spawn_restarter(docker.clone(), shared.cancel.child_token()));
+    let (renewer, inbox) = acme::renew_channel();
+    cfg.renew = Some(inbox);
     let stats = cfg.stats.clone();
     acme::spawn(cfg, desired.subscribe(), shared.cancel.child_token()).context("starting ACME")?;
-    Ok(Some(stats))
+    Ok(Some((stats, renewer)))
 }
 
 /// The admin listener (status, metrics, health), when it is on.
@@ -351,11 +380,13 @@ fn spawn_admin(
     listener: Option<tokio::net::TcpListener>,
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
+    renewer: Option<acme::Renewer>,
 ) {
     if let Some(listener) = listener {
         let admin = AdminState {
             state: desired.subscribe(),
             live: shared.live.clone(),
+            renewer,
         };
         admin::spawn(listener, admin, shared.cancel.child_token());
     }

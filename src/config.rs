@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::acme::AcmeGlobals;
+use crate::certs::FileModes;
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
 use crate::settings::{
@@ -35,6 +36,17 @@ pub enum Command {
     Check,
     /// Exit 0 if a local dockside answers its health endpoint, 1 otherwise (Docker HEALTHCHECK).
     Healthcheck,
+    /// Ask the running dockside (through its admin listener, from loopback) to look at the
+    /// named certificates — every one without HOST — now, renewing those that are due
+    /// (acme-companion's `signal_le_service`); with --force, order them even while valid
+    /// (acme-companion's `force_renew`).
+    Renew {
+        /// Order new certificates although the current ones are valid (mind the CA's rate limits).
+        #[arg(long)]
+        force: bool,
+        /// Any host of a certificate (as in ACME_HOST); none = every certificate.
+        hosts: Vec<String>,
+    },
 }
 
 /// Raw settings as given on the command line or in the environment.
@@ -283,6 +295,11 @@ pub struct Config {
     pub acme: Option<AcmeGlobals>,
     /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`.
     pub acme_accept_unknown_host: bool,
+    /// `FILES_UID`, `FILES_GID`, `FILES_PERMS`, `FOLDERS_PERMS`: what dockside writes into
+    /// the certificate directory.
+    pub cert_files: FileModes,
+    /// `CREATE_DEFAULT_CERTIFICATE`: write a self-signed `default.crt` when there is none.
+    pub create_default_certificate: bool,
 }
 
 /// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
@@ -367,6 +384,11 @@ impl Config {
                 "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
                 &f.acme_http_challenge_accept_unknown_host,
             )?,
+            cert_files: cert_files(&env),
+            create_default_certificate: match env("CREATE_DEFAULT_CERTIFICATE") {
+                Some(v) if !v.trim().is_empty() => flag("CREATE_DEFAULT_CERTIFICATE", v.trim())?,
+                _ => false,
+            },
             nginx_dirs: NginxDirs::beside(&f.certs_dir, &f),
             routes: f.routes,
             certs_dir: f.certs_dir,
@@ -465,6 +487,16 @@ fn acme_globals(env: impl Fn(&str) -> Option<String>) -> AcmeGlobals {
         tracing::warn!("{w}");
     }
     globals
+}
+
+/// `FILES_*`/`FOLDERS_PERMS`; a bad value keeps its default with a warning, as acme-companion's
+/// own values are advisory.
+fn cert_files(env: impl Fn(&str) -> Option<String>) -> FileModes {
+    let (modes, warnings) = FileModes::from_vars(env);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    modes
 }
 
 fn flag(name: &str, value: &str) -> anyhow::Result<bool> {

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             }
             Err(e) => finish(Err(e)),
         },
+        Command::Renew { force, hosts } => renew(&runtime, &config, hosts, force),
         Command::Healthcheck => {
             let Some(addr) = config.admin else {
                 eprintln!(
@@ -47,6 +48,35 @@ fn main() -> ExitCode {
                 eprintln!("dockside: no healthy answer from http://{addr}/healthz");
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+/// `dockside renew`: prints the running instance's answer; fails unless every host was known.
+fn renew(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    hosts: Vec<String>,
+    force: bool,
+) -> ExitCode {
+    let Some(addr) = config.admin else {
+        eprintln!(
+            "dockside: the admin listener is off (DOCKSIDE_ADMIN=off): cannot reach the running dockside"
+        );
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(dockside::admin::request_renew(addr, hosts, force)) {
+        Ok((status, body)) => {
+            print!("{body}");
+            if status.is_success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("dockside: {e}");
+            ExitCode::FAILURE
         }
     }
 }

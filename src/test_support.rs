@@ -36,5 +36,7 @@ pub fn config(certs_dir: PathBuf) -> Config {
         spool_dir: std::env::temp_dir(),
         acme: None,
         acme_accept_unknown_host: false,
+        cert_files: crate::certs::FileModes::default(),
+        create_default_certificate: false,
     }
 }

@@ -64,3 +64,73 @@ async fn container_with_letsencrypt_host_is_served_over_https() {
     assert!(base.join("fullchain.pem").is_file(), "folders are kept");
     running.shutdown().await;
 }
+
+/// `ACME_RESTART_CONTAINER=true`: once its certificate is written, dockside restarts the
+/// container through the engine (its `State.StartedAt` moves on); a container without the
+/// setting, issued in the same run, is left running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_container_after_issuance() {
+    ensure_image();
+    let scope = Scope::new();
+    let (t, running) = ThroughDockside::start(Options::default(), |c| {
+        c.docker = Some(scope.settings(std::path::Path::new(ENGINE_SOCKET)));
+    })
+    .await;
+    let start = |restart: bool| {
+        let scope = &scope;
+        async move {
+            let host = format!("{}.test", unique("restart"));
+            let (vhost, lehost) = (
+                format!("VIRTUAL_HOST={host}"),
+                format!("LETSENCRYPT_HOST={host}"),
+            );
+            let flag = format!("ACME_RESTART_CONTAINER={restart}");
+            let args = [
+                "-e",
+                &vhost,
+                "-e",
+                &lehost,
+                "-e",
+                "VIRTUAL_PORT=80",
+                "-e",
+                &flag,
+            ];
+            let c = Container::create("acme-restart", scope, &args).await;
+            c.start().await;
+            let started = started_at(&c.name).await;
+            (host, c, started)
+        }
+    };
+    let (host, web, first) = start(true).await;
+    let (other_host, other, other_first) = start(false).await;
+    let deadline = Instant::now() + T;
+    loop {
+        let now = started_at(&web.name).await;
+        if now != first {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} not restarted within {T:?} (StartedAt still {first}); ACME: {:?}",
+            web.name,
+            running.acme.as_ref().map(|s| s.snapshot())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(t.certs.path().join(&host).join("fullchain.pem").is_file());
+    let other_cert = t.certs.path().join(&other_host).join("fullchain.pem");
+    while !other_cert.is_file() {
+        assert!(Instant::now() < deadline, "{other_host}: no certificate");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        started_at(&other.name).await,
+        other_first,
+        "no ACME_RESTART_CONTAINER: not restarted"
+    );
+    running.shutdown().await;
+}
+
+async fn started_at(name: &str) -> String {
+    docker(&["inspect", "-f", "{{.State.StartedAt}}", name]).await
+}

@@ -11,6 +11,10 @@
 //!   `Challenges::http01(token)` (any Host, port ignored); the TLS acceptor answers ClientHellos
 //!   offering only `alpn::ACME_TLS_ALPN` with `Challenges::tls_alpn01(sni)`, then closes.
 //!
+//! - `ReconcilerConfig::restart` (from the Docker provider) restarts a container whose
+//!   certificate changed (`ACME_RESTART_CONTAINER`); `hooks` runs `ACME_PRE_HOOK`/`ACME_POST_HOOK`
+//!   around each order.
+//!
 //! Layout: `spec` (pure settings) → `schedule` (pure timing) → `reconciler` (task) → `order`
 //! (one order; its DNS-01 arm in `dns01`, the DNS provider in `dns/`, the newOrder request in
 //! `new_order`, EAB in `eab`, alternate chains in `chain`) → `ari` (RFC 9773) / `client`
@@ -26,11 +30,13 @@ mod dns;
 mod dns01;
 mod eab;
 mod error;
+mod hooks;
 mod keys;
 mod new_order;
 mod options;
 mod order;
 mod reconciler;
+mod renew;
 mod report;
 mod schedule;
 mod spec;
@@ -42,9 +48,11 @@ pub(crate) use challenge::{Http01Answer, SiteChallenge, http01_answer};
 pub use client::AcmeHttp;
 pub use dns::{DnsConfig, DnsConfigError, DnsError, DnsProvider, KeySource, TsigAlg, TsigKey};
 pub use error::Step;
-pub use options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
+pub use hooks::{Hook, Hooks};
+pub use options::{CertStatus, OnIssued, ReconcilerConfig, RestartContainer, Stats};
 pub use order::Issuer;
 pub use reconciler::spawn;
+pub use renew::{RenewError, RenewInbox, RenewOutcome, Renewer, renew_channel};
 pub use report::describe;
 pub use schedule::Backoff;
 pub use spec::{

@@ -8,14 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::acme::challenge::Challenges;
+use crate::acme::renew::RenewInbox;
 use crate::acme::schedule::Backoff;
 use crate::acme::spec::AcmeGlobals;
+use crate::certs::FileModes;
 
 /// Called with the base directory name (e.g. `app.example.com`) right after a certificate was
 /// written, so it is served without waiting for the directory watch (`app` passes
-/// `certs::Rescan::now`). Runs on the reconciler task: it must return quickly (send on a
-/// channel; never read the directory here).
+/// `certs::Rescan::now`). Runs on the order's task, before `ACME_POST_HOOK`: it must return
+/// quickly (send on a channel; never read the directory here).
 pub type OnIssued = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Restarts a container by name (`ACME_RESTART_CONTAINER`). The Docker provider supplies it
+/// (only it talks to the engine); it must return quickly: queue the request, never wait on it.
+pub type RestartContainer = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Counters and per-certificate state for the status page and `/metrics` (and for tests:
 /// "no new order", "failed with the CA's reason").
@@ -82,6 +88,12 @@ pub struct ReconcilerConfig {
     /// Each request to the CA, and each wait for validation/issuance.
     pub http_timeout: Duration,
     pub stats: Arc<Stats>,
+    /// `FILES_UID`, `FILES_GID`, `FILES_PERMS`, `FOLDERS_PERMS` for what orders write.
+    pub files: FileModes,
+    /// `None` without Docker: `ACME_RESTART_CONTAINER` is then logged as not possible.
+    pub restart: Option<RestartContainer>,
+    /// `dockside renew` requests (from `renew_channel`), when the admin listener takes them.
+    pub renew: Option<RenewInbox>,
 }
 
 impl ReconcilerConfig {
@@ -102,6 +114,9 @@ impl ReconcilerConfig {
             order_timeout: Duration::from_secs(300),
             http_timeout: Duration::from_secs(30),
             stats: Arc::default(),
+            files: FileModes::default(),
+            restart: None,
+            renew: None,
         }
     }
 }

@@ -17,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::acme::ari;
 use crate::acme::client::{AcmeHttp, ClientSetupError};
 use crate::acme::error::{Cause, OrderError, Step};
+use crate::acme::hooks::{self, Stage};
 use crate::acme::order::{Issued, Issuer};
-use crate::acme::schedule::{self, Decision};
+use crate::acme::renew::{self, RenewInbox, RenewRequest};
+use crate::acme::schedule::{self, Decision, Reason};
 use crate::acme::spec::{self, OrderSpec};
 use crate::certs::CertsDir;
 use crate::model::DesiredState;
@@ -33,7 +35,7 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, ClientSetupError> {
     let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)?;
-    let store = CertsDir::new(cfg.certs_dir.clone());
+    let store = CertsDir::new(cfg.certs_dir.clone()).with_modes(cfg.files);
     let challenges = cfg.challenges.clone();
     let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout);
     let r = Reconciler {
@@ -58,6 +60,8 @@ struct Entry {
     failures: u32,
     next: Instant,
     in_flight: bool,
+    /// `dockside renew --force` asked for a new certificate although this one is valid.
+    forced: bool,
 }
 
 type OrderResult = (OrderSpec, Result<Issued, OrderError>);
@@ -84,6 +88,7 @@ impl Reconciler {
         let first = desired.borrow_and_update().clone();
         self.update(&first);
         let mut open = true;
+        let mut inbox = self.cfg.renew.take();
         loop {
             // A look may wait on the CA (ARI): cancellation must not wait for it.
             tokio::select! {
@@ -104,6 +109,7 @@ impl Reconciler {
                     Err(_) => open = false,
                 },
                 Some(done) = self.running.join_next_with_id(), if !self.running.is_empty() => self.finished(done),
+                Some(req) = next_request(&mut inbox) => self.renew(req),
                 _ = tokio::time::sleep_until(wake) => {}
             }
         }
@@ -166,6 +172,7 @@ impl Reconciler {
                         failures: 0,
                         next: now,
                         in_flight,
+                        forced: false,
                     };
                     self.entries.insert(base, entry);
                 }
@@ -205,13 +212,18 @@ impl Reconciler {
             let Some(entry) = self.entries.get_mut(&base) else {
                 continue;
             };
-            match schedule::decide(
+            let decision = schedule::decide(
                 unix,
                 disk.as_ref(),
                 &entry.spec.hosts,
                 entry.spec.renew_after_days,
                 ari_at,
-            ) {
+            );
+            let decision = match decision {
+                Decision::ValidUntil(_) if entry.forced => Decision::Order(Reason::Forced),
+                d => d,
+            };
+            match decision {
                 Decision::ValidUntil(at) => {
                     // acme-companion relinks on every loop: a host that came back, or a
                     // certificate it wrote, gets its `<host>.crt` links without an order.
@@ -238,17 +250,20 @@ impl Reconciler {
                         base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason,
                         "ordering certificate"
                     );
-                    entry.in_flight = true;
+                    (entry.in_flight, entry.forced) = (true, false);
                     self.cfg
                         .stats
                         .orders_started
                         .fetch_add(1, Ordering::Relaxed);
-                    let (issuer, spec, limit) = (
+                    let (issuer, spec, limit, certs, on_issued) = (
                         self.issuer.clone(),
                         entry.spec.clone(),
                         self.cfg.order_timeout,
+                        self.cfg.certs_dir.clone(),
+                        self.cfg.on_issued.clone(),
                     );
                     let handle = self.running.spawn(async move {
+                        hooks::run_for(&spec, Stage::Pre, &certs).await;
                         let result = match tokio::time::timeout(limit, issuer.issue(&spec)).await {
                             Ok(result) => result,
                             Err(_) => Err(OrderError {
@@ -259,6 +274,12 @@ impl Reconciler {
                                 retry_after: None,
                             }),
                         };
+                        let ok = result.is_ok();
+                        // Served first: a slow ACME_POST_HOOK must not delay the new certificate.
+                        if ok {
+                            on_issued(&spec.base_dir_name);
+                        }
+                        hooks::run_for(&spec, Stage::Post { ok }, &certs).await;
                         (spec, result)
                     });
                     self.ids.insert(handle.id(), base);
@@ -270,8 +291,8 @@ impl Reconciler {
     }
 
     fn finished(&mut self, done: Result<(tokio::task::Id, OrderResult), tokio::task::JoinError>) {
-        let (base, result) = match done {
-            Ok((id, (_, result))) => (self.ids.remove(&id), result),
+        let (base, spec, result) = match done {
+            Ok((id, (spec, result))) => (self.ids.remove(&id), spec, result),
             Err(e) => {
                 tracing::error!(error = %e, "ACME order task ended abnormally");
                 let base = self.ids.remove(&e.id());
@@ -312,7 +333,7 @@ impl Reconciler {
                     base = %base, hosts = %issued.info.names.join(","), not_after = issued.info.not_after,
                     elapsed_ms = issued.elapsed.as_millis() as u64, "certificate written"
                 );
-                (self.cfg.on_issued)(&base);
+                self.restart(&spec);
                 self.ari.forget(&base);
                 if let Some(entry) = self.entries.get_mut(&base) {
                     (entry.in_flight, entry.failures, entry.next) = (false, 0, Instant::now());
@@ -353,6 +374,46 @@ impl Reconciler {
         }
     }
 
+    /// `dockside renew`: the named (or all) certificates are looked at now; `force` orders
+    /// them even while valid. A certificate with an order running gets no second one.
+    fn renew(&mut self, req: RenewRequest) {
+        let certs = self
+            .entries
+            .iter()
+            .map(|(b, e)| (b, e.spec.hosts.as_slice()));
+        let outcome = renew::select(&req.hosts, certs);
+        let now = Instant::now();
+        for base in &outcome.scheduled {
+            if let Some(e) = self.entries.get_mut(base) {
+                (e.next, e.failures) = (now, 0);
+                e.forced |= req.force && !e.in_flight;
+            }
+        }
+        tracing::info!(
+            force = req.force, scheduled = ?outcome.scheduled, unknown = ?outcome.unknown,
+            "renew requested"
+        );
+        let _ = req.reply.send(outcome);
+    }
+
+    /// `ACME_RESTART_CONTAINER`: the container asking for `spec` restarts to load its new
+    /// certificate (acme-companion restarts it after every issuance or renewal).
+    fn restart(&self, spec: &OrderSpec) {
+        if !spec.restart_container {
+            return;
+        }
+        match &self.cfg.restart {
+            Some(restart) => {
+                tracing::info!(container = %spec.source, base = %spec.base_dir_name, "ACME_RESTART_CONTAINER: restarting the container for its new certificate");
+                restart(&spec.source);
+            }
+            None => tracing::warn!(
+                container = %spec.source, base = %spec.base_dir_name,
+                "ACME_RESTART_CONTAINER=true but dockside is not watching a Docker engine: restart it yourself"
+            ),
+        }
+    }
+
     /// Unlinks managed `<host>.crt` links of hosts no container asks for any more.
     fn cleanup_links(&self, state: &DesiredState) {
         let enabled = state
@@ -386,6 +447,20 @@ impl Reconciler {
             .map(|e| e.next)
             .min()
             .unwrap_or(now + MAX_SLEEP)
+    }
+}
+
+/// The next renew request, or never when there is no inbox (or it closed).
+async fn next_request(inbox: &mut Option<RenewInbox>) -> Option<RenewRequest> {
+    match inbox {
+        Some(rx) => match rx.recv().await {
+            Some(req) => Some(req),
+            None => {
+                *inbox = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
     }
 }
 

@@ -29,6 +29,7 @@ pub fn describe(requests: &[CertRequest], globals: &AcmeGlobals) -> String {
                     spec.ca_url,
                     order_options(&spec)
                 );
+                extras(&mut out, &spec);
                 warnings
                     .iter()
                     .try_for_each(|w| writeln!(out, "    warning: {w}"))
@@ -58,6 +59,23 @@ fn order_options(spec: &OrderSpec) -> String {
         out.push_str(", EAB from ZeroSSL's API (ZEROSSL_API_KEY)");
     }
     out
+/// The process settings of one certificate (hooks, restart), one line each when set.
+fn extras(out: &mut String, spec: &spec::OrderSpec) {
+    for (name, hook) in [
+        ("ACME_PRE_HOOK", &spec.hooks.pre),
+        ("ACME_POST_HOOK", &spec.hooks.post),
+    ] {
+        if let Some(hook) = hook {
+            let _ = writeln!(out, "    {name}: runs {:?}", hook.argv);
+        }
+    }
+    if spec.restart_container {
+        let _ = writeln!(
+            out,
+            "    ACME_RESTART_CONTAINER: restarts {} after each new certificate",
+            spec.source
+        );
+    }
 }
 
 #[cfg(test)]
@@ -88,7 +106,13 @@ mod tests {
                     ],
                 ),
                 req(&["*.c.test"], &[]),
-                req(&["d.test"], &[]),
+                req(
+                    &["d.test"],
+                    &[
+                        ("ACME_POST_HOOK", "notify 'd test'"),
+                        ("ACME_RESTART_CONTAINER", "true"),
+                    ],
+                ),
             ],
             &AcmeGlobals::default(),
         );
@@ -99,6 +123,10 @@ mod tests {
         );
         assert!(out.contains("*.c.test: not ordered: shop: wildcard host \"*.c.test\" needs ACME_CHALLENGE=DNS-01"), "{out}");
         assert!(out.contains("d.test → d.test: HTTP-01"), "{out}");
+        assert!(
+            out.contains("    ACME_POST_HOOK: runs [\"notify\", \"d test\"]\n    ACME_RESTART_CONTAINER: restarts shop"),
+            "{out}"
+        );
     }
 
     #[test]

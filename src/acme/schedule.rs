@@ -36,6 +36,8 @@ pub enum Reason {
     NamesChanged,
     /// Inside the renewal window (own dates or the CA's ARI window).
     Renewal,
+    /// `dockside renew --force`: ordered although valid.
+    Forced,
 }
 
 /// What to do about one wanted certificate.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::acme::dns::{self, DnsConfig};
+use crate::acme::hooks::Hooks;
 use crate::model::CertRequest;
 use crate::settings::parse_bool;
 
@@ -177,6 +178,9 @@ pub struct AcmeGlobals {
     pub zerossl_api_key: Option<ZeroSslKey>,
     /// ZeroSSL's endpoints (fixed in production; see `ZeroSslEndpoints`).
     pub zerossl: ZeroSslEndpoints,
+    /// `ACME_PRE_HOOK` / `ACME_POST_HOOK` as written; a container's own value replaces them.
+    pub pre_hook: Option<String>,
+    pub post_hook: Option<String>,
 }
 
 impl AcmeGlobals {
@@ -234,6 +238,8 @@ impl AcmeGlobals {
             cert_profile: get("ACME_CERT_PROFILE"),
             zerossl_api_key: get("ZEROSSL_API_KEY").map(ZeroSslKey),
             zerossl: ZeroSslEndpoints::default(),
+            pre_hook: get("ACME_PRE_HOOK"),
+            post_hook: get("ACME_POST_HOOK"),
         };
         (globals, warnings)
     }
@@ -274,6 +280,11 @@ pub struct OrderSpec {
     pub zerossl: Option<ZeroSslEab>,
     /// The container or routes entry asking, for logs.
     pub source: String,
+    /// `ACME_PRE_HOOK` / `ACME_POST_HOOK`, split (see `hooks`).
+    pub hooks: Hooks,
+    /// `ACME_RESTART_CONTAINER` (legacy `LETSENCRYPT_RESTART_CONTAINER`): restart `source`
+    /// after its certificate was written.
+    pub restart_container: bool,
 }
 
 /// Why a `CertRequest` cannot be ordered; names the setting and the host so the log is actionable.
@@ -389,13 +400,6 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
     } else {
         get(s, &["ACME_EMAIL", "LETSENCRYPT_EMAIL"]).or(globals.email.clone())
     };
-    for name in IGNORED {
-        if get(s, &[name]).is_some() {
-            warnings.push(format!(
-                "{source}: {name} is not supported yet and is ignored"
-            ));
-        }
-    }
     let reuse_key = match get(s, &["ACME_RENEW_PRIVATE_KEYS"]) {
         None => globals.reuse_private_keys,
         Some(v) => parse_bool("ACME_RENEW_PRIVATE_KEYS", &v)
@@ -423,6 +427,23 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
             }),
         _ => None,
     };
+    let hooks = Hooks::resolve(
+        &source,
+        (get(s, &["ACME_PRE_HOOK"]), get(s, &["ACME_POST_HOOK"])),
+        (globals.pre_hook.as_deref(), globals.post_hook.as_deref()),
+        &mut warnings,
+    );
+    let restart = ["ACME_RESTART_CONTAINER", "LETSENCRYPT_RESTART_CONTAINER"];
+    let restart_container = get(s, &restart).is_some_and(|v| {
+        let name = restart
+            .into_iter()
+            .find(|n| get(s, &[n]).is_some())
+            .unwrap_or(restart[0]);
+        parse_bool(name, &v).unwrap_or_else(|e| {
+            warnings.push(format!("{source}: {e}"));
+            false
+        })
+    });
     let spec = OrderSpec {
         hosts,
         base_dir_name,
@@ -439,6 +460,8 @@ pub fn resolve(req: &CertRequest, globals: &AcmeGlobals) -> Result<Resolved, Spe
         ocsp_must_staple,
         zerossl,
         source,
+        hooks,
+        restart_container,
     };
     Ok((spec, warnings))
 }
@@ -449,14 +472,6 @@ const KEY_SIZES: &str = "ec-256, ec-384, ec-521, 2048, 3072, 4096, 8192";
 /// Settings acme-companion reads on proxied containers only (no default on the companion).
 const CONTAINER_ONLY: &[&str] = &["ACME_PREFERRED_CHAIN", "ACME_OCSP"];
 
-/// acme-companion settings dockside does not implement yet: named in a warning, never silently
-/// dropped.
-const IGNORED: &[&str] = &[
-    "ACME_PRE_HOOK",
-    "ACME_POST_HOOK",
-    "ACME_RESTART_CONTAINER",
-    "LETSENCRYPT_RESTART_CONTAINER",
-];
 
 /// First non-empty value among `names` (new spelling first).
 fn get(s: &BTreeMap<String, String>, names: &[&str]) -> Option<String> {

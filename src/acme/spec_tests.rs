@@ -226,25 +226,51 @@ fn private_keys_renew_unless_told_otherwise() {
     ));
 }
 
+
 #[test]
-fn unimplemented_settings_are_named_in_a_warning() {
-    let (_, w) = resolve(
+fn hooks_and_restart_resolve_per_container() {
+    let globals = AcmeGlobals {
+        pre_hook: Some("global-pre".into()),
+        post_hook: Some("global-post --x".into()),
+        ..AcmeGlobals::default()
+    };
+    let (spec, w) = resolve(
         &req(
             &["a.test"],
             &[
-                ("ACME_RESTART_CONTAINER", "true"),
-                ("ACME_PRE_HOOK", "echo"),
+                ("ACME_POST_HOOK", "sh -c 'echo done'"),
+                ("LETSENCRYPT_RESTART_CONTAINER", "true"),
             ],
         ),
+        &globals,
+    )
+    .unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(spec.hooks.pre.unwrap().argv, ["global-pre"]);
+    assert_eq!(spec.hooks.post.unwrap().argv, ["sh", "-c", "echo done"]);
+    assert!(spec.restart_container);
+    let (spec, w) = resolve(
+        &req(
+            &["a.test"],
+            &[
+                ("ACME_PRE_HOOK", ":"),
+                ("ACME_RESTART_CONTAINER", "false"),
+                ("LETSENCRYPT_RESTART_CONTAINER", "true"),
+            ],
+        ),
+        &globals,
+    )
+    .unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(spec.hooks.pre, None);
+    assert!(!spec.restart_container, "ACME_ wins over LETSENCRYPT_");
+    let (spec, w) = resolve(
+        &req(&["a.test"], &[("ACME_RESTART_CONTAINER", "maybe")]),
         &AcmeGlobals::default(),
     )
     .unwrap();
-    assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w.iter().all(|w| w.contains("not supported yet")), "{w:?}");
-    assert!(
-        w[0].contains("ACME_PRE_HOOK") && w[1].contains("ACME_RESTART_CONTAINER"),
-        "{w:?}"
-    );
+    assert!(!spec.restart_container);
+    assert!(w[0].contains("ACME_RESTART_CONTAINER"), "{w:?}");
 }
 
 const DNS: &str = r#"{"DNS_API":"dns_nsupdate","NSUPDATE_SERVER":"ns.b.test","NSUPDATE_KEY_NAME":"k","NSUPDATE_KEY_SECRET":"c2VjcmV0"}"#;

@@ -8,6 +8,7 @@ async fn healthz_and_status_answer() {
     let admin = AdminState {
         state: rx,
         live: Live::http_only(Arc::new(crate::routing::RouteTable::default())),
+        renewer: None,
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());
@@ -18,4 +19,22 @@ async fn healthz_and_status_answer() {
         !healthcheck(addr).await,
         "a stopped admin listener must fail the check"
     );
+}
+
+#[tokio::test]
+async fn renew_without_acme_says_so() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_tx, rx) = watch::channel(Arc::new(DesiredState::default()));
+    let admin = AdminState {
+        state: rx,
+        live: Live::http_only(Arc::new(crate::routing::RouteTable::default())),
+        renewer: None,
+    };
+    let token = CancellationToken::new();
+    let _task = spawn(listener, admin, token.clone());
+    let (status, body) = request_renew(addr, vec![], true).await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("ACME is off"), "{body}");
+    token.cancel();
 }

@@ -1,9 +1,11 @@
 //! Admin listener (loopback by default): `/healthz` for Docker's HEALTHCHECK and load
-//! balancers, `/status` with the route report. Kept apart from the proxy listeners so a
+//! balancers, `/status` with the route report, `POST /acme/renew` for `dockside renew`. Kept apart from the proxy listeners so a
 //! misrouted host can never reach it.
 
+mod renew;
 mod report;
 
+pub use renew::request as request_renew;
 pub(crate) use report::{client_cert_lines, port_hints, render};
 
 use std::net::SocketAddr;
@@ -27,6 +29,8 @@ use crate::model::DesiredState;
 pub(crate) struct AdminState {
     pub state: watch::Receiver<Arc<DesiredState>>,
     pub live: Arc<Live>,
+    /// Reaches the ACME reconciler; `None` when ACME is off.
+    pub renewer: Option<crate::acme::Renewer>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -37,7 +41,7 @@ pub(crate) fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 _ = token.cancelled() => return,
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
@@ -51,7 +55,13 @@ pub(crate) fn spawn(
             let admin = admin.clone();
             let service = hyper::service::service_fn(move |req| {
                 let admin = admin.clone();
-                async move { Ok::<_, std::convert::Infallible>(answer(&req, &admin)) }
+                async move {
+                    let resp = match req.uri().path() {
+                        renew::PATH => renew::answer(&req, peer, admin.renewer.as_ref()).await,
+                        _ => answer(&req, &admin),
+                    };
+                    Ok::<_, std::convert::Infallible>(resp)
+                }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -83,7 +93,7 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "admin endpoints: /healthz /status\n".into(),
+            "admin endpoints: /healthz /status, POST /acme/renew\n".into(),
         ),
     }
 }

@@ -62,6 +62,12 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
+    if config.https.is_some() {
+        sources.push(config.cert_files.describe());
+        if config.create_default_certificate {
+            sources.push("CREATE_DEFAULT_CERTIFICATE: a self-signed default.crt is written at start when there is none".to_owned());
+        }
+    }
     let orders = config
         .acme
         .as_ref()

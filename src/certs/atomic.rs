@@ -7,6 +7,17 @@ use std::path::Path;
 /// Writes `bytes` to `path` through a temp file in the same directory, fsync, rename, then
 /// fsyncs the directory. `mode` applies before any byte is written (keys: 0o600).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_atomic_as(path, bytes, mode, None)
+}
+
+/// `write_atomic`, with the temp file given `owner` (uid, gid) before it is renamed into
+/// place: the final name never exists with the wrong owner (`FILES_UID`/`FILES_GID`).
+pub fn write_atomic_as(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(Option<u32>, Option<u32>)>,
+) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = path
         .parent()
@@ -19,6 +30,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(tmp.as_file(), uid, gid)?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     std::fs::File::open(dir)?.sync_all()
 }

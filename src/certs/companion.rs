@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::atomic::write_atomic;
+use super::atomic::{write_atomic, write_atomic_as};
+use super::perms::FileModes;
 use super::x509::{CertInfo, CertInfoError};
 
 /// Written to `<base>/.companion`: marks the folder as managed (acme-companion's
@@ -21,6 +22,7 @@ const COMPANION_MARKER: &str = concat!("dockside ", env!("CARGO_PKG_VERSION"), "
 #[derive(Debug, Clone)]
 pub struct CertsDir {
     root: PathBuf,
+    modes: FileModes,
 }
 
 /// Why a certificate on disk cannot be used; the reconciler then orders a new one.
@@ -38,7 +40,16 @@ pub enum StoredCertError {
 impl CertsDir {
     /// A store rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> CertsDir {
-        CertsDir { root: root.into() }
+        CertsDir {
+            root: root.into(),
+            modes: FileModes::default(),
+        }
+    }
+
+    /// The same store, writing with `FILES_UID`/`FILES_GID`/`FILES_PERMS`/`FOLDERS_PERMS`.
+    pub fn with_modes(mut self, modes: FileModes) -> CertsDir {
+        self.modes = modes;
+        self
     }
 
     /// The directory this store writes to.
@@ -65,16 +76,17 @@ impl CertsDir {
         };
         let dir = self.root.join(base);
         create_dir(&self.root)?;
-        create_dir(&dir)?;
-        write_atomic(&dir.join("key.pem"), key_pem.as_bytes(), 0o600)?;
-        write_atomic(&dir.join("cert.pem"), leaf.as_bytes(), 0o644)?;
-        write_atomic(&dir.join("chain.pem"), rest.concat().as_bytes(), 0o644)?;
-        write_atomic(
-            &dir.join("fullchain.pem"),
-            blocks.concat().as_bytes(),
-            0o644,
-        )?;
-        write_atomic(&dir.join(".companion"), COMPANION_MARKER.as_bytes(), 0o644)?;
+        self.modes.create_folder(&dir)?;
+        let (m, owner) = (&self.modes, self.modes.owner());
+        write_atomic_as(&dir.join("key.pem"), key_pem.as_bytes(), m.key, owner)?;
+        for (name, bytes) in [
+            ("cert.pem", leaf.clone()),
+            ("chain.pem", rest.concat()),
+            ("fullchain.pem", blocks.concat()),
+            (".companion", COMPANION_MARKER.to_owned()),
+        ] {
+            write_atomic_as(&dir.join(name), bytes.as_bytes(), m.public, owner)?;
+        }
         self.link_hosts(base, hosts)
     }
 
@@ -151,9 +163,12 @@ impl CertsDir {
             .root
             .join(format!(".dockside-{name}.{}", fastrand::u64(..)));
         std::os::unix::fs::symlink(target, &tmp)?;
-        std::fs::rename(&tmp, &link).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+        self.modes
+            .chown(&tmp)
+            .and_then(|()| std::fs::rename(&tmp, &link))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
     }
 
     /// The certificate in `<base>/` (ours or acme-companion's), or `None` when there is none.

@@ -191,3 +191,59 @@ fn cleanup_unlinks_only_disabled_managed_domains() {
     }
     assert!(store.cleanup_links(&enabled).unwrap().is_empty());
 }
+
+/// `FILES_UID`/`FILES_GID`/`FILES_PERMS`/`FOLDERS_PERMS` reach every file, folder and symlink
+/// written. As root (CI) the owner is an unused uid/gid, so a missing chown shows; otherwise
+/// the test's own ids (chown to yourself needs no privilege, but then only the modes can fail).
+#[test]
+fn file_modes_apply_to_everything_written() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let me = std::fs::metadata(tmp.path()).unwrap();
+    let (uid, gid) = match me.uid() {
+        0 => (4321, 4322),
+        _ => (me.uid(), me.gid()),
+    };
+    let modes = FileModes {
+        uid: Some(uid),
+        gid: Some(gid),
+        key: 0o640,
+        public: 0o644,
+        folder: 0o750,
+    };
+    let store = CertsDir::new(tmp.path().join("certs")).with_modes(modes);
+    let (key, pem) = chain(&["a.test", "b.test"]);
+    let hosts = vec!["a.test".to_string(), "b.test".to_string()];
+    store
+        .write_certificate("a.test", &hosts, &key, &pem)
+        .unwrap();
+    let dir = store.root().join("a.test");
+    assert_eq!(mode(&dir), 0o750);
+    assert_eq!(mode(&dir.join("key.pem")), 0o640);
+    for f in ["cert.pem", "chain.pem", "fullchain.pem", ".companion"] {
+        assert_eq!(mode(&dir.join(f)), 0o644, "{f}");
+    }
+    let owned = |p: &Path| {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        (m.uid(), m.gid())
+    };
+    for p in [dir.clone(), dir.join("key.pem"), dir.join("fullchain.pem")] {
+        assert_eq!(owned(&p), (uid, gid), "{p:?}");
+    }
+    for link in ["a.test.crt", "b.test.key", "b.test.chain.pem"] {
+        let p = store.root().join(link);
+        assert!(
+            std::fs::symlink_metadata(&p)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(owned(&p), (uid, gid), "{link}");
+    }
+    // A renewal rewrites with the same modes; a key is never left more open than FILES_PERMS.
+    let (key, pem) = chain(&["a.test", "b.test"]);
+    store
+        .write_certificate("a.test", &hosts, &key, &pem)
+        .unwrap();
+    assert_eq!(mode(&dir.join("key.pem")), 0o640);
+}

@@ -12,7 +12,9 @@ use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerInspectResponse, EventMessage, EventMessageTypeEnum, HealthStatusEnum,
 };
-use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptionsBuilder};
+use bollard::query_parameters::{
+    EventsOptionsBuilder, ListContainersOptionsBuilder, RestartContainerOptions,
+};
 use futures_util::{Stream, StreamExt};
 
 use super::container::{ContainerInfo, NetworkInfo, PortInfo};
@@ -21,6 +23,9 @@ use crate::model::Health;
 
 /// Seconds bollard waits for a response head (its own timeout, below ours).
 const CLIENT_TIMEOUT_SECS: u64 = 10;
+/// Seconds a container gets to stop when restarted: the stop and the start must both fit in
+/// bollard's response timeout (`CLIENT_TIMEOUT_SECS`).
+const RESTART_STOP_SECS: i32 = 5;
 /// Our bound on any one request/response, body included.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -157,6 +162,17 @@ impl Engine {
             }) => Ok(None),
             Err(e) => Err(DockerError::api(&self.endpoint, &what, e)),
         }
+    }
+
+    /// `POST /containers/<name>/restart`, acme-companion's `ACME_RESTART_CONTAINER`.
+    pub async fn restart(&self, name: &str) -> Result<(), DockerError> {
+        let opts = RestartContainerOptions {
+            t: Some(RESTART_STOP_SECS),
+            signal: None,
+        };
+        let what = format!("restart container {name}");
+        self.call(&what, self.docker.restart_container(name, Some(opts)))
+            .await
     }
 
     /// Network name → `Internal`, which only the network list carries.

@@ -1,5 +1,6 @@
 //! The static provider: a TOML routes file of `[[site]]` entries with nginx-proxy setting
-//! names plus `backends`, watched so edits apply without a restart. A file that fails to
+//! names plus `backends` (and `[[certificate]]` entries, acme-companion's standalone
+//! certificates, in `standalone`), watched so edits apply without a restart. A file that fails to
 //! parse keeps the last good routes serving.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::standalone;
 use crate::model::{BackendAddr, Reach, SourceItem};
 use crate::settings::names;
 
@@ -46,11 +48,19 @@ pub fn parse(text: &str, file: &Path) -> Result<Routes, RoutesError> {
         .parse()
         .map_err(|e: toml::de::Error| syntax(e.to_string()))?;
     let mut routes = Routes::default();
-    for key in table.keys().filter(|k| *k != "site") {
+    for key in table.keys().filter(|k| *k != "site" && *k != "certificate") {
         routes.warnings.push(format!(
-            "{}: unknown top-level key {key:?} (expected [[site]] entries)",
+            "{}: unknown top-level key {key:?} (expected [[site]] or [[certificate]] entries)",
             file.display()
         ));
+    }
+    let file_name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if let Some(certs) = table.get("certificate") {
+        let items = standalone::entries(certs, &file_name, &mut routes.warnings).map_err(syntax)?;
+        routes.items.extend(items);
     }
     let sites = match table.get("site") {
         None => return Ok(routes),
@@ -61,10 +71,6 @@ pub fn parse(text: &str, file: &Path) -> Result<Routes, RoutesError> {
             ));
         }
     };
-    let file_name = file.file_name().map_or_else(
-        || file.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
     for (i, site) in sites.iter().enumerate() {
         let Some(site) = site.as_table() else {
             return Err(syntax(format!("site #{} must be a table", i + 1)));

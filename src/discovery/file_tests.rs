@@ -209,3 +209,53 @@ async fn reading_the_file_does_not_wake_the_provider() {
     token.cancel();
     task.await.unwrap();
 }
+
+#[test]
+fn certificate_entries_ask_for_certificates_only() {
+    let text = r#"
+            [[certificate]]
+            ACME_HOST = "mail.tld, smtp.tld"
+            ACME_EMAIL = "ops@tld"
+            ACME_RESTART_CONTAINER = true
+            backends = ["127.0.0.1:1"]
+
+            [[site]]
+            VIRTUAL_HOST = "a.tld"
+            LETSENCRYPT_HOST = "a.tld"
+            backends = ["127.0.0.1:9009"]
+
+            [[certificate]]
+            ACME_EMAIL = "no hosts"
+        "#;
+    let routes = parse(text, Path::new("r.toml")).unwrap();
+    let w = &routes.warnings;
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w[0].contains("ACME_RESTART_CONTAINER has no container"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].contains("\"backends\" is not a certificate setting"),
+        "{w:?}"
+    );
+    assert!(w[2].contains("certificate #2 has no ACME_HOST"), "{w:?}");
+    let state = crate::settings::build(&routes.items);
+    let hosts: Vec<_> = state.certificates.iter().map(|c| c.hosts.clone()).collect();
+    assert_eq!(hosts, [vec!["a.tld"], vec!["mail.tld", "smtp.tld"]]);
+    let standalone = &state.certificates[1];
+    assert_eq!(
+        standalone.source,
+        "r.toml certificate #1 (mail.tld, smtp.tld)"
+    );
+    assert_eq!(
+        standalone.settings.get("ACME_EMAIL").map(String::as_str),
+        Some("ops@tld")
+    );
+    let sites: Vec<_> = state.sites.iter().map(|s| s.host.as_str()).collect();
+    assert_eq!(sites, ["a.tld"], "a certificate entry routes nothing");
+    assert!(
+        state.skipped.is_empty(),
+        "no VIRTUAL_HOST warnings: {:?}",
+        state.skipped
+    );
+}

@@ -3,7 +3,7 @@
 //!
 //! Docker: `container` (our `ContainerInfo` and the pure §1.6.3 mapping), `own` (which
 //! container's networks count), `endpoint` (settings, endpoint, errors), `docker` (the only
-//! bollard user) and `watch` (the level-triggered loop behind [`spawn`]). Routes file: `file`.
+//! bollard user), `restart` (`ACME_RESTART_CONTAINER`'s queue) and `watch` (the level-triggered loop behind [`spawn`]). Routes file: `file`.
 
 mod container;
 mod docker;
@@ -11,10 +11,13 @@ mod endpoint;
 pub(crate) mod file;
 pub(crate) mod nginx_files;
 mod own;
+mod restart;
+mod standalone;
 mod watch;
 
 pub use docker::EngineVersion;
 pub use endpoint::{DockerError, DockerSettings, Endpoint};
+pub use restart::spawn_restarter;
 pub use watch::{probe, snapshot, spawn};
 
 use std::collections::BTreeSet;

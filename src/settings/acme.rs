@@ -2,6 +2,7 @@
 //! groups them: one SAN certificate per container, or one per host in single-domain mode.
 
 use super::item::{declared_hosts, split_hosts};
+use super::names;
 use super::value::parse_bool;
 use crate::model::{CertRequest, Severity, Skipped, SourceItem};
 
@@ -37,7 +38,9 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
                         .any(|v| v.split_once('.').is_some_and(|(_, rest)| rest == domain))
                 })
         };
-        for h in hosts.iter().filter(|h| !declared(h)) {
+        // A standalone certificate (routes file `[[certificate]]`) is for names nothing routes.
+        let standalone = item.vars.contains_key(names::STANDALONE_CERTIFICATE);
+        for h in hosts.iter().filter(|h| !standalone && !declared(h)) {
             skipped.push(Skipped {
                 source: item.name.clone(),
                 reason: format!("{setting} lists {h} but {declared_by}={:?} does not: the site will not be served", virtual_hosts.join(",")),

@@ -50,6 +50,10 @@ pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
     for it in &ordered {
         let parsed = match item::parse(it) {
             Ok(p) => p,
+            // A routes-file `[[certificate]]` is not meant to be routed: nothing to say.
+            Err(Rejection::NotRouted) if it.vars.contains_key(STANDALONE_CERTIFICATE) => {
+                continue;
+            }
             Err(Rejection::NotRouted) => {
                 skipped.push(skip(
                     &it.name,

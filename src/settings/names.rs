@@ -2,6 +2,9 @@
 //! spelling (nginx-proxy / acme-companion), so logs and docs never show internal field names.
 
 pub const VIRTUAL_HOST: &str = "VIRTUAL_HOST";
+/// Set by the routes file on its `[[certificate]]` entries (acme-companion's standalone
+/// certificates): an item that only asks for a certificate, for names nothing routes.
+pub const STANDALONE_CERTIFICATE: &str = "DOCKSIDE_STANDALONE_CERTIFICATE";
 pub const VIRTUAL_PORT: &str = "VIRTUAL_PORT";
 pub const VIRTUAL_PROTO: &str = "VIRTUAL_PROTO";
 pub const VIRTUAL_PATH: &str = "VIRTUAL_PATH";

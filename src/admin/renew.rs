@@ -1,0 +1,181 @@
+//! `POST /acme/renew?host=…&force=true` on the admin listener, and the client half that
+//! `dockside renew [--force] [HOST…]` runs (acme-companion's `force_renew`). Only a loopback
+//! peer may ask: the admin listener has no credentials, and an order costs CA rate limits, so
+//! a listener published beyond the machine still cannot be made to order (`docker exec` and
+//! the host itself are loopback).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use crate::acme::{RenewError, Renewer};
+use crate::exchange::{ProxyBody, full};
+
+/// The endpoint's path.
+pub const PATH: &str = "/acme/renew";
+
+/// The reconciler answers at once (it only schedules); this bounds a wedged one.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a renew request asks for, parsed from the query (pure).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RenewQuery {
+    pub hosts: Vec<String>,
+    pub force: bool,
+}
+
+impl RenewQuery {
+    /// `host=a&host=b&force=true`; unknown keys and bad values are errors naming them.
+    pub fn parse(query: Option<&str>) -> Result<RenewQuery, String> {
+        let mut q = RenewQuery::default();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "host" if is_host(value) => q.hosts.push(value.to_owned()),
+                "host" => return Err(format!("host={value:?} is not a host name")),
+                "force" => {
+                    q.force = crate::settings::parse_bool("force", value)?;
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown parameter {key:?} (use host=… and force=true)"
+                    ));
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    fn to_query(&self) -> String {
+        let mut parts: Vec<String> = self.hosts.iter().map(|h| format!("host={h}")).collect();
+        if self.force {
+            parts.push("force=true".into());
+        }
+        parts.join("&")
+    }
+}
+
+/// Host names (and `*.` wildcards) only: nothing that would need escaping in a query.
+fn is_host(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '_'))
+}
+
+/// Serves one renew request.
+pub(crate) async fn answer<B>(
+    req: &Request<B>,
+    peer: SocketAddr,
+    renewer: Option<&Renewer>,
+) -> Response<ProxyBody> {
+    if req.method() != Method::POST {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n".into());
+    }
+    if !peer.ip().to_canonical().is_loopback() {
+        tracing::warn!(%peer, "refused a renew request from a non-loopback address");
+        return text(
+            StatusCode::FORBIDDEN,
+            "renew requests are accepted from loopback only: run `dockside renew` inside dockside's container or host\n".into(),
+        );
+    }
+    let Some(renewer) = renewer else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ACME is off in this dockside (HTTPS_PORT=off): nothing to renew\n".into(),
+        );
+    };
+    let query = match RenewQuery::parse(req.uri().query()) {
+        Ok(q) => q,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    let asked = renewer.renew(query.hosts, query.force);
+    let outcome = match tokio::time::timeout(ANSWER_TIMEOUT, asked).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e @ RenewError::Busy)) => {
+            return text(StatusCode::TOO_MANY_REQUESTS, format!("{e}\n"));
+        }
+        Ok(Err(e)) => return text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+        Err(_) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the ACME reconciler did not answer\n".into(),
+            );
+        }
+    };
+    let mut body = String::new();
+    let verb = if query.force {
+        "ordering now"
+    } else {
+        "checking now"
+    };
+    for base in &outcome.scheduled {
+        body.push_str(&format!("{verb}: {base}\n"));
+    }
+    for host in &outcome.unknown {
+        body.push_str(&format!("no certificate is wanted for {host}\n"));
+    }
+    if outcome.scheduled.is_empty() && outcome.unknown.is_empty() {
+        body.push_str("no certificate is wanted\n");
+    }
+    let status = match outcome.unknown.is_empty() {
+        true => StatusCode::OK,
+        false => StatusCode::NOT_FOUND,
+    };
+    text(status, body)
+}
+
+fn text(status: StatusCode, body: String) -> Response<ProxyBody> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full(body))
+        .unwrap_or_default()
+}
+
+/// `dockside renew`: asks the admin listener at `addr` (a wildcard address is reached on
+/// loopback); returns the status and the body to print.
+pub async fn request(
+    addr: SocketAddr,
+    hosts: Vec<String>,
+    force: bool,
+) -> Result<(StatusCode, String), String> {
+    let target = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    let query = RenewQuery { hosts, force }.to_query();
+    let call = async {
+        let stream = tokio::net::TcpStream::connect(target)
+            .await
+            .map_err(|e| format!("cannot reach dockside's admin listener at {target} ({e}): is dockside running, with DOCKSIDE_ADMIN on?"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("admin listener at {target}: {e}"))?;
+        tokio::spawn(conn);
+        let req = Request::post(format!("{PATH}?{query}"))
+            .header(http::header::HOST, "localhost")
+            .body(crate::exchange::empty())
+            .map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("admin listener at {target}: {e}"))?;
+        let status = resp.status();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map_err(|e| format!("admin listener at {target}: {e}"))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    tokio::time::timeout(ANSWER_TIMEOUT + Duration::from_secs(5), call)
+        .await
+        .map_err(|_| format!("no answer from dockside's admin listener at {target}"))?
+}
+
+#[cfg(test)]
+#[path = "renew_tests.rs"]
+mod tests;
