@@ -59,8 +59,10 @@ fn order_options(spec: &OrderSpec) -> String {
         out.push_str(", EAB from ZeroSSL's API (ZEROSSL_API_KEY)");
     }
     out
+}
+
 /// The process settings of one certificate (hooks, restart), one line each when set.
-fn extras(out: &mut String, spec: &spec::OrderSpec) {
+fn extras(out: &mut String, spec: &OrderSpec) {
     for (name, hook) in [
         ("ACME_PRE_HOOK", &spec.hooks.pre),
         ("ACME_POST_HOOK", &spec.hooks.post),

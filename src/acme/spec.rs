@@ -472,7 +472,6 @@ const KEY_SIZES: &str = "ec-256, ec-384, ec-521, 2048, 3072, 4096, 8192";
 /// Settings acme-companion reads on proxied containers only (no default on the companion).
 const CONTAINER_ONLY: &[&str] = &["ACME_PREFERRED_CHAIN", "ACME_OCSP"];
 
-
 /// First non-empty value among `names` (new spelling first).
 fn get(s: &BTreeMap<String, String>, names: &[&str]) -> Option<String> {
     names

@@ -226,7 +226,6 @@ fn private_keys_renew_unless_told_otherwise() {
     ));
 }
 
-
 #[test]
 fn hooks_and_restart_resolve_per_container() {
     let globals = AcmeGlobals {
