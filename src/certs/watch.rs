@@ -74,7 +74,8 @@ pub fn spawn_watcher(
         }
     };
     let mut watched = BTreeSet::new();
-    let mut previous = first.as_ref().clone();
+    // Shared, never copied: a map of 10,000 certificates is not cloned per scan.
+    let mut previous = first;
     if let Some(w) = watcher.as_mut() {
         watch_dirs(w, &dir, &previous, &mut watched);
     }
@@ -117,9 +118,10 @@ pub fn spawn_watcher(
             else {
                 continue;
             };
+            let map = Arc::new(map);
             if map != published {
                 tracing::info!(dir = %dir.display(), certificates = map.entries().count(), "certificate map updated");
-                publish(Arc::new(map.clone()));
+                publish(map.clone());
                 published = map.clone();
             }
             for base in written.drain(..) {
