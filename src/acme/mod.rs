@@ -11,13 +11,15 @@
 //!   `Challenges::http01(token)` (any Host, port ignored); the TLS acceptor answers ClientHellos
 //!   offering only `alpn::ACME_TLS_ALPN` with `Challenges::tls_alpn01(sni)`, then closes.
 //!
-//! Layout: `spec` (pure settings) → `schedule` (pure timing) → `reconciler` (task) → `order`
+//! Layout: `spec` (pure settings) → `schedule` (pure timing), `budget` (pure order rate bound)
+//! → `reconciler` (task) → `order`
 //! (one order; its DNS-01 arm in `dns01`, the DNS provider in `dns/`) → `ari` (RFC 9773) /
 //! `client` (HTTP); files are read and written through
 //! `crate::certs` (`CertsDir`, `CertInfo`).
 
 mod alpn;
 mod ari;
+mod budget;
 mod challenge;
 mod client;
 mod dns;

@@ -96,6 +96,9 @@ pub struct AcmeGlobals {
     /// `ACMESH_DNS_API_CONFIG` as written (YAML or JSON); parsed per certificate, since a
     /// container's own value replaces it.
     pub dns_api_config: Option<String>,
+    /// `ACME_MAX_ORDERS_PER_HOUR`: new orders per ACME account (CA and email) per hour, a
+    /// token bucket of that size; `None` = `budget::DEFAULT_ORDERS_PER_HOUR`.
+    pub max_orders_per_hour: Option<u32>,
 }
 
 impl AcmeGlobals {
@@ -134,6 +137,16 @@ impl AcmeGlobals {
         };
         let reuse_private_keys =
             flag("RENEW_PRIVATE_KEYS") == Some(false) || flag("REUSE_PRIVATE_KEYS") == Some(true);
+        let max_orders_per_hour = get("ACME_MAX_ORDERS_PER_HOUR").and_then(|v| {
+            let msg = format!(
+                "ACME_MAX_ORDERS_PER_HOUR={v:?} is not a whole number of orders of at least 1: using {}",
+                super::budget::DEFAULT_ORDERS_PER_HOUR
+            );
+            v.parse().ok().filter(|n| *n >= 1).or_else(|| {
+                warnings.push(msg);
+                None
+            })
+        });
         let globals = AcmeGlobals {
             email: get("DEFAULT_EMAIL"),
             ca_url: get("ACME_CA_URI"),
@@ -145,6 +158,7 @@ impl AcmeGlobals {
             ca_bundle: get("CA_BUNDLE").map(PathBuf::from),
             reuse_private_keys,
             dns_api_config: get("ACMESH_DNS_API_CONFIG"),
+            max_orders_per_hour,
         };
         (globals, warnings)
     }
