@@ -10,7 +10,9 @@
 #   5. full handshakes/s: $HS_PROCS × `openssl s_time -new -time $HS_TIME` (as scripts/bench-tls.sh;
 #      no SNI: the site is DEFAULT_HOST), alternating one/many $HS_ROUNDS times
 #   6. instructions per full handshake under callgrind (as scripts/bench-tls-ir.sh, $IR_N
-#      handshakes with SNI) — independent of the machine's load, the figure to compare.
+#      handshakes with SNI) — independent of the machine's load, the figure to compare: the
+#      whole process (background rescans included), and the connections alone (inclusive cost
+#      of `Accepted::serve_https`: handshake, SNI lookup, certificate selection).
 # Prints a Markdown table (for docs/benchmarks.md). Ports from BENCH_PORT_BASE (default 18400).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -122,10 +124,17 @@ ir() {
   done
   total=$(callgrind_count "$PID")
   stop "$PID"
-  echo $((total / IR_N))
+  local f conn=0 ir
+  for f in "$WORK"/cg.out*; do
+    [ -s "$f" ] || continue
+    ir=$(callgrind_annotate --inclusive=yes "$f" 2>/dev/null |
+      awk '/Accepted::serve_https::\{\{closure\}\}/ {gsub(",", "", $1); if ($1 > m) m = $1} END {print m + 0}')
+    conn=$((conn + ir))
+  done
+  echo "$((total / IR_N)) $((conn / IR_N))"
 }
-ONE_IR=$(ir one "$ONE_HOST")
-MANY_IR=$(ir many "$MANY_HOST")
+read -r ONE_IR ONE_CONN <<<"$(ir one "$ONE_HOST")"
+read -r MANY_IR MANY_CONN <<<"$(ir many "$MANY_HOST")"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
 cat <<MD
@@ -140,5 +149,6 @@ generating the $N pairs took $GEN_S s).
 | CPU while idle for $IDLE s | $ONE_IDLE ms | $MANY_IDLE ms | |
 | one changed pair → served (median of $PUBLISHES) | $ONE_PUB ms | $MANY_PUB ms | |
 | full handshakes/s, ${HS_PROCS}× \`openssl s_time -new -time $HS_TIME\`, rounds | ${ONE_HS[*]} | ${MANY_HS[*]} | $(ratio "$MANY_HS_SUM" "$ONE_HS_SUM") |
-| instructions per full handshake (callgrind, $IR_N with SNI) | $ONE_IR | $MANY_IR | $(ratio "$MANY_IR" "$ONE_IR") |
+| instructions per full handshake, whole process (callgrind, $IR_N with SNI) | $ONE_IR | $MANY_IR | $(ratio "$MANY_IR" "$ONE_IR") |
+| instructions per full handshake, the connection alone (\`serve_https\` inclusive) | $ONE_CONN | $MANY_CONN | $(ratio "$MANY_CONN" "$ONE_CONN") |
 MD

@@ -8,7 +8,10 @@ fn taken_over(budget: &mut OrderBudget, t0: Instant, span: Duration) -> u32 {
     let (mut now, mut taken) = (t0, 0);
     while now < t0 + span {
         match budget.take(now) {
-            Ok(()) => taken += 1,
+            Ok(()) => {
+                taken += 1;
+                assert!(taken <= 10_000, "the bucket never runs dry");
+            }
             Err(next) => {
                 assert!(next > now, "the next token is in the future");
                 now = next;

@@ -113,14 +113,16 @@ pub fn spawn_watcher(
             }
             let scan_dir = dir.clone();
             let prev = previous.clone();
+            let started = std::time::Instant::now();
             let Ok((map, _errors)) =
                 tokio::task::spawn_blocking(move || CertMap::scan(&scan_dir, &prev)).await
             else {
                 continue;
             };
+            let scan_ms = started.elapsed().as_secs_f64() * 1000.0;
             let map = Arc::new(map);
             if map != published {
-                tracing::info!(dir = %dir.display(), certificates = map.entries().count(), "certificate map updated");
+                tracing::info!(dir = %dir.display(), certificates = map.entries().count(), scan_ms, "certificate map updated");
                 publish(map.clone());
                 published = map.clone();
             }
