@@ -262,6 +262,8 @@ impl Reconciler {
                         }
                         entry.next = at + budget.interval() * *queued;
                         *queued += 1;
+                        let retry_in = entry.next - now;
+                        self.cfg.stats.set(&base, CertStatus::Deferred { retry_in });
                         continue;
                     }
                     tracing::info!(
