@@ -381,7 +381,7 @@ async fn short_validity_forces_renewal() {
     assert_eq!(
         run.next_issued(T).await,
         "short.example.test",
-        "renewed at 2/3 of 6 s"
+        "renewed at 2/3 of 6 s, plus its spread (up to 0.6 s)"
     );
     let second = verify_served(h.certs.path(), "short.example.test", &root).await;
     assert_ne!(first, second);
