@@ -381,7 +381,7 @@ async fn short_validity_forces_renewal() {
     assert_eq!(
         run.next_issued(T).await,
         "short.example.test",
-        "renewed at 2/3 of 6 s"
+        "renewed at 2/3 of 6 s, plus its spread (up to 0.6 s)"
     );
     let second = verify_served(h.certs.path(), "short.example.test", &root).await;
     assert_ne!(first, second);
@@ -785,4 +785,30 @@ async fn restart_reuses_account_and_certificate() {
     );
     assert_eq!(account_files(&accounts), before, "the account was reused");
     running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_per_hour_bound_defers_the_third_certificate() {
+    let h = harness(Options::default()).await;
+    let globals = dockside::acme::AcmeGlobals {
+        max_orders_per_hour: Some(2),
+        ..h.globals()
+    };
+    let hosts = ["q0.example.test", "q1.example.test", "q2.example.test"];
+    let reqs = hosts.iter().map(|host| request(&[host], &[])).collect();
+    let mut run = h.run(globals, reqs);
+    assert_eq!(run.issued_n(2, T).await.len(), 2);
+    // The third is due at once but the account's bucket (2) is empty: it waits for a token
+    // (30 minutes at 2 an hour) instead of ordering.
+    let deferred = common::tls::within(T, || async {
+        hosts.iter().any(|b| {
+            matches!(
+                run.stats.status(b),
+                Some(CertStatus::Deferred { retry_in }) if retry_in > Duration::from_secs(60)
+            )
+        })
+    })
+    .await;
+    assert!(deferred.is_some(), "{:?}", run.stats.snapshot());
+    assert_eq!(run.started(), 2, "no third order within the hour's budget");
 }

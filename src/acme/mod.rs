@@ -15,15 +15,16 @@
 //!   certificate changed (`ACME_RESTART_CONTAINER`); `hooks` runs `ACME_PRE_HOOK`/`ACME_POST_HOOK`
 //!   around each order.
 //!
-//! Layout: `spec` (pure settings) → `schedule` (pure timing) → `reconciler` (task) → `order`
-//! (one order; its DNS-01 arm in `dns01`, the DNS provider in `dns/`, the newOrder request in
-//! `new_order`, EAB in `eab`, alternate chains in `chain`) → `ari` (RFC 9773) / `client`
-//! (HTTP); files are read and written through
+//! Layout: `spec` (pure settings) → `schedule` (pure timing), `budget` (pure order rate bound)
+//! → `reconciler` (task) → `order` (one order; its DNS-01 arm in `dns01`, the DNS provider in
+//! `dns/`, the newOrder request in `new_order`, EAB in `eab`, alternate chains in `chain`) →
+//! `ari` (RFC 9773) / `client` (HTTP); files are read and written through
 //! `crate::certs` (`CertsDir`, `CertInfo`).
 
 mod alpn;
 mod ari;
 mod chain;
+mod budget;
 mod challenge;
 mod client;
 mod dns;

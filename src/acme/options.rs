@@ -41,6 +41,8 @@ pub enum CertStatus {
     Valid { not_after: i64, renew_at: i64 },
     /// An order is running.
     Ordering,
+    /// An order is due but waits `retry_in` for the account's `ACME_MAX_ORDERS_PER_HOUR` budget.
+    Deferred { retry_in: Duration },
     /// The last order failed (`error` is the full log line: hosts, CA, step, CA's problem).
     Failed {
         error: String,

@@ -1,7 +1,8 @@
 //! The ACME control loop. Demands = certificates wanted by `DesiredState` − valid ones on disk
 //! (exact host set, outside the renewal window) − orders in flight. At most one order per
-//! certificate, at most `max_parallel` at once, exponential backoff with jitter per
-//! certificate, `Retry-After`/`rateLimited` honoured. Runs as its own task: nothing here can
+//! certificate, at most `max_parallel` at once, at most `ACME_MAX_ORDERS_PER_HOUR` new orders
+//! per account (`budget`), exponential backoff with jitter per certificate,
+//! `Retry-After`/`rateLimited` honoured. Runs as its own task: nothing here can
 //! block serving, and a valid certificate is never re-ordered.
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::acme::ari;
+use crate::acme::budget::{self, OrderBudget};
 use crate::acme::client::{AcmeHttp, ClientSetupError};
 use crate::acme::error::{Cause, OrderError, Step};
 use crate::acme::hooks::{self, Stage};
@@ -48,6 +50,7 @@ pub fn spawn(
         ids: HashMap::new(),
         ari: ari::AriCache::default(),
         warned: Default::default(),
+        budgets: HashMap::new(),
     };
     Ok(tokio::spawn(r.run(desired, cancel)))
 }
@@ -77,6 +80,8 @@ struct Reconciler {
     ari: ari::AriCache,
     /// Settings warnings already logged: each once per process, not once per snapshot.
     warned: std::collections::HashSet<String>,
+    /// New-order budget per ACME account: (CA directory, email), as accounts are stored.
+    budgets: HashMap<(String, Option<String>), OrderBudget>,
 }
 
 impl Reconciler {
@@ -189,6 +194,7 @@ impl Reconciler {
             .filter(|(_, e)| !e.in_flight && e.next <= now)
             .map(|(b, _)| b.clone())
             .collect();
+        let mut deferred = HashMap::new();
         for base in due {
             let disk = match self.store.read_certificate(&base) {
                 Ok(d) => d,
@@ -246,6 +252,32 @@ impl Reconciler {
                     );
                 }
                 Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
+                    let per_hour = self
+                        .cfg
+                        .globals
+                        .max_orders_per_hour
+                        .unwrap_or(budget::DEFAULT_ORDERS_PER_HOUR);
+                    let account = (entry.spec.ca_url.clone(), entry.spec.email.clone());
+                    let budget = self
+                        .budgets
+                        .entry(account.clone())
+                        .or_insert_with(|| OrderBudget::new(per_hour, now));
+                    if let Err(at) = budget.take(now) {
+                        // Queued behind those deferred before it: each wakes for its own token
+                        // instead of all re-reading their files at every refill.
+                        let queued = deferred.entry(account).or_insert(0u32);
+                        if *queued == 0 {
+                            tracing::info!(
+                                base = %base, ca = %entry.spec.ca_url, retry_in_s = (at - now).as_secs(),
+                                "order deferred: ACME_MAX_ORDERS_PER_HOUR={per_hour} reached for this account"
+                            );
+                        }
+                        entry.next = at + budget.interval() * *queued;
+                        *queued += 1;
+                        let retry_in = entry.next - now;
+                        self.cfg.stats.set(&base, CertStatus::Deferred { retry_in });
+                        continue;
+                    }
                     tracing::info!(
                         base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason,
                         "ordering certificate"

@@ -49,10 +49,10 @@ fn decisions() {
             10 * DAY,
             Some(c.clone()),
             None,
-            Decision::ValidUntil(60 * DAY),
+            Decision::ValidUntil(due_at(&c, None, &hosts)),
         ),
         (
-            60 * DAY,
+            due_at(&c, None, &hosts),
             Some(c.clone()),
             None,
             Decision::Order(Reason::Renewal),
@@ -106,4 +106,49 @@ fn backoff_doubles_with_jitter_and_honours_the_ca() {
         Duration::from_secs(7200),
         "capped"
     );
+}
+
+#[test]
+fn certificates_issued_together_fall_due_spread_over_a_tenth_of_their_lifetime() {
+    let hosts: Vec<Vec<String>> = (0..10_000)
+        .map(|i| vec![format!("h{i}.bench.local")])
+        .collect();
+    let c = info(0, 90, &[]);
+    let due: Vec<i64> = hosts.iter().map(|h| due_at(&c, None, h)).collect();
+    assert!(
+        due.iter().all(|&d| (60 * DAY..69 * DAY).contains(&d)),
+        "never before 2/3 of the lifetime, never past it plus a tenth"
+    );
+    let mut per_hour = std::collections::BTreeMap::<i64, u32>::new();
+    for d in &due {
+        *per_hour.entry(d / 3600).or_default() += 1;
+    }
+    // 9 days = 216 hours: about 46 an hour when evenly spread.
+    assert!(per_hour.len() >= 210, "hours used: {}", per_hour.len());
+    let busiest = per_hour.values().max().unwrap();
+    assert!(*busiest <= 90, "busiest hour has {busiest} renewals");
+    assert_eq!(
+        due,
+        hosts
+            .iter()
+            .map(|h| due_at(&c, None, h))
+            .collect::<Vec<_>>(),
+        "deterministic: a restart does not move a renewal"
+    );
+    assert_eq!(
+        due_at(&c, None, &["A.example".to_string()]),
+        due_at(&c, None, &["a.example".to_string()]),
+        "host case does not matter"
+    );
+}
+
+#[test]
+fn the_spread_never_passes_the_last_tenth_of_the_lifetime() {
+    let hosts = vec!["a.example".to_string()];
+    let six_day = info(0, 6, &["a.example"]);
+    let d = due_at(&six_day, None, &hosts);
+    assert!((4 * DAY..4 * DAY + 6 * DAY / 10).contains(&d), "{d}");
+    // ACME_RENEW_AFTER past the clamp: already at the latest allowed time, no spread added.
+    let c = info(0, 90, &["a.example"]);
+    assert_eq!(due_at(&c, Some(365), &hosts), 81 * DAY);
 }

@@ -181,6 +181,9 @@ pub struct AcmeGlobals {
     /// `ACME_PRE_HOOK` / `ACME_POST_HOOK` as written; a container's own value replaces them.
     pub pre_hook: Option<String>,
     pub post_hook: Option<String>,
+    /// `ACME_MAX_ORDERS_PER_HOUR`: new orders per ACME account (CA and email) per hour, a
+    /// token bucket of that size; `None` = `budget::DEFAULT_ORDERS_PER_HOUR`.
+    pub max_orders_per_hour: Option<u32>,
 }
 
 impl AcmeGlobals {
@@ -224,6 +227,16 @@ impl AcmeGlobals {
                 warnings.push(format!("{name} on dockside is ignored: acme-companion reads it on the proxied container only; set it there"));
             }
         }
+        let max_orders_per_hour = get("ACME_MAX_ORDERS_PER_HOUR").and_then(|v| {
+            let msg = format!(
+                "ACME_MAX_ORDERS_PER_HOUR={v:?} is not a whole number of orders of at least 1: using {}",
+                super::budget::DEFAULT_ORDERS_PER_HOUR
+            );
+            v.parse().ok().filter(|n| *n >= 1).or_else(|| {
+                warnings.push(msg);
+                None
+            })
+        });
         let globals = AcmeGlobals {
             email: get("DEFAULT_EMAIL"),
             ca_url: get("ACME_CA_URI"),
@@ -240,6 +253,7 @@ impl AcmeGlobals {
             zerossl: ZeroSslEndpoints::default(),
             pre_hook: get("ACME_PRE_HOOK"),
             post_hook: get("ACME_POST_HOOK"),
+            max_orders_per_hour,
         };
         (globals, warnings)
     }

@@ -464,4 +464,20 @@ fn zerossl_api_key_applies_to_zerossl_without_eab_only() {
             );
         }
     }
+fn orders_per_hour_is_a_positive_whole_number() {
+    assert_eq!(globals(&[]).max_orders_per_hour, None);
+    assert_eq!(
+        globals(&[("ACME_MAX_ORDERS_PER_HOUR", "20")]).max_orders_per_hour,
+        Some(20)
+    );
+    for bad in ["0", "-1", "many", "1.5"] {
+        let (g, w) =
+            AcmeGlobals::from_vars(|k| (k == "ACME_MAX_ORDERS_PER_HOUR").then(|| bad.to_string()));
+        assert_eq!(g.max_orders_per_hour, None, "{bad}");
+        assert_eq!(w.len(), 1, "{bad}: {w:?}");
+        assert!(
+            w[0].contains("ACME_MAX_ORDERS_PER_HOUR") && w[0].contains("using 60"),
+            "{w:?}"
+        );
+    }
 }

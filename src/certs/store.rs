@@ -8,7 +8,7 @@
 //! is a broken pair that never loaded. Expired certificates are served, like nginx does, with a
 //! warning when they are loaded: refusing them would turn a renewal failure into an outage.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,11 +31,52 @@ pub struct CertMap {
     slots: BTreeMap<String, CertSlot>,
     /// Digest of contents that failed to load, per name, so a rescan does not repeat the warning.
     failed: BTreeMap<String, u64>,
+    /// The `.crt` and `.key` stamps each ready entry was loaded from, when they can vouch for
+    /// the contents (see [`Stamp::vouches`]): a rescan reuses the entry without reading.
+    stamps: HashMap<String, [Stamp; 2]>,
     /// Directories outside the store that symlinks point into (the watcher watches them too).
     pub(crate) link_dirs: BTreeSet<PathBuf>,
     /// Client-certificate CA files (mTLS).
     client_cas: ClientCas,
     unsettled: bool,
+}
+
+/// What tells a file's contents apart without reading them (followed through symlinks): device,
+/// inode, size, and modification and change times. A rescan of 10,000 unchanged pairs then costs
+/// two `stat`s per pair instead of reading and hashing 20,000 files (docs/benchmarks.md,
+/// "10,000 certificates").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// A file changed less than this long before a scan may change again within the file system's
+/// timestamp granularity (a jiffy; 2 s on FAT) with the same size, and the stamp would not show
+/// it: such files are read again at the next scan (git's "racy" rule).
+const RACY: i64 = 2;
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// Whether an unchanged stamp proves unchanged contents at a scan started at `now` (unix
+    /// seconds). The change time counts too: no tool can set it, so `cp -p` or `touch -d` of
+    /// other contents still shows.
+    fn vouches(&self, now: i64) -> bool {
+        self.mtime.0 < now - RACY && self.ctime.0 < now - RACY
+    }
 }
 
 /// How long after its last modification a broken file is still assumed to be mid-write.
@@ -103,10 +144,17 @@ impl CertMap {
     /// good entry where a pair is broken. Problems are returned, and logged once per file
     /// contents — but only once the files have settled (see [`SETTLE`]): a pair caught between
     /// the key's and the certificate's rename is a renewal in progress, not a fault. An unreadable
-    /// directory keeps the previous map whole.
+    /// directory keeps the previous map whole. Pairs are loaded on all cores: parsing 10,000 is
+    /// most of a cold start.
     pub fn scan(dir: &Path, previous: &CertMap) -> (CertMap, Vec<CertError>) {
-        let names = match crt_names(dir) {
-            Ok(names) => names,
+        Self::scan_at(dir, previous, unix_now())
+    }
+
+    /// [`CertMap::scan`] as if started at `now` (unix seconds), which decides which files'
+    /// stamps are old enough to vouch for their contents.
+    fn scan_at(dir: &Path, previous: &CertMap, now: i64) -> (CertMap, Vec<CertError>) {
+        let listed = match list(dir) {
+            Ok(listed) => listed,
             Err(source) => {
                 let err = CertError::Read {
                     path: dir.to_owned(),
@@ -124,20 +172,33 @@ impl CertMap {
         let mut map = CertMap::default();
         let mut errors = Vec::new();
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let names: Vec<String> = listed.iter().map(|l| l.name.clone()).collect();
         let (client_cas, unsettled) = ClientCas::scan(dir, &names, &previous.client_cas, &provider);
         map.client_cas = client_cas;
         map.unsettled = unsettled;
-        for name in names {
-            let crt = dir.join(format!("{name}.crt"));
-            let key = dir.join(format!("{name}.key"));
-            map.note_link(&crt);
-            map.note_link(&key);
-            if !key.exists() {
+        let loaded = parallel_map(&listed, |l| {
+            load_one(dir, &l.name, previous, &provider, now)
+        });
+        for (listed, loaded) in listed.into_iter().zip(loaded) {
+            let name = listed.name;
+            if listed.crt_link {
+                map.note_link(&dir.join(format!("{name}.crt")));
+            }
+            if listed.key_link {
+                map.note_link(&dir.join(format!("{name}.key")));
+            }
+            let Loaded::Pair {
+                slot,
+                stamps,
+                failure,
+            } = loaded
+            else {
                 map.slots.insert(name, CertSlot::Unusable);
                 continue;
-            }
-            let (slot, failure) = load_one(&name, &crt, &key, previous, &provider);
-            if let Some((digest, err)) = failure {
+            };
+            if let Some((digest, err)) = failure.map(|f| *f) {
+                let crt = dir.join(format!("{name}.crt"));
+                let key = dir.join(format!("{name}.key"));
                 if !settled(&crt) || !settled(&key) {
                     map.unsettled = true;
                 } else {
@@ -147,6 +208,9 @@ impl CertMap {
                     map.failed.insert(name.clone(), digest);
                 }
                 errors.push(err);
+            }
+            if let Some(stamps) = stamps {
+                map.stamps.insert(name.clone(), stamps);
             }
             map.slots.insert(name, slot);
         }
@@ -172,65 +236,172 @@ impl CertMap {
     }
 }
 
-/// Names of `*.crt` files (or symlinks to existing files) in `dir`; dot-files are temporaries.
-fn crt_names(dir: &Path) -> std::io::Result<Vec<String>> {
-    let mut names = Vec::new();
+/// A `<name>.crt` found in the directory, and which of its files are symlinks.
+struct Listed {
+    name: String,
+    crt_link: bool,
+    key_link: bool,
+}
+
+/// The `*.crt` files (or symlinks to existing files) in `dir`, in one pass over the directory:
+/// the entries' types come with the listing, so a plain file costs no `stat` here. Dot-files are
+/// temporaries.
+fn list(dir: &Path) -> std::io::Result<Vec<Listed>> {
+    let mut crts = Vec::new();
+    let mut key_links = BTreeSet::new();
     for entry in std::fs::read_dir(dir)? {
-        let file_name = entry?.file_name();
+        let entry = entry?;
+        let file_name = entry.file_name();
         let Some(file_name) = file_name.to_str() else {
             continue;
         };
-        if let Some(name) = file_name.strip_suffix(".crt")
-            && !name.is_empty()
-            && !name.starts_with('.')
-            && dir.join(file_name).is_file()
-        {
-            names.push(name.to_owned());
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if let Some(name) = file_name.strip_suffix(".key") {
+            if is_link {
+                key_links.insert(name.to_owned());
+            }
+            continue;
+        }
+        let Some(name) = file_name.strip_suffix(".crt") else {
+            continue;
+        };
+        if name.is_empty() || name.starts_with('.') {
+            continue;
+        }
+        // Only a symlink (or an unknown type) costs a `stat`: it must lead to a file.
+        let is_file = match entry.file_type() {
+            Ok(t) if t.is_file() => true,
+            _ => dir.join(file_name).is_file(),
+        };
+        if is_file {
+            crts.push((name.to_owned(), is_link));
         }
     }
-    Ok(names)
+    Ok(crts
+        .into_iter()
+        .map(|(name, crt_link)| Listed {
+            key_link: key_links.contains(&name),
+            name,
+            crt_link,
+        })
+        .collect())
 }
 
-/// Loads one pair; on failure returns the slot to publish (last good or unusable) and the error
-/// with the digest of the failing contents.
+/// `f` over `items` on every core, in order. Small directories stay on the calling thread: a
+/// thread costs more than a few pairs.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    const PER_THREAD: usize = 256;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(items.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// One name's outcome.
+enum Loaded {
+    /// `<name>.crt` without a `.key` (nginx-proxy's `cert_ok` is false).
+    Unusable,
+    Pair {
+        /// What to publish: this pair, the last good one, or unusable.
+        slot: CertSlot,
+        /// Set when `slot` was loaded from exactly these files and their stamps vouch for that.
+        stamps: Option<[Stamp; 2]>,
+        /// The error and the digest of the failing contents (boxed: the rare case).
+        failure: Option<Box<(u64, CertError)>>,
+    },
+}
+
+/// Loads `<name>.crt` + `<name>.key`: the previous entry when the files' stamps (or, failing
+/// that, their contents) did not change, else a freshly parsed one; on failure the last good
+/// entry, if any. `now` is the scan's start (unix seconds).
 fn load_one(
+    dir: &Path,
     name: &str,
-    crt: &Path,
-    key: &Path,
     previous: &CertMap,
     provider: &rustls::crypto::CryptoProvider,
-) -> (CertSlot, Option<(u64, CertError)>) {
-    let last_good = || match previous.slots.get(name) {
-        Some(slot @ CertSlot::Ready(_)) => slot.clone(),
-        _ => CertSlot::Unusable,
+    now: i64,
+) -> Loaded {
+    let crt = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    // Stamps before contents: a file replaced in between is then read again next time.
+    let Ok(key_meta) = std::fs::metadata(&key) else {
+        return Loaded::Unusable;
     };
+    let stamps = std::fs::metadata(&crt)
+        .ok()
+        .map(|crt_meta| [Stamp::of(&crt_meta), Stamp::of(&key_meta)]);
+    let previous_entry = match previous.slots.get(name) {
+        Some(slot @ CertSlot::Ready(_)) => Some(slot),
+        _ => None,
+    };
+    if let (Some(slot), Some(stamps)) = (previous_entry, stamps)
+        && previous.stamps.get(name) == Some(&stamps)
+    {
+        return Loaded::Pair {
+            slot: slot.clone(),
+            stamps: Some(stamps),
+            failure: None,
+        };
+    }
+    let vouched = stamps.filter(|s| s.iter().all(|s| s.vouches(now)));
+    let last_good = || previous_entry.cloned().unwrap_or(CertSlot::Unusable);
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| CertError::Read {
             path: path.to_owned(),
             source,
         })
     };
-    let (crt_pem, key_pem) = match (read(crt), read(key)) {
+    let (crt_pem, key_pem) = match (read(&crt), read(&key)) {
         (Ok(c), Ok(k)) => (c, k),
-        (Err(e), _) | (_, Err(e)) => return (last_good(), Some((u64::MAX, e))),
+        (Err(e), _) | (_, Err(e)) => {
+            return Loaded::Pair {
+                slot: last_good(),
+                stamps: None,
+                failure: Some(Box::new((u64::MAX, e))),
+            };
+        }
     };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (&crt_pem, &key_pem).hash(&mut hasher);
     let digest = hasher.finish();
-    if let Some(slot @ CertSlot::Ready(entry)) = previous.slots.get(name)
+    if let Some(slot @ CertSlot::Ready(entry)) = previous_entry
         && entry.digest == digest
     {
-        return (slot.clone(), None);
+        return Loaded::Pair {
+            slot: slot.clone(),
+            stamps: vouched,
+            failure: None,
+        };
     }
-    match pair::parse_pair(name, crt, &crt_pem, key, &key_pem, digest, provider) {
+    match pair::parse_pair(name, &crt, &crt_pem, &key, &key_pem, digest, provider) {
         Ok(entry) => {
-            if entry.is_expired(unix_now()) {
+            if entry.is_expired(now) {
                 tracing::warn!(certificate = %name, file = %crt.display(), "serving an expired certificate (nginx does too); renew it");
             }
             tracing::info!(certificate = %name, names = ?entry.names, "certificate loaded");
-            (CertSlot::Ready(Arc::new(entry)), None)
+            Loaded::Pair {
+                slot: CertSlot::Ready(Arc::new(entry)),
+                stamps: vouched,
+                failure: None,
+            }
         }
-        Err(err) => (last_good(), Some((digest, err))),
+        Err(err) => Loaded::Pair {
+            slot: last_good(),
+            stamps: None,
+            failure: Some(Box::new((digest, err))),
+        },
     }
 }
 

@@ -88,3 +88,75 @@ fn write_pair_sets_modes() {
     };
     assert_eq!((mode("x.test.crt"), mode("x.test.key")), (0o644, 0o600));
 }
+
+#[test]
+fn a_rescan_reuses_vouched_pairs_and_sees_a_rewrite_that_keeps_size_and_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (c1, _) = write(d, "a.test", "a.test");
+    // As if scanned a minute later: the files are old enough for their stamps to vouch.
+    let later = unix_now() + 60;
+    let (first, _) = CertMap::scan_at(d, &CertMap::default(), later);
+    assert!(first.stamps.contains_key("a.test"));
+    let (again, _) = CertMap::scan_at(d, &first, later);
+    assert!(Arc::ptr_eq(
+        again.get("a.test").unwrap(),
+        first.get("a.test").unwrap()
+    ));
+
+    // Another pair of exactly the same sizes, written over the same inodes, then the old
+    // modification time put back (`cp -p`, `touch -r`): only the change time tells.
+    let crt = d.join("a.test.crt");
+    let mtime = std::fs::metadata(&crt).unwrap().modified().unwrap();
+    let (c2, k2) = std::iter::repeat_with(|| pem("a.test"))
+        .find(|(c, _)| c.len() == c1.len())
+        .unwrap();
+    let ctime = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).unwrap();
+        (m.ctime(), m.ctime_nsec())
+    };
+    for (file, text) in [("a.test.crt", &c2), ("a.test.key", &k2)] {
+        let path = d.join(file);
+        let (before, changed_at) = (std::fs::metadata(&path).unwrap().len(), ctime(&path));
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(before, std::fs::metadata(&path).unwrap().len());
+        let f = std::fs::File::options().append(true).open(&path).unwrap();
+        // The change time moves on the file system's clock tick (a few ms): touch until it has.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        f.set_modified(mtime).unwrap();
+        while ctime(&path) == changed_at {
+            assert!(std::time::Instant::now() < deadline, "ctime never moved");
+            f.set_modified(mtime).unwrap();
+        }
+    }
+    let (changed, errors) = CertMap::scan_at(d, &again, later);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        !Arc::ptr_eq(changed.get("a.test").unwrap(), first.get("a.test").unwrap()),
+        "the rewritten pair is loaded again"
+    );
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(c2.as_bytes()).unwrap();
+    assert_eq!(changed.get("a.test").unwrap().key.cert[0], der);
+}
+
+#[test]
+fn files_changed_just_before_a_scan_are_read_again_at_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.test", "a.test");
+    let (map, _) = CertMap::scan_at(dir.path(), &CertMap::default(), unix_now());
+    assert!(map.get("a.test").is_some());
+    assert!(
+        map.stamps.is_empty(),
+        "a file written within the timestamp granularity may change again unseen"
+    );
+}
+
+#[test]
+fn parallel_map_keeps_order() {
+    let items: Vec<u32> = (0..5_000).collect();
+    let doubled = parallel_map(&items, |i| i * 2);
+    assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+    assert_eq!(parallel_map(&items[..3], |i| i + 1), [1, 2, 3]);
+}

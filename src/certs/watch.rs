@@ -74,7 +74,8 @@ pub fn spawn_watcher(
         }
     };
     let mut watched = BTreeSet::new();
-    let mut previous = first.as_ref().clone();
+    // Shared, never copied: a map of 10,000 certificates is not cloned per scan.
+    let mut previous = first;
     if let Some(w) = watcher.as_mut() {
         watch_dirs(w, &dir, &previous, &mut watched);
     }
@@ -112,14 +113,17 @@ pub fn spawn_watcher(
             }
             let scan_dir = dir.clone();
             let prev = previous.clone();
+            let started = std::time::Instant::now();
             let Ok((map, _errors)) =
                 tokio::task::spawn_blocking(move || CertMap::scan(&scan_dir, &prev)).await
             else {
                 continue;
             };
+            let scan_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let map = Arc::new(map);
             if map != published {
-                tracing::info!(dir = %dir.display(), certificates = map.entries().count(), "certificate map updated");
-                publish(Arc::new(map.clone()));
+                tracing::info!(dir = %dir.display(), certificates = map.entries().count(), scan_ms, "certificate map updated");
+                publish(map.clone());
                 published = map.clone();
             }
             for base in written.drain(..) {
