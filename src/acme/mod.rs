@@ -23,8 +23,8 @@
 
 mod alpn;
 mod ari;
-mod chain;
 mod budget;
+mod chain;
 mod challenge;
 mod client;
 mod dns;

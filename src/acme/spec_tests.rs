@@ -464,6 +464,9 @@ fn zerossl_api_key_applies_to_zerossl_without_eab_only() {
             );
         }
     }
+}
+
+#[test]
 fn orders_per_hour_is_a_positive_whole_number() {
     assert_eq!(globals(&[]).max_orders_per_hour, None);
     assert_eq!(
