@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::acme::AcmeGlobals;
+use crate::acme::{AcmeGlobals, OnDemandSettings, OnDemandSettingsError};
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
 use crate::settings::{
@@ -283,6 +283,8 @@ pub struct Config {
     pub acme: Option<AcmeGlobals>,
     /// `ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST`.
     pub acme_accept_unknown_host: bool,
+    /// On-demand TLS (`ON_DEMAND_TLS` and its `ON_DEMAND_TLS_*` settings); `None` when off.
+    pub on_demand: Option<OnDemandSettings>,
 }
 
 /// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
@@ -335,6 +337,10 @@ impl Config {
     pub fn from_sources(f: Flags, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let http = listen_addr("HTTP_PORT", &f.http)?;
         let https = off_or_listen("HTTPS_PORT", &f.https)?;
+        let on_demand = OnDemandSettings::from_vars(&env)?;
+        if on_demand.is_some() && https.is_none() {
+            return Err(OnDemandSettingsError::NoAcme.into());
+        }
         Ok(Config {
             http,
             https,
@@ -367,6 +373,7 @@ impl Config {
                 "ACME_HTTP_CHALLENGE_ACCEPT_UNKNOWN_HOST",
                 &f.acme_http_challenge_accept_unknown_host,
             )?,
+            on_demand,
             nginx_dirs: NginxDirs::beside(&f.certs_dir, &f),
             routes: f.routes,
             certs_dir: f.certs_dir,

@@ -36,5 +36,6 @@ pub fn config(certs_dir: PathBuf) -> Config {
         spool_dir: std::env::temp_dir(),
         acme: None,
         acme_accept_unknown_host: false,
+        on_demand: None,
     }
 }

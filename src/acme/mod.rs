@@ -11,6 +11,9 @@
 //!   `Challenges::http01(token)` (any Host, port ignored); the TLS acceptor answers ClientHellos
 //!   offering only `alpn::ACME_TLS_ALPN` with `Challenges::tls_alpn01(sni)`, then closes.
 //!
+//! - With `ON_DEMAND_TLS`, `OnDemand` (from `on_demand`) obtains certificates for names no site
+//!   serves during their first handshake; the reconciler renews them (`ReconcilerConfig::on_demand`).
+//!
 //! Layout: `spec` (pure settings) → `schedule` (pure timing) → `reconciler` (task) → `order`
 //! (one order; its DNS-01 arm in `dns01`, the DNS provider in `dns/`) → `ari` (RFC 9773) /
 //! `client` (HTTP); files are read and written through
@@ -24,6 +27,7 @@ mod dns;
 mod dns01;
 mod error;
 mod keys;
+mod on_demand;
 mod options;
 mod order;
 mod reconciler;
@@ -38,6 +42,9 @@ pub(crate) use challenge::{Http01Answer, SiteChallenge, http01_answer};
 pub use client::AcmeHttp;
 pub use dns::{DnsConfig, DnsConfigError, DnsError, DnsProvider, KeySource, TsigAlg, TsigKey};
 pub use error::Step;
+pub use on_demand::{
+    OnDemand, OnDemandParts, OnDemandSettings, Refusal, SettingsError as OnDemandSettingsError,
+};
 pub use options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
 pub use order::Issuer;
 pub use reconciler::spawn;

@@ -1,11 +1,13 @@
 //! What the caller hands the ACME reconciler: settings, the shared challenge map, the
 //! "certificate written" nudge, and counters it reads back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::acme::challenge::Challenges;
 use crate::acme::schedule::Backoff;
@@ -82,6 +84,9 @@ pub struct ReconcilerConfig {
     /// Each request to the CA, and each wait for validation/issuance.
     pub http_timeout: Duration,
     pub stats: Arc<Stats>,
+    /// The names obtained on demand (`acme::OnDemand::names`): renewed like the certificates
+    /// containers ask for. `None` without `ON_DEMAND_TLS`.
+    pub on_demand: Option<watch::Receiver<Arc<BTreeSet<String>>>>,
 }
 
 impl ReconcilerConfig {
@@ -102,6 +107,7 @@ impl ReconcilerConfig {
             order_timeout: Duration::from_secs(300),
             http_timeout: Duration::from_secs(30),
             stats: Arc::default(),
+            on_demand: None,
         }
     }
 }

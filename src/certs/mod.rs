@@ -18,7 +18,7 @@ mod watch;
 mod x509;
 
 pub use client_ca::{ClientCa, ClientCas};
-pub use companion::CertsDir;
+pub use companion::{CertsDir, ON_DEMAND_NAMES};
 pub(crate) use pair::{CertEntry, covers};
 pub use store::{CertMap, write_pair};
 pub(crate) use watch::Rescan;
