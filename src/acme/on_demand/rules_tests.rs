@@ -212,19 +212,22 @@ fn memory_is_bounded_expired_first_then_soonest() {
     let s = Duration::from_secs;
     let mut m = Memory::new(3, FAILED_BACKOFF);
     m.deny("a.test", t0, s(1));
-    m.deny("b.test", t0, s(100));
+    m.deny("b.test", t0, s(2));
     m.deny("c.test", t0, s(50));
-    m.deny("d.test", t0 + s(2), s(100));
+    // Full: every expired entry goes at once.
+    m.deny("d.test", t0 + s(5), s(100));
+    assert_eq!(m.len(), 2);
+    m.deny("e.test", t0 + s(5), s(100));
     assert_eq!(m.len(), 3);
-    assert_eq!(m.recall("a.test", t0), None, "expired entry dropped first");
-    m.deny("e.test", t0 + s(2), s(100));
+    // Full of live entries: the one expiring soonest goes.
+    m.deny("f.test", t0 + s(6), s(100));
     assert_eq!(m.len(), 3);
     assert_eq!(
-        m.recall("c.test", t0 + s(3)),
+        m.recall("c.test", t0 + s(7)),
         None,
         "soonest to expire dropped"
     );
-    for name in ["b.test", "d.test", "e.test"] {
-        assert!(m.recall(name, t0 + s(3)).is_some(), "{name}");
+    for name in ["d.test", "e.test", "f.test"] {
+        assert!(m.recall(name, t0 + s(7)).is_some(), "{name}");
     }
 }
