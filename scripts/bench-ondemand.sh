@@ -76,6 +76,10 @@ class Ask(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Ask).serve_forever()
 PY
 pids+=($!)
+for _ in $(seq 200); do
+  curl -sf -o /dev/null "http://127.0.0.1:$AP/check?domain=up.test" && break
+  sleep 0.05
+done
 
 # The DEFAULT_HOST site, backed by the ask server (any answer will do: the handshake is timed).
 cat >"$work/routes.toml" <<TOML
