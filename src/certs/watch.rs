@@ -116,7 +116,12 @@ pub fn spawn_watcher(
             tokio::select! {
                 () = cancel.cancelled() => return,
                 Some(()) = rx.recv() => {
-                    tokio::time::sleep(DEBOUNCE).await;
+                    // A writer asking for a scan is done writing: no need to wait any longer
+                    // (an on-demand handshake waits for this scan).
+                    tokio::select! {
+                        () = tokio::time::sleep(DEBOUNCE) => {}
+                        Some(request) = requested.recv() => written.push(request),
+                    }
                     while rx.try_recv().is_ok() {}
                 }
                 Some(base) = requested.recv() => {
