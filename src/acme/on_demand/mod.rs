@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::acme::client::AcmeHttp;
+use crate::acme::client::{AcmeHttp, RequestError};
 use crate::acme::options::Stats;
 use crate::acme::order::Issuer;
 use crate::acme::spec::{self, AcmeGlobals};
@@ -309,6 +309,10 @@ impl OnDemand {
         match tokio::time::timeout(ASK_TIMEOUT, self.http.get(&url)).await {
             Ok(Ok(answer)) if answer.status().is_success() => Ok(()),
             Ok(Ok(answer)) => Err(denied(format!("{url} answered {}", answer.status()))),
+            // `RequestError` words a failed connection for CAs; this is the ask endpoint.
+            Ok(Err(RequestError::Transport(e))) => {
+                Err(denied(format!("{url}: cannot connect: {e}")))
+            }
             Ok(Err(e)) => Err(denied(format!("{url}: {e}"))),
             Err(_) => Err(denied(format!("{url}: no answer within {ASK_TIMEOUT:?}"))),
         }
