@@ -9,7 +9,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::acme::{self, Challenges, OnIssued, ReconcilerConfig, Stats};
+use crate::acme::{
+    self, AcmeHttp, Challenges, Issuer, OnDemand, OnDemandParts, OnIssued, ReconcilerConfig, Stats,
+};
 use crate::admin::{self, AdminState};
 use crate::certs;
 use crate::config::Config;
@@ -165,14 +167,15 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let desired = spawn_state(&config, &shared, extra_ports, http3_wanted).await?;
     let (quic, h3_addrs) = spawn_quic(&config, &shared, &https_addrs, http3_rx)?;
     spawn_extra_listeners(&config, &shared, extra_rx);
+    // Before the workers: their HTTPS acceptor serves on-demand certificates from the start.
+    let (acme, on_demand, renewer) = spawn_certificates(&config, &shared, &desired)?;
     let workers = spawn_workers(
         &config,
         &shared,
         listeners.threads,
-        listeners.http,
-        listeners.https,
+        (listeners.http, listeners.https),
+        on_demand,
     )?;
-    let (acme, renewer) = spawn_certificates(&config, &shared, &desired)?.unzip();
     spawn_admin(listeners.admin, &shared, &desired, renewer);
     if config.trust_downstream_proxy_defaulted {
         tracing::warn!(
@@ -320,14 +323,17 @@ fn spawn_workers(
     config: &Config,
     shared: &Shared,
     threads: usize,
-    http: Vec<Bound>,
-    https: Vec<Bound>,
+    (http, https): (Vec<Bound>, Vec<Bound>),
+    on_demand: Option<Arc<OnDemand>>,
 ) -> anyhow::Result<Workers> {
     let acceptor = if https.is_empty() {
         None
     } else {
         let live = shared.live.clone();
-        let acceptor = TlsAcceptor::new(live, shared.challenges.clone(), HANDSHAKE_TIMEOUT)?;
+        let mut acceptor = TlsAcceptor::new(live, shared.challenges.clone(), HANDSHAKE_TIMEOUT)?;
+        if let Some(on_demand) = on_demand {
+            acceptor = acceptor.with_on_demand(on_demand);
+        }
         Some(Arc::new(acceptor))
     };
     let plain = http.into_iter().map(|b| Listener {
@@ -342,21 +348,30 @@ fn spawn_workers(
     Workers::spawn(listeners, threads, || shared.state(config), &shared.tracker)
 }
 
-/// With HTTPS: the certificate directory watcher and, with ACME on, the reconciler. Returns
-/// ACME's counters and the handle `dockside renew` reaches it through.
+/// ACME's counters, the on-demand TLS service and the handle `dockside renew` reaches the
+/// reconciler through, each `None` when off.
+type Certificates = (
+    Option<Arc<Stats>>,
+    Option<Arc<OnDemand>>,
+    Option<acme::Renewer>,
+);
+
+/// With HTTPS: the certificate directory watcher and, with ACME on, the reconciler and
+/// on-demand TLS (`ON_DEMAND_TLS`).
 fn spawn_certificates(
     config: &Config,
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
-) -> anyhow::Result<Option<(Arc<Stats>, acme::Renewer)>> {
+) -> anyhow::Result<Certificates> {
     if !shared.https {
-        return Ok(None);
+        return Ok((None, None, None));
     }
     let rescan = spawn_cert_watcher(config, &shared.live, shared.cancel.child_token());
     let Some(globals) = &config.acme else {
-        return Ok(None);
+        return Ok((None, None, None));
     };
-    let on_issued: OnIssued = Arc::new(move |base: &str| rescan.now(base));
+    let nudge = rescan.clone();
+    let on_issued: OnIssued = Arc::new(move |base: &str| nudge.now(base));
     let mut cfg = ReconcilerConfig::new(
         globals.clone(),
         config.certs_dir.clone(),
@@ -371,8 +386,57 @@ fn spawn_certificates(
     let (renewer, inbox) = acme::renew_channel();
     cfg.renew = Some(inbox);
     let stats = cfg.stats.clone();
+    let on_demand = match &config.on_demand {
+        Some(settings) => {
+            let on_demand = spawn_on_demand(config, shared, settings, &cfg, rescan)?;
+            cfg.on_demand = Some(on_demand.names());
+            Some(on_demand)
+        }
+        None => None,
+    };
     acme::spawn(cfg, desired.subscribe(), shared.cancel.child_token()).context("starting ACME")?;
-    Ok(Some((stats, renewer)))
+    Ok((Some(stats), on_demand, Some(renewer)))
+}
+
+/// On-demand TLS over the reconciler's settings and counters: its own CA client and issuer
+/// (same account files), publishing through the certificate watcher.
+fn spawn_on_demand(
+    config: &Config,
+    shared: &Shared,
+    settings: &acme::OnDemandSettings,
+    cfg: &ReconcilerConfig,
+    rescan: certs::Rescan,
+) -> anyhow::Result<Arc<OnDemand>> {
+    let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)
+        .context("starting on-demand TLS")?;
+    let store = certs::CertsDir::new(config.certs_dir.clone()).with_modes(config.cert_files);
+    let issuer = Issuer::new(
+        http.clone(),
+        store.clone(),
+        shared.challenges.clone(),
+        cfg.http_timeout,
+    );
+    let parts = OnDemandParts {
+        globals: cfg.globals.clone(),
+        http,
+        store,
+        issuer,
+        rescan,
+        stats: cfg.stats.clone(),
+        order_timeout: cfg.order_timeout,
+        cancel: shared.cancel.child_token(),
+    };
+    let on_demand = OnDemand::new(settings.clone(), parts);
+    shared.live.enable_on_demand();
+    match &config.defaults.default_host {
+        Some(host) => {
+            tracing::info!(ask = %settings.ask, default_host = %host, "on-demand TLS is on: names no site serves get certificates during their first handshake and are served by the DEFAULT_HOST site")
+        }
+        None => {
+            tracing::warn!(ask = %settings.ask, "on-demand TLS is on but DEFAULT_HOST is not set: its names get certificates, and then 503 (set DEFAULT_HOST to the site that serves them)")
+        }
+    }
+    Ok(on_demand)
 }
 
 /// The admin listener (status, metrics, health), when it is on.

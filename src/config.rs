@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::acme::AcmeGlobals;
 use crate::certs::FileModes;
+use crate::acme::{AcmeGlobals, OnDemandSettings, OnDemandSettingsError};
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
 use crate::settings::{
@@ -300,6 +301,8 @@ pub struct Config {
     pub cert_files: FileModes,
     /// `CREATE_DEFAULT_CERTIFICATE`: write a self-signed `default.crt` when there is none.
     pub create_default_certificate: bool,
+    /// On-demand TLS (`ON_DEMAND_TLS` and its `ON_DEMAND_TLS_*` settings); `None` when off.
+    pub on_demand: Option<OnDemandSettings>,
 }
 
 /// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
@@ -352,6 +355,10 @@ impl Config {
     pub fn from_sources(f: Flags, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let http = listen_addr("HTTP_PORT", &f.http)?;
         let https = off_or_listen("HTTPS_PORT", &f.https)?;
+        let on_demand = OnDemandSettings::from_vars(&env)?;
+        if on_demand.is_some() && https.is_none() {
+            return Err(OnDemandSettingsError::NoAcme.into());
+        }
         Ok(Config {
             http,
             https,
@@ -389,6 +396,7 @@ impl Config {
                 Some(v) if !v.trim().is_empty() => flag("CREATE_DEFAULT_CERTIFICATE", v.trim())?,
                 _ => false,
             },
+            on_demand,
             nginx_dirs: NginxDirs::beside(&f.certs_dir, &f),
             routes: f.routes,
             certs_dir: f.certs_dir,

@@ -123,3 +123,22 @@ fn enable_http3_is_off_by_default_and_a_global_site_default() {
     assert!(on.defaults.http3);
     assert!(on.defaults.http2, "ENABLE_HTTP2 stays as it was");
 }
+
+#[test]
+fn on_demand_tls_needs_an_ask_url_and_https() {
+    assert!(config(&[], &[]).unwrap().on_demand.is_none());
+    let err = config(&[], &[("ON_DEMAND_TLS", "true")]).unwrap_err();
+    assert!(err.to_string().contains("ON_DEMAND_TLS_ASK"), "{err}");
+    let on = [
+        ("ON_DEMAND_TLS", "true"),
+        ("ON_DEMAND_TLS_ASK", "http://auth:5555/check"),
+        ("ON_DEMAND_TLS_WAIT", "12"),
+    ];
+    let c = config(&[], &on).unwrap().on_demand.unwrap();
+    assert_eq!(
+        (c.ask.as_str(), c.wait.as_secs()),
+        ("http://auth:5555/check", 12)
+    );
+    let err = config(&["--https", "off"], &on).unwrap_err();
+    assert!(err.to_string().contains("needs ACME"), "{err}");
+}

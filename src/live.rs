@@ -11,6 +11,11 @@
 //! picked `default`). An unknown name (no SNI, no site, or a site with `HTTPS_METHOD=nohttps`)
 //! gets `default.crt` when it exists (the HTTP layer answers 503), else the handshake is refused
 //! with `unrecognized_name`. Never another site's certificate.
+//!
+//! With on-demand TLS (`ON_DEMAND_TLS`), an SNI that no site matches by its own name is served
+//! its own certificate when the directory has one (`<sni>.crt`), with the `DEFAULT_HOST` site's
+//! policy (requests for it route there); without one, the decision is [`Decision::OnDemand`] and
+//! the acceptor asks `acme::OnDemand` for a certificate. Names a site matches never get there.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -52,6 +57,9 @@ pub enum Decision {
     },
     /// No certificate may be served: send `unrecognized_name`.
     Refuse,
+    /// On-demand TLS is on and no site and no certificate has this SNI: a certificate may be
+    /// obtained for it during the handshake (the acceptor decides again once it is live).
+    OnDemand,
 }
 
 /// An immutable view joining routes and certificates, swapped as a whole.
@@ -66,6 +74,8 @@ pub struct Snapshot {
     /// Some site asks for client certificates (mTLS): only then are clients' copies of the
     /// `X-SSL-Client-*` headers removed on every request (a request pays nothing otherwise).
     client_auth_anywhere: bool,
+    /// On-demand TLS (`ON_DEMAND_TLS`): unknown names may get certificates of their own.
+    on_demand: bool,
 }
 
 impl Snapshot {
@@ -106,6 +116,7 @@ impl Snapshot {
             default_policy: defaults.0,
             default_http2: defaults.1,
             client_auth_anywhere,
+            on_demand: false,
         }
     }
 
@@ -138,13 +149,51 @@ impl Snapshot {
     /// listener (`extra` is `None`) or on an extra `EXTERNAL_HTTPS_PORT` one: only the sites
     /// served there are known.
     pub fn decide(&self, extra: Option<u16>, sni: Option<&str>) -> Decision {
+        let hosts = self.routes.hosts(true, extra);
+        let own = hosts.and_then(|hosts| hosts.site(sni.unwrap_or("")));
+        if own.is_none()
+            && self.on_demand
+            && extra.is_none()
+            && let Some(name) = sni
+        {
+            return self.decide_on_demand(hosts.and_then(|h| h.default_site()), name);
+        }
         // No SNI goes where an unknown name goes: the DEFAULT_HOST site (nginx `default_server`).
-        let site = self
-            .routes
-            .hosts(true, extra)
-            .and_then(|hosts| hosts.lookup(sni.unwrap_or("")))
+        let site = own
+            .or_else(|| hosts.and_then(|h| h.default_site()))
             .filter(|s| s.https_method != HttpsMethod::NoHttps);
         self.decide_for(site, |_| true)
+    }
+
+    /// An SNI no site matches, with on-demand TLS on: its own certificate (obtained on demand
+    /// earlier, or put there by hand) with the `DEFAULT_HOST` site's TLS facts, where its
+    /// requests go; else [`Decision::OnDemand`]. Kept out of `decide` so a known name's path
+    /// stays as it was.
+    #[cold]
+    fn decide_on_demand(&self, default: Option<&Arc<SiteRoute>>, name: &str) -> Decision {
+        let Some(cert) = self.certs.get(name).filter(|c| c.covers(name)) else {
+            return Decision::OnDemand;
+        };
+        let default = default
+            .filter(|s| s.https_method != HttpsMethod::NoHttps)
+            .and_then(|s| Some((s, self.sites.get(&s.host)?)));
+        match default {
+            Some((site, tls)) => Decision::Serve {
+                cert: cert.clone(),
+                policy: tls.policy,
+                http2: tls.http2,
+                site: Some(site.host.clone()),
+                client_auth: tls.client_auth.clone(),
+            },
+            // No DEFAULT_HOST site: the HTTP layer answers 503, as for any unknown name.
+            None => Decision::Serve {
+                cert: cert.clone(),
+                policy: self.default_policy,
+                http2: self.default_http2,
+                site: None,
+                client_auth: None,
+            },
+        }
     }
 
     /// The decision for a QUIC ClientHello (HTTP/3, default HTTPS port only): a site that is not
@@ -212,6 +261,8 @@ struct Inputs {
     certs: Arc<CertMap>,
     /// (host, policy) pairs already warned about, so a rebuild does not repeat the warning.
     warned: HashSet<(String, String)>,
+    /// On-demand TLS is on (set once at start, see [`Live::enable_on_demand`]).
+    on_demand: bool,
 }
 
 /// Owner of the one `ArcSwap<Snapshot>`. The route publisher calls [`Live::set_routes`], the
@@ -268,6 +319,7 @@ impl Live {
                 routes,
                 certs,
                 warned,
+                on_demand: false,
             }),
             table: ArcSwap::from_pointee(table),
             defaults,
@@ -278,6 +330,12 @@ impl Live {
     /// The current view: one atomic load per handshake or request.
     pub fn load(&self) -> Arc<Snapshot> {
         self.table.load_full()
+    }
+
+    /// Turns on-demand TLS on: unknown names may then get certificates of their own
+    /// ([`Decision::OnDemand`]). Called once at start, before anything is served.
+    pub fn enable_on_demand(&self) {
+        self.update(|inputs| inputs.on_demand = true);
     }
 
     /// Publishes a new route table.
@@ -297,9 +355,11 @@ impl Live {
             routes,
             certs,
             warned,
+            on_demand,
         } = &mut *inputs;
         let started = std::time::Instant::now();
-        let table = build(routes, certs, self.defaults, self.tls.then_some(warned));
+        let mut table = build(routes, certs, self.defaults, self.tls.then_some(warned));
+        table.on_demand = *on_demand;
         let sites = table.sites.len();
         self.table.store(Arc::new(table));
         // One pass over every site per change: with 10,000 sites, see docs/benchmarks.md.

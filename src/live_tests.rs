@@ -40,7 +40,7 @@ fn served(table: &Snapshot, sni: Option<&str>) -> Option<(String, Policy, Option
         Decision::Serve {
             cert, policy, site, ..
         } => Some((cert.name.clone(), policy, site)),
-        Decision::Refuse => None,
+        Decision::Refuse | Decision::OnDemand => None,
     }
 }
 
@@ -123,7 +123,7 @@ fn an_external_https_port_serves_its_sites_only() {
     let table = state.load();
     let on = |extra: Option<u16>, sni: &str| match table.decide(extra, Some(sni)) {
         Decision::Serve { site, .. } => site,
-        Decision::Refuse => None,
+        Decision::Refuse | Decision::OnDemand => None,
     };
     assert_eq!(on(Some(8443), "ext.test").as_deref(), Some("ext.test"));
     // Unknown where it does not listen (no default.crt: refused), and the other way round.
@@ -141,4 +141,68 @@ fn an_external_https_port_serves_its_sites_only() {
                 .unwrap()
         )
     );
+}
+
+#[test]
+fn on_demand_only_for_names_no_site_matches() {
+    let (_dir, map) = certs(&["a.test", "got.test"]);
+    let modern = Site {
+        ssl_policy: Some("Mozilla-Modern".into()),
+        ..site("a.test")
+    };
+    let wild = site("*.wild.test");
+    let table = routes(vec![modern, wild, site("none.test")], Some("a.test"));
+    let state = Live::new(table, map, "Mozilla-Intermediate", true);
+    let kind = |extra: Option<u16>, sni: Option<&str>| match state.load().decide(extra, sni) {
+        Decision::Serve { cert, site, .. } => format!("serve {} for {site:?}", cert.name),
+        Decision::Refuse => "refuse".to_owned(),
+        Decision::OnDemand => "on demand".to_owned(),
+    };
+    let before = kind(None, Some("new.test"));
+    assert_eq!(
+        before, "serve a.test for Some(\"a.test\")",
+        "off: DEFAULT_HOST"
+    );
+    state.enable_on_demand();
+    assert_eq!(kind(None, Some("new.test")), "on demand");
+    // Its own certificate once there, with the DEFAULT_HOST site's policy (where it routes).
+    assert_eq!(
+        kind(None, Some("got.test")),
+        "serve got.test for Some(\"a.test\")"
+    );
+    match state.load().decide(None, Some("got.test")) {
+        Decision::Serve { policy, .. } => assert_eq!(policy, Policy::Modern),
+        _ => unreachable!(),
+    }
+    // Names a site matches keep their path, with or without a certificate; so does no SNI.
+    assert_eq!(
+        kind(None, Some("a.test")),
+        "serve a.test for Some(\"a.test\")"
+    );
+    assert_eq!(kind(None, Some("x.wild.test")), "refuse");
+    assert_eq!(kind(None, Some("none.test")), "refuse");
+    assert_eq!(kind(None, None), "serve a.test for Some(\"a.test\")");
+    // Not on an EXTERNAL_HTTPS_PORT listener.
+    assert_eq!(kind(Some(8443), Some("new.test")), "refuse");
+}
+
+#[test]
+fn on_demand_without_default_host_serves_for_no_site() {
+    let (_dir, map) = certs(&["got.test"]);
+    let state = Live::new(
+        routes(vec![site("a.test")], None),
+        map,
+        "Mozilla-Modern",
+        false,
+    );
+    state.enable_on_demand();
+    match state.load().decide(None, Some("got.test")) {
+        Decision::Serve {
+            cert, site, policy, ..
+        } => assert_eq!(
+            (cert.name.as_str(), site, policy),
+            ("got.test", None, Policy::Modern)
+        ),
+        other => panic!("{other:?}"),
+    }
 }

@@ -38,5 +38,6 @@ pub fn config(certs_dir: PathBuf) -> Config {
         acme_accept_unknown_host: false,
         cert_files: crate::certs::FileModes::default(),
         create_default_certificate: false,
+        on_demand: None,
     }
 }

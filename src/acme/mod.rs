@@ -10,7 +10,8 @@
 //! - The HTTP listener answers `GET /.well-known/acme-challenge/<token>` with
 //!   `Challenges::http01(token)` (any Host, port ignored); the TLS acceptor answers ClientHellos
 //!   offering only `alpn::ACME_TLS_ALPN` with `Challenges::tls_alpn01(sni)`, then closes.
-//!
+//! - With `ON_DEMAND_TLS`, `OnDemand` (from `on_demand`) obtains certificates for names no site
+//!   serves during their first handshake; the reconciler renews them (`ReconcilerConfig::on_demand`).
 //! - `ReconcilerConfig::restart` (from the Docker provider) restarts a container whose
 //!   certificate changed (`ACME_RESTART_CONTAINER`); `hooks` runs `ACME_PRE_HOOK`/`ACME_POST_HOOK`
 //!   around each order.
@@ -34,6 +35,7 @@ mod error;
 mod hooks;
 mod keys;
 mod new_order;
+mod on_demand;
 mod options;
 mod order;
 mod reconciler;
@@ -51,6 +53,10 @@ pub use dns::{DnsConfig, DnsConfigError, DnsError, DnsProvider, KeySource, TsigA
 pub use error::Step;
 pub use hooks::{Hook, Hooks};
 pub use options::{CertStatus, OnIssued, ReconcilerConfig, RestartContainer, Stats};
+pub use on_demand::{
+    OnDemand, OnDemandParts, OnDemandSettings, Refusal, SettingsError as OnDemandSettingsError,
+};
+pub use options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
 pub use order::Issuer;
 pub use reconciler::spawn;
 pub use renew::{RenewError, RenewInbox, RenewOutcome, Renewer, renew_channel};

@@ -1,11 +1,13 @@
 //! What the caller hands the ACME reconciler: settings, the shared challenge map, the
 //! "certificate written" nudge, and counters it reads back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::acme::challenge::Challenges;
 use crate::acme::renew::RenewInbox;
@@ -96,6 +98,9 @@ pub struct ReconcilerConfig {
     pub restart: Option<RestartContainer>,
     /// `dockside renew` requests (from `renew_channel`), when the admin listener takes them.
     pub renew: Option<RenewInbox>,
+    /// The names obtained on demand (`acme::OnDemand::names`): renewed like the certificates
+    /// containers ask for. `None` without `ON_DEMAND_TLS`.
+    pub on_demand: Option<watch::Receiver<Arc<BTreeSet<String>>>>,
 }
 
 impl ReconcilerConfig {
@@ -119,6 +124,7 @@ impl ReconcilerConfig {
             files: FileModes::default(),
             restart: None,
             renew: None,
+            on_demand: None,
         }
     }
 }

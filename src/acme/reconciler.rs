@@ -5,7 +5,7 @@
 //! `Retry-After`/`rateLimited` honoured. Runs as its own task: nothing here can
 //! block serving, and a valid certificate is never re-ordered.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,6 +40,7 @@ pub fn spawn(
     let store = CertsDir::new(cfg.certs_dir.clone()).with_modes(cfg.files);
     let challenges = cfg.challenges.clone();
     let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout);
+    let on_demand = cfg.on_demand.clone();
     let r = Reconciler {
         cfg,
         issuer: Arc::new(issuer),
@@ -51,8 +52,9 @@ pub fn spawn(
         ari: ari::AriCache::default(),
         warned: Default::default(),
         budgets: HashMap::new(),
+        on_demand_names: Arc::default(),
     };
-    Ok(tokio::spawn(r.run(desired, cancel)))
+    Ok(tokio::spawn(r.run(desired, on_demand, cancel)))
 }
 
 /// Longest sleep between looks at a valid certificate (the files may change under us).
@@ -82,16 +84,22 @@ struct Reconciler {
     warned: std::collections::HashSet<String>,
     /// New-order budget per ACME account: (CA directory, email), as accounts are stored.
     budgets: HashMap<(String, Option<String>), OrderBudget>,
+    /// The names obtained on demand (`ON_DEMAND_TLS`): wanted like containers' certificates.
+    on_demand_names: Arc<BTreeSet<String>>,
 }
 
 impl Reconciler {
     async fn run(
         mut self,
         mut desired: watch::Receiver<Arc<DesiredState>>,
+        mut on_demand: Option<watch::Receiver<Arc<BTreeSet<String>>>>,
         cancel: CancellationToken,
     ) {
-        let first = desired.borrow_and_update().clone();
-        self.update(&first);
+        if let Some(names) = on_demand.as_mut() {
+            self.on_demand_names = names.borrow_and_update().clone();
+        }
+        let mut state = desired.borrow_and_update().clone();
+        self.update(&state);
         let mut open = true;
         let mut inbox = self.cfg.renew.take();
         loop {
@@ -103,9 +111,13 @@ impl Reconciler {
             let wake = self.next_wake();
             tokio::select! {
                 _ = cancel.cancelled() => break,
+                Some(names) = changed_names(on_demand.as_mut()) => {
+                    self.on_demand_names = names;
+                    self.update(&state);
+                }
                 changed = desired.changed(), if open => match changed {
                     Ok(()) => {
-                        let state = desired.borrow_and_update().clone();
+                        state = desired.borrow_and_update().clone();
                         self.update(&state);
                         // Only on a published change: the channel's initial value may be a
                         // placeholder from before discovery listed anything.
@@ -149,6 +161,7 @@ impl Reconciler {
                 Err(_) => {}
             }
         }
+        self.want_on_demand(&mut wanted);
         let gone: Vec<String> = self
             .entries
             .keys()
@@ -181,6 +194,26 @@ impl Reconciler {
                     };
                     self.entries.insert(base, entry);
                 }
+            }
+        }
+    }
+
+    /// Adds the names obtained on demand that no container's certificate already covers.
+    fn want_on_demand(&mut self, wanted: &mut BTreeMap<String, OrderSpec>) {
+        for name in self.on_demand_names.iter() {
+            let request = crate::model::CertRequest {
+                hosts: vec![name.clone()],
+                settings: Default::default(),
+                source: "on-demand TLS (ON_DEMAND_TLS)".to_owned(),
+            };
+            match spec::resolve(&request, &self.cfg.globals) {
+                Ok((spec, _)) => {
+                    wanted.entry(spec.base_dir_name.clone()).or_insert(spec);
+                }
+                Err(e) if self.warned.insert(e.to_string()) => {
+                    tracing::warn!(error = %e, "on-demand certificate not renewed")
+                }
+                Err(_) => {}
             }
         }
     }
@@ -458,6 +491,7 @@ impl Reconciler {
                     .trim_start_matches("*.")
                     .to_ascii_lowercase()
             })
+            .chain(self.on_demand_names.iter().cloned())
             .collect();
         match self.store.cleanup_links(&enabled) {
             Ok(removed) if !removed.is_empty() => {
@@ -494,6 +528,16 @@ async fn next_request(inbox: &mut Option<RenewInbox>) -> Option<RenewRequest> {
         },
         None => std::future::pending().await,
     }
+/// The next list of on-demand names; never, without on-demand TLS or once its sender is gone.
+async fn changed_names(
+    names: Option<&mut watch::Receiver<Arc<BTreeSet<String>>>>,
+) -> Option<Arc<BTreeSet<String>>> {
+    if let Some(rx) = names
+        && rx.changed().await.is_ok()
+    {
+        return Some(rx.borrow_and_update().clone());
+    }
+    std::future::pending().await
 }
 
 fn unix_now() -> i64 {

@@ -73,11 +73,17 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
         .as_ref()
         .map(|globals| crate::acme::describe(&state.certificates, globals))
         .unwrap_or_default();
+    let on_demand = config
+        .on_demand
+        .as_ref()
+        .map(|s| s.describe(config.defaults.default_host.as_deref()))
+        .unwrap_or_default();
     Ok(format!(
-        "{}\n\n{}{}{}{}",
+        "{}\n\n{}{}{}{}{}",
         sources.join("\n"),
         admin::render(&state, &table),
         orders,
+        on_demand,
         admin::port_hints(&items),
         client_certs(config, table)
     ))

@@ -18,6 +18,9 @@ use super::x509::{CertInfo, CertInfoError};
 /// `cleanup_links` only removes symlinks into folders that carry it).
 const COMPANION_MARKER: &str = concat!("dockside ", env!("CARGO_PKG_VERSION"), "\n");
 
+/// The file in the certificate directory listing the names obtained on demand.
+pub const ON_DEMAND_NAMES: &str = "on_demand_names.txt";
+
 /// The certificate directory (`/etc/nginx/certs` in nginx-proxy deployments).
 #[derive(Debug, Clone)]
 pub struct CertsDir {
@@ -88,6 +91,38 @@ impl CertsDir {
             write_atomic_as(&dir.join(name), bytes.as_bytes(), m.public, owner)?;
         }
         self.link_hosts(base, hosts)
+    }
+
+    /// The names whose certificates were obtained on demand (`ON_DEMAND_TLS`), from
+    /// [`ON_DEMAND_NAMES`]: the reconciler renews them like the others after a restart. Lines
+    /// are returned as written (the caller validates them); no file is an empty list.
+    pub fn read_on_demand_names(&self) -> io::Result<Vec<String>> {
+        match std::fs::read_to_string(self.root.join(ON_DEMAND_NAMES)) {
+            Ok(text) => Ok(text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces [`ON_DEMAND_NAMES`] (atomically, one name per line).
+    pub fn write_on_demand_names<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a String>,
+    ) -> io::Result<()> {
+        let mut text = String::from(
+            "# Names dockside obtained certificates for on demand (ON_DEMAND_TLS); renewed like the others.\n",
+        );
+        for name in names {
+            text.push_str(name);
+            text.push('\n');
+        }
+        create_dir(&self.root)?;
+        write_atomic(&self.root.join(ON_DEMAND_NAMES), text.as_bytes(), 0o644)
     }
 
     /// (Re)creates `<host>.crt -> ./<base>/fullchain.pem`, `.key`, `.chain.pem` (and

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::store::{CertMap, SETTLE};
@@ -34,15 +34,33 @@ pub fn load_initial(dir: &Path) -> Arc<CertMap> {
 /// within one scan while the reconciler's own task never reads the directory.
 #[derive(Debug, Clone)]
 pub struct Rescan {
-    requests: mpsc::Sender<String>,
+    requests: mpsc::Sender<Request>,
 }
+
+/// A certificate just written, and who waits for it to be live.
+type Request = (String, Option<oneshot::Sender<()>>);
 
 impl Rescan {
     /// Requests a scan for the certificate just written to `<base>/`; returns at once. The
     /// watcher logs `certificate written and live` once the scan is published. A full queue
     /// means scans are already pending that will see this write: only that log line is lost.
     pub fn now(&self, base: &str) {
-        let _ = self.requests.try_send(base.to_owned());
+        let _ = self.requests.try_send((base.to_owned(), None));
+    }
+
+    /// As `now`, but returns once a scan that started after this call has been published: a
+    /// handshake waiting for an on-demand certificate goes on only when it is served. Returns
+    /// early if the watcher has stopped.
+    pub async fn live(&self, base: &str) {
+        let (done, wait) = oneshot::channel();
+        if self
+            .requests
+            .send((base.to_owned(), Some(done)))
+            .await
+            .is_ok()
+        {
+            let _ = wait.await;
+        }
     }
 }
 
@@ -57,7 +75,7 @@ pub fn spawn_watcher(
     publish: impl Fn(Arc<CertMap>) + Send + 'static,
     cancel: CancellationToken,
 ) -> Rescan {
-    let (requests, mut requested) = mpsc::channel::<String>(REQUESTS);
+    let (requests, mut requested) = mpsc::channel::<Request>(REQUESTS);
     // Capacity 1: a pending wake-up already means "rescan", more would be redundant.
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let handler = move |event: notify::Result<notify::Event>| {
@@ -99,7 +117,12 @@ pub fn spawn_watcher(
             tokio::select! {
                 () = cancel.cancelled() => return,
                 Some(()) = rx.recv() => {
-                    tokio::time::sleep(DEBOUNCE).await;
+                    // A writer asking for a scan is done writing: no need to wait any longer
+                    // (an on-demand handshake waits for this scan).
+                    tokio::select! {
+                        () = tokio::time::sleep(DEBOUNCE) => {}
+                        Some(request) = requested.recv() => written.push(request),
+                    }
                     while rx.try_recv().is_ok() {}
                 }
                 Some(base) = requested.recv() => {
@@ -126,8 +149,11 @@ pub fn spawn_watcher(
                 publish(map.clone());
                 published = map.clone();
             }
-            for base in written.drain(..) {
+            for (base, done) in written.drain(..) {
                 tracing::info!(certificate = base, "certificate written and live");
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
             }
             previous = map;
         }

@@ -59,4 +59,9 @@ impl Hosts {
     pub fn lookup(&self, host_header: &str) -> Option<&Arc<SiteRoute>> {
         self.site(host_header).or(self.default_site.as_ref())
     }
+
+    /// The `DEFAULT_HOST` site, when it listens here: where unknown names go.
+    pub fn default_site(&self) -> Option<&Arc<SiteRoute>> {
+        self.default_site.as_ref()
+    }
 }

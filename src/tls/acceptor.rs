@@ -35,7 +35,7 @@ use tokio_rustls::server::TlsStream;
 use super::client_auth::{self, ClientAuth, ClientConfigs, ClientVerdict};
 use super::policy::{self, Configs, Policy, Shared};
 use super::resolver::CertResolver;
-use crate::acme::{ACME_TLS_ALPN, Challenges};
+use crate::acme::{ACME_TLS_ALPN, Challenges, OnDemand};
 use crate::certs::CertEntry;
 use crate::live::{Decision, Live};
 
@@ -113,6 +113,9 @@ pub struct TlsAcceptor {
     /// The listener's extra port (`EXTERNAL_HTTPS_PORT`), `None` on the default one: which
     /// sites' certificates it may serve.
     extra: Option<u16>,
+    /// On-demand TLS (`ON_DEMAND_TLS`, default listener only): asked when the snapshot decides
+    /// [`Decision::OnDemand`].
+    on_demand: Option<Arc<OnDemand>>,
 }
 
 impl TlsAcceptor {
@@ -158,7 +161,15 @@ impl TlsAcceptor {
             challenges,
             timeout: handshake_timeout,
             extra,
+            on_demand: None,
         })
+    }
+
+    /// Obtains certificates for names no site serves during their first handshake
+    /// (`ON_DEMAND_TLS`); such a handshake may take `ON_DEMAND_TLS_WAIT` longer.
+    pub fn with_on_demand(mut self, on_demand: Arc<OnDemand>) -> TlsAcceptor {
+        self.on_demand = Some(on_demand);
+        self
     }
 
     /// Runs the TLS handshake on an accepted connection. `Ok(None)` means the connection was an
@@ -171,7 +182,11 @@ impl TlsAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        tokio::time::timeout(self.timeout, self.handshake(io, client))
+        let limit = match &self.on_demand {
+            None => self.timeout,
+            Some(on_demand) => self.timeout + on_demand.wait(),
+        };
+        tokio::time::timeout(limit, self.handshake(io, client))
             .await
             .map_err(|_| TlsError::Timeout { client })?
     }
@@ -216,17 +231,21 @@ impl TlsAcceptor {
             tracing::info!(%client, sni = ?sni, "answered a TLS-ALPN-01 validation");
             return Ok(None);
         }
-        let (cert, policy, http2, site, client_auth) =
-            match self.state.load().decide(self.extra, sni.as_deref()) {
-                Decision::Serve {
-                    cert,
-                    policy,
-                    http2,
-                    site,
-                    client_auth,
-                } => (cert, policy, http2, site, client_auth),
-                Decision::Refuse => return refuse(io, sni).await,
-            };
+        let mut decision = self.state.load().decide(self.extra, sni.as_deref());
+        if let Decision::OnDemand = decision {
+            // Boxed: a handshake that never gets here keeps its future as small as before.
+            decision = Box::pin(self.on_demand(sni.as_deref(), client)).await;
+        }
+        let (cert, policy, http2, site, client_auth) = match decision {
+            Decision::Serve {
+                cert,
+                policy,
+                http2,
+                site,
+                client_auth,
+            } => (cert, policy, http2, site, client_auth),
+            Decision::Refuse | Decision::OnDemand => return refuse(io, sni).await,
+        };
         let config = match &client_auth {
             None => self.configs.get(policy, http2).clone(),
             Some(auth) => self.client_config(auth, policy, http2, client, &sni)?,
@@ -248,6 +267,23 @@ impl TlsAcceptor {
                 client,
             },
         }))
+    }
+
+    /// A name no site serves, without a certificate yet: waits for `OnDemand` to make one live,
+    /// then decides again (which serves it). Refused when it does not (logged at debug level:
+    /// scanners send plenty of names; `OnDemand` logs what it tried).
+    #[cold]
+    async fn on_demand(&self, sni: Option<&str>, client: SocketAddr) -> Decision {
+        let (Some(on_demand), Some(name)) = (&self.on_demand, sni) else {
+            return Decision::Refuse;
+        };
+        match on_demand.obtain(name).await {
+            Ok(()) => self.state.load().decide(self.extra, sni),
+            Err(refusal) => {
+                tracing::debug!(%client, "on-demand TLS: {refusal}");
+                Decision::Refuse
+            }
+        }
     }
 
     /// The config asking for a certificate of the site's CA (built on its first use).

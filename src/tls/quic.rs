@@ -42,7 +42,7 @@ impl ResolvesServerCert for QuicResolver {
         let sni = hello.server_name().map(str::to_ascii_lowercase);
         match self.live.load().decide_h3(sni.as_deref()) {
             Decision::Serve { cert, .. } => Some(cert.key.clone()),
-            Decision::Refuse => None,
+            Decision::Refuse | Decision::OnDemand => None,
         }
     }
 }

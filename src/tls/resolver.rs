@@ -27,7 +27,7 @@ impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         match self.state.load().decide(self.extra, hello.server_name()) {
             Decision::Serve { cert, .. } => Some(cert.key.clone()),
-            Decision::Refuse => None,
+            Decision::Refuse | Decision::OnDemand => None,
         }
     }
 }
