@@ -8,9 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::acme::AcmeGlobals;
-use crate::certs::FileModes;
 use crate::acme::{AcmeGlobals, OnDemandSettings, OnDemandSettingsError};
+use crate::certs::FileModes;
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
 use crate::settings::{

@@ -52,11 +52,10 @@ pub use client::AcmeHttp;
 pub use dns::{DnsConfig, DnsConfigError, DnsError, DnsProvider, KeySource, TsigAlg, TsigKey};
 pub use error::Step;
 pub use hooks::{Hook, Hooks};
-pub use options::{CertStatus, OnIssued, ReconcilerConfig, RestartContainer, Stats};
 pub use on_demand::{
     OnDemand, OnDemandParts, OnDemandSettings, Refusal, SettingsError as OnDemandSettingsError,
 };
-pub use options::{CertStatus, OnIssued, ReconcilerConfig, Stats};
+pub use options::{CertStatus, OnIssued, ReconcilerConfig, RestartContainer, Stats};
 pub use order::Issuer;
 pub use reconciler::spawn;
 pub use renew::{RenewError, RenewInbox, RenewOutcome, Renewer, renew_channel};

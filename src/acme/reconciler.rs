@@ -528,6 +528,8 @@ async fn next_request(inbox: &mut Option<RenewInbox>) -> Option<RenewRequest> {
         },
         None => std::future::pending().await,
     }
+}
+
 /// The next list of on-demand names; never, without on-demand TLS or once its sender is gone.
 async fn changed_names(
     names: Option<&mut watch::Receiver<Arc<BTreeSet<String>>>>,

@@ -21,9 +21,8 @@ mod watch;
 mod x509;
 
 pub use client_ca::{ClientCa, ClientCas};
-pub use companion::CertsDir;
-pub use default_cert::{DefaultCert, ensure_default};
 pub use companion::{CertsDir, ON_DEMAND_NAMES};
+pub use default_cert::{DefaultCert, ensure_default};
 pub(crate) use pair::{CertEntry, covers};
 pub use perms::FileModes;
 pub use store::{CertMap, write_pair};
