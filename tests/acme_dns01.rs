@@ -2,14 +2,16 @@
 //! key) and a real Pebble whose validator asks that server (`pebble -dnsserver`): a wildcard +
 //! apex certificate through dockside ends in verified TLS handshakes for both names; a key file
 //! with the zone found by SOA works per container; a wrong TSIG secret fails naming the zone and
-//! places no certificate; the challenge TXT records are gone afterwards.
+//! places no certificate; the challenge TXT records are gone afterwards. With a secondary knotd
+//! in the zone's NS set, the order waits for it: fed by NOTIFY/IXFR it succeeds; never fed, the
+//! order fails naming the zone and the secondary, and Pebble is never asked to validate.
 
 mod common;
 
 use std::time::Duration;
 
 use common::acme::{ThroughDockside, harness, request};
-use common::knot::{KEY_NAME, KEY_SECRET, Knot};
+use common::knot::{Feed, KEY_NAME, KEY_SECRET, Knot};
 use common::pebble::Options;
 use common::responders::{HttpsReply, https_get, verify_served};
 use common::{TestBackend, site};
@@ -179,4 +181,104 @@ async fn wrong_tsig_secret_fails_naming_the_zone() {
         0
     );
     assert!(knot.txt(OWNER).is_empty());
+}
+
+/// What Pebble's validator logs when a challenge is handed to it (the CA told to validate).
+const PEBBLE_VALIDATES: &str = "Pulled a task from the Tasks queue";
+
+fn wildcard_and_apex() -> Vec<dockside::model::CertRequest> {
+    vec![request(&["*.example.test", "example.test"], &[])]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_fed_by_notify_is_waited_for_and_the_order_succeeds() {
+    let (primary, secondary) = Knot::start_with_secondary("example.test", Feed::Transfers).await;
+    let h = harness(Options {
+        dns_server: Some(primary.addr),
+        ..Options::default()
+    })
+    .await;
+    let mut globals = h.globals();
+    globals.challenge = Some("DNS-01".into());
+    globals.dns_api_config = Some(primary.dns_api_config(KEY_SECRET));
+    let mut run = h.run(globals, wildcard_and_apex());
+    assert_eq!(run.next_issued(T).await, "wildcard_example.test");
+    let leaf = verify_served(
+        h.certs.path(),
+        "example.test",
+        &h.pebble.issuer_root().await,
+    )
+    .await;
+    assert_eq!(sans(&leaf), ["*.example.test", "example.test"]);
+    assert!(
+        h.pebble.log().contains(PEBBLE_VALIDATES),
+        "the marker the failing case looks for:\n{}",
+        h.pebble.log()
+    );
+    // The secondary follows the primary's removal of the records too (by the next NOTIFY).
+    let removed = tokio::time::Instant::now() + T;
+    while !secondary.txt(OWNER).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < removed,
+            "records left on the secondary:\n{}",
+            secondary.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_that_never_gets_the_record_fails_the_order_before_validation() {
+    let (primary, secondary) = Knot::start_with_secondary("example.test", Feed::Never).await;
+    let h = harness(Options {
+        dns_server: Some(primary.addr),
+        ..Options::default()
+    })
+    .await;
+    let mut globals = h.globals();
+    globals.challenge = Some("DNS-01".into());
+    globals.dns_api_config = Some(primary.dns_api_config(KEY_SECRET));
+    let run = h.run_with(globals, wildcard_and_apex(), |cfg| {
+        cfg.dns_propagation_max = Duration::from_secs(2);
+    });
+    let deadline = tokio::time::Instant::now() + T;
+    let error = loop {
+        match run.stats.status("wildcard_example.test") {
+            Some(CertStatus::Failed { error, .. }) => break error,
+            Some(CertStatus::Valid { .. }) => panic!(
+                "issued although {} never had the records: the CA was told to validate too early",
+                secondary.addr
+            ),
+            _ => {}
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}\nprimary log:\n{}",
+            run.stats.snapshot(),
+            primary.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let lagging = format!("ns2.example.test ({})", secondary.addr);
+    assert!(
+        error.contains("zone example.test") && error.contains(&lagging),
+        "zone and lagging server {lagging} in: {error}"
+    );
+    assert!(
+        !error.contains(&primary.addr.to_string()),
+        "the primary answered: {error}"
+    );
+    assert!(
+        !h.pebble.log().contains(PEBBLE_VALIDATES),
+        "Pebble was asked to validate:\n{}",
+        h.pebble.log()
+    );
+    assert!(!h.certs.path().join("wildcard_example.test").exists());
+    // The primary had the records (what the old check looked at), and they are removed.
+    let removed = tokio::time::Instant::now() + T;
+    while !primary.txt(OWNER).is_empty() {
+        assert!(tokio::time::Instant::now() < removed, "records left behind");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.stop(T).await;
 }

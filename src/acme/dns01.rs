@@ -1,5 +1,6 @@
 //! The DNS-01 arm of an order: every pending authorization's TXT record is published through
-//! the configured `DnsProvider`, the zone's server is asked until it answers them all (bounded),
+//! the configured `DnsProvider`, the zone's authoritative servers are asked until they all answer
+//! them (bounded),
 //! and only then is the CA told to validate. `DnsRecords` removes the records when the order is
 //! done with them (explicitly; a task on drop if the order was cancelled).
 
@@ -12,9 +13,11 @@ use crate::acme::dns::{self, DnsError, DnsProvider};
 use crate::acme::error::{Cause, OrderError, Step, cause};
 use crate::acme::order::{Ctx, needs_proof};
 
-/// How long the zone's server may take to answer a record it accepted (a primary answers at
-/// once; this covers a slow zone reload). `DNS_SLEEP` is waited on top of it.
-const PROPAGATION_MAX: Duration = Duration::from_secs(120);
+/// How long the zone's authoritative servers may take to answer a record the primary accepted
+/// (a primary answers at once, secondaries within seconds of its NOTIFY; this covers a slow
+/// reload or transfer). `DNS_SLEEP` is waited on top of it. `Issuer::with_dns_propagation_max`
+/// changes it (tests).
+pub const PROPAGATION_MAX: Duration = Duration::from_secs(120);
 
 /// The TXT records one order published, removed when the order is done.
 #[derive(Default)]
@@ -82,7 +85,7 @@ fn dns_fail(ctx: &Ctx<'_>, e: DnsError) -> OrderError {
     ctx.fail(Step::Challenge, Cause::Dns(e))
 }
 
-/// Publishes every pending authorization's record, waits until the server answers them, then
+/// Publishes every pending authorization's record, waits until the zone's servers answer them, then
 /// tells the CA to validate them all.
 pub(super) async fn answer(
     ctx: &Ctx<'_>,
@@ -125,14 +128,12 @@ pub(super) async fn answer(
         .publish(&provider, wanted, &config.server)
         .await
         .map_err(|e| dns_fail(ctx, e))?;
-    let server = format!("{}:{}", config.server, config.port);
     let extra = config.sleep_secs.map(|s| Duration::from_secs(u64::from(s)));
     dns::wait_visible(
         provider.as_ref(),
         &published.records,
-        PROPAGATION_MAX,
+        ctx.dns_propagation_max,
         extra,
-        &server,
     )
     .await
     .map_err(|e| dns_fail(ctx, e))?;

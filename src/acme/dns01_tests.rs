@@ -61,8 +61,17 @@ impl DnsProvider for Zone {
             Ok(())
         })
     }
-    fn visible<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<bool, DnsError>> {
-        Box::pin(async { Ok(true) })
+    fn propagation<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<dns::Propagation, DnsError>> {
+        Box::pin(async {
+            Ok(dns::Propagation {
+                zone: "example.test".into(),
+                lagging: Vec::new(),
+            })
+        })
     }
 }
 

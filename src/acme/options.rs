@@ -101,6 +101,9 @@ pub struct ReconcilerConfig {
     /// The names obtained on demand (`acme::OnDemand::names`): renewed like the certificates
     /// containers ask for. `None` without `ON_DEMAND_TLS`.
     pub on_demand: Option<watch::Receiver<Arc<BTreeSet<String>>>>,
+    /// How long DNS-01 records may take to reach every authoritative server of their zone
+    /// before the order fails (2 minutes; tests shorten it).
+    pub dns_propagation_max: Duration,
 }
 
 impl ReconcilerConfig {
@@ -125,6 +128,7 @@ impl ReconcilerConfig {
             restart: None,
             renew: None,
             on_demand: None,
+            dns_propagation_max: crate::acme::dns01::PROPAGATION_MAX,
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Issuer {
     /// Serializes account creation so two parallel orders never register twice.
     account_lock: tokio::sync::Mutex<()>,
     poll: RetryPolicy,
+    /// Bound on DNS-01 records reaching the zone's authoritative servers.
+    dns_propagation_max: Duration,
 }
 
 /// A certificate that was just written.
@@ -57,14 +59,26 @@ impl Issuer {
             challenges,
             account_lock: tokio::sync::Mutex::new(()),
             poll,
+            dns_propagation_max: dns01::PROPAGATION_MAX,
         }
+    }
+
+    /// Another bound on DNS-01 propagation (`ReconcilerConfig::dns_propagation_max`): lets a
+    /// test see a lagging server fail the order without waiting two minutes.
+    pub fn with_dns_propagation_max(mut self, max: Duration) -> Issuer {
+        self.dns_propagation_max = max;
+        self
     }
 
     /// Runs one order to completion and writes the certificate.
     pub async fn issue(&self, spec: &OrderSpec) -> Result<Issued, OrderError> {
         let started = Instant::now();
         let (http, retry_after, mut downloads) = self.http.for_order();
-        let ctx = Ctx { spec, retry_after };
+        let ctx = Ctx {
+            spec,
+            retry_after,
+            dns_propagation_max: self.dns_propagation_max,
+        };
         let mut account = self.account(&ctx, http, false).await?;
         let ids: Vec<Identifier> = spec
             .hosts
@@ -347,6 +361,7 @@ async fn failed_authorization(
 pub(super) struct Ctx<'a> {
     pub(super) spec: &'a OrderSpec,
     retry_after: RetryAfter,
+    pub(super) dns_propagation_max: Duration,
 }
 
 impl Ctx<'_> {

@@ -39,7 +39,8 @@ pub fn spawn(
     let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)?;
     let store = CertsDir::new(cfg.certs_dir.clone()).with_modes(cfg.files);
     let challenges = cfg.challenges.clone();
-    let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout);
+    let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout)
+        .with_dns_propagation_max(cfg.dns_propagation_max);
     let on_demand = cfg.on_demand.clone();
     let r = Reconciler {
         cfg,

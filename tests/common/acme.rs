@@ -96,6 +96,16 @@ impl Harness {
 
     /// Starts a reconciler over `requests` with test-speed backoff.
     pub fn run(&self, globals: AcmeGlobals, requests: Vec<CertRequest>) -> Running {
+        self.run_with(globals, requests, |_| {})
+    }
+
+    /// `run`, with `tweak` applied to the reconciler's settings last.
+    pub fn run_with(
+        &self,
+        globals: AcmeGlobals,
+        requests: Vec<CertRequest>,
+        tweak: impl FnOnce(&mut ReconcilerConfig),
+    ) -> Running {
         let (tx, rx) = mpsc::unbounded_channel();
         let on_issued: OnIssued = Arc::new(move |base: &str| {
             let _ = tx.send(base.to_owned());
@@ -111,6 +121,7 @@ impl Harness {
             max: Duration::from_secs(2),
         };
         cfg.http_timeout = Duration::from_secs(10);
+        tweak(&mut cfg);
         let stats = cfg.stats.clone();
         let state = DesiredState {
             certificates: requests,

@@ -1,8 +1,12 @@
 //! A real authoritative DNS server (Knot DNS's `knotd`, Debian package `knot`) on loopback for
 //! DNS-01 tests: one zone with SOA/NS, dynamic updates allowed for one TSIG key, a temp dir per
 //! test, killed on drop. `kdig` (`knot-dnsutils`) looks at what it serves.
+//!
+//! `start_with_secondary` adds a second knotd listed in the zone as `ns2` (with glue), on port
+//! 53 of its own loopback address `127.1.<port>` derived from the primary's reserved port, so
+//! parallel tests never share it (binding port 53 needs root, as in CI).
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,7 +21,23 @@ pub struct Knot {
     pub dir: tempfile::TempDir,
     pub addr: SocketAddr,
     pub zone: String,
+    role: Role,
     child: Option<Child>,
+}
+
+/// How the secondary gets the zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// NOTIFY from the primary, then IXFR/AXFR: updates arrive within milliseconds.
+    Transfers,
+    /// Its own copy of the zone as first loaded: it never sees an update (a broken transfer).
+    Never,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Primary { secondary: Option<SocketAddr> },
+    Secondary { primary: SocketAddr, feed: Feed },
 }
 
 fn require(bin: &str, package: &str) {
@@ -28,29 +48,80 @@ fn require(bin: &str, package: &str) {
 impl Knot {
     /// Starts knotd serving `zone` (e.g. `example.test`) and waits until it answers its SOA.
     pub async fn start(zone: &str) -> Knot {
+        Self::primary(zone, false).await
+    }
+
+    /// A primary for `zone` whose NS set also names a secondary knotd (`ns2`, glue in the
+    /// zone) fed as `feed` says; both answer the zone's SOA when this returns.
+    pub async fn start_with_secondary(zone: &str, feed: Feed) -> (Knot, Knot) {
+        let primary = Self::primary(zone, true).await;
+        let Role::Primary {
+            secondary: Some(addr),
+        } = primary.role
+        else {
+            unreachable!("started with a secondary")
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        if feed == Feed::Never {
+            std::fs::copy(
+                primary.dir.path().join(format!("{zone}.zone")),
+                dir.path().join(format!("{zone}.zone")),
+            )
+            .unwrap();
+        }
+        let mut secondary = Knot {
+            dir,
+            addr,
+            zone: zone.to_owned(),
+            role: Role::Secondary {
+                primary: primary.addr,
+                feed,
+            },
+            child: None,
+        };
+        assert!(
+            secondary.try_start().await,
+            "the secondary knotd did not load {zone} on {addr}:\n{}",
+            secondary.log()
+        );
+        (primary, secondary)
+    }
+
+    async fn primary(zone: &str, with_secondary: bool) -> Knot {
         require("/usr/sbin/knotd", "knot");
         require("/usr/bin/kdig", "knot-dnsutils");
         let mut dir = tempfile::tempdir().unwrap();
-        let zone_text = format!(
-            "$ORIGIN {zone}.\n$TTL 60\n@ SOA ns.{zone}. admin.{zone}. 1 3600 600 86400 60\n@ NS ns.{zone}.\nns A 127.0.0.1\n"
-        );
-        std::fs::write(dir.path().join(format!("{zone}.zone")), zone_text).unwrap();
-        std::fs::create_dir(dir.path().join("db")).unwrap();
-        let zone_file = dir.path().join(format!("{zone}.zone"));
         for _ in 0..3 {
-            let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let port = free_port();
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            // 127.1.<port high>.<port low>: unique while the port is reserved.
+            let [hi, lo] = port.to_be_bytes();
+            let secondary =
+                with_secondary.then(|| SocketAddr::from((Ipv4Addr::new(127, 1, hi, lo), 53)));
+            let mut zone_text = format!(
+                "$ORIGIN {zone}.\n$TTL 60\n@ SOA ns.{zone}. admin.{zone}. 1 3600 600 86400 60\n@ NS ns.{zone}.\nns A 127.0.0.1\n"
+            );
+            if let Some(s) = secondary {
+                zone_text.push_str(&format!("@ NS ns2.{zone}.\nns2 A {}\n", s.ip()));
+            }
+            std::fs::write(dir.path().join(format!("{zone}.zone")), zone_text).unwrap();
+            let db = dir.path().join("db");
+            if !db.exists() {
+                std::fs::create_dir(db).unwrap();
+            }
             let mut knot = Knot {
                 addr,
                 zone: zone.to_owned(),
+                role: Role::Primary { secondary },
                 child: None,
                 dir,
             };
             if knot.try_start().await {
                 return knot;
             }
-            // Another process took the port: same files, another port.
+            // Another process took the port: another port (and secondary address).
             dir = std::mem::replace(&mut knot.dir, tempfile::tempdir().unwrap());
-            assert!(zone_file.exists());
         }
         panic!("knotd did not start");
     }
@@ -58,15 +129,54 @@ impl Knot {
     fn config(&self) -> String {
         let d = self.dir.path().display();
         let (ip, port, zone) = (self.addr.ip(), self.addr.port(), &self.zone);
+        // Transfers and NOTIFYs between the two come from 127.0.0.1 or the secondary's address.
+        let peers = "127.0.0.0/8";
+        let (remote, acl, zone_extra) = match self.role {
+            Role::Primary { secondary: None } => (String::new(), String::new(), String::new()),
+            Role::Primary { secondary: Some(s) } => (
+                format!(
+                    "remote:\n  - id: secondary\n    address: {}@{}\n",
+                    s.ip(),
+                    s.port()
+                ),
+                format!("  - id: transfer\n    address: {peers}\n    action: transfer\n"),
+                "    notify: secondary\n".to_owned(),
+            ),
+            Role::Secondary {
+                feed: Feed::Never, ..
+            } => (String::new(), String::new(), String::new()),
+            Role::Secondary {
+                primary,
+                feed: Feed::Transfers,
+            } => (
+                format!(
+                    "remote:\n  - id: primary\n    address: {}@{}\n",
+                    primary.ip(),
+                    primary.port()
+                ),
+                format!("  - id: notify\n    address: {peers}\n    action: notify\n"),
+                "    master: primary\n".to_owned(),
+            ),
+        };
+        let zone_acl = match self.role {
+            Role::Primary { secondary: None } => "acme_update",
+            Role::Primary { .. } => "[acme_update, transfer]",
+            Role::Secondary {
+                feed: Feed::Transfers,
+                ..
+            } => "notify",
+            Role::Secondary { .. } => "acme_update",
+        };
         format!(
             "server:\n  rundir: \"{d}\"\n  listen: {ip}@{port}\n\
              log:\n  - target: stderr\n    any: info\n\
              database:\n  storage: \"{d}/db\"\n\
              control:\n  listen: \"{d}/knot.sock\"\n\
              key:\n  - id: {KEY_NAME}\n    algorithm: hmac-sha256\n    secret: {KEY_SECRET}\n\
-             acl:\n  - id: acme_update\n    key: {KEY_NAME}\n    action: update\n\
+             {remote}\
+             acl:\n  - id: acme_update\n    key: {KEY_NAME}\n    action: update\n{acl}\
              template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n\
-             zone:\n  - domain: {zone}\n    file: \"{zone}.zone\"\n    acl: acme_update\n"
+             zone:\n  - domain: {zone}\n    file: \"{zone}.zone\"\n    acl: {zone_acl}\n{zone_extra}"
         )
     }
 

@@ -121,7 +121,7 @@ pub struct DnsConfig {
     /// `NSUPDATE_ZONE`, lower-case without the trailing dot; `None` = ask the server (SOA).
     pub zone: Option<String>,
     pub key: KeySource,
-    /// `DNS_SLEEP` in seconds: waited after the record is seen on the primary, for secondaries
+    /// `DNS_SLEEP` in seconds: waited after the zone's reachable servers answer the record, for servers
     /// dockside cannot see (anycast, hidden primaries). At most `DNS_SLEEP_MAX`.
     pub sleep_secs: Option<u32>,
 }

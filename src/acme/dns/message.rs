@@ -3,6 +3,8 @@
 //! the message id and the time). hickory-proto encodes; the MAC is aws-lc-rs's HMAC, so no
 //! second crypto library is compiled in.
 
+use std::net::IpAddr;
+
 use aws_lc_rs::hmac;
 use hickory_proto::op::{Header, Message, MessageType, OpCode, Query, ResponseCode, UpdateMessage};
 use hickory_proto::rr::rdata::TXT;
@@ -262,6 +264,58 @@ pub fn soa_owner(reply: &Reply) -> Option<String> {
         .chain(m.authorities.iter())
         .find(|r| r.record_type() == RecordType::SOA)
         .map(|r| r.name.to_ascii().trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// The zone's authoritative servers as an NS answer names them: each NS target (lower-case,
+/// no trailing dot) with the addresses the answer's additional section carries for it (glue;
+/// empty when the server sent none). In the order of the answer, duplicates dropped.
+pub fn ns_servers(reply: &Reply, zone: &str) -> Vec<(String, Vec<IpAddr>)> {
+    let Ok(zone) = name(zone) else {
+        return Vec::new();
+    };
+    let mut servers: Vec<(String, Vec<IpAddr>)> = Vec::new();
+    for r in &reply.message.answers {
+        let RData::NS(ns) = &r.data else { continue };
+        if !(r.name.eq_case(&zone) || r.name == zone) {
+            continue;
+        }
+        let target = ns.0.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        if servers.iter().any(|(t, _)| *t == target) {
+            continue;
+        }
+        let glue = addresses(&reply.message.additionals, &target);
+        servers.push((target, glue));
+    }
+    servers
+}
+
+/// The A and AAAA addresses at `host` in the answer section (the answer to an address query).
+pub fn answer_addresses(reply: &Reply, host: &str) -> Vec<IpAddr> {
+    addresses(&reply.message.answers, host)
+}
+
+fn addresses(records: &[Record], host: &str) -> Vec<IpAddr> {
+    let Ok(host) = name(host) else {
+        return Vec::new();
+    };
+    records
+        .iter()
+        .filter(|r| r.name.eq_case(&host) || r.name == host)
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `host` is `zone` or below it (its address is then the zone's own data, asked of
+/// the zone's server rather than of a resolver).
+pub fn inside(host: &str, zone: &str) -> bool {
+    match (name(zone), name(host)) {
+        (Ok(z), Ok(h)) => z.zone_of(&h),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

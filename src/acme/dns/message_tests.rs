@@ -238,3 +238,94 @@ fn txt_values_and_soa_owner_from_answers() {
     assert_eq!(soa_owner(&reply).as_deref(), Some("example.test"));
     assert!(!reply.signed);
 }
+
+/// An answer to `NS example.test` as a primary sends it: two in-zone servers with glue (one
+/// of them dual-stack), one outside the zone without, and unrelated records that must not count.
+fn ns_answer() -> Reply {
+    use hickory_proto::rr::rdata::{A, AAAA, NS};
+    let q = query("example.test", RecordType::NS, 5).unwrap();
+    let mut m = Message::from_vec(&q).unwrap();
+    m.metadata.message_type = MessageType::Response;
+    let n = |s: &str| Name::from_ascii(s).unwrap();
+    for target in [
+        "ns1.example.test.",
+        "NS2.example.test.",
+        "ns.other.test.",
+        "ns1.example.test.",
+    ] {
+        m.add_answer(Record::from_rdata(
+            n("Example.test."),
+            60,
+            RData::NS(NS(n(target))),
+        ));
+    }
+    m.add_answer(Record::from_rdata(
+        n("sub.example.test."),
+        60,
+        RData::NS(NS(n("ns.sub.example.test."))),
+    ));
+    m.add_additional(Record::from_rdata(
+        n("ns1.example.test."),
+        60,
+        RData::A(A::new(192, 0, 2, 1)),
+    ));
+    m.add_additional(Record::from_rdata(
+        n("ns2.example.test."),
+        60,
+        RData::A(A::new(192, 0, 2, 2)),
+    ));
+    m.add_additional(Record::from_rdata(
+        n("ns2.example.test."),
+        60,
+        RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
+    ));
+    m.add_additional(Record::from_rdata(
+        n("elsewhere.test."),
+        60,
+        RData::A(A::new(192, 0, 2, 9)),
+    ));
+    parse_reply(&m.to_vec().unwrap(), None).unwrap()
+}
+
+#[test]
+fn ns_servers_pair_each_target_with_its_glue() {
+    let servers = ns_servers(&ns_answer(), "example.test");
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    assert_eq!(
+        servers,
+        [
+            ("ns1.example.test".to_owned(), vec![ip("192.0.2.1")]),
+            (
+                "ns2.example.test".to_owned(),
+                vec![ip("192.0.2.2"), ip("2001:db8::2")]
+            ),
+            ("ns.other.test".to_owned(), vec![]),
+        ]
+    );
+    assert!(ns_servers(&ns_answer(), "other.test").is_empty());
+    // No NS answer at all (a refusal, or NODATA): no servers.
+    let q = query("example.test", RecordType::NS, 6).unwrap();
+    assert!(ns_servers(&parse_reply(&q, None).unwrap(), "example.test").is_empty());
+}
+
+#[test]
+fn addresses_from_an_address_answer_and_zone_membership() {
+    use hickory_proto::rr::rdata::A;
+    let q = query("ns.example.test", RecordType::A, 8).unwrap();
+    let mut m = Message::from_vec(&q).unwrap();
+    m.add_answer(Record::from_rdata(
+        Name::from_ascii("NS.example.test.").unwrap(),
+        60,
+        RData::A(A::new(198, 51, 100, 7)),
+    ));
+    let reply = parse_reply(&m.to_vec().unwrap(), None).unwrap();
+    assert_eq!(
+        answer_addresses(&reply, "ns.example.test"),
+        ["198.51.100.7".parse::<IpAddr>().unwrap()]
+    );
+    assert!(answer_addresses(&reply, "ns.other.test").is_empty());
+    assert!(inside("ns.example.test", "example.test"));
+    assert!(inside("example.test", "Example.Test."));
+    assert!(!inside("ns.example.testing", "example.test"));
+    assert!(!inside("bad..name", "example.test"));
+}

@@ -1,14 +1,16 @@
-//! DNS-01: publishing `_acme-challenge.<name>` TXT records, checking that the zone's server
-//! answers them, and removing them. One provider is built in, RFC 2136 dynamic updates signed
+//! DNS-01: publishing `_acme-challenge.<name>` TXT records, checking that the zone's servers
+//! answer them, and removing them. One provider is built in, RFC 2136 dynamic updates signed
 //! with TSIG (`nsupdate`, acme.sh's `dns_nsupdate`); `DnsProvider` is the extension point for
 //! others (an HTTP API client implements the same three calls).
 //!
-//! Layout: `config` (pure: `ACMESH_DNS_API_CONFIG`, key files) → `message` (pure: UPDATE and
-//! query bytes, TSIG) → `nsupdate` (the socket). `order` uses `provider` and `wait_visible`.
+//! Layout: `config` (pure: `ACMESH_DNS_API_CONFIG`, key files) → `message` (pure: UPDATE, NS and
+//! query bytes, TSIG) → `nsupdate` (the sockets) with `propagation` (which servers to ask, and
+//! what they said). `order` uses `provider` and `wait_visible`.
 
 mod config;
 mod message;
 mod nsupdate;
+mod propagation;
 
 use std::time::Duration;
 
@@ -29,12 +31,20 @@ pub trait DnsProvider: Send + Sync {
         owner: &'a str,
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), DnsError>>;
-    /// Whether the zone's authoritative server(s) already answer `value` at `owner`.
-    fn visible<'a>(
+    /// Which of the zone's authoritative servers do not answer `value` at `owner` yet.
+    fn propagation<'a>(
         &'a self,
         owner: &'a str,
         value: &'a str,
-    ) -> BoxFuture<'a, Result<bool, DnsError>>;
+    ) -> BoxFuture<'a, Result<Propagation, DnsError>>;
+}
+
+/// Where one challenge record stands on its zone's authoritative servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Propagation {
+    pub zone: String,
+    /// The servers not answering the value yet, as errors name them; empty once all do.
+    pub lagging: Vec<String>,
 }
 
 /// Why a DNS step failed; every variant says which zone or server, never the key's secret.
@@ -69,10 +79,15 @@ pub enum DnsError {
     },
     #[error("{0}")]
     Message(#[from] MessageError),
-    #[error("TXT {owner} not answered by {server} after {}s", .after.as_secs())]
-    NotVisible {
+    #[error(
+        "TXT {owner} of zone {zone} not answered by {lagging} after {}s (the CA was not asked to validate)",
+        .after.as_secs()
+    )]
+    NotPropagated {
         owner: String,
-        server: String,
+        zone: String,
+        /// The lagging servers, comma-separated.
+        lagging: String,
         after: Duration,
     },
 }
@@ -96,22 +111,27 @@ pub fn challenge_owner(identifier: &str) -> String {
 /// `max`, is no load on a DNS server.
 const POLL: Duration = Duration::from_millis(50);
 
-/// Polls until every `(owner, value)` is visible, up to `max`; then waits `extra` (`DNS_SLEEP`)
-/// for servers dockside cannot see.
+/// Polls until every `(owner, value)` is answered by every authoritative server of its zone,
+/// up to `max`; then waits `extra` (`DNS_SLEEP`) for servers dockside cannot see (anycast nodes,
+/// NS servers it cannot reach).
 pub async fn wait_visible(
     provider: &dyn DnsProvider,
     records: &[(String, String)],
     max: Duration,
     extra: Option<Duration>,
-    server: &str,
 ) -> Result<(), DnsError> {
     let deadline = tokio::time::Instant::now() + max;
     for (owner, value) in records {
-        while !provider.visible(owner, value).await? {
+        loop {
+            let seen = provider.propagation(owner, value).await?;
+            if seen.lagging.is_empty() {
+                break;
+            }
             if tokio::time::Instant::now() + POLL > deadline {
-                return Err(DnsError::NotVisible {
+                return Err(DnsError::NotPropagated {
                     owner: owner.clone(),
-                    server: server.to_owned(),
+                    zone: seen.zone,
+                    lagging: seen.lagging.join(", "),
                     after: max,
                 });
             }

@@ -1,8 +1,10 @@
-//! The RFC 2136 provider: owns the TCP exchanges with `NSUPDATE_SERVER`. Every exchange is one
-//! connection, bounded by `TIMEOUT`; UPDATEs are TSIG-signed and the answer's signature checked.
+//! The RFC 2136 provider: owns the TCP exchanges with `NSUPDATE_SERVER` (and with the zone's NS
+//! servers for propagation, see `propagation`). Every exchange is one connection, bounded by
+//! `TIMEOUT` (`LOOK_TIMEOUT` for NS servers); UPDATEs are TSIG-signed and the answer's signature
+//! checked.
 //! TCP rather than UDP: no truncation, no retransmission logic, and every primary accepts it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,10 +17,11 @@ use tokio::net::TcpStream;
 
 use super::config::{DnsConfig, KeySource, TsigKey, parse_key_file};
 use super::message::{self, Change, Reply};
-use super::{DnsError, DnsProvider};
+use super::propagation::{self, Seen};
+use super::{DnsError, DnsProvider, Propagation};
 
 /// Bound on resolving `NSUPDATE_SERVER`, and on one connect + request + answer.
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Nsupdate {
     /// As configured (`host:port`), for errors.
@@ -28,6 +31,10 @@ pub struct Nsupdate {
     key: TsigKey,
     /// Zones found by SOA queries, by owner name.
     found: Mutex<HashMap<String, String>>,
+    /// Each zone's servers to check propagation at (found once per order).
+    servers: Mutex<HashMap<String, Vec<Target>>>,
+    /// NS servers already reported unreachable (one warning each).
+    unreachable: Mutex<HashSet<SocketAddr>>,
 }
 
 impl Nsupdate {
@@ -70,47 +77,22 @@ impl Nsupdate {
             zone: config.zone.clone(),
             key,
             found: Mutex::default(),
+            servers: Mutex::default(),
+            unreachable: Mutex::default(),
         })
     }
 
+    /// One request to `NSUPDATE_SERVER`, bounded by `TIMEOUT`.
     async fn exchange(&self, request: &[u8]) -> Result<Vec<u8>, DnsError> {
-        let io = |source| DnsError::Io {
-            server: self.server.clone(),
-            source,
-        };
-        let work = async {
-            let mut stream = TcpStream::connect(self.addr).await.map_err(io)?;
-            stream.set_nodelay(true).map_err(io)?;
-            let len = u16::try_from(request.len()).map_err(|e| io(std::io::Error::other(e)))?;
-            let mut framed = Vec::with_capacity(request.len() + 2);
-            framed.extend_from_slice(&len.to_be_bytes());
-            framed.extend_from_slice(request);
-            stream.write_all(&framed).await.map_err(io)?;
-            let len = stream.read_u16().await.map_err(io)?;
-            let mut answer = vec![0; usize::from(len)];
-            stream.read_exact(&mut answer).await.map_err(io)?;
-            Ok(answer)
-        };
-        tokio::time::timeout(TIMEOUT, work)
-            .await
-            .map_err(|_| DnsError::Timeout {
-                server: self.server.clone(),
-                after: TIMEOUT,
-            })?
+        exchange(self.addr, &self.server, request, TIMEOUT).await
     }
 
     async fn query(&self, owner: &str, rtype: RecordType) -> Result<Reply, DnsError> {
-        let id = fastrand::u16(..);
-        let answer = self.exchange(&message::query(owner, rtype, id)?).await?;
-        let reply = message::parse_reply(&answer, None)?;
-        if reply.id != id {
-            let e = std::io::Error::other("the answer's id does not match the query");
-            return Err(DnsError::Io {
-                server: self.server.clone(),
-                source: e,
-            });
-        }
-        Ok(reply)
+        let primary = Target {
+            shown: self.server.clone(),
+            addr: self.addr,
+        };
+        query_at(&primary, owner, rtype, TIMEOUT).await
     }
 
     /// `NSUPDATE_ZONE`, else the zone the server names in its SOA for `owner`.
@@ -180,6 +162,104 @@ impl Nsupdate {
     }
 }
 
+impl Nsupdate {
+    /// Where `value` at `owner` stands on the zone's servers. `NSUPDATE_SERVER` failing is an
+    /// error, as for the update itself; an unreachable NS server is skipped (one warning): the
+    /// CA's validators cannot get a stale answer from it either.
+    async fn propagation(&self, owner: &str, value: &str) -> Result<Propagation, DnsError> {
+        let zone = self.zone_of(owner).await?;
+        let cached = lock(&self.servers).get(&zone).cloned();
+        let targets = match cached {
+            Some(t) => t,
+            None => {
+                let primary = Target {
+                    shown: self.server.clone(),
+                    addr: self.addr,
+                };
+                let t = propagation::servers(&primary, &zone).await;
+                lock(&self.servers).insert(zone.clone(), t.clone());
+                t
+            }
+        };
+        let mut lagging = Vec::new();
+        let seen = propagation::look(&targets, owner, value).await;
+        for (i, (target, seen)) in targets.iter().zip(seen).enumerate() {
+            match seen {
+                Seen::Answered => {}
+                Seen::Lagging(how) => lagging.push(how),
+                Seen::Unreachable(e) if i == 0 => return Err(e),
+                Seen::Unreachable(e) => {
+                    if lock(&self.unreachable).insert(target.addr) {
+                        tracing::warn!(zone = %zone, server = %target.shown, error = %e,
+                            "an authoritative server of the zone is unreachable: its copy of the challenge record is not checked");
+                    }
+                }
+            }
+        }
+        Ok(Propagation { zone, lagging })
+    }
+}
+
+/// One DNS server to ask: its address and how errors name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Target {
+    pub(super) shown: String,
+    pub(super) addr: SocketAddr,
+}
+
+/// One TCP exchange (length-prefixed, RFC 1035 §4.2.2) with `addr`, bounded by `limit`.
+async fn exchange(
+    addr: SocketAddr,
+    server: &str,
+    request: &[u8],
+    limit: Duration,
+) -> Result<Vec<u8>, DnsError> {
+    let io = |source| DnsError::Io {
+        server: server.to_owned(),
+        source,
+    };
+    let work = async {
+        let mut stream = TcpStream::connect(addr).await.map_err(io)?;
+        stream.set_nodelay(true).map_err(io)?;
+        let len = u16::try_from(request.len()).map_err(|e| io(std::io::Error::other(e)))?;
+        let mut framed = Vec::with_capacity(request.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(request);
+        stream.write_all(&framed).await.map_err(io)?;
+        let len = stream.read_u16().await.map_err(io)?;
+        let mut answer = vec![0; usize::from(len)];
+        stream.read_exact(&mut answer).await.map_err(io)?;
+        Ok(answer)
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| DnsError::Timeout {
+            server: server.to_owned(),
+            after: limit,
+        })?
+}
+
+/// A non-recursive query to `target`, its answer's id checked.
+pub(super) async fn query_at(
+    target: &Target,
+    owner: &str,
+    rtype: RecordType,
+    limit: Duration,
+) -> Result<Reply, DnsError> {
+    let id = fastrand::u16(..);
+    let request = message::query(owner, rtype, id)?;
+    let answer = exchange(target.addr, &target.shown, &request, limit).await?;
+    let reply = message::parse_reply(&answer, None)?;
+    if reply.id != id {
+        let e = std::io::Error::other("the answer's id does not match the query");
+        return Err(DnsError::Io {
+            server: target.shown.clone(),
+            source: e,
+        });
+    }
+    Ok(reply)
+}
+
 /// `NotAuth (Not authorized)`: the RFC's mnemonic, then its meaning.
 fn rcode(code: ResponseCode) -> String {
     format!("{code:?} ({code})")
@@ -206,16 +286,11 @@ impl DnsProvider for Nsupdate {
         Box::pin(self.update(owner, value, Change::Delete))
     }
 
-    fn visible<'a>(
+    fn propagation<'a>(
         &'a self,
         owner: &'a str,
         value: &'a str,
-    ) -> BoxFuture<'a, Result<bool, DnsError>> {
-        Box::pin(async move {
-            let reply = self.query(owner, RecordType::TXT).await?;
-            Ok(message::txt_values(&reply, owner)
-                .iter()
-                .any(|v| v == value))
-        })
+    ) -> BoxFuture<'a, Result<Propagation, DnsError>> {
+        Box::pin(self.propagation(owner, value))
     }
 }
