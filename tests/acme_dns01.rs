@@ -282,3 +282,32 @@ async fn a_secondary_that_never_gets_the_record_fails_the_order_before_validatio
     }
     run.stop(T).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_ns_address_the_primary_alone_is_checked_with_one_warning() {
+    common::logs::capture();
+    let knot = Knot::start_with_unresolvable_ns("lame.test").await;
+    let h = harness(Options {
+        dns_server: Some(knot.addr),
+        ..Options::default()
+    })
+    .await;
+    let mut globals = h.globals();
+    globals.challenge = Some("DNS-01".into());
+    globals.dns_api_config = Some(knot.dns_api_config(KEY_SECRET));
+    let mut run = h.run(globals, vec![request(&["lame.test"], &[])]);
+    assert_eq!(run.next_issued(T).await, "lame.test");
+    let fallback: Vec<String> = common::logs::text()
+        .lines()
+        .filter(|l| {
+            l.contains("cannot find the zone's authoritative servers") && l.contains("lame.test")
+        })
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        fallback.len(),
+        1,
+        "one warning naming the zone: {fallback:?}\n{}",
+        common::logs::text()
+    );
+}

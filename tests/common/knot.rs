@@ -48,13 +48,18 @@ fn require(bin: &str, package: &str) {
 impl Knot {
     /// Starts knotd serving `zone` (e.g. `example.test`) and waits until it answers its SOA.
     pub async fn start(zone: &str) -> Knot {
-        Self::primary(zone, false).await
+        Self::primary(zone, false, true).await
+    }
+
+    /// Like `start`, but the zone's NS name (`ns.<zone>`) has no address record anywhere.
+    pub async fn start_with_unresolvable_ns(zone: &str) -> Knot {
+        Self::primary(zone, false, false).await
     }
 
     /// A primary for `zone` whose NS set also names a secondary knotd (`ns2`, glue in the
     /// zone) fed as `feed` says; both answer the zone's SOA when this returns.
     pub async fn start_with_secondary(zone: &str, feed: Feed) -> (Knot, Knot) {
-        let primary = Self::primary(zone, true).await;
+        let primary = Self::primary(zone, true, true).await;
         let Role::Primary {
             secondary: Some(addr),
         } = primary.role
@@ -88,7 +93,7 @@ impl Knot {
         (primary, secondary)
     }
 
-    async fn primary(zone: &str, with_secondary: bool) -> Knot {
+    async fn primary(zone: &str, with_secondary: bool, ns_address: bool) -> Knot {
         require("/usr/sbin/knotd", "knot");
         require("/usr/bin/kdig", "knot-dnsutils");
         let mut dir = tempfile::tempdir().unwrap();
@@ -100,8 +105,11 @@ impl Knot {
             let secondary =
                 with_secondary.then(|| SocketAddr::from((Ipv4Addr::new(127, 1, hi, lo), 53)));
             let mut zone_text = format!(
-                "$ORIGIN {zone}.\n$TTL 60\n@ SOA ns.{zone}. admin.{zone}. 1 3600 600 86400 60\n@ NS ns.{zone}.\nns A 127.0.0.1\n"
+                "$ORIGIN {zone}.\n$TTL 60\n@ SOA ns.{zone}. admin.{zone}. 1 3600 600 86400 60\n@ NS ns.{zone}.\n"
             );
+            if ns_address {
+                zone_text.push_str("ns A 127.0.0.1\n");
+            }
             if let Some(s) = secondary {
                 zone_text.push_str(&format!("@ NS ns2.{zone}.\nns2 A {}\n", s.ip()));
             }

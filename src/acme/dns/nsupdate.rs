@@ -33,6 +33,8 @@ pub struct Nsupdate {
     found: Mutex<HashMap<String, String>>,
     /// Each zone's servers to check propagation at (found once per order).
     servers: Mutex<HashMap<String, Vec<Target>>>,
+    /// `(owner, value, server)` seen answered: not asked again while other servers lag.
+    answered: Mutex<HashSet<(String, String, SocketAddr)>>,
     /// NS servers already reported unreachable (one warning each).
     unreachable: Mutex<HashSet<SocketAddr>>,
 }
@@ -78,6 +80,7 @@ impl Nsupdate {
             key,
             found: Mutex::default(),
             servers: Mutex::default(),
+            answered: Mutex::default(),
             unreachable: Mutex::default(),
         })
     }
@@ -181,13 +184,23 @@ impl Nsupdate {
                 t
             }
         };
+        let key = |t: &Target| (owner.to_owned(), value.to_owned(), t.addr);
+        let ask: Vec<Target> = {
+            let answered = lock(&self.answered);
+            targets
+                .into_iter()
+                .filter(|t| !answered.contains(&key(t)))
+                .collect()
+        };
         let mut lagging = Vec::new();
-        let seen = propagation::look(&targets, owner, value).await;
-        for (i, (target, seen)) in targets.iter().zip(seen).enumerate() {
+        let seen = propagation::look(self.addr, &ask, owner, value).await;
+        for (target, seen) in ask.iter().zip(seen) {
             match seen {
-                Seen::Answered => {}
+                Seen::Answered => {
+                    lock(&self.answered).insert(key(target));
+                }
                 Seen::Lagging(how) => lagging.push(how),
-                Seen::Unreachable(e) if i == 0 => return Err(e),
+                Seen::Unreachable(e) if target.addr == self.addr => return Err(e),
                 Seen::Unreachable(e) => {
                     if lock(&self.unreachable).insert(target.addr) {
                         tracing::warn!(zone = %zone, server = %target.shown, error = %e,

@@ -39,7 +39,6 @@ pub(super) enum Seen {
 /// of the zone's NS set. Without an NS set or any address for it, `primary` alone, with one
 /// warning naming the zone.
 pub(super) async fn servers(primary: &Target, zone: &str) -> Vec<Target> {
-    let mut targets = vec![primary.clone()];
     let (found, why) = match query_at(primary, zone, RecordType::NS, TIMEOUT).await {
         Ok(reply) => {
             let why = format!("its answer ({}) names no NS for the zone", reply.rcode);
@@ -47,7 +46,7 @@ pub(super) async fn servers(primary: &Target, zone: &str) -> Vec<Target> {
         }
         Err(e) => (Vec::new(), e.to_string()),
     };
-    let mut resolved = false;
+    let mut resolved = Vec::with_capacity(found.len());
     for (ns, glue) in found {
         let ips = if glue.is_empty() {
             addresses(primary, &ns, zone).await
@@ -56,10 +55,29 @@ pub(super) async fn servers(primary: &Target, zone: &str) -> Vec<Target> {
         };
         if ips.is_empty() {
             tracing::warn!(zone, ns = %ns, "the zone's NS has no address: its copy of the challenge record is not checked");
-            continue;
         }
-        resolved = true;
-        for ip in ips {
+        resolved.push((ns, ips));
+    }
+    targets(primary, &resolved).unwrap_or_else(|| {
+        tracing::warn!(
+            zone,
+            server = %primary.shown,
+            why = %why,
+            "cannot find the zone's authoritative servers: the challenge record is checked at NSUPDATE_SERVER only"
+        );
+        vec![primary.clone()]
+    })
+}
+
+/// `primary` first, then each NS address once: on port 53, except `primary`'s own address,
+/// which is `primary` (asked on `NSUPDATE_SERVER_PORT`). `None` when no NS name has an address.
+fn targets(primary: &Target, resolved: &[(String, Vec<IpAddr>)]) -> Option<Vec<Target>> {
+    if resolved.iter().all(|(_, ips)| ips.is_empty()) {
+        return None;
+    }
+    let mut targets = vec![primary.clone()];
+    for (ns, ips) in resolved {
+        for &ip in ips {
             let addr = if ip == primary.addr.ip() {
                 primary.addr
             } else {
@@ -71,15 +89,7 @@ pub(super) async fn servers(primary: &Target, zone: &str) -> Vec<Target> {
             }
         }
     }
-    if !resolved {
-        tracing::warn!(
-            zone,
-            server = %primary.shown,
-            why = %why,
-            "cannot find the zone's authoritative servers: the challenge record is checked at NSUPDATE_SERVER only"
-        );
-    }
-    targets
+    Some(targets)
 }
 
 /// An NS name's addresses without glue: the zone's own data when the name is inside the zone
@@ -101,11 +111,20 @@ async fn addresses(primary: &Target, ns: &str, zone: &str) -> Vec<IpAddr> {
     }
 }
 
-/// Asks every server at once for the TXT values at `owner`; `primary` (the first) with the
-/// update bound, the others with `LOOK_TIMEOUT`.
-pub(super) async fn look(targets: &[Target], owner: &str, value: &str) -> Vec<Seen> {
-    join_all(targets.iter().enumerate().map(|(i, t)| async move {
-        let limit = if i == 0 { TIMEOUT } else { LOOK_TIMEOUT };
+/// Asks every server at once for the TXT values at `owner`; `primary` with the update bound,
+/// the others with `LOOK_TIMEOUT`.
+pub(super) async fn look(
+    primary: SocketAddr,
+    targets: &[Target],
+    owner: &str,
+    value: &str,
+) -> Vec<Seen> {
+    join_all(targets.iter().map(|t| async move {
+        let limit = if t.addr == primary {
+            TIMEOUT
+        } else {
+            LOOK_TIMEOUT
+        };
         match query_at(t, owner, RecordType::TXT, limit).await {
             Err(e) => Seen::Unreachable(e),
             Ok(reply)
@@ -123,3 +142,7 @@ pub(super) async fn look(targets: &[Target], owner: &str, value: &str) -> Vec<Se
     }))
     .await
 }
+
+#[cfg(test)]
+#[path = "propagation_tests.rs"]
+mod tests;
