@@ -4,7 +4,9 @@
 //! with the zone found by SOA works per container; a wrong TSIG secret fails naming the zone and
 //! places no certificate; the challenge TXT records are gone afterwards. With a secondary knotd
 //! in the zone's NS set, the order waits for it: fed by NOTIFY/IXFR it succeeds; never fed, the
-//! order fails naming the zone and the secondary, and Pebble is never asked to validate.
+//! order fails naming the zone and the secondary, and Pebble is never asked to validate; a
+//! stopped secondary is warned about once and not waited for; an NS without any address makes
+//! dockside check the primary alone, with one warning naming the zone.
 
 mod common;
 
@@ -308,6 +310,35 @@ async fn without_an_ns_address_the_primary_alone_is_checked_with_one_warning() {
         fallback.len(),
         1,
         "one warning naming the zone: {fallback:?}\n{}",
+        common::logs::text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_secondary_is_warned_about_and_not_waited_for() {
+    common::logs::capture();
+    let (primary, secondary) = Knot::start_with_secondary("gone.test", Feed::Never).await;
+    let gone = secondary.addr;
+    drop(secondary); // knotd killed: its address refuses connections
+    let h = harness(Options {
+        dns_server: Some(primary.addr),
+        ..Options::default()
+    })
+    .await;
+    let mut globals = h.globals();
+    globals.challenge = Some("DNS-01".into());
+    globals.dns_api_config = Some(primary.dns_api_config(KEY_SECRET));
+    let mut run = h.run(globals, vec![request(&["gone.test"], &[])]);
+    assert_eq!(run.next_issued(T).await, "gone.test");
+    let shown = format!("ns2.gone.test ({gone})");
+    let warned = common::logs::text()
+        .lines()
+        .filter(|l| l.contains("is unreachable") && l.contains(&shown))
+        .count();
+    assert_eq!(
+        warned,
+        1,
+        "one warning naming {shown}:\n{}",
         common::logs::text()
     );
 }

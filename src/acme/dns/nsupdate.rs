@@ -35,7 +35,7 @@ pub struct Nsupdate {
     servers: Mutex<HashMap<String, Vec<Target>>>,
     /// `(owner, value, server)` seen answered: not asked again while other servers lag.
     answered: Mutex<HashSet<(String, String, SocketAddr)>>,
-    /// NS servers already reported unreachable (one warning each).
+    /// NS servers found unreachable: warned about once, then skipped.
     unreachable: Mutex<HashSet<SocketAddr>>,
 }
 
@@ -167,8 +167,9 @@ impl Nsupdate {
 
 impl Nsupdate {
     /// Where `value` at `owner` stands on the zone's servers. `NSUPDATE_SERVER` failing is an
-    /// error, as for the update itself; an unreachable NS server is skipped (one warning): the
-    /// CA's validators cannot get a stale answer from it either.
+    /// error, as for the update itself; an NS server that cannot be reached is warned about once
+    /// and not asked again during this order (the CA's validators cannot get a stale answer from
+    /// it either, and waiting out its timeout at every look would slow every order).
     async fn propagation(&self, owner: &str, value: &str) -> Result<Propagation, DnsError> {
         let zone = self.zone_of(owner).await?;
         let cached = lock(&self.servers).get(&zone).cloned();
@@ -186,10 +187,10 @@ impl Nsupdate {
         };
         let key = |t: &Target| (owner.to_owned(), value.to_owned(), t.addr);
         let ask: Vec<Target> = {
-            let answered = lock(&self.answered);
+            let (answered, unreachable) = (lock(&self.answered), lock(&self.unreachable));
             targets
                 .into_iter()
-                .filter(|t| !answered.contains(&key(t)))
+                .filter(|t| !answered.contains(&key(t)) && !unreachable.contains(&t.addr))
                 .collect()
         };
         let mut lagging = Vec::new();

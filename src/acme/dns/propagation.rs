@@ -21,7 +21,7 @@ use super::message;
 use super::nsupdate::{TIMEOUT, Target, query_at};
 
 /// Bound on one look at a server of the NS set: a server that cannot answer in this time is
-/// unreachable for this look, and the next look (50 ms later) asks again.
+/// unreachable, and skipped for the rest of the order.
 pub(super) const LOOK_TIMEOUT: Duration = Duration::from_secs(3);
 /// Where the zone's NS servers answer (RFC 1035 §4.2).
 const DNS_PORT: u16 = 53;
