@@ -91,7 +91,7 @@ struct Entry {
 impl Entry {
     /// To be looked at now: idle, its time come, and not only waiting for a taken order slot.
     fn due(&self, now: Instant, orders_full: bool) -> bool {
-        !self.in_flight && !self.looking && self.next <= now && !(self.queued && orders_full)
+        !(self.in_flight || self.looking || self.next > now || (self.queued && orders_full))
     }
 }
 
