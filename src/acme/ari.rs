@@ -121,41 +121,102 @@ struct Plan {
     recheck: Instant,
 }
 
+/// What the cache knows about a certificate without asking the CA.
+#[derive(Debug)]
+pub enum Cached {
+    /// The renewal time picked earlier, or `None` when the CA offers no ARI.
+    Known(Option<i64>),
+    /// The CA must be asked: run `Query::ask` (off the reconciler's loop), then `record`.
+    Ask(Query),
+}
+
+/// One lookup to run concurrently with others: owns everything it needs.
+#[derive(Debug, Clone)]
+pub struct Query {
+    ca: String,
+    cert_id: String,
+    /// The CA's `renewalInfo` URL when the cache knows it is fresh; `None`: ask the directory.
+    renewal_info: Option<String>,
+}
+
+/// What `Query::ask` learnt, for `AriCache::record`.
+#[derive(Debug)]
+pub struct Answer {
+    query: Query,
+    /// The directory's answer, when it was asked.
+    directory: Option<Option<String>>,
+    /// The window and when to ask again; `None` when the CA offers no ARI.
+    window: Option<Result<(Window, Duration), AriError>>,
+}
+
+impl Query {
+    /// At most two GETs (directory, renewalInfo), each bounded by the client's timeout.
+    pub async fn ask(self, http: &AcmeHttp) -> Answer {
+        let mut directory = None;
+        let url = match &self.renewal_info {
+            Some(url) => Some(url.clone()),
+            None => {
+                let url = renewal_info_url(http, &self.ca).await.unwrap_or_else(|e| {
+                    tracing::debug!(ca = %self.ca, error = %e, "ACME directory unavailable for ARI");
+                    None
+                });
+                directory = Some(url.clone());
+                url
+            }
+        };
+        let window = match url {
+            Some(url) => Some(fetch(http, &url, &self.cert_id).await),
+            None => None,
+        };
+        Answer {
+            query: self,
+            directory,
+            window,
+        }
+    }
+}
+
 impl AriCache {
-    /// The ARI renewal time (unix seconds) for the certificate `cert_id` in `base`, or `None`
-    /// when the CA offers no ARI or the lookup failed (then the certificate's dates rule).
-    pub async fn renewal_time(
-        &mut self,
-        http: &AcmeHttp,
-        base: &str,
-        ca: &str,
-        cert_id: &str,
-        now: i64,
-    ) -> Option<i64> {
+    /// Answers from memory when it can: a plan for this very certificate not yet due for a
+    /// recheck, or a CA known (within `DIRECTORY_TTL`) to offer no ARI.
+    pub fn cached(&self, base: &str, ca: &str, cert_id: &str) -> Cached {
         if let Some(plan) = self
             .plans
             .get(base)
             .filter(|p| p.cert_id == cert_id && Instant::now() < p.recheck)
         {
-            return Some(plan.at);
+            return Cached::Known(Some(plan.at));
         }
-        if self
-            .dirs
-            .get(ca)
-            .is_none_or(|(_, at)| at.elapsed() > DIRECTORY_TTL)
-        {
-            let url = renewal_info_url(http, ca).await.unwrap_or_else(|e| {
-                tracing::debug!(ca = %ca, error = %e, "ACME directory unavailable for ARI");
-                None
-            });
-            self.dirs.insert(ca.to_owned(), (url, Instant::now()));
+        let renewal_info = match self.dirs.get(ca) {
+            Some((url, at)) if at.elapsed() <= DIRECTORY_TTL => match url {
+                Some(url) => Some(url.clone()),
+                None => return Cached::Known(None),
+            },
+            _ => None,
+        };
+        Cached::Ask(Query {
+            ca: ca.to_owned(),
+            cert_id: cert_id.to_owned(),
+            renewal_info,
+        })
+    }
+
+    /// Remembers what `Query::ask` learnt about `base` (failures included: an unreachable
+    /// directory is not asked again within `DIRECTORY_TTL`) and returns the renewal time.
+    pub fn record(&mut self, base: &str, answer: Answer, now: i64) -> Option<i64> {
+        let Answer {
+            query,
+            directory,
+            window,
+        } = answer;
+        if let Some(url) = directory {
+            self.dirs.insert(query.ca.clone(), (url, Instant::now()));
         }
-        let url = self.dirs.get(ca).and_then(|(url, _)| url.clone())?;
-        match fetch(http, &url, cert_id).await {
+        match window? {
             Ok((window, recheck)) => {
                 let at = pick(window, now, fastrand::f64());
                 let plan = Plan {
-                    cert_id: cert_id.to_owned(),
+                    cert_id: query.cert_id,
                     at,
                     recheck: Instant::now() + recheck,
                 };
@@ -164,7 +225,7 @@ impl AriCache {
             }
             Err(e) => {
                 tracing::warn!(
-                    base = %base, ca = %ca, error = %e,
+                    base = %base, ca = %query.ca, error = %e,
                     "ARI lookup failed: using the certificate's own dates"
                 );
                 None

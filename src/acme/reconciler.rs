@@ -24,7 +24,7 @@ use crate::acme::order::{Issued, Issuer};
 use crate::acme::renew::{self, RenewInbox, RenewRequest};
 use crate::acme::schedule::{self, Decision, Reason};
 use crate::acme::spec::{self, OrderSpec};
-use crate::certs::CertsDir;
+use crate::certs::{CertInfo, CertsDir};
 use crate::model::DesiredState;
 
 use crate::acme::options::{CertStatus, ReconcilerConfig};
@@ -50,7 +50,10 @@ pub fn spawn(
         entries: BTreeMap::new(),
         running: JoinSet::new(),
         ids: HashMap::new(),
+        lookups: JoinSet::new(),
+        lookup_ids: HashMap::new(),
         ari: ari::AriCache::default(),
+        deferred: HashMap::new(),
         warned: Default::default(),
         budgets: HashMap::new(),
         on_demand_names: Arc::default(),
@@ -61,16 +64,45 @@ pub fn spawn(
 /// Longest sleep between looks at a valid certificate (the files may change under us).
 const MAX_SLEEP: Duration = Duration::from_secs(12 * 3600);
 
+/// Due certificates looked at per pass of the loop (each a file read): between passes the
+/// loop answers changes, finished orders and `dockside renew`, even when 10,000 certificates
+/// are due at once, as at start.
+const LOOKS_PER_TICK: usize = 256;
+
+/// ARI lookups in flight at once. Each may wait on the CA up to the HTTP timeout, so they run
+/// beside the loop, not in it; a few at a time spare the CA.
+const ARI_PARALLEL: usize = 8;
+
+/// When a certificate whose ARI lookup task died is looked at again.
+const LOOKUP_RETRY: Duration = Duration::from_secs(60);
+
 struct Entry {
     spec: OrderSpec,
     failures: u32,
     next: Instant,
     in_flight: bool,
+    /// Its ARI lookup runs (`Reconciler::lookups`): not looked at again until it answers.
+    looking: bool,
+    /// An order is due but every order slot was taken: looked at again when one frees.
+    queued: bool,
     /// `dockside renew --force` asked for a new certificate although this one is valid.
     forced: bool,
 }
 
+impl Entry {
+    /// To be looked at now: idle, its time come, and not only waiting for a taken order slot.
+    fn due(&self, now: Instant, orders_full: bool) -> bool {
+        !(self.in_flight || self.looking || self.next > now || (self.queued && orders_full))
+    }
+}
+
 type OrderResult = (OrderSpec, Result<Issued, OrderError>);
+
+/// A finished ARI lookup: the spec it was started for, the certificate read then, the answer.
+type Lookup = (OrderSpec, Option<CertInfo>, ari::Answer);
+
+/// An ACME account as orders are budgeted: (CA directory, email).
+type Account = (String, Option<String>);
 
 struct Reconciler {
     cfg: ReconcilerConfig,
@@ -80,11 +112,17 @@ struct Reconciler {
     entries: BTreeMap<String, Entry>,
     running: JoinSet<OrderResult>,
     ids: HashMap<tokio::task::Id, String>,
+    /// ARI lookups in flight (at most `ARI_PARALLEL`), by base directory name.
+    lookups: JoinSet<Lookup>,
+    lookup_ids: HashMap<tokio::task::Id, String>,
     ari: ari::AriCache,
+    /// Per account, the last wake time handed to an order deferred for its budget: the next
+    /// deferred one queues behind it instead of all re-reading their files at every refill.
+    deferred: HashMap<Account, Instant>,
     /// Settings warnings already logged: each once per process, not once per snapshot.
     warned: std::collections::HashSet<String>,
     /// New-order budget per ACME account: (CA directory, email), as accounts are stored.
-    budgets: HashMap<(String, Option<String>), OrderBudget>,
+    budgets: HashMap<Account, OrderBudget>,
     /// The names obtained on demand (`ON_DEMAND_TLS`): wanted like containers' certificates.
     on_demand_names: Arc<BTreeSet<String>>,
 }
@@ -104,14 +142,18 @@ impl Reconciler {
         let mut open = true;
         let mut inbox = self.cfg.renew.take();
         loop {
-            // A look may wait on the CA (ARI): cancellation must not wait for it.
+            let more = self.tick();
+            let wake = if more {
+                Instant::now()
+            } else {
+                self.next_wake()
+            };
+            // Biased: with more due certificates than one pass looks at, the wake is "now",
+            // and requests, changes and finished work go first.
             tokio::select! {
+                biased;
                 _ = cancel.cancelled() => break,
-                _ = self.tick() => {}
-            }
-            let wake = self.next_wake();
-            tokio::select! {
-                _ = cancel.cancelled() => break,
+                Some(req) = next_request(&mut inbox) => self.renew(req),
                 Some(names) = changed_names(on_demand.as_mut()) => {
                     self.on_demand_names = names;
                     self.update(&state);
@@ -127,10 +169,12 @@ impl Reconciler {
                     Err(_) => open = false,
                 },
                 Some(done) = self.running.join_next_with_id(), if !self.running.is_empty() => self.finished(done),
-                Some(req) = next_request(&mut inbox) => self.renew(req),
+                Some(done) = self.lookups.join_next_with_id(), if !self.lookups.is_empty() => self.looked(done),
                 _ = tokio::time::sleep_until(wake) => {}
             }
         }
+        self.lookups.abort_all();
+        while self.lookups.join_next().await.is_some() {}
         self.running.abort_all();
         while self.running.join_next().await.is_some() {}
     }
@@ -179,7 +223,9 @@ impl Reconciler {
             match self.entries.get_mut(&base) {
                 Some(e) if e.spec == spec => {}
                 Some(e) => {
+                    // A lookup still running for the old spec is ignored when it answers.
                     (e.spec, e.failures, e.next) = (spec, 0, now);
+                    (e.looking, e.queued) = (false, false);
                     self.ari.forget(&base);
                 }
                 None => {
@@ -191,6 +237,8 @@ impl Reconciler {
                         failures: 0,
                         next: now,
                         in_flight,
+                        looking: false,
+                        queued: false,
                         forced: false,
                     };
                     self.entries.insert(base, entry);
@@ -219,17 +267,25 @@ impl Reconciler {
         }
     }
 
-    /// Looks at every due certificate: schedules the next look, or starts an order.
-    async fn tick(&mut self) {
+    /// Looks at up to `LOOKS_PER_TICK` due certificates: schedules the next look, starts an
+    /// order, or starts an ARI lookup whose answer `looked` decides on. Never waits on the
+    /// network. True when more certificates are due than it looked at.
+    fn tick(&mut self) -> bool {
         let now = Instant::now();
+        let orders_full = self.orders_full();
         let due: Vec<String> = self
             .entries
             .iter()
-            .filter(|(_, e)| !e.in_flight && e.next <= now)
+            .filter(|(_, e)| e.due(now, orders_full))
             .map(|(b, _)| b.clone())
+            .take(LOOKS_PER_TICK + 1)
             .collect();
-        let mut deferred = HashMap::new();
-        for base in due {
+        let more = due.len() > LOOKS_PER_TICK;
+        for base in due.into_iter().take(LOOKS_PER_TICK) {
+            // Woken again when a lookup answers (see `next_wake`).
+            if self.lookups.len() >= ARI_PARALLEL {
+                return false;
+            }
             let disk = match self.store.read_certificate(&base) {
                 Ok(d) => d,
                 Err(e) => {
@@ -237,123 +293,170 @@ impl Reconciler {
                     None
                 }
             };
-            let unix = unix_now();
-            let ari_at = match (
-                disk.as_ref().and_then(|d| d.ari_id.as_deref()),
-                self.entries.get(&base),
-            ) {
-                (Some(id), Some(e)) => {
-                    self.ari
-                        .renewal_time(&self.http, &base, &e.spec.ca_url, id, unix)
-                        .await
-                }
-                _ => None,
-            };
             let Some(entry) = self.entries.get_mut(&base) else {
                 continue;
             };
-            let decision = schedule::decide(
-                unix,
-                disk.as_ref(),
-                &entry.spec.hosts,
-                entry.spec.renew_after_days,
-                ari_at,
-            );
-            let decision = match decision {
-                Decision::ValidUntil(_) if entry.forced => Decision::Order(Reason::Forced),
-                d => d,
-            };
-            match decision {
-                Decision::ValidUntil(at) => {
-                    // acme-companion relinks on every loop: a host that came back, or a
-                    // certificate it wrote, gets its `<host>.crt` links without an order.
-                    if let Err(e) = self.store.link_hosts(&base, &entry.spec.hosts) {
-                        tracing::warn!(base = %base, error = %e, "cannot link certificate");
-                    }
-                    let mut next = now
-                        + Duration::from_secs(u64::try_from(at - unix).unwrap_or(0)).min(MAX_SLEEP);
-                    if let Some(recheck) = self.ari.recheck(&base) {
-                        next = next.min(recheck);
-                    }
-                    entry.next = next;
-                    let not_after = disk.as_ref().map_or(at, |d| d.not_after);
-                    self.cfg.stats.set(
-                        &base,
-                        CertStatus::Valid {
-                            not_after,
-                            renew_at: at,
-                        },
-                    );
-                }
-                Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
-                    let per_hour = self
-                        .cfg
-                        .globals
-                        .max_orders_per_hour
-                        .unwrap_or(budget::DEFAULT_ORDERS_PER_HOUR);
-                    let account = (entry.spec.ca_url.clone(), entry.spec.email.clone());
-                    let budget = self
-                        .budgets
-                        .entry(account.clone())
-                        .or_insert_with(|| OrderBudget::new(per_hour, now));
-                    if let Err(at) = budget.take(now) {
-                        // Queued behind those deferred before it: each wakes for its own token
-                        // instead of all re-reading their files at every refill.
-                        let queued = deferred.entry(account).or_insert(0u32);
-                        if *queued == 0 {
-                            tracing::info!(
-                                base = %base, ca = %entry.spec.ca_url, retry_in_s = (at - now).as_secs(),
-                                "order deferred: ACME_MAX_ORDERS_PER_HOUR={per_hour} reached for this account"
-                            );
-                        }
-                        entry.next = at + budget.interval() * *queued;
-                        *queued += 1;
-                        let retry_in = entry.next - now;
-                        self.cfg.stats.set(&base, CertStatus::Deferred { retry_in });
-                        continue;
-                    }
-                    tracing::info!(
-                        base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason,
-                        "ordering certificate"
-                    );
-                    (entry.in_flight, entry.forced) = (true, false);
-                    self.cfg
-                        .stats
-                        .orders_started
-                        .fetch_add(1, Ordering::Relaxed);
-                    let (issuer, spec, limit, certs, on_issued) = (
-                        self.issuer.clone(),
-                        entry.spec.clone(),
-                        self.cfg.order_timeout,
-                        self.cfg.certs_dir.clone(),
-                        self.cfg.on_issued.clone(),
-                    );
-                    let handle = self.running.spawn(async move {
-                        hooks::run_for(&spec, Stage::Pre, &certs).await;
-                        let result = match tokio::time::timeout(limit, issuer.issue(&spec)).await {
-                            Ok(result) => result,
-                            Err(_) => Err(OrderError {
-                                hosts: spec.hosts.clone(),
-                                ca: spec.ca_url.clone(),
-                                step: Step::Order,
-                                cause: Cause::Timeout,
-                                retry_after: None,
-                            }),
-                        };
-                        let ok = result.is_ok();
-                        // Served first: a slow ACME_POST_HOOK must not delay the new certificate.
-                        if ok {
-                            on_issued(&spec.base_dir_name);
-                        }
-                        hooks::run_for(&spec, Stage::Post { ok }, &certs).await;
-                        (spec, result)
+            let ari_id = disk.as_ref().and_then(|d| d.ari_id.clone());
+            let ari_at = match ari_id.map(|id| self.ari.cached(&base, &entry.spec.ca_url, &id)) {
+                None => None,
+                Some(ari::Cached::Known(at)) => at,
+                Some(ari::Cached::Ask(query)) => {
+                    entry.looking = true;
+                    let (http, spec) = (self.http.clone(), entry.spec.clone());
+                    let handle = self.lookups.spawn(async move {
+                        let answer = query.ask(&http).await;
+                        (spec, disk, answer)
                     });
-                    self.ids.insert(handle.id(), base);
+                    self.lookup_ids.insert(handle.id(), base);
+                    continue;
                 }
-                // No free slot: stays due; looked at again when an order finishes.
-                Decision::Order(_) => entry.next = now,
-            }
+            };
+            self.decide(&base, disk.as_ref(), ari_at, now);
         }
+        more
+    }
+
+    /// An ARI lookup answered: remember it and decide on its certificate, unless the
+    /// certificate changed or went away meanwhile.
+    fn looked(&mut self, done: Result<(tokio::task::Id, Lookup), tokio::task::JoinError>) {
+        let now = Instant::now();
+        let (id, (spec, disk, answer)) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error = %e, "ARI lookup task ended abnormally");
+                let base = self.lookup_ids.remove(&e.id());
+                if let Some(entry) = base.and_then(|b| self.entries.get_mut(&b)) {
+                    (entry.looking, entry.next) = (false, now + LOOKUP_RETRY);
+                }
+                return;
+            }
+        };
+        let Some(base) = self.lookup_ids.remove(&id) else {
+            return;
+        };
+        match self.entries.get_mut(&base) {
+            Some(entry) if entry.looking && entry.spec == spec => entry.looking = false,
+            _ => return,
+        }
+        let ari_at = self.ari.record(&base, answer, unix_now());
+        self.decide(&base, disk.as_ref(), ari_at, now);
+    }
+
+    /// Acts on one looked-at certificate: `disk` as read, `ari_at` the CA's renewal time.
+    fn decide(&mut self, base: &str, disk: Option<&CertInfo>, ari_at: Option<i64>, now: Instant) {
+        let unix = unix_now();
+        let base = base.to_owned();
+        let Some(entry) = self.entries.get_mut(&base) else {
+            return;
+        };
+        let decision = schedule::decide(
+            unix,
+            disk,
+            &entry.spec.hosts,
+            entry.spec.renew_after_days,
+            ari_at,
+        );
+        let decision = match decision {
+            Decision::ValidUntil(_) if entry.forced => Decision::Order(Reason::Forced),
+            d => d,
+        };
+        entry.queued = false;
+        match decision {
+            Decision::ValidUntil(at) => {
+                // acme-companion relinks on every loop: a host that came back, or a
+                // certificate it wrote, gets its `<host>.crt` links without an order.
+                if let Err(e) = self.store.link_hosts(&base, &entry.spec.hosts) {
+                    tracing::warn!(base = %base, error = %e, "cannot link certificate");
+                }
+                let mut next =
+                    now + Duration::from_secs(u64::try_from(at - unix).unwrap_or(0)).min(MAX_SLEEP);
+                if let Some(recheck) = self.ari.recheck(&base) {
+                    next = next.min(recheck);
+                }
+                entry.next = next;
+                let not_after = disk.map_or(at, |d| d.not_after);
+                self.cfg.stats.set(
+                    &base,
+                    CertStatus::Valid {
+                        not_after,
+                        renew_at: at,
+                    },
+                );
+            }
+            Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
+                let per_hour = self
+                    .cfg
+                    .globals
+                    .max_orders_per_hour
+                    .unwrap_or(budget::DEFAULT_ORDERS_PER_HOUR);
+                let account = (entry.spec.ca_url.clone(), entry.spec.email.clone());
+                let budget = self
+                    .budgets
+                    .entry(account.clone())
+                    .or_insert_with(|| OrderBudget::new(per_hour, now));
+                if let Err(at) = budget.take(now) {
+                    // Queued behind those deferred before it: each wakes for its own token
+                    // instead of all re-reading their files at every refill.
+                    let tail = self.deferred.entry(account).or_insert(now);
+                    let next = if *tail >= at {
+                        *tail + budget.interval()
+                    } else {
+                        tracing::info!(
+                            base = %base, ca = %entry.spec.ca_url, retry_in_s = (at - now).as_secs(),
+                            "order deferred: ACME_MAX_ORDERS_PER_HOUR={per_hour} reached for this account"
+                        );
+                        at
+                    };
+                    (*tail, entry.next) = (next, next);
+                    let retry_in = next - now;
+                    self.cfg.stats.set(&base, CertStatus::Deferred { retry_in });
+                    return;
+                }
+                tracing::info!(
+                    base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason,
+                    "ordering certificate"
+                );
+                (entry.in_flight, entry.forced) = (true, false);
+                self.cfg
+                    .stats
+                    .orders_started
+                    .fetch_add(1, Ordering::Relaxed);
+                let (issuer, spec, limit, certs, on_issued) = (
+                    self.issuer.clone(),
+                    entry.spec.clone(),
+                    self.cfg.order_timeout,
+                    self.cfg.certs_dir.clone(),
+                    self.cfg.on_issued.clone(),
+                );
+                let handle = self.running.spawn(async move {
+                    hooks::run_for(&spec, Stage::Pre, &certs).await;
+                    let result = match tokio::time::timeout(limit, issuer.issue(&spec)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(OrderError {
+                            hosts: spec.hosts.clone(),
+                            ca: spec.ca_url.clone(),
+                            step: Step::Order,
+                            cause: Cause::Timeout,
+                            retry_after: None,
+                        }),
+                    };
+                    let ok = result.is_ok();
+                    // Served first: a slow ACME_POST_HOOK must not delay the new certificate.
+                    if ok {
+                        on_issued(&spec.base_dir_name);
+                    }
+                    hooks::run_for(&spec, Stage::Post { ok }, &certs).await;
+                    (spec, result)
+                });
+                self.ids.insert(handle.id(), base);
+            }
+            // No free slot: stays due; looked at again when an order finishes.
+            Decision::Order(_) => (entry.next, entry.queued) = (now, true),
+        }
+    }
+
+    fn orders_full(&self) -> bool {
+        self.running.len() >= self.cfg.max_parallel
     }
 
     fn finished(&mut self, done: Result<(tokio::task::Id, OrderResult), tokio::task::JoinError>) {
@@ -504,13 +607,16 @@ impl Reconciler {
     }
 
     /// The earliest `next` among idle certificates; ones waiting only for a free order slot
-    /// are woken by the order that frees it.
+    /// are woken by the order that frees it, due ones while every lookup slot is taken by the
+    /// lookup that frees one.
     fn next_wake(&self) -> Instant {
         let now = Instant::now();
-        let full = self.running.len() >= self.cfg.max_parallel;
+        let (orders_full, lookups_full) = (self.orders_full(), self.lookups.len() >= ARI_PARALLEL);
         self.entries
             .values()
-            .filter(|e| !(e.in_flight || (full && e.next <= now)))
+            .filter(|e| e.due(now, orders_full) || e.next > now)
+            .filter(|e| !(lookups_full && e.next <= now))
+            .filter(|e| !(e.in_flight || e.looking))
             .map(|e| e.next)
             .min()
             .unwrap_or(now + MAX_SLEEP)
