@@ -154,6 +154,7 @@ impl Drop for Running {
 
 /// Binds the listeners and starts every task. Returns once dockside is serving.
 pub async fn start(mut config: Config) -> anyhow::Result<Running> {
+    probe_file_owner(&mut config);
     let listeners = Listeners::bind(&config).await?;
     let (http_addrs, https_addrs) = (listeners.http_addrs(), listeners.https_addrs());
     // Sites' EXTERNAL_*_PORT are placed against the ports actually bound (`--http 0` in tests).
@@ -204,6 +205,20 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         tracker: shared.tracker.clone(),
         config,
     })
+}
+
+/// `FILES_UID`/`FILES_GID` that this process may not apply are dropped here, once, with the
+/// fix in the warning: every later write then succeeds with dockside's own owner.
+fn probe_file_owner(config: &mut Config) {
+    if config.cert_files.owner().is_none() {
+        return;
+    }
+    let _ = std::fs::create_dir_all(&config.certs_dir);
+    let (modes, warning) = config.cert_files.probe_owner(&config.certs_dir);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    config.cert_files = modes;
 }
 
 /// The live snapshot before the first route table: with HTTPS, the certificate directory as it
