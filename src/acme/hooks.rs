@@ -250,7 +250,8 @@ pub async fn run_bounded(
         Ok(status) => status.map_err(HookError::Wait)?,
         Err(_) => {
             group.kill();
-            // Reap it: the kill is certain, the wait is short.
+            // The leader too, should the group kill have failed; then reap it (short).
+            let _ = child.start_kill();
             let _ = child.wait().await;
             return Err(HookError::Timeout(limit));
         }
