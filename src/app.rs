@@ -154,6 +154,7 @@ impl Drop for Running {
 
 /// Binds the listeners and starts every task. Returns once dockside is serving.
 pub async fn start(mut config: Config) -> anyhow::Result<Running> {
+    probe_file_owner(&mut config);
     let listeners = Listeners::bind(&config).await?;
     let (http_addrs, https_addrs) = (listeners.http_addrs(), listeners.https_addrs());
     // Sites' EXTERNAL_*_PORT are placed against the ports actually bound (`--http 0` in tests).
@@ -167,6 +168,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     let desired = spawn_state(&config, &shared, extra_ports, http3_wanted).await?;
     let (quic, h3_addrs) = spawn_quic(&config, &shared, &https_addrs, http3_rx)?;
     spawn_extra_listeners(&config, &shared, extra_rx);
+    spawn_default_certificate_check(&config, &shared);
     // Before the workers: their HTTPS acceptor serves on-demand certificates from the start.
     let (acme, on_demand, renewer) = spawn_certificates(&config, &shared, &desired)?;
     let workers = spawn_workers(
@@ -206,6 +208,20 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     })
 }
 
+/// `FILES_UID`/`FILES_GID` that this process may not apply are dropped here, once, with the
+/// fix in the warning: every later write then succeeds with dockside's own owner.
+fn probe_file_owner(config: &mut Config) {
+    if config.cert_files.owner().is_none() {
+        return;
+    }
+    let _ = std::fs::create_dir_all(&config.certs_dir);
+    let (modes, warning) = config.cert_files.probe_owner(&config.certs_dir);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    config.cert_files = modes;
+}
+
 /// The live snapshot before the first route table: with HTTPS, the certificate directory as it
 /// is now; without, no certificates (every site is served over HTTP).
 fn live_state(config: &Config, https: bool) -> Arc<Live> {
@@ -234,10 +250,40 @@ fn live_state(config: &Config, https: bool) -> Arc<Live> {
 /// `CREATE_DEFAULT_CERTIFICATE=true`: a self-signed `default.crt` before the first scan, so
 /// unknown names get a handshake and a 503. A failure only costs that: logged, not fatal.
 fn create_default_certificate(config: &Config) {
-    let dir = &config.certs_dir;
-    match certs::ensure_default(dir, &config.cert_files) {
+    ensure_default_certificate(&config.certs_dir, &config.cert_files);
+}
+
+/// `CREATE_DEFAULT_CERTIFICATE`: once a day, regenerates ours when it expires within 90 days
+/// (the watcher then picks the new pair up). Stops with the root token.
+fn spawn_default_certificate_check(config: &Config, shared: &Shared) {
+    if !(config.create_default_certificate && shared.https) {
+        return;
+    }
+    let (dir, modes) = (config.certs_dir.clone(), config.cert_files);
+    let cancel = shared.cancel.child_token();
+    shared.tracker.spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(86400));
+        every.tick().await; // the first tick is now: startup already checked
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let (dir, modes) = (dir.clone(), modes);
+            let _ =
+                tokio::task::spawn_blocking(move || ensure_default_certificate(&dir, &modes)).await;
+        }
+    });
+}
+
+/// Creates or regenerates the default pair, logging what happened; never fatal.
+fn ensure_default_certificate(dir: &std::path::Path, modes: &certs::FileModes) {
+    match certs::ensure_default(dir, modes) {
         Ok(certs::DefaultCert::Created) => {
             tracing::info!(dir = %dir.display(), "CREATE_DEFAULT_CERTIFICATE: wrote a self-signed default.crt/default.key")
+        }
+        Ok(certs::DefaultCert::Regenerated) => {
+            tracing::info!(dir = %dir.display(), "CREATE_DEFAULT_CERTIFICATE: the generated default.crt expires within 90 days: replaced it")
         }
         Ok(certs::DefaultCert::Present) => {}
         Ok(certs::DefaultCert::Partial) => tracing::warn!(

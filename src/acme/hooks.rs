@@ -8,6 +8,13 @@
 //! `CERT_PATH`, `CERT_KEY_PATH`, `CA_CERT_PATH`, `CERT_FULLCHAIN_PATH` and
 //! `DOCKSIDE_ORDER_RESULT` (`ok` or `failed`). A hook's output is logged (bounded), it is
 //! killed after `TIMEOUT`, and its failure is logged but never stops the order or serving.
+//!
+//! A hook does NOT inherit dockside's environment, which holds secrets (`ZEROSSL_API_KEY`,
+//! `ACME_EAB_HMAC_KEY`, `ACMESH_DNS_API_CONFIG`, `DOCKER_*`): it gets `PATH`, `HOME` (when
+//! set) and the variables above, nothing else. It runs in its own process group, and a timeout
+//! kills the whole group, so `sh -c 'slow & wait'` leaves nothing behind. A hook that exits
+//! while a process it started in the background still holds its stdout is not waited for:
+//! its output is read for at most `OUTPUT_GRACE` more, and it counts as finished.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -20,6 +27,11 @@ use crate::acme::spec::OrderSpec;
 /// Longest a hook may run before it is killed: an order should not wait on a stuck script
 /// for longer than it waits on the CA.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
+/// How long output is still read after the hook exited (a background process it started may
+/// hold the pipes open forever).
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+/// `PATH` for a hook when dockside has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Bytes of each of stdout and stderr kept for the log; the rest is read and dropped.
 const OUTPUT_LIMIT: usize = 4096;
 
@@ -64,6 +76,21 @@ impl Hook {
     }
 }
 
+impl Hook {
+    /// `argv[0]`, what logs and `dockside check` show of a hook: the arguments may carry
+    /// credentials.
+    pub fn program(&self) -> &str {
+        self.argv.first().map_or("", String::as_str)
+    }
+
+    /// `program (N arguments)`, for `dockside check`.
+    pub fn describe(&self) -> String {
+        let n = self.argv.len().saturating_sub(1);
+        let s = if n == 1 { "" } else { "s" };
+        format!("{} ({n} argument{s})", self.program())
+    }
+}
+
 impl Hooks {
     /// The container's own value replaces dockside's (acme-companion: no merging); a bad
     /// value means no hook, with a warning.
@@ -103,17 +130,19 @@ pub async fn run_for(spec: &OrderSpec, stage: Stage, certs: &Path) {
 pub async fn run(hook: &Hook, stage: Stage, hosts: &[String], certs: &Path, base: &str) {
     let (what, env) = environment(stage, hosts, &certs.join(base));
     let started = std::time::Instant::now();
+    // The program only: arguments may carry credentials.
+    let program = hook.program();
     match run_bounded(hook, &env, TIMEOUT).await {
         Ok(out) if out.status.success() => tracing::info!(
-            hook = what, base, command = ?hook.argv, stdout = %out.stdout, stderr = %out.stderr,
+            hook = what, base, program, stdout = %out.stdout, stderr = %out.stderr,
             elapsed_ms = started.elapsed().as_millis() as u64, "hook finished"
         ),
         Ok(out) => tracing::warn!(
-            hook = what, base, command = ?hook.argv, status = %out.status, stdout = %out.stdout,
+            hook = what, base, program, status = %out.status, stdout = %out.stdout,
             stderr = %out.stderr, "hook failed; the order goes on regardless"
         ),
         Err(e) => tracing::warn!(
-            hook = what, base, command = ?hook.argv, error = %e,
+            hook = what, base, program, error = %e,
             "hook could not run; the order goes on regardless"
         ),
     }
@@ -175,8 +204,9 @@ pub enum HookError {
     Wait(std::io::Error),
 }
 
-/// Spawns `hook` with `env` added, stdin closed, output captured; killed at `limit` (and if
-/// this future is dropped, e.g. when the order is cancelled).
+/// Spawns `hook` with only `PATH`, `HOME` and `env` in its environment, stdin closed, output
+/// captured, in its own process group; the group is killed at `limit` (and if this future is
+/// dropped, e.g. when the order is cancelled).
 pub async fn run_bounded(
     hook: &Hook,
     env: &[(String, String)],
@@ -184,51 +214,107 @@ pub async fn run_bounded(
 ) -> Result<Output, HookError> {
     let mut cmd = tokio::process::Command::new(&hook.argv[0]);
     cmd.args(&hook.argv[1..])
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()),
+        )
+        .envs(std::env::var_os("HOME").map(|h| ("HOME", h)))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|source| HookError::Spawn {
         program: hook.argv[0].clone(),
         source,
     })?;
-    let (out, err) = (child.stdout.take(), child.stderr.take());
-    let finish = async {
-        let (stdout, stderr, status) = tokio::join!(bounded(out), bounded(err), child.wait());
-        status.map(|status| Output {
-            status,
-            stdout,
-            stderr,
-        })
+    // The group's id is the child's pid (process_group(0)); valid until the child is reaped.
+    let mut group = GroupKiller(
+        child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(rustix::process::Pid::from_raw),
+    );
+    let (out, err) = (Captured::default(), Captured::default());
+    let readers = [
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+            out.clone().read(child.stdout.take()),
+        )),
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+            err.clone().read(child.stderr.take()),
+        )),
+    ];
+    let status = match tokio::time::timeout(limit, child.wait()).await {
+        Ok(status) => status.map_err(HookError::Wait)?,
+        Err(_) => {
+            group.kill();
+            // The leader too, should the group kill have failed; then reap it (short).
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(HookError::Timeout(limit));
+        }
     };
-    match tokio::time::timeout(limit, finish).await {
-        Ok(r) => r.map_err(HookError::Wait),
-        Err(_) => Err(HookError::Timeout(limit)),
+    group.0 = None; // reaped: the id may be reused from now on
+    let _ = tokio::time::timeout(OUTPUT_GRACE, futures_util::future::join_all(readers)).await;
+    Ok(Output {
+        status,
+        stdout: out.text(),
+        stderr: err.text(),
+    })
+}
+
+/// SIGKILLs a hook's whole process group when told to, or when dropped while still armed.
+struct GroupKiller(Option<rustix::process::Pid>);
+
+impl GroupKiller {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // `pgid` is our unreaped child's group: it cannot name anyone else's.
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
     }
 }
 
-/// Reads a stream to its end, keeping the first `OUTPUT_LIMIT` bytes (lossy UTF-8, trimmed).
-async fn bounded(stream: Option<impl AsyncRead + Unpin>) -> String {
-    let Some(mut stream) = stream else {
-        return String::new();
-    };
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 1024];
-    let mut cut = false;
-    while let Ok(n) = stream.read(&mut buf).await {
-        if n == 0 {
-            break;
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One output stream's first `OUTPUT_LIMIT` bytes, shared with the task reading it so what
+/// was read is kept when the reading is cut short.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<(Vec<u8>, bool)>>);
+
+impl Captured {
+    /// Reads a stream to its end, keeping the first `OUTPUT_LIMIT` bytes.
+    async fn read(self, stream: Option<impl AsyncRead + Unpin>) {
+        let Some(mut stream) = stream else {
+            return;
+        };
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let room = OUTPUT_LIMIT - kept.0.len();
+            kept.1 |= n > room;
+            kept.0.extend_from_slice(&buf[..n.min(room)]);
         }
-        let room = OUTPUT_LIMIT - kept.len();
-        cut |= n > room;
-        kept.extend_from_slice(&buf[..n.min(room)]);
     }
-    let mut s = String::from_utf8_lossy(&kept).trim_end().to_owned();
-    if cut {
-        s.push_str(" […]");
+
+    /// What was kept, lossy UTF-8, trimmed, `[…]` when cut.
+    fn text(&self) -> String {
+        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = String::from_utf8_lossy(&kept.0).trim_end().to_owned();
+        if kept.1 {
+            s.push_str(" […]");
+        }
+        s
     }
-    s
 }
 
 #[cfg(test)]

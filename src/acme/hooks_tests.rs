@@ -110,12 +110,58 @@ async fn runs_with_the_environment_and_bounds_output() {
     assert_eq!(out.stdout.len(), OUTPUT_LIMIT + " […]".len());
 }
 
+/// `true` once `pid` is no process, or only a zombie (in a container, pid 1 may not reap the
+/// orphans it inherits).
+fn gone(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // "pid (comm) S ...": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+/// Polls `gone` with a bound: a SIGKILL is delivered asynchronously.
+async fn wait_gone(pid: &str) -> bool {
+    for _ in 0..200 {
+        if gone(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+/// The pids a script wrote to `file`, one a line, once it wrote `n` of them.
+async fn pids(file: &std::path::Path, n: usize) -> Vec<String> {
+    for _ in 0..400 {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let pids: Vec<String> = text.lines().map(str::to_owned).collect();
+        if pids.len() >= n {
+            return pids;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the hook did not write {n} pids to {}", file.display());
+}
+
 #[tokio::test]
-async fn a_stuck_hook_is_killed_and_a_missing_one_reported() {
-    let err = run_bounded(&sh("exec sleep 30"), &[], Duration::from_millis(200))
+async fn a_stuck_hook_is_killed_with_its_children_and_a_missing_one_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pids");
+    let script = format!(
+        "echo $$ > {f}; sleep 100 & echo $! >> {f}; wait",
+        f = file.display()
+    );
+    let err = run_bounded(&sh(&script), &[], Duration::from_millis(500))
         .await
         .unwrap_err();
     assert!(matches!(err, HookError::Timeout(_)), "{err}");
+    let pids = pids(&file, 2).await;
+    for pid in &pids {
+        assert!(wait_gone(pid).await, "process {pid} survived the timeout");
+    }
     let missing = Hook {
         argv: vec!["/nonexistent/dockside-hook".into()],
     };
@@ -124,4 +170,46 @@ async fn a_stuck_hook_is_killed_and_a_missing_one_reported() {
         err.to_string().contains("/nonexistent/dockside-hook"),
         "{err}"
     );
+}
+
+/// A hook exiting while a process it started in the background holds its stdout finished:
+/// its status and output are reported, it is not "killed".
+#[tokio::test]
+async fn a_hook_leaving_a_background_process_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pids");
+    let script = format!("echo started; sleep 100 & echo $! > {}", file.display());
+    let out = run_bounded(&sh(&script), &[], TIMEOUT).await.unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout, "started");
+    let pid: i32 = pids(&file, 1).await[0].parse().unwrap();
+    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+}
+
+/// dockside's environment holds secrets: a hook sees PATH, HOME and acme.sh's variables only.
+#[tokio::test]
+async fn hooks_do_not_inherit_dockside_s_environment() {
+    // cargo sets this for every test process; it stands for any secret of dockside's.
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    let env = vec![("Le_Domain".to_string(), "a.test".to_string())];
+    let out = run_bounded(
+        &sh(r#"echo "[$CARGO_MANIFEST_DIR]"; echo "$Le_Domain"; [ -n "$PATH" ] && echo path"#),
+        &env,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.stdout, "[]\na.test\npath");
+}
+
+#[test]
+fn check_shows_the_program_and_the_argument_count_only() {
+    let hook = Hook::parse("ACME_POST_HOOK", "curl -u admin:s3cret https://x")
+        .unwrap()
+        .unwrap();
+    assert_eq!(hook.program(), "curl");
+    assert_eq!(hook.describe(), "curl (3 arguments)");
+    let one = Hook::parse("ACME_PRE_HOOK", "reload").unwrap().unwrap();
+    assert_eq!(one.describe(), "reload (0 arguments)");
 }

@@ -68,7 +68,7 @@ fn extras(out: &mut String, spec: &OrderSpec) {
         ("ACME_POST_HOOK", &spec.hooks.post),
     ] {
         if let Some(hook) = hook {
-            let _ = writeln!(out, "    {name}: runs {:?}", hook.argv);
+            let _ = writeln!(out, "    {name}: runs {}", hook.describe());
         }
     }
     if spec.restart_container {
@@ -126,7 +126,7 @@ mod tests {
         assert!(out.contains("*.c.test: not ordered: shop: wildcard host \"*.c.test\" needs ACME_CHALLENGE=DNS-01"), "{out}");
         assert!(out.contains("d.test → d.test: HTTP-01"), "{out}");
         assert!(
-            out.contains("    ACME_POST_HOOK: runs [\"notify\", \"d test\"]\n    ACME_RESTART_CONTAINER: restarts shop"),
+            out.contains("    ACME_POST_HOOK: runs notify (1 argument)\n    ACME_RESTART_CONTAINER: restarts shop"),
             "{out}"
         );
     }

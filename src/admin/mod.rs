@@ -53,11 +53,14 @@ pub(crate) fn spawn(
                 },
             };
             let admin = admin.clone();
+            let local = stream.local_addr().unwrap_or(peer);
             let service = hyper::service::service_fn(move |req| {
                 let admin = admin.clone();
                 async move {
                     let resp = match req.uri().path() {
-                        renew::PATH => renew::answer(&req, peer, admin.renewer.as_ref()).await,
+                        renew::PATH => {
+                            renew::answer(&req, peer, local, admin.renewer.as_ref()).await
+                        }
                         _ => answer(&req, &admin),
                     };
                     Ok::<_, std::convert::Infallible>(resp)

@@ -3,6 +3,13 @@
 //! peer may ask: the admin listener has no credentials, and an order costs CA rate limits, so
 //! a listener published beyond the machine still cannot be made to order (`docker exec` and
 //! the host itself are loopback).
+//!
+//! A loopback peer is not enough: a web page in a browser on the same machine can POST there
+//! too (a no-cors "simple" request, or through DNS rebinding under its own name). So a request
+//! must also carry [`RENEW_HEADER`] (a custom header makes a browser preflight, which this
+//! endpoint never answers with CORS), must not carry `Origin` (browsers send it, the CLI does
+//! not), and must name a loopback host, `localhost` or the admin address in `Host` (a rebound
+//! name fails this).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +22,9 @@ use crate::exchange::{ProxyBody, full};
 
 /// The endpoint's path.
 pub const PATH: &str = "/acme/renew";
+
+/// The header `dockside renew` sends, value `1`; see the module comment.
+pub const RENEW_HEADER: &str = "x-dockside-renew";
 
 /// The reconciler answers at once (it only schedules); this bounds a wedged one.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,10 +75,52 @@ fn is_host(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | '_'))
 }
 
-/// Serves one renew request.
+/// Why a request from a loopback peer is still refused (the 403 body), or `None`: the
+/// browser defences described in the module comment. `local` is the admin listener's address.
+fn browser_refusal(headers: &http::HeaderMap, local: SocketAddr) -> Option<&'static str> {
+    if headers.contains_key(http::header::ORIGIN) {
+        return Some(
+            "renew requests carrying an Origin header (from a web page) are refused: use `dockside renew`\n",
+        );
+    }
+    if headers
+        .get(RENEW_HEADER)
+        .is_none_or(|v| v.as_bytes() != b"1")
+    {
+        return Some(
+            "renew requests need the header X-Dockside-Renew: 1 (as `dockside renew` sends): use `dockside renew`\n",
+        );
+    }
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok());
+    match host {
+        Some(a) if is_local_host(a.host(), local) => None,
+        _ => Some(
+            "renew requests must name localhost, a loopback address or the admin address in Host: use `dockside renew`\n",
+        ),
+    }
+}
+
+/// `localhost`, a loopback address, or the address the admin listener was reached on.
+fn is_local_host(host: &str, local: SocketAddr) -> bool {
+    let host = host.trim_end_matches('.');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+        let ip = ip.to_canonical();
+        ip.is_loopback() || ip == local.ip().to_canonical()
+    })
+}
+
+/// Serves one renew request; `local` is the admin listener's address as the peer reached it.
 pub(crate) async fn answer<B>(
     req: &Request<B>,
     peer: SocketAddr,
+    local: SocketAddr,
     renewer: Option<&Renewer>,
 ) -> Response<ProxyBody> {
     if req.method() != Method::POST {
@@ -80,6 +132,10 @@ pub(crate) async fn answer<B>(
             StatusCode::FORBIDDEN,
             "renew requests are accepted from loopback only: run `dockside renew` inside dockside's container or host\n".into(),
         );
+    }
+    if let Some(why) = browser_refusal(req.headers(), local) {
+        tracing::warn!(%peer, "refused a renew request: {}", why.trim_end());
+        return text(StatusCode::FORBIDDEN, why.into());
     }
     let Some(renewer) = renewer else {
         return text(
@@ -158,6 +214,7 @@ pub async fn request(
         tokio::spawn(conn);
         let req = Request::post(format!("{PATH}?{query}"))
             .header(http::header::HOST, "localhost")
+            .header(RENEW_HEADER, "1")
             .body(crate::exchange::empty())
             .map_err(|e| e.to_string())?;
         let resp = sender

@@ -12,6 +12,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
 
 /// `write_atomic`, with the temp file given `owner` (uid, gid) before it is renamed into
 /// place: the final name never exists with the wrong owner (`FILES_UID`/`FILES_GID`).
+/// A failing chown is a warning, not an error: the write often follows a certificate the CA
+/// just issued, and failing it would have the reconciler order again and again into the CA's
+/// duplicate-certificate limit. The mode (0600 for keys) is set either way.
 pub fn write_atomic_as(
     path: &Path,
     bytes: &[u8],
@@ -30,8 +33,10 @@ pub fn write_atomic_as(
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::fchown(tmp.as_file(), uid, gid)?;
+    if let Some((uid, gid)) = owner
+        && let Err(e) = std::os::unix::fs::fchown(tmp.as_file(), uid, gid)
+    {
+        super::perms::warn_chown(path, uid, gid, &e);
     }
     tmp.persist(path).map_err(|e| e.error)?;
     std::fs::File::open(dir)?.sync_all()

@@ -198,12 +198,10 @@ impl CertsDir {
             .root
             .join(format!(".dockside-{name}.{}", fastrand::u64(..)));
         std::os::unix::fs::symlink(target, &tmp)?;
-        self.modes
-            .chown(&tmp)
-            .and_then(|()| std::fs::rename(&tmp, &link))
-            .inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
+        self.modes.chown(&tmp);
+        std::fs::rename(&tmp, &link).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
     }
 
     /// The certificate in `<base>/` (ours or acme-companion's), or `None` when there is none.

@@ -104,16 +104,74 @@ impl FileModes {
             .mode(self.folder)
             .create(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(self.folder))?;
-        self.chown(dir)
+        self.chown(dir);
+        Ok(())
     }
 
     /// Gives `path` the configured owner (not following a symlink); no-op when none is set.
-    pub(crate) fn chown(&self, path: &Path) -> io::Result<()> {
-        match self.owner() {
-            Some((uid, gid)) => std::os::unix::fs::lchown(path, uid, gid),
-            None => Ok(()),
+    /// A failure is logged, never returned: see [`write_atomic_as`](super::atomic::write_atomic_as).
+    pub(crate) fn chown(&self, path: &Path) {
+        if let Some((uid, gid)) = self.owner()
+            && let Err(e) = std::os::unix::fs::lchown(path, uid, gid)
+        {
+            warn_chown(path, uid, gid, &e);
         }
     }
+
+    /// Run once at startup: tries `FILES_UID`/`FILES_GID` on a temp file in `dir` (the
+    /// certificate directory). When dockside may not chown (not root, no `CAP_CHOWN`, a
+    /// root-squashed NFS), ownership is dropped with one warning, instead of a warning on
+    /// every write. Without an owner, or when the temp file cannot be created (the writes will
+    /// say why), the modes are returned unchanged.
+    pub fn probe_owner(self, dir: &Path) -> (FileModes, Option<String>) {
+        let Some((uid, gid)) = self.owner() else {
+            return (self, None);
+        };
+        let Ok(tmp) = tempfile::Builder::new()
+            .prefix(".dockside-chown-probe-")
+            .tempfile_in(dir)
+        else {
+            return (self, None);
+        };
+        let probe = std::os::unix::fs::fchown(tmp.as_file(), uid, gid);
+        self.after_probe(dir, probe)
+    }
+
+    /// The decision behind [`probe_owner`](Self::probe_owner), given the probe's result.
+    fn after_probe(self, dir: &Path, probe: io::Result<()>) -> (FileModes, Option<String>) {
+        match probe {
+            Ok(()) => (self, None),
+            Err(e) => (
+                FileModes {
+                    uid: None,
+                    gid: None,
+                    ..self
+                },
+                Some(format!(
+                    "FILES_UID/FILES_GID ({}:{}) cannot be applied in {}: {e}; certificate files keep dockside's own owner (run dockside as root or give it CAP_CHOWN, or unset FILES_UID/FILES_GID)",
+                    id_or_unchanged(self.uid),
+                    id_or_unchanged(self.gid),
+                    dir.display()
+                )),
+            ),
+        }
+    }
+}
+
+fn id_or_unchanged(id: Option<u32>) -> String {
+    id.map_or_else(|| "unchanged".to_owned(), |v| v.to_string())
+}
+
+/// The warning for a chown that failed at write time (after a successful startup probe: a
+/// changed filesystem or capability). The file is written anyway.
+pub(crate) fn warn_chown(path: &Path, uid: Option<u32>, gid: Option<u32>, e: &io::Error) {
+    tracing::warn!(
+        path = %path.display(),
+        error = %e,
+        "cannot give the file FILES_UID/FILES_GID {}:{}: written with dockside's own owner (run dockside as root or give it CAP_CHOWN)",
+        id_or_unchanged(uid),
+        id_or_unchanged(gid)
+    );
 }
 
 fn parse_octal(v: &str) -> Option<u32> {

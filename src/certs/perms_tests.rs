@@ -74,3 +74,49 @@ fn world_readable_keys_are_warned_about() {
     assert_eq!(m.key, 0o644);
     assert!(w[0].contains("every local user"), "{w:?}");
 }
+
+#[test]
+fn a_failing_chown_probe_drops_the_owner_with_one_warning() {
+    let (m, _) = parse(&[("FILES_UID", "1000"), ("FILES_PERMS", "640")]);
+    let dir = Path::new("/etc/nginx/certs");
+    let denied = io::Error::from_raw_os_error(1); // EPERM, as without CAP_CHOWN
+    let (after, warning) = m.after_probe(dir, Err(denied));
+    assert_eq!(after.owner(), None, "no chown is tried again");
+    assert_eq!((after.key, after.folder), (0o640, 0o755), "modes are kept");
+    let w = warning.expect("a warning");
+    for part in ["FILES_UID", "FILES_GID", "1000:1000", "CAP_CHOWN", "root"] {
+        assert!(w.contains(part), "{part} missing from {w}");
+    }
+}
+
+#[test]
+fn a_working_chown_probe_keeps_the_owner() {
+    let (m, _) = parse(&[("FILES_UID", "1000")]);
+    let (after, warning) = m.after_probe(Path::new("/certs"), Ok(()));
+    assert_eq!(after, m);
+    assert!(warning.is_none());
+}
+
+#[test]
+fn probe_without_owner_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (after, warning) = FileModes::default().probe_owner(dir.path());
+    assert_eq!((after, warning), (FileModes::default(), None));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn probe_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Our own ids: allowed whether or not the tests run as root.
+    let meta = std::fs::metadata(dir.path()).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let modes = FileModes {
+        uid: Some(meta.uid()),
+        gid: Some(meta.gid()),
+        ..FileModes::default()
+    };
+    let (after, warning) = modes.probe_owner(dir.path());
+    assert_eq!((after, warning), (modes, None));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

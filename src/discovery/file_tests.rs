@@ -216,6 +216,7 @@ fn certificate_entries_ask_for_certificates_only() {
             [[certificate]]
             ACME_HOST = "mail.tld, smtp.tld"
             ACME_EMAIL = "ops@tld"
+            ZEROSSL_API_KEY = "k3y"
             ACME_RESTART_CONTAINER = true
             backends = ["127.0.0.1:1"]
 
@@ -250,6 +251,14 @@ fn certificate_entries_ask_for_certificates_only() {
     assert_eq!(
         standalone.settings.get("ACME_EMAIL").map(String::as_str),
         Some("ops@tld")
+    );
+    assert_eq!(
+        standalone
+            .settings
+            .get("ZEROSSL_API_KEY")
+            .map(String::as_str),
+        Some("k3y"),
+        "an entry's own ZeroSSL key reaches the ACME side"
     );
     let sites: Vec<_> = state.sites.iter().map(|s| s.host.as_str()).collect();
     assert_eq!(sites, ["a.tld"], "a certificate entry routes nothing");

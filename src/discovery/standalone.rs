@@ -48,9 +48,7 @@ fn entry_item(
 ) -> Option<SourceItem> {
     let mut vars = BTreeMap::new();
     for (key, value) in table {
-        let per_certificate = ["ACME_", "LETSENCRYPT_", "ACMESH_"]
-            .iter()
-            .any(|p| key.starts_with(p));
+        let per_certificate = names::is_certificate_setting(key);
         if key.ends_with("_RESTART_CONTAINER") {
             warnings.push(format!(
                 "{name}: {key} has no container to restart in a [[certificate]] entry; ignored"

@@ -50,11 +50,7 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
         let settings: std::collections::BTreeMap<_, _> = item
             .vars
             .iter()
-            .filter(|(k, _)| {
-                ["ACME_", "LETSENCRYPT_", "ACMESH_"]
-                    .iter()
-                    .any(|p| k.starts_with(p))
-            })
+            .filter(|(k, _)| names::is_certificate_setting(k))
             .map(|(k, v)| (k.clone(), v.trim().to_owned()))
             .collect();
         let single_name = [

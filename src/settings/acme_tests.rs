@@ -81,3 +81,24 @@ fn a_wildcard_counts_as_declared_when_virtual_host_has_a_name_it_covers() {
             .contains_key("ACMESH_DNS_API_CONFIG")
     );
 }
+
+/// A container's own ZeroSSL key reaches the ACME side (acme-companion reads it per
+/// container); other non-ACME variables do not.
+#[test]
+fn a_containers_zerossl_key_is_kept() {
+    let s = build(&[item(
+        "shop",
+        &[
+            ("VIRTUAL_HOST", "a.tld"),
+            ("ACME_HOST", "a.tld"),
+            ("ZEROSSL_API_KEY", " k3y "),
+            ("DB_PASSWORD", "nope"),
+        ],
+    )]);
+    let settings = &s.certificates[0].settings;
+    assert_eq!(
+        settings.get("ZEROSSL_API_KEY").map(String::as_str),
+        Some("k3y")
+    );
+    assert!(!settings.contains_key("DB_PASSWORD"));
+}

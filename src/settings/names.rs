@@ -2,6 +2,18 @@
 //! spelling (nginx-proxy / acme-companion), so logs and docs never show internal field names.
 
 pub const VIRTUAL_HOST: &str = "VIRTUAL_HOST";
+
+/// A container's ZeroSSL API key (acme-companion reads it per container too); a secret.
+pub const ZEROSSL_API_KEY: &str = "ZEROSSL_API_KEY";
+
+/// The settings a certificate request carries to the ACME side (`acme::spec`): the `ACME_`,
+/// `LETSENCRYPT_` and `ACMESH_` families, and `ZEROSSL_API_KEY`.
+pub fn is_certificate_setting(key: &str) -> bool {
+    key == ZEROSSL_API_KEY
+        || ["ACME_", "LETSENCRYPT_", "ACMESH_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+}
 /// Set by the routes file on its `[[certificate]]` entries (acme-companion's standalone
 /// certificates): an item that only asks for a certificate, for names nothing routes.
 pub const STANDALONE_CERTIFICATE: &str = "DOCKSIDE_STANDALONE_CERTIFICATE";
