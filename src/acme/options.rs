@@ -101,6 +101,9 @@ pub struct ReconcilerConfig {
     /// The names obtained on demand (`acme::OnDemand::names`): renewed like the certificates
     /// containers ask for. `None` without `ON_DEMAND_TLS`.
     pub on_demand: Option<watch::Receiver<Arc<BTreeSet<String>>>>,
+    /// The issuer and order budgets to share with on-demand TLS (`Orders::new(&cfg)`);
+    /// `None`: `spawn` builds its own.
+    pub orders: Option<crate::acme::Orders>,
 }
 
 impl ReconcilerConfig {
@@ -125,6 +128,7 @@ impl ReconcilerConfig {
             restart: None,
             renew: None,
             on_demand: None,
+            orders: None,
         }
     }
 }

@@ -16,11 +16,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::acme::ari;
-use crate::acme::budget::{self, OrderBudget};
+use crate::acme::budget::Budgets;
 use crate::acme::client::{AcmeHttp, ClientSetupError};
 use crate::acme::error::{Cause, OrderError, Step};
 use crate::acme::hooks::{self, Stage};
 use crate::acme::order::{Issued, Issuer};
+use crate::acme::orders::Orders;
 use crate::acme::renew::{self, RenewInbox, RenewRequest};
 use crate::acme::schedule::{self, Decision, Reason};
 use crate::acme::spec::{self, OrderSpec};
@@ -36,22 +37,22 @@ pub fn spawn(
     desired: watch::Receiver<Arc<DesiredState>>,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, ClientSetupError> {
-    let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)?;
-    let store = CertsDir::new(cfg.certs_dir.clone()).with_modes(cfg.files);
-    let challenges = cfg.challenges.clone();
-    let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout);
+    let orders = match cfg.orders.clone() {
+        Some(orders) => orders,
+        None => Orders::new(&cfg)?,
+    };
     let on_demand = cfg.on_demand.clone();
     let r = Reconciler {
         cfg,
-        issuer: Arc::new(issuer),
-        store,
-        http,
+        issuer: orders.issuer,
+        store: orders.store,
+        http: orders.http,
+        budgets: orders.budgets,
         entries: BTreeMap::new(),
         running: JoinSet::new(),
         ids: HashMap::new(),
         ari: ari::AriCache::default(),
         warned: Default::default(),
-        budgets: HashMap::new(),
         on_demand_names: Arc::default(),
     };
     Ok(tokio::spawn(r.run(desired, on_demand, cancel)))
@@ -82,8 +83,8 @@ struct Reconciler {
     ari: ari::AriCache,
     /// Settings warnings already logged: each once per process, not once per snapshot.
     warned: std::collections::HashSet<String>,
-    /// New-order budget per ACME account: (CA directory, email), as accounts are stored.
-    budgets: HashMap<(String, Option<String>), OrderBudget>,
+    /// New-order budget per ACME account, shared with on-demand TLS.
+    budgets: Budgets,
     /// The names obtained on demand (`ON_DEMAND_TLS`): wanted like containers' certificates.
     on_demand_names: Arc<BTreeSet<String>>,
 }
@@ -285,17 +286,12 @@ impl Reconciler {
                     );
                 }
                 Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
-                    let per_hour = self
-                        .cfg
-                        .globals
-                        .max_orders_per_hour
-                        .unwrap_or(budget::DEFAULT_ORDERS_PER_HOUR);
+                    let per_hour = self.budgets.per_hour();
                     let account = (entry.spec.ca_url.clone(), entry.spec.email.clone());
-                    let budget = self
-                        .budgets
-                        .entry(account.clone())
-                        .or_insert_with(|| OrderBudget::new(per_hour, now));
-                    if let Err(at) = budget.take(now) {
+                    let taken =
+                        self.budgets
+                            .take(&entry.spec.ca_url, entry.spec.email.as_deref(), now);
+                    if let Err((at, interval)) = taken {
                         // Queued behind those deferred before it: each wakes for its own token
                         // instead of all re-reading their files at every refill.
                         let queued = deferred.entry(account).or_insert(0u32);
@@ -305,7 +301,7 @@ impl Reconciler {
                                 "order deferred: ACME_MAX_ORDERS_PER_HOUR={per_hour} reached for this account"
                             );
                         }
-                        entry.next = at + budget.interval() * *queued;
+                        entry.next = at + interval * *queued;
                         *queued += 1;
                         let retry_in = entry.next - now;
                         self.cfg.stats.set(&base, CertStatus::Deferred { retry_in });
