@@ -199,9 +199,27 @@ impl Reconciler {
         }
     }
 
-    /// Adds the names obtained on demand that no container's certificate already covers.
+    /// Adds the names obtained on demand that no container's certificate already covers: a
+    /// name a container lists later (`LETSENCRYPT_HOST=a,b`) is then renewed once, in the
+    /// container's certificate, and its `<name>.crt` link stays there.
     fn want_on_demand(&mut self, wanted: &mut BTreeMap<String, OrderSpec>) {
-        for name in self.on_demand_names.iter() {
+        let covered: BTreeSet<&str> = wanted
+            .values()
+            .flat_map(|spec| spec.hosts.iter().map(String::as_str))
+            .collect();
+        let covers = |name: &str| {
+            covered.contains(name)
+                || name
+                    .split_once('.')
+                    .is_some_and(|(_, parent)| covered.contains(format!("*.{parent}").as_str()))
+        };
+        let names: Vec<String> = self
+            .on_demand_names
+            .iter()
+            .filter(|name| !covers(name))
+            .cloned()
+            .collect();
+        for name in names.iter() {
             let request = crate::model::CertRequest {
                 hosts: vec![name.clone()],
                 settings: Default::default(),
