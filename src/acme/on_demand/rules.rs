@@ -73,7 +73,7 @@ impl OnDemandSettings {
         }
         let ask = get("ON_DEMAND_TLS_ASK").ok_or(SettingsError::NoAsk)?;
         if !(ask.starts_with("http://") || ask.starts_with("https://")) || ask.contains('#') {
-            return Err(SettingsError::BadAsk(ask));
+            return Err(SettingsError::BadAsk(redact_query(&ask)));
         }
         let number = |name: &'static str, default: u64, min: u64, max: u64| match get(name) {
             None => Ok(default),
