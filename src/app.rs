@@ -9,9 +9,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::acme::{
-    self, AcmeHttp, Challenges, Issuer, OnDemand, OnDemandParts, OnIssued, ReconcilerConfig, Stats,
-};
+use crate::acme::{self, Challenges, OnDemand, OnDemandParts, OnIssued, ReconcilerConfig, Stats};
 use crate::admin::{self, AdminState};
 use crate::certs;
 use crate::config::Config;
@@ -434,7 +432,9 @@ fn spawn_certificates(
     let stats = cfg.stats.clone();
     let on_demand = match &config.on_demand {
         Some(settings) => {
-            let on_demand = spawn_on_demand(config, shared, settings, &cfg, rescan)?;
+            let orders = acme::Orders::new(&cfg).context("starting ACME")?;
+            cfg.orders = Some(orders.clone());
+            let on_demand = spawn_on_demand(config, shared, settings, &cfg, orders, rescan);
             cfg.on_demand = Some(on_demand.names());
             Some(on_demand)
         }
@@ -444,29 +444,19 @@ fn spawn_certificates(
     Ok((Some(stats), on_demand, Some(renewer)))
 }
 
-/// On-demand TLS over the reconciler's settings and counters: its own CA client and issuer
-/// (same account files), publishing through the certificate watcher.
+/// On-demand TLS over the reconciler's settings, counters, issuer and order budgets
+/// (`cfg.orders`), publishing through the certificate watcher.
 fn spawn_on_demand(
     config: &Config,
     shared: &Shared,
     settings: &acme::OnDemandSettings,
     cfg: &ReconcilerConfig,
+    orders: acme::Orders,
     rescan: certs::Rescan,
-) -> anyhow::Result<Arc<OnDemand>> {
-    let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)
-        .context("starting on-demand TLS")?;
-    let store = certs::CertsDir::new(config.certs_dir.clone()).with_modes(config.cert_files);
-    let issuer = Issuer::new(
-        http.clone(),
-        store.clone(),
-        shared.challenges.clone(),
-        cfg.http_timeout,
-    );
+) -> Arc<OnDemand> {
     let parts = OnDemandParts {
         globals: cfg.globals.clone(),
-        http,
-        store,
-        issuer,
+        orders,
         rescan,
         stats: cfg.stats.clone(),
         order_timeout: cfg.order_timeout,
@@ -476,13 +466,13 @@ fn spawn_on_demand(
     shared.live.enable_on_demand();
     match &config.defaults.default_host {
         Some(host) => {
-            tracing::info!(ask = %settings.ask, default_host = %host, "on-demand TLS is on: names no site serves get certificates during their first handshake and are served by the DEFAULT_HOST site")
+            tracing::info!(ask = %settings.ask_redacted(), default_host = %host, "on-demand TLS is on: names no site serves get certificates during their first handshake and are served by the DEFAULT_HOST site")
         }
         None => {
-            tracing::warn!(ask = %settings.ask, "on-demand TLS is on but DEFAULT_HOST is not set: its names get certificates, and then 503 (set DEFAULT_HOST to the site that serves them)")
+            tracing::warn!(ask = %settings.ask_redacted(), "on-demand TLS is on but DEFAULT_HOST is not set: its names get certificates, and then 503 (set DEFAULT_HOST to the site that serves them)")
         }
     }
-    Ok(on_demand)
+    on_demand
 }
 
 /// The admin listener (status, metrics, health), when it is on.

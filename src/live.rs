@@ -165,6 +165,17 @@ impl Snapshot {
         self.decide_for(site, |_| true)
     }
 
+    /// What `decide` answers for `sni` without on-demand TLS: the `DEFAULT_HOST` site's
+    /// certificate, `default.crt`, or a refusal. For a name on-demand TLS refused.
+    #[cold]
+    pub fn decide_without_on_demand(&self, extra: Option<u16>, sni: Option<&str>) -> Decision {
+        let hosts = self.routes.hosts(true, extra);
+        let site = hosts
+            .and_then(|hosts| hosts.lookup(sni.unwrap_or("")))
+            .filter(|s| s.https_method != HttpsMethod::NoHttps);
+        self.decide_for(site, |_| true)
+    }
+
     /// An SNI no site matches, with on-demand TLS on: its own certificate (obtained on demand
     /// earlier, or put there by hand) with the `DEFAULT_HOST` site's TLS facts, where its
     /// requests go; else [`Decision::OnDemand`]. Kept out of `decide` so a known name's path
@@ -199,13 +210,34 @@ impl Snapshot {
     /// The decision for a QUIC ClientHello (HTTP/3, default HTTPS port only): a site that is not
     /// served over HTTP/3 counts as an unknown name, as in nginx, where only the server blocks
     /// of HTTP/3 sites listen on the QUIC socket (`default.crt`, else refused).
+    ///
+    /// With on-demand TLS, a name no site matches gets its own certificate when it has one and
+    /// the `DEFAULT_HOST` site (where its requests go, and whose answers over TLS advertise
+    /// HTTP/3) is served over HTTP/3.
     pub fn decide_h3(&self, sni: Option<&str>) -> Decision {
-        let site = self
-            .routes
-            .hosts(true, None)
-            .and_then(|hosts| hosts.lookup(sni.unwrap_or("")))
+        let hosts = self.routes.hosts(true, None);
+        let own = hosts.and_then(|hosts| hosts.site(sni.unwrap_or("")));
+        let site = own
+            .or_else(|| hosts.and_then(|h| h.default_site()))
             .filter(|s| s.https_method != HttpsMethod::NoHttps);
+        if own.is_none()
+            && self.on_demand
+            && let Some(name) = sni
+        {
+            return self.decide_h3_on_demand(site, name);
+        }
         self.decide_for(site, |tls| tls.http3)
+    }
+
+    #[cold]
+    fn decide_h3_on_demand(&self, default: Option<&Arc<SiteRoute>>, name: &str) -> Decision {
+        let h3 = default
+            .and_then(|s| self.sites.get(&s.host))
+            .is_some_and(|tls| tls.http3);
+        match self.decide_on_demand(default, name) {
+            served @ Decision::Serve { .. } if h3 => served,
+            _ => self.decide_for(default, |tls| tls.http3),
+        }
     }
 
     /// Whether `site` is served over HTTP/3 (its answers over TLS then carry `alt-svc`).

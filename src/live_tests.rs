@@ -184,6 +184,50 @@ fn on_demand_only_for_names_no_site_matches() {
     assert_eq!(kind(None, None), "serve a.test for Some(\"a.test\")");
     // Not on an EXTERNAL_HTTPS_PORT listener.
     assert_eq!(kind(Some(8443), Some("new.test")), "refuse");
+    // A name on-demand TLS refuses gets what it got with on-demand off.
+    let without = match state
+        .load()
+        .decide_without_on_demand(None, Some("new.test"))
+    {
+        Decision::Serve { cert, site, .. } => format!("serve {} for {site:?}", cert.name),
+        other => format!("{other:?}"),
+    };
+    assert_eq!(without, before);
+}
+
+/// QUIC serves an on-demand name's own certificate when the DEFAULT_HOST site (where its
+/// requests go, advertising HTTP/3) is an HTTP/3 site; else what it served before.
+#[test]
+fn h3_serves_the_on_demand_certificate_of_an_h3_default_site() {
+    let (_dir, map) = certs(&["a.test", "b.test", "got.test"]);
+    let h3 = |host| Site {
+        http3: Some(true),
+        ..site(host)
+    };
+    let name = |d: Decision| match d {
+        Decision::Serve { cert, .. } => cert.name.clone(),
+        other => format!("{other:?}"),
+    };
+    let state = Live::new(
+        routes(vec![h3("a.test"), site("b.test")], Some("a.test")),
+        map.clone(),
+        "Mozilla-Intermediate",
+        true,
+    );
+    assert_eq!(name(state.load().decide_h3(Some("got.test"))), "a.test");
+    state.enable_on_demand();
+    assert_eq!(name(state.load().decide_h3(Some("got.test"))), "got.test");
+    assert_eq!(name(state.load().decide_h3(Some("new.test"))), "a.test");
+    assert_eq!(name(state.load().decide_h3(Some("a.test"))), "a.test");
+    // A DEFAULT_HOST site not on HTTP/3: unchanged (refused, no default.crt here).
+    let state = Live::new(
+        routes(vec![h3("a.test"), site("b.test")], Some("b.test")),
+        map,
+        "Mozilla-Intermediate",
+        true,
+    );
+    state.enable_on_demand();
+    assert_eq!(name(state.load().decide_h3(Some("got.test"))), "Refuse");
 }
 
 #[test]

@@ -190,9 +190,37 @@ async fn refused_name_fails_cleanly_without_an_order() {
         "Pebble never heard of the name:\n{}",
         t.pebble.log()
     );
-    // Names a CA would refuse are not even asked about.
-    let ip = https_get(t.https, "192.0.2.1", "/", &t.root).await;
-    assert!(ip.is_err(), "{:?}", ip.map(|r| r.status));
+    // A refused name gets what it got before on-demand TLS: the DEFAULT_HOST site's own
+    // certificate; without that site, `default.crt`. So does a name a CA would refuse, which
+    // is not even asked about (which names those are: rules_tests.rs).
+    let pki = common::tls::Pki::new();
+    let dir = t.certs.path();
+    pki.install_in(dir, DEFAULT_HOST, "default-site", &[DEFAULT_HOST]);
+    pki.install_in(dir, "default", "default-crt", &["default.invalid"]);
+    let client = common::tls::client::Client::new();
+    let names = ["no.e2e.test", "localhost"];
+    for name in names {
+        let served = client.serves_within(t.https, name, "default-site", T).await;
+        assert!(
+            served.is_some(),
+            "{name}: the DEFAULT_HOST site's certificate: {:?}",
+            client.get(t.https, name).await
+        );
+    }
+    running.publish(DesiredState::default());
+    for name in names {
+        let served = client.serves_within(t.https, name, "default-crt", T).await;
+        assert!(
+            served.is_some(),
+            "{name}: default.crt: {:?}",
+            client.get(t.https, name).await
+        );
+    }
+    assert_eq!(
+        ask.calls("no.e2e.test"),
+        1,
+        "the refusal is still remembered"
+    );
     assert!(ask.calls.lock().unwrap().keys().all(|k| k == "no.e2e.test"));
     running.shutdown().await;
 }
@@ -242,16 +270,24 @@ async fn renewed_like_the_others_also_after_a_restart() {
         validity_secs: Some(12),
         ..Options::default()
     };
-    let (t, running) = start(&ask, opts, &backend).await;
+    let (mut t, running) = start(&ask, opts, &backend).await;
     let first = first_get(&t, &running, "renew.e2e.test").await;
     running.shutdown().await;
 
     // A restart with the same settings: the reconciler finds the name in the certificate
-    // directory and renews it at 2/3 of its lifetime, without a handshake asking for it.
+    // directory and renews it at 2/3 of its lifetime, without a handshake asking for it. On
+    // fresh reserved ports (the old ones, released, may be another test's by now), so Pebble
+    // is restarted to validate there (a new Pebble: dockside registers its account again).
+    let http = std::net::SocketAddr::from(([127, 0, 0, 1], common::pebble::free_port()));
+    let https = std::net::SocketAddr::from(([127, 0, 0, 1], common::pebble::free_port()));
+    t.pebble.stop_ca();
+    t.pebble.set_validation_ports(http.port(), https.port());
+    t.pebble.start_ca().await;
+    let root = t.pebble.issuer_root().await;
     let mut config = dockside_config(
         t.certs.path(),
-        t.http,
-        t.https,
+        http,
+        https,
         &t.pebble.url,
         &t.pebble.listener_ca,
     );
@@ -265,7 +301,7 @@ async fn renewed_like_the_others_also_after_a_restart() {
     loop {
         let renewed = stats(&running).orders_succeeded.load(Ordering::Relaxed) >= 1;
         if renewed
-            && let Ok(reply) = https_get(t.https, "renew.e2e.test", "/", &t.root).await
+            && let Ok(reply) = https_get(https, "renew.e2e.test", "/", &root).await
             && reply.leaf != first.leaf
         {
             assert_eq!(sans(&reply), vec!["renew.e2e.test".to_owned()]);

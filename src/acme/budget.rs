@@ -3,6 +3,8 @@
 //! refilling one every 36 s), so dockside's own bound is met before the CA's ever is. Pure: the
 //! caller passes the clock.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -58,6 +60,46 @@ impl OrderBudget {
         let capacity = self.per_hour * TOKEN;
         self.level = (self.level + elapsed * self.per_hour).min(capacity);
         self.last = self.last.max(now);
+    }
+}
+
+/// An ACME account as accounts are stored: (CA directory, email).
+type Account = (String, Option<String>);
+
+/// Every account's budget, shared by the reconciler and on-demand TLS: both order on the same
+/// accounts, so both must draw on one bound.
+#[derive(Debug, Clone)]
+pub struct Budgets {
+    per_hour: u32,
+    accounts: Arc<Mutex<HashMap<Account, OrderBudget>>>,
+}
+
+impl Budgets {
+    /// Full buckets of `per_hour` (`ACME_MAX_ORDERS_PER_HOUR`) for every account.
+    pub fn new(per_hour: u32) -> Budgets {
+        Budgets {
+            per_hour,
+            accounts: Arc::default(),
+        }
+    }
+
+    pub fn per_hour(&self) -> u32 {
+        self.per_hour
+    }
+
+    /// Takes one order's token of the account (`ca`, `email`) at `now`, or says when the next
+    /// one is there and how long one token takes to refill.
+    pub fn take(
+        &self,
+        ca: &str,
+        email: Option<&str>,
+        now: Instant,
+    ) -> Result<(), (Instant, Duration)> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        let budget = accounts
+            .entry((ca.to_owned(), email.map(str::to_owned)))
+            .or_insert_with(|| OrderBudget::new(self.per_hour, now));
+        budget.take(now).map_err(|at| (at, budget.interval()))
     }
 }
 

@@ -74,3 +74,21 @@ fn a_clock_going_backwards_refills_nothing() {
     assert!(b.take(t0 + Duration::from_secs(3599)).is_err());
     assert_eq!(b.take(t0 + HOUR), Ok(()));
 }
+
+/// The reconciler and on-demand TLS hold clones: one bucket per account between them.
+#[test]
+fn clones_of_budgets_share_each_accounts_bucket() {
+    let t0 = Instant::now();
+    let reconciler = Budgets::new(2);
+    let on_demand = reconciler.clone();
+    assert!(reconciler.take("ca", Some("a@x"), t0).is_ok());
+    assert!(on_demand.take("ca", Some("a@x"), t0).is_ok());
+    let (at, interval) = on_demand.take("ca", Some("a@x"), t0).unwrap_err();
+    assert_eq!(
+        (at - t0, interval),
+        (Duration::from_secs(1800), Duration::from_secs(1800))
+    );
+    assert!(reconciler.take("ca", Some("a@x"), t0).is_err());
+    // Another account has its own.
+    assert!(on_demand.take("ca", None, t0).is_ok());
+}

@@ -17,7 +17,7 @@
 //!   around each order.
 //!
 //! Layout: `spec` (pure settings) → `schedule` (pure timing), `budget` (pure order rate bound)
-//! → `reconciler` (task) → `order` (one order; its DNS-01 arm in `dns01`, the DNS provider in
+//! → `orders` (the one issuer and budget set, shared with on-demand TLS) → `reconciler` (task) → `order` (one order; its DNS-01 arm in `dns01`, the DNS provider in
 //! `dns/`, the newOrder request in `new_order`, EAB in `eab`, alternate chains in `chain`) →
 //! `ari` (RFC 9773) / `client` (HTTP); files are read and written through
 //! `crate::certs` (`CertsDir`, `CertInfo`).
@@ -38,6 +38,7 @@ mod new_order;
 mod on_demand;
 mod options;
 mod order;
+mod orders;
 mod reconciler;
 mod renew;
 mod report;
@@ -57,6 +58,7 @@ pub use on_demand::{
 };
 pub use options::{CertStatus, OnIssued, ReconcilerConfig, RestartContainer, Stats};
 pub use order::Issuer;
+pub use orders::Orders;
 pub use reconciler::spawn;
 pub use renew::{RenewError, RenewInbox, RenewOutcome, Renewer, renew_channel};
 pub use report::describe;

@@ -104,6 +104,9 @@ pub struct ReconcilerConfig {
     /// How long DNS-01 records may take to reach every authoritative server of their zone
     /// before the order fails (2 minutes; tests shorten it).
     pub dns_propagation_max: Duration,
+    /// The issuer and order budgets to share with on-demand TLS (`Orders::new(&cfg)`);
+    /// `None`: `spawn` builds its own.
+    pub orders: Option<crate::acme::Orders>,
 }
 
 impl ReconcilerConfig {
@@ -129,6 +132,7 @@ impl ReconcilerConfig {
             renew: None,
             on_demand: None,
             dns_propagation_max: crate::acme::dns01::PROPAGATION_MAX,
+            orders: None,
         }
     }
 }

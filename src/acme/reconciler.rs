@@ -16,11 +16,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::acme::ari;
-use crate::acme::budget::{self, OrderBudget};
+use crate::acme::budget::Budgets;
 use crate::acme::client::{AcmeHttp, ClientSetupError};
 use crate::acme::error::{Cause, OrderError, Step};
 use crate::acme::hooks::{self, Stage};
 use crate::acme::order::{Issued, Issuer};
+use crate::acme::orders::Orders;
 use crate::acme::renew::{self, RenewInbox, RenewRequest};
 use crate::acme::schedule::{self, Decision, Reason};
 use crate::acme::spec::{self, OrderSpec};
@@ -36,17 +37,17 @@ pub fn spawn(
     desired: watch::Receiver<Arc<DesiredState>>,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<()>, ClientSetupError> {
-    let http = AcmeHttp::new(cfg.globals.ca_bundle.as_deref(), cfg.http_timeout)?;
-    let store = CertsDir::new(cfg.certs_dir.clone()).with_modes(cfg.files);
-    let challenges = cfg.challenges.clone();
-    let issuer = Issuer::new(http.clone(), store.clone(), challenges, cfg.http_timeout)
-        .with_dns_propagation_max(cfg.dns_propagation_max);
+    let orders = match cfg.orders.clone() {
+        Some(orders) => orders,
+        None => Orders::new(&cfg)?,
+    };
     let on_demand = cfg.on_demand.clone();
     let r = Reconciler {
         cfg,
-        issuer: Arc::new(issuer),
-        store,
-        http,
+        issuer: orders.issuer,
+        store: orders.store,
+        http: orders.http,
+        budgets: orders.budgets,
         entries: BTreeMap::new(),
         running: JoinSet::new(),
         ids: HashMap::new(),
@@ -55,7 +56,6 @@ pub fn spawn(
         ari: ari::AriCache::default(),
         deferred: HashMap::new(),
         warned: Default::default(),
-        budgets: HashMap::new(),
         on_demand_names: Arc::default(),
     };
     Ok(tokio::spawn(r.run(desired, on_demand, cancel)))
@@ -121,8 +121,8 @@ struct Reconciler {
     deferred: HashMap<Account, Instant>,
     /// Settings warnings already logged: each once per process, not once per snapshot.
     warned: std::collections::HashSet<String>,
-    /// New-order budget per ACME account: (CA directory, email), as accounts are stored.
-    budgets: HashMap<Account, OrderBudget>,
+    /// New-order budget per ACME account, shared with on-demand TLS.
+    budgets: Budgets,
     /// The names obtained on demand (`ON_DEMAND_TLS`): wanted like containers' certificates.
     on_demand_names: Arc<BTreeSet<String>>,
 }
@@ -247,9 +247,27 @@ impl Reconciler {
         }
     }
 
-    /// Adds the names obtained on demand that no container's certificate already covers.
+    /// Adds the names obtained on demand that no container's certificate already covers: a
+    /// name a container lists later (`LETSENCRYPT_HOST=a,b`) is then renewed once, in the
+    /// container's certificate, and its `<name>.crt` link stays there.
     fn want_on_demand(&mut self, wanted: &mut BTreeMap<String, OrderSpec>) {
-        for name in self.on_demand_names.iter() {
+        let covered: BTreeSet<&str> = wanted
+            .values()
+            .flat_map(|spec| spec.hosts.iter().map(String::as_str))
+            .collect();
+        let covers = |name: &str| {
+            covered.contains(name)
+                || name
+                    .split_once('.')
+                    .is_some_and(|(_, parent)| covered.contains(format!("*.{parent}").as_str()))
+        };
+        let names: Vec<String> = self
+            .on_demand_names
+            .iter()
+            .filter(|name| !covers(name))
+            .cloned()
+            .collect();
+        for name in names.iter() {
             let request = crate::model::CertRequest {
                 hosts: vec![name.clone()],
                 settings: Default::default(),
@@ -384,22 +402,17 @@ impl Reconciler {
                 );
             }
             Decision::Order(reason) if self.running.len() < self.cfg.max_parallel => {
-                let per_hour = self
-                    .cfg
-                    .globals
-                    .max_orders_per_hour
-                    .unwrap_or(budget::DEFAULT_ORDERS_PER_HOUR);
+                let per_hour = self.budgets.per_hour();
                 let account = (entry.spec.ca_url.clone(), entry.spec.email.clone());
-                let budget = self
+                let taken = self
                     .budgets
-                    .entry(account.clone())
-                    .or_insert_with(|| OrderBudget::new(per_hour, now));
-                if let Err(at) = budget.take(now) {
+                    .take(&entry.spec.ca_url, entry.spec.email.as_deref(), now);
+                if let Err((at, interval)) = taken {
                     // Queued behind those deferred before it: each wakes for its own token
                     // instead of all re-reading their files at every refill.
                     let tail = self.deferred.entry(account).or_insert(now);
                     let next = if *tail >= at {
-                        *tail + budget.interval()
+                        *tail + interval
                     } else {
                         tracing::info!(
                             base = %base, ca = %entry.spec.ca_url, retry_in_s = (at - now).as_secs(),

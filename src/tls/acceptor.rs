@@ -174,6 +174,10 @@ impl TlsAcceptor {
 
     /// Runs the TLS handshake on an accepted connection. `Ok(None)` means the connection was an
     /// ACME TLS-ALPN-01 validation and has been answered and closed.
+    ///
+    /// Reading the ClientHello and the handshake are each bounded by the handshake timeout;
+    /// obtaining an on-demand certificate in between only by `ON_DEMAND_TLS_WAIT`, so a client
+    /// that is slow to send its hello holds the connection no longer than without on-demand.
     pub async fn accept<IO>(
         &self,
         io: IO,
@@ -182,20 +186,17 @@ impl TlsAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let limit = match &self.on_demand {
-            None => self.timeout,
-            Some(on_demand) => self.timeout + on_demand.wait(),
-        };
-        tokio::time::timeout(limit, self.handshake(io, client))
+        let step = tokio::time::timeout(self.timeout, self.handshake(io, client))
             .await
-            .map_err(|_| TlsError::Timeout { client })?
+            .map_err(|_| TlsError::Timeout { client })??;
+        match step {
+            Step::Done(accepted) => Ok(accepted),
+            // Boxed: a handshake that never gets here keeps its future as small as before.
+            Step::OnDemand(pending) => Box::pin(self.on_demand(*pending, client)).await,
+        }
     }
 
-    async fn handshake<IO>(
-        &self,
-        mut io: IO,
-        client: SocketAddr,
-    ) -> Result<Option<Accepted<IO>>, TlsError>
+    async fn handshake<IO>(&self, mut io: IO, client: SocketAddr) -> Result<Step<IO>, TlsError>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -203,39 +204,42 @@ impl TlsAcceptor {
         let hello = accepted.client_hello();
         let sni = hello.server_name().map(str::to_ascii_lowercase);
         let acme_only = offers_only_acme(&hello);
-        let refuse = |mut io: IO, sni: Option<String>| async move {
-            // Best effort: the client may already be gone.
-            let _ = io.write_all(&UNRECOGNIZED_NAME).await;
-            let _ = io.shutdown().await;
-            Err(TlsError::Refused { client, sni })
-        };
-        let handshake_error = |sni: &Option<String>| {
-            let sni = sni.clone();
-            move |source| TlsError::Handshake {
-                client,
-                sni,
-                source,
-            }
-        };
         if acme_only {
             let pending = sni.as_deref().and_then(|s| self.challenges.tls_alpn01(s));
             if pending.is_none() {
-                return refuse(io, sni).await;
+                return refuse(io, client, sni).await;
             }
             let start = StartHandshake::from_parts(accepted, io);
             let mut stream = start
                 .into_stream(self.acme.clone())
                 .await
-                .map_err(handshake_error(&sni))?;
+                .map_err(handshake_error(client, &sni))?;
             let _ = stream.shutdown().await;
             tracing::info!(%client, sni = ?sni, "answered a TLS-ALPN-01 validation");
-            return Ok(None);
+            return Ok(Step::Done(None));
         }
-        let mut decision = self.state.load().decide(self.extra, sni.as_deref());
+        let decision = self.state.load().decide(self.extra, sni.as_deref());
         if let Decision::OnDemand = decision {
-            // Boxed: a handshake that never gets here keeps its future as small as before.
-            decision = Box::pin(self.on_demand(sni.as_deref(), client)).await;
+            let pending = Pending { accepted, io, sni };
+            return Ok(Step::OnDemand(Box::new(pending)));
         }
+        self.serve(accepted, io, client, sni, decision)
+            .await
+            .map(Step::Done)
+    }
+
+    /// Finishes the handshake as `decision` says.
+    async fn serve<IO>(
+        &self,
+        accepted: rustls::server::Accepted,
+        io: IO,
+        client: SocketAddr,
+        sni: Option<String>,
+        decision: Decision,
+    ) -> Result<Option<Accepted<IO>>, TlsError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
         let (cert, policy, http2, site, client_auth) = match decision {
             Decision::Serve {
                 cert,
@@ -244,7 +248,7 @@ impl TlsAcceptor {
                 site,
                 client_auth,
             } => (cert, policy, http2, site, client_auth),
-            Decision::Refuse | Decision::OnDemand => return refuse(io, sni).await,
+            Decision::Refuse | Decision::OnDemand => return refuse(io, client, sni).await,
         };
         let config = match &client_auth {
             None => self.configs.get(policy, http2).clone(),
@@ -253,7 +257,7 @@ impl TlsAcceptor {
         let stream = StartHandshake::from_parts(accepted, io)
             .into_stream(config)
             .await
-            .map_err(handshake_error(&sni))?;
+            .map_err(handshake_error(client, &sni))?;
         let client = client_auth.map(|auth| {
             let chain = stream.get_ref().1.peer_certificates();
             client_auth::judge(&auth, chain, UnixTime::now())
@@ -269,21 +273,44 @@ impl TlsAcceptor {
         }))
     }
 
-    /// A name no site serves, without a certificate yet: waits for `OnDemand` to make one live,
-    /// then decides again (which serves it). Refused when it does not (logged at debug level:
-    /// scanners send plenty of names; `OnDemand` logs what it tried).
+    /// A name no site serves, without a certificate yet: waits (at most `ON_DEMAND_TLS_WAIT`)
+    /// for `OnDemand` to make one live, then decides again (which serves it), and finishes the
+    /// handshake under the handshake timeout. When `OnDemand` refuses (logged at debug level:
+    /// scanners send plenty of names; `OnDemand` logs what it tried), the handshake gets what
+    /// it would get without on-demand TLS: the `DEFAULT_HOST` site's certificate,
+    /// `default.crt`, or `unrecognized_name`.
     #[cold]
-    async fn on_demand(&self, sni: Option<&str>, client: SocketAddr) -> Decision {
-        let (Some(on_demand), Some(name)) = (&self.on_demand, sni) else {
-            return Decision::Refuse;
+    async fn on_demand<IO>(
+        &self,
+        pending: Pending<IO>,
+        client: SocketAddr,
+    ) -> Result<Option<Accepted<IO>>, TlsError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let Pending { accepted, io, sni } = pending;
+        let obtained = match (&self.on_demand, sni.as_deref()) {
+            (Some(on_demand), Some(name)) => on_demand.obtain(name).await,
+            _ => Ok(()),
         };
-        match on_demand.obtain(name).await {
-            Ok(()) => self.state.load().decide(self.extra, sni),
+        let live = self.state.load();
+        let decision = match obtained {
+            Ok(()) => match live.decide(self.extra, sni.as_deref()) {
+                Decision::OnDemand => live.decide_without_on_demand(self.extra, sni.as_deref()),
+                decision => decision,
+            },
             Err(refusal) => {
                 tracing::debug!(%client, "on-demand TLS: {refusal}");
-                Decision::Refuse
+                live.decide_without_on_demand(self.extra, sni.as_deref())
             }
-        }
+        };
+        drop(live);
+        tokio::time::timeout(
+            self.timeout,
+            self.serve(accepted, io, client, sni, decision),
+        )
+        .await
+        .map_err(|_| TlsError::Timeout { client })?
     }
 
     /// The config asking for a certificate of the site's CA (built on its first use).
@@ -302,6 +329,47 @@ impl TlsAcceptor {
                 sni: sni.clone(),
                 source: std::io::Error::other(source),
             })
+    }
+}
+
+/// What the part of a handshake under the first timeout ends with.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "`Done` is every handshake's result, returned as before; only the rare on-demand wait is boxed"
+)]
+enum Step<IO> {
+    Done(Option<Accepted<IO>>),
+    /// The snapshot decided [`Decision::OnDemand`]: `TlsAcceptor::on_demand` goes on.
+    OnDemand(Box<Pending<IO>>),
+}
+
+/// A handshake waiting for an on-demand certificate.
+struct Pending<IO> {
+    accepted: rustls::server::Accepted,
+    io: IO,
+    sni: Option<String>,
+}
+
+/// Sends `unrecognized_name` (nginx's `ssl_reject_handshake`) and closes.
+async fn refuse<IO, T>(mut io: IO, client: SocketAddr, sni: Option<String>) -> Result<T, TlsError>
+where
+    IO: AsyncWrite + Unpin,
+{
+    // Best effort: the client may already be gone.
+    let _ = io.write_all(&UNRECOGNIZED_NAME).await;
+    let _ = io.shutdown().await;
+    Err(TlsError::Refused { client, sni })
+}
+
+fn handshake_error(
+    client: SocketAddr,
+    sni: &Option<String>,
+) -> impl FnOnce(std::io::Error) -> TlsError {
+    let sni = sni.clone();
+    move |source| TlsError::Handshake {
+        client,
+        sni,
+        source,
     }
 }
 

@@ -25,7 +25,14 @@ impl CertResolver {
 
 impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        match self.state.load().decide(self.extra, hello.server_name()) {
+        let live = self.state.load();
+        let decision = match live.decide(self.extra, hello.server_name()) {
+            // The acceptor got here only after on-demand TLS refused the name (else the
+            // certificate is live now): it served what it would serve without on-demand.
+            Decision::OnDemand => live.decide_without_on_demand(self.extra, hello.server_name()),
+            decision => decision,
+        };
+        match decision {
             Decision::Serve { cert, .. } => Some(cert.key.clone()),
             Decision::Refuse | Decision::OnDemand => None,
         }

@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::acme::client::{AcmeHttp, RequestError};
+use crate::acme::client::RequestError;
 use crate::acme::options::Stats;
-use crate::acme::order::Issuer;
+use crate::acme::orders::Orders;
 use crate::acme::spec::{self, AcmeGlobals};
 use crate::certs::{CertsDir, Rescan};
 use crate::model::CertRequest;
 
-use rules::{FAILED_BACKOFF, MEMORY_CAPACITY, Memory, RateLimit};
+use rules::{FAILED_BACKOFF, MEMORY_CAPACITY, Memory, RateLimit, redact_query};
 pub use rules::{NameError, OnDemandSettings, SettingsError, Verdict, check_name};
 
 /// Names obtained at once at most; past that a new name is refused until one finishes.
@@ -56,6 +56,14 @@ pub enum Refusal {
     },
     #[error("ON_DEMAND_TLS_RATE is used up: {name:?} may be ordered in {retry_in:?}")]
     RateLimited { name: String, retry_in: Duration },
+    #[error(
+        "ACME_MAX_ORDERS_PER_HOUR={per_hour} is used up for this account: {name:?} may be ordered in {retry_in:?}"
+    )]
+    Budget {
+        name: String,
+        per_hour: u32,
+        retry_in: Duration,
+    },
     #[error("{MAX_FLIGHTS} names are being obtained already: {name:?} refused")]
     Busy { name: String },
     #[error("ordering {name:?}: {why}")]
@@ -72,8 +80,9 @@ type Outcome = Result<(), Refusal>;
 pub struct OnDemand {
     settings: OnDemandSettings,
     globals: AcmeGlobals,
-    issuer: Issuer,
-    http: AcmeHttp,
+    /// Shared with the reconciler: one issuer (one account registration) and one order
+    /// budget per account.
+    orders: Orders,
     store: CertsDir,
     rescan: Rescan,
     stats: Arc<Stats>,
@@ -108,9 +117,8 @@ struct State {
 /// What `OnDemand::new` needs besides the settings.
 pub struct OnDemandParts {
     pub globals: AcmeGlobals,
-    pub http: AcmeHttp,
-    pub store: CertsDir,
-    pub issuer: Issuer,
+    /// The reconciler's (`ReconcilerConfig::orders`).
+    pub orders: Orders,
     pub rescan: Rescan,
     pub stats: Arc<Stats>,
     pub order_timeout: Duration,
@@ -121,7 +129,8 @@ impl OnDemand {
     /// Loads the names obtained before (a restart) from the certificate directory. Must be
     /// called on the runtime that should run the orders.
     pub fn new(settings: OnDemandSettings, parts: OnDemandParts) -> Arc<OnDemand> {
-        let names = match parts.store.read_on_demand_names() {
+        let store = parts.orders.store.clone();
+        let names: BTreeSet<String> = match store.read_on_demand_names() {
             Ok(lines) => lines
                 .into_iter()
                 .filter(|name| match check_name(name) {
@@ -133,23 +142,33 @@ impl OnDemand {
                 })
                 .collect(),
             Err(e) => {
-                tracing::warn!(dir = %parts.store.root().display(), "cannot read {}: {e}; earlier on-demand names are not renewed", crate::certs::ON_DEMAND_NAMES);
+                tracing::warn!(dir = %store.root().display(), "cannot read {}: {e}; earlier on-demand names are not renewed", crate::certs::ON_DEMAND_NAMES);
                 BTreeSet::new()
             }
         };
+        // Only a name whose certificate is on disk is live: one listed without (removed by
+        // hand, or its first write failed) is obtained again at its next handshake.
+        let live = names
+            .iter()
+            .filter(|name| {
+                let root = store.root();
+                root.join(format!("{name}.crt")).is_file()
+                    && root.join(format!("{name}.key")).is_file()
+            })
+            .cloned()
+            .collect();
         let state = State {
             flights: HashMap::new(),
             memory: Memory::new(MEMORY_CAPACITY, FAILED_BACKOFF),
             rate: RateLimit::new(settings.rate_per_minute),
-            live: names.clone(),
+            live,
         };
         Arc::new(OnDemand {
             names: watch::channel(Arc::new(names)).0,
             settings,
             globals: parts.globals,
-            issuer: parts.issuer,
-            http: parts.http,
-            store: parts.store,
+            orders: parts.orders,
+            store,
             rescan: parts.rescan,
             stats: parts.stats,
             order_timeout: parts.order_timeout,
@@ -222,6 +241,12 @@ impl OnDemand {
     /// One flight: ask, take a rate slot, order, publish; then remember the outcome and wake
     /// every waiting handshake. Ends with the process (`cancel`).
     async fn fly(self: Arc<Self>, name: String, done: watch::Sender<Option<Outcome>>) {
+        // Removes the flight however this ends (a panic, or the runtime dropping the task), so
+        // later handshakes for the name start a new one instead of waiting on a dead channel.
+        let flight = Flight {
+            on_demand: &self,
+            name: &name,
+        };
         let outcome = tokio::select! {
             () = self.cancel.cancelled() => Err(Refusal::Stopped { name: name.clone() }),
             outcome = self.obtain_now(&name) => outcome,
@@ -229,6 +254,7 @@ impl OnDemand {
         {
             let mut state = self.lock();
             state.flights.remove(&name);
+            std::mem::forget(flight);
             let now = Instant::now();
             match &outcome {
                 Ok(()) => {
@@ -238,7 +264,7 @@ impl OnDemand {
                 Err(Refusal::Denied { .. }) => {
                     state.memory.deny(&name, now, self.settings.deny_for);
                 }
-                Err(Refusal::RateLimited { retry_in, .. }) => {
+                Err(Refusal::RateLimited { retry_in, .. } | Refusal::Budget { retry_in, .. }) => {
                     state.memory.rate_limited(&name, now, *retry_in);
                 }
                 Err(Refusal::Failed { .. }) => {
@@ -273,9 +299,20 @@ impl OnDemand {
         };
         let (spec, _) =
             spec::resolve(&request, &self.globals).map_err(|e| failed(e.to_string()))?;
+        // The reconciler's budget: on-demand orders count against the same account bound.
+        let budgets = &self.orders.budgets;
+        let now = tokio::time::Instant::now();
+        if let Err((at, _)) = budgets.take(&spec.ca_url, spec.email.as_deref(), now) {
+            return Err(Refusal::Budget {
+                name: name.to_owned(),
+                per_hour: budgets.per_hour(),
+                retry_in: at - now,
+            });
+        }
         tracing::info!(name = %name, ca = %spec.ca_url, "ordering an on-demand certificate");
         self.stats.orders_started.fetch_add(1, Ordering::Relaxed);
-        let issued = tokio::time::timeout(self.order_timeout, self.issuer.issue(&spec)).await;
+        let issued =
+            tokio::time::timeout(self.order_timeout, self.orders.issuer.issue(&spec)).await;
         let issued = match issued {
             Ok(Ok(issued)) => issued,
             Ok(Err(e)) => return Err(self.order_failed(name, e.to_string())),
@@ -306,14 +343,18 @@ impl OnDemand {
             name: name.to_owned(),
             why,
         };
-        match tokio::time::timeout(ASK_TIMEOUT, self.http.get(&url)).await {
+        let answer = tokio::time::timeout(ASK_TIMEOUT, self.orders.http.get(&url)).await;
+        // Errors may quote the URL: its query string may carry a token.
+        let url = self.settings.ask_redacted();
+        match answer {
             Ok(Ok(answer)) if answer.status().is_success() => Ok(()),
             Ok(Ok(answer)) => Err(denied(format!("{url} answered {}", answer.status()))),
             // `RequestError` words a failed connection for CAs; this is the ask endpoint.
-            Ok(Err(RequestError::Transport(e))) => {
-                Err(denied(format!("{url}: cannot connect: {e}")))
-            }
-            Ok(Err(e)) => Err(denied(format!("{url}: {e}"))),
+            Ok(Err(RequestError::Transport(e))) => Err(denied(format!(
+                "{url}: cannot connect: {}",
+                redact_urls(&e.to_string())
+            ))),
+            Ok(Err(e)) => Err(denied(format!("{url}: {}", redact_urls(&e.to_string())))),
             Err(_) => Err(denied(format!("{url}: no answer within {ASK_TIMEOUT:?}"))),
         }
     }
@@ -339,5 +380,29 @@ impl OnDemand {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// `text` with the query string of every URL in it redacted (an error may quote the ask URL).
+fn redact_urls(text: &str) -> String {
+    text.split(' ')
+        .map(|word| match word.contains("://") {
+            true => redact_query(word),
+            false => word.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A running flight's entry in `State::flights`; dropped without `forget` (the flight did not
+/// finish), it removes the entry.
+struct Flight<'a> {
+    on_demand: &'a OnDemand,
+    name: &'a str,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.on_demand.lock().flights.remove(self.name);
     }
 }

@@ -43,8 +43,10 @@ pub enum SettingsError {
     NoAcme,
 }
 
-/// Default `ON_DEMAND_TLS_RATE`: a burst of new names cannot turn into a burst of orders
-/// (Let's Encrypt allows 300 new orders per 3 hours per account).
+/// Default `ON_DEMAND_TLS_RATE`: a burst of new names cannot turn into a burst of orders. It
+/// does not by itself keep within a CA's limits (10 a minute is 1,800 in 3 hours, Let's Encrypt
+/// allows 300 new orders per account): the account's `ACME_MAX_ORDERS_PER_HOUR` budget, which
+/// on-demand orders share with the reconciler, does.
 pub const DEFAULT_RATE: u32 = 10;
 /// Default `ON_DEMAND_TLS_WAIT`: a Let's Encrypt order takes a few seconds, rarely more than 20.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
@@ -71,7 +73,7 @@ impl OnDemandSettings {
         }
         let ask = get("ON_DEMAND_TLS_ASK").ok_or(SettingsError::NoAsk)?;
         if !(ask.starts_with("http://") || ask.starts_with("https://")) || ask.contains('#') {
-            return Err(SettingsError::BadAsk(ask));
+            return Err(SettingsError::BadAsk(redact_query(&ask)));
         }
         let number = |name: &'static str, default: u64, min: u64, max: u64| match get(name) {
             None => Ok(default),
@@ -113,17 +115,31 @@ impl OnDemandSettings {
         };
         format!(
             "\nOn-demand TLS (ON_DEMAND_TLS): a name no site serves gets a certificate at its first handshake when ON_DEMAND_TLS_ASK={} answers 2xx; {served_by}.\n  ON_DEMAND_TLS_RATE={} orders/min, ON_DEMAND_TLS_WAIT={}s, ON_DEMAND_TLS_DENY_CACHE={}s\n",
-            self.ask,
+            self.ask_redacted(),
             self.rate_per_minute,
             self.wait.as_secs(),
             self.deny_for.as_secs()
         )
     }
 
+    /// `ON_DEMAND_TLS_ASK` for logs and `dockside check`: its query string may carry a token,
+    /// so it is shown as `?…`.
+    pub fn ask_redacted(&self) -> String {
+        redact_query(&self.ask)
+    }
+
     /// The ask URL for `name` (already checked by [`check_name`], so it needs no escaping).
     pub fn ask_url(&self, name: &str) -> String {
         let sep = if self.ask.contains('?') { '&' } else { '?' };
         format!("{}{sep}domain={name}", self.ask)
+    }
+}
+
+/// `url` without its query string (`?…` in its place), for logs.
+pub fn redact_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((path, _)) => format!("{path}?…"),
+        None => url.to_owned(),
     }
 }
 

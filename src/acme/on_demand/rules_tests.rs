@@ -231,3 +231,25 @@ fn memory_is_bounded_expired_first_then_soonest() {
         assert!(m.recall(name, t0 + s(7)).is_some(), "{name}");
     }
 }
+
+/// The ask URL's query string may carry a token: `dockside check` and logs show it redacted.
+#[test]
+fn the_ask_urls_query_is_never_shown() {
+    let settings = OnDemandSettings {
+        ask: "https://ask.example/check?token=s3cret".to_owned(),
+        rate_per_minute: 10,
+        wait: Duration::from_secs(30),
+        deny_for: Duration::from_secs(300),
+    };
+    assert_eq!(settings.ask_redacted(), "https://ask.example/check?…");
+    assert!(!settings.describe(None).contains("s3cret"));
+    assert!(
+        settings
+            .ask_url("a.example")
+            .contains("token=s3cret&domain=a.example")
+    );
+    assert_eq!(
+        redact_query("https://ask.example/check"),
+        "https://ask.example/check"
+    );
+}

@@ -87,14 +87,13 @@ impl Pki {
 
     /// Writes `<name>.crt` / `<name>.key` with an ECDSA P-256 leaf for `names`, CN `cn`.
     pub fn install(&self, name: &str, cn: &str, names: &[&str]) {
+        self.install_in(&self.certs(), name, cn, names);
+    }
+
+    /// As `install`, into another certificate directory (one dockside already watches).
+    pub fn install_in(&self, dir: &Path, name: &str, cn: &str, names: &[&str]) {
         let leaf = self.leaf(cn, names, &rcgen::PKCS_ECDSA_P256_SHA256);
-        certs::write_pair(
-            &self.certs(),
-            name,
-            leaf.chain.as_bytes(),
-            leaf.key.as_bytes(),
-        )
-        .unwrap();
+        certs::write_pair(dir, name, leaf.chain.as_bytes(), leaf.key.as_bytes()).unwrap();
     }
 }
 
