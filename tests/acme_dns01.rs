@@ -12,12 +12,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::acme::{ThroughDockside, harness, request};
+use common::acme::{Harness, ThroughDockside, harness, request};
 use common::knot::{Feed, KEY_NAME, KEY_SECRET, Knot};
 use common::pebble::Options;
 use common::responders::{HttpsReply, https_get, verify_served};
 use common::{TestBackend, site};
-use dockside::acme::CertStatus;
+use dockside::acme::{AcmeGlobals, CertStatus};
 use dockside::app::Running;
 use dockside::model::DesiredState;
 
@@ -141,16 +141,8 @@ async fn per_container_key_file_and_zone_from_the_soa() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_tsig_secret_fails_naming_the_zone() {
     let knot = Knot::start("example.test").await;
-    let h = harness(Options {
-        dns_server: Some(knot.addr),
-        ..Options::default()
-    })
-    .await;
-    let mut globals = h.globals();
-    globals.challenge = Some("DNS-01".into());
     // A valid key, but not the server's.
-    globals.dns_api_config =
-        Some(knot.dns_api_config("d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZw=="));
+    let (h, globals) = dns01_harness(&knot, "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZw==").await;
     let run = h.run(
         globals,
         vec![request(&["*.example.test", "example.test"], &[])],
@@ -185,6 +177,20 @@ async fn wrong_tsig_secret_fails_naming_the_zone() {
     assert!(knot.txt(OWNER).is_empty());
 }
 
+/// Pebble validating against `knot`, and dockside's ACME settings for DNS-01 through it with
+/// the TSIG `secret`.
+async fn dns01_harness(knot: &Knot, secret: &str) -> (Harness, AcmeGlobals) {
+    let h = harness(Options {
+        dns_server: Some(knot.addr),
+        ..Options::default()
+    })
+    .await;
+    let mut globals = h.globals();
+    globals.challenge = Some("DNS-01".into());
+    globals.dns_api_config = Some(knot.dns_api_config(secret));
+    (h, globals)
+}
+
 /// What Pebble's validator logs when a challenge is handed to it (the CA told to validate).
 const PEBBLE_VALIDATES: &str = "Pulled a task from the Tasks queue";
 
@@ -195,14 +201,7 @@ fn wildcard_and_apex() -> Vec<dockside::model::CertRequest> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secondary_fed_by_notify_is_waited_for_and_the_order_succeeds() {
     let (primary, secondary) = Knot::start_with_secondary("example.test", Feed::Transfers).await;
-    let h = harness(Options {
-        dns_server: Some(primary.addr),
-        ..Options::default()
-    })
-    .await;
-    let mut globals = h.globals();
-    globals.challenge = Some("DNS-01".into());
-    globals.dns_api_config = Some(primary.dns_api_config(KEY_SECRET));
+    let (h, globals) = dns01_harness(&primary, KEY_SECRET).await;
     let mut run = h.run(globals, wildcard_and_apex());
     assert_eq!(run.next_issued(T).await, "wildcard_example.test");
     let leaf = verify_served(
@@ -232,14 +231,7 @@ async fn a_secondary_fed_by_notify_is_waited_for_and_the_order_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secondary_that_never_gets_the_record_fails_the_order_before_validation() {
     let (primary, secondary) = Knot::start_with_secondary("example.test", Feed::Never).await;
-    let h = harness(Options {
-        dns_server: Some(primary.addr),
-        ..Options::default()
-    })
-    .await;
-    let mut globals = h.globals();
-    globals.challenge = Some("DNS-01".into());
-    globals.dns_api_config = Some(primary.dns_api_config(KEY_SECRET));
+    let (h, globals) = dns01_harness(&primary, KEY_SECRET).await;
     let run = h.run_with(globals, wildcard_and_apex(), |cfg| {
         cfg.dns_propagation_max = Duration::from_secs(2);
     });
@@ -289,14 +281,7 @@ async fn a_secondary_that_never_gets_the_record_fails_the_order_before_validatio
 async fn without_an_ns_address_the_primary_alone_is_checked_with_one_warning() {
     common::logs::capture();
     let knot = Knot::start_with_unresolvable_ns("lame.test").await;
-    let h = harness(Options {
-        dns_server: Some(knot.addr),
-        ..Options::default()
-    })
-    .await;
-    let mut globals = h.globals();
-    globals.challenge = Some("DNS-01".into());
-    globals.dns_api_config = Some(knot.dns_api_config(KEY_SECRET));
+    let (h, globals) = dns01_harness(&knot, KEY_SECRET).await;
     let mut run = h.run(globals, vec![request(&["lame.test"], &[])]);
     assert_eq!(run.next_issued(T).await, "lame.test");
     let fallback: Vec<String> = common::logs::text()
@@ -320,14 +305,7 @@ async fn an_unreachable_secondary_is_warned_about_and_not_waited_for() {
     let (primary, secondary) = Knot::start_with_secondary("gone.test", Feed::Never).await;
     let gone = secondary.addr;
     drop(secondary); // knotd killed: its address refuses connections
-    let h = harness(Options {
-        dns_server: Some(primary.addr),
-        ..Options::default()
-    })
-    .await;
-    let mut globals = h.globals();
-    globals.challenge = Some("DNS-01".into());
-    globals.dns_api_config = Some(primary.dns_api_config(KEY_SECRET));
+    let (h, globals) = dns01_harness(&primary, KEY_SECRET).await;
     let mut run = h.run(globals, vec![request(&["gone.test"], &[])]);
     assert_eq!(run.next_issued(T).await, "gone.test");
     let shown = format!("ns2.gone.test ({gone})");
