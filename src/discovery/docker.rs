@@ -30,9 +30,11 @@ const RESTART_STOP_SECS: i32 = 5;
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Container and network events that can change what dockside routes (docker-gen's set plus
-/// pause/unpause/rename/destroy). `health_status` matches `health_status: healthy` etc.
+/// pause/unpause/rename/destroy, and `kill`: `docker stop` signals before the container exits,
+/// which is when it leaves rotation). `health_status` matches `health_status: healthy` etc.
 const EVENTS: &[&str] = &[
     "start",
+    "kill",
     "die",
     "stop",
     "health_status",
@@ -50,7 +52,27 @@ const EVENTS: &[&str] = &[
 pub(crate) struct EngineEvent {
     /// `None` when the event names no container: the whole list is re-inspected.
     pub container: Option<String>,
+    /// What the event says about the container's place in rotation.
+    pub turn: Turn,
 }
+
+/// Whether an event takes a container out of rotation before the engine says it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// A stop signal was sent (`docker stop`, `docker kill`, a rolling update): the container
+    /// may still answer for its grace period, but new requests go elsewhere from now on.
+    Stopping,
+    /// It (re)started: a container that was stopping is back in rotation.
+    Started,
+    /// Anything else: only its inspect result counts.
+    Other,
+}
+
+/// Signals that end a container (`docker stop` sends the image's StopSignal, SIGTERM by default,
+/// then SIGKILL); reload signals such as SIGHUP or SIGUSR1 keep it in rotation.
+const STOP_SIGNALS: &[&str] = &[
+    "15", "9", "2", "3", "SIGTERM", "SIGKILL", "SIGINT", "SIGQUIT", "TERM", "KILL", "INT", "QUIT",
+];
 
 /// What `probe` found: enough to print which engine dockside is watching.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,12 +264,25 @@ async fn bounded_raw<T>(
 fn engine_event(msg: EventMessage) -> EngineEvent {
     let network = msg.typ == Some(EventMessageTypeEnum::NETWORK);
     let actor = msg.actor.unwrap_or_default();
+    let mut attributes = actor.attributes.unwrap_or_default();
+    let turn = match msg.action.as_deref() {
+        _ if network => Turn::Other,
+        Some("kill")
+            if attributes
+                .get("signal")
+                .is_some_and(|s| STOP_SIGNALS.contains(&s.as_str())) =>
+        {
+            Turn::Stopping
+        }
+        Some("start") => Turn::Started,
+        _ => Turn::Other,
+    };
     let container = if network {
-        actor.attributes.and_then(|mut a| a.remove("container"))
+        attributes.remove("container")
     } else {
         actor.id
     };
-    EngineEvent { container }
+    EngineEvent { container, turn }
 }
 
 /// Parses `docker inspect` JSON (one object, or the CLI's one-element array) into our type.

@@ -157,3 +157,33 @@ async fn tls_endpoint_builds_and_names_itself_in_errors() {
         "{err}"
     );
 }
+
+fn container_event(action: &str, signal: Option<&str>) -> EventMessage {
+    let attributes = signal.map(|s| HashMap::from([("signal".to_owned(), s.to_owned())]));
+    EventMessage {
+        typ: Some(EventMessageTypeEnum::CONTAINER),
+        action: Some(action.to_owned()),
+        actor: Some(bollard::models::EventActor {
+            id: Some("c1".to_owned()),
+            attributes,
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_stop_signal_takes_the_container_out_of_rotation_and_a_reload_signal_does_not() {
+    let turn = |action, signal| engine_event(container_event(action, signal)).turn;
+    assert_eq!(turn("kill", Some("15")), Turn::Stopping);
+    assert_eq!(turn("kill", Some("9")), Turn::Stopping);
+    assert_eq!(turn("kill", Some("1")), Turn::Other, "SIGHUP reloads");
+    assert_eq!(turn("kill", None), Turn::Other);
+    assert_eq!(turn("start", None), Turn::Started);
+    assert_eq!(turn("die", None), Turn::Other);
+    assert_eq!(
+        engine_event(container_event("kill", Some("15")))
+            .container
+            .as_deref(),
+        Some("c1")
+    );
+}

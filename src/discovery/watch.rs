@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
-use super::docker::{Engine, EngineEvent, EngineVersion};
+use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
 use crate::model::SourceItem;
@@ -140,6 +140,7 @@ async fn session(
         // walking all containers), publish; then the full re-list as the level-triggered
         // safety net, published only if it differs.
         let began = Instant::now();
+        cache.turn(&dirty);
         let scoped = cache.refresh(&engine, settings, &dirty, true).await?;
         publish(tx, cache.items(settings));
         tracing::debug!(
@@ -207,6 +208,9 @@ async fn find_own(engine: &Engine, settings: &DockerSettings) -> Option<String> 
 struct Dirty {
     all: bool,
     ids: HashSet<String>,
+    /// Containers signalled to stop, and (re)started, by the batch's last word on each.
+    stopping: HashSet<String>,
+    started: HashSet<String>,
 }
 
 impl Dirty {
@@ -218,12 +222,22 @@ impl Dirty {
     }
 
     fn add(&mut self, ev: EngineEvent) {
-        match ev.container {
-            Some(id) => {
-                self.ids.insert(id);
+        let Some(id) = ev.container else {
+            self.all = true;
+            return;
+        };
+        match ev.turn {
+            Turn::Stopping => {
+                self.started.remove(&id);
+                self.stopping.insert(id.clone());
             }
-            None => self.all = true,
+            Turn::Started => {
+                self.stopping.remove(&id);
+                self.started.insert(id.clone());
+            }
+            Turn::Other => {}
         }
+        self.ids.insert(id);
     }
 
     fn touches(&self, id: &str) -> bool {
@@ -237,6 +251,9 @@ struct Cache {
     own: Option<ContainerInfo>,
     containers: HashMap<String, ContainerInfo>,
     internal: HashMap<String, bool>,
+    /// Containers sent a stop signal that still run (their grace period): out of rotation, so
+    /// no new request meets one as it exits. Forgotten once a re-list no longer shows them.
+    stopping: HashSet<String>,
 }
 
 impl Cache {
@@ -246,6 +263,20 @@ impl Cache {
             own: None,
             containers: HashMap::new(),
             internal: HashMap::new(),
+            stopping: HashSet::new(),
+        }
+    }
+
+    /// Applies the batch's stop signals and starts to the rotation.
+    fn turn(&mut self, dirty: &Dirty) {
+        for id in &dirty.started {
+            self.stopping.remove(id);
+        }
+        for id in &dirty.stopping {
+            if let Some(c) = self.containers.get(id) {
+                tracing::info!(container = %c.name, "container is stopping: out of rotation");
+            }
+            self.stopping.insert(id.clone());
         }
     }
 
@@ -315,6 +346,8 @@ impl Cache {
         for info in fresh {
             self.containers.insert(info.id.clone(), info);
         }
+        let containers = &self.containers;
+        self.stopping.retain(|id| containers.contains_key(id));
         Ok(scoped)
     }
 
@@ -328,8 +361,12 @@ impl Cache {
             }
         }
         all.iter()
-            .filter(|c| Some(&c.id) != self.own_id.as_ref())
+            .filter(|c| Some(&c.id) != self.own_id.as_ref() && !self.stopping.contains(&c.id))
             .map(|c| to_source_item(c, &proxy, settings.prefer_ipv6))
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;

@@ -81,6 +81,14 @@ pub enum ProxyError {
         backend: BackendAddr,
         reason: String,
     },
+    /// The backend closed or reset the connection before any response head: it was going
+    /// away (a container stopping), so an idempotent request may go to another backend, as
+    /// nginx's `proxy_next_upstream error` does.
+    #[error("backend {backend} closed the connection before answering: {reason}")]
+    Closed {
+        backend: BackendAddr,
+        reason: String,
+    },
     /// A site policy's `deny` (or `NETWORK_ACCESS=internal`) matched the client.
     #[error("access to {host} denied to this client by its allow/deny list")]
     Forbidden { host: String },
@@ -119,6 +127,7 @@ impl ProxyError {
             ProxyError::NoLocation { .. } => StatusCode::NOT_FOUND,
             ProxyError::Connect { .. }
             | ProxyError::Upstream { .. }
+            | ProxyError::Closed { .. }
             | ProxyError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout { .. } | ProxyError::Deadline { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -150,7 +159,8 @@ impl ProxyError {
             ProxyError::Connect { .. }
             | ProxyError::Timeout { .. }
             | ProxyError::Deadline { .. }
-            | ProxyError::Upstream { .. } => Fault::Upstream,
+            | ProxyError::Upstream { .. }
+            | ProxyError::Closed { .. } => Fault::Upstream,
             ProxyError::Internal(_) => Fault::Internal,
         }
     }
@@ -173,6 +183,7 @@ impl ProxyError {
             ProxyError::NoLocation { .. } => 12,
             ProxyError::Connect { .. }
             | ProxyError::Upstream { .. }
+            | ProxyError::Closed { .. }
             | ProxyError::Unreachable { .. }
             | ProxyError::NoBackend { .. }
             | ProxyError::NoSite { .. } => UNAVAILABLE,

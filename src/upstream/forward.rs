@@ -146,6 +146,12 @@ impl Forwarder {
                     tracing::warn!(backend = %backend.addr, source = %backend.source, "{err}; marked down for {}s", DOWN_FOR.as_secs());
                     last_err = Some((err, Some(backend.addr.clone())));
                 }
+                // Not marked down: the next request gets a fresh connection, and a backend
+                // that is really gone fails its connect.
+                Err(err @ ProxyError::Closed { .. }) if !last => {
+                    tracing::warn!(backend = %backend.addr, source = %backend.source, "{err}; trying the next backend");
+                    last_err = Some((err, Some(backend.addr.clone())));
+                }
                 Err(err) => return Err((err, Some(backend.addr.clone()))),
             }
         }
@@ -245,6 +251,7 @@ pub(super) fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
         }
         SendError::Exchange(err) => err,
     };
+    let mut closed = false;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
     while let Some(e) = source {
         if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
@@ -253,12 +260,36 @@ pub(super) fn classify(err: SendError, backend: &BackendAddr) -> ProxyError {
         if let Some(client) = e.downcast_ref::<ClientBodyError>() {
             return ProxyError::BadRequest(client.to_string());
         }
+        closed |= closed_early(e);
         source = e.source();
     }
-    ProxyError::Upstream {
-        backend: backend.clone(),
-        reason: chain(err.as_ref()),
+    let reason = chain(err.as_ref());
+    let backend = backend.clone();
+    match closed {
+        true => ProxyError::Closed { backend, reason },
+        false => ProxyError::Upstream { backend, reason },
     }
+}
+
+/// Whether the backend hung up (EOF, reset) before its response head: not a protocol error,
+/// and nothing reached the client yet.
+fn closed_early(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind;
+    if let Some(w) = e.downcast_ref::<super::h1::wire::WireError>() {
+        return w.nothing_received();
+    }
+    if let Some(h) = e.downcast_ref::<hyper::Error>() {
+        return h.is_incomplete_message() || h.is_canceled();
+    }
+    e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+        matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        )
+    })
 }
 
 /// HTTP/1.1 to the backend (nginx's `proxy_http_version 1.1`), origin-form target.
