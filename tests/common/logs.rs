@@ -26,11 +26,16 @@ impl std::io::Write for Capture {
 
 /// Installs the capturing subscriber once per test binary.
 pub fn capture() {
+    capture_at(tracing::Level::INFO);
+}
+
+/// `capture`, keeping lines down to `level` (the first call in a binary decides).
+pub fn capture_at(level: tracing::Level) {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let _ = tracing_subscriber::fmt()
             .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
+            .with_max_level(level)
             .with_writer(|| Capture)
             .try_init();
     });
