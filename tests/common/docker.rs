@@ -283,10 +283,12 @@ pub async fn ip_on(container: &Container, network: &Network) -> String {
 
 /// A unix-socket relay in front of the engine: `stop` drops the listener and every relayed
 /// connection (the provider's event stream included), `start` binds the same path again.
+/// It notes every request line it relays (`calls`).
 pub struct Relay {
     pub path: PathBuf,
     _dir: tempfile::TempDir,
     task: Option<JoinHandle<()>>,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Relay {
@@ -297,6 +299,7 @@ impl Relay {
             path,
             _dir: dir,
             task: None,
+            calls: Default::default(),
         };
         relay.resume();
         relay
@@ -304,17 +307,24 @@ impl Relay {
 
     pub fn resume(&mut self) {
         let listener = UnixListener::bind(&self.path).expect("bind relay socket");
+        let calls = self.calls.clone();
         self.task = Some(tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 while conns.try_join_next().is_some() {}
+                let calls = calls.clone();
                 conns.spawn(async move {
-                    if let Ok(mut engine) = UnixStream::connect(ENGINE_SOCKET).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    if let Ok(engine) = UnixStream::connect(ENGINE_SOCKET).await {
+                        relay_noting(client, engine, calls).await;
                     }
                 });
             }
         }));
+    }
+
+    /// Every request line relayed so far (`GET /v1.41/containers/json?… HTTP/1.1`), in order.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
     }
 
     pub fn stop(&mut self) {
@@ -323,6 +333,45 @@ impl Relay {
         }
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Copies both ways; the client's bytes are scanned for request lines (bollard sends no body
+/// that could look like one: its only request bodies are JSON).
+async fn relay_noting(
+    client: UnixStream,
+    engine: UnixStream,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_engine, mut to_engine) = engine.into_split();
+    let upstream = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut pending = Vec::new();
+        loop {
+            let n = match from_client.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            pending.extend_from_slice(&buf[..n]);
+            while let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&pending[..end]).into_owned();
+                pending.drain(..end + 2);
+                if line.ends_with(" HTTP/1.1") || line.ends_with(" HTTP/1.0") {
+                    calls.lock().unwrap().push(line);
+                }
+            }
+            if to_engine.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_engine.shutdown().await;
+    };
+    let downstream = async move {
+        let _ = tokio::io::copy(&mut from_engine, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    tokio::join!(upstream, downstream);
 }
 
 impl Drop for Relay {
