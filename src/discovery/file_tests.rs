@@ -92,7 +92,7 @@ async fn edits_are_published_and_syntax_errors_keep_the_last_good() {
     write("one.tld");
     let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let task = spawn(path.clone(), tx, token.clone(), Default::default());
     let host = |items: &Vec<SourceItem>| items[0].vars["VIRTUAL_HOST"].clone();
 
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -125,7 +125,7 @@ async fn an_edit_before_the_task_starts_is_published() {
     write("one.tld");
     let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let task = spawn(path.clone(), tx, token.clone(), Default::default());
     write("two.tld");
     tokio::time::timeout(Duration::from_secs(3), rx.changed())
         .await
@@ -146,7 +146,7 @@ async fn an_emptied_file_is_an_unfinished_edit() {
     std::fs::write(&path, good).unwrap();
     let (tx, rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let task = spawn(path.clone(), tx, token.clone(), Default::default());
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     std::fs::File::create(&path).unwrap();
@@ -188,7 +188,7 @@ async fn reading_the_file_does_not_wake_the_provider() {
         .unwrap();
     let (tx, _rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let task = spawn(path.clone(), tx, token.clone(), Default::default());
     // The task reads the file once when it starts (an edit before it started is not missed).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while opens.load(Ordering::SeqCst) < 2 {
