@@ -36,7 +36,16 @@ async fn world() -> World {
         let scope = &scope;
         async move { Container::run(tag, scope, &args).await }
     };
-    let shop = run("shop", vec!["-e", "VIRTUAL_HOST=shop.dash.test"]).await;
+    let shop = run(
+        "shop",
+        vec![
+            "-e",
+            "VIRTUAL_HOST=shop.dash.test",
+            "-e",
+            "CLIENT_MAX_BODY_SIZE=10m",
+        ],
+    )
+    .await;
     let sick_args = [&["-e", "VIRTUAL_HOST=shop.dash.test"][..], HEALTHCHECK].concat();
     let sick = run("shop-sick", sick_args).await;
     // Meant for the shop, but its VIRTUAL_PORT is not a port: skipped, and the page says why.
@@ -73,6 +82,9 @@ async fn world() -> World {
         c.docker = Some(scope.settings(Path::new(ENGINE_SOCKET)));
         c.routes = Some(file.clone());
         c.admin = Some("127.0.0.1:0".parse().unwrap());
+        // HTTPS with a self-signed default certificate: the certificates section has one.
+        c.https = Some("127.0.0.1:0".parse().unwrap());
+        c.create_default_certificate = true;
     })
     .await;
     let admin = format!(
@@ -189,6 +201,7 @@ async fn the_dashboard_in_a_browser_names_the_skipped_container_and_why() {
         "no VIRTUAL_HOST: not routed",
         "Docker connected",
         "unhealthy",
+        "<code>default</code>",
     ] {
         assert!(
             dom.contains(needle),
@@ -218,7 +231,7 @@ async fn the_dashboard_in_a_browser_names_the_skipped_container_and_why() {
     browser::screenshot(
         &format!("{}/", w.admin),
         &dir.join("dashboard-overview.png"),
-        (1280, 1900),
+        (1280, 1500),
     );
     browser::screenshot(&site_url, &dir.join("dashboard-site.png"), (1280, 1100));
 }
