@@ -22,6 +22,8 @@ const SHOP: &str = "shop.dash.test";
 /// This test's containers, and dockside watching them plus a routes file.
 struct World {
     _dockside: Dockside,
+    scope: Scope,
+    routes_file: PathBuf,
     admin: String,
     broken: Container,
     _containers: Vec<Container>,
@@ -93,6 +95,8 @@ async fn world() -> World {
     );
     let world = World {
         _dockside: dockside,
+        scope,
+        routes_file: file,
         admin,
         broken,
         _containers: vec![shop, sick, blog, db],
@@ -355,3 +359,81 @@ for family in om(text):
         print(f"{s.name}{{{labels}}} {float(s.value)}" if labels else f"{s.name} {float(s.value)}")
 assert classic_names, "the classic parser read nothing"
 "#;
+
+/// The binary with a clean environment for our settings (nothing inherited from the shell).
+fn dockside_bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockside"));
+    for var in [
+        "DOCKER_HOST",
+        "DOCKER_CONTAINER_FILTERS",
+        "DOCKSIDE_ROUTES",
+        "DOCKSIDE_ADMIN",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run dockside");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_check_print_the_same_model() {
+    let w = world().await;
+    let admin = w.admin.trim_start_matches("http://");
+    let text = stdout_of(dockside_bin().args(["routes"]).env("DOCKSIDE_ADMIN", admin));
+    assert!(text.contains("3/3 site(s) served"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "  {} [container] (for {SHOP}): skipped: VIRTUAL_PORT",
+            w.broken.name
+        )),
+        "{text}"
+    );
+    assert!(text.contains("[unhealthy, no traffic]"), "{text}");
+    let json = stdout_of(
+        dockside_bin()
+            .args(["routes", "--json"])
+            .env("DOCKSIDE_ADMIN", admin),
+    );
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/admin-api.schema.json");
+    let schema = schema.to_str().unwrap();
+    assert_eq!(python(VALIDATE, &[schema, ""], &json).trim(), "valid");
+
+    // `check --json` reads the engine and the routes file itself: the same model, no instance.
+    let checked = stdout_of(
+        dockside_bin()
+            .args(["check", "--json", "--https", "off"])
+            .env("DOCKER_HOST", format!("unix://{ENGINE_SOCKET}"))
+            .env("DOCKER_CONTAINER_FILTERS", w.scope.env_filters())
+            .env("DOCKSIDE_ROUTES", &w.routes_file),
+    );
+    assert_eq!(python(VALIDATE, &[schema, ""], &checked).trim(), "valid");
+    let (live, checked): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&json).unwrap(),
+        serde_json::from_str(&checked).unwrap(),
+    );
+    assert_eq!(
+        live["unrouted"], checked["unrouted"],
+        "the same reasons, live and checked"
+    );
+    let hosts = |v: &serde_json::Value| -> Vec<String> {
+        v["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["host"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(hosts(&live), hosts(&checked));
+    assert_eq!(checked["docker"]["connected"], true);
+}
