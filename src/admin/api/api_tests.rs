@@ -58,11 +58,11 @@ fn settings_say_where_each_value_came_from() {
         (None, "default")
     );
     assert_eq!(
-        build::source_kind("routes.toml site #3 (x.test)"),
+        settings::source_kind("routes.toml site #3 (x.test)"),
         "routes file"
     );
     assert_eq!(
-        build::source_kind("/etc/nginx/vhost.d/a.test:4"),
+        settings::source_kind("/etc/nginx/vhost.d/a.test:4"),
         "nginx file"
     );
 }

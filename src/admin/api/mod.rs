@@ -4,6 +4,7 @@
 
 mod build;
 mod model;
+mod settings;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod text;
