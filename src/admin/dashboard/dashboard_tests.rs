@@ -20,7 +20,7 @@ fn the_overview_shows_every_part_and_refreshes_without_javascript() {
         "NXDOMAIN",
         "Docker connected",
         "unix:///var/run/docker.sock",
-        "HTTPS_METHOD",
+        "effective settings (16) and sources →",
         "routes file reloads</th><td>2 ok, 1 failed",
     ] {
         assert!(page.contains(needle), "missing {needle:?}");
@@ -49,10 +49,10 @@ fn a_site_page_shows_its_settings_and_what_was_meant_for_it() {
     let view = World::new().overview();
     let page = render(&view, Some("c.test"));
     assert!(page.contains("<title>c.test — dockside</title>"));
-    assert!(
-        page.contains("<details open>"),
-        "settings open on the site page"
-    );
+    assert!(page.contains("effective settings (16)</h3>"), "{page}");
+    assert!(page.contains(
+        "<td><code>HTTPS_METHOD</code></td><td>redirect</td><td><span class=\"dim\">default</span>"
+    ));
     assert!(page.contains("lost"), "the unreachable container of c.test");
     assert!(!page.contains("typo"), "b.test's container is not c.test's");
     let missing = render(&view, Some("b.test"));

@@ -160,32 +160,43 @@ fn site_card(out: &mut String, site: &SiteView, open: bool) {
         }
         out.push_str("</table>");
     }
-    if !site.settings.is_empty() {
-        let _ = write!(
-            out,
-            "<details{}><summary>effective settings ({})</summary><table><tr><th>setting</th><th>value</th><th>from</th></tr>",
-            if open { " open" } else { "" },
-            site.settings.len()
-        );
-        for s in &site.settings {
-            let from = match &s.source {
-                Some(src) => format!(
-                    "{} <span class=\"dim\">({})</span>",
-                    esc(src),
-                    esc(&s.source_kind)
-                ),
-                None => "<span class=\"dim\">default</span>".to_owned(),
-            };
+    match (open, site.settings.len()) {
+        (_, 0) => {}
+        // The overview links to the site's page: 1,000 sites × 16 settings would triple the page.
+        (false, n) => {
             let _ = write!(
                 out,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{from}</td></tr>",
-                esc(&s.name),
-                esc(&s.value)
+                "<p class=\"dim\"><a href=\"/?site={}\">effective settings ({n}) and sources →</a></p>",
+                query_value(&site.host)
             );
         }
-        out.push_str("</table></details>");
+        (true, n) => settings_table(out, site, n),
     }
     out.push_str("</div>");
+}
+
+fn settings_table(out: &mut String, site: &SiteView, n: usize) {
+    let _ = write!(
+        out,
+        "<h3 class=\"dim\">effective settings ({n})</h3><table><tr><th>setting</th><th>value</th><th>from</th></tr>"
+    );
+    for s in &site.settings {
+        let from = match &s.source {
+            Some(src) => format!(
+                "{} <span class=\"dim\">({})</span>",
+                esc(src),
+                esc(&s.source_kind)
+            ),
+            None => "<span class=\"dim\">default</span>".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{from}</td></tr>",
+            esc(&s.name),
+            esc(&s.value)
+        );
+    }
+    out.push_str("</table>");
 }
 
 fn backend_health(b: &BackendView) -> String {
