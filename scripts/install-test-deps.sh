@@ -24,6 +24,11 @@ have docker-compose || need+=(docker-compose)
 # tests/acme_dns01.rs: a real authoritative DNS server for DNS-01 (knotd) and kdig to look
 have knotd || [ -x /usr/sbin/knotd ] || need+=(knot)
 have kdig || need+=(knot-dnsutils)
+# tests/admin_dashboard.rs: the dashboard in a real headless browser, the JSON API checked
+# against docs/admin-api.schema.json, /metrics read by the official Prometheus parser
+have chromium || need+=(chromium)
+/usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -37,7 +37,7 @@ mod http3;
 mod listeners;
 
 use certificates::{probe_file_owner, spawn_certificates, spawn_default_certificate_check};
-pub use check::check;
+pub use check::{check, check_json};
 use http3::{alt_svc, spawn_quic};
 use listeners::Listeners;
 
@@ -177,7 +177,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         (listeners.http, listeners.https),
         on_demand,
     )?;
-    spawn_admin(listeners.admin, &shared, &desired, renewer);
+    spawn_admin(listeners.admin, &shared, &desired, (renewer, acme.clone()));
     if config.trust_downstream_proxy_defaulted {
         tracing::warn!(
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
@@ -243,7 +243,13 @@ async fn spawn_state(
     http3_wanted: watch::Sender<bool>,
 ) -> anyhow::Result<watch::Sender<Arc<DesiredState>>> {
     let (desired, rx) = watch::channel(Arc::new(DesiredState::default()));
-    spawn_providers(config, desired.clone(), shared.cancel.clone()).await?;
+    spawn_providers(
+        config,
+        desired.clone(),
+        shared.cancel.clone(),
+        shared.providers.clone(),
+    )
+    .await?;
     let first = Arc::new(RouteTable::build(&desired.borrow(), &config.defaults));
     extra_ports.send_replace(first.extra_ports.clone());
     http3_wanted.send_replace(first.http3_anywhere());
@@ -337,13 +343,19 @@ fn spawn_admin(
     listener: Option<tokio::net::TcpListener>,
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
-    renewer: Option<acme::Renewer>,
+    (renewer, acme): (Option<acme::Renewer>, Option<Arc<Stats>>),
 ) {
     if let Some(listener) = listener {
         let admin = AdminState {
             state: desired.subscribe(),
             live: shared.live.clone(),
             renewer,
+            acme,
+            providers: shared.providers.clone(),
+            health: shared.health.clone(),
+            // The data plane's per-site counters plug in here (`admin::TrafficSource`); until
+            // then the dashboard shows "–" for rates.
+            traffic: admin::TrafficRates::default(),
         };
         admin::spawn(listener, admin, shared.cancel.child_token());
     }
@@ -373,6 +385,8 @@ struct Shared {
     spool_budget: Arc<Semaphore>,
     /// Per-request warnings of this instance, shared by its workers.
     warnings: Arc<LogThrottle>,
+    /// What the providers report (Docker connection, reloads) for the admin listener.
+    providers: Arc<discovery::ProviderStatus>,
 }
 
 impl Shared {
@@ -394,6 +408,7 @@ impl Shared {
             tracker: TaskTracker::new(),
             spool_budget: uwsgi::spool_budget(&config.limits),
             warnings: Arc::new(LogThrottle::new(WARNING_EVERY)),
+            providers: Arc::default(),
         }
     }
 
@@ -449,6 +464,7 @@ async fn spawn_providers(
     config: &Config,
     desired: watch::Sender<Arc<DesiredState>>,
     cancel: CancellationToken,
+    status: Arc<discovery::ProviderStatus>,
 ) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     let watching_docker = match &config.docker {
@@ -480,7 +496,7 @@ async fn spawn_providers(
     };
     if let (true, Some(settings)) = (watching_docker, &config.docker) {
         let (tx, mut rx) = watch::channel(Vec::new());
-        discovery::spawn(settings.clone(), tx, cancel.child_token());
+        discovery::spawn_observed(settings.clone(), tx, cancel.child_token(), status.clone());
         // Serve the running containers from the first request: wait briefly for the first list.
         if tokio::time::timeout(FIRST_LIST_WAIT, rx.changed())
             .await
@@ -504,7 +520,7 @@ async fn spawn_providers(
                 routes.items.len()
             );
             let (tx, rx) = watch::channel(routes.items);
-            file::spawn(path.clone(), tx, cancel.child_token());
+            file::spawn(path.clone(), tx, cancel.child_token(), status.clone());
             inputs.push(rx);
         }
         None if !watching_docker && config.docker.is_some() => {
@@ -525,7 +541,12 @@ async fn spawn_providers(
         let items: Vec<SourceItem> = inputs.iter().flat_map(|rx| rx.borrow().clone()).collect();
         desired.send_replace(Arc::new(crate::settings::build_with(&items, &files)));
         let (files_tx, files_rx) = watch::channel(Arc::new(files));
-        nginx_files::spawn(config.nginx_dirs.clone(), files_tx, cancel.child_token());
+        nginx_files::spawn(
+            config.nginx_dirs.clone(),
+            files_tx,
+            cancel.child_token(),
+            status,
+        );
         discovery::spawn_combiner(inputs, files_rx, desired, cancel);
     }
     Ok(())

@@ -33,7 +33,19 @@ pub enum Command {
     Run,
     /// Validate the configuration and print the route table it would serve, with the reason for
     /// every container or routes-file entry that is not routed.
-    Check,
+    Check {
+        /// Print the admin model (docs/admin-api.md) as JSON instead of the report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print what the running dockside serves (sites → locations → backends with health, items
+    /// not routed and why, the Docker connection), asked through its admin listener: the same
+    /// model as the dashboard and /api/v1/overview.
+    Routes {
+        /// Print the model as JSON (as /api/v1/overview answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// Exit 0 if a local dockside answers its health endpoint, 1 otherwise (Docker HEALTHCHECK).
     Healthcheck,
     /// Ask the running dockside (through its admin listener, from loopback) to look at the

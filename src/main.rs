@@ -27,13 +27,20 @@ fn main() -> ExitCode {
     };
     match command {
         Command::Run => finish(runtime.block_on(dockside::app::run(config))),
-        Command::Check => match runtime.block_on(dockside::app::check(&config)) {
-            Ok(report) => {
-                print!("{report}");
-                ExitCode::SUCCESS
+        Command::Check { json } => {
+            let report = match json {
+                false => runtime.block_on(dockside::app::check(&config)),
+                true => runtime.block_on(dockside::app::check_json(&config)),
+            };
+            match report {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => finish(Err(e)),
             }
-            Err(e) => finish(Err(e)),
-        },
+        }
+        Command::Routes { json } => routes(&runtime, &config, json),
         Command::Renew { force, hosts } => renew(&runtime, &config, hosts, force),
         Command::Healthcheck => {
             let Some(addr) = config.admin else {
@@ -73,6 +80,33 @@ fn renew(
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Err(e) => {
+            eprintln!("dockside: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `dockside routes`: the running instance's model, as text or JSON.
+fn routes(runtime: &tokio::runtime::Runtime, config: &Config, json: bool) -> ExitCode {
+    let Some(addr) = config.admin else {
+        eprintln!(
+            "dockside: the admin listener is off (DOCKSIDE_ADMIN=off): cannot reach the running dockside"
+        );
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(dockside::admin::fetch_overview(addr)) {
+        Ok(view) if json => match serde_json::to_string_pretty(&view) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => finish(Err(e.into())),
+        },
+        Ok(view) => {
+            print!("{}", dockside::admin::api::render_text(&view));
+            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("dockside: {e}");

@@ -67,6 +67,9 @@ pub struct Site {
     pub policy: Policy,
     /// Names of the containers / routes-file entries that define this site (oldest first).
     pub sources: Vec<String>,
+    /// Which item set each per-host setting (by the user's name): the oldest that set it wins,
+    /// so the dashboard and `/api/v1/sites` can say where an effective value came from.
+    pub set_by: BTreeMap<String, String>,
 }
 
 /// One `VIRTUAL_PATH` of a site: where matching requests go and how.
@@ -281,6 +284,9 @@ pub struct Skipped {
     /// `Warning` for a mistake the user should fix; `Info` for items not meant to be routed
     /// (e.g. a database container without `VIRTUAL_HOST`).
     pub severity: Severity,
+    /// The hosts the item declares (`VIRTUAL_HOST`), so the dashboard can show a skipped
+    /// container on the page of the site it was meant for; empty when it names none.
+    pub hosts: Vec<String>,
 }
 
 /// How loudly a `Skipped` entry is logged.

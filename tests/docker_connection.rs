@@ -21,6 +21,12 @@ async fn engine_lost_and_restored_keeps_items_and_catches_up() {
     let env = ["--network", net.name.as_str(), "-e", "VIRTUAL_HOST=r.test"];
     let old = Container::run("old", &scope, &env).await;
     p.wait_for("first container", WAIT, has(&old.name)).await;
+    let synced = p
+        .wait_status("connected and listed", WAIT, |d| {
+            d.connected && d.containers == 1
+        })
+        .await;
+    assert_eq!(synced.reconnects, 0, "{synced:?}");
 
     relay.stop();
     let new = Container::run("new", &scope, &env).await;
@@ -32,6 +38,14 @@ async fn engine_lost_and_restored_keeps_items_and_catches_up() {
         "items kept while the engine is away: {kept:?}"
     );
     assert!(item(&kept, &new.name).is_none());
+    // What the dashboard shows meanwhile: disconnected, and why.
+    let away = p
+        .wait_status("the lost engine is reported", WAIT, |d| !d.connected)
+        .await;
+    assert!(
+        away.reconnects >= 1 && away.last_error.is_some(),
+        "{away:?}"
+    );
 
     relay.resume();
     p.wait_for("changes made while away are picked up", WAIT, |i| {
@@ -45,6 +59,15 @@ async fn engine_lost_and_restored_keeps_items_and_catches_up() {
     };
     p.wait_for("rename after reconnect", WAIT, has(&renamed.name))
         .await;
+    let back = p
+        .wait_status("connected again, events counted", WAIT, |d| {
+            d.connected && d.events_seen >= 1
+        })
+        .await;
+    assert!(
+        back.last_error.is_some(),
+        "the last error stays visible: {back:?}"
+    );
     std::mem::forget(new); // renamed: `renamed` removes it
 }
 

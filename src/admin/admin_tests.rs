@@ -13,6 +13,10 @@ async fn start_admin() -> (
         state: rx,
         live: Live::http_only(Arc::new(crate::routing::RouteTable::default())),
         renewer: None,
+        acme: None,
+        providers: Default::default(),
+        health: Default::default(),
+        traffic: Default::default(),
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());

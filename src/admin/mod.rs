@@ -1,12 +1,24 @@
-//! Admin listener (loopback by default): `/healthz` for Docker's HEALTHCHECK and load
-//! balancers, `/status` with the route report, `POST /acme/renew` for `dockside renew`. Kept apart from the proxy listeners so a
+//! Admin listener (loopback by default): the dashboard at `/`, the JSON API under `/api/v1/`,
+//! `/metrics`, `/healthz` for Docker's HEALTHCHECK and load balancers, `/status` with the route
+//! report, `POST /acme/renew` for `dockside renew`. Kept apart from the proxy listeners so a
 //! misrouted host can never reach it.
 
+pub mod api;
+mod client;
+mod control_metrics;
+mod dashboard;
 mod renew;
 mod report;
+mod traffic;
+mod url;
+mod view;
 
+pub use client::overview as fetch_overview;
+pub(crate) use control_metrics::encode_control;
 pub use renew::request as request_renew;
 pub(crate) use report::{client_cert_lines, port_hints, render};
+pub use traffic::{Sampler, TrafficSource};
+pub(crate) use view::TrafficRates;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +43,14 @@ pub(crate) struct AdminState {
     pub live: Arc<Live>,
     /// Reaches the ACME reconciler; `None` when ACME is off.
     pub renewer: Option<crate::acme::Renewer>,
+    /// ACME counters and per-certificate states; `None` when ACME is off.
+    pub acme: Option<Arc<crate::acme::Stats>>,
+    /// The providers' connection and reload state.
+    pub providers: Arc<crate::discovery::ProviderStatus>,
+    /// Passive health: which backends are skipped right now.
+    pub health: Arc<crate::upstream::PassiveHealth>,
+    /// Recent request rates per site for the dashboard.
+    pub traffic: TrafficRates,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -78,14 +98,35 @@ pub(crate) fn spawn(
 }
 
 fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
-    let text = |status: StatusCode, body: String| {
+    let typed = |status: StatusCode, kind: &'static str, body: String| {
         Response::builder()
             .status(status)
-            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(http::header::CONTENT_TYPE, kind)
+            .header(http::header::CACHE_CONTROL, "no-store")
             .body(full(body))
             .unwrap_or_default()
     };
-    match req.uri().path() {
+    let text = |status: StatusCode, body: String| typed(status, "text/plain; charset=utf-8", body);
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix(api::PREFIX) {
+        let Some(rest) = url::percent_decode(rest, false) else {
+            return text(StatusCode::BAD_REQUEST, "the path is not UTF-8\n".into());
+        };
+        let (status, body) = api::answer(&rest, &view::overview(admin));
+        return typed(status, "application/json", body);
+    }
+    match path {
+        "/" => {
+            let site = dashboard::site_param(req.uri().query());
+            let page = dashboard::render(&view::overview(admin), site.as_deref());
+            typed(StatusCode::OK, "text/html; charset=utf-8", page)
+        }
+        "/metrics" => {
+            let mut out = String::new();
+            encode_control(&view::overview(admin), &mut out);
+            out.push_str("# EOF\n");
+            typed(StatusCode::OK, control_metrics::CONTENT_TYPE, out)
+        }
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
         "/status" => {
             let state = admin.state.borrow().clone();
@@ -96,7 +137,8 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "admin endpoints: /healthz /status, POST /acme/renew\n".into(),
+            "admin endpoints: / (dashboard) /api/v1/ /metrics /healthz /status, POST /acme/renew\n"
+                .into(),
         ),
     }
 }

@@ -4,41 +4,51 @@
 
 use std::sync::Arc;
 
-use crate::admin;
-use crate::certs;
+use crate::admin::{self, api::AcmeInput, api::Inputs};
+use crate::certs::{self, CertMap};
 use crate::config::Config;
-use crate::discovery::{self, DockerSettings, file, nginx_files};
+use crate::discovery::{self, DockerView, ProviderView, file, nginx_files};
+use crate::live::Snapshot;
 use crate::model::SourceItem;
 use crate::routing::RouteTable;
 use crate::server;
 
-fn describe(settings: &DockerSettings) -> String {
-    settings
-        .host
-        .clone()
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+/// What `check` read: the items, the sources it names, and the Docker connection it had.
+struct Read {
+    items: Vec<SourceItem>,
+    sources: Vec<String>,
+    providers: ProviderView,
 }
 
-/// `dockside check`: what would be served right now (Docker snapshot and/or routes file), as
-/// the route report. Fails only when no source can be read at all.
-pub async fn check(config: &Config) -> anyhow::Result<String> {
+/// Reads the Docker snapshot and/or the routes file (or the shipped example).
+async fn read(config: &Config) -> anyhow::Result<Read> {
     let mut items: Vec<SourceItem> = Vec::new();
     let mut sources = Vec::new();
+    let mut providers = ProviderView::default();
     if let Some(settings) = &config.docker {
+        let mut docker = DockerView {
+            endpoint: discovery::describe(settings),
+            ..Default::default()
+        };
         match discovery::snapshot(settings).await {
             Ok(found) => {
                 sources.push(format!(
                     "Docker engine at {}: {} container(s)",
-                    describe(settings),
+                    docker.endpoint,
                     found.len()
                 ));
+                docker.connected = true;
+                docker.containers = found.len();
+                docker.last_full_sync = Some(discovery::unix_now());
                 items.extend(found);
             }
             Err(e) if settings.host.is_some() || config.routes.is_none() => {
+                docker.last_error = Some(e.to_string());
                 sources.push(format!("Docker: {e}"))
             }
-            Err(_) => {}
+            Err(e) => docker.last_error = Some(e.to_string()),
         }
+        providers.docker = Some(docker);
     }
     match &config.routes {
         Some(path) => {
@@ -58,6 +68,44 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
         }
         None => {}
     }
+    Ok(Read {
+        items,
+        sources,
+        providers,
+    })
+}
+
+/// `dockside check --json`: the admin model (docs/admin-api.md) of what would be served, as
+/// the running instance's `/api/v1/overview` would answer it (no traffic, no ACME history).
+pub async fn check_json(config: &Config) -> anyhow::Result<String> {
+    let read = read(config).await?;
+    let files = nginx_files::load(&config.nginx_dirs, &Default::default());
+    let state = crate::settings::build_with(&read.items, &files);
+    let table = RouteTable::build(&state, &config.defaults);
+    let certs = match config.https.is_some() && config.certs_dir.is_dir() {
+        true => certs::load_initial(&config.certs_dir),
+        false => Arc::default(),
+    };
+    let live = snapshot(config, table, certs);
+    let acme = config.acme.as_ref().map(|_| AcmeInput::default());
+    let view = admin::api::overview(&Inputs {
+        state: &state,
+        live: &live,
+        acme: acme.as_ref(),
+        providers: &read.providers,
+        down: &[],
+        traffic: &Default::default(),
+        now: discovery::unix_now(),
+    });
+    Ok(serde_json::to_string_pretty(&view)? + "\n")
+}
+
+/// `dockside check`: what would be served right now (Docker snapshot and/or routes file), as
+/// the route report. Fails only when no source can be read at all.
+pub async fn check(config: &Config) -> anyhow::Result<String> {
+    let Read {
+        items, mut sources, ..
+    } = read(config).await?;
     let files = nginx_files::load(&config.nginx_dirs, &Default::default());
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
@@ -95,11 +143,15 @@ fn client_certs(config: &Config, table: RouteTable) -> String {
     if config.https.is_none() || !config.certs_dir.is_dir() {
         return String::new();
     }
-    let certs = certs::load_initial(&config.certs_dir);
+    let live = snapshot(config, table, certs::load_initial(&config.certs_dir));
+    admin::client_cert_lines(&live)
+}
+
+/// The routes joined with the certificate directory, as the HTTPS listener would see them.
+fn snapshot(config: &Config, table: RouteTable, certs: Arc<CertMap>) -> Snapshot {
     let defaults = (
         crate::tls::policy::Policy::Intermediate,
         config.defaults.http2,
     );
-    let live = crate::live::Snapshot::build(Arc::new(table), certs, defaults, &mut |_, _, _| {});
-    admin::client_cert_lines(&live)
+    Snapshot::build(Arc::new(table), certs, defaults, &mut |_, _, _| {})
 }

@@ -28,4 +28,4 @@ pub use perms::FileModes;
 pub use store::{CertMap, write_pair};
 pub(crate) use watch::Rescan;
 pub use watch::{load_initial, spawn_watcher};
-pub use x509::{CertInfo, subject_dn};
+pub use x509::{CertInfo, issuer_dn, subject_dn};

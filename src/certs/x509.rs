@@ -133,11 +133,21 @@ fn ari_id(cert: &X509Certificate<'_>) -> Option<String> {
 /// `,` between RDNs, `+` inside one, specials and non-ASCII bytes escaped), so the value is
 /// plain ASCII header text. `None` when the DER is not a certificate.
 pub fn subject_dn(der: &[u8]) -> Option<String> {
-    use x509_parser::objects::{oid_registry, oid2abbrev};
     let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(dn(cert.subject()))
+}
+
+/// A certificate's issuer, written as [`subject_dn`] writes a subject: the dashboard and
+/// `/api/v1/certificates` show who signed each certificate (a CA, or self-signed).
+pub fn issuer_dn(der: &[u8]) -> Option<String> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(dn(cert.issuer()))
+}
+
+fn dn(name: &x509_parser::x509::X509Name<'_>) -> String {
+    use x509_parser::objects::{oid_registry, oid2abbrev};
     let registry = oid_registry();
-    let mut rdns: Vec<String> = cert
-        .subject()
+    let mut rdns: Vec<String> = name
         .iter_rdn()
         .map(|rdn| {
             let attrs: Vec<String> = rdn
@@ -156,7 +166,7 @@ pub fn subject_dn(der: &[u8]) -> Option<String> {
         })
         .collect();
     rdns.reverse();
-    Some(rdns.join(","))
+    rdns.join(",")
 }
 
 /// RFC 2253 §2.4 escaping, plus OpenSSL's `\XX` for control and non-ASCII bytes.

@@ -181,6 +181,7 @@ pub fn spawn(
     path: PathBuf,
     tx: watch::Sender<Vec<SourceItem>>,
     token: CancellationToken,
+    status: std::sync::Arc<super::ProviderStatus>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let (ev_tx, mut ev_rx) = mpsc::channel::<()>(1);
@@ -225,8 +226,12 @@ pub fn spawn(
                     if changed {
                         tracing::info!(file = %path.display(), "routes file reloaded");
                     }
+                    status.routes_reloaded(None);
                 }
-                Err(e) => tracing::error!("{e}; keeping the last good routes"),
+                Err(e) => {
+                    tracing::error!("{e}; keeping the last good routes");
+                    status.routes_reloaded(Some(e.to_string()));
+                }
             }
         }
     })

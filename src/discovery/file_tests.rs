@@ -92,7 +92,8 @@ async fn edits_are_published_and_syntax_errors_keep_the_last_good() {
     write("one.tld");
     let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let status = std::sync::Arc::new(crate::discovery::ProviderStatus::default());
+    let task = spawn(path.clone(), tx, token.clone(), status.clone());
     let host = |items: &Vec<SourceItem>| items[0].vars["VIRTUAL_HOST"].clone();
 
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -110,6 +111,26 @@ async fn edits_are_published_and_syntax_errors_keep_the_last_good() {
         "a broken file must not replace good routes"
     );
     assert_eq!(host(&rx.borrow()), "two.tld");
+    // The dashboard and /metrics see the failed reload and why, until a good one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while status.view().routes_reloads.failed == 0 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", status.view());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = status.view();
+    assert!(seen.routes_reloads.ok >= 1, "{seen:?}");
+    assert!(
+        seen.routes_error
+            .as_deref()
+            .is_some_and(|e| e.contains("routes.toml")),
+        "{seen:?}"
+    );
+    write("three.tld");
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while status.view().routes_error.is_some() {
+        assert!(std::time::Instant::now() < deadline, "{:?}", status.view());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     token.cancel();
     task.await.unwrap();
 }
@@ -125,7 +146,7 @@ async fn an_edit_before_the_task_starts_is_published() {
     write("one.tld");
     let (tx, mut rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let task = spawn(path.clone(), tx, token.clone(), Default::default());
     write("two.tld");
     tokio::time::timeout(Duration::from_secs(3), rx.changed())
         .await
@@ -146,7 +167,7 @@ async fn an_emptied_file_is_an_unfinished_edit() {
     std::fs::write(&path, good).unwrap();
     let (tx, rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let task = spawn(path.clone(), tx, token.clone(), Default::default());
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     std::fs::File::create(&path).unwrap();
@@ -188,7 +209,7 @@ async fn reading_the_file_does_not_wake_the_provider() {
         .unwrap();
     let (tx, _rx) = watch::channel(load(&path).unwrap().items);
     let token = CancellationToken::new();
-    let task = spawn(path.clone(), tx, token.clone());
+    let task = spawn(path.clone(), tx, token.clone(), Default::default());
     // The task reads the file once when it starts (an edit before it started is not missed).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while opens.load(Ordering::SeqCst) < 2 {

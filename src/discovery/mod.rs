@@ -13,12 +13,16 @@ pub(crate) mod nginx_files;
 mod own;
 mod restart;
 mod standalone;
+mod status;
 mod watch;
 
 pub use docker::EngineVersion;
 pub use endpoint::{DockerError, DockerSettings, Endpoint};
 pub use restart::spawn_restarter;
-pub use watch::{probe, snapshot, spawn};
+pub(crate) use status::unix_now;
+pub use status::{DockerView, ProviderStatus, ProviderView, Reloads};
+pub(crate) use watch::describe;
+pub use watch::{probe, snapshot, spawn, spawn_observed};
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

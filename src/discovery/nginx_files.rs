@@ -147,6 +147,7 @@ pub fn spawn(
     dirs: NginxDirs,
     tx: watch::Sender<Arc<NginxFiles>>,
     token: CancellationToken,
+    status: Arc<super::ProviderStatus>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let (ev_tx, mut ev_rx) = mpsc::channel::<()>(1);
@@ -178,6 +179,7 @@ pub fn spawn(
                 tracing::info!(
                     "nginx-proxy files (vhost.d, htpasswd, conf.d, html/errors) reloaded"
                 );
+                status.nginx_files_reloaded();
             }
         }
     })

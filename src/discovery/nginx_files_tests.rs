@@ -71,7 +71,7 @@ async fn an_edit_is_published() {
     write(&r, "vhost.d/a.test", "client_max_body_size 1k;\n");
     let (tx, mut rx) = watch::channel(Arc::new(load(&dirs(&r), &NginxFiles::default())));
     let token = CancellationToken::new();
-    let task = spawn(dirs(&r), tx, token.clone());
+    let task = spawn(dirs(&r), tx, token.clone(), Default::default());
     write(&r, "vhost.d/a.test", "client_max_body_size 2k;\n");
     tokio::time::timeout(Duration::from_secs(5), rx.changed())
         .await

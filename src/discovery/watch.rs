@@ -18,7 +18,9 @@ use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
 use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
+use super::status::ProviderStatus;
 use crate::model::SourceItem;
+use std::sync::Arc;
 
 /// Concurrent inspects while (re)filling the cache: bounded, so 200 containers at startup
 /// neither serialize nor flood the engine.
@@ -33,7 +35,26 @@ pub fn spawn(
     tx: watch::Sender<Vec<SourceItem>>,
     token: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(settings, tx, token))
+    spawn_observed(settings, tx, token, Arc::default())
+}
+
+/// [`spawn`], reporting the connection, events and syncs to `status` (the admin dashboard).
+pub fn spawn_observed(
+    settings: DockerSettings,
+    tx: watch::Sender<Vec<SourceItem>>,
+    token: CancellationToken,
+    status: Arc<ProviderStatus>,
+) -> JoinHandle<()> {
+    status.docker_watching(&describe(&settings));
+    tokio::spawn(run(settings, tx, token, status))
+}
+
+/// The endpoint as the user would name it: `DOCKER_HOST`, or the default socket.
+pub(crate) fn describe(settings: &DockerSettings) -> String {
+    settings
+        .host
+        .clone()
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
 }
 
 /// Connects once and reports the engine: for "zero configuration" startup (Docker or the
@@ -56,6 +77,7 @@ async fn run(
     settings: DockerSettings,
     tx: watch::Sender<Vec<SourceItem>>,
     token: CancellationToken,
+    status: Arc<ProviderStatus>,
 ) {
     let mut delay = BACKOFF_MIN;
     loop {
@@ -63,12 +85,13 @@ async fn run(
         // Cancellation also interrupts a connect or a refresh in flight.
         let result = tokio::select! {
             () = token.cancelled() => return,
-            r = session(&settings, &tx, &token, &mut listed) => r,
+            r = session(&settings, &tx, &token, &mut listed, &status) => r,
         };
         let err = match result {
             Ok(()) => return,
             Err(e) => e,
         };
+        status.docker_connected(false, Some(chain(&err)));
         if listed {
             delay = BACKOFF_MIN;
         }
@@ -98,6 +121,7 @@ async fn session(
     tx: &watch::Sender<Vec<SourceItem>>,
     token: &CancellationToken,
     listed: &mut bool,
+    status: &ProviderStatus,
 ) -> Result<(), DockerError> {
     let engine = Engine::connect(settings).await?;
     // Subscribe before listing: `since` replays anything that happens while we list.
@@ -108,6 +132,8 @@ async fn session(
         .refresh(&engine, settings, &Dirty::full(), false)
         .await?;
     publish(tx, cache.items(settings));
+    status.docker_connected(true, None);
+    status.docker_synced(cache.containers.len());
     *listed = true;
     tracing::info!(endpoint = %engine.endpoint, "Watching docker events");
     loop {
@@ -121,11 +147,13 @@ async fn session(
                 events = Box::pin(engine.events(since));
                 cache.refresh(&engine, settings, &Dirty::default(), false).await?;
                 publish(tx, cache.items(settings));
+                status.docker_synced(cache.containers.len());
                 continue;
             }
         };
         let mut dirty = Dirty::default();
         dirty.add(end_or(first, &engine)?);
+        let mut events_seen = 1;
         tracing::trace!("event received");
         let deadline = Instant::now() + settings.debounce_max;
         loop {
@@ -133,9 +161,13 @@ async fn session(
             tokio::select! {
                 () = token.cancelled() => return Ok(()),
                 () = tokio::time::sleep_until(quiet.min(deadline)) => break,
-                ev = events.next() => dirty.add(end_or(ev, &engine)?),
+                ev = events.next() => {
+                    dirty.add(end_or(ev, &engine)?);
+                    events_seen += 1;
+                }
             }
         }
+        status.docker_events(events_seen);
         // Fast path: re-list only what the events named (`id=` filters keep the engine from
         // walking all containers), publish; then the full re-list as the level-triggered
         // safety net, published only if it differs.
@@ -154,6 +186,7 @@ async fn session(
                 .await?;
             publish(tx, cache.items(settings));
         }
+        status.docker_synced(cache.containers.len());
     }
 }
 

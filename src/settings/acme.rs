@@ -45,6 +45,7 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
                 source: item.name.clone(),
                 reason: format!("{setting} lists {h} but {declared_by}={:?} does not: the site will not be served", virtual_hosts.join(",")),
                 severity: Severity::Warning,
+                hosts: vec![h.to_string()],
             });
         }
         let settings: std::collections::BTreeMap<_, _> = item
@@ -66,6 +67,7 @@ pub fn requests(items: &[&SourceItem], skipped: &mut Vec<Skipped>) -> Vec<CertRe
                     source: item.name.clone(),
                     reason: format!("{why}; using one certificate for all hosts"),
                     severity: Severity::Warning,
+                    hosts: hosts.clone(),
                 });
                 false
             }

@@ -63,7 +63,9 @@ pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
                 continue;
             }
             Err(Rejection::Invalid(why)) => {
-                skipped.push(skip(&it.name, format!("skipped: {why}"), Severity::Warning));
+                let mut entry = skip(&it.name, format!("skipped: {why}"), Severity::Warning);
+                entry.hosts = item::declared_hosts(it);
+                skipped.push(entry);
                 continue;
             }
         };
@@ -167,6 +169,7 @@ fn skip(source: &str, reason: String, severity: Severity) -> Skipped {
         source: source.to_owned(),
         reason,
         severity,
+        hosts: Vec::new(),
     }
 }
 
@@ -181,11 +184,13 @@ fn notes(source: &str, parsed: &item::Parsed, skipped: &mut Vec<Skipped>) {
             .map(String::as_str)
             .collect();
         hosts.dedup();
-        skipped.push(skip(
+        let mut entry = skip(
             source,
             format!("no backend for {}: {why}", hosts.join(",")),
             Severity::Warning,
-        ));
+        );
+        entry.hosts = hosts.iter().map(|h| (*h).to_owned()).collect();
+        skipped.push(entry);
     }
     for key in &parsed.ignored {
         skipped.push(skip(
@@ -315,6 +320,11 @@ fn site(host: String, acc: HostAcc) -> Site {
         debug_endpoint: bool_of(LABEL_DEBUG_ENDPOINT),
         root: s(VIRTUAL_ROOT).and_then(|v| parse_root(v).ok().map(str::to_owned)),
         policy: Default::default(),
+        set_by: acc
+            .settings
+            .iter()
+            .map(|(name, (_, source))| ((*name).to_owned(), source.clone()))
+            .collect(),
         sources: acc.sources,
     };
     if let Some(ports) = multiports_ports {

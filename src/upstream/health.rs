@@ -59,6 +59,19 @@ impl PassiveHealth {
         all
     }
 
+    /// The backends skipped right now, for the dashboard (never called per request).
+    pub fn down_now(&self) -> Vec<BackendAddr> {
+        if self.marked.load(Ordering::Relaxed) == 0 {
+            return Vec::new();
+        }
+        let now = Instant::now();
+        let down = self.lock();
+        down.iter()
+            .filter(|(_, until)| **until > now)
+            .map(|(addr, _)| addr.clone())
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BackendAddr, Instant>> {
         self.down.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -203,6 +203,8 @@ impl Scope {
 /// A running Docker provider; cancelled on drop.
 pub struct Provider {
     pub rx: watch::Receiver<Vec<SourceItem>>,
+    /// What the provider reports to the admin listener (connection, events, syncs).
+    pub status: std::sync::Arc<discovery::ProviderStatus>,
     token: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -211,9 +213,11 @@ impl Provider {
     pub fn start(settings: DockerSettings) -> Provider {
         let (tx, rx) = watch::channel(Vec::new());
         let token = CancellationToken::new();
-        let task = discovery::spawn(settings, tx, token.clone());
+        let status = std::sync::Arc::new(discovery::ProviderStatus::default());
+        let task = discovery::spawn_observed(settings, tx, token.clone(), status.clone());
         Provider {
             rx,
+            status,
             token,
             task: Some(task),
         }
@@ -248,6 +252,27 @@ impl Provider {
     }
 
     /// The currently published items.
+    /// Waits until the provider's reported Docker state satisfies `pred`; panics with it.
+    pub async fn wait_status(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&discovery::DockerView) -> bool,
+    ) -> discovery::DockerView {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let view = self.status.view().docker.unwrap_or_default();
+            if pred(&view) {
+                return view;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not within {timeout:?}; last: {view:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn items(&self) -> Vec<SourceItem> {
         self.rx.borrow().clone()
     }

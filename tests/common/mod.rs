@@ -9,6 +9,7 @@
 pub mod acme;
 pub mod acme_double;
 pub mod backend;
+pub mod browser;
 pub mod docker;
 pub mod fastcgi;
 pub mod grpc;

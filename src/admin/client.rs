@@ -1,0 +1,56 @@
+//! `dockside routes`: asks the running dockside's admin listener for its model
+//! (`GET /api/v1/overview`), so the terminal shows what the dashboard shows.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use super::api::Overview;
+
+/// How long the whole call may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The running instance's model; a wildcard admin address is reached on loopback.
+pub async fn overview(addr: SocketAddr) -> Result<Overview, String> {
+    let target = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    let call = async {
+        let stream = tokio::net::TcpStream::connect(target)
+            .await
+            .map_err(|e| format!("cannot reach dockside's admin listener at {target} ({e}): is dockside running, with DOCKSIDE_ADMIN on?"))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("admin listener at {target}: {e}"))?;
+        tokio::spawn(conn);
+        let req = Request::get(format!("{}overview", super::api::PREFIX))
+            .header(http::header::HOST, "localhost")
+            .body(crate::exchange::empty())
+            .map_err(|e| e.to_string())?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("admin listener at {target}: {e}"))?;
+        let status = resp.status();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .map_err(|e| format!("admin listener at {target}: {e}"))?
+            .to_bytes();
+        if status != StatusCode::OK {
+            return Err(format!(
+                "admin listener at {target} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            format!("admin listener at {target}: not the model this dockside knows ({e}); is it the same version?")
+        })
+    };
+    tokio::time::timeout(TIMEOUT, call)
+        .await
+        .map_err(|_| format!("no answer from dockside's admin listener at {target}"))?
+}
