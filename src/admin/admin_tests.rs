@@ -13,6 +13,7 @@ async fn start_admin() -> (
         state: rx,
         live: Live::http_only(Arc::new(crate::routing::RouteTable::default())),
         renewer: None,
+        metrics: None,
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exchange::{ProxyBody, full};
 use crate::live::Live;
+use crate::metrics::Metrics;
 use crate::model::DesiredState;
 
 /// What the admin endpoints read: the same snapshots the data plane serves.
@@ -31,6 +32,8 @@ pub(crate) struct AdminState {
     pub live: Arc<Live>,
     /// Reaches the ACME reconciler; `None` when ACME is off.
     pub renewer: Option<crate::acme::Renewer>,
+    /// The data plane's counters; `None` with `DOCKSIDE_METRICS=off`.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -87,6 +90,7 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
     };
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
+        "/metrics" => metrics(admin),
         "/status" => {
             let state = admin.state.borrow().clone();
             let live = admin.live.load();
@@ -96,10 +100,33 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "admin endpoints: /healthz /status, POST /acme/renew\n".into(),
+            "admin endpoints: /healthz /status /metrics, POST /acme/renew\n".into(),
         ),
     }
 }
+
+/// OpenMetrics text: the data plane's families, then the control plane's, then `# EOF`.
+fn metrics(admin: &AdminState) -> Response<ProxyBody> {
+    let Some(metrics) = &admin.metrics else {
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(full("metrics are off (DOCKSIDE_METRICS=off)\n"))
+            .unwrap_or_default();
+    };
+    let mut body = String::with_capacity(16 * 1024);
+    metrics.encode(&mut body);
+    // The control plane's section (certificates, ACME, Docker) goes here.
+    body.push_str("# EOF\n");
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, OPENMETRICS)
+        .body(full(body))
+        .unwrap_or_default()
+}
+
+/// The OpenMetrics text content type Prometheus asks for.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `dockside healthcheck`: true when the admin listener at `addr` answers `/healthz` with 200
 /// within two seconds. A wildcard address is checked on loopback.

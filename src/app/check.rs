@@ -62,6 +62,7 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
+    sources.push(describe_metrics(config));
     if config.https.is_some() {
         sources.push(config.cert_files.describe());
         if config.create_default_certificate {
@@ -102,4 +103,15 @@ fn client_certs(config: &Config, table: RouteTable) -> String {
     );
     let live = crate::live::Snapshot::build(Arc::new(table), certs, defaults, &mut |_, _, _| {});
     admin::client_cert_lines(&live)
+}
+
+/// `dockside check`'s line about `/metrics` (`DOCKSIDE_METRICS`).
+fn describe_metrics(config: &Config) -> String {
+    match (config.metrics, config.admin) {
+        (false, _) => "metrics: off (DOCKSIDE_METRICS=off)".to_owned(),
+        (true, None) => {
+            "metrics: not counted (DOCKSIDE_METRICS=on, but the admin listener is off)".to_owned()
+        }
+        (true, Some(addr)) => format!("metrics: on, http://{addr}/metrics (DOCKSIDE_METRICS)"),
+    }
 }
