@@ -1,5 +1,5 @@
 //! `/metrics` on the admin listener after known traffic from real clients (curl over HTTP,
-//! HTTPS h1 and h2, a real uWSGI, a dead and a slow backend, an unknown SNI): exact counts, and
+//! HTTPS h1 and h2, an HTTP/3 client, a real uWSGI, a dead and a slow backend, an unknown SNI): exact counts, and
 //! the text parses with the official Python client's OpenMetrics parser. A site removed from
 //! the routes file stops being exported.
 
@@ -9,12 +9,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::h3::H3Client;
 use common::https::HttpsProxy;
 use common::tls::Pki;
 use common::uwsgi::Uwsgi;
 use common::uwsgi::proxy::{uwsgi_location, uwsgi_site};
 use common::*;
-use http::Request;
+use http::{Method, Request};
 use http_body_util::BodyExt;
 
 /// The admin listener on an ephemeral loopback port.
@@ -105,6 +106,7 @@ async fn known_traffic_gives_exact_counts_in_valid_openmetrics() {
     let p = HttpsProxy::start(&pki.certs(), &pki.ca_pem(), |cfg| {
         admin_on(cfg);
         cfg.limits.upstream_timeout = Duration::from_secs(1);
+        cfg.defaults.http3 = true;
     })
     .await;
     let admin = p.d.running.admin_addr.expect("admin listener");
@@ -133,6 +135,14 @@ async fn known_traffic_gives_exact_counts_in_valid_openmetrics() {
         .await;
     assert_eq!(x.status, 200, "{x:?}");
     sent += x.body.len();
+    // One GET over HTTP/3 (the QUIC handshake counts as a TLS handshake).
+    let h3 = H3Client::new(&p.ca);
+    let mut conn = h3.connect(p.https, "a.test").await.unwrap();
+    let authority = format!("a.test:{}", p.https.port());
+    let (resp, body) = conn.request(Method::GET, &authority, "/", None).await;
+    assert_eq!(resp.status(), 200);
+    sent += body.len();
+    drop(conn);
     // No certificate for these: served over HTTP.
     let x = p.curl("http", "dead.test", "/", &[]).await;
     assert_eq!(x.status, 502, "{x:?}");
@@ -151,16 +161,17 @@ async fn known_traffic_gives_exact_counts_in_valid_openmetrics() {
         requests("a.test", "GET", "2xx", "h1", "http", 2),
         requests("a.test", "GET", "2xx", "h2", "http", 3),
         requests("a.test", "POST", "2xx", "h1", "http", 1),
+        requests("a.test", "GET", "2xx", "h3", "http", 1),
         requests("dead.test", "GET", "5xx", "h1", "http", 1),
         requests("slow.test", "GET", "5xx", "h1", "http", 1),
         requests("uwsgi.test", "GET", "2xx", "h1", "uwsgi", 1),
         requests("(none)", "GET", "5xx", "h1", "none", 1),
         format!(r#"dockside_http_sent_bytes_total{{site="a.test"}} {sent}"#),
         r#"dockside_http_received_bytes_total{site="a.test"} 11"#.to_owned(),
-        r#"dockside_http_request_duration_seconds_count{site="a.test"} 7"#.to_owned(),
-        r#"dockside_upstream_response_seconds_count{site="a.test"} 6"#.to_owned(),
+        r#"dockside_http_request_duration_seconds_count{site="a.test"} 8"#.to_owned(),
+        r#"dockside_upstream_response_seconds_count{site="a.test"} 7"#.to_owned(),
         r#"dockside_upstream_response_seconds_count{site="slow.test"} 1"#.to_owned(),
-        "dockside_tls_handshakes_total 6".to_owned(),
+        "dockside_tls_handshakes_total 7".to_owned(),
         r#"dockside_tls_handshake_failures_total{reason="unknown_sni"} 1"#.to_owned(),
         format!(r#"dockside_upstream_connect_failures_total{{backend="{dead}"}} 1"#),
         format!(r#"dockside_upstream_ejections_total{{backend="{dead}"}} 1"#),
@@ -170,11 +181,12 @@ async fn known_traffic_gives_exact_counts_in_valid_openmetrics() {
         ),
         r#"dockside_client_connections{listener="http"} 0"#.to_owned(),
         r#"dockside_client_connections{listener="https"} 0"#.to_owned(),
+        r#"dockside_client_connections{listener="quic"} 0"#.to_owned(),
     ];
     let text = scrape_until(admin, "expected counts", |t| has_all(t, &want)).await;
     // Exact: no other series of these sites' requests.
     let series = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
-    assert_eq!(series("dockside_http_requests_total{"), 8, "{text}");
+    assert_eq!(series("dockside_http_requests_total{"), 9, "{text}");
     // The upstream time is bounded by the 1 s timeout, the request's by the slow answer.
     assert!(
         text.contains(r#"dockside_upstream_response_seconds_bucket{le="0.5",site="slow.test"} 0"#),
