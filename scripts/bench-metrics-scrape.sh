@@ -39,7 +39,9 @@ for i in $(seq 1 "$SITES"); do
   [ $((i % 2)) = 0 ] && echo 'data = "x"'
   echo "output = /dev/null"
 done > "$WORK/curl.cfg"
+RSS0=$(ps -o rss= -p "$PID" | tr -d ' ')
 curl -sf -K "$WORK/curl.cfg"
+RSS1=$(ps -o rss= -p "$PID" | tr -d ' ')
 URL="http://127.0.0.1:$ADMIN_PORT/metrics"
 curl -sf "$URL" > "$WORK/metrics.txt"
 for _ in $(seq 1 "$SCRAPES"); do curl -sf -o /dev/null -w '%{time_total}\n' "$URL"; done | sort -n > "$WORK/times"
@@ -48,3 +50,4 @@ worst=$(tail -1 "$WORK/times")
 bytes=$(wc -c < "$WORK/metrics.txt")
 series=$(grep -vc '^#' "$WORK/metrics.txt")
 echo "$SITES sites: scrape median ${median}s, worst ${worst}s over $SCRAPES scrapes; $bytes bytes, $series series"
+echo "RSS before the requests ${RSS0} KiB, after ${RSS1} KiB (the shards' cells of every site)"
