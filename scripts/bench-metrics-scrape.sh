@@ -34,6 +34,8 @@ get() { curl -sf -o /dev/null -H "Host: s$SITES.bench.local" "http://127.0.0.1:$
 for _ in $(seq 1 300); do get && break; sleep 0.2; done
 get || { echo "dockside did not serve on $HTTP_PORT" >&2; cat "$WORK/dockside.log" >&2; exit 1; }
 for i in $(seq 1 "$SITES"); do
+  # `next`: the options below are this URL's only (curl applies them to every URL otherwise).
+  [ "$i" = 1 ] || echo "next"
   echo "url = \"http://127.0.0.1:$HTTP_PORT/\""
   echo "header = \"Host: s$i.bench.local\""
   [ $((i % 2)) = 0 ] && echo 'data = "x"'
