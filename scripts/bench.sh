@@ -11,6 +11,9 @@
 #   SITE_EXTRA='RATE_LIMIT = "…"' BASELINE_SITE_EXTRA='' WRK_HEADER='Authorization: Basic …'
 #                               # routes-file lines added to dockside's (or the baseline's) site,
 #                               # and one more request header: a site policy before/after
+#   DOCKSIDE_ENV='DOCKSIDE_ADMIN=127.0.0.1:28090' BASELINE_ENV='DOCKSIDE_ADMIN=127.0.0.1:28091 DOCKSIDE_METRICS=off'
+#                               # VAR=value words set for dockside's (or the baseline's) process:
+#                               # one binary, a setting on vs off (BASELINE_BIN = DOCKSIDE_BIN)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -100,7 +103,7 @@ start_binary() {
   routes_file "$WORK/routes.toml" "${SITE_EXTRA:-}"
   routes_file "$WORK/routes-baseline.toml" "${BASELINE_SITE_EXTRA:-}"
   DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
-    "$DOCKSIDE_BIN" --http "127.0.0.1:$DOCKSIDE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
+    env ${DOCKSIDE_ENV:-} "$DOCKSIDE_BIN" --http "127.0.0.1:$DOCKSIDE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
   DOCKSIDE_PID=$!
 }
 start_example() {
@@ -126,7 +129,7 @@ fi
 IDLE_RSS=$(rss_kib "$DOCKSIDE_PID")
 if [ -n "$BASELINE_BIN" ]; then
   DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
-    "$BASELINE_BIN" --http "127.0.0.1:$BASELINE_PORT" --routes "$WORK/routes-baseline.toml" 2>"$WORK/baseline.log" &
+    env ${BASELINE_ENV:-} "$BASELINE_BIN" --http "127.0.0.1:$BASELINE_PORT" --routes "$WORK/routes-baseline.toml" 2>"$WORK/baseline.log" &
   BASELINE_PID=$!
   PIDS+=($BASELINE_PID)
   wait_ok "http://127.0.0.1:$BASELINE_PORT/" "$HOST" || { cat "$WORK/baseline.log" >&2; exit 1; }

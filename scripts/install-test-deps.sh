@@ -14,6 +14,8 @@ have nghttp || need+=(nghttp2-client)
 have python3 || need+=(python3)
 # tests/grpc_proxy.rs, scripts/bench-grpc.sh: the real grpcio server and client (Debian's python3)
 /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need+=(python3-grpcio)
+# tests/metrics.rs: /metrics must parse with the official Python client's OpenMetrics parser
+/usr/bin/python3 -c 'import prometheus_client.openmetrics.parser' >/dev/null 2>&1 || need+=(python3-prometheus-client)
 have file || need+=(file)
 # tests/common/policy.rs: basic-auth hashes (bcrypt, {SHA}) made by the real htpasswd
 have htpasswd || need+=(apache2-utils)

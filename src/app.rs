@@ -14,6 +14,7 @@ use crate::certs;
 use crate::config::Config;
 use crate::discovery::{self, file, nginx_files};
 use crate::live::Live;
+use crate::metrics::{Metrics, Writers};
 use crate::model::{DesiredState, SourceItem};
 use crate::routing::{ExtraPorts, ListenPorts, RouteTable, SiteDefaults};
 use crate::server::{self, Bound, ExtraListeners, Listener, QuicServer, Workers};
@@ -277,7 +278,7 @@ fn spawn_extra_listeners(
     let state = {
         let (shared, config) = (shared.clone(), config.clone());
         Box::new(move |port: u16, stop: CancellationToken| {
-            let mut state = shared.service(&config)?;
+            let mut state = shared.service(&config, Writers::Many)?;
             state.extra_port = Some(port);
             // HTTP/3 is served on the default HTTPS port only.
             state.alt_svc = None;
@@ -353,9 +354,14 @@ fn spawn_admin(
             acme,
             providers: shared.providers.clone(),
             health: shared.health.clone(),
-            // The data plane's per-site counters plug in here (`admin::TrafficSource`); until
-            // then the dashboard shows "–" for rates.
-            traffic: admin::TrafficRates::default(),
+            traffic: admin::TrafficRates {
+                source: shared
+                    .metrics
+                    .clone()
+                    .map(|m| m as Arc<dyn admin::TrafficSource>),
+                sampler: Default::default(),
+            },
+            metrics: shared.metrics.clone(),
         };
         admin::spawn(listener, admin, shared.cancel.child_token());
     }
@@ -387,13 +393,19 @@ struct Shared {
     warnings: Arc<LogThrottle>,
     /// What the providers report (Docker connection, reloads) for the admin listener.
     providers: Arc<discovery::ProviderStatus>,
+    /// Every worker's metrics shard, read by `/metrics`; `None` when off or without the
+    /// admin listener (nobody could read them).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Shared {
     /// What the workers share, empty; TLS state only with an HTTPS listener.
     fn new(config: &Config, listeners: &Listeners) -> Shared {
+        let live = live_state(config, !listeners.https.is_empty());
         Shared {
-            live: live_state(config, !listeners.https.is_empty()),
+            metrics: (config.metrics && listeners.admin.is_some())
+                .then(|| Metrics::new(live.clone())),
+            live,
             challenges: Arc::new(Challenges::new(config.acme_accept_unknown_host)),
             health: Arc::new(PassiveHealth::default()),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
@@ -412,26 +424,33 @@ impl Shared {
         }
     }
 
-    /// One worker's state: shared parts plus its own upstream pool.
+    /// One worker's state: shared parts plus its own upstream pool and metrics shard (a
+    /// worker thread, or the QUIC thread: one writer each).
     fn state(&self, config: &Config) -> anyhow::Result<Arc<ServiceState>> {
-        self.service(config).map(Arc::new)
+        self.service(config, Writers::One).map(Arc::new)
     }
 
-    /// A default listener's service state (`extra_port` None, the root shutdown token).
-    fn service(&self, config: &Config) -> anyhow::Result<ServiceState> {
+    /// A default listener's service state (`extra_port` None, the root shutdown token);
+    /// `writers`: whether one thread or a multi-threaded runtime serves it.
+    fn service(&self, config: &Config, writers: Writers) -> anyhow::Result<ServiceState> {
+        let forwarder = Forwarder::new(
+            &config.limits,
+            config.verify_upstream_tls,
+            self.health.clone(),
+            UwsgiOptions::from_limits(
+                &config.limits,
+                config.spool_dir.clone(),
+                self.spool_budget.clone(),
+            ),
+        )?
+        .with_metrics(self.metrics.as_ref().map(|m| m.backends().clone()));
+        if let Some(metrics) = &self.metrics {
+            metrics.add_pool(forwarder.idle_pool());
+        }
         Ok(ServiceState {
             live: self.live.clone(),
             challenges: self.challenges.clone(),
-            forwarder: Forwarder::new(
-                &config.limits,
-                config.verify_upstream_tls,
-                self.health.clone(),
-                UwsgiOptions::from_limits(
-                    &config.limits,
-                    config.spool_dir.clone(),
-                    self.spool_budget.clone(),
-                ),
-            )?,
+            forwarder,
             warnings: self.warnings.clone(),
             trust_downstream: config.trust_downstream_proxy,
             proxy_protocol: config.proxy_protocol,
@@ -448,6 +467,7 @@ impl Shared {
             http3: self.http3.clone(),
             extra_port: None,
             defaults: self.defaults.clone(),
+            metrics: self.metrics.as_ref().map(|m| m.shard(writers)),
         })
     }
 }

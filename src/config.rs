@@ -272,6 +272,9 @@ pub struct Flags {
         default_value = "127.0.0.1:8099"
     )]
     pub admin: String,
+    /// Prometheus `/metrics` on the admin listener: `on` or `off` (DOCKSIDE_METRICS).
+    #[arg(global = true, long, env = "DOCKSIDE_METRICS", default_value = "on")]
+    pub metrics: String,
 }
 
 /// Validated settings the program runs with: everything dockside reads from its flags and its
@@ -281,6 +284,8 @@ pub struct Config {
     pub http: SocketAddr,
     pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
+    /// `DOCKSIDE_METRICS`: count requests for `/metrics` (needs the admin listener to be read).
+    pub metrics: bool,
     /// `ENABLE_IPV6`: each IPv4 listener gets its IPv6 twin (`ipv6_twin`).
     pub ipv6: bool,
     /// `ENABLE_PROXY_PROTOCOL`: every HTTP and HTTPS connection must begin with a PROXY
@@ -374,6 +379,7 @@ impl Config {
             http,
             https,
             admin: off_or_listen("DOCKSIDE_ADMIN", &f.admin)?,
+            metrics: on_or_off("DOCKSIDE_METRICS", &f.metrics)?,
             ipv6: flag("ENABLE_IPV6", &f.enable_ipv6)?,
             proxy_protocol: flag("ENABLE_PROXY_PROTOCOL", &f.enable_proxy_protocol)?,
             docker: match f.docker_host.as_deref() {
@@ -520,6 +526,17 @@ fn cert_files(env: impl Fn(&str) -> Option<String>) -> FileModes {
 
 fn flag(name: &str, value: &str) -> anyhow::Result<bool> {
     parse_bool(name, value).map_err(anyhow::Error::msg)
+}
+
+/// `on` / `off` (or a boolean) for a switch that is spelled like the listeners' `off`.
+fn on_or_off(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value.trim() {
+        v if v.eq_ignore_ascii_case("on") => Ok(true),
+        v if is_off(v) => Ok(false),
+        v => {
+            parse_bool(name, v).map_err(|_| anyhow::anyhow!("{name}={v:?}: expected `on` or `off`"))
+        }
+    }
 }
 
 /// The spelling that turns a listener, Docker or HSTS off.

@@ -34,6 +34,9 @@
 //! way: `server → tls, service`; `service → live, upstream`; `live, acme, tls → certs`; all of
 //! them → `exchange`, `routing`, `model`.
 //!
+//! `metrics/` counts the data plane per worker thread (one shard each, no shared atomic per
+//! request) and merges the shards when the admin listener's `/metrics` is scraped.
+//!
 //! Three planes: the control plane (discovery, ACME) may be slow and fail; the data plane
 //! (server, tls, service, upstream) only reads the latest snapshot; the pure cores (settings,
 //! routing, codecs) do no IO.
@@ -48,6 +51,7 @@ pub mod discovery;
 pub(crate) mod error_chain;
 pub mod exchange;
 pub mod live;
+pub(crate) mod metrics;
 pub mod model;
 pub mod policy;
 pub mod routing;

@@ -15,6 +15,8 @@ pub fn config(certs_dir: PathBuf) -> Config {
         http: SocketAddr::from(([127, 0, 0, 1], 0)),
         https: None,
         admin: None,
+        // Counted only when a test turns the admin listener on (nothing reads them otherwise).
+        metrics: true,
         ipv6: false,
         proxy_protocol: false,
         routes: None,

@@ -65,13 +65,27 @@ async fn vhost_and_json_lines() {
         "{line}"
     );
 
+    // A streamed (chunked) answer: `body_bytes_sent` is what was sent, not a declared length.
+    let reply = get(&d, "web.tld", "/bytes/70000").await;
+    assert_eq!(reply.body.len(), 70000);
+    let line = find(&captured, "GET /bytes/70000").await;
+    assert!(line.contains("\" 200 70000 \""), "{line}");
+
     let d = Dockside::start(|c| c.access_log = AccessLog::Json).await;
     d.publish(vec![site("json.tld", &[b.addr])]).await;
-    get(&d, "json.tld", "/j").await;
-    let line = find(&captured, "GET /j HTTP/1.1").await;
+    get(&d, "json.tld", "/sleep/150").await;
+    let line = find(&captured, "GET /sleep/150 HTTP/1.1").await;
     let json: serde_json::Value = serde_json::from_str(&line[line.find('{').unwrap()..]).unwrap();
     assert_eq!(json["status"], 200);
     assert_eq!(json["upstream_addr"], b.addr.to_string());
+    // Both times include the backend's 150 ms.
+    let secs = |key: &str| json[key].as_str().unwrap().parse::<f64>().unwrap();
+    assert!(secs("request_time") >= 0.15, "{line}");
+    assert!(secs("upstream_response_time") >= 0.15, "{line}");
+    assert!(
+        secs("upstream_response_time") <= secs("request_time"),
+        "{line}"
+    );
 
     let d = Dockside::start(|c| c.access_log = AccessLog::Off).await;
     d.publish(vec![site("off.tld", &[b.addr])]).await;

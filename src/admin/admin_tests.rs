@@ -17,6 +17,7 @@ async fn start_admin() -> (
         providers: Default::default(),
         health: Default::default(),
         traffic: Default::default(),
+        metrics: None,
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());

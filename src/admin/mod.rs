@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exchange::{ProxyBody, full};
 use crate::live::Live;
+use crate::metrics::Metrics;
 use crate::model::DesiredState;
 
 /// What the admin endpoints read: the same snapshots the data plane serves.
@@ -51,6 +52,8 @@ pub(crate) struct AdminState {
     pub health: Arc<crate::upstream::PassiveHealth>,
     /// Recent request rates per site for the dashboard.
     pub traffic: TrafficRates,
+    /// The data plane's counters; `None` with `DOCKSIDE_METRICS=off`.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -121,13 +124,8 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
             let page = dashboard::render(&view::overview(admin), site.as_deref());
             typed(StatusCode::OK, "text/html; charset=utf-8", page)
         }
-        "/metrics" => {
-            let mut out = String::new();
-            encode_control(&view::overview(admin), &mut out);
-            out.push_str("# EOF\n");
-            typed(StatusCode::OK, control_metrics::CONTENT_TYPE, out)
-        }
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
+        "/metrics" => metrics(admin),
         "/status" => {
             let state = admin.state.borrow().clone();
             let live = admin.live.load();
@@ -141,6 +139,26 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
                 .into(),
         ),
     }
+}
+
+/// OpenMetrics text: the data plane's families, then the control plane's, then `# EOF`.
+fn metrics(admin: &AdminState) -> Response<ProxyBody> {
+    let Some(metrics) = &admin.metrics else {
+        return Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(full("metrics are off (DOCKSIDE_METRICS=off)\n"))
+            .unwrap_or_default();
+    };
+    let mut body = String::with_capacity(16 * 1024);
+    metrics.encode(&mut body);
+    encode_control(&view::overview(admin), &mut body);
+    body.push_str("# EOF\n");
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, control_metrics::CONTENT_TYPE)
+        .body(full(body))
+        .unwrap_or_default()
 }
 
 /// `dockside healthcheck`: true when the admin listener at `addr` answers `/healthz` with 200

@@ -15,6 +15,16 @@ pub trait TrafficSource: Send + Sync {
     fn totals(&self) -> Vec<(String, u64, u64)>;
 }
 
+/// The data plane's per-site counters, merged over the worker shards at each sample.
+impl TrafficSource for crate::metrics::Metrics {
+    fn totals(&self) -> Vec<(String, u64, u64)> {
+        self.site_totals()
+            .into_iter()
+            .map(|t| (t.site, t.requests, t.errors_5xx))
+            .collect()
+    }
+}
+
 /// Samples kept: enough for a rate over the last minute at the dashboard's refresh.
 const KEEP: usize = 8;
 /// Samples closer together than this are not taken (a burst of API calls reuses the last).

@@ -110,6 +110,7 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
+    sources.push(describe_metrics(config));
     if config.https.is_some() {
         sources.push(config.cert_files.describe());
         if config.create_default_certificate {
@@ -154,4 +155,15 @@ fn snapshot(config: &Config, table: RouteTable, certs: Arc<CertMap>) -> Snapshot
         config.defaults.http2,
     );
     Snapshot::build(Arc::new(table), certs, defaults, &mut |_, _, _| {})
+}
+
+/// `dockside check`'s line about `/metrics` (`DOCKSIDE_METRICS`).
+fn describe_metrics(config: &Config) -> String {
+    match (config.metrics, config.admin) {
+        (false, _) => "metrics: off (DOCKSIDE_METRICS=off)".to_owned(),
+        (true, None) => {
+            "metrics: not counted (DOCKSIDE_METRICS=on, but the admin listener is off)".to_owned()
+        }
+        (true, Some(addr)) => format!("metrics: on, http://{addr}/metrics (DOCKSIDE_METRICS)"),
+    }
 }

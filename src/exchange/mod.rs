@@ -4,12 +4,14 @@
 //! these; none of them owns them.
 
 mod body;
+mod completion;
 mod error;
 pub(crate) mod hop;
 mod meta;
 
 pub use body::{BoxError, ProxyBody, empty, full};
 pub(crate) use body::{ClientBody, ClientBodyError, LimitExceeded, limited, with_guard};
+pub(crate) use completion::{OnComplete, on_complete};
 pub(crate) use error::Fault;
 pub use error::ProxyError;
 pub(crate) use meta::is_idempotent;

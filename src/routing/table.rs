@@ -146,6 +146,9 @@ pub struct SiteRoute {
     pub server_header: Option<HeaderValue>,
     /// Whether `/nginx-proxy-debug` answers (label, else `DEBUG_ENDPOINT`).
     pub debug_endpoint: bool,
+    /// Where this site's counters are in each metrics shard: a dense id, kept by the host name
+    /// across rebuilds (`RouteTable::metric_ids`), so a request finds its cells by index.
+    pub metrics_id: u32,
 }
 
 impl SiteRoute {
@@ -233,6 +236,8 @@ impl SiteRoute {
             server_tokens: site.server_tokens,
             server_header: site.server_tokens.map(server_header),
             debug_endpoint: site.debug_endpoint.unwrap_or(defaults.debug_endpoint),
+            // Assigned by `RouteTable::rebuild`.
+            metrics_id: 0,
         })
     }
 }
@@ -285,6 +290,9 @@ pub struct RouteTable {
     pub rejected: Vec<(String, String)>,
     /// Pages for answers that belong to no site (nginx-proxy's `errors/50x.html`).
     pub fallback_policy: Option<Arc<SitePolicy>>,
+    /// Every host name a table of this process has served, with its metrics id: a name that
+    /// leaves and comes back keeps its id, so ids stay dense and bounded by names, not churn.
+    metric_ids: std::collections::HashMap<String, u32>,
 }
 
 impl RouteTable {
@@ -306,7 +314,10 @@ impl RouteTable {
             .flatten()
             .cloned()
             .collect();
-        let mut table = RouteTable::default();
+        let mut table = RouteTable {
+            metric_ids: previous.metric_ids.clone(),
+            ..RouteTable::default()
+        };
         let fallback = Policy {
             error_pages: state.fallback_pages.clone(),
             ..Policy::default()
@@ -334,6 +345,7 @@ impl RouteTable {
                 Ok((mut route, placed)) => {
                     route.external_http_port = placed.http;
                     route.external_https_port = placed.https;
+                    route.metrics_id = table.metrics_id(&site.host);
                     Arc::new(route)
                 }
                 Err(why) => {
@@ -350,6 +362,16 @@ impl RouteTable {
             hosts.finish();
         }
         table
+    }
+
+    /// The metrics id of `host`: its old one, else the next free one.
+    fn metrics_id(&mut self, host: &str) -> u32 {
+        if let Some(id) = self.metric_ids.get(host) {
+            return *id;
+        }
+        let id = u32::try_from(self.metric_ids.len()).unwrap_or(u32::MAX);
+        self.metric_ids.insert(host.to_owned(), id);
+        id
     }
 
     /// Files a site under the listeners it is served on.

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::connection::serve_connection;
 use super::proxy_header::read_header;
 use crate::exchange::{CertRefusal, ClientCert, ConnInfo, Proxied, Scheme, TlsConn};
+use crate::metrics::{HandshakeFailure, Shard};
 use crate::service::ServiceState;
 use crate::tls::{Accepted as TlsAccepted, ClientVerdict, Refusal, Session, TlsAcceptor, TlsError};
 
@@ -56,8 +57,13 @@ pub(super) async fn accept_loop(
             client,
             local,
             permit,
+            _open: None,
         };
         let state = state.clone();
+        let accepted = Accepted {
+            _open: OpenConnection::new(&state, tls.is_some()),
+            ..accepted
+        };
         if state.proxy_protocol {
             tracker.spawn(accepted.serve_proxied(state, tls.clone()));
             continue;
@@ -80,6 +86,30 @@ struct Accepted {
     client: SocketAddr,
     local: SocketAddr,
     permit: Option<Arc<OwnedSemaphorePermit>>,
+    /// Counts the connection as open in the metrics until it ends.
+    _open: Option<OpenConnection>,
+}
+
+/// A client connection on the `dockside_client_connections` gauge, from accept to its end.
+struct OpenConnection {
+    shard: Arc<Shard>,
+    listener: usize,
+}
+
+impl OpenConnection {
+    /// `None` with metrics off.
+    fn new(state: &ServiceState, tls: bool) -> Option<OpenConnection> {
+        let shard = state.metrics.clone()?;
+        let listener = usize::from(tls);
+        shard.connection_opened(listener);
+        Some(OpenConnection { shard, listener })
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.shard.connection_closed(self.listener);
+    }
 }
 
 impl Accepted {
@@ -91,7 +121,12 @@ impl Accepted {
         let mut conn = ConnInfo::new(self.client, self.local, Scheme::Http, None, None);
         conn.permit = self.permit;
         conn.proxied = proxied;
-        serve_connection(self.stream, conn, state)
+        let open = self._open;
+        let serve = serve_connection(self.stream, conn, state);
+        async move {
+            let _open = open;
+            serve.await;
+        }
     }
 
     async fn serve_https(
@@ -101,8 +136,17 @@ impl Accepted {
         proxied: Option<Proxied>,
     ) {
         let client = self.client;
+        let _open = self._open;
         // A failed handshake ends only this connection.
-        match acceptor.accept(self.stream, client).await {
+        let accepted = acceptor.accept(self.stream, client).await;
+        if let Some(shard) = &state.metrics {
+            match &accepted {
+                Ok(Some(_)) => shard.handshake_ok(),
+                Ok(None) => {}
+                Err(e) => shard.handshake_failed(handshake_failure(e)),
+            }
+        }
+        match accepted {
             Ok(Some(TlsAccepted { stream, session })) => {
                 let mut conn = https_conn(client, self.local, session);
                 conn.permit = self.permit;
@@ -167,5 +211,22 @@ fn client_cert(verdict: &ClientVerdict) -> ClientCert {
         verify: header(&verdict.verify_text())
             .unwrap_or_else(|| http::HeaderValue::from_static("FAILED")),
         subject: verdict.subject().and_then(header),
+    }
+}
+
+/// The `reason` a failed handshake is counted under.
+fn handshake_failure(e: &TlsError) -> HandshakeFailure {
+    match e {
+        TlsError::Refused { .. } => HandshakeFailure::UnknownSni,
+        TlsError::Timeout { .. } => HandshakeFailure::Timeout,
+        TlsError::Hello { .. } => HandshakeFailure::Protocol,
+        // rustls reports its protocol errors (no shared version or cipher, bad records,
+        // alerts) as `InvalidData`.
+        TlsError::Handshake { source, .. } if source.kind() == std::io::ErrorKind::InvalidData => {
+            HandshakeFailure::Protocol
+        }
+        TlsError::Handshake { .. } | TlsError::Closed { .. } | TlsError::Io { .. } => {
+            HandshakeFailure::Other
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, Method, Request, StatusCode, Version};
 
@@ -13,7 +13,6 @@ use crate::config::AccessLog;
 /// Only built when access logs are on, so a disabled log costs nothing per request.
 #[derive(Debug)]
 pub struct Pending {
-    started: Instant,
     method: Method,
     uri: String,
     version: Version,
@@ -31,6 +30,11 @@ pub struct Outcome<'a> {
     pub body_bytes: u64,
     /// `$upstream_addr`, `-` when nothing was forwarded.
     pub upstream: Option<String>,
+    /// `$request_time`: from the request to the last body byte sent (or the client leaving).
+    pub request_time: Duration,
+    /// `$upstream_response_time`: from sending the request upstream to the response head
+    /// (retries included); `None` when nothing was forwarded.
+    pub upstream_response_time: Option<Duration>,
 }
 
 impl Pending {
@@ -41,7 +45,6 @@ impl Pending {
         }
         let header = |name| header_text(req.headers(), name);
         Some(Pending {
-            started: Instant::now(),
             method: req.method().clone(),
             uri: req
                 .uri()
@@ -84,7 +87,8 @@ impl Pending {
     }
 
     fn json(&self, out: &Outcome<'_>, now: SystemTime) -> String {
-        let secs = self.started.elapsed().as_secs_f64();
+        let secs = out.request_time.as_secs_f64();
+        let upstream_secs = out.upstream_response_time.map(|t| t.as_secs_f64());
         serde_json::json!({
             "time_local": time_iso8601(now),
             "client_ip": self.forwarded_for.as_deref().unwrap_or(""),
@@ -93,7 +97,7 @@ impl Pending {
             "status": out.status.as_u16(),
             "body_bytes_sent": out.body_bytes,
             "request_time": format!("{secs:.3}"),
-            "upstream_response_time": if out.upstream.is_some() { format!("{secs:.3}") } else { String::new() },
+            "upstream_response_time": upstream_secs.map_or_else(String::new, |t| format!("{t:.3}")),
             "upstream_addr": out.upstream.as_deref().unwrap_or(""),
             "http_referrer": self.referer.as_deref().unwrap_or(""),
             "http_user_agent": self.user_agent.as_deref().unwrap_or(""),

@@ -18,6 +18,8 @@ fn outcome() -> Outcome<'static> {
         status: StatusCode::OK,
         body_bytes: 5,
         upstream: Some("127.0.0.1:81".into()),
+        request_time: std::time::Duration::from_millis(1250),
+        upstream_response_time: Some(std::time::Duration::from_millis(1000)),
     }
 }
 
@@ -52,6 +54,8 @@ fn json_line_has_the_nginx_proxy_keys() {
     }
     assert_eq!(v["time_local"], "1970-01-01T00:00:00+00:00");
     assert_eq!(v["client_ip"], "9.9.9.9");
+    assert_eq!(v["request_time"], "1.250");
+    assert_eq!(v["upstream_response_time"], "1.000");
 }
 
 #[test]

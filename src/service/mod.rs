@@ -11,6 +11,7 @@ mod debug;
 mod headers;
 mod https;
 mod log_throttle;
+mod observe;
 mod pipeline;
 mod policy;
 mod state;

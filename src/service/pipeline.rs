@@ -4,12 +4,13 @@
 //! one place (`answer_error`), with their status from `ProxyError::status()`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Version};
 use hyper::body::Body;
 
-use super::access_log::{Outcome, Pending};
+use super::access_log::Pending;
 use super::answer::{
     Answer, Failure, answer_error, default_root, fixed_answer, no_location, no_site, text,
     with_page,
@@ -18,12 +19,15 @@ use super::challenge::acme_challenge;
 use super::debug;
 use super::headers::{self, HeaderContext};
 use super::https::{Policed, client_cert, https_policy};
+use super::observe::{Ending, Observed, observe};
 use super::state::ServiceState;
+use crate::config::AccessLog;
 use crate::exchange::{
     self, ClientBody, ClientCert, ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme,
     is_idempotent,
 };
 use crate::live::Snapshot;
+use crate::metrics;
 use crate::model::Proto;
 use crate::policy::{CompressFacts, Refusal, SitePolicy, compress};
 use crate::routing::{
@@ -40,11 +44,14 @@ pub async fn handle<B: ClientBody>(
     req: Request<B>,
     upgrade: bool,
 ) -> Response<ProxyBody> {
-    let pending = Pending::capture(state.access_log, &req);
+    let observed = observed(state, &req);
     // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
     let uri = req.uri().clone();
     let mut hsts = None;
-    let mut policy = Applied::default();
+    let mut policy = Applied {
+        observe: observed.is_some(),
+        ..Applied::default()
+    };
     let (host, routed) = match request_host(&req) {
         Ok(host) => {
             let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy).await;
@@ -90,17 +97,35 @@ pub async fn handle<B: ClientBody>(
             .entry(header::STRICT_TRANSPORT_SECURITY)
             .or_insert(value);
     }
-    if let Some(p) = pending {
-        let outcome = Outcome {
-            host: &host,
-            remote: conn.client,
-            status: response.status(),
-            body_bytes: response.body().size_hint().exact().unwrap_or(0),
-            upstream: upstream.map(|b| b.to_string()),
-        };
-        p.record(state.access_log, &outcome);
+    let Some(observed) = observed else {
+        return response;
+    };
+    let ending = Ending {
+        host,
+        remote: conn.client,
+        backend: upstream,
+        site: policy.site,
+        upstream_class: metrics::upstream(policy.upstream),
+        upstream_time: policy.upstream_time,
+    };
+    observe(observed, ending, response)
+}
+
+/// What the access log and the metrics need of the request before it is consumed; `None`
+/// (nothing captured, no completion wrapper) when both are off.
+fn observed<B: ClientBody>(state: &ServiceState, req: &Request<B>) -> Option<Observed> {
+    if state.metrics.is_none() && state.access_log == AccessLog::Off {
+        return None;
     }
-    response
+    Some(Observed {
+        started: Instant::now(),
+        log: Pending::capture(state.access_log, req).map(|p| (p, state.access_log)),
+        metrics: state.metrics.as_ref().map(|shard| {
+            let method = metrics::method_class(req.method());
+            let downstream = metrics::downstream(req.version(), B::HTTP3);
+            (shard.clone(), method, downstream)
+        }),
+    })
 }
 
 /// The pipeline. `hsts` is set once the HTTPS policy has decided, so that error answers of the
@@ -130,6 +155,7 @@ async fn route<B: ClientBody>(
         applied.policy = live.routes().fallback_policy.clone();
         return Err(no_site(host));
     };
+    applied.site = Some(site.metrics_id);
     if let Some(server) = &site.server_header {
         applied.server = Some(server.clone());
     }
@@ -172,6 +198,7 @@ async fn route<B: ClientBody>(
         Action::Forward(upstream) => upstream,
     };
     applied.grpc = upstream.proto.is_grpc();
+    applied.upstream = Some(upstream.proto);
     let body_limit = body_limit(site, location);
     check_declared_length(body_limit, &req).map_err(|e| (e, None))?;
     let meta = request_meta(conn, host, body_limit, location, &path, &req);
@@ -180,8 +207,13 @@ async fn route<B: ClientBody>(
         location,
         client,
         strip_client_cert: live.client_auth_anywhere(),
+        site: site.metrics_id,
     };
-    dispatch(state, meta, hop, req, upgrade).await
+    // `$upstream_response_time`: to the response head (retries included).
+    let sent = applied.observe.then(Instant::now);
+    let answer = dispatch(state, meta, hop, req, upgrade).await;
+    applied.upstream_time = sent.map(|t| t.elapsed());
+    answer
 }
 
 /// Where a routed request goes, and the client certificate facts it carries there.
@@ -191,6 +223,8 @@ struct Hop<'r> {
     client: Option<&'r ClientCert>,
     /// Some site asks for client certificates: clients' `X-SSL-Client-*` copies go.
     strip_client_cert: bool,
+    /// The site's metrics id (request body bytes are counted under it).
+    site: u32,
 }
 
 /// What the response phase needs of the policy that applied: the policy itself, and the
@@ -205,6 +239,14 @@ struct Applied {
     alt_svc: bool,
     /// The location is `VIRTUAL_PROTO=grpc`/`grpcs`: its errors are answered as gRPC statuses.
     grpc: bool,
+    /// The access log or the metrics are on: the steps below note what they report.
+    observe: bool,
+    /// The site that took the request (its metrics id).
+    site: Option<u32>,
+    /// The location's `VIRTUAL_PROTO`, when it forwards.
+    upstream: Option<Proto>,
+    /// From sending upstream to the response head, when observed.
+    upstream_time: Option<Duration>,
 }
 
 impl Applied {
@@ -425,6 +467,11 @@ fn rewrite<B: ClientBody>(
         }
     }
     let mut body = incoming.into_proxy();
+    if let Some(shard) = &state.metrics
+        && !body.is_end_stream()
+    {
+        body = metrics::count_received(body, shard.clone(), hop.site);
+    }
     // uwsgi and FastCGI enforce the limit themselves (they must answer 413 before spooling an
     // unknown length).
     if let Some(limit) = meta

@@ -13,6 +13,7 @@ use crate::acme::Challenges;
 use crate::config::{AccessLog, Limits};
 use crate::exchange::{ConnInfo, Scheme};
 use crate::live::{Live, Snapshot};
+use crate::metrics::Shard;
 use crate::routing::{Hosts, SiteDefaults};
 use crate::upstream::Forwarder;
 
@@ -62,6 +63,8 @@ pub struct ServiceState {
     pub http3: Arc<Http3Status>,
     /// The proxy-wide site settings (the debug endpoint shows them).
     pub defaults: Arc<SiteDefaults>,
+    /// This worker's metrics shard (only this worker writes it); `None` with `--metrics off`.
+    pub metrics: Option<Arc<Shard>>,
 }
 
 impl ServiceState {

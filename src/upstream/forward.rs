@@ -25,6 +25,7 @@ use crate::exchange::hop::rewrite_response;
 use crate::exchange::{
     ClientBodyError, LimitExceeded, ProxyBody, ProxyError, RequestMeta, with_guard,
 };
+use crate::metrics::{BackendEvent, Backends, IdlePool};
 use crate::model::{BackendAddr, Proto};
 use crate::routing::Upstream;
 
@@ -38,6 +39,8 @@ pub struct Forwarder {
     /// Idle FastCGI keep-alive connections of this worker.
     fastcgi: fastcgi::Pool,
     grpc: grpc::Conns,
+    /// Per-backend failure counts for `/metrics`; `None` when metrics are off.
+    failures: Option<Arc<Backends>>,
 }
 
 /// A forwarded exchange: the response for the client and the backend that produced it.
@@ -68,7 +71,26 @@ impl Forwarder {
             upstream_timeout: limits.upstream_timeout,
             uwsgi,
             fastcgi: fastcgi::Pool::default(),
+            failures: None,
         })
+    }
+
+    /// Counts connect failures, timeouts and ejections per backend into `failures`.
+    pub(crate) fn with_metrics(mut self, failures: Option<Arc<Backends>>) -> Forwarder {
+        self.failures = failures;
+        self
+    }
+
+    /// This worker's HTTP/1.1 pool, for the idle-connection gauge.
+    pub(crate) fn idle_pool(&self) -> Arc<dyn IdlePool> {
+        Arc::new(self.pool.gauge())
+    }
+
+    /// Counts a failure of `backend` (the failure path only).
+    fn count(&self, backend: &BackendAddr, event: BackendEvent) {
+        if let Some(failures) = &self.failures {
+            failures.record(&backend.to_string(), event);
+        }
     }
 
     /// Sends `req` (headers already rewritten by the service) to the upstream's backends in
@@ -142,7 +164,10 @@ impl Forwarder {
                     });
                 }
                 Err(err @ ProxyError::Connect { .. }) => {
-                    self.health.mark_down(&backend.addr);
+                    self.count(&backend.addr, BackendEvent::ConnectFailure);
+                    if self.health.mark_down(&backend.addr) {
+                        self.count(&backend.addr, BackendEvent::Ejection);
+                    }
                     tracing::warn!(backend = %backend.addr, source = %backend.source, "{err}; marked down for {}s", DOWN_FOR.as_secs());
                     last_err = Some((err, Some(backend.addr.clone())));
                 }
@@ -152,7 +177,12 @@ impl Forwarder {
                     tracing::warn!(backend = %backend.addr, source = %backend.source, "{err}; trying the next backend");
                     last_err = Some((err, Some(backend.addr.clone())));
                 }
-                Err(err) => return Err((err, Some(backend.addr.clone()))),
+                Err(err) => {
+                    if matches!(err, ProxyError::Timeout { .. }) {
+                        self.count(&backend.addr, BackendEvent::Timeout);
+                    }
+                    return Err((err, Some(backend.addr.clone())));
+                }
             }
         }
         Err(last_err.unwrap_or_else(|| {

@@ -20,11 +20,14 @@ pub struct PassiveHealth {
 }
 
 impl PassiveHealth {
-    /// Records a failed connect: the backend is skipped until `now + DOWN_FOR`.
-    pub fn mark_down(&self, addr: &BackendAddr) {
+    /// Records a failed connect: the backend is skipped until `now + DOWN_FOR`. True when
+    /// this took it out of rotation (it was not already down): an ejection.
+    pub fn mark_down(&self, addr: &BackendAddr) -> bool {
         let mut down = self.lock();
-        down.insert(addr.clone(), Instant::now() + DOWN_FOR);
+        let now = Instant::now();
+        let before = down.insert(addr.clone(), now + DOWN_FOR);
         self.marked.store(down.len(), Ordering::Relaxed);
+        before.is_none_or(|until| until <= now)
     }
 
     /// Records a successful exchange: the backend is eligible again at once.

@@ -39,6 +39,7 @@ use super::h1::codec::{self, Head};
 use super::h1::wire::{self, Io, Recycle, WireConn};
 use crate::exchange::is_idempotent;
 use crate::exchange::{BoxError, ProxyBody};
+use crate::metrics::IdlePool;
 use crate::model::BackendAddr;
 
 /// Idle connections are closed after this long unused (below common backend keep-alive
@@ -551,3 +552,31 @@ impl Drop for PooledBody {
 #[cfg(test)]
 #[path = "pool_tests.rs"]
 mod tests;
+
+/// A pool as `/metrics` sees it: weakly, so a pool whose listener closed (an extra port) is
+/// dropped with its connections, not kept alive by the gauge.
+pub(crate) struct PoolGauge(std::sync::Weak<Inner>);
+
+impl Pool {
+    /// This pool for the idle-connection gauge.
+    pub(crate) fn gauge(&self) -> PoolGauge {
+        PoolGauge(Arc::downgrade(&self.inner))
+    }
+}
+
+/// Idle connections per backend now (plain and TLS, both kinds): read at scrape time under
+/// the pool's own lock, so serving pays nothing for it.
+impl IdlePool for PoolGauge {
+    fn idle_counts(&self, out: &mut dyn FnMut(&BackendAddr, usize)) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let idle = inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        for ((addr, _), conns) in &idle.hyper.by_backend {
+            out(addr, conns.len());
+        }
+        for ((addr, _), conns) in &idle.wire.by_backend {
+            out(addr, conns.len());
+        }
+    }
+}

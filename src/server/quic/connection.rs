@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use super::body::{H3Body, SendHalf, send_response};
 use crate::exchange::{ConnInfo, Scheme, TlsConn};
 use crate::live::Decision;
+use crate::metrics::HandshakeFailure;
 use crate::service::{self, ServiceState};
 
 type H3Conn = h3::server::Connection<h3_quinn::Connection, Bytes>;
@@ -25,6 +26,8 @@ const H3_NO_ERROR: u32 = 0x100;
 /// RFC 9114 §8.1 `H3_EXCESSIVE_LOAD`: closed past `DOCKSIDE_MAX_CONNECTIONS`.
 const H3_EXCESSIVE_LOAD: u32 = 0x107;
 type Resolver = h3::server::RequestResolver<h3_quinn::Connection, Bytes>;
+/// The `quic` kind of the connection gauge (`metrics` `LISTENERS`).
+const QUIC_LISTENER: usize = 2;
 
 /// QUIC handshakes in progress, bounded apart from `DOCKSIDE_MAX_CONNECTIONS`: a handshake may
 /// come from a spoofed address, so it must not hold a permit TCP clients need. Past
@@ -88,7 +91,15 @@ pub(super) async fn accept_loop(
                 Err(e) => return tracing::debug!(%client, "QUIC connection refused: {e}"),
             };
             let timeout = state.limits.header_timeout;
-            let connection = match tokio::time::timeout(timeout, connecting).await {
+            let handshaken = tokio::time::timeout(timeout, connecting).await;
+            if let Some(shard) = &state.metrics {
+                match &handshaken {
+                    Ok(Ok(_)) => shard.handshake_ok(),
+                    Ok(Err(_)) => shard.handshake_failed(HandshakeFailure::Protocol),
+                    Err(_) => shard.handshake_failed(HandshakeFailure::Timeout),
+                }
+            }
+            let connection = match handshaken {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => return tracing::debug!(%client, "QUIC handshake failed: {e}"),
                 Err(_) => return tracing::debug!(%client, "QUIC handshake timed out"),
@@ -104,7 +115,14 @@ pub(super) async fn accept_loop(
                 return;
             };
             conn.permit = Some(Arc::new(permit));
+            if let Some(shard) = &state.metrics {
+                shard.connection_opened(QUIC_LISTENER);
+            }
+            let shard = state.metrics.clone();
             serve(connection, Arc::new(conn), state).await;
+            if let Some(shard) = shard {
+                shard.connection_closed(QUIC_LISTENER);
+            }
         });
     }
 }
