@@ -82,12 +82,12 @@ impl Histogram {
         self.buckets.iter().sum()
     }
 
-    /// `(upper bound, count)` pairs as prometheus-client takes them (`f64::MAX` is `+Inf`).
+    /// `(upper bound, count)` pairs as prometheus-client takes them (the last, `f64::INFINITY`, is `+Inf`).
     pub(crate) fn pairs(&self) -> Vec<(f64, u64)> {
         BUCKETS
             .iter()
             .copied()
-            .chain([f64::MAX])
+            .chain([f64::INFINITY])
             .zip(self.buckets.iter().copied())
             .collect()
     }
