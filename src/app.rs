@@ -420,7 +420,7 @@ impl Shared {
             warnings: self.warnings.clone(),
             trust_downstream: config.trust_downstream_proxy,
             proxy_protocol: config.proxy_protocol,
-            access_log: config.access_log,
+            access_log: config.access_log.format(),
             limits: config.limits.clone(),
             connections: self.connections.clone(),
             shutdown: self.cancel.clone(),

@@ -70,7 +70,7 @@ async fn vhost_and_json_lines() {
     get(&d, "json.tld", "/j").await;
     let line = find(&captured, "GET /j HTTP/1.1").await;
     let json: serde_json::Value = serde_json::from_str(&line[line.find('{').unwrap()..]).unwrap();
-    assert_eq!(json["status"], 200);
+    assert_eq!(json["status"], "200");
     assert_eq!(json["upstream_addr"], b.addr.to_string());
 
     let d = Dockside::start(|c| c.access_log = AccessLog::Off).await;

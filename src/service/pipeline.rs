@@ -40,7 +40,7 @@ pub async fn handle<B: ClientBody>(
     req: Request<B>,
     upgrade: bool,
 ) -> Response<ProxyBody> {
-    let pending = Pending::capture(state.access_log, &req);
+    let pending = Pending::capture(state.access_log.as_deref(), &req);
     // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
     let uri = req.uri().clone();
     let mut hsts = None;
@@ -93,12 +93,14 @@ pub async fn handle<B: ClientBody>(
     if let Some(p) = pending {
         let outcome = Outcome {
             host: &host,
-            remote: conn.client,
+            conn,
             status: response.status(),
             body_bytes: response.body().size_hint().exact().unwrap_or(0),
             upstream: upstream.map(|b| b.to_string()),
+            request_time: p.elapsed(),
+            upstream_response_time: None,
         };
-        p.record(state.access_log, &outcome);
+        p.record(&outcome);
     }
     response
 }
