@@ -177,7 +177,8 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         (listeners.http, listeners.https),
         on_demand,
     )?;
-    spawn_admin(listeners.admin, &shared, &desired, renewer);
+    let admin_auth = Arc::new(config.admin_auth.clone());
+    spawn_admin(listeners.admin, &shared, &desired, renewer, admin_auth);
     if config.trust_downstream_proxy_defaulted {
         tracing::warn!(
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
@@ -338,12 +339,14 @@ fn spawn_admin(
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
     renewer: Option<acme::Renewer>,
+    auth: Arc<admin::AdminAuth>,
 ) {
     if let Some(listener) = listener {
         let admin = AdminState {
             state: desired.subscribe(),
             live: shared.live.clone(),
             renewer,
+            auth,
         };
         admin::spawn(listener, admin, shared.cancel.child_token());
     }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::acme::{AcmeGlobals, OnDemandSettings, OnDemandSettingsError};
+use crate::admin::AdminAuth;
 use crate::certs::FileModes;
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
@@ -279,6 +280,9 @@ pub struct Config {
     pub http: SocketAddr,
     pub https: Option<SocketAddr>,
     pub admin: Option<SocketAddr>,
+    /// Who may use the admin listener: `DOCKSIDE_ADMIN_TOKEN` (or `_FILE`),
+    /// `DOCKSIDE_ADMIN_HTPASSWD`, `DOCKSIDE_METRICS_OPEN`.
+    pub admin_auth: AdminAuth,
     /// `ENABLE_IPV6`: each IPv4 listener gets its IPv6 twin (`ipv6_twin`).
     pub ipv6: bool,
     /// `ENABLE_PROXY_PROTOCOL`: every HTTP and HTTPS connection must begin with a PROXY
@@ -364,6 +368,7 @@ impl Config {
             http,
             https,
             admin: off_or_listen("DOCKSIDE_ADMIN", &f.admin)?,
+            admin_auth: AdminAuth::from_vars(&env).map_err(anyhow::Error::msg)?,
             ipv6: flag("ENABLE_IPV6", &f.enable_ipv6)?,
             proxy_protocol: flag("ENABLE_PROXY_PROTOCOL", &f.enable_proxy_protocol)?,
             docker: match f.docker_host.as_deref() {

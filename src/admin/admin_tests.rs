@@ -13,6 +13,7 @@ async fn start_admin() -> (
         state: rx,
         live: Live::http_only(Arc::new(crate::routing::RouteTable::default())),
         renewer: None,
+        auth: Arc::default(),
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());
@@ -34,7 +35,7 @@ async fn healthz_and_status_answer() {
 #[tokio::test]
 async fn renew_without_acme_says_so() {
     let (addr, token, _task) = start_admin().await;
-    let (status, body) = request_renew(addr, vec![], true).await.unwrap();
+    let (status, body) = request_renew(addr, None, vec![], true).await.unwrap();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("ACME is off"), "{body}");
     token.cancel();

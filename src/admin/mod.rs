@@ -1,10 +1,12 @@
 //! Admin listener (loopback by default): `/healthz` for Docker's HEALTHCHECK and load
 //! balancers, `/status` with the route report, `POST /acme/renew` for `dockside renew`. Kept apart from the proxy listeners so a
-//! misrouted host can never reach it.
+//! misrouted host can never reach it; who may use it is `auth`'s gate.
 
+mod auth;
 mod renew;
 mod report;
 
+pub use auth::{AdminAuth, Gate};
 pub use renew::request as request_renew;
 pub(crate) use report::{client_cert_lines, port_hints, render};
 
@@ -31,6 +33,8 @@ pub(crate) struct AdminState {
     pub live: Arc<Live>,
     /// Reaches the ACME reconciler; `None` when ACME is off.
     pub renewer: Option<crate::acme::Renewer>,
+    /// Credentials and open paths (`DOCKSIDE_ADMIN_TOKEN`, …).
+    pub auth: Arc<AdminAuth>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -39,6 +43,19 @@ pub(crate) fn spawn(
     admin: AdminState,
     token: CancellationToken,
 ) -> JoinHandle<()> {
+    if let Ok(addr) = listener.local_addr()
+        && !addr.ip().to_canonical().is_loopback()
+        && !admin.auth.has_credential()
+    {
+        tracing::warn!(
+            "the admin listener {addr} is not on loopback and has no credential: other addresses get only /healthz{}; set DOCKSIDE_ADMIN_TOKEN (or DOCKSIDE_ADMIN_TOKEN_FILE, DOCKSIDE_ADMIN_HTPASSWD)",
+            if admin.auth.metrics_open {
+                " and /metrics"
+            } else {
+                ""
+            }
+        );
+    }
     tokio::spawn(async move {
         loop {
             let (stream, peer) = tokio::select! {
@@ -57,6 +74,9 @@ pub(crate) fn spawn(
             let service = hyper::service::service_fn(move |req| {
                 let admin = admin.clone();
                 async move {
+                    if let Some(refusal) = auth::admit(&admin.auth, &req, peer).await {
+                        return Ok(refusal);
+                    }
                     let resp = match req.uri().path() {
                         renew::PATH => {
                             renew::answer(&req, peer, local, admin.renewer.as_ref()).await

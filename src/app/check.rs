@@ -62,6 +62,7 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
+    sources.push(config.admin_auth.describe(config.admin));
     sources.push(config.access_log.describe());
     if config.https.is_some() {
         sources.push(config.cert_files.describe());
