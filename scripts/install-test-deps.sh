@@ -24,6 +24,8 @@ have docker-compose || need+=(docker-compose)
 # tests/acme_dns01.rs: a real authoritative DNS server for DNS-01 (knotd) and kdig to look
 have knotd || [ -x /usr/sbin/knotd ] || need+=(knot)
 have kdig || need+=(knot-dnsutils)
+# tests/admin_auth.rs: a network namespace and a veth pair (`ip netns`, `ip link`)
+have ip || need+=(iproute2)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
