@@ -162,13 +162,26 @@ async fn log_json_lines_parse_as_json() {
 
 #[test]
 fn an_unknown_variable_stops_the_start_naming_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dockside"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dockside"))
         .args(["--http", "127.0.0.1:0", "--https", "off", "--admin", "off"])
         .args(["--docker-host", "off"])
         .env("LOG_FORMAT", "$status $upstream_bogus")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("dockside binary runs");
+    // A dockside that accepted the format would serve forever: bound the wait.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dockside started with an unknown LOG_FORMAT variable");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("exit status");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
