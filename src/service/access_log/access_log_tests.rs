@@ -134,3 +134,114 @@ fn repeated_headers_are_joined_as_nginx_does() {
         "1.1.1.1, 2.2.2.2|a=1; b=2"
     );
 }
+
+/// The line as `format!` built it before the compiled formats (the baseline of the benchmark
+/// below): the request's text copied at capture, then one `format!` with an `escape` per value.
+mod before {
+    use super::*;
+    use std::fmt::Write as _;
+
+    pub struct Old {
+        pub method: Method,
+        pub uri: String,
+        pub version: Version,
+        pub referer: Option<String>,
+        pub user_agent: Option<String>,
+        #[allow(
+            dead_code,
+            reason = "captured for LOG_JSON on every request before: the baseline keeps its cost"
+        )]
+        pub forwarded_for: Option<String>,
+    }
+
+    fn text(h: &HeaderMap, name: &str) -> Option<String> {
+        h.get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    }
+
+    pub fn capture<B>(req: &Request<B>) -> Old {
+        Old {
+            method: req.method().clone(),
+            uri: req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().to_string(), |p| p.to_string()),
+            version: req.version(),
+            referer: text(req.headers(), "referer"),
+            user_agent: text(req.headers(), "user-agent"),
+            forwarded_for: text(req.headers(), "x-forwarded-for"),
+        }
+    }
+
+    fn escape(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'"' | b'\\' => {
+                    let _ = write!(out, "\\x{b:02X}");
+                }
+                0x20..=0x7e => out.push(b as char),
+                _ => {
+                    let _ = write!(out, "\\x{b:02X}");
+                }
+            }
+        }
+        out
+    }
+
+    pub fn vhost(o: &Old, out: &Outcome<'_>, now: SystemTime) -> String {
+        let mut t = Vec::new();
+        render::time_local_for_bench(&mut t, now);
+        format!(
+            "{} {} - - [{}] \"{}\" {} {} \"{}\" \"{}\" \"{}\"",
+            out.host,
+            out.conn.client.ip(),
+            String::from_utf8_lossy(&t),
+            escape(&format!("{} {} {:?}", o.method, o.uri, o.version)),
+            out.status.as_u16(),
+            out.body_bytes,
+            escape(o.referer.as_deref().unwrap_or("-")),
+            escape(o.user_agent.as_deref().unwrap_or("-")),
+            out.upstream.as_deref().unwrap_or("-"),
+        )
+    }
+}
+
+/// `cargo test --release --lib access_log::tests::render_cost -- --ignored --nocapture`:
+/// capture + render of the default vhost line, before and after (docs/benchmarks.md).
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn render_cost() {
+    const N: u32 = 200_000;
+    let req = Request::builder()
+        .uri("/some/path?with=query&and=more")
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0",
+        )
+        .header("referer", "https://example.com/previous/page")
+        .header("accept", "*/*")
+        .body(())
+        .unwrap();
+    let conn = conn();
+    let out = outcome(&conn);
+    let format = LogFormat::vhost();
+    let now = SystemTime::now();
+    let mut total = 0usize;
+    for round in 0..3 {
+        let start = Instant::now();
+        for _ in 0..N {
+            let old = before::capture(&req);
+            total += before::vhost(&old, &out, now).len();
+        }
+        let old_ns = start.elapsed().as_nanos() / u128::from(N);
+        let start = Instant::now();
+        for _ in 0..N {
+            let pending = Pending::capture(Some(&format), &req).unwrap();
+            total += render::line(&format, &pending, &out, now).len();
+        }
+        let new_ns = start.elapsed().as_nanos() / u128::from(N);
+        println!("round {round}: before {old_ns} ns/line, compiled format {new_ns} ns/line");
+    }
+    assert!(total > 0);
+}
