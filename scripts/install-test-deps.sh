@@ -31,6 +31,8 @@ have kdig || need+=(knot-dnsutils)
 have chromium || need+=(chromium)
 /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
+# tests/admin_auth.rs: a network namespace and a veth pair (`ip netns`, `ip link`)
+have ip || need+=(iproute2)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

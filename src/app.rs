@@ -178,7 +178,14 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         (listeners.http, listeners.https),
         on_demand,
     )?;
-    spawn_admin(listeners.admin, &shared, &desired, (renewer, acme.clone()));
+    let admin_auth = Arc::new(config.admin_auth.clone());
+    spawn_admin(
+        listeners.admin,
+        &shared,
+        &desired,
+        (renewer, acme.clone()),
+        admin_auth,
+    );
     if config.trust_downstream_proxy_defaulted {
         tracing::warn!(
             "TRUST_DOWNSTREAM_PROXY is not set: client X-Forwarded-* headers are passed on (nginx-proxy's default); set it to false when clients connect directly"
@@ -345,6 +352,7 @@ fn spawn_admin(
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
     (renewer, acme): (Option<acme::Renewer>, Option<Arc<Stats>>),
+    auth: Arc<admin::AdminAuth>,
 ) {
     if let Some(listener) = listener {
         let admin = AdminState {
@@ -362,6 +370,7 @@ fn spawn_admin(
                 sampler: Default::default(),
             },
             metrics: shared.metrics.clone(),
+            auth,
         };
         admin::spawn(listener, admin, shared.cancel.child_token());
     }
@@ -454,7 +463,7 @@ impl Shared {
             warnings: self.warnings.clone(),
             trust_downstream: config.trust_downstream_proxy,
             proxy_protocol: config.proxy_protocol,
-            access_log: config.access_log,
+            access_log: config.access_log.format(),
             limits: config.limits.clone(),
             connections: self.connections.clone(),
             shutdown: self.cancel.clone(),

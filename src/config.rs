@@ -9,9 +9,14 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::acme::{AcmeGlobals, OnDemandSettings, OnDemandSettingsError};
+use crate::admin::AdminAuth;
 use crate::certs::FileModes;
 use crate::discovery::DockerSettings;
 use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
+/// The access log setting; defined with the access log (`service::access_log`).
+pub use crate::service::{
+    AccessLog, Escape as LogFormatEscape, FormatError as LogFormatError, LogFormat,
+};
 use crate::settings::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
@@ -189,6 +194,12 @@ pub struct Flags {
     /// Access logs as JSON (LOG_JSON).
     #[arg(global = true, long, env = "LOG_JSON", default_value = "false")]
     pub log_json: String,
+    /// Access log line as an nginx `log_format` template (LOG_FORMAT); wins over LOG_JSON.
+    #[arg(global = true, long, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Escaping of the access log's values: default, json or none (LOG_FORMAT_ESCAPE).
+    #[arg(global = true, long, env = "LOG_FORMAT_ESCAPE")]
+    pub log_format_escape: Option<String>,
     /// Verify the certificates of VIRTUAL_PROTO=https backends (nginx does not).
     #[arg(
         global = true,
@@ -286,6 +297,9 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// `DOCKSIDE_METRICS`: count requests for `/metrics` (needs the admin listener to be read).
     pub metrics: bool,
+    /// Who may use the admin listener: `DOCKSIDE_ADMIN_TOKEN` (or `_FILE`),
+    /// `DOCKSIDE_ADMIN_HTPASSWD`, `DOCKSIDE_METRICS_OPEN`.
+    pub admin_auth: AdminAuth,
     /// `ENABLE_IPV6`: each IPv4 listener gets its IPv6 twin (`ipv6_twin`).
     pub ipv6: bool,
     /// `ENABLE_PROXY_PROTOCOL`: every HTTP and HTTPS connection must begin with a PROXY
@@ -319,14 +333,6 @@ pub struct Config {
     pub create_default_certificate: bool,
     /// On-demand TLS (`ON_DEMAND_TLS` and its `ON_DEMAND_TLS_*` settings); `None` when off.
     pub on_demand: Option<OnDemandSettings>,
-}
-
-/// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessLog {
-    Off,
-    Vhost,
-    Json,
 }
 
 /// Timeouts and bounds of the data plane.
@@ -380,6 +386,7 @@ impl Config {
             https,
             admin: off_or_listen("DOCKSIDE_ADMIN", &f.admin)?,
             metrics: on_or_off("DOCKSIDE_METRICS", &f.metrics)?,
+            admin_auth: AdminAuth::from_vars(&env).map_err(anyhow::Error::msg)?,
             ipv6: flag("ENABLE_IPV6", &f.enable_ipv6)?,
             proxy_protocol: flag("ENABLE_PROXY_PROTOCOL", &f.enable_proxy_protocol)?,
             docker: match f.docker_host.as_deref() {
@@ -473,18 +480,15 @@ fn site_defaults(f: &Flags) -> anyhow::Result<SiteDefaults> {
     })
 }
 
-/// `DISABLE_ACCESS_LOGS` wins over `LOG_JSON`.
+/// `DISABLE_ACCESS_LOGS`, `LOG_JSON`, `LOG_FORMAT`, `LOG_FORMAT_ESCAPE`; the format is compiled
+/// here, so an unknown variable stops the start.
 fn access_log(f: &Flags) -> anyhow::Result<AccessLog> {
-    Ok(
-        match (
-            flag("DISABLE_ACCESS_LOGS", &f.disable_access_logs)?,
-            flag("LOG_JSON", &f.log_json)?,
-        ) {
-            (true, _) => AccessLog::Off,
-            (false, true) => AccessLog::Json,
-            (false, false) => AccessLog::Vhost,
-        },
-    )
+    Ok(AccessLog::from_settings(
+        flag("DISABLE_ACCESS_LOGS", &f.disable_access_logs)?,
+        flag("LOG_JSON", &f.log_json)?,
+        f.log_format.as_deref(),
+        f.log_format_escape.as_deref(),
+    )?)
 }
 
 fn limits(f: &Flags) -> anyhow::Result<Limits> {

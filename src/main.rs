@@ -72,7 +72,12 @@ fn renew(
         );
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(dockside::admin::request_renew(addr, hosts, force)) {
+    match runtime.block_on(dockside::admin::request_renew(
+        addr,
+        config.admin_auth.token(),
+        hosts,
+        force,
+    )) {
         Ok((status, body)) => {
             print!("{body}");
             if status.is_success() {

@@ -33,6 +33,7 @@ pub fn config(certs_dir: PathBuf) -> Config {
         trust_downstream_proxy: true,
         trust_downstream_proxy_defaulted: false,
         access_log: AccessLog::Vhost,
+        admin_auth: crate::admin::AdminAuth::default(),
         verify_upstream_tls: false,
         limits: Limits::default(),
         spool_dir: std::env::temp_dir(),

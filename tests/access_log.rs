@@ -76,7 +76,7 @@ async fn vhost_and_json_lines() {
     get(&d, "json.tld", "/sleep/150").await;
     let line = find(&captured, "GET /sleep/150 HTTP/1.1").await;
     let json: serde_json::Value = serde_json::from_str(&line[line.find('{').unwrap()..]).unwrap();
-    assert_eq!(json["status"], 200);
+    assert_eq!(json["status"], "200");
     assert_eq!(json["upstream_addr"], b.addr.to_string());
     // Both times include the backend's 150 ms.
     let secs = |key: &str| json[key].as_str().unwrap().parse::<f64>().unwrap();

@@ -18,6 +18,7 @@ async fn start_admin() -> (
         health: Default::default(),
         traffic: Default::default(),
         metrics: None,
+        auth: Arc::default(),
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());
@@ -39,7 +40,7 @@ async fn healthz_and_status_answer() {
 #[tokio::test]
 async fn renew_without_acme_says_so() {
     let (addr, token, _task) = start_admin().await;
-    let (status, body) = request_renew(addr, vec![], true).await.unwrap();
+    let (status, body) = request_renew(addr, None, vec![], true).await.unwrap();
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("ACME is off"), "{body}");
     token.cancel();

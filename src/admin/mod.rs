@@ -1,9 +1,10 @@
 //! Admin listener (loopback by default): the dashboard at `/`, the JSON API under `/api/v1/`,
 //! `/metrics`, `/healthz` for Docker's HEALTHCHECK and load balancers, `/status` with the route
 //! report, `POST /acme/renew` for `dockside renew`. Kept apart from the proxy listeners so a
-//! misrouted host can never reach it.
+//! misrouted host can never reach it; who may use it is `auth`'s gate.
 
 pub mod api;
+mod auth;
 mod client;
 mod control_metrics;
 mod dashboard;
@@ -13,6 +14,7 @@ mod traffic;
 mod url;
 mod view;
 
+pub use auth::{AdminAuth, Gate};
 pub use client::overview as fetch_overview;
 pub(crate) use control_metrics::encode_control;
 pub use renew::request as request_renew;
@@ -54,6 +56,8 @@ pub(crate) struct AdminState {
     pub traffic: TrafficRates,
     /// The data plane's counters; `None` with `DOCKSIDE_METRICS=off`.
     pub metrics: Option<Arc<Metrics>>,
+    /// Credentials and open paths (`DOCKSIDE_ADMIN_TOKEN`, …).
+    pub auth: Arc<AdminAuth>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -62,6 +66,19 @@ pub(crate) fn spawn(
     admin: AdminState,
     token: CancellationToken,
 ) -> JoinHandle<()> {
+    if let Ok(addr) = listener.local_addr()
+        && !addr.ip().to_canonical().is_loopback()
+        && !admin.auth.has_credential()
+    {
+        tracing::warn!(
+            "the admin listener {addr} is not on loopback and has no credential: other addresses get only /healthz{}; set DOCKSIDE_ADMIN_TOKEN (or DOCKSIDE_ADMIN_TOKEN_FILE, DOCKSIDE_ADMIN_HTPASSWD)",
+            if admin.auth.metrics_open {
+                " and /metrics"
+            } else {
+                ""
+            }
+        );
+    }
     tokio::spawn(async move {
         loop {
             let (stream, peer) = tokio::select! {
@@ -80,6 +97,9 @@ pub(crate) fn spawn(
             let service = hyper::service::service_fn(move |req| {
                 let admin = admin.clone();
                 async move {
+                    if let Some(refusal) = auth::admit(&admin.auth, &req, peer).await {
+                        return Ok(refusal);
+                    }
                     let resp = match req.uri().path() {
                         renew::PATH => {
                             renew::answer(&req, peer, local, admin.renewer.as_ref()).await

@@ -192,9 +192,11 @@ fn text(status: StatusCode, body: String) -> Response<ProxyBody> {
 }
 
 /// `dockside renew`: asks the admin listener at `addr` (a wildcard address is reached on
-/// loopback); returns the status and the body to print.
+/// loopback), with `token` (`DOCKSIDE_ADMIN_TOKEN`) when one is set; returns the status and
+/// the body to print.
 pub async fn request(
     addr: SocketAddr,
+    token: Option<&str>,
     hosts: Vec<String>,
     force: bool,
 ) -> Result<(StatusCode, String), String> {
@@ -212,9 +214,13 @@ pub async fn request(
             .await
             .map_err(|e| format!("admin listener at {target}: {e}"))?;
         tokio::spawn(conn);
-        let req = Request::post(format!("{PATH}?{query}"))
+        let mut req = Request::post(format!("{PATH}?{query}"))
             .header(http::header::HOST, "localhost")
-            .header(RENEW_HEADER, "1")
+            .header(RENEW_HEADER, "1");
+        if let Some(token) = token {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let req = req
             .body(crate::exchange::empty())
             .map_err(|e| e.to_string())?;
         let resp = sender

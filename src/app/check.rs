@@ -111,6 +111,8 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
     sources.push(describe_metrics(config));
+    sources.push(config.admin_auth.describe(config.admin));
+    sources.push(config.access_log.describe());
     if config.https.is_some() {
         sources.push(config.cert_files.describe());
         if config.create_default_certificate {

@@ -16,6 +16,7 @@ mod pipeline;
 mod policy;
 mod state;
 
+pub use access_log::{AccessLog, Escape, FormatError, LogFormat};
 pub(crate) use headers::upgrade_requested;
 pub(crate) use log_throttle::LogThrottle;
 pub(crate) use pipeline::handle;

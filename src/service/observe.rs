@@ -2,22 +2,20 @@
 //! metrics, both fed by the response's completion (`exchange::on_complete`), so bytes and time
 //! are what the client got, not what was declared. Nothing here runs when both are off.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Response, StatusCode};
 
 use super::access_log::{Outcome, Pending};
-use crate::config::AccessLog;
-use crate::exchange::{self, OnComplete, ProxyBody};
+use crate::exchange::{self, ConnInfo, OnComplete, ProxyBody};
 use crate::metrics::{Finished, RequestLabels, Shard, status_class};
 use crate::model::BackendAddr;
 
 /// The request's facts captured before it was consumed, for the report at its end.
 pub(super) struct Observed {
     pub started: Instant,
-    pub log: Option<(Pending, AccessLog)>,
+    pub log: Option<Pending>,
     /// The shard of this worker, with the method and client protocol classes.
     pub metrics: Option<(Arc<Shard>, u8, u8)>,
 }
@@ -25,7 +23,8 @@ pub(super) struct Observed {
 /// How the pipeline ended, besides the response itself.
 pub(super) struct Ending {
     pub host: String,
-    pub remote: SocketAddr,
+    /// The client's connection, for the log line; `None` when the log is off.
+    pub conn: Option<Arc<ConnInfo>>,
     pub backend: Option<BackendAddr>,
     /// The site's metrics id; `None` when no site took the request.
     pub site: Option<u32>,
@@ -54,13 +53,15 @@ pub(super) fn observe(
             };
             (shard, ending.site, labels)
         }),
-        log: observed.log.map(|(pending, style)| LogLine {
-            pending,
-            style,
-            host: ending.host,
-            remote: ending.remote,
-            upstream: ending.backend.map(|b| b.to_string()),
-        }),
+        log: observed
+            .log
+            .zip(ending.conn)
+            .map(|(pending, conn)| LogLine {
+                pending,
+                host: ending.host,
+                conn,
+                upstream: ending.backend.map(|b| b.to_string()),
+            }),
     };
     response.map(|body| exchange::on_complete(body, report))
 }
@@ -76,9 +77,8 @@ struct Report {
 
 struct LogLine {
     pending: Pending,
-    style: AccessLog,
     host: String,
-    remote: SocketAddr,
+    conn: Arc<ConnInfo>,
     upstream: Option<String>,
 }
 
@@ -97,14 +97,14 @@ impl OnComplete for Report {
         if let Some(line) = self.log {
             let outcome = Outcome {
                 host: &line.host,
-                remote: line.remote,
+                conn: &line.conn,
                 status: self.status,
                 body_bytes: sent,
                 upstream: line.upstream,
                 request_time,
                 upstream_response_time: self.upstream_time,
             };
-            line.pending.record(line.style, &outcome);
+            line.pending.record(&outcome);
         }
     }
 }

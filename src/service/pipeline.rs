@@ -21,7 +21,6 @@ use super::headers::{self, HeaderContext};
 use super::https::{Policed, client_cert, https_policy};
 use super::observe::{Ending, Observed, observe};
 use super::state::ServiceState;
-use crate::config::AccessLog;
 use crate::exchange::{
     self, ClientBody, ClientCert, ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme,
     is_idempotent,
@@ -102,7 +101,7 @@ pub async fn handle<B: ClientBody>(
     };
     let ending = Ending {
         host,
-        remote: conn.client,
+        conn: observed.log.is_some().then(|| conn.clone()),
         backend: upstream,
         site: policy.site,
         upstream_class: metrics::upstream(policy.upstream),
@@ -114,12 +113,12 @@ pub async fn handle<B: ClientBody>(
 /// What the access log and the metrics need of the request before it is consumed; `None`
 /// (nothing captured, no completion wrapper) when both are off.
 fn observed<B: ClientBody>(state: &ServiceState, req: &Request<B>) -> Option<Observed> {
-    if state.metrics.is_none() && state.access_log == AccessLog::Off {
+    if state.metrics.is_none() && state.access_log.is_none() {
         return None;
     }
     Some(Observed {
         started: Instant::now(),
-        log: Pending::capture(state.access_log, req).map(|p| (p, state.access_log)),
+        log: Pending::capture(state.access_log.as_ref(), req),
         metrics: state.metrics.as_ref().map(|shard| {
             let method = metrics::method_class(req.method());
             let downstream = metrics::downstream(req.version(), B::HTTP3);

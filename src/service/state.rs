@@ -8,9 +8,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::access_log::LogFormat;
 use super::log_throttle::LogThrottle;
 use crate::acme::Challenges;
-use crate::config::{AccessLog, Limits};
+use crate::config::Limits;
 use crate::exchange::{ConnInfo, Scheme};
 use crate::live::{Live, Snapshot};
 use crate::metrics::Shard;
@@ -35,7 +36,8 @@ pub struct ServiceState {
     /// `ENABLE_PROXY_PROTOCOL`: every connection, on every listener, starts with a PROXY
     /// protocol header.
     pub proxy_protocol: bool,
-    pub access_log: AccessLog,
+    /// The compiled access log format; `None` when access logs are off.
+    pub access_log: Option<Arc<LogFormat>>,
     pub limits: Limits,
     /// One permit per client connection (`DOCKSIDE_MAX_CONNECTIONS`), shared by all listeners.
     pub connections: Arc<Semaphore>,

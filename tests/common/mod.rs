@@ -19,6 +19,7 @@ pub mod image;
 pub mod knot;
 pub mod load;
 pub mod logs;
+pub mod netns;
 pub mod pebble;
 pub mod policy;
 pub mod proxy_protocol;
