@@ -138,10 +138,15 @@ async fn log_format_renders_nginx_variables_with_default_escaping() {
         secs.parse::<u64>().is_ok() && millis.len() == 3 && millis.parse::<u32>().is_ok(),
         "$request_time {rt:?} in {line}"
     );
-    let want = format!(
-        "urt=- logfmt.tld:{port} up={} m=GET u=/p?q=1 x=-",
-        backend.addr
+    // `$upstream_response_time`: seconds with milliseconds, as nginx writes it.
+    let (urt, rest) = rest.split_once(' ').unwrap();
+    let urt = urt.strip_prefix("urt=").unwrap();
+    let (secs, millis) = urt.split_once('.').unwrap_or(("", ""));
+    assert!(
+        secs.parse::<u64>().is_ok() && millis.len() == 3 && millis.parse::<u32>().is_ok(),
+        "$upstream_response_time {urt:?} in {line}"
     );
+    let want = format!("logfmt.tld:{port} up={} m=GET u=/p?q=1 x=-", backend.addr);
     assert_eq!(rest, want, "{line}");
 }
 

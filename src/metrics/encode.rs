@@ -74,7 +74,7 @@ pub(super) fn site_totals(shards: &[Arc<Shard>], live: &Snapshot) -> Vec<SiteTot
 fn sites(live: &Snapshot) -> Vec<(Cow<'static, str>, Option<u32>)> {
     live.routes()
         .sites()
-        .map(|s| (Cow::Owned(escape(&s.host).into_owned()), Some(s.metrics_id)))
+        .map(|s| (Cow::Owned(s.host.to_string()), Some(s.metrics_id)))
         .chain([(Cow::Borrowed(UNROUTED), None)])
         .collect()
 }
@@ -106,7 +106,7 @@ fn backend_counts(
         .map(|name| BackendView {
             failures: backends.get(&name),
             idle: idle.get(&name).copied().unwrap_or(0),
-            name: escape(&name).into_owned(),
+            name: name.to_string(),
         })
         .collect()
 }
@@ -126,23 +126,6 @@ fn for_site(shards: &[Arc<Shard>], id: Option<u32>, mut f: impl FnMut(&SiteCells
             f(cells);
         }
     }
-}
-
-/// OpenMetrics label value escaping (`\`, `"`, newline); the encoder writes values verbatim.
-fn escape(value: &str) -> Cow<'_, str> {
-    if !value.contains(['\\', '"', '\n']) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 2);
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// What one scrape writes, gathered before encoding.
