@@ -101,7 +101,10 @@ fn routes(runtime: &tokio::runtime::Runtime, config: &Config, json: bool) -> Exi
         );
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(dockside::admin::fetch_overview(addr)) {
+    match runtime.block_on(dockside::admin::fetch_overview(
+        addr,
+        config.admin_auth.token(),
+    )) {
         Ok(view) if json => match serde_json::to_string_pretty(&view) {
             Ok(text) => {
                 println!("{text}");

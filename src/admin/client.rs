@@ -12,8 +12,9 @@ use super::api::Overview;
 /// How long the whole call may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The running instance's model; a wildcard admin address is reached on loopback.
-pub async fn overview(addr: SocketAddr) -> Result<Overview, String> {
+/// The running instance's model; a wildcard admin address is reached on loopback, with `token`
+/// (`DOCKSIDE_ADMIN_TOKEN`) when one is set.
+pub async fn overview(addr: SocketAddr, token: Option<&str>) -> Result<Overview, String> {
     let target = if addr.ip().is_unspecified() {
         SocketAddr::from(([127, 0, 0, 1], addr.port()))
     } else {
@@ -27,8 +28,13 @@ pub async fn overview(addr: SocketAddr) -> Result<Overview, String> {
             .await
             .map_err(|e| format!("admin listener at {target}: {e}"))?;
         tokio::spawn(conn);
-        let req = Request::get(format!("{}overview", super::api::PREFIX))
-            .header(http::header::HOST, "localhost")
+        let mut req = Request::get(format!("{}overview", super::api::PREFIX))
+            .header(http::header::HOST, "localhost");
+        // `DOCKSIDE_ADMIN_TOKEN`, as `dockside renew` sends it.
+        if let Some(token) = token {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let req = req
             .body(crate::exchange::empty())
             .map_err(|e| e.to_string())?;
         let resp = sender
