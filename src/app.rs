@@ -433,6 +433,7 @@ impl Shared {
             http3: self.http3.clone(),
             extra_port: None,
             defaults: self.defaults.clone(),
+            traces: config.traces.is_some(),
         })
     }
 }

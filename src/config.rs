@@ -15,6 +15,7 @@ use crate::routing::{DefaultRoot, ListenPorts, SiteDefaults};
 use crate::settings::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
+use crate::telemetry::TraceSettings;
 
 /// Command line. Every setting also reads the nginx-proxy / acme-companion environment name.
 #[derive(Debug, Parser)]
@@ -302,6 +303,9 @@ pub struct Config {
     pub create_default_certificate: bool,
     /// On-demand TLS (`ON_DEMAND_TLS` and its `ON_DEMAND_TLS_*` settings); `None` when off.
     pub on_demand: Option<OnDemandSettings>,
+    /// OpenTelemetry traces (`OTEL_EXPORTER_OTLP_ENDPOINT` and the other standard `OTEL_*`
+    /// names); `None` when off.
+    pub traces: Option<TraceSettings>,
 }
 
 /// Per-request access log style (nginx-proxy's `vhost` format or `LOG_JSON`).
@@ -396,6 +400,7 @@ impl Config {
                 _ => false,
             },
             on_demand,
+            traces: TraceSettings::from_vars(&env)?,
             nginx_dirs: NginxDirs::beside(&f.certs_dir, &f),
             routes: f.routes,
             certs_dir: f.certs_dir,

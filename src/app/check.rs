@@ -62,6 +62,9 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     let state = crate::settings::build_with(&items, &files);
     let table = RouteTable::build(&state, &config.defaults);
     sources.push(server::describe_listeners(config));
+    sources.push(crate::telemetry::TraceSettings::describe(
+        config.traces.as_ref(),
+    ));
     if config.https.is_some() {
         sources.push(config.cert_files.describe());
         if config.create_default_certificate {

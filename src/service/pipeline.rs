@@ -8,6 +8,7 @@ use std::sync::Arc;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Version};
 use hyper::body::Body;
+use tracing::Instrument;
 
 use super::access_log::{Outcome, Pending};
 use super::answer::{
@@ -29,12 +30,28 @@ use crate::policy::{CompressFacts, Refusal, SitePolicy, compress};
 use crate::routing::{
     Action, InvalidHost, LocationRoute, SiteRoute, Upstream, normalize_path, parse_host,
 };
+use crate::telemetry;
 use crate::upstream::Forwarded;
 
 /// Serves one request; never fails (errors become responses). `upgrade`: the server took the
 /// client's side of a requested protocol switch, and splices it if the backend answers `101`.
 /// `B` is hyper's body (HTTP/1.1, h2) or HTTP/3's: one pipeline for every protocol.
 pub async fn handle<B: ClientBody>(
+    state: &ServiceState,
+    conn: &Arc<ConnInfo>,
+    req: Request<B>,
+    upgrade: bool,
+) -> Response<ProxyBody> {
+    // OpenTelemetry: one bool for a dockside without traces.
+    if state.traces {
+        let span = telemetry::server_span(conn, &req);
+        return serve(state, conn, req, upgrade).instrument(span).await;
+    }
+    serve(state, conn, req, upgrade).await
+}
+
+/// `handle` inside the request's span, or without one.
+async fn serve<B: ClientBody>(
     state: &ServiceState,
     conn: &Arc<ConnInfo>,
     req: Request<B>,
@@ -89,6 +106,9 @@ pub async fn handle<B: ClientBody>(
             .headers_mut()
             .entry(header::STRICT_TRANSPORT_SECURITY)
             .or_insert(value);
+    }
+    if state.traces {
+        telemetry::record(&host, response.status(), upstream.as_ref());
     }
     if let Some(p) = pending {
         let outcome = Outcome {
@@ -325,10 +345,21 @@ async fn dispatch<B: ClientBody>(
     if let Some(policy) = &location.policy {
         policy.rewrite_request(req.headers_mut());
     }
-    let Forwarded { response, backend } = state
-        .forwarder
-        .forward(req, &meta, upstream, retryable, upgrade)
-        .await?;
+    let forwarded = if state.traces {
+        let span = telemetry::client_span(&mut req);
+        let forward = state
+            .forwarder
+            .forward(req, &meta, upstream, retryable, upgrade);
+        let forwarded = forward.instrument(span.clone()).await;
+        telemetry::record_exchange(&span, &forwarded);
+        forwarded
+    } else {
+        state
+            .forwarder
+            .forward(req, &meta, upstream, retryable, upgrade)
+            .await
+    };
+    let Forwarded { response, backend } = forwarded?;
     Ok((response, Some(backend)))
 }
 

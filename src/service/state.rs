@@ -62,6 +62,9 @@ pub struct ServiceState {
     pub http3: Arc<Http3Status>,
     /// The proxy-wide site settings (the debug endpoint shows them).
     pub defaults: Arc<SiteDefaults>,
+    /// OpenTelemetry traces are on: requests get spans and backends a `traceparent`. Read once
+    /// per request; off, the request path creates no span and touches no header.
+    pub traces: bool,
 }
 
 impl ServiceState {

@@ -18,6 +18,7 @@ pub mod image;
 pub mod knot;
 pub mod load;
 pub mod logs;
+pub mod otlp;
 pub mod pebble;
 pub mod policy;
 pub mod proxy_protocol;
