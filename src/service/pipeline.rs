@@ -42,27 +42,22 @@ pub async fn handle<B: ClientBody>(
     req: Request<B>,
     upgrade: bool,
 ) -> Response<ProxyBody> {
-    // OpenTelemetry: one bool for a dockside without traces.
-    if state.traces {
-        let span = telemetry::server_span(conn, &req);
-        return serve(state, conn, req, upgrade).instrument(span).await;
-    }
-    serve(state, conn, req, upgrade).await
-}
-
-/// `handle` inside the request's span, or without one.
-async fn serve<B: ClientBody>(
-    state: &ServiceState,
-    conn: &Arc<ConnInfo>,
-    req: Request<B>,
-    upgrade: bool,
-) -> Response<ProxyBody> {
     let pending = Pending::capture(state.access_log, &req);
     // A `Uri` clone shares its bytes: no copy unless the request fails and is logged.
     let uri = req.uri().clone();
     let mut hsts = None;
     let mut policy = Applied::default();
+    let mut traced = None;
     let (host, routed) = match request_host(&req) {
+        // OpenTelemetry: one bool for a dockside without traces (the same await otherwise).
+        Ok(host) if state.traces => {
+            let span = telemetry::server_span(conn, &req);
+            traced = Some(span.clone());
+            let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy)
+                .instrument(span)
+                .await;
+            (host, routed)
+        }
         Ok(host) => {
             let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy).await;
             (host, routed)
@@ -107,8 +102,8 @@ async fn serve<B: ClientBody>(
             .entry(header::STRICT_TRANSPORT_SECURITY)
             .or_insert(value);
     }
-    if state.traces {
-        telemetry::record(&host, response.status(), upstream.as_ref());
+    if let Some(span) = &traced {
+        telemetry::record(span, &host, response.status(), upstream.as_ref());
     }
     if let Some(p) = pending {
         let outcome = Outcome {
@@ -345,21 +340,20 @@ async fn dispatch<B: ClientBody>(
     if let Some(policy) = &location.policy {
         policy.rewrite_request(req.headers_mut());
     }
-    let forwarded = if state.traces {
+    if state.traces {
         let span = telemetry::client_span(&mut req);
         let forward = state
             .forwarder
             .forward(req, &meta, upstream, retryable, upgrade);
         let forwarded = forward.instrument(span.clone()).await;
         telemetry::record_exchange(&span, &forwarded);
-        forwarded
-    } else {
-        state
-            .forwarder
-            .forward(req, &meta, upstream, retryable, upgrade)
-            .await
-    };
-    let Forwarded { response, backend } = forwarded?;
+        let Forwarded { response, backend } = forwarded?;
+        return Ok((response, Some(backend)));
+    }
+    let Forwarded { response, backend } = state
+        .forwarder
+        .forward(req, &meta, upstream, retryable, upgrade)
+        .await?;
     Ok((response, Some(backend)))
 }
 

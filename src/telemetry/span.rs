@@ -50,10 +50,9 @@ pub fn server_span<B>(conn: &ConnInfo, req: &Request<B>) -> Span {
     span
 }
 
-/// What the request came to: `$host`, the status, and `$upstream_addr` when a backend answered.
-/// Called inside the server span.
-pub fn record(host: &str, status: StatusCode, upstream: Option<&BackendAddr>) {
-    let span = Span::current();
+/// What the request came to, on its server span: `$host`, the status, and `$upstream_addr`
+/// when a backend answered.
+pub fn record(span: &Span, host: &str, status: StatusCode, upstream: Option<&BackendAddr>) {
     span.record("server.address", host);
     span.record("http.response.status_code", status.as_u16());
     if let Some(backend) = upstream {
