@@ -49,13 +49,13 @@ pub async fn handle<B: ClientBody>(
     let mut policy = Applied::default();
     let mut traced = None;
     let (host, routed) = match request_host(&req) {
-        // OpenTelemetry: one bool for a dockside without traces (the same await otherwise).
+        // OpenTelemetry: one bool for a dockside without traces. Boxed, so that the plain
+        // path's future keeps its layout (and its moves) rather than growing by the span's.
         Ok(host) if state.traces => {
             let span = telemetry::server_span(conn, &req);
             traced = Some(span.clone());
-            let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy)
-                .instrument(span)
-                .await;
+            let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy);
+            let routed = Box::pin(routed.instrument(span)).await;
             (host, routed)
         }
         Ok(host) => {
@@ -345,7 +345,8 @@ async fn dispatch<B: ClientBody>(
         let forward = state
             .forwarder
             .forward(req, &meta, upstream, retryable, upgrade);
-        let forwarded = forward.instrument(span.clone()).await;
+        // Boxed, as the server span's route above.
+        let forwarded = Box::pin(forward.instrument(span.clone())).await;
         telemetry::record_exchange(&span, &forwarded);
         let Forwarded { response, backend } = forwarded?;
         return Ok((response, Some(backend)));
