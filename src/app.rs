@@ -477,6 +477,7 @@ impl Shared {
             extra_port: None,
             defaults: self.defaults.clone(),
             metrics: self.metrics.as_ref().map(|m| m.shard(writers)),
+            traces: config.traces.is_some(),
         })
     }
 }

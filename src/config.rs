@@ -20,6 +20,7 @@ pub use crate::service::{
 use crate::settings::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
+use crate::telemetry::TraceSettings;
 
 /// Command line. Every setting also reads the nginx-proxy / acme-companion environment name.
 #[derive(Debug, Parser)]
@@ -333,6 +334,9 @@ pub struct Config {
     pub create_default_certificate: bool,
     /// On-demand TLS (`ON_DEMAND_TLS` and its `ON_DEMAND_TLS_*` settings); `None` when off.
     pub on_demand: Option<OnDemandSettings>,
+    /// OpenTelemetry traces (`OTEL_EXPORTER_OTLP_ENDPOINT` and the other standard `OTEL_*`
+    /// names); `None` when off.
+    pub traces: Option<TraceSettings>,
 }
 
 /// Timeouts and bounds of the data plane.
@@ -421,6 +425,7 @@ impl Config {
                 _ => false,
             },
             on_demand,
+            traces: TraceSettings::from_vars(&env)?,
             nginx_dirs: NginxDirs::beside(&f.certs_dir, &f),
             routes: f.routes,
             certs_dir: f.certs_dir,

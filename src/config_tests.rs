@@ -142,3 +142,24 @@ fn on_demand_tls_needs_an_ask_url_and_https() {
     let err = config(&["--https", "off"], &on).unwrap_err();
     assert!(err.to_string().contains("needs ACME"), "{err}");
 }
+
+#[test]
+fn traces_are_off_without_an_otlp_endpoint() {
+    assert_eq!(config(&[], &[]).unwrap().traces, None);
+    let c = config(
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_SERVICE_NAME", "edge"),
+        ],
+    )
+    .unwrap();
+    let traces = c.traces.expect("on with an endpoint");
+    assert_eq!(traces.endpoint, "http://collector:4318/v1/traces");
+    assert_eq!(traces.service_name, "edge");
+    let err = config(&[], &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector")]).unwrap_err();
+    assert!(
+        err.to_string().contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "{err}"
+    );
+}

@@ -58,6 +58,7 @@ pub mod routing;
 pub(crate) mod server;
 pub(crate) mod service;
 pub(crate) mod settings;
+pub mod telemetry;
 pub mod test_support;
 pub mod tls;
 pub mod upstream;

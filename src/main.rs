@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dockside::config::{Cli, Command, Config};
+use dockside::telemetry::{TraceSettings, Traces};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// mimalloc: hyper allocates and frees a read buffer per message, which glibc's and musl's
 /// allocators make a visible cost (docs/benchmarks.md, "Figures behind choices in the code").
@@ -13,9 +17,14 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let command = cli.command.unwrap_or(Command::Run);
-    let config = match Config::from_sources(cli.flags, |name| std::env::var(name).ok()) {
+    // The log output for good needs the settings (traces) and the runtime (their export):
+    // until then, the same output, scoped to reading the settings (whose warnings it logs).
+    let config = {
+        let _logs = tracing::subscriber::set_default(log_output());
+        Config::from_sources(cli.flags, |name| std::env::var(name).ok())
+    };
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dockside: {e:#}");
@@ -25,8 +34,27 @@ fn main() -> ExitCode {
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
+    // Only a serving dockside exports traces; `check` and the others just log.
+    let traces = config
+        .traces
+        .as_ref()
+        .filter(|_| matches!(command, Command::Run));
+    let traces = match init_tracing(traces, runtime.handle()) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("dockside: traces: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     match command {
-        Command::Run => finish(runtime.block_on(dockside::app::run(config))),
+        Command::Run => {
+            let result = runtime.block_on(dockside::app::run(config));
+            // The runtime still runs: the last spans are exported on it.
+            if let Some(traces) = traces {
+                traces.shutdown();
+            }
+            finish(result)
+        }
         Command::Check { json } => {
             let report = match json {
                 false => runtime.block_on(dockside::app::check(&config)),
@@ -147,16 +175,45 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 /// Human-readable lines on stderr; `RUST_LOG` filters (default `info`). Colours only on a
-/// terminal: `docker logs` and journald get plain text.
-fn init_tracing() {
-    let directives = log_directives(std::env::var("RUST_LOG").ok().as_deref());
-    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_directives(None)));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// terminal: `docker logs` and journald get plain text. With `traces`, the request spans also
+/// go to the OpenTelemetry layer (and never into the log lines); the returned handle flushes it.
+fn init_tracing(
+    traces: Option<&TraceSettings>,
+    runtime: &tokio::runtime::Handle,
+) -> anyhow::Result<Option<Traces>> {
+    let Some(settings) = traces else {
+        log_output().init();
+        return Ok(None);
+    };
+    let (otel, traces) = dockside::telemetry::layer(settings, runtime.clone())?;
+    let mut filter = log_filter();
+    if let Ok(hidden) = format!("{}=off", dockside::telemetry::TARGET).parse() {
+        filter = filter.add_directive(hidden);
+    }
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter);
+    tracing_subscriber::registry()
+        .with(output)
+        .with(otel)
         .init();
+    Ok(Some(traces))
+}
+
+/// The log output alone (traces off, and while the settings are read).
+fn log_output() -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_env_filter(log_filter())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+}
+
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let directives = log_directives(std::env::var("RUST_LOG").ok().as_deref());
+    tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_directives(None)))
 }
 
 /// `RUST_LOG` (or `info`), with rustls capped at `error` unless `RUST_LOG` names it: rustls

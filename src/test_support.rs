@@ -42,5 +42,6 @@ pub fn config(certs_dir: PathBuf) -> Config {
         cert_files: crate::certs::FileModes::default(),
         create_default_certificate: false,
         on_demand: None,
+        traces: None,
     }
 }

@@ -113,6 +113,9 @@ pub async fn check(config: &Config) -> anyhow::Result<String> {
     sources.push(describe_metrics(config));
     sources.push(config.admin_auth.describe(config.admin));
     sources.push(config.access_log.describe());
+    sources.push(crate::telemetry::TraceSettings::describe(
+        config.traces.as_ref(),
+    ));
     if config.https.is_some() {
         sources.push(config.cert_files.describe());
         if config.create_default_certificate {

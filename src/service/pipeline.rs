@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Version};
 use hyper::body::Body;
+use tracing::Instrument;
 
 use super::access_log::Pending;
 use super::answer::{
@@ -32,6 +33,7 @@ use crate::policy::{CompressFacts, Refusal, SitePolicy, compress};
 use crate::routing::{
     Action, InvalidHost, LocationRoute, SiteRoute, Upstream, normalize_path, parse_host,
 };
+use crate::telemetry;
 use crate::upstream::Forwarded;
 
 /// Serves one request; never fails (errors become responses). `upgrade`: the server took the
@@ -51,7 +53,17 @@ pub async fn handle<B: ClientBody>(
         observe: observed.is_some(),
         ..Applied::default()
     };
+    let mut traced = None;
     let (host, routed) = match request_host(&req) {
+        // OpenTelemetry: one bool for a dockside without traces. Boxed, so that the plain
+        // path's future keeps its layout (and its moves) rather than growing by the span's.
+        Ok(host) if state.traces => {
+            let span = telemetry::server_span(conn, &req);
+            traced = Some(span.clone());
+            let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy);
+            let routed = Box::pin(routed.instrument(span)).await;
+            (host, routed)
+        }
         Ok(host) => {
             let routed = route(state, conn, &host, req, upgrade, &mut hsts, &mut policy).await;
             (host, routed)
@@ -95,6 +107,9 @@ pub async fn handle<B: ClientBody>(
             .headers_mut()
             .entry(header::STRICT_TRANSPORT_SECURITY)
             .or_insert(value);
+    }
+    if let Some(span) = &traced {
+        telemetry::record(span, &host, response.status(), upstream.as_ref());
     }
     let Some(observed) = observed else {
         return response;
@@ -365,6 +380,17 @@ async fn dispatch<B: ClientBody>(
     } = hop;
     if let Some(policy) = &location.policy {
         policy.rewrite_request(req.headers_mut());
+    }
+    if state.traces {
+        let span = telemetry::client_span(&mut req);
+        let forward = state
+            .forwarder
+            .forward(req, &meta, upstream, retryable, upgrade);
+        // Boxed, as the server span's route above.
+        let forwarded = Box::pin(forward.instrument(span.clone())).await;
+        telemetry::record_exchange(&span, &forwarded);
+        let Forwarded { response, backend } = forwarded?;
+        return Ok((response, Some(backend)));
     }
     let Forwarded { response, backend } = state
         .forwarder

@@ -67,6 +67,9 @@ pub struct ServiceState {
     pub defaults: Arc<SiteDefaults>,
     /// This worker's metrics shard (only this worker writes it); `None` with `--metrics off`.
     pub metrics: Option<Arc<Shard>>,
+    /// OpenTelemetry traces are on: requests get spans and backends a `traceparent`. Read once
+    /// per request; off, the request path creates no span and touches no header.
+    pub traces: bool,
 }
 
 impl ServiceState {

@@ -15,5 +15,5 @@ mod send_timeout;
 mod tls;
 pub mod uwsgi;
 
-pub(crate) use forward::{Forwarded, Forwarder};
+pub(crate) use forward::{Failed, Forwarded, Forwarder};
 pub(crate) use health::PassiveHealth;

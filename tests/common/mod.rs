@@ -20,6 +20,7 @@ pub mod knot;
 pub mod load;
 pub mod logs;
 pub mod netns;
+pub mod otlp;
 pub mod pebble;
 pub mod policy;
 pub mod proxy_protocol;
