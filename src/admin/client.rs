@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
@@ -15,6 +16,28 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// The running instance's model; a wildcard admin address is reached on loopback, with `token`
 /// (`DOCKSIDE_ADMIN_TOKEN`) when one is set.
 pub async fn overview(addr: SocketAddr, token: Option<&str>) -> Result<Overview, String> {
+    let req = Request::get(format!("{}overview", super::api::PREFIX));
+    let (target, status, body) = call(addr, token, req, TIMEOUT).await?;
+    if status != StatusCode::OK {
+        return Err(format!(
+            "admin listener at {target} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        format!("admin listener at {target}: not the model this dockside knows ({e}); is it the same version?")
+    })
+}
+
+/// One request of the CLI (`dockside routes`, `dockside renew`) to the running instance's admin
+/// listener, as `Host: localhost` with `token` as a Bearer credential when one is set, within
+/// `timeout`. Returns the address reached, the status and the body.
+pub(super) async fn call(
+    addr: SocketAddr,
+    token: Option<&str>,
+    req: http::request::Builder,
+    timeout: Duration,
+) -> Result<(SocketAddr, StatusCode, Bytes), String> {
     let target = if addr.ip().is_unspecified() {
         SocketAddr::from(([127, 0, 0, 1], addr.port()))
     } else {
@@ -28,9 +51,7 @@ pub async fn overview(addr: SocketAddr, token: Option<&str>) -> Result<Overview,
             .await
             .map_err(|e| format!("admin listener at {target}: {e}"))?;
         tokio::spawn(conn);
-        let mut req = Request::get(format!("{}overview", super::api::PREFIX))
-            .header(http::header::HOST, "localhost");
-        // `DOCKSIDE_ADMIN_TOKEN`, as `dockside renew` sends it.
+        let mut req = req.header(http::header::HOST, "localhost");
         if let Some(token) = token {
             req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
         }
@@ -46,17 +67,9 @@ pub async fn overview(addr: SocketAddr, token: Option<&str>) -> Result<Overview,
             .await
             .map_err(|e| format!("admin listener at {target}: {e}"))?
             .to_bytes();
-        if status != StatusCode::OK {
-            return Err(format!(
-                "admin listener at {target} answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            ));
-        }
-        serde_json::from_slice(&body).map_err(|e| {
-            format!("admin listener at {target}: not the model this dockside knows ({e}); is it the same version?")
-        })
+        Ok((target, status, body))
     };
-    tokio::time::timeout(TIMEOUT, call)
+    tokio::time::timeout(timeout, call)
         .await
         .map_err(|_| format!("no answer from dockside's admin listener at {target}"))?
 }

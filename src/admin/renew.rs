@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 
 use crate::acme::{RenewError, Renewer};
 use crate::exchange::{ProxyBody, full};
@@ -200,43 +199,11 @@ pub async fn request(
     hosts: Vec<String>,
     force: bool,
 ) -> Result<(StatusCode, String), String> {
-    let target = if addr.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], addr.port()))
-    } else {
-        addr
-    };
     let query = RenewQuery { hosts, force }.to_query();
-    let call = async {
-        let stream = tokio::net::TcpStream::connect(target)
-            .await
-            .map_err(|e| format!("cannot reach dockside's admin listener at {target} ({e}): is dockside running, with DOCKSIDE_ADMIN on?"))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("admin listener at {target}: {e}"))?;
-        tokio::spawn(conn);
-        let mut req = Request::post(format!("{PATH}?{query}"))
-            .header(http::header::HOST, "localhost")
-            .header(RENEW_HEADER, "1");
-        if let Some(token) = token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let req = req
-            .body(crate::exchange::empty())
-            .map_err(|e| e.to_string())?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("admin listener at {target}: {e}"))?;
-        let status = resp.status();
-        let body = http_body_util::BodyExt::collect(resp.into_body())
-            .await
-            .map_err(|e| format!("admin listener at {target}: {e}"))?
-            .to_bytes();
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    };
-    tokio::time::timeout(ANSWER_TIMEOUT + Duration::from_secs(5), call)
-        .await
-        .map_err(|_| format!("no answer from dockside's admin listener at {target}"))?
+    let req = Request::post(format!("{PATH}?{query}")).header(RENEW_HEADER, "1");
+    let timeout = ANSWER_TIMEOUT + Duration::from_secs(5);
+    let (_, status, body) = super::client::call(addr, token, req, timeout).await?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use crate::model::BackendAddr;
 /// The request's facts captured before it was consumed, for the report at its end.
 pub(super) struct Observed {
     pub started: Instant,
-    pub log: Option<Pending>,
+    /// Boxed: with the log off, the request future and the completion stay small (moving a
+    /// few hundred bytes of captured headers per request showed as memcpy in the profile).
+    pub log: Option<Box<Pending>>,
     /// The shard of this worker, with the method and client protocol classes.
     pub metrics: Option<(Arc<Shard>, u8, u8)>,
 }
@@ -76,7 +78,7 @@ struct Report {
 }
 
 struct LogLine {
-    pending: Pending,
+    pending: Box<Pending>,
     host: String,
     conn: Arc<ConnInfo>,
     upstream: Option<String>,
@@ -104,7 +106,7 @@ impl OnComplete for Report {
                 request_time,
                 upstream_response_time: self.upstream_time,
             };
-            line.pending.record(&outcome);
+            (*line.pending).record(&outcome);
         }
     }
 }

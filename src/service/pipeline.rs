@@ -133,7 +133,7 @@ fn observed<B: ClientBody>(state: &ServiceState, req: &Request<B>) -> Option<Obs
     }
     Some(Observed {
         started: Instant::now(),
-        log: Pending::capture(state.access_log.as_ref(), req),
+        log: Pending::capture(state.access_log.as_ref(), req).map(Box::new),
         metrics: state.metrics.as_ref().map(|shard| {
             let method = metrics::method_class(req.method());
             let downstream = metrics::downstream(req.version(), B::HTTP3);
