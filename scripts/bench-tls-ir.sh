@@ -29,7 +29,7 @@ DOCKSIDE_BIN=${DOCKSIDE_BIN:-target/release/dockside}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin dockside
 
 # Instrumentation off until the server is up, so start-up does not count.
-DEFAULT_HOST=$HOST DISABLE_ACCESS_LOGS=true DOCKSIDE_ADMIN=off DOCKER_HOST=off \
+DEFAULT_HOST=$HOST DISABLE_ACCESS_LOGS=true DOCKSIDE_ADMIN=${DOCKSIDE_ADMIN:-off} DOCKER_HOST=off \
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.out" \
   "$DOCKSIDE_BIN" --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$TLS_PORT" \
   --certs-dir "$WORK/certs" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &

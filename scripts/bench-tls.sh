@@ -47,7 +47,7 @@ backends = ["127.0.0.1:$BACKEND_PORT"]
 TOML
 DOCKSIDE_BIN=${DOCKSIDE_BIN:-target/release/dockside}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin dockside
-DEFAULT_HOST=$HOST DISABLE_ACCESS_LOGS=true DOCKSIDE_ADMIN=off DOCKER_HOST=off \
+DEFAULT_HOST=$HOST DISABLE_ACCESS_LOGS=true DOCKSIDE_ADMIN=${DOCKSIDE_ADMIN:-off} DOCKER_HOST=off \
   "$DOCKSIDE_BIN" --http "127.0.0.1:$HTTP_PORT" --https "127.0.0.1:$DOCKSIDE_PORT" \
   --certs-dir "$WORK/certs" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
 DOCKSIDE_PID=$!
