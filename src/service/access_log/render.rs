@@ -244,12 +244,6 @@ fn time_local(buf: &mut Vec<u8>, now: SystemTime) {
     );
 }
 
-/// The benchmark's baseline formats the time the same way.
-#[cfg(test)]
-pub(super) fn time_local_for_bench(buf: &mut Vec<u8>, now: SystemTime) {
-    time_local(buf, now);
-}
-
 /// `$time_iso8601` in UTC: `2026-11-25T10:09:00+00:00`.
 fn time_iso8601(buf: &mut Vec<u8>, now: SystemTime) {
     let (y, m, d, s) = civil(now);
