@@ -1,6 +1,8 @@
 //! The `dockside` binary: a port it cannot bind is one line saying what to do (exit 1),
 //! SIGTERM drains and exits 0, and clients' TLS oddities do not flood the log.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -150,7 +152,7 @@ fn a_second_instance_with_the_admin_port_taken_still_serves() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("dockside binary runs");
-        let (http, before) = serving_on(&mut child);
+        let (http, before) = common::serving_on(&mut child);
         (child, http, before)
     };
     let (mut first, first_http, _) = start();
@@ -185,29 +187,4 @@ fn a_second_instance_with_the_admin_port_taken_still_serves() {
     );
     assert_eq!(terminate(&mut second).code(), Some(0));
     assert_eq!(terminate(&mut first).code(), Some(0));
-}
-
-/// The child's stderr lines up to the one saying it is serving, and the HTTP address it names.
-fn serving_on(child: &mut Child) -> (String, Vec<String>) {
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(Instant::now() < deadline, "never serving: {seen:#?}");
-        let Some(Ok(line)) = lines.next() else {
-            panic!("dockside exited before serving: {seen:#?}");
-        };
-        if line.contains("dockside is serving") {
-            let http = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("http="))
-                .and_then(|list| list.split(',').next())
-                .expect("the serving line names the HTTP address")
-                .to_owned();
-            // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (http, seen);
-        }
-        seen.push(line);
-    }
 }

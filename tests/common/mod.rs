@@ -265,3 +265,29 @@ pub async fn read_head(s: &mut tokio::net::TcpStream) -> String {
     }
     String::from_utf8_lossy(&head).into_owned()
 }
+
+/// A dockside binary child's stderr lines up to the one saying it is serving, and the HTTP address it names.
+pub fn serving_on(child: &mut std::process::Child) -> (String, Vec<String>) {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "never serving: {seen:#?}");
+        let Some(Ok(line)) = lines.next() else {
+            panic!("dockside exited before serving: {seen:#?}");
+        };
+        if line.contains("dockside is serving") {
+            let http = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("http="))
+                .and_then(|list| list.split(',').next())
+                .expect("the serving line names the HTTP address")
+                .to_owned();
+            // Keep draining stderr so the child never blocks on a full pipe (shown on failure).
+            std::thread::spawn(move || lines.for_each(|l| eprintln!("dockside: {l:?}")));
+            return (http, seen);
+        }
+        seen.push(line);
+    }
+}

@@ -152,7 +152,7 @@ impl Binary {
         }
         cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("dockside binary runs");
-        let http = serving_on(&mut child);
+        let (http, _) = super::serving_on(&mut child);
         Binary { child, http }
     }
 
@@ -179,28 +179,5 @@ impl Drop for Binary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The HTTP address the "dockside is serving" line names; stderr keeps draining after it.
-fn serving_on(child: &mut Child) -> String {
-    use std::io::{BufRead, BufReader};
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    loop {
-        let Some(Ok(line)) = lines.next() else {
-            panic!("dockside exited before serving: {seen:#?}");
-        };
-        if line.contains("dockside is serving") {
-            let http = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("http="))
-                .and_then(|list| list.split(',').next())
-                .expect("the serving line names the HTTP address")
-                .to_owned();
-            std::thread::spawn(move || lines.for_each(|l| eprintln!("dockside: {l:?}")));
-            return http;
-        }
-        seen.push(line);
     }
 }
