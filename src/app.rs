@@ -12,10 +12,10 @@ use crate::acme::{self, Challenges, OnDemand, Stats};
 use crate::admin::{self, AdminState};
 use crate::certs;
 use crate::config::Config;
-use crate::discovery::{self, file, nginx_files};
+use crate::discovery;
 use crate::live::Live;
 use crate::metrics::{Metrics, Writers};
-use crate::model::{DesiredState, SourceItem};
+use crate::model::DesiredState;
 use crate::routing::{ExtraPorts, ListenPorts, RouteTable, SiteDefaults};
 use crate::server::{self, Bound, ExtraListeners, Listener, QuicServer, Workers};
 use crate::service::{Http3Status, LogThrottle, ServiceState};
@@ -26,9 +26,6 @@ use crate::upstream::{Forwarder, PassiveHealth};
 /// A repeated per-request warning (same host, backend and status) is logged at most this often.
 const WARNING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How long startup waits for the Docker provider's first container list.
-const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -36,11 +33,13 @@ mod certificates;
 mod check;
 mod http3;
 mod listeners;
+mod providers;
 
 use certificates::{probe_file_owner, spawn_certificates, spawn_default_certificate_check};
 pub use check::{check, check_json};
 use http3::{alt_svc, spawn_quic};
 use listeners::Listeners;
+use providers::spawn_providers;
 
 /// A started dockside: its bound addresses and the handles to feed and stop it.
 pub struct Running {
@@ -485,101 +484,6 @@ impl Shared {
 /// One worker per core, like nginx's `worker_processes auto`.
 fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Which providers feed the state, decided once at startup and said in the log: Docker when an
-/// engine answers (or `DOCKER_HOST` is given), the routes file when `--routes` is given, and
-/// the shipped example when there is neither.
-async fn spawn_providers(
-    config: &Config,
-    desired: watch::Sender<Arc<DesiredState>>,
-    cancel: CancellationToken,
-    status: Arc<discovery::ProviderStatus>,
-) -> anyhow::Result<()> {
-    let mut inputs = Vec::new();
-    let watching_docker = match &config.docker {
-        Some(settings) => match discovery::probe(settings).await {
-            Ok(version) => {
-                tracing::info!(
-                    "watching the Docker engine at {} (Docker {}, API {})",
-                    version.endpoint,
-                    version.version,
-                    version.api_version
-                );
-                true
-            }
-            // A given endpoint that is not there yet (engine starting) is retried; a socket
-            // file that does not exist means "no engine here" (e.g. the socket is not mounted).
-            Err(e)
-                if settings.host.is_some()
-                    && !matches!(e, discovery::DockerError::NoSocket { .. }) =>
-            {
-                tracing::warn!("{e}; dockside keeps retrying in the background");
-                true
-            }
-            Err(e) => {
-                tracing::warn!("no Docker engine: {e}");
-                false
-            }
-        },
-        None => false,
-    };
-    if let (true, Some(settings)) = (watching_docker, &config.docker) {
-        let (tx, mut rx) = watch::channel(Vec::new());
-        discovery::spawn_observed(settings.clone(), tx, cancel.child_token(), status.clone());
-        // Serve the running containers from the first request: wait briefly for the first list.
-        if tokio::time::timeout(FIRST_LIST_WAIT, rx.changed())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "the Docker engine has not listed containers within {FIRST_LIST_WAIT:?}; serving while it catches up"
-            );
-        }
-        inputs.push(rx);
-    }
-    match &config.routes {
-        Some(path) => {
-            let routes = file::load(path)?;
-            for w in &routes.warnings {
-                tracing::warn!("{w}");
-            }
-            tracing::info!(
-                "serving the routes file {} ({} entries), watching it for changes",
-                path.display(),
-                routes.items.len()
-            );
-            let (tx, rx) = watch::channel(routes.items);
-            file::spawn(path.clone(), tx, cancel.child_token(), status.clone());
-            inputs.push(rx);
-        }
-        None if !watching_docker && config.docker.is_some() => {
-            let routes = file::parse(file::EXAMPLE, std::path::Path::new("examples/routes.toml"))?;
-            tracing::info!(
-                "no Docker engine and no --routes: serving the example routes file (examples/routes.toml): http://localhost/ → 127.0.0.1:8000"
-            );
-            inputs.push(watch::channel(routes.items).1);
-        }
-        None if !watching_docker => {
-            tracing::warn!("Docker is off and no --routes file is given: no site is served")
-        }
-        None => {}
-    }
-    // Without providers the state is only what `Running::publish` sets (embedding, tests).
-    if !inputs.is_empty() {
-        let files = nginx_files::load(&config.nginx_dirs, &Default::default());
-        let items: Vec<SourceItem> = inputs.iter().flat_map(|rx| rx.borrow().clone()).collect();
-        desired.send_replace(Arc::new(crate::settings::build_with(&items, &files)));
-        let (files_tx, files_rx) = watch::channel(Arc::new(files));
-        nginx_files::spawn(
-            config.nginx_dirs.clone(),
-            files_tx,
-            cancel.child_token(),
-            status,
-        );
-        discovery::spawn_combiner(inputs, files_rx, desired, cancel);
-    }
-    Ok(())
 }
 
 /// Starts, waits for SIGTERM or SIGINT, drains, returns `Ok` (exit 0).
