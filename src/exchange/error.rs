@@ -25,6 +25,10 @@ pub enum ProxyError {
     /// A missing, repeated or malformed `Host` (RFC 9112 §3.2).
     #[error("bad Host: {0}")]
     BadHost(#[from] crate::routing::InvalidHost),
+    /// A `Transfer-Encoding` other than `chunked` alone (RFC 9112 §6.1); the connection is
+    /// closed after the answer, as its body was never read.
+    #[error("request {0}")]
+    Coding(#[from] super::hop::CodingError),
     #[error("client took too long to send the request")]
     RequestTimeout,
     #[error("request body larger than CLIENT_MAX_BODY_SIZE ({limit} bytes)")]
@@ -117,6 +121,10 @@ impl ProxyError {
             | ProxyError::BadHost(_)
             | ProxyError::GrpcNeedsHttp2 { .. }
             | ProxyError::ClientCert { .. } => StatusCode::BAD_REQUEST,
+            ProxyError::Coding(super::hop::CodingError::Unsupported(_)) => {
+                StatusCode::NOT_IMPLEMENTED
+            }
+            ProxyError::Coding(super::hop::CodingError::ChunkedTwice) => StatusCode::BAD_REQUEST,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -143,6 +151,7 @@ impl ProxyError {
             ProxyError::BadRequest(_)
             | ProxyError::BadPath(_)
             | ProxyError::BadHost(_)
+            | ProxyError::Coding(_)
             | ProxyError::RequestTimeout
             | ProxyError::GrpcNeedsHttp2 { .. }
             | ProxyError::BodyTooLarge { .. }
@@ -190,6 +199,7 @@ impl ProxyError {
             ProxyError::BadRequest(_)
             | ProxyError::BadPath(_)
             | ProxyError::BadHost(_)
+            | ProxyError::Coding(_)
             | ProxyError::RequestTimeout
             | ProxyError::HeadersTooLarge(_)
             | ProxyError::Misdirected { .. }

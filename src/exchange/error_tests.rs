@@ -7,6 +7,16 @@ fn faults_map_to_their_status_class() {
     let cases = [
         (ProxyError::BodyTooLarge { limit: 1 }, 413, Fault::Client),
         (ProxyError::HeadersTooLarge("x".into()), 431, Fault::Client),
+        (
+            ProxyError::Coding(crate::exchange::CodingError::Unsupported("gzip".into())),
+            501,
+            Fault::Client,
+        ),
+        (
+            ProxyError::Coding(crate::exchange::CodingError::ChunkedTwice),
+            400,
+            Fault::Client,
+        ),
         (ProxyError::NoSite { host: "h".into() }, 503, Fault::Config),
         (
             ProxyError::NoBackend {

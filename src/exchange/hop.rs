@@ -102,6 +102,42 @@ pub(crate) fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &st
         .filter(|t| !t.is_empty())
 }
 
+/// Why a request's `Transfer-Encoding` cannot be forwarded (RFC 9112 §6.1). hyper requires
+/// `chunked` last and decodes that one coding; a coding before it would reach the backend as
+/// plain bytes with its label gone, and a second `chunked` would leave one layer undecoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodingError {
+    /// A coding dockside does not apply: 501, as RFC 9112 §6.1 and nginx answer.
+    #[error("Transfer-Encoding {0:?}: only chunked is understood")]
+    Unsupported(String),
+    /// `chunked` more than once (RFC 9112 §6.1: a sender MUST NOT): 400.
+    #[error("Transfer-Encoding applies chunked more than once")]
+    ChunkedTwice,
+}
+
+/// Checks that a request's `Transfer-Encoding`, if any, is `chunked` alone (any case, over any
+/// number of lines). Only a chunked HTTP/1.1 request carries the header past hyper, so callers
+/// look only at requests whose body length is unknown.
+pub(crate) fn check_request_coding(headers: &HeaderMap) -> Result<(), CodingError> {
+    let mut chunked = 0;
+    for value in headers.get_all(header::TRANSFER_ENCODING) {
+        for coding in value.as_bytes().split(|b| *b == b',') {
+            let coding = coding.trim_ascii();
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                chunked += 1;
+            } else if !coding.is_empty() {
+                let all = headers.get_all(header::TRANSFER_ENCODING).iter();
+                let text: Vec<_> = all.map(|v| String::from_utf8_lossy(v.as_bytes())).collect();
+                return Err(CodingError::Unsupported(text.join(", ")));
+            }
+        }
+    }
+    match chunked {
+        0 | 1 => Ok(()),
+        _ => Err(CodingError::ChunkedTwice),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +155,33 @@ mod tests {
         ] {
             assert!(!is_hop_by_hop(&HeaderName::from_static(other)), "{other}");
         }
+    }
+
+    #[test]
+    fn a_request_coding_is_chunked_alone() {
+        let check = |lines: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for line in lines {
+                headers.append(header::TRANSFER_ENCODING, line.parse().unwrap());
+            }
+            check_request_coding(&headers)
+        };
+        assert_eq!(check(&[]), Ok(()));
+        assert_eq!(check(&["chunked"]), Ok(()));
+        assert_eq!(check(&["CHUNKED"]), Ok(()));
+        assert_eq!(check(&[" chunked , "]), Ok(()));
+        for twice in [&["chunked, chunked"][..], &["chunked", "Chunked"]] {
+            assert_eq!(check(twice), Err(CodingError::ChunkedTwice), "{twice:?}");
+        }
+        assert_eq!(
+            check(&["gzip", "chunked"]),
+            Err(CodingError::Unsupported("gzip, chunked".into()))
+        );
+        assert_eq!(
+            check(&["chunked, chunked, identity"]),
+            Err(CodingError::Unsupported(
+                "chunked, chunked, identity".into()
+            ))
+        );
     }
 }

@@ -14,5 +14,6 @@ pub(crate) use body::{ClientBody, ClientBodyError, LimitExceeded, limited, with_
 pub(crate) use completion::{OnComplete, on_complete};
 pub(crate) use error::Fault;
 pub use error::ProxyError;
+pub use hop::CodingError;
 pub(crate) use meta::is_idempotent;
 pub use meta::{CertRefusal, ClientCert, ConnInfo, Proxied, RequestMeta, Scheme, TlsConn};

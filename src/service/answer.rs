@@ -83,7 +83,8 @@ pub(super) fn answer_error(
     }
     let mut resp = text(status, status_line(status));
     match err {
-        ProxyError::BodyTooLarge { .. } => {
+        // The body was not read (or not to its end): the connection cannot carry another request.
+        ProxyError::BodyTooLarge { .. } | ProxyError::Coding(_) => {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

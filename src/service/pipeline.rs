@@ -22,6 +22,7 @@ use super::headers::{self, HeaderContext};
 use super::https::{Policed, client_cert, https_policy};
 use super::observe::{Ending, Observed, observe};
 use super::state::ServiceState;
+use crate::exchange::hop::check_request_coding;
 use crate::exchange::{
     self, ClientBody, ClientCert, ConnInfo, ProxyBody, ProxyError, RequestMeta, Scheme,
     is_idempotent,
@@ -153,6 +154,11 @@ async fn route<B: ClientBody>(
     hsts: &mut Option<HeaderValue>,
     applied: &mut Applied,
 ) -> Result<Answer, Failure> {
+    // RFC 9112 §6.1, before anything reads the body. Only a body of unknown length (chunked)
+    // can have a `Transfer-Encoding`: a request with a length or none pays nothing here.
+    if req.body().size_hint().exact().is_none() {
+        check_request_coding(req.headers()).map_err(|e| (e.into(), None))?;
+    }
     // One load: the routes and the certificate facts below are of the same moment.
     let live = state.live.load();
     if let Some(answer) = acme_challenge(state, &live, conn, host, &req) {
@@ -401,7 +407,8 @@ async fn dispatch<B: ClientBody>(
 
 /// `$host`: from an absolute-form target or h2 `:authority`, else the `Host` header. RFC 9112
 /// §3.2: an HTTP/1.1 request without `Host`, with two, or with an invalid one is answered 400
-/// (a proxy that routes by the first of two lets the backend read the other).
+/// (a proxy that routes by the first of two lets the backend read the other); so is a target
+/// with userinfo (`http://a.test@b.test/`), which other readers may route by its first name.
 fn request_host<B>(req: &Request<B>) -> Result<String, ProxyError> {
     let mut values = req.headers().get_all(header::HOST).iter();
     let (first, second) = (values.next(), values.next());
@@ -409,7 +416,8 @@ fn request_host<B>(req: &Request<B>) -> Result<String, ProxyError> {
         return Err(InvalidHost::Repeated.into());
     }
     let raw = match (req.uri().authority(), first) {
-        (Some(authority), _) => authority.as_str().rsplit('@').next().unwrap_or_default(),
+        // Userinfo is refused like any other character a host cannot have (RFC 9110 §4.2.4).
+        (Some(authority), _) => authority.as_str(),
         (None, Some(value)) => value.to_str().map_err(|_| InvalidHost::NotText)?,
         (None, None) if req.version() == Version::HTTP_11 => {
             return Err(InvalidHost::Missing.into());

@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response, Version};
+use http::{Method, Request, Response, Version};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::TrySendError;
@@ -217,6 +217,7 @@ impl Pool {
         tls: bool,
         connect_timeout: Option<Duration>,
     ) -> Result<Response<ProxyBody>, SendError> {
+        say_chunked(&mut req);
         let key = (backend.clone(), tls);
         while let Some(mut conn) = self.checkout(&key, |idle| &mut idle.hyper) {
             if !ready_now(&mut conn).await {
@@ -471,6 +472,20 @@ async fn exchange(
         response.as_mut().poll(cx)
     })
     .await
+}
+
+/// hyper's client sends a GET or HEAD body of unknown length as no body at all (it assumes
+/// they "almost never have bodies") and drops its bytes; the client's own `Transfer-Encoding`
+/// was removed as hop-by-hop. Naming `chunked` again makes hyper send the body as it came.
+fn say_chunked(req: &mut Request<ProxyBody>) {
+    if matches!(*req.method(), Method::GET | Method::HEAD)
+        && req.body().size_hint().exact().is_none()
+    {
+        req.headers_mut().insert(
+            http::header::TRANSFER_ENCODING,
+            http::HeaderValue::from_static("chunked"),
+        );
+    }
 }
 
 /// Where a finished `h1::wire` body puts its connection.

@@ -24,6 +24,7 @@ pub mod otlp;
 pub mod pebble;
 pub mod policy;
 pub mod proxy_protocol;
+pub mod recorder;
 pub mod responders;
 pub mod tls;
 pub mod uwsgi;
