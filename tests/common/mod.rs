@@ -26,6 +26,7 @@ pub mod policy;
 pub mod proxy_protocol;
 pub mod responders;
 pub mod tls;
+pub mod upstream;
 pub mod uwsgi;
 
 use std::net::SocketAddr;
