@@ -27,6 +27,7 @@ pub mod proxy_protocol;
 pub mod recorder;
 pub mod responders;
 pub mod tls;
+pub mod upstream;
 pub mod uwsgi;
 
 use std::net::SocketAddr;

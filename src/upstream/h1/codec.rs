@@ -287,15 +287,7 @@ impl Chunked {
                     let Some(line) = take_line(buf)? else {
                         return Ok(Chunk::More);
                     };
-                    let digits = line[..].split(|b| *b == b';').next().unwrap_or_default();
-                    let digits = std::str::from_utf8(digits)
-                        .map_err(|_| CodecError::Chunked("chunk size is not text"))?
-                        .trim_matches([' ', '\t']);
-                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        return Err(CodecError::Chunked("chunk size is not hexadecimal"));
-                    }
-                    let size = u64::from_str_radix(digits, 16)
-                        .map_err(|_| CodecError::Chunked("chunk size too large"))?;
+                    let size = chunk_size(&line)?;
                     *self = if size == 0 {
                         Chunked::Trailer
                     } else {
@@ -331,6 +323,8 @@ impl Chunked {
                     };
                     if line.is_empty() {
                         *self = Chunked::Done;
+                    } else if !is_field_line(&line) {
+                        return Err(CodecError::Chunked("trailer line is not a field"));
                     }
                 }
             }
@@ -338,7 +332,47 @@ impl Chunked {
     }
 }
 
+/// The size of a chunk-size line: hexadecimal digits, then optional whitespace, then
+/// extensions after `;` (ignored, as nginx does). Every byte of the line must be text: a bare
+/// CR or LF inside it is refused, since a reader that ends lines at a bare LF would find a
+/// different end of the body on the same bytes (the "funky chunks" smuggling class).
+fn chunk_size(line: &[u8]) -> Result<u64, CodecError> {
+    if !line.iter().all(|&b| is_text(b)) {
+        return Err(CodecError::Chunked("control byte in a chunk-size line"));
+    }
+    let end = line.iter().position(|b| *b == b';').unwrap_or(line.len());
+    let digits = line[..end].trim_ascii_end();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err(CodecError::Chunked("chunk size is not hexadecimal"));
+    }
+    // Only hex digits: valid UTF-8.
+    let digits = std::str::from_utf8(digits).unwrap_or_default();
+    u64::from_str_radix(digits, 16).map_err(|_| CodecError::Chunked("chunk size too large"))
+}
+
+/// A trailer field line (RFC 9112 §7.1.2, RFC 9110 §5.5): a token, `:`, then text (no
+/// control byte but HTAB).
+fn is_field_line(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|b| *b == b':') else {
+        return false;
+    };
+    colon > 0
+        && line[..colon].iter().all(|&b| is_tchar(b))
+        && line[colon + 1..].iter().all(|&b| is_text(b))
+}
+
+/// Field text: HTAB, SP, visible ASCII, obs-text; no other control byte.
+fn is_text(b: u8) -> bool {
+    b == b'\t' || (b >= b' ' && b != 0x7f)
+}
+
+/// A token character (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// One CRLF-terminated line (without the CRLF), consumed from `buf`; `None` if incomplete.
+/// A line of `MAX_LINE` bytes is accepted whatever the reads: its CR may arrive without its LF.
 fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, CodecError> {
     match buf.windows(2).position(|w| w == b"\r\n") {
         Some(end) if end <= MAX_LINE => {
@@ -347,7 +381,7 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, CodecError> {
             Ok(Some(line))
         }
         Some(_) => Err(CodecError::Chunked("line too long")),
-        None if buf.len() > MAX_LINE => Err(CodecError::Chunked("line too long")),
+        None if buf.len() > MAX_LINE + 1 => Err(CodecError::Chunked("line too long")),
         None => Ok(None),
     }
 }

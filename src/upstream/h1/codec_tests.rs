@@ -256,3 +256,52 @@ fn bad_chunked_bodies_are_errors() {
     let long = vec![b'1'; MAX_LINE + 10];
     assert!(dechunk(&long, 64).is_err());
 }
+
+#[test]
+fn chunk_lines_with_a_bare_cr_or_lf_or_a_trailer_that_is_no_field_are_errors() {
+    // Each of these is complete to a reader that ends lines at a bare LF, at another place
+    // than the CRLF reading (or takes the stray line for the end of the trailers).
+    for wire in [
+        &b"5;a\nb\r\nhello\r\n0\r\n\r\n"[..],
+        b"5;a\rb\r\nhello\r\n0\r\n\r\n",
+        b"0\r\n\nX: 1\r\n\r\n",
+        b"0\r\nnot a field\r\n\r\n",
+        b"0\r\n: no name\r\n\r\n",
+        b"0\r\nX: a\x00b\r\n\r\n",
+        b" 5\r\nhello\r\n0\r\n\r\n",
+        b"5\x0b\r\nhello\r\n0\r\n\r\n",
+    ] {
+        assert!(
+            dechunk(wire, 64).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+    // Allowed: whitespace before extensions or the line's end, obs-text in an extension.
+    let (data, ended) = dechunk(
+        b"5 \r\nhello\r\n5\t;x=\"\xe9\"\r\nworld\r\n0\r\nX: \xe9\r\n\r\n",
+        3,
+    )
+    .unwrap();
+    assert_eq!((data.as_slice(), ended), (&b"helloworld"[..], true));
+}
+
+#[test]
+fn a_line_of_the_longest_length_is_accepted_whatever_the_reads() {
+    let mut line = b"5;".to_vec();
+    line.resize(MAX_LINE, b'x');
+    let wire = [&line[..], b"\r\nhello\r\n0\r\n\r\n"].concat();
+    // The first read ends between the line's CR and its LF.
+    for step in [MAX_LINE + 1, 64, 4097, 5000] {
+        let (data, ended) = dechunk(&wire, step).unwrap();
+        assert_eq!(
+            (data.as_slice(), ended),
+            (&b"hello"[..], true),
+            "step {step}"
+        );
+    }
+    line.push(b'x');
+    let too_long = [&line[..], b"\r\nhello\r\n0\r\n\r\n"].concat();
+    assert!(dechunk(&too_long, MAX_LINE + 1).is_err());
+    assert!(dechunk(&too_long, 64).is_err());
+}

@@ -3,3 +3,8 @@
 
 pub(super) mod codec;
 pub(super) mod wire;
+
+#[cfg(test)]
+mod codec_check;
+#[cfg(test)]
+mod codec_proptests;
