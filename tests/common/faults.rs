@@ -36,8 +36,11 @@ impl Bin {
         ] {
             cmd.env_remove(var);
         }
-        cmd.args(["--http", "127.0.0.1:0", "--https", "off", "--admin", "off"])
-            .arg("--certs-dir")
+        cmd.args(["--http", "127.0.0.1:0", "--https", "off"]);
+        if !args.contains(&"--admin") {
+            cmd.args(["--admin", "off"]);
+        }
+        cmd.arg("--certs-dir")
             .arg(certs.path())
             .args(args)
             .env("RUST_LOG", "warn,dockside=info")
