@@ -43,12 +43,43 @@ fn backend_of(body: &str) -> String {
 }
 
 const FILE_CHANGES: usize = 900;
-/// Container starts; each start after the first also removes the one before: 101 changes.
-const CONTAINER_STARTS: usize = 51;
+/// Container lanes run side by side (one lane takes ~4 s per start under wrk's load);
+/// in each, every start after the first also removes the one before: 4 × (13 + 12) = 100
+/// container changes.
+const LANES: usize = 4;
+const STARTS_PER_LANE: usize = 13;
 const STABLE_A: &str = "stable-a.churn.test";
 const STABLE_B: &str = "stable-b.churn.test";
 
-/// 900 routes-file rewrites and 101 container starts/removals, each awaited until it is live,
+fn dock_host(lane: usize, i: usize) -> String {
+    format!("dock{lane}-{i}.churn.test")
+}
+
+/// One lane of container churn: start a container, wait until its host routes, remove the
+/// one before and wait until its host is gone. Returns the last container and its host.
+async fn container_lane(
+    http: SocketAddr,
+    scope: &Scope,
+    net: &Network,
+    lane: usize,
+) -> (Container, String) {
+    let mut previous: Option<(Container, String)> = None;
+    for i in 0..STARTS_PER_LANE {
+        let host = dock_host(lane, i);
+        let vhost = format!("VIRTUAL_HOST={host}");
+        let args = ["--network", net.name.as_str(), "-e", vhost.as_str()];
+        let c = Container::run(&format!("c{lane}-{i}"), scope, &args).await;
+        until_status(http, &host, 200, WAIT).await;
+        if let Some((old, old_host)) = previous.take() {
+            docker(&["rm", "-f", &old.name]).await;
+            until_status(http, &old_host, UNROUTED, WAIT).await;
+        }
+        previous = Some((c, host));
+    }
+    previous.expect("a container runs")
+}
+
+/// 900 routes-file rewrites and 100 container starts/removals, each awaited until it is live,
 /// while wrk loads two hosts none of them touch: wrk counts zero non-2xx and zero socket
 /// errors, and afterwards every host routes as the last change left it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,28 +126,12 @@ async fn a_thousand_route_changes_under_wrk_fail_no_request_on_stable_hosts() {
         }
         eprintln!("{FILE_CHANGES} file changes took {:?}", started.elapsed());
     };
-    let dock_host = |i: usize| format!("dock{i}.churn.test");
-    let containers = async {
-        let mut previous: Option<(Container, String)> = None;
-        for i in 0..CONTAINER_STARTS {
-            let host = dock_host(i);
-            let vhost = format!("VIRTUAL_HOST={host}");
-            let args = ["--network", net.name.as_str(), "-e", vhost.as_str()];
-            let c = Container::run(&format!("c{i}"), &scope, &args).await;
-            until_status(http, &host, 200, WAIT).await;
-            if let Some((old, old_host)) = previous.take() {
-                docker(&["rm", "-f", &old.name]).await;
-                until_status(http, &old_host, UNROUTED, WAIT).await;
-            }
-            previous = Some((c, host));
-        }
-        eprintln!(
-            "{CONTAINER_STARTS} container starts took {:?}",
-            started.elapsed()
-        );
-        previous.expect("a container runs")
-    };
-    let ((), (last, last_host)) = tokio::join!(files, containers);
+    let lanes = (0..LANES).map(|lane| container_lane(http, &scope, &net, lane));
+    let (lasts, ()) = tokio::join!(futures_util::future::join_all(lanes), files);
+    eprintln!(
+        "{} container changes done",
+        LANES * (2 * STARTS_PER_LANE - 1)
+    );
     let churned = started.elapsed();
     let [wa, wb] = wrk;
     let (sa, sb) = (wa.stop().await, wb.stop().await);
@@ -142,13 +157,15 @@ async fn a_thousand_route_changes_under_wrk_fail_no_request_on_stable_hosts() {
     }
     let (status, body) = reply_of(http, &file_host(FILE_CHANGES)).await.unwrap();
     assert_eq!((status, backend_of(&body)), (200, "fresh".to_owned()));
-    let (status, body) = reply_of(http, &last_host).await.unwrap();
-    assert_eq!(status, 200, "{last_host}: {body}");
-    assert_eq!(
-        body.trim(),
-        last.page().await,
-        "{last_host} is the last container"
-    );
+    for (last, last_host) in &lasts {
+        let (status, body) = reply_of(http, last_host).await.unwrap();
+        assert_eq!(status, 200, "{last_host}: {body}");
+        assert_eq!(
+            body.trim(),
+            last.page().await,
+            "{last_host} is its lane's last"
+        );
+    }
     for i in 0..FILE_CHANGES {
         assert_eq!(
             status_of(http, &file_host(i)).await,
@@ -157,13 +174,11 @@ async fn a_thousand_route_changes_under_wrk_fail_no_request_on_stable_hosts() {
             file_host(i)
         );
     }
-    for i in 0..CONTAINER_STARTS - 1 {
-        assert_eq!(
-            status_of(http, &dock_host(i)).await,
-            UNROUTED,
-            "{}",
-            dock_host(i)
-        );
+    for lane in 0..LANES {
+        for i in 0..STARTS_PER_LANE - 1 {
+            let host = dock_host(lane, i);
+            assert_eq!(status_of(http, &host).await, UNROUTED, "{host}");
+        }
     }
     eprintln!("churn test total {:?}", started.elapsed());
 }
