@@ -540,10 +540,12 @@ fn fault(status: u16, problem: &'static str, detail: &str, retry_after: Option<u
 const RATE_LIMITED: &str =
     "too many certificates (5) already issued for this exact set of identifiers";
 const DOWN: &str = "The service is down for maintenance";
+const BAD_GATEWAY_PAGE: &str = "<html><body><h1>502 Bad Gateway</h1></body></html>";
 
 /// A CA answering newOrder with 429 `rateLimited` (`Retry-After: 7200`), then 503: one
 /// attempt each, no retry while the backoff runs (7200 s honoured, more than the 3600 s
-/// floor for rate limits; 24–36 s after a 5xx), `/api/v1/acme` carrying the CA's own words,
+/// floor for rate limits; 24–36 s after a 5xx), `/api/v1/acme` carrying the CA's own words
+/// (or, when a proxy in front of it answers an HTML 502, that status and page),
 /// another host served under load throughout with no failure, and the certificate issued once
 /// the CA answers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -604,6 +606,21 @@ async fn ca_answering_429_then_5xx_backs_off_says_why_and_serving_goes_on() {
         rig.double.order_attempts().len(),
         2,
         "one attempt after renew"
+    );
+
+    // Not even the CA: a proxy in front of it answers 502 with an HTML page.
+    rig.double
+        .fail_orders(Some(fault(502, "", BAD_GATEWAY_PAGE, None)));
+    rig.renew("limited.ca.test").await;
+    let failed = rig
+        .acme_until("limited.ca.test", "fails on 502", |c| {
+            c["last_error"].as_str().is_some_and(|e| !e.contains(DOWN))
+        })
+        .await;
+    let error = failed["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("502 Bad Gateway") && error.contains("<h1>502 Bad Gateway</h1>"),
+        "the status and the page, not a JSON parser's complaint: {error}"
     );
 
     rig.double.fail_orders(None);

@@ -47,7 +47,8 @@ struct State {
 
 /// How the double answers newOrder while a fault is set: `status` with a problem document
 /// of `problem` type (`urn:ietf:params:acme:error:<problem>`) and `detail`, and a
-/// `Retry-After` in seconds when given.
+/// `Retry-After` in seconds when given; with `problem` empty, `detail` as an HTML page (a
+/// proxy in front of the CA answering for it).
 #[derive(Debug, Clone)]
 pub struct OrderFault {
     pub status: StatusCode,
@@ -218,6 +219,15 @@ async fn handle(
             .lock()
             .unwrap()
             .push(std::time::Instant::now());
+        if let Some(f) = fault.as_ref().filter(|f| f.problem.is_empty()) {
+            // Not the CA: a load balancer in front of it, answering HTML.
+            let rsp = Response::builder()
+                .status(f.status)
+                .header("content-type", "text/html")
+                .body(Full::new(Bytes::from(f.detail.clone())))
+                .unwrap();
+            return Ok(rsp);
+        }
         if let Some(f) = fault {
             let problem = serde_json::json!({
                 "type": format!("urn:ietf:params:acme:error:{}", f.problem),
