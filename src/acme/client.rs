@@ -154,7 +154,51 @@ pub enum RequestError {
     Body(#[source] hyper::Error),
     #[error("the CA did not answer within {0:?}")]
     Timeout(Duration),
+    /// An error status without a problem document: a proxy or load balancer in front of the
+    /// CA answered (an HTML 502 page). Said as such, not as the JSON parser's complaint.
+    #[error(
+        "the CA answered {status} with {content_type:?}, not an ACME problem document: {snippet}"
+    )]
+    NotAcme {
+        status: StatusCode,
+        content_type: String,
+        snippet: String,
+    },
 }
+
+/// The [`RequestError::NotAcme`] for an error answer whose body is not JSON; `None` for a
+/// success or a JSON body (a problem document, which instant-acme reads, labelled or not).
+/// Pure.
+pub(crate) fn not_acme(parts: &http::response::Parts, body: &[u8]) -> Option<RequestError> {
+    if !(parts.status.is_client_error() || parts.status.is_server_error()) {
+        return None;
+    }
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if content_type.contains("json") || body.trim_ascii_start().starts_with(b"{") {
+        return None;
+    }
+    // Enough to recognise the page in a log line; control characters and runs of white space
+    // folded so it stays one line.
+    let text = String::from_utf8_lossy(&body[..body.len().min(SNIPPET)]);
+    let snippet = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(RequestError::NotAcme {
+        status: parts.status,
+        content_type,
+        snippet,
+    })
+}
+
+/// How much of a non-ACME error body goes into the error.
+const SNIPPET: usize = 200;
 
 /// The latest `Retry-After` a CA sent with an error answer during one order.
 #[derive(Debug, Clone, Default)]
@@ -212,6 +256,9 @@ impl HttpClient for Recording {
                 }
             }
             let (parts, body) = rsp.into_parts();
+            if let Some(e) = not_acme(&parts, &body) {
+                return Err(instant_acme::Error::Other(Box::new(e)));
+            }
             downloads.record(&url, &parts, &body);
             Ok(BytesResponse::from(Response::from_parts(
                 parts,

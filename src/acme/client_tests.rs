@@ -104,3 +104,37 @@ async fn a_silent_ca_times_out() {
     assert!(started.elapsed() < Duration::from_secs(2));
     task.abort();
 }
+
+fn parts(status: u16, content_type: Option<&str>) -> http::response::Parts {
+    let mut b = Response::builder().status(status);
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    b.body(()).unwrap().into_parts().0
+}
+
+#[test]
+fn an_html_error_page_is_said_as_such() {
+    let page = b"<html>\r\n<body>\t<h1>502 Bad Gateway</h1>\n</body></html>";
+    let err = not_acme(&parts(502, Some("text/html")), page).expect("not ACME");
+    assert_eq!(
+        err.to_string(),
+        "the CA answered 502 Bad Gateway with \"text/html\", not an ACME problem document: \
+         <html> <body> <h1>502 Bad Gateway</h1> </body></html>"
+    );
+    let long = vec![b'x'; 5000];
+    let err = not_acme(&parts(503, None), &long).unwrap().to_string();
+    assert!(err.len() < 400, "bounded: {}", err.len());
+}
+
+#[test]
+fn problem_documents_and_successes_pass_through() {
+    let problem = br#"{"type":"urn:ietf:params:acme:error:rateLimited"}"#;
+    assert!(not_acme(&parts(429, Some("application/problem+json")), problem).is_none());
+    assert!(
+        not_acme(&parts(429, None), problem).is_none(),
+        "unlabelled JSON"
+    );
+    assert!(not_acme(&parts(200, Some("text/html")), b"<html>").is_none());
+    assert!(not_acme(&parts(201, None), b"").is_none());
+}

@@ -434,12 +434,13 @@ impl Reconciler {
                     .stats
                     .orders_started
                     .fetch_add(1, Ordering::Relaxed);
-                let (issuer, spec, limit, certs, on_issued) = (
+                let (issuer, spec, limit, certs, on_issued, stats) = (
                     self.issuer.clone(),
                     entry.spec.clone(),
                     self.cfg.order_timeout,
                     self.cfg.certs_dir.clone(),
                     self.cfg.on_issued.clone(),
+                    self.cfg.stats.clone(),
                 );
                 let handle = self.running.spawn(async move {
                     hooks::run_for(&spec, Stage::Pre, &certs).await;
@@ -455,7 +456,13 @@ impl Reconciler {
                     };
                     let ok = result.is_ok();
                     // Served first: a slow ACME_POST_HOOK must not delay the new certificate.
-                    if ok {
+                    if let Ok(issued) = &result {
+                        // Recorded before it is announced: whoever reacts to `on_issued` (the
+                        // TLS reload, the status page, a test) must read `Valid`, not the
+                        // `Ordering` that the pass after `finished` would only replace later.
+                        if let Some(status) = valid_status(&spec, &issued.info) {
+                            stats.set(&spec.base_dir_name, status);
+                        }
                         on_issued(&spec.base_dir_name);
                     }
                     hooks::run_for(&spec, Stage::Post { ok }, &certs).await;
@@ -517,8 +524,12 @@ impl Reconciler {
                 );
                 self.restart(&spec);
                 self.ari.forget(&base);
-                if let Some(entry) = self.entries.get_mut(&base) {
-                    (entry.in_flight, entry.failures, entry.next) = (false, 0, Instant::now());
+                match self.entries.get_mut(&base) {
+                    Some(entry) => {
+                        (entry.in_flight, entry.failures, entry.next) = (false, 0, Instant::now())
+                    }
+                    // Dropped while ordering: the status the order task recorded goes too.
+                    None => self.cfg.stats.retain(|b| b != base),
                 }
             }
             Err(err) => {
@@ -660,6 +671,25 @@ async fn changed_names(
         return Some(rx.borrow_and_update().clone());
     }
     std::future::pending().await
+}
+
+/// The status of a certificate just written for `spec`, as the next pass would record it
+/// (no ARI answer yet: a new certificate's renewal info is looked up afresh).
+fn valid_status(spec: &OrderSpec, info: &CertInfo) -> Option<CertStatus> {
+    let decision = schedule::decide(
+        unix_now(),
+        Some(info),
+        &spec.hosts,
+        spec.renew_after_days,
+        None,
+    );
+    match decision {
+        Decision::ValidUntil(renew_at) => Some(CertStatus::Valid {
+            not_after: info.not_after,
+            renew_at,
+        }),
+        Decision::Order(_) => None,
+    }
 }
 
 fn unix_now() -> i64 {

@@ -78,17 +78,19 @@ impl CertsDir {
             ));
         };
         let dir = self.root.join(base);
-        create_dir(&self.root)?;
-        self.modes.create_folder(&dir)?;
+        create_dir(&self.root).map_err(at(&self.root))?;
+        self.modes.create_folder(&dir).map_err(at(&dir))?;
         let (m, owner) = (&self.modes, self.modes.owner());
-        write_atomic_as(&dir.join("key.pem"), key_pem.as_bytes(), m.key, owner)?;
+        let key = dir.join("key.pem");
+        write_atomic_as(&key, key_pem.as_bytes(), m.key, owner).map_err(at(&key))?;
         for (name, bytes) in [
             ("cert.pem", leaf.clone()),
             ("chain.pem", rest.concat()),
             ("fullchain.pem", blocks.concat()),
             (".companion", COMPANION_MARKER.to_owned()),
         ] {
-            write_atomic_as(&dir.join(name), bytes.as_bytes(), m.public, owner)?;
+            let path = dir.join(name);
+            write_atomic_as(&path, bytes.as_bytes(), m.public, owner).map_err(at(&path))?;
         }
         self.link_hosts(base, hosts)
     }
@@ -265,6 +267,12 @@ impl CertsDir {
         }
         write_atomic(path, credentials, 0o600)
     }
+}
+
+/// The error, prefixed with the path it happened at (its kind kept): "No space left on
+/// device" alone does not say which file or mount an operator must look at.
+fn at(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 fn create_dir(dir: &Path) -> io::Result<()> {

@@ -5,6 +5,8 @@
 //!   `renewalInfo` URL, an order echoes the `replaces` it was asked for (RFC 9773 §5 requires
 //!   the CA to), and, when told, the first order carrying `replaces` is refused with
 //!   `alreadyReplaced`. Every newOrder payload is recorded.
+//!   When told (`fail_orders`), newOrder is answered with a chosen error instead (a CA in
+//!   trouble: 5xx, 429 with `Retry-After`); every newOrder attempt's time is kept.
 //! - `zerossl_api`: ZeroSSL's one EAB endpoint, `POST /acme/eab-credentials?access_key=…`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +41,20 @@ struct State {
     posts: Mutex<Vec<(String, serde_json::Value)>>,
     refuse_replaces: AtomicBool,
     new_order_path: Mutex<Option<String>>,
+    order_fault: Mutex<Option<OrderFault>>,
+    order_attempts: Mutex<Vec<std::time::Instant>>,
+}
+
+/// How the double answers newOrder while a fault is set: `status` with a problem document
+/// of `problem` type (`urn:ietf:params:acme:error:<problem>`) and `detail`, and a
+/// `Retry-After` in seconds when given; with `problem` empty, `detail` as an HTML page (a
+/// proxy in front of the CA answering for it).
+#[derive(Debug, Clone)]
+pub struct OrderFault {
+    pub status: StatusCode,
+    pub problem: &'static str,
+    pub detail: String,
+    pub retry_after: Option<u64>,
 }
 
 /// The proxy; `url` is the ACME directory to give dockside (trusting Pebble's listener CA).
@@ -92,6 +108,8 @@ impl DirectoryDouble {
             posts: Mutex::default(),
             refuse_replaces: AtomicBool::new(false),
             new_order_path: Mutex::default(),
+            order_fault: Mutex::default(),
+            order_attempts: Mutex::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://{}/dir", listener.local_addr().unwrap());
@@ -139,6 +157,16 @@ impl DirectoryDouble {
             .collect()
     }
 
+    /// Answers every newOrder with `fault` from now on (`None`: forward them again).
+    pub fn fail_orders(&self, fault: Option<OrderFault>) {
+        *self.state.order_fault.lock().unwrap() = fault;
+    }
+
+    /// When each newOrder request arrived, failed or not.
+    pub fn order_attempts(&self) -> Vec<std::time::Instant> {
+        self.state.order_attempts.lock().unwrap().clone()
+    }
+
     /// Refuse the next order that carries `replaces` (then accept again).
     pub fn refuse_next_replaces(&self) {
         self.state.refuse_replaces.store(true, Ordering::SeqCst);
@@ -182,6 +210,37 @@ async fn handle(
         return Ok(rsp);
     }
     let is_new_order = state.new_order_path.lock().unwrap().as_deref() == Some(path.as_str());
+    if is_new_order {
+        // Read before the attempt is noted: a test that changes the fault once it sees N
+        // attempts changes it for attempt N+1, never for the N-th.
+        let fault = state.order_fault.lock().unwrap().clone();
+        state
+            .order_attempts
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
+        if let Some(f) = fault.as_ref().filter(|f| f.problem.is_empty()) {
+            // Not the CA: a load balancer in front of it, answering HTML.
+            let rsp = Response::builder()
+                .status(f.status)
+                .header("content-type", "text/html")
+                .body(Full::new(Bytes::from(f.detail.clone())))
+                .unwrap();
+            return Ok(rsp);
+        }
+        if let Some(f) = fault {
+            let problem = serde_json::json!({
+                "type": format!("urn:ietf:params:acme:error:{}", f.problem),
+                "detail": f.detail, "status": f.status.as_u16(),
+            });
+            let mut rsp = json_response(f.status, "application/problem+json", &problem);
+            if let Some(secs) = f.retry_after {
+                rsp.headers_mut()
+                    .insert("retry-after", http::HeaderValue::from(secs));
+            }
+            return Ok(rsp);
+        }
+    }
     if let Some(p) = payload(&body) {
         state.posts.lock().unwrap().push((path.clone(), p));
     }

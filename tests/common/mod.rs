@@ -12,6 +12,7 @@ pub mod backend;
 pub mod browser;
 pub mod docker;
 pub mod fastcgi;
+pub mod faults;
 pub mod grpc;
 pub mod h3;
 pub mod https;
