@@ -260,7 +260,7 @@ pub fn raise_nofile() -> u64 {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);
     limit.current = limit.maximum;
-    setrlimit(Resource::Nofile, limit.clone()).expect("raise RLIMIT_NOFILE");
+    setrlimit(Resource::Nofile, limit).expect("raise RLIMIT_NOFILE");
     limit.current.unwrap_or(u64::MAX)
 }
 
