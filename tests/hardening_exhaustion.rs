@@ -22,9 +22,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// One attack at a time (see the module comment).
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TURN.lock().unwrap_or_else(|p| p.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
 }
 
 /// Waits (≤ 10 s) until `host` answers 200 through the proxy over plain HTTP.
@@ -144,7 +144,7 @@ async fn slowloris_wave(proxy: &Proxy, conns: usize, fds0: usize) -> Wave {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_is_bounded_and_cut_off_by_the_header_timeout() {
     const CONNS: usize = 3000;
-    let _turn = serial();
+    let _turn = serial().await;
     assert!(
         raise_nofile() > 2 * CONNS as u64 + 100,
         "hard RLIMIT_NOFILE too low"
@@ -210,7 +210,7 @@ async fn slowloris_is_bounded_and_cut_off_by_the_header_timeout() {
 async fn a_connection_flood_past_the_limit_is_closed_at_once() {
     const LIMIT: usize = 300;
     const CONNS: usize = 1500;
-    let _turn = serial();
+    let _turn = serial().await;
     raise_nofile();
     let backend = Backend::start(0).await;
     let certs = tempfile::tempdir().unwrap();
@@ -332,7 +332,7 @@ fn curl_https(proxy: &Proxy, pki: &Pki) -> (String, Duration) {
 async fn a_tls_handshake_flood_is_bounded_by_the_handshake_timeout() {
     const STALLED: usize = 1000;
     const COMPLETED: usize = 500;
-    let _turn = serial();
+    let _turn = serial().await;
     raise_nofile();
     let backend = Backend::start(0).await;
     let pki = Pki::new();
@@ -425,7 +425,7 @@ async fn a_tls_handshake_flood_is_bounded_by_the_handshake_timeout() {
 async fn a_client_that_never_reads_is_bounded_and_closed() {
     const CLIENTS: usize = 20;
     const BIG: u64 = 50 * 1024 * 1024;
-    let _turn = serial();
+    let _turn = serial().await;
     raise_nofile();
     let backend = Backend::start(BIG).await;
     let certs = tempfile::tempdir().unwrap();
@@ -532,7 +532,7 @@ async fn get_from(proxy: SocketAddr, from: IpAddr, host: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_rate_limit_keys_keep_the_limiter_bounded() {
     const KEYS: u32 = 50_000;
-    let _turn = serial();
+    let _turn = serial().await;
     raise_nofile();
     let backend = Backend::start(0).await;
     let certs = tempfile::tempdir().unwrap();
