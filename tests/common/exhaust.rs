@@ -95,6 +95,21 @@ impl Proxy {
             .count()
     }
 
+    /// Waits (≤ 5 s) until no client connection is open on `port` (a curl that just exited may
+    /// not be closed on dockside's side yet), then returns the descriptor count: a baseline.
+    pub async fn baseline_fds(&self, port: u16) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.client_sockets(port) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            self.client_sockets(port),
+            0,
+            "client connections before the test"
+        );
+        self.fds()
+    }
+
     /// What each open descriptor is (`socket:[…]`, a path), for failure messages.
     pub fn fd_targets(&self) -> Vec<String> {
         let Ok(dir) = std::fs::read_dir(format!("/proc/{}/fd", self.pid)) else {
