@@ -158,8 +158,17 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         if std::thread::panicking() {
             let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid));
-            let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid)).map(|d| d.count());
-            eprintln!("dockside status: {status:?}; threads: {tasks:?}");
+            let state: Vec<String> = status
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| {
+                    ["State:", "VmRSS:", "Threads:"]
+                        .iter()
+                        .any(|f| l.starts_with(f))
+                })
+                .map(str::to_owned)
+                .collect();
+            eprintln!("dockside: {state:?}");
             let mut exited = None;
             for _ in 0..100 {
                 exited = self.child.try_wait().ok().flatten();
