@@ -31,6 +31,7 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 
 mod certificates;
 mod check;
+mod descriptors;
 mod http3;
 mod listeners;
 mod providers;
@@ -491,6 +492,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Listening before `start` logs "dockside is serving": a SIGTERM sent right after that
     // line (a quick `docker stop`) must drain, not kill with the default action.
     let signals = Signals::listen();
+    // Process-wide, so here rather than in `start` (tests start many in one process).
+    descriptors::raise_descriptor_limit(config.limits.max_connections);
     let running = start(config).await?;
     signals.wait().await;
     tracing::info!(

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
@@ -40,13 +40,19 @@ pub(super) async fn accept_loop(
             Ok(pair) => pair,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(%local, "accept failed: {e}");
+                if let Some(suppressed) = state.warnings.admit("\0accept", Instant::now()) {
+                    tracing::warn!(%local, suppressed, "accept failed: {e}");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-            tracing::warn!(%client, %local, limit = state.limits.max_connections, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing");
+            // A flood past the limit must not become a flood of log lines (a line per refused
+            // connection filled the disk at the attacker's pace): one per `WARNING_EVERY`.
+            if let Some(suppressed) = state.warnings.admit("\0limit", Instant::now()) {
+                tracing::warn!(%client, %local, limit = state.limits.max_connections, suppressed, "connection limit reached (DOCKSIDE_MAX_CONNECTIONS); closing");
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);

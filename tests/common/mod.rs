@@ -11,6 +11,7 @@ pub mod acme_double;
 pub mod backend;
 pub mod browser;
 pub mod docker;
+pub mod exhaust;
 pub mod fastcgi;
 pub mod faults;
 pub mod grpc;
