@@ -13,6 +13,8 @@ pub mod browser;
 pub mod docker;
 pub mod fastcgi;
 pub mod grpc;
+pub mod h2hard;
+pub mod h2raw;
 pub mod h3;
 pub mod https;
 pub mod image;
