@@ -243,6 +243,9 @@ fn open(stream: u32) -> Frame {
     Frame::headers(stream, &request_block("POST", HOST, "/", &[]), false)
 }
 
+/// RFC section, name, frames sent, the stream whose fate is read, acceptable outcomes.
+type FrameRow = (&'static str, &'static str, Vec<Frame>, u32, Vec<Outcome>);
+
 /// RFC 9113 §3–§6, frame by frame, as h2spec's `http2` group does: each row on a fresh
 /// connection, with the error code and level the RFC requires.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +254,7 @@ async fn frames_get_the_error_codes_rfc_9113_requires() {
     let d = Spawned::start(&[(HOST, backend.addr)], &[], None);
     let ok = vec![Outcome::Status(200)];
     let max = (1u32 << 31) - 1;
-    let cases: Vec<(&str, &str, Vec<Frame>, u32, Vec<Outcome>)> = vec![
+    let cases: Vec<FrameRow> = vec![
         (
             "4.2",
             "DATA larger than SETTINGS_MAX_FRAME_SIZE",
@@ -715,6 +718,39 @@ async fn rapid_reset_is_cut_off_and_backend_work_is_bounded() {
     assert!(growth < 16 * 1024, "RSS grew by {growth} KiB");
     assert_eq!(d.curl_status(), 200);
     eprintln!("bystander: {} requests, all 200", served.len());
+}
+
+/// CVE-2025-8671 ("MadeYouReset"): malformed requests that make the server reset the stream
+/// itself also escape SETTINGS_MAX_CONCURRENT_STREAMS. After 1024 such resets on a connection
+/// (`max_local_error_reset_streams`) dockside sends GOAWAY ENHANCE_YOUR_CALM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_reset_for_protocol_errors_are_bounded() {
+    let backend = Recorder::start().await;
+    let d = Spawned::start(&[(HOST, backend.addr)], &[], None);
+    let mut c = H2Conn::connect(d.addr).await;
+    let block = request_block("GET", HOST, "/attack", &[("connection", "close")]);
+    let frames: Vec<Frame> = (0..2000u32)
+        .map(|i| Frame::headers(1 + 2 * i, &block, true))
+        .collect();
+    c.send_all(&frames).await;
+    let (seen, closed) = c.drain(Duration::from_secs(5)).await;
+    let resets = seen.iter().filter(|f| f.kind == RST_STREAM).count();
+    eprintln!(
+        "protocol-error resets: {resets} RST_STREAM, GOAWAY {:?}",
+        goaway_code(&seen)
+    );
+    assert_eq!(
+        goaway_code(&seen),
+        Some(ENHANCE_YOUR_CALM),
+        "after {resets} resets"
+    );
+    assert!(closed);
+    assert!(
+        (1000..=1024).contains(&resets),
+        "{resets} resets before GOAWAY"
+    );
+    assert_eq!(backend.count("/attack"), 0);
+    assert_eq!(d.curl_status(), 200);
 }
 
 /// Writes `frames` until the server answers or closes, or `budget` bytes are written; returns

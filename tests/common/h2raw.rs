@@ -274,16 +274,17 @@ pub mod hpack {
         {
             code = (code << 1) | bit as u32;
             len += 1;
+            if len > 30 {
+                return Err("Huffman code longer than 30 bits".into());
+            }
             let (mut first, mut index) = (0u32, 0u32);
-            for l in 1..len {
-                first = (first + count[l]) << 1;
-                index += count[l];
+            for &n in &count[1..len] {
+                first = (first + n) << 1;
+                index += n;
             }
             if code >= first && code - first < count[len] {
                 out.push(symbols[(index + code - first) as usize]);
                 (code, len) = (0, 0);
-            } else if len > 30 {
-                return Err("Huffman code longer than 30 bits".into());
             }
         }
         // Padding is up to 7 one bits (the EOS prefix).
