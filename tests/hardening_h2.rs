@@ -629,6 +629,51 @@ async fn ping_row(d: &Spawned) -> Row {
     }
 }
 
+/// The same server builder serves TLS (ALPN h2) as h2c: a malformed request, the stream limit
+/// and rapid reset get the same answers over TLS, and curl is served over TLS + h2 after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_alpn_h2_has_the_same_answers_and_bounds() {
+    let backend = Recorder::start().await;
+    let pki = common::tls::Pki::new();
+    pki.install(HOST, HOST, &[HOST]);
+    let d = Spawned::start(&[(HOST, backend.addr)], &[], Some(&pki.certs()));
+    let https = d.https.expect("HTTPS listener");
+    let mut c = H2Conn::connect_tls(https, HOST).await;
+    c.send(&get(1, &[("connection", "keep-alive")])).await;
+    assert_eq!(c.outcome(1).await, Outcome::Reset(PROTOCOL_ERROR));
+    c.send(&get(3, &[])).await;
+    assert_eq!(c.outcome(3).await, Outcome::Status(200));
+    assert_eq!(c.setting(SETTINGS_MAX_CONCURRENT_STREAMS), Some(200));
+    let frames: Vec<Frame> = (0..2000u32)
+        .flat_map(|i| {
+            let sid = 5 + 2 * i;
+            let block = request_block("GET", HOST, "/attack", &[]);
+            [Frame::headers(sid, &block, true), Frame::rst(sid, CANCEL)]
+        })
+        .collect();
+    c.send_all(&frames).await;
+    let (seen, closed) = c.drain(Duration::from_secs(5)).await;
+    assert_eq!(
+        goaway_code(&seen),
+        Some(ENHANCE_YOUR_CALM),
+        "rapid reset over TLS"
+    );
+    assert!(closed);
+    let out = common::curl(&[
+        "--http2",
+        "--cacert",
+        pki.ca_pem().to_str().unwrap(),
+        "--resolve",
+        &format!("{HOST}:{}:127.0.0.1", https.port()),
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{http_version}",
+        &format!("https://{HOST}:{}/", https.port()),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200 2", "{out:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Attacks. Each one runs against its own dockside process, whose resident memory is read from
 // /proc before and after; a legitimate client (curl over h2c) is served during and after.
