@@ -790,10 +790,6 @@ async fn streams_reset_for_protocol_errors_are_bounded() {
         "after {resets} resets"
     );
     assert!(closed);
-    assert!(
-        (1000..=1024).contains(&resets),
-        "{resets} resets before GOAWAY"
-    );
     assert_eq!(backend.count("/attack"), 0);
     assert_eq!(d.curl_status(), 200);
 }
