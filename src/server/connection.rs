@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use futures_util::future::Either;
 use http::{Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::idle::{Activity, Expired, Race, Tracked};
+use super::idle::{Activity, Expired, Race, Tracked, Watched};
 use super::upgrade::ClientUpgrade;
 use crate::config::Limits;
 use crate::exchange::{self, ConnInfo, ProxyBody};
@@ -23,8 +24,19 @@ use crate::service::{self, ServiceState};
 /// hyper refuses smaller read buffers than this for HTTP/1.
 const MIN_H1_BUF: usize = 8192;
 
+/// HTTP/2 streams one connection may have open (SETTINGS_MAX_CONCURRENT_STREAMS); one more is
+/// refused with REFUSED_STREAM. hyper's default, pinned here because docs/security.md promises it.
+const H2_MAX_STREAMS: u32 = 200;
+/// Streams the client resets before they are served, at once, before GOAWAY ENHANCE_YOUR_CALM:
+/// the rapid reset bound (CVE-2023-44487). h2's default, pinned.
+const H2_MAX_PENDING_RESETS: usize = 20;
+/// Streams dockside resets for a client's protocol errors, per connection, before GOAWAY
+/// ENHANCE_YOUR_CALM (CVE-2025-8671, "MadeYouReset"). hyper's default, pinned.
+const H2_MAX_ERROR_RESETS: usize = 1024;
+
 /// Builds the server side once: header size (hyper answers 431 when a head does not fit), h2c
-/// keep-alive pings. The header and idle timeouts are the connection watchdog's (`idle`).
+/// keep-alive pings, the HTTP/2 stream and reset bounds. The header and idle timeouts are the
+/// connection watchdog's (`idle`).
 pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -38,6 +50,9 @@ pub fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_RESETS)
+        .max_local_error_reset_streams(H2_MAX_ERROR_RESETS)
         .keep_alive_interval(Some(limits.idle_timeout))
         .keep_alive_timeout(Duration::from_secs(20));
     builder
@@ -65,8 +80,12 @@ where
                 splice_if_switched(state, conn, on, &mut response);
             }
             // The request is in flight until its response's last byte is sent: HTTP/1's next
-            // head may begin then, and an HTTP/2 connection is not idle before.
-            Ok::<_, Infallible>(response.map(|body| exchange::with_guard(body, in_flight)))
+            // head may begin then, and an HTTP/2 connection is not idle before (unless the
+            // client stopped taking the response: `Watched`).
+            Ok::<_, Infallible>(match http2 {
+                true => response.map(|body| Watched::new(body, in_flight).boxed()),
+                false => response.map(|body| exchange::with_guard(body, in_flight)),
+            })
         }
     });
     let io = TokioIo::new(Tracked::new(io, activity.clone()));
@@ -91,6 +110,16 @@ where
             tracing::debug!(
                 "request head not complete after {}s; closing",
                 limits.header_timeout.as_secs()
+            );
+            Ok(())
+        }
+        // HTTP/2 streams that only wait for the client's window (it stopped reading, or never
+        // sends WINDOW_UPDATE) for DOCKSIDE_IDLE_TIMEOUT: close at once, as nginx's
+        // send_timeout does; a graceful drain would wait on those very streams.
+        Either::Right(Some(Expired::Stalled)) => {
+            tracing::debug!(
+                "HTTP/2 client took no response data for {}s; closing",
+                limits.idle_timeout.as_secs()
             );
             Ok(())
         }

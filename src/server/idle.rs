@@ -23,6 +23,12 @@
 //! client's) move bytes forever: there the idle timer counts only streams, not bytes — it is
 //! reset by a new request or while a response is still being sent.
 //!
+//! - **stalled** (HTTP/2): every open stream has a response frame waiting for the client's
+//!   flow-control window, and none moved for `DOCKSIDE_IDLE_TIMEOUT` (nginx's `send_timeout`).
+//!   A client that never sends WINDOW_UPDATE but answers PINGs otherwise held its streams, and the
+//!   backend connections behind them, for ever. A stream waiting for its backend is not stalled
+//!   (the upstream timeouts bound it).
+//!
 //! The hot path is one relaxed store per read or write and one clock read per request head;
 //! the price is precision: the watchdog looks every eighth of the idle timeout (a quarter of
 //! the header timeout, when shorter), so a timeout fires up to one step late. The connection and
@@ -37,8 +43,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::task::AtomicWaker;
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
@@ -57,6 +65,11 @@ pub struct Activity {
     multiplexed: AtomicBool,
     /// HTTP/2 streams started so far: a new one resets the idle timer.
     requests: AtomicU64,
+    /// HTTP/2: responses whose last frame was handed to hyper and which were not polled since:
+    /// they wait for the client's flow-control window (`Watched`).
+    waiting_on_client: AtomicU32,
+    /// HTTP/2: a response frame was handed to hyper since the watchdog last looked.
+    sent: AtomicBool,
     /// HTTP/1: bytes read past the end of the last request head, in the read that ended it.
     past_head: AtomicU64,
     /// HTTP/1: body bytes of the request in flight still to be read; `u64::MAX` when unknown
@@ -78,6 +91,8 @@ const UNKNOWN: u64 = u64::MAX;
 pub enum Expired {
     Idle,
     Header,
+    /// HTTP/2: streams are open, but every one waits for the client to open its window.
+    Stalled,
 }
 
 impl Activity {
@@ -89,6 +104,8 @@ impl Activity {
             in_flight: AtomicU32::new(0),
             multiplexed: AtomicBool::new(false),
             requests: AtomicU64::new(0),
+            waiting_on_client: AtomicU32::new(0),
+            sent: AtomicBool::new(false),
             past_head: AtomicU64::new(0),
             body_left: AtomicU64::new(0),
             next_head: AtomicBool::new(false),
@@ -201,9 +218,13 @@ impl Activity {
             let moved = self.moved.swap(false, Ordering::Relaxed);
             let now_requests = self.requests.load(Ordering::Relaxed);
             let new_request = std::mem::replace(&mut requests, now_requests) != now_requests;
-            // HTTP/2: PINGs and other control frames move bytes but are not activity.
-            let busy = if self.multiplexed.load(Ordering::Relaxed) {
-                new_request || self.in_flight.load(Ordering::Relaxed) > 0
+            // HTTP/2: PINGs and other control frames move bytes but are not activity; a
+            // stream is, unless it only waits for the client's window.
+            let multiplexed = self.multiplexed.load(Ordering::Relaxed);
+            let in_flight = self.in_flight.load(Ordering::Relaxed);
+            let busy = if multiplexed {
+                let sent = self.sent.swap(false, Ordering::Relaxed);
+                new_request || sent || in_flight > self.waiting_on_client.load(Ordering::Relaxed)
             } else {
                 moved
             };
@@ -212,7 +233,10 @@ impl Activity {
             } else {
                 quiet += step;
                 if quiet >= idle {
-                    return Expired::Idle;
+                    return match multiplexed && in_flight > 0 {
+                        true => Expired::Stalled,
+                        false => Expired::Idle,
+                    };
                 }
             }
         }
@@ -228,6 +252,104 @@ impl Drop for InFlight {
         if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.0.served();
         }
+    }
+}
+
+/// The largest piece of response data `Watched` hands to hyper at once.
+const PIECE: usize = 16 * 1024;
+
+/// An HTTP/2 response body and its stream's `InFlight`: between handing a piece of data to hyper
+/// and being polled again (hyper polls once h2 has sent what it holds, as the client's window
+/// allows) it counts as waiting on the client, which the watchdog reads to tell a stalled
+/// connection from a busy one. Data is handed out in pieces of at most 16 KiB (the frame size
+/// h2 sends anyway; `Bytes::split_off`, no copy), so a client that takes 16 KiB per idle timeout
+/// is making progress however large the backend's chunks are. The cost, on HTTP/2 only: two
+/// relaxed read-modify-writes per piece, one hyper poll per 16 KiB.
+pub struct Watched<B> {
+    body: B,
+    /// What is left of a chunk larger than `PIECE`.
+    rest: Option<Bytes>,
+    in_flight: InFlight,
+    waiting: bool,
+}
+
+impl<B> Watched<B> {
+    pub fn new(body: B, in_flight: InFlight) -> Watched<B> {
+        Watched {
+            body,
+            rest: None,
+            in_flight,
+            waiting: false,
+        }
+    }
+
+    fn polled(&mut self) {
+        if std::mem::take(&mut self.waiting) {
+            let activity = &self.in_flight.0;
+            activity.waiting_on_client.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The first `PIECE` bytes of `data`; the rest is kept for the next poll.
+    fn piece(&mut self, mut data: Bytes) -> Bytes {
+        if data.len() > PIECE {
+            self.rest = Some(data.split_off(PIECE));
+        }
+        data
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Watched<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        this.polled();
+        let polled = match this.rest.take() {
+            Some(rest) => Poll::Ready(Some(Ok(Frame::data(rest)))),
+            None => Pin::new(&mut this.body).poll_frame(cx),
+        };
+        let Poll::Ready(Some(Ok(frame))) = polled else {
+            return polled;
+        };
+        let frame = match frame.into_data() {
+            Ok(data) => Frame::data(this.piece(data)),
+            Err(trailers) => trailers,
+        };
+        let activity = &this.in_flight.0;
+        activity.sent.store(true, Ordering::Relaxed);
+        activity.waiting_on_client.fetch_add(1, Ordering::Relaxed);
+        this.waiting = true;
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_none() && self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.body.size_hint();
+        let Some(rest) = &self.rest else {
+            return inner;
+        };
+        let n = rest.len() as u64;
+        let mut hint = SizeHint::new();
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + n);
+        }
+        hint.set_lower(inner.lower() + n);
+        hint
+    }
+}
+
+impl<B> Drop for Watched<B> {
+    fn drop(&mut self) {
+        // Before `in_flight` drops: `waiting_on_client` never exceeds `in_flight`.
+        self.polled();
     }
 }
 

@@ -191,6 +191,30 @@ async fn http2_a_stream_being_served_is_not_idle() {
     assert_eq!(expired.await.unwrap(), Expired::Idle);
 }
 
+#[tokio::test(start_paused = true)]
+async fn http2_streams_that_only_wait_on_the_client_are_stalled() {
+    use http_body_util::BodyExt;
+    let conn = Conn::new();
+    let in_flight = conn.activity.request_started(true, None);
+    let data = bytes::Bytes::from(vec![0u8; 40_000]);
+    let mut body = Watched::new(http_body_util::Full::new(data), in_flight);
+    let expired = conn.watch(IDLE, HEADER);
+    let mut piece = async || {
+        let frame = body.frame().await.unwrap().unwrap();
+        frame.into_data().unwrap().len()
+    };
+    // hyper takes one 16 KiB piece; the client's window then opens only every 0.9 IDLE.
+    assert_eq!(piece().await, 16 * 1024);
+    tokio::time::sleep(IDLE * 9 / 10).await;
+    assert_eq!(piece().await, 16 * 1024);
+    tokio::time::sleep(IDLE * 9 / 10).await;
+    assert!(!expired.is_finished(), "stalled although data moved");
+    assert_eq!(piece().await, 40_000 - 32 * 1024);
+    // The last piece is never taken.
+    tokio::time::sleep(IDLE + IDLE / 4).await;
+    assert_eq!(expired.await.unwrap(), Expired::Stalled);
+}
+
 #[test]
 fn head_ends_are_found_across_reads() {
     type Case<'a> = (&'a [&'a [u8]], &'a [Option<usize>]);

@@ -15,6 +15,8 @@ pub mod exhaust;
 pub mod fastcgi;
 pub mod faults;
 pub mod grpc;
+pub mod h2hard;
+pub mod h2raw;
 pub mod h3;
 pub mod https;
 pub mod image;
