@@ -185,32 +185,11 @@ async fn a_thousand_route_changes_under_wrk_fail_no_request_on_stable_hosts() {
 
 /// The admin API's `docker` object (`GET /api/v1/docker`), or the error.
 async fn docker_state(admin: SocketAddr) -> Result<serde_json::Value, String> {
-    let (status, body) = admin_get(admin, "/api/v1/docker").await?;
+    let (status, body) = common::faults::get(admin, None, "/api/v1/docker").await?;
     if status != 200 {
         return Err(format!("{status}: {body}"));
     }
     serde_json::from_str(&body).map_err(|e| e.to_string())
-}
-
-/// `GET path` on the admin listener: status and body.
-async fn admin_get(admin: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let client = common::client();
-    let req = http::Request::get(format!("http://{admin}{path}"))
-        .body(common::empty_body())
-        .unwrap();
-    let work = async {
-        use http_body_util::BodyExt;
-        let rsp = client.request(req).await.map_err(|e| e.to_string())?;
-        let status = rsp.status().as_u16();
-        let body = rsp.into_body().collect().await.map_err(|e| e.to_string())?;
-        Ok((
-            status,
-            String::from_utf8_lossy(&body.to_bytes()).into_owned(),
-        ))
-    };
-    tokio::time::timeout(WAIT, work)
-        .await
-        .unwrap_or_else(|_| Err("no answer within WAIT".into()))
 }
 
 /// The engine's socket goes away (a relay the test stops: the real daemon cannot be restarted
@@ -479,7 +458,9 @@ impl CaRig {
     ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (_, body) = admin_get(self.admin, "/api/v1/acme").await.unwrap();
+            let (_, body) = common::faults::get(self.admin, None, "/api/v1/acme")
+                .await
+                .unwrap();
             let view: serde_json::Value = serde_json::from_str(&body).unwrap();
             let entry = view["certificates"]
                 .as_array()

@@ -101,12 +101,22 @@ pub async fn status_of(http: SocketAddr, host: &str) -> u16 {
 
 /// Status and body of `GET /` for `host`, or the error (bounded by `WAIT`).
 pub async fn reply_of(http: SocketAddr, host: &str) -> Result<(u16, String), String> {
+    get(http, Some(host), "/").await
+}
+
+/// Status and body of `GET path` on `addr` (with `Host: host` when given), or the error
+/// (bounded by `WAIT`); a new connection each time.
+pub async fn get(
+    addr: SocketAddr,
+    host: Option<&str>,
+    path: &str,
+) -> Result<(u16, String), String> {
     let client = super::client();
-    let req: Request<TestBody> = Request::get(format!("http://{http}/"))
-        .header("host", host)
-        .header("connection", "close")
-        .body(empty_body())
-        .unwrap();
+    let mut req = Request::get(format!("http://{addr}{path}")).header("connection", "close");
+    if let Some(host) = host {
+        req = req.header("host", host);
+    }
+    let req: Request<TestBody> = req.body(empty_body()).unwrap();
     let work = async {
         let rsp = client.request(req).await.map_err(|e| e.to_string())?;
         let status = rsp.status().as_u16();
