@@ -5,6 +5,7 @@
 # depend on what else the machine runs, so two builds compare on a busy machine:
 #   DOCKSIDE_BIN=a/dockside scripts/bench-request-ir.sh; DOCKSIDE_BIN=b/dockside scripts/bench-request-ir.sh
 # SITE_EXTRA adds routes-file keys to the site (e.g. 'RESPONSE_HEADERS = "X-A: 1"').
+# HTTP2=1 sends them as HTTP/2 (h2c, prior knowledge, h2load -c1 -m1) over one connection instead.
 # It counts instructions, not cycles: cache and branch behaviour do not show.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 . scripts/bench-lib.sh
-require_tools valgrind:valgrind nginx:nginx curl:curl
+require_tools valgrind:valgrind nginx:nginx curl:curl h2load:nghttp2-client
 require_free_ports "$BACKEND_PORT" "$HTTP_PORT"
 nginx_conf backend 1 "server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 'hello'; } }"
 cat > "$WORK/routes.toml" <<TOML
@@ -45,8 +46,15 @@ get || { echo "dockside did not serve on $HTTP_PORT" >&2; cat "$WORK/dockside.lo
 # One curl, $N URLs: one connection, kept alive, so the count is per request, not per connection.
 for _ in $(seq 1 "$N"); do echo "url = \"$URL\""; echo "output = /dev/null"; done > "$WORK/curl.cfg"
 callgrind_control -i on "$PID" >/dev/null
-curl -sf --resolve "$HOST:$HTTP_PORT:127.0.0.1" -K "$WORK/curl.cfg" \
-  -w '%{num_connects}\n' > "$WORK/connects"
+if [ -n "${HTTP2:-}" ]; then
+  # h2load, one stream at a time (curl 7.88 breaks a reused prior-knowledge connection).
+  out=$(h2load -n"$N" -c1 -m1 --connect-to="127.0.0.1:$HTTP_PORT" "$URL")
+  grep -q "$N succeeded" <<<"$out" || { echo "h2load: not every request succeeded" >&2; echo "$out" >&2; exit 1; }
+  echo 1 > "$WORK/connects"
+else
+  curl -sf --resolve "$HOST:$HTTP_PORT:127.0.0.1" -K "$WORK/curl.cfg" \
+    -w '%{num_connects}\n' > "$WORK/connects"
+fi
 total=$(callgrind_count "$PID")
 connects=$(awk '{s += $1} END {print s}' "$WORK/connects")
-echo "$DOCKSIDE_BIN: $N requests on $connects connection(s), $total instructions, $((total / N)) per request"
+echo "$DOCKSIDE_BIN: $N ${HTTP2:+HTTP/2 }requests on $connects connection(s), $total instructions, $((total / N)) per request"
