@@ -93,6 +93,19 @@ cpu_ticks() {
   echo "$t"
 }
 
+# settle PID...: waits (up to 120 s) until the processes have used no CPU for a second, so that
+# start-up work (with 10,000 sites, the route table and snapshot rebuilt after the first one)
+# does not land in what is measured next.
+settle() {
+  local before
+  for _ in $(seq 1 120); do
+    before=$(cpu_ticks "$@"); sleep 1
+    [ "$(cpu_ticks "$@")" = "$before" ] && return 0
+  done
+  echo "pid(s) $* did not settle within 120 s" >&2
+  return 1
+}
+
 # callgrind_count PID: ends the measured stretch of a server started under
 # `valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$WORK/cg.out` (after
 # `callgrind_control -i on PID`), and prints the instructions it executed meanwhile. Copies the

@@ -14,6 +14,11 @@
 #   DOCKSIDE_ENV='DOCKSIDE_ADMIN=127.0.0.1:28090' BASELINE_ENV='DOCKSIDE_ADMIN=127.0.0.1:28091 DOCKSIDE_METRICS=off'
 #                               # VAR=value words set for dockside's (or the baseline's) process:
 #                               # one binary, a setting on vs off (BASELINE_BIN = DOCKSIDE_BIN)
+#   SITES=10000 BASELINE_SITES=1 BASELINE_BIN=path/to/dockside
+#                               # dockside's (or the baseline's) routes file holds that many sites
+#                               # (the measured one plus exact `s<i>.bench.local`): a big table vs
+#                               # a one-site table (issue 19 part 3); docs/benchmarks.md is then
+#                               # left alone (its "Core proxy" section is the one-site comparison)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,17 +96,20 @@ nginx_conf proxy auto "upstream be { server 127.0.0.1:$BACKEND_PORT; keepalive 1
   $NGINX_PROXY_HEADERS
   server { listen 127.0.0.1:$NGINX_PORT; location / { proxy_pass http://be; } }"
 
-routes_file() { # path extra-lines
+routes_file() { # path extra-lines sites
   cat > "$1" <<TOML
 [[site]]
 VIRTUAL_HOST = "$HOST"
 backends = ["127.0.0.1:$BACKEND_PORT"]
 $2
 TOML
+  awk -v sites="$3" -v be="127.0.0.1:$BACKEND_PORT" 'BEGIN {
+    for (i = 1; i < sites; i++) printf "[[site]]\nVIRTUAL_HOST = \"s%d.bench.local\"\nbackends = [\"%s\"]\n", i, be
+  }' >> "$1"
 }
 start_binary() {
-  routes_file "$WORK/routes.toml" "${SITE_EXTRA:-}"
-  routes_file "$WORK/routes-baseline.toml" "${BASELINE_SITE_EXTRA:-}"
+  routes_file "$WORK/routes.toml" "${SITE_EXTRA:-}" "${SITES:-1}"
+  routes_file "$WORK/routes-baseline.toml" "${BASELINE_SITE_EXTRA:-}" "${BASELINE_SITES:-1}"
   DISABLE_ACCESS_LOGS=true HTTPS_PORT=off DOCKSIDE_ADMIN=off DOCKER_HOST=off \
     env ${DOCKSIDE_ENV:-} "$DOCKSIDE_BIN" --http "127.0.0.1:$DOCKSIDE_PORT" --routes "$WORK/routes.toml" 2>"$WORK/dockside.log" &
   DOCKSIDE_PID=$!
@@ -133,8 +141,15 @@ if [ -n "$BASELINE_BIN" ]; then
   BASELINE_PID=$!
   PIDS+=($BASELINE_PID)
   wait_ok "http://127.0.0.1:$BASELINE_PORT/" "$HOST" || { cat "$WORK/baseline.log" >&2; exit 1; }
+  BASELINE_IDLE_RSS=$(rss_kib "$BASELINE_PID")
 fi
 
+if [ -n "${SITES:-}${BASELINE_SITES:-}" ]; then
+  # Idle once the start-up rebuilds are over (a big table's peak is not what it keeps).
+  settle "$DOCKSIDE_PID" ${BASELINE_PID:-}
+  IDLE_RSS=$(rss_kib "$DOCKSIDE_PID")
+  [ -z "$BASELINE_BIN" ] || BASELINE_IDLE_RSS=$(rss_kib "$BASELINE_PID")
+fi
 # nginx masters (daemon off) and their workers.
 pids_of() { local m; m=$(cat "$WORK/$1/nginx.pid"); echo "$m" $(pgrep -P "$m"); }
 BACKEND_PIDS=$(pids_of backend)
@@ -156,9 +171,11 @@ echo '| target | req/s (median run) | p50 | p99 | CPU µs/req (proxy or backend)
 echo '|---|---|---|---|---|---|' >> "$WORK/table"
 row "direct (nginx static)" direct
 row "nginx proxy_pass" nginx
-row "dockside" dockside
-[ -z "$BASELINE_BIN" ] || row "dockside, earlier build (\`$BASELINE_BIN\`)" baseline
+row "dockside${SITES:+, sites: $SITES}" dockside
+[ -z "$BASELINE_BIN" ] || row "dockside, earlier build (\`$BASELINE_BIN\`)${BASELINE_SITES:+, sites: $BASELINE_SITES}" baseline
 AFTER_RSS=$(rss_kib "$DOCKSIDE_PID")
+BASELINE_RSS=
+[ -z "$BASELINE_BIN" ] || BASELINE_RSS=", baseline ${BASELINE_IDLE_RSS} KiB idle, $(rss_kib "$BASELINE_PID") KiB after"
 
 {
   echo "## Core proxy"
@@ -171,9 +188,10 @@ AFTER_RSS=$(rss_kib "$DOCKSIDE_PID")
   echo
   cat "$WORK/table"
   echo
-  echo "dockside RSS: ${IDLE_RSS} KiB idle, ${AFTER_RSS} KiB after the run."
+  echo "dockside RSS: ${IDLE_RSS} KiB idle, ${AFTER_RSS} KiB after the run${BASELINE_RSS}."
 } > "$WORK/section.md"
 cat "$WORK/section.md"
+[ -z "${SITES:-}${BASELINE_SITES:-}" ] || exit 0
 
 DOC=docs/benchmarks.md
 if [ -f "$DOC" ] && grep -q '^## Core proxy' "$DOC"; then
