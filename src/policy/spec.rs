@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Everything a site (or one of its locations) may add to the plain proxying. `Policy::default()`
 /// is "no policy": the data plane skips every step for it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Policy {
     /// nginx `allow` / `deny`: first match wins; no match allows (as nginx). Empty: everyone.
     pub access: Vec<AccessRule>,
@@ -37,7 +37,7 @@ pub struct Policy {
 }
 
 /// One part of a policy and the setting or file line that set it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
     /// The field: `access`, `auth`, `rate_limit`, `max_body`, `timeouts`, `answer`,
     /// `request_headers`, `response_headers`, `compression`, `error_pages`.
@@ -98,14 +98,14 @@ impl Policy {
 }
 
 /// One `allow` / `deny` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AccessRule {
     pub allow: bool,
     pub net: IpNet,
 }
 
 /// An address block; `prefix` 0 with `addr` unspecified is nginx's `all` (v4 and v6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IpNet {
     pub addr: IpAddr,
     pub prefix: u8,
@@ -123,7 +123,7 @@ impl IpNet {
 }
 
 /// Basic authentication for a site or a location.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BasicAuth {
     /// `Restricted <host>` / `Restricted <host><path>` / `Restricted access` (nginx-proxy).
     pub realm: String,
@@ -133,14 +133,14 @@ pub struct BasicAuth {
 
 /// `rate` requests per second per client address, with `burst` extra requests queued (nginx
 /// `limit_req zone=… burst=… nodelay`: the burst is served at once, the rest get 429).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RateLimit {
     /// Requests per minute × 1000 would be nginx's unit; we keep milli-requests per second.
     pub millirequests_per_second: u64,
     pub burst: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Timeouts {
     pub connect: Option<Duration>,
     pub read: Option<Duration>,
@@ -149,21 +149,21 @@ pub struct Timeouts {
 
 /// `return CODE [TEXT|URL]`. For 301/302/303/307/308 the text is the `Location`, and may use
 /// `$scheme`, `$host`, `$request_uri` (expanded per request).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FixedAnswer {
     pub status: u16,
     pub text: Option<String>,
 }
 
 /// A request header change: `value: None` removes the header (nginx `proxy_set_header X "";`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HeaderOp {
     pub name: String,
     pub value: Option<String>,
 }
 
 /// A response header change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ResponseHeaderOp {
     /// `add_header NAME VALUE [always]`: added (not replacing) on 200/201/204/206/301/302/303/
     /// 304/307/308 answers, or on every answer with `always`.
@@ -179,7 +179,7 @@ pub enum ResponseHeaderOp {
 }
 
 /// Response compression (nginx `gzip on`, `gzip_types`, `gzip_min_length`, plus br and zstd).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Compression {
     /// Codings offered, in the server's order of preference among equal client q-values.
     pub encodings: Vec<Encoding>,
@@ -210,7 +210,7 @@ impl Encoding {
 }
 
 /// A page served as the body of an answer dockside produces.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ErrorPage {
     pub content_type: String,
     pub body: String,

@@ -213,3 +213,49 @@ fn a_port_of_the_other_scheme_rejects_the_later_site_alone() {
     );
     assert!(t.hosts(true, Some(8443)).unwrap().site("a.tld").is_some());
 }
+
+/// A rebuild for an unrelated change keeps each unchanged policy's compiled instance (its
+/// credential cache and rate-limit buckets), and compiles a changed one anew.
+#[test]
+fn rebuild_keeps_unchanged_policies() {
+    let header = |value: &str| Policy {
+        response_headers: vec![crate::policy::ResponseHeaderOp::Set {
+            name: "X-Site".to_owned(),
+            value: value.to_owned(),
+        }],
+        ..Policy::default()
+    };
+    let with_policy = |host: &str, value: &str| {
+        let mut s = site(host, &["/"]);
+        s.policy = header(value);
+        s.locations[0].policy = header(&format!("{value}/"));
+        s
+    };
+    let state = |b: &str, c_paths: &[&str]| DesiredState {
+        sites: vec![
+            with_policy("a.test", "a"),
+            with_policy("b.test", b),
+            site("c.test", c_paths),
+        ],
+        ..Default::default()
+    };
+    let defaults = SiteDefaults::default();
+    let first = RouteTable::build(&state("b", &["/"]), &defaults);
+    let second = RouteTable::rebuild(&state("b2", &["/", "/x"]), &defaults, &first);
+    let policies = |t: &RouteTable, host: &str| {
+        let s = t.sites().find(|s| s.host == host).expect("site built");
+        let location = s.locations[0].policy.clone().expect("location policy");
+        (s.policy.clone().expect("site policy"), location)
+    };
+    let (a1, a1_loc) = policies(&first, "a.test");
+    let (a2, a2_loc) = policies(&second, "a.test");
+    assert!(Arc::ptr_eq(&a1, &a2), "unchanged site policy recompiled");
+    assert!(
+        Arc::ptr_eq(&a1_loc, &a2_loc),
+        "unchanged location policy recompiled"
+    );
+    let (b1, _) = policies(&first, "b.test");
+    let (b2, _) = policies(&second, "b.test");
+    assert!(!Arc::ptr_eq(&b1, &b2), "changed policy kept");
+    assert_eq!(b2.spec(), &header("b2"));
+}
