@@ -45,3 +45,16 @@ pub fn config(certs_dir: PathBuf) -> Config {
         traces: None,
     }
 }
+
+/// The desired state of `items` without nginx-proxy files: what the settings make of a
+/// provider's items (`examples/route_rebuild.rs` times it; the module itself is crate-private).
+pub fn desired_state(items: &[crate::model::SourceItem]) -> crate::model::DesiredState {
+    crate::settings::build_with(items, &Default::default())
+}
+
+/// The items of routes-file text, as the routes-file provider hands them over.
+pub fn routes_items(text: &str) -> Result<Vec<crate::model::SourceItem>, String> {
+    crate::discovery::file::parse(text, std::path::Path::new("routes.toml"))
+        .map(|routes| routes.items)
+        .map_err(|e| e.to_string())
+}
