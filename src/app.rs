@@ -563,14 +563,7 @@ async fn spawn_route_builder(
     } = followers;
     loop {
         let desired = rx.borrow_and_update().clone();
-        let started = std::time::Instant::now();
         let table = RouteTable::rebuild(&desired, &defaults, live.load().routes());
-        // Every site again on any change: with 10,000 sites, see docs/benchmarks.md.
-        tracing::debug!(
-            sites = desired.sites.len(),
-            ms = started.elapsed().as_secs_f64() * 1000.0,
-            "route table rebuilt"
-        );
         for (host, why) in &table.rejected {
             tracing::warn!(host, "site not served: {why}");
         }

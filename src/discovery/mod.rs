@@ -62,14 +62,7 @@ pub(crate) fn spawn_combiner(
                 .flat_map(|rx| rx.borrow_and_update().clone())
                 .collect();
             let nginx = files.borrow_and_update().clone();
-            let started = std::time::Instant::now();
             let state = crate::settings::build_with(&items, &nginx);
-            // Every item again on any change: with 10,000 sites, see docs/benchmarks.md.
-            tracing::debug!(
-                items = items.len(),
-                ms = started.elapsed().as_secs_f64() * 1000.0,
-                "desired state rebuilt"
-            );
             logged = log_new(&state, logged);
             out.send_if_modified(|current| {
                 let differs = **current != state;
