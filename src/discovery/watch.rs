@@ -18,6 +18,7 @@ use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
 use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
+use super::service::{ServiceInfo, is_task_container, to_source_items};
 use super::status::ProviderStatus;
 use crate::model::SourceItem;
 use std::sync::Arc;
@@ -27,6 +28,9 @@ use std::sync::Arc;
 const INSPECT_CONCURRENCY: usize = 8;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How often the services are read again while a task should run but does not yet: a task
+/// starting on another node sends this engine no event.
+const CONVERGE_POLL: Duration = Duration::from_millis(250);
 
 /// Starts the Docker provider: publishes the container list on `tx` whenever it changes,
 /// until `token` is cancelled. Engine outages are logged and retried, never fatal.
@@ -145,9 +149,14 @@ async fn session(
             () = tokio::time::sleep(settings.resubscribe_after) => {
                 let since = engine.now().await?;
                 events = Box::pin(engine.events(since));
-                cache.refresh(&engine, settings, &Dirty::default(), false).await?;
+                cache.refresh(&engine, settings, &Dirty::services(), false).await?;
                 publish(tx, cache.items(settings));
                 status.docker_synced(cache.containers.len());
+                continue;
+            }
+            () = tokio::time::sleep(CONVERGE_POLL), if cache.converging() => {
+                cache.refresh(&engine, settings, &Dirty::services(), false).await?;
+                publish(tx, cache.items(settings));
                 continue;
             }
         };
@@ -244,6 +253,8 @@ struct Dirty {
     /// Containers signalled to stop, and (re)started, by the batch's last word on each.
     stopping: HashSet<String>,
     started: HashSet<String>,
+    /// A Swarm service changed: read the services again.
+    services: bool,
 }
 
 impl Dirty {
@@ -254,7 +265,18 @@ impl Dirty {
         }
     }
 
+    fn services() -> Dirty {
+        Dirty {
+            services: true,
+            ..Dirty::default()
+        }
+    }
+
     fn add(&mut self, ev: EngineEvent) {
+        if ev.service {
+            self.services = true;
+            return;
+        }
         let Some(id) = ev.container else {
             self.all = true;
             return;
@@ -287,6 +309,8 @@ struct Cache {
     /// Containers sent a stop signal that still run (their grace period): out of rotation, so
     /// no new request meets one as it exits. Forgotten once a re-list no longer shows them.
     stopping: HashSet<String>,
+    /// Swarm services when the engine is a manager; `None` on a worker or outside a swarm.
+    services: Option<Vec<ServiceInfo>>,
 }
 
 impl Cache {
@@ -297,7 +321,12 @@ impl Cache {
             containers: HashMap::new(),
             internal: HashMap::new(),
             stopping: HashSet::new(),
+            services: None,
         }
+    }
+
+    fn converging(&self) -> bool {
+        self.services.iter().flatten().any(ServiceInfo::converging)
     }
 
     /// Applies the batch's stop signals and starts to the rotation.
@@ -381,6 +410,12 @@ impl Cache {
         }
         let containers = &self.containers;
         self.stopping.retain(|id| containers.contains_key(id));
+        // Services are read on a full refresh (whether the engine is a manager may change),
+        // on a service event, and on any unscoped refresh of a manager: a task container
+        // starting or stopping on this node also changes its service's tasks.
+        if dirty.all || dirty.services || (!scoped && self.services.is_some()) {
+            self.services = engine.services().await?;
+        }
         Ok(scoped)
     }
 
@@ -393,10 +428,18 @@ impl Cache {
                 n.internal = self.internal.get(&n.name).copied().unwrap_or(false);
             }
         }
-        all.iter()
+        // On a manager the service owns its tasks: their containers here are not routed twice.
+        let manager = self.services.is_some();
+        let mut items: Vec<SourceItem> = all
+            .iter()
             .filter(|c| Some(&c.id) != self.own_id.as_ref() && !self.stopping.contains(&c.id))
+            .filter(|c| !(manager && is_task_container(c)))
             .map(|c| to_source_item(c, &proxy, settings.prefer_ipv6))
-            .collect()
+            .collect();
+        for svc in self.services.iter().flatten() {
+            items.extend(to_source_items(svc, &proxy, settings.prefer_ipv6));
+        }
+        items
     }
 }
 
