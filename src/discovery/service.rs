@@ -27,8 +27,8 @@ pub struct ServiceInfo {
     /// The service spec's labels (`deploy.labels` in a stack file): they win over the task
     /// containers' environment and labels of the same name.
     pub labels: BTreeMap<String, String>,
-    /// The task template's `ContainerSpec.Env`, for the item of a service without tasks or
-    /// reached through its VIP.
+    /// The task template's `ContainerSpec.Env`, for the item of a service reached through
+    /// its VIP.
     pub env: BTreeMap<String, String>,
     /// The task template's `ContainerSpec.Labels` (`--container-label`).
     pub container_labels: BTreeMap<String, String>,
@@ -85,7 +85,7 @@ impl ServiceInfo {
         vars
     }
 
-    /// The item standing for the whole service (no running task, the VIP, or a mistake).
+    /// The item standing for the whole service (its VIP, or a mistake in its labels).
     fn whole(&self, reach: Reach) -> SourceItem {
         SourceItem {
             name: self.name.clone(),
@@ -103,30 +103,24 @@ pub fn is_task_container(info: &ContainerInfo) -> bool {
 
 /// Maps one service to what `settings::build` consumes: one item per running task (the same
 /// network rule as a container's, §1.6.3), or one for its VIP. A service with no running task
-/// keeps its hosts with no backend, so they answer 503 rather than vanish.
+/// gives no item, like a stopped container: its hosts answer 503 (no such site), not the 502
+/// of a backend dockside cannot reach.
 pub fn to_source_items(
     svc: &ServiceInfo,
     proxy: &ProxyNetworks,
     prefer_ipv6: bool,
 ) -> Vec<SourceItem> {
+    let running = svc.tasks.iter().filter(|t| t.running);
     match svc.wants_vip() {
-        Some(Err(why)) => return vec![svc.whole(Reach::Unreachable(why))],
-        Some(Ok(())) => return vec![vip_item(svc, proxy, prefer_ipv6)],
-        None => {}
+        Some(Err(why)) => vec![svc.whole(Reach::Unreachable(why))],
+        Some(Ok(())) if svc.tasks.iter().any(|t| t.running) => {
+            vec![vip_item(svc, proxy, prefer_ipv6)]
+        }
+        Some(Ok(())) => Vec::new(),
+        None => running
+            .map(|t| task_item(svc, t, proxy, prefer_ipv6))
+            .collect(),
     }
-    let items: Vec<SourceItem> = svc
-        .tasks
-        .iter()
-        .filter(|t| t.running)
-        .map(|t| task_item(svc, t, proxy, prefer_ipv6))
-        .collect();
-    if items.is_empty() {
-        return vec![svc.whole(Reach::Unreachable(format!(
-            "service {} has no running task",
-            svc.name
-        )))];
-    }
-    items
 }
 
 fn task_item(

@@ -107,16 +107,15 @@ fn service_labels_win_over_the_task_env() {
 }
 
 #[test]
-fn no_running_task_keeps_the_service_with_no_backend() {
-    let svc = web(
-        &[("VIRTUAL_HOST", "web.test")],
-        vec![task(1, false, vec![])],
+fn no_running_task_gives_no_item_like_a_stopped_container() {
+    let starting = vec![task(1, false, vec![net("front", "10.0.1.3")])];
+    let svc = web(&[("VIRTUAL_HOST", "web.test")], starting.clone());
+    assert!(to_source_items(&svc, &ProxyNetworks::Standalone, false).is_empty());
+    let vip = web(
+        &[("VIRTUAL_HOST", "web.test"), (BACKEND_LABEL, "vip")],
+        starting,
     );
-    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false);
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0].name, "web");
-    assert_eq!(items[0].vars["VIRTUAL_HOST"], "web.test");
-    assert!(unreachable(&items[0]).contains("no running task"));
+    assert!(to_source_items(&vip, &ProxyNetworks::Standalone, false).is_empty());
 }
 
 #[test]
@@ -133,12 +132,13 @@ fn the_vip_label_routes_to_the_vip_on_the_shared_network_not_ingress() {
 
 #[test]
 fn the_vip_label_on_a_dnsrr_service_says_what_to_fix() {
-    let mut svc = web(&[(BACKEND_LABEL, "vip")], vec![]);
+    let one = || vec![task(1, true, vec![net("front", "10.0.1.3")])];
+    let mut svc = web(&[(BACKEND_LABEL, "vip")], one());
     svc.vip_mode = false;
     svc.vips.clear();
     let items = to_source_items(&svc, &ProxyNetworks::Standalone, false);
     assert!(unreachable(&items[0]).contains("endpoint mode dnsrr"));
-    let bad = web(&[(BACKEND_LABEL, "ipvs")], vec![]);
+    let bad = web(&[(BACKEND_LABEL, "ipvs")], one());
     let items = to_source_items(&bad, &ProxyNetworks::Standalone, false);
     assert!(unreachable(&items[0]).contains("use `tasks`"));
 }
