@@ -171,6 +171,20 @@ fn status(d: &Dockside) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The sources the admin `/status` report names for `host` (its `host  (from a, b)` line).
+fn sources(d: &Dockside, host: &str) -> Vec<String> {
+    let report = status(d);
+    let prefix = format!("{host}  (from ");
+    let Some(line) = report.lines().find(|l| l.starts_with(&prefix)) else {
+        panic!("{host} not in the admin report:\n{report}");
+    };
+    line[prefix.len()..]
+        .trim_end_matches(')')
+        .split(", ")
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Waits until `host`'s backends are what `want` says (`Some(None)`: not routed), asking the
 /// engine each round (tasks come and go while we wait; `None`: not settled yet); returns them.
 async fn wait_backends<F, Fut>(d: &Dockside, host: &str, what: &str, want: F) -> Option<Vec<String>>
@@ -236,7 +250,16 @@ async fn service_tasks_are_routed_once_follow_scaling_and_updates_and_leave_on_r
     .unwrap();
     let mut distinct = three.clone();
     distinct.dedup();
-    assert_eq!(distinct, three, "each task routed once");
+    assert_eq!(distinct, three, "three tasks, three addresses");
+    // The route table merges equal addresses: the admin report names each source, and the
+    // task containers (seen by the container source too) must not be one.
+    let from = sources(&d, host);
+    assert_eq!(
+        from.len(),
+        3,
+        "each task is one source: {from:?}\n{}",
+        status(&d)
+    );
 
     // A label-only update restarts no task: only the service event says it happened.
     let moved = "moved.swarm.test";
