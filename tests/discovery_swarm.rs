@@ -1,8 +1,9 @@
 //! Swarm services as a source, against a real single-node swarm on the local engine
 //! (`docker swarm init --advertise-addr 127.0.0.1`, left again when the test ends, also when it
-//! fails). dockside runs in-process on the host, so it cannot reach overlay task addresses:
-//! these tests check what it routes (the live route table) and the 503 of a service scaled to
-//! zero, not traffic to the tasks. The tests in this file take one lock: they run serially.
+//! fails). In-process dockside runs on the host, which cannot reach overlay task addresses:
+//! those tests check what it routes (the live route table, the admin report) and the 503 of a
+//! service scaled to zero; the traffic test runs dockside's image on the overlay instead. The
+//! tests in this file take one lock: they run serially.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::docker::*;
+use common::image::{self, published, request, wait_until};
 use common::{Dockside, get, logs};
 use dockside::model::BackendAddr;
 use dockside::routing::Action;
@@ -352,6 +354,98 @@ async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
     wait_backends(&d, "rr.swarm.test", "dnsrr tasks", || async {
         let b = rr.task_backends(&net).await;
         (b.len() == 2).then_some(Some(b))
+    })
+    .await;
+}
+
+/// This branch's deployment image under its own tag: `dockside:latest` is shared with other
+/// test runs on the engine.
+const SWARM_IMAGE: &str = "dockside-swarm-test:latest";
+
+fn ensure_swarm_image() {
+    ensure_image();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh");
+    let out = std::process::Command::new(&script)
+        .env("IMAGE", SWARM_IMAGE)
+        .output()
+        .expect("run scripts/build-image.sh");
+    assert!(
+        out.status.success(),
+        "building {SWARM_IMAGE} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The real traffic check: dockside's image as a container on the overlay (as it would run
+/// in a swarm), so the task addresses it routes to are reachable from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dockside_on_the_overlay_serves_every_task_and_503_at_zero() {
+    ensure_swarm_image();
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let scope = Scope::new();
+    let net = Network::create_with("overlay", &["--driver", "overlay", "--attachable"]).await;
+    let host = "traffic.swarm.test";
+    let svc = Service::create(
+        "traffic",
+        &[
+            "--network",
+            &net.name,
+            "--label",
+            &format!("VIRTUAL_HOST={host}"),
+            "--replicas",
+            "3",
+        ],
+    )
+    .await;
+    let dockside = image::run(
+        "dockside",
+        &[
+            "--network",
+            &net.name,
+            "-p",
+            "127.0.0.1::80",
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock:ro",
+            // No container of this engine is ours: only the service is routed.
+            "-e",
+            &format!("DOCKER_CONTAINER_FILTERS=label={}", scope.filter().1),
+            SWARM_IMAGE,
+        ],
+    )
+    .await;
+    let addr = published(&dockside, "80/tcp").await;
+    let curl = |host: &str| {
+        vec![
+            "-sS".to_owned(),
+            "-H".to_owned(),
+            format!("Host: {host}"),
+            format!("http://{addr}/"),
+        ]
+    };
+    // Each task answers its own hostname: every one of the three is reached.
+    let seen = wait_until(&dockside, "all three tasks answering", WAIT, || {
+        let args = curl(host);
+        async move {
+            let mut seen = std::collections::BTreeSet::new();
+            for _ in 0..12 {
+                let (code, body) = request(args.clone()).await;
+                if code != 200 {
+                    return None;
+                }
+                seen.insert(body.trim().to_owned());
+            }
+            (seen.len() == 3).then_some(seen)
+        }
+    })
+    .await;
+    assert_eq!(seen.len(), 3, "{seen:?}");
+
+    svc.scale(0).await;
+    wait_until(&dockside, "503 at zero tasks", WAIT, || {
+        let args = curl(host);
+        async move { (request(args).await.0 == 503).then_some(()) }
     })
     .await;
 }
