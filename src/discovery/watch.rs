@@ -28,9 +28,11 @@ use std::sync::Arc;
 const INSPECT_CONCURRENCY: usize = 8;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// How often the services are read again while a task should run but does not yet: a task
-/// starting on another node sends this engine no event.
+/// How often the services are read again while a task should run but does not yet (a task
+/// starting on another node sends this engine no event): from every 250 ms, doubling to 5 s,
+/// so a task that never starts (no node fits its constraints) does not cost 4 lists a second.
 const CONVERGE_POLL: Duration = Duration::from_millis(250);
+const CONVERGE_POLL_MAX: Duration = Duration::from_secs(5);
 
 /// Starts the Docker provider: publishes the container list on `tx` whenever it changes,
 /// until `token` is cancelled. Engine outages are logged and retried, never fatal.
@@ -140,6 +142,7 @@ async fn session(
     status.docker_synced(cache.containers.len());
     *listed = true;
     tracing::info!(endpoint = %engine.endpoint, "Watching docker events");
+    let mut converge = CONVERGE_POLL;
     loop {
         let first = tokio::select! {
             () = token.cancelled() => return Ok(()),
@@ -154,12 +157,14 @@ async fn session(
                 status.docker_synced(cache.containers.len());
                 continue;
             }
-            () = tokio::time::sleep(CONVERGE_POLL), if cache.converging() => {
+            () = tokio::time::sleep(converge), if cache.converging() => {
                 cache.refresh(&engine, settings, &Dirty::services(), false).await?;
                 publish(tx, cache.items(settings));
+                converge = (converge * 2).min(CONVERGE_POLL_MAX);
                 continue;
             }
         };
+        converge = CONVERGE_POLL;
         let mut dirty = Dirty::default();
         dirty.add(end_or(first, &engine)?);
         let mut events_seen = 1;
