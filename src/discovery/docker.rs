@@ -10,15 +10,18 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerInspectResponse, EventMessage, EventMessageTypeEnum, HealthStatusEnum,
+    ContainerInspectResponse, EndpointSpecModeEnum, EventMessage, EventMessageTypeEnum,
+    HealthStatusEnum, NetworkInspect, Service, Task, TaskState,
 };
 use bollard::query_parameters::{
-    EventsOptionsBuilder, ListContainersOptionsBuilder, RestartContainerOptions,
+    EventsOptionsBuilder, InspectNetworkOptions, ListContainersOptionsBuilder, ListTasksOptions,
+    RestartContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
 
 use super::container::{ContainerInfo, NetworkInfo, PortInfo};
 use super::endpoint::{DockerError, DockerSettings, Endpoint};
+use super::service::{ServiceInfo, TaskInfo};
 use crate::model::Health;
 
 /// Seconds bollard waits for a response head (its own timeout, below ours).
@@ -46,6 +49,10 @@ const EVENTS: &[&str] = &[
     "disconnect",
 ];
 
+/// Swarm service events (a manager only): a service created, updated (scaled, a rolling
+/// update) or removed. Task containers on this node also send the container events above.
+const SERVICE_EVENTS: &[&str] = &["create", "update", "remove"];
+
 /// "Something changed" from the event stream, reduced to what the cache needs: which
 /// container to re-inspect (network events name it in `actor.attributes["container"]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +61,8 @@ pub(crate) struct EngineEvent {
     pub container: Option<String>,
     /// What the event says about the container's place in rotation.
     pub turn: Turn,
+    /// A Swarm service changed: the service list is read again.
+    pub service: bool,
 }
 
 /// Whether an event takes a container out of rotation before the engine says it stopped.
@@ -215,18 +224,79 @@ impl Engine {
         since: i64,
     ) -> impl Stream<Item = Result<EngineEvent, DockerError>> + use<> {
         let filters: HashMap<&str, Vec<&str>> = HashMap::from([
-            ("type", vec!["container", "network"]),
-            ("event", EVENTS.to_vec()),
+            ("type", vec!["container", "network", "service"]),
+            (
+                "event",
+                EVENTS.iter().chain(SERVICE_EVENTS).copied().collect(),
+            ),
         ]);
         let opts = EventsOptionsBuilder::new()
             .since(&since.to_string())
             .filters(&filters)
             .build();
         let endpoint = self.endpoint.clone();
-        self.docker.events(Some(opts)).map(move |r| match r {
-            Ok(msg) => Ok(engine_event(msg)),
-            Err(e) => Err(DockerError::api(&endpoint, "read the event stream", e)),
+        // The event filter is one list for all types: drop container `create`/`update`/`remove`,
+        // which the service events brought in and which change nothing routed.
+        self.docker.events(Some(opts)).filter_map(move |r| {
+            let out = match r {
+                Ok(msg) => engine_event(msg).map(Ok),
+                Err(e) => Some(Err(DockerError::api(&endpoint, "read the event stream", e))),
+            };
+            std::future::ready(out)
         })
+    }
+
+    /// The services and their tasks whose desired state is `running`, when the engine is a
+    /// Swarm manager; `None` when it is not (a worker sees no services, only its containers).
+    pub async fn services(&self) -> Result<Option<Vec<ServiceInfo>>, DockerError> {
+        let info = self
+            .call("read the engine info", self.docker.info())
+            .await?;
+        let manager = info.swarm.and_then(|s| s.control_available);
+        if manager != Some(true) {
+            return Ok(None);
+        }
+        let services = self
+            .call("list swarm services", self.docker.list_services(None))
+            .await?;
+        let opts = ListTasksOptions {
+            filters: Some(HashMap::from([(
+                "desired-state".to_owned(),
+                vec!["running".to_owned()],
+            )])),
+        };
+        let tasks = self
+            .call("list swarm tasks", self.docker.list_tasks(Some(opts)))
+            .await?;
+        // bollard's `Task` has no `NetworksAttachments`: a task's addresses come from the
+        // verbose inspect of each network its service uses (the network's service table).
+        let mut ids: Vec<String> = services.iter().flat_map(network_ids).collect();
+        ids.sort();
+        ids.dedup();
+        let mut networks = Vec::new();
+        for id in ids {
+            let what = format!("inspect swarm network {id}");
+            // No scope: the node's own (local) view of the network is the one that carries
+            // the service table; the swarm-scope answer has none.
+            let opts = InspectNetworkOptions {
+                verbose: true,
+                scope: None,
+            };
+            match bounded_raw(
+                &self.endpoint,
+                &what,
+                self.docker.inspect_network(&id, Some(opts)),
+            )
+            .await?
+            {
+                Ok(net) => networks.push(net),
+                Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => return Err(DockerError::api(&self.endpoint, &what, e)),
+            }
+        }
+        Ok(Some(services_info(services, tasks, &networks)))
     }
 
     async fn call<T>(
@@ -261,7 +331,41 @@ async fn bounded_raw<T>(
         })
 }
 
-fn engine_event(msg: EventMessage) -> EngineEvent {
+/// Network ids a service's tasks and VIPs are on.
+fn network_ids(svc: &Service) -> Vec<String> {
+    let spec = svc.spec.as_ref();
+    let template = spec
+        .and_then(|s| s.task_template.as_ref())
+        .and_then(|t| t.networks.as_ref());
+    let old = spec.and_then(|s| s.networks.as_ref());
+    let vips = svc
+        .endpoint
+        .as_ref()
+        .and_then(|e| e.virtual_ips.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.network_id.clone());
+    template
+        .into_iter()
+        .chain(old)
+        .flatten()
+        .filter_map(|n| n.target.clone())
+        .chain(vips)
+        .collect()
+}
+
+fn engine_event(msg: EventMessage) -> Option<EngineEvent> {
+    if msg.typ == Some(EventMessageTypeEnum::SERVICE) {
+        return Some(EngineEvent {
+            container: None,
+            turn: Turn::Other,
+            service: true,
+        });
+    }
+    let action = msg.action.as_deref().unwrap_or_default();
+    if msg.typ == Some(EventMessageTypeEnum::CONTAINER) && !EVENTS.contains(&action) {
+        return None;
+    }
     let network = msg.typ == Some(EventMessageTypeEnum::NETWORK);
     let actor = msg.actor.unwrap_or_default();
     let mut attributes = actor.attributes.unwrap_or_default();
@@ -282,7 +386,148 @@ fn engine_event(msg: EventMessage) -> EngineEvent {
     } else {
         actor.id
     };
-    EngineEvent { container, turn }
+    Some(EngineEvent {
+        container,
+        turn,
+        service: false,
+    })
+}
+
+/// `KEY=value` lines → a map (`KEY` without `=` maps to an empty value).
+fn env_map(env: Option<Vec<String>>) -> BTreeMap<String, String> {
+    env.unwrap_or_default()
+        .into_iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (kv, String::new()),
+        })
+        .collect()
+}
+
+/// `10.0.1.5/24` → `10.0.1.5`.
+fn strip_prefix_len(addr: &str) -> Option<IpAddr> {
+    addr.split('/').next()?.parse().ok()
+}
+
+fn network_info(name: &str, ip: IpAddr) -> NetworkInfo {
+    let (ip, ipv6) = match ip {
+        IpAddr::V4(v4) => (Some(v4), None),
+        IpAddr::V6(v6) => (None, Some(v6)),
+    };
+    NetworkInfo {
+        name: name.to_owned(),
+        ip,
+        ipv6,
+        ..NetworkInfo::default()
+    }
+}
+
+/// bollard's services, tasks (desired state `running`) and verbose network inspects →
+/// `ServiceInfo`s. A network's service table names each task `<service>.<slot>.<task id>`
+/// with its address on that network.
+pub(crate) fn services_info(
+    services: Vec<Service>,
+    tasks: Vec<Task>,
+    networks: &[NetworkInspect],
+) -> Vec<ServiceInfo> {
+    let net_name: HashMap<&str, &str> = networks
+        .iter()
+        .filter_map(|n| Some((n.id.as_deref()?, n.name.as_deref()?)))
+        .collect();
+    // Task id → (network name, address).
+    let mut addrs: HashMap<String, Vec<NetworkInfo>> = HashMap::new();
+    for net in networks {
+        let Some(name) = net.name.as_deref() else {
+            continue;
+        };
+        for value in net.services.iter().flat_map(|m| m.values()) {
+            let Ok(entry) = serde_json::from_value::<bollard::models::ServiceInfo>(value.clone())
+            else {
+                continue;
+            };
+            for t in entry.tasks.unwrap_or_default() {
+                let (Some(task_name), Some(ip)) = (t.name, t.endpoint_ip) else {
+                    continue;
+                };
+                let Some(ip) = strip_prefix_len(&ip) else {
+                    continue;
+                };
+                let id = task_name.rsplit('.').next().unwrap_or_default().to_owned();
+                addrs.entry(id).or_default().push(network_info(name, ip));
+            }
+        }
+    }
+    let mut by_service: HashMap<String, Vec<TaskInfo>> = HashMap::new();
+    for task in tasks {
+        let (Some(id), Some(service_id)) = (task.id, task.service_id) else {
+            continue;
+        };
+        let spec = task.spec.and_then(|s| s.container_spec).unwrap_or_default();
+        let mut networks = addrs.remove(&id).unwrap_or_default();
+        networks.sort_by(|a, b| a.name.cmp(&b.name));
+        let running = task.status.and_then(|s| s.state) == Some(TaskState::RUNNING);
+        let slot = match task.slot {
+            Some(slot) => slot.to_string(),
+            None => task.node_id.unwrap_or_default(),
+        };
+        by_service.entry(service_id).or_default().push(TaskInfo {
+            name: slot,
+            id,
+            running,
+            env: env_map(spec.env),
+            container_labels: spec.labels.unwrap_or_default().into_iter().collect(),
+            networks,
+        });
+    }
+    let mut out: Vec<ServiceInfo> = services
+        .into_iter()
+        .filter_map(|svc| {
+            let id = svc.id?;
+            let spec = svc.spec.unwrap_or_default();
+            let name = spec.name.unwrap_or_else(|| id.clone());
+            let container = spec
+                .task_template
+                .and_then(|t| t.container_spec)
+                .unwrap_or_default();
+            let endpoint = svc.endpoint.unwrap_or_default();
+            let mode = endpoint
+                .spec
+                .and_then(|s| s.mode)
+                .or(spec.endpoint_spec.and_then(|s| s.mode));
+            let mut vips: Vec<NetworkInfo> = endpoint
+                .virtual_ips
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|v| {
+                    let net = net_name.get(v.network_id.as_deref()?)?;
+                    Some(network_info(net, strip_prefix_len(v.addr.as_deref()?)?))
+                })
+                .collect();
+            vips.sort_by(|a, b| a.name.cmp(&b.name));
+            let mut tasks = by_service.remove(&id).unwrap_or_default();
+            for t in &mut tasks {
+                t.name = format!("{name}.{}.{}", t.name, t.id);
+            }
+            tasks.sort_by(|a, b| a.name.cmp(&b.name));
+            Some(ServiceInfo {
+                created: svc
+                    .created_at
+                    .as_deref()
+                    .and_then(parse_created)
+                    .unwrap_or(0),
+                id,
+                name,
+                labels: spec.labels.unwrap_or_default().into_iter().collect(),
+                env: env_map(container.env),
+                container_labels: container.labels.unwrap_or_default().into_iter().collect(),
+                vip_mode: mode != Some(EndpointSpecModeEnum::DNSRR),
+                vips,
+                tasks,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
 }
 
 /// Parses `docker inspect` JSON (one object, or the CLI's one-element array) into our type.

@@ -173,7 +173,11 @@ fn container_event(action: &str, signal: Option<&str>) -> EventMessage {
 
 #[test]
 fn a_stop_signal_takes_the_container_out_of_rotation_and_a_reload_signal_does_not() {
-    let turn = |action, signal| engine_event(container_event(action, signal)).turn;
+    let turn = |action, signal| {
+        engine_event(container_event(action, signal))
+            .expect("a routing event")
+            .turn
+    };
     assert_eq!(turn("kill", Some("15")), Turn::Stopping);
     assert_eq!(turn("kill", Some("9")), Turn::Stopping);
     assert_eq!(turn("kill", Some("1")), Turn::Other, "SIGHUP reloads");
@@ -182,8 +186,126 @@ fn a_stop_signal_takes_the_container_out_of_rotation_and_a_reload_signal_does_no
     assert_eq!(turn("die", None), Turn::Other);
     assert_eq!(
         engine_event(container_event("kill", Some("15")))
+            .expect("a routing event")
             .container
             .as_deref(),
         Some("c1")
+    );
+}
+
+#[test]
+fn services_tasks_and_network_tables_become_service_infos() {
+    use bollard::models::{
+        EndpointSpec, NetworkAttachmentConfig, ServiceEndpoint, ServiceEndpointVirtualIps,
+        ServiceSpec, TaskSpec, TaskSpecContainerSpec, TaskStatus,
+    };
+    let spec = TaskSpec {
+        container_spec: Some(TaskSpecContainerSpec {
+            env: Some(vec!["VIRTUAL_PORT=8080".into(), "FLAG".into()]),
+            ..Default::default()
+        }),
+        networks: Some(vec![NetworkAttachmentConfig {
+            target: Some("n1".into()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let service = Service {
+        id: Some("s1".into()),
+        created_at: Some("2026-12-06T17:00:00.5Z".into()),
+        spec: Some(ServiceSpec {
+            name: Some("web".into()),
+            labels: Some(HashMap::from([("VIRTUAL_HOST".into(), "web.test".into())])),
+            task_template: Some(spec.clone()),
+            ..Default::default()
+        }),
+        endpoint: Some(ServiceEndpoint {
+            spec: Some(EndpointSpec {
+                mode: Some(EndpointSpecModeEnum::VIP),
+                ..Default::default()
+            }),
+            virtual_ips: Some(vec![ServiceEndpointVirtualIps {
+                network_id: Some("n1".into()),
+                addr: Some("10.0.1.2/24".into()),
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let task = |id: &str, slot, state| Task {
+        id: Some(id.into()),
+        service_id: Some("s1".into()),
+        slot: Some(slot),
+        spec: Some(spec.clone()),
+        status: Some(TaskStatus {
+            state: Some(state),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // The network's service table as `docker network inspect --verbose` gives it.
+    let table = serde_json::json!({
+        "VIP": "10.0.1.2",
+        "Tasks": [
+            {"Name": "web.1.ta", "EndpointIP": "10.0.1.3"},
+            {"Name": "web.2.tb", "EndpointIP": "10.0.1.4"}
+        ]
+    });
+    let network = NetworkInspect {
+        id: Some("n1".into()),
+        name: Some("front".into()),
+        services: Some(HashMap::from([("web".into(), table)])),
+        ..Default::default()
+    };
+    assert_eq!(network_ids(&service), ["n1", "n1"]);
+    let infos = services_info(
+        vec![service],
+        vec![
+            task("tb", 2, TaskState::STARTING),
+            task("ta", 1, TaskState::RUNNING),
+        ],
+        &[network],
+    );
+    assert_eq!(infos.len(), 1);
+    let svc = &infos[0];
+    assert_eq!((svc.id.as_str(), svc.name.as_str()), ("s1", "web"));
+    assert_eq!(
+        svc.created, 1_796_576_400_500_000_000,
+        "2026-12-06T17:00:00.5Z"
+    );
+    assert_eq!(svc.labels["VIRTUAL_HOST"], "web.test");
+    assert!(svc.vip_mode);
+    assert_eq!(svc.vips.len(), 1);
+    assert_eq!(svc.vips[0].name, "front");
+    assert_eq!(svc.vips[0].ip, Some("10.0.1.2".parse().unwrap()));
+    let tasks: Vec<(&str, bool, Option<std::net::Ipv4Addr>)> = svc
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.running, t.networks[0].ip))
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            ("web.1.ta", true, Some("10.0.1.3".parse().unwrap())),
+            ("web.2.tb", false, Some("10.0.1.4".parse().unwrap())),
+        ]
+    );
+    assert_eq!(svc.tasks[0].env["VIRTUAL_PORT"], "8080");
+    assert_eq!(svc.tasks[0].env["FLAG"], "");
+}
+
+#[test]
+fn service_events_mark_services_and_container_creates_are_dropped() {
+    let service = EventMessage {
+        typ: Some(EventMessageTypeEnum::SERVICE),
+        action: Some("update".into()),
+        ..Default::default()
+    };
+    let ev = engine_event(service).expect("a service event counts");
+    assert!(ev.service && ev.container.is_none());
+    assert_eq!(engine_event(container_event("create", None)), None);
+    assert_eq!(
+        engine_event(container_event("start", None)).map(|e| e.service),
+        Some(false)
     );
 }

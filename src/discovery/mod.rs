@@ -3,7 +3,8 @@
 //!
 //! Docker: `container` (our `ContainerInfo` and the pure §1.6.3 mapping), `own` (which
 //! container's networks count), `endpoint` (settings, endpoint, errors), `docker` (the only
-//! bollard user), `restart` (`ACME_RESTART_CONTAINER`'s queue) and `watch` (the level-triggered loop behind [`spawn`]). Routes file: `file`.
+//! bollard user), `restart` (`ACME_RESTART_CONTAINER`'s queue), `service` (our `ServiceInfo` for Swarm
+//! services and their mapping) and `watch` (the level-triggered loop behind [`spawn`]). Routes file: `file`.
 
 mod container;
 mod docker;
@@ -12,6 +13,7 @@ pub(crate) mod file;
 pub(crate) mod nginx_files;
 mod own;
 mod restart;
+mod service;
 mod standalone;
 mod status;
 mod watch;

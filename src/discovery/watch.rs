@@ -18,6 +18,7 @@ use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
 use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
+use super::service::{ServiceInfo, is_task_container, to_source_items};
 use super::status::ProviderStatus;
 use crate::model::SourceItem;
 use std::sync::Arc;
@@ -27,6 +28,11 @@ use std::sync::Arc;
 const INSPECT_CONCURRENCY: usize = 8;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How often the services are read again while a task should run but does not yet (a task
+/// starting on another node sends this engine no event): from every 250 ms, doubling to 5 s,
+/// so a task that never starts (no node fits its constraints) does not cost 4 lists a second.
+const CONVERGE_POLL: Duration = Duration::from_millis(250);
+const CONVERGE_POLL_MAX: Duration = Duration::from_secs(5);
 
 /// Starts the Docker provider: publishes the container list on `tx` whenever it changes,
 /// until `token` is cancelled. Engine outages are logged and retried, never fatal.
@@ -136,6 +142,7 @@ async fn session(
     status.docker_synced(cache.containers.len());
     *listed = true;
     tracing::info!(endpoint = %engine.endpoint, "Watching docker events");
+    let mut converge = CONVERGE_POLL;
     loop {
         let first = tokio::select! {
             () = token.cancelled() => return Ok(()),
@@ -145,12 +152,19 @@ async fn session(
             () = tokio::time::sleep(settings.resubscribe_after) => {
                 let since = engine.now().await?;
                 events = Box::pin(engine.events(since));
-                cache.refresh(&engine, settings, &Dirty::default(), false).await?;
+                cache.refresh(&engine, settings, &Dirty::services(), false).await?;
                 publish(tx, cache.items(settings));
                 status.docker_synced(cache.containers.len());
                 continue;
             }
+            () = tokio::time::sleep(converge), if cache.converging() => {
+                cache.refresh(&engine, settings, &Dirty::services(), false).await?;
+                publish(tx, cache.items(settings));
+                converge = (converge * 2).min(CONVERGE_POLL_MAX);
+                continue;
+            }
         };
+        converge = CONVERGE_POLL;
         let mut dirty = Dirty::default();
         dirty.add(end_or(first, &engine)?);
         let mut events_seen = 1;
@@ -244,6 +258,8 @@ struct Dirty {
     /// Containers signalled to stop, and (re)started, by the batch's last word on each.
     stopping: HashSet<String>,
     started: HashSet<String>,
+    /// A Swarm service changed: read the services again.
+    services: bool,
 }
 
 impl Dirty {
@@ -254,7 +270,18 @@ impl Dirty {
         }
     }
 
+    fn services() -> Dirty {
+        Dirty {
+            services: true,
+            ..Dirty::default()
+        }
+    }
+
     fn add(&mut self, ev: EngineEvent) {
+        if ev.service {
+            self.services = true;
+            return;
+        }
         let Some(id) = ev.container else {
             self.all = true;
             return;
@@ -287,6 +314,8 @@ struct Cache {
     /// Containers sent a stop signal that still run (their grace period): out of rotation, so
     /// no new request meets one as it exits. Forgotten once a re-list no longer shows them.
     stopping: HashSet<String>,
+    /// Swarm services when the engine is a manager; `None` on a worker or outside a swarm.
+    services: Option<Vec<ServiceInfo>>,
 }
 
 impl Cache {
@@ -297,7 +326,12 @@ impl Cache {
             containers: HashMap::new(),
             internal: HashMap::new(),
             stopping: HashSet::new(),
+            services: None,
         }
+    }
+
+    fn converging(&self) -> bool {
+        self.services.iter().flatten().any(ServiceInfo::converging)
     }
 
     /// Applies the batch's stop signals and starts to the rotation.
@@ -381,6 +415,12 @@ impl Cache {
         }
         let containers = &self.containers;
         self.stopping.retain(|id| containers.contains_key(id));
+        // Services are read on a full refresh (whether the engine is a manager may change),
+        // on a service event, and on any unscoped refresh of a manager: a task container
+        // starting or stopping on this node also changes its service's tasks.
+        if dirty.all || dirty.services || (!scoped && self.services.is_some()) {
+            self.services = engine.services().await?;
+        }
         Ok(scoped)
     }
 
@@ -393,10 +433,18 @@ impl Cache {
                 n.internal = self.internal.get(&n.name).copied().unwrap_or(false);
             }
         }
-        all.iter()
+        // On a manager the service owns its tasks: their containers here are not routed twice.
+        let manager = self.services.is_some();
+        let mut items: Vec<SourceItem> = all
+            .iter()
             .filter(|c| Some(&c.id) != self.own_id.as_ref() && !self.stopping.contains(&c.id))
+            .filter(|c| !(manager && is_task_container(c)))
             .map(|c| to_source_item(c, &proxy, settings.prefer_ipv6))
-            .collect()
+            .collect();
+        for svc in self.services.iter().flatten() {
+            items.extend(to_source_items(svc, &proxy, settings.prefer_ipv6));
+        }
+        items
     }
 }
 

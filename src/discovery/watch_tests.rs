@@ -4,6 +4,7 @@ fn ev(id: &str, turn: Turn) -> EngineEvent {
     EngineEvent {
         container: Some(id.to_owned()),
         turn,
+        service: false,
     }
 }
 

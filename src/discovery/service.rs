@@ -1,0 +1,197 @@
+//! What dockside knows about one Swarm service (our own type, no bollard) and the pure mapping
+//! to `SourceItem`s: one item per running task, reached at the task's address on a network
+//! shared with dockside, or one item for the service VIP when `dockside.backend=vip` asks.
+//!
+//! A service owns its tasks: on a manager the task containers that run on this node are not
+//! routed again as plain containers (see [`is_task_container`]).
+
+use std::collections::BTreeMap;
+
+use super::container::{ContainerInfo, NetworkInfo, ProxyNetworks, to_source_item};
+use crate::model::{Reach, SourceItem};
+
+/// Our service label choosing the backend: `tasks` (the default, each running task's own
+/// address) or `vip` (the service's virtual IP, which the engine load-balances with IPVS).
+pub const BACKEND_LABEL: &str = "dockside.backend";
+
+/// The label Docker puts on every task container: such a container belongs to a service.
+pub const TASK_SERVICE_LABEL: &str = "com.docker.swarm.service.id";
+
+/// One Swarm service as discovery sees it, built from the service and task lists in `docker.rs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceInfo {
+    pub id: String,
+    pub name: String,
+    /// Creation time, unix nanoseconds: the oldest source wins per-host conflicts.
+    pub created: i64,
+    /// The service spec's labels (`deploy.labels` in a stack file): they win over the task
+    /// containers' environment and labels of the same name.
+    pub labels: BTreeMap<String, String>,
+    /// The task template's `ContainerSpec.Env`, for the item of a service reached through
+    /// its VIP.
+    pub env: BTreeMap<String, String>,
+    /// The task template's `ContainerSpec.Labels` (`--container-label`).
+    pub container_labels: BTreeMap<String, String>,
+    /// `endpoint_mode: vip` (the default) rather than `dnsrr`.
+    pub vip_mode: bool,
+    /// The service's virtual IPs, one per network (name and address, prefix stripped).
+    pub vips: Vec<NetworkInfo>,
+    /// Tasks whose desired state is `running`, sorted by name.
+    pub tasks: Vec<TaskInfo>,
+}
+
+/// One task whose desired state is `running`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskInfo {
+    pub id: String,
+    /// `<service>.<slot>.<task id>` (or `<service>.<node id>.<task id>` for a global service):
+    /// the name its container gets.
+    pub name: String,
+    /// Its actual state is `running` too: only then does it take requests.
+    pub running: bool,
+    /// Its own `ContainerSpec.Env` (during a rolling update old and new tasks may differ).
+    pub env: BTreeMap<String, String>,
+    pub container_labels: BTreeMap<String, String>,
+    /// Its addresses, one per network, sorted by name.
+    pub networks: Vec<NetworkInfo>,
+}
+
+impl ServiceInfo {
+    /// Whether some task should run but does not yet: the watcher polls until it does, since a
+    /// task starting on another node sends this engine no event.
+    pub fn converging(&self) -> bool {
+        self.tasks.iter().any(|t| !t.running)
+    }
+
+    fn wants_vip(&self) -> Option<Result<(), String>> {
+        match self.labels.get(BACKEND_LABEL).map(String::as_str) {
+            None | Some("tasks") => None,
+            Some("vip") => Some(Ok(())),
+            Some(other) => Some(Err(format!(
+                "service {} has {BACKEND_LABEL}={other:?}: use `tasks` (the default) or `vip`",
+                self.name
+            ))),
+        }
+    }
+
+    fn vars(
+        &self,
+        env: &BTreeMap<String, String>,
+        labels: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        let mut vars = env.clone();
+        vars.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars.extend(self.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        vars
+    }
+
+    /// The item standing for the whole service (its VIP, or a mistake in its labels).
+    fn whole(&self, reach: Reach) -> SourceItem {
+        SourceItem {
+            name: self.name.clone(),
+            created: self.created,
+            vars: self.vars(&self.env, &self.container_labels),
+            reach,
+        }
+    }
+}
+
+/// Whether a container is a Swarm task: the service routes it, not the container list.
+pub fn is_task_container(info: &ContainerInfo) -> bool {
+    info.labels.contains_key(TASK_SERVICE_LABEL)
+}
+
+/// Maps one service to what `settings::build` consumes: one item per running task (the same
+/// network rule as a container's, §1.6.3), or one for its VIP. A service with no running task
+/// gives no item, like a stopped container: its hosts answer 503 (no such site), not the 502
+/// of a backend dockside cannot reach.
+pub fn to_source_items(
+    svc: &ServiceInfo,
+    proxy: &ProxyNetworks,
+    prefer_ipv6: bool,
+) -> Vec<SourceItem> {
+    let running = svc.tasks.iter().filter(|t| t.running);
+    match svc.wants_vip() {
+        Some(Err(why)) => vec![svc.whole(Reach::Unreachable(why))],
+        Some(Ok(())) if svc.tasks.iter().any(|t| t.running) => {
+            vec![vip_item(svc, proxy, prefer_ipv6)]
+        }
+        Some(Ok(())) => Vec::new(),
+        None => running
+            .map(|t| task_item(svc, t, proxy, prefer_ipv6))
+            .collect(),
+    }
+}
+
+fn task_item(
+    svc: &ServiceInfo,
+    task: &TaskInfo,
+    proxy: &ProxyNetworks,
+    prefer_ipv6: bool,
+) -> SourceItem {
+    let as_container = ContainerInfo {
+        id: task.id.clone(),
+        name: task.name.clone(),
+        networks: task.networks.clone(),
+        ..ContainerInfo::default()
+    };
+    let mut item = to_source_item(&as_container, proxy, prefer_ipv6);
+    if let Reach::Unreachable(_) = item.reach {
+        item.reach = Reach::Unreachable(no_shared_network(svc, &task.networks, proxy));
+    }
+    SourceItem {
+        name: task.name.clone(),
+        created: svc.created,
+        vars: svc.vars(&task.env, &task.container_labels),
+        reach: item.reach,
+    }
+}
+
+fn vip_item(svc: &ServiceInfo, proxy: &ProxyNetworks, prefer_ipv6: bool) -> SourceItem {
+    if !svc.vip_mode {
+        return svc.whole(Reach::Unreachable(format!(
+            "service {} has {BACKEND_LABEL}=vip but endpoint mode dnsrr, which gives it no \
+             virtual IP: use `--endpoint-mode vip` or drop the label",
+            svc.name
+        )));
+    }
+    let as_container = ContainerInfo {
+        name: svc.name.clone(),
+        networks: svc.vips.clone(),
+        ..ContainerInfo::default()
+    };
+    let mut item = to_source_item(&as_container, proxy, prefer_ipv6);
+    if let Reach::Unreachable(_) = item.reach {
+        item.reach = Reach::Unreachable(no_shared_network(svc, &svc.vips, proxy));
+    }
+    svc.whole(item.reach)
+}
+
+fn no_shared_network(svc: &ServiceInfo, nets: &[NetworkInfo], proxy: &ProxyNetworks) -> String {
+    let theirs: Vec<&str> = nets
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| *n != "ingress")
+        .collect();
+    let theirs = if theirs.is_empty() {
+        "nothing".to_owned()
+    } else {
+        theirs.join(", ")
+    };
+    let ours = match proxy {
+        ProxyNetworks::Standalone => "dockside runs on the host".to_owned(),
+        ProxyNetworks::Container { name, networks, .. } => {
+            let v: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+            format!("dockside's container {name} is on: {}", v.join(", "))
+        }
+    };
+    format!(
+        "service {} shares no network with dockside ({ours}; the service is on: {theirs}) — \
+         attach both to one overlay network (`docker service update --network-add <network> {}`)",
+        svc.name, svc.name
+    )
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

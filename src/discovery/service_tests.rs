@@ -1,0 +1,165 @@
+//! The service → items mapping on plain `ServiceInfo` values, no Docker.
+
+use super::*;
+use std::net::IpAddr;
+
+fn net(name: &str, ip: &str) -> NetworkInfo {
+    NetworkInfo {
+        name: name.to_owned(),
+        ip: ip.parse().ok(),
+        ..NetworkInfo::default()
+    }
+}
+
+fn task(slot: u8, running: bool, nets: Vec<NetworkInfo>) -> TaskInfo {
+    TaskInfo {
+        id: format!("t{slot}"),
+        name: format!("web.{slot}.t{slot}"),
+        running,
+        env: BTreeMap::from([("VIRTUAL_PORT".to_owned(), "8080".to_owned())]),
+        container_labels: BTreeMap::new(),
+        networks: nets,
+    }
+}
+
+fn web(labels: &[(&str, &str)], tasks: Vec<TaskInfo>) -> ServiceInfo {
+    ServiceInfo {
+        id: "s1".into(),
+        name: "web".into(),
+        created: 7,
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        vip_mode: true,
+        vips: vec![net("front", "10.0.1.2"), net("ingress", "10.0.0.2")],
+        tasks,
+        ..ServiceInfo::default()
+    }
+}
+
+fn in_container(nets: &[&str]) -> ProxyNetworks {
+    ProxyNetworks::Container {
+        name: "dockside".into(),
+        host_mode: false,
+        networks: nets.iter().map(|n| net(n, "10.9.9.9")).collect(),
+    }
+}
+
+fn ip(item: &SourceItem) -> Option<IpAddr> {
+    match item.reach {
+        Reach::Container { ip, .. } => Some(ip),
+        _ => None,
+    }
+}
+
+fn unreachable(item: &SourceItem) -> &str {
+    match &item.reach {
+        Reach::Unreachable(why) => why,
+        other => panic!("{} is reachable: {other:?}", item.name),
+    }
+}
+
+#[test]
+fn each_running_task_is_a_backend_on_the_network_shared_with_dockside() {
+    let svc = web(
+        &[("VIRTUAL_HOST", "web.test")],
+        vec![
+            task(
+                1,
+                true,
+                vec![net("back", "10.0.2.3"), net("front", "10.0.1.3")],
+            ),
+            task(
+                2,
+                true,
+                vec![net("back", "10.0.2.4"), net("front", "10.0.1.4")],
+            ),
+            task(3, false, vec![net("front", "10.0.1.5")]),
+        ],
+    );
+    let items = to_source_items(&svc, &in_container(&["front"]), false);
+    let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["web.1.t1", "web.2.t2"],
+        "the starting task is left out"
+    );
+    let ips: Vec<String> = items.iter().map(|i| ip(i).unwrap().to_string()).collect();
+    assert_eq!(ips, ["10.0.1.3", "10.0.1.4"]);
+    for item in &items {
+        assert_eq!(item.created, 7, "every task shares the service's age");
+        assert_eq!(
+            item.vars["VIRTUAL_HOST"], "web.test",
+            "from the service labels"
+        );
+        assert_eq!(item.vars["VIRTUAL_PORT"], "8080", "from the task's env");
+    }
+}
+
+#[test]
+fn service_labels_win_over_the_task_env() {
+    let mut t = task(1, true, vec![net("front", "10.0.1.3")]);
+    t.env.insert("VIRTUAL_HOST".into(), "env.test".into());
+    let svc = web(&[("VIRTUAL_HOST", "label.test")], vec![t]);
+    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false);
+    assert_eq!(items[0].vars["VIRTUAL_HOST"], "label.test");
+}
+
+#[test]
+fn no_running_task_gives_no_item_like_a_stopped_container() {
+    let starting = vec![task(1, false, vec![net("front", "10.0.1.3")])];
+    let svc = web(&[("VIRTUAL_HOST", "web.test")], starting.clone());
+    assert!(to_source_items(&svc, &ProxyNetworks::Standalone, false).is_empty());
+    let vip = web(
+        &[("VIRTUAL_HOST", "web.test"), (BACKEND_LABEL, "vip")],
+        starting,
+    );
+    assert!(to_source_items(&vip, &ProxyNetworks::Standalone, false).is_empty());
+}
+
+#[test]
+fn the_vip_label_routes_to_the_vip_on_the_shared_network_not_ingress() {
+    let svc = web(
+        &[("VIRTUAL_HOST", "web.test"), (BACKEND_LABEL, "vip")],
+        vec![task(1, true, vec![net("front", "10.0.1.3")])],
+    );
+    let items = to_source_items(&svc, &in_container(&["front", "ingress"]), false);
+    assert_eq!(items.len(), 1, "one backend: the VIP");
+    assert_eq!(items[0].name, "web");
+    assert_eq!(ip(&items[0]), Some("10.0.1.2".parse().unwrap()));
+}
+
+#[test]
+fn the_vip_label_on_a_dnsrr_service_says_what_to_fix() {
+    let one = || vec![task(1, true, vec![net("front", "10.0.1.3")])];
+    let mut svc = web(&[(BACKEND_LABEL, "vip")], one());
+    svc.vip_mode = false;
+    svc.vips.clear();
+    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false);
+    assert!(unreachable(&items[0]).contains("endpoint mode dnsrr"));
+    let bad = web(&[(BACKEND_LABEL, "ipvs")], one());
+    let items = to_source_items(&bad, &ProxyNetworks::Standalone, false);
+    assert!(unreachable(&items[0]).contains("use `tasks`"));
+}
+
+#[test]
+fn a_task_on_no_network_of_dockside_names_both_sides() {
+    let svc = web(
+        &[("VIRTUAL_HOST", "web.test")],
+        vec![task(1, true, vec![net("back", "10.0.2.3")])],
+    );
+    let items = to_source_items(&svc, &in_container(&["front"]), false);
+    let why = unreachable(&items[0]);
+    assert!(why.contains("service web shares no network"), "{why}");
+    assert!(why.contains("the service is on: back"), "{why}");
+    assert!(why.contains("--network-add"), "{why}");
+}
+
+#[test]
+fn only_containers_with_the_swarm_service_label_are_tasks() {
+    let mut c = ContainerInfo::default();
+    assert!(!is_task_container(&c));
+    c.labels.insert(TASK_SERVICE_LABEL.into(), "s1".into());
+    assert!(is_task_container(&c));
+}

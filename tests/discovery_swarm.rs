@@ -1,0 +1,451 @@
+//! Swarm services as a source, against a real single-node swarm on the local engine
+//! (`docker swarm init --advertise-addr 127.0.0.1`, left again when the test ends, also when it
+//! fails). In-process dockside runs on the host, which cannot reach overlay task addresses:
+//! those tests check what it routes (the live route table, the admin report) and the 503 of a
+//! service scaled to zero; the traffic test runs dockside's image on the overlay instead. The
+//! tests in this file take one lock: they run serially.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::docker::*;
+use common::image::{self, published, request, wait_until};
+use common::{Dockside, get, logs};
+use dockside::model::BackendAddr;
+use dockside::routing::Action;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// One swarm at a time: `swarm init`/`leave` is engine-wide. tokio's lock: it is held across
+/// awaits, and a failed test does not poison it for the next.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The engine in swarm mode for one test; leaves the swarm on drop unless it was already in
+/// one (then it is someone else's and stays).
+struct Swarm {
+    ours: bool,
+}
+
+impl Swarm {
+    fn init() -> Swarm {
+        ensure_image();
+        let state = cli(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        if state.trim() == "active" {
+            return Swarm { ours: false };
+        }
+        let out = std::process::Command::new("docker")
+            .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
+            .output()
+            .expect("run docker swarm init");
+        assert!(
+            out.status.success(),
+            "docker swarm init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Swarm { ours: true }
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        if self.ours {
+            let _ = std::process::Command::new("docker")
+                .args(["swarm", "leave", "--force"])
+                .output();
+        }
+    }
+}
+
+/// A service removed on drop (declare it after its network and the `Swarm`).
+struct Service {
+    name: String,
+}
+
+impl Service {
+    /// `docker service create` with the test image; `args` go before the image.
+    async fn create(tag: &str, args: &[&str]) -> Service {
+        let svc = Service { name: unique(tag) };
+        let mut all = vec![
+            "service",
+            "create",
+            "--detach",
+            "--no-resolve-image",
+            "--name",
+            &svc.name,
+        ];
+        all.extend_from_slice(args);
+        all.push(IMAGE);
+        docker(&all).await;
+        svc
+    }
+
+    async fn scale(&self, n: usize) {
+        docker(&[
+            "service",
+            "scale",
+            "--detach",
+            &format!("{}={n}", self.name),
+        ])
+        .await;
+    }
+
+    /// `ip:80` of each running task on `net`, from the tasks' own `NetworksAttachments` (not
+    /// the network's service table dockside reads), sorted.
+    async fn task_backends(&self, net: &Network) -> Vec<String> {
+        let ids = docker(&[
+            "service",
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            "desired-state=running",
+            &self.name,
+        ])
+        .await;
+        let mut out = Vec::new();
+        for id in ids.lines().filter(|l| !l.is_empty()) {
+            let format = format!(
+                "{{{{if eq .Status.State \"running\"}}}}{{{{range .NetworksAttachments}}}}\
+                 {{{{if eq .Network.Spec.Name \"{}\"}}}}{{{{range .Addresses}}}}{{{{.}}}}\
+                 {{{{end}}}}{{{{end}}}}{{{{end}}}}{{{{end}}}}",
+                net.name
+            );
+            let addr = docker(&["inspect", "--format", &format, id]).await;
+            if let Some(ip) = addr.split('/').next().filter(|s| !s.is_empty()) {
+                out.push(format!("{ip}:80"));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["service", "rm", &self.name])
+            .output();
+    }
+}
+
+fn cli(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn dockside(scope: &Scope) -> Dockside {
+    logs::capture();
+    Dockside::start(|c| {
+        c.docker = Some(scope.settings(Path::new(ENGINE_SOCKET)));
+        c.admin = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await
+}
+
+/// Backend addresses of `host`'s `/` location, sorted; `None` when `host` is not routed.
+fn backends(d: &Dockside, host: &str) -> Option<Vec<String>> {
+    let table = d.running.routes();
+    let site = table.sites().find(|s| s.host == host)?;
+    let mut out: Vec<String> = match site.location("/").map(|l| &l.action) {
+        Some(Action::Forward(up)) => up
+            .backends
+            .iter()
+            .map(|b| match &b.addr {
+                BackendAddr::Tcp(a) => a.to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    out.sort();
+    Some(out)
+}
+
+/// The admin `/status` route report, for failure messages.
+fn status(d: &Dockside) -> String {
+    let addr = d.running.admin_addr.expect("admin listener");
+    let out = common::curl(&[&format!("http://{addr}/status")]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The sources the admin `/status` report names for `host` (its `host  (from a, b)` line).
+fn sources(d: &Dockside, host: &str) -> Vec<String> {
+    let report = status(d);
+    let prefix = format!("{host}  (from ");
+    let Some(line) = report.lines().find(|l| l.starts_with(&prefix)) else {
+        panic!("{host} not in the admin report:\n{report}");
+    };
+    line[prefix.len()..]
+        .trim_end_matches(')')
+        .split(", ")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits until `host`'s backends are what `want` says (`Some(None)`: not routed), asking the
+/// engine each round (tasks come and go while we wait; `None`: not settled yet); returns them.
+async fn wait_backends<F, Fut>(d: &Dockside, host: &str, what: &str, want: F) -> Option<Vec<String>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<Option<Vec<String>>>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let expected = want().await;
+        let got = backends(d, host);
+        if expected.as_ref() == Some(&got) {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {host} routes {got:?}, the engine says {expected:?}\n{}",
+            status(d)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_tasks_are_routed_once_follow_scaling_and_updates_and_leave_on_removal() {
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let scope = Scope::new();
+    let net = Network::create_with("overlay", &["--driver", "overlay", "--attachable"]).await;
+    let d = dockside(&scope).await;
+    let host = "svc.swarm.test";
+    // The task containers carry the scope label and VIRTUAL_HOST too, so the container source
+    // sees them: routed once each (by their service), not twice.
+    let svc = Service::create(
+        "web",
+        &[
+            "--network",
+            &net.name,
+            "--label",
+            &format!("VIRTUAL_HOST={host}"),
+            "--container-label",
+            &format!("dockside-test-scope={}", scope.0),
+            "--env",
+            &format!("VIRTUAL_HOST={host}"),
+            "--replicas",
+            "1",
+        ],
+    )
+    .await;
+    let one = wait_backends(&d, host, "one task", || async {
+        let b = svc.task_backends(&net).await;
+        (b.len() == 1).then_some(Some(b))
+    })
+    .await;
+    assert_eq!(one.map(|b| b.len()), Some(1));
+
+    svc.scale(3).await;
+    let three = wait_backends(&d, host, "scaled to 3", || async {
+        let b = svc.task_backends(&net).await;
+        (b.len() == 3).then_some(Some(b))
+    })
+    .await
+    .unwrap();
+    let mut distinct = three.clone();
+    distinct.dedup();
+    assert_eq!(distinct, three, "three tasks, three addresses");
+    // The route table merges equal addresses: the admin report names each source, and the
+    // task containers (seen by the container source too) must not be one.
+    let from = sources(&d, host);
+    assert_eq!(
+        from.len(),
+        3,
+        "each task is one source: {from:?}\n{}",
+        status(&d)
+    );
+
+    // A label-only update restarts no task: only the service event says it happened.
+    let moved = "moved.swarm.test";
+    docker(&[
+        "service",
+        "update",
+        "--detach",
+        "--no-resolve-image",
+        "--label-add",
+        &format!("VIRTUAL_HOST={moved}"),
+        &svc.name,
+    ])
+    .await;
+    let want = three.clone();
+    wait_backends(&d, moved, "label update moves the route", || {
+        let want = want.clone();
+        async move { Some(Some(want)) }
+    })
+    .await;
+
+    // No task: no site, like a stopped container (503), not a site without backends (502).
+    svc.scale(0).await;
+    wait_backends(&d, moved, "scaled to 0", || async { Some(None) }).await;
+    let reply = get(&d, moved, "/").await;
+    assert_eq!(reply.status, 503, "no task: {}", reply.body);
+
+    svc.scale(1).await;
+    wait_backends(&d, moved, "back to 1", || async {
+        let b = svc.task_backends(&net).await;
+        (b.len() == 1).then_some(Some(b))
+    })
+    .await;
+    docker(&["service", "rm", &svc.name]).await;
+    wait_backends(&d, moved, "service removed", || async { Some(None) }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let scope = Scope::new();
+    let net = Network::create_with("overlay", &["--driver", "overlay", "--attachable"]).await;
+    let d = dockside(&scope).await;
+    let vip = Service::create(
+        "vip",
+        &[
+            "--network",
+            &net.name,
+            "--label",
+            "VIRTUAL_HOST=vip.swarm.test",
+            "--label",
+            "dockside.backend=vip",
+            "--replicas",
+            "2",
+        ],
+    )
+    .await;
+    let rr = Service::create(
+        "rr",
+        &[
+            "--network",
+            &net.name,
+            "--endpoint-mode",
+            "dnsrr",
+            "--label",
+            "VIRTUAL_HOST=rr.swarm.test",
+            "--replicas",
+            "2",
+        ],
+    )
+    .await;
+    let net_id = docker(&["network", "inspect", "--format", "{{.Id}}", &net.name]).await;
+    let format = format!(
+        "{{{{range .Endpoint.VirtualIPs}}}}{{{{if eq .NetworkID \"{net_id}\"}}}}{{{{.Addr}}}}\
+         {{{{end}}}}{{{{end}}}}"
+    );
+    let addr = docker(&["service", "inspect", "--format", &format, &vip.name]).await;
+    let vip_addr = format!("{}:80", addr.split('/').next().unwrap_or_default());
+    assert!(
+        vip_addr.len() > 3,
+        "service {} has no VIP on {}",
+        vip.name,
+        net.name
+    );
+    wait_backends(&d, "vip.swarm.test", "the VIP", || {
+        let want = vec![vip_addr.clone()];
+        async move { Some(Some(want)) }
+    })
+    .await;
+    wait_backends(&d, "rr.swarm.test", "dnsrr tasks", || async {
+        let b = rr.task_backends(&net).await;
+        (b.len() == 2).then_some(Some(b))
+    })
+    .await;
+}
+
+/// This branch's deployment image under its own tag: `dockside:latest` is shared with other
+/// test runs on the engine.
+const SWARM_IMAGE: &str = "dockside-swarm-test:latest";
+
+fn ensure_swarm_image() {
+    ensure_image();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh");
+    let out = std::process::Command::new(&script)
+        .env("IMAGE", SWARM_IMAGE)
+        .output()
+        .expect("run scripts/build-image.sh");
+    assert!(
+        out.status.success(),
+        "building {SWARM_IMAGE} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The real traffic check: dockside's image as a container on the overlay (as it would run
+/// in a swarm), so the task addresses it routes to are reachable from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dockside_on_the_overlay_serves_every_task_and_503_at_zero() {
+    ensure_swarm_image();
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let scope = Scope::new();
+    let net = Network::create_with("overlay", &["--driver", "overlay", "--attachable"]).await;
+    let host = "traffic.swarm.test";
+    let svc = Service::create(
+        "traffic",
+        &[
+            "--network",
+            &net.name,
+            "--label",
+            &format!("VIRTUAL_HOST={host}"),
+            "--replicas",
+            "3",
+        ],
+    )
+    .await;
+    let dockside = image::run(
+        "dockside",
+        &[
+            "--network",
+            &net.name,
+            "-p",
+            "127.0.0.1::80",
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock:ro",
+            // No container of this engine is ours: only the service is routed.
+            "-e",
+            &format!("DOCKER_CONTAINER_FILTERS=label={}", scope.filter().1),
+            SWARM_IMAGE,
+        ],
+    )
+    .await;
+    let addr = published(&dockside, "80/tcp").await;
+    let curl = |host: &str| {
+        vec![
+            "-sS".to_owned(),
+            "-H".to_owned(),
+            format!("Host: {host}"),
+            format!("http://{addr}/"),
+        ]
+    };
+    // Each task answers its own hostname: every one of the three is reached.
+    let seen = wait_until(&dockside, "all three tasks answering", WAIT, || {
+        let args = curl(host);
+        async move {
+            let mut seen = std::collections::BTreeSet::new();
+            for _ in 0..12 {
+                let (code, body) = request(args.clone()).await;
+                if code != 200 {
+                    return None;
+                }
+                seen.insert(body.trim().to_owned());
+            }
+            (seen.len() == 3).then_some(seen)
+        }
+    })
+    .await;
+    assert_eq!(seen.len(), 3, "{seen:?}");
+
+    svc.scale(0).await;
+    wait_until(&dockside, "503 at zero tasks", WAIT, || {
+        let args = curl(host);
+        async move { (request(args).await.0 == 503).then_some(()) }
+    })
+    .await;
+}
