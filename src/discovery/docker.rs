@@ -362,8 +362,10 @@ fn engine_event(msg: EventMessage) -> Option<EngineEvent> {
             service: true,
         });
     }
+    // `health_status: healthy` and the like: the engine's filter matches the verb alone.
     let action = msg.action.as_deref().unwrap_or_default();
-    if msg.typ == Some(EventMessageTypeEnum::CONTAINER) && !EVENTS.contains(&action) {
+    let verb = action.split(':').next().unwrap_or_default();
+    if msg.typ == Some(EventMessageTypeEnum::CONTAINER) && !EVENTS.contains(&verb) {
         return None;
     }
     let network = msg.typ == Some(EventMessageTypeEnum::NETWORK);

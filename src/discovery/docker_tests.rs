@@ -308,4 +308,9 @@ fn service_events_mark_services_and_container_creates_are_dropped() {
         engine_event(container_event("start", None)).map(|e| e.service),
         Some(false)
     );
+    // The engine names health events with their status after the verb.
+    for health in ["health_status: healthy", "health_status: unhealthy"] {
+        let ev = engine_event(container_event(health, None)).expect(health);
+        assert!(!ev.service, "{health}");
+    }
 }
