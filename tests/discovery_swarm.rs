@@ -26,6 +26,9 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// one (then it is someone else's and stays).
 struct Swarm {
     ours: bool,
+    /// `swarm init` creates the `docker_gwbridge` network and `leave` keeps it: removed again
+    /// when it was not there before, so the engine is left as found.
+    gwbridge_ours: bool,
 }
 
 impl Swarm {
@@ -33,8 +36,14 @@ impl Swarm {
         ensure_image();
         let state = cli(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
         if state.trim() == "active" {
-            return Swarm { ours: false };
+            return Swarm {
+                ours: false,
+                gwbridge_ours: false,
+            };
         }
+        let gwbridge_ours = !cli(&["network", "ls", "--format", "{{.Name}}"])
+            .lines()
+            .any(|n| n == "docker_gwbridge");
         let out = std::process::Command::new("docker")
             .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
             .output()
@@ -44,7 +53,10 @@ impl Swarm {
             "docker swarm init failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Swarm { ours: true }
+        Swarm {
+            ours: true,
+            gwbridge_ours,
+        }
     }
 }
 
@@ -53,6 +65,11 @@ impl Drop for Swarm {
         if self.ours {
             let _ = std::process::Command::new("docker")
                 .args(["swarm", "leave", "--force"])
+                .output();
+        }
+        if self.gwbridge_ours {
+            let _ = std::process::Command::new("docker")
+                .args(["network", "rm", "docker_gwbridge"])
                 .output();
         }
     }
