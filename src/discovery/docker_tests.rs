@@ -5,6 +5,7 @@ use super::*;
 use crate::discovery::container::{ProxyNetworks, to_source_item};
 use crate::discovery::own::{self, select_proxy};
 use crate::model::Reach;
+use bollard::models::{EndpointSpecModeEnum, NetworkInspect, Service, Task, TaskState};
 
 fn load(name: &str) -> ContainerInfo {
     let path = format!(
