@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use common::docker::*;
 use common::image::{self, published, request, wait_until};
 use common::{Dockside, get, logs};
-use dockside::model::BackendAddr;
-use dockside::routing::Action;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -166,19 +164,7 @@ async fn dockside(scope: &Scope) -> Dockside {
 
 /// Backend addresses of `host`'s `/` location, sorted; `None` when `host` is not routed.
 fn backends(d: &Dockside, host: &str) -> Option<Vec<String>> {
-    let table = d.running.routes();
-    let site = table.sites().find(|s| s.host == host)?;
-    let mut out: Vec<String> = match site.location("/").map(|l| &l.action) {
-        Some(Action::Forward(up)) => up
-            .backends
-            .iter()
-            .map(|b| match &b.addr {
-                BackendAddr::Tcp(a) => a.to_string(),
-                other => format!("{other:?}"),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let mut out = d.backends(host)?;
     out.sort();
     Some(out)
 }

@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::docker::*;
 use common::{Dockside, Reply, get, logs};
-use dockside::model::BackendAddr;
-use dockside::routing::Action;
 use http::StatusCode;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -62,21 +60,7 @@ async fn status(d: &Dockside) -> String {
 
 /// Backend addresses of `host`'s `/` location in the live route table.
 fn backends(d: &Dockside, host: &str) -> Vec<String> {
-    let table = d.running.routes();
-    let Some(site) = table.sites().find(|s| s.host == host) else {
-        return Vec::new();
-    };
-    match site.location("/").map(|l| &l.action) {
-        Some(Action::Forward(up)) => up
-            .backends
-            .iter()
-            .map(|b| match &b.addr {
-                BackendAddr::Tcp(a) => a.to_string(),
-                other => format!("{other:?}"),
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    d.backends(host).unwrap_or_default()
 }
 
 /// Waits until `c`'s httpd accepts connections on port 80 of `net` (directly, not through

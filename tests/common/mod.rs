@@ -101,6 +101,25 @@ impl Dockside {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
+
+    /// Backend addresses of `host`'s `/` location in the live route table, in its order;
+    /// `None` when no site has that host.
+    #[allow(dead_code)]
+    pub fn backends(&self, host: &str) -> Option<Vec<String>> {
+        let table = self.running.routes();
+        let site = table.sites().find(|s| s.host == host)?;
+        Some(match site.location("/").map(|l| &l.action) {
+            Some(dockside::routing::Action::Forward(up)) => up
+                .backends
+                .iter()
+                .map(|b| match &b.addr {
+                    BackendAddr::Tcp(a) => a.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
 }
 
 /// A site with one `/` location over `backends`.
