@@ -58,10 +58,14 @@ fn main() {
         }
         let all = full.time("collect the items", || items.clone());
         let state = full.time("desired state", || {
-            dockside::test_support::desired_state(&all)
+            Arc::new(dockside::test_support::desired_state(&all))
         });
         let table = full.time("route table", || {
-            Arc::new(RouteTable::build(&state, &defaults))
+            Arc::new(RouteTable::update(
+                &state,
+                &defaults,
+                &RouteTable::default(),
+            ))
         });
         let built = full.time("live snapshot", || {
             Live::new(
@@ -105,12 +109,12 @@ fn main() {
         };
         let all = one.time("collect the items", || changed.clone());
         let state = one.time("desired state", || {
-            dockside::test_support::desired_state(&all)
+            Arc::new(dockside::test_support::desired_state(&all))
         });
         let differs = one.time("compare with the last", || state != last);
         assert!(differs, "the change must show in the desired state");
         let table = one.time("route table", || {
-            Arc::new(RouteTable::rebuild(&state, &defaults, live.load().routes()))
+            Arc::new(RouteTable::update(&state, &defaults, live.load().routes()))
         });
         one.time("live snapshot", || live.set_routes(table));
         last = state;

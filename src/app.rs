@@ -563,7 +563,7 @@ async fn spawn_route_builder(
     } = followers;
     loop {
         let desired = rx.borrow_and_update().clone();
-        let table = RouteTable::rebuild(&desired, &defaults, live.load().routes());
+        let table = RouteTable::update(&desired, &defaults, live.load().routes());
         for (host, why) in &table.rejected {
             tracing::warn!(host, "site not served: {why}");
         }

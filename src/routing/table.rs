@@ -257,7 +257,38 @@ fn server_header(tokens: ServerTokens) -> HeaderValue {
 /// order for equal specs): an unchanged policy keeps its runtime state (verified credentials,
 /// rate-limit buckets) across a rebuild for an unrelated change. Hashed: a scan of the list per
 /// site made a rebuild of 10,000 sites with a policy each take 0.6 s (docs/benchmarks.md).
-type Reuse<'a> = HashMap<&'a Policy, &'a Arc<SitePolicy>>;
+/// The previous table's compiled policies by what they were compiled from, gathered only once
+/// a site that changed needs one: an update that compiles nothing does not pay a pass over
+/// every site's policies.
+struct Reuse<'a> {
+    previous: &'a RouteTable,
+    by_spec: std::cell::OnceCell<HashMap<&'a Policy, &'a Arc<SitePolicy>>>,
+}
+
+impl<'a> Reuse<'a> {
+    fn new(previous: &'a RouteTable) -> Reuse<'a> {
+        Reuse {
+            previous,
+            by_spec: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self, policy: &Policy) -> Option<&'a Arc<SitePolicy>> {
+        let by_spec = self.by_spec.get_or_init(|| {
+            let mut by_spec = HashMap::new();
+            for kept in self
+                .previous
+                .sites()
+                .flat_map(|s| s.locations.iter().map(|l| &l.policy).chain([&s.policy]))
+                .flatten()
+            {
+                by_spec.entry(kept.spec()).or_insert(kept);
+            }
+            by_spec
+        });
+        by_spec.get(policy).copied()
+    }
+}
 
 fn compile(
     policy: &Policy,
@@ -269,7 +300,7 @@ fn compile(
         return Ok(None);
     }
     if let Some(kept) = reuse.get(policy) {
-        return Ok(Some((*kept).clone()));
+        return Ok(Some(kept.clone()));
     }
     SitePolicy::compile(policy)
         .map(|p| p.map(Arc::new))
@@ -296,6 +327,9 @@ pub struct RouteTable {
     /// Every host name a table of this process has served, with its metrics id: a name that
     /// leaves and comes back keeps its id, so ids stay dense and bounded by names, not churn.
     metric_ids: std::collections::HashMap<String, u32>,
+    /// The state and defaults this table was compiled from (`update` only): the next update
+    /// keeps the sites that compare equal.
+    source: Option<(Arc<DesiredState>, SiteDefaults)>,
 }
 
 impl RouteTable {
@@ -311,14 +345,30 @@ impl RouteTable {
         defaults: &SiteDefaults,
         previous: &RouteTable,
     ) -> RouteTable {
-        let mut reuse: Reuse = HashMap::new();
-        for kept in previous
-            .sites()
-            .flat_map(|s| s.locations.iter().map(|l| &l.policy).chain([&s.policy]))
-            .flatten()
-        {
-            reuse.entry(kept.spec()).or_insert(kept);
-        }
+        RouteTable::assemble(state, defaults, previous, None)
+    }
+
+    /// As `rebuild`, and a site equal to the one `previous` was built from is not compiled
+    /// again: its compiled route (upstream counts and health included) is kept as it is. What
+    /// one changed container costs is then its own sites' compilation plus a comparison per
+    /// site, not a compilation per site (docs/benchmarks.md, "10,000 sites"). The table keeps
+    /// `state` (an `Arc`, no copy) for the next update to compare with.
+    pub fn update(
+        state: &Arc<DesiredState>,
+        defaults: &SiteDefaults,
+        previous: &RouteTable,
+    ) -> RouteTable {
+        let source = (state.clone(), defaults.clone());
+        RouteTable::assemble(state, defaults, previous, Some(source))
+    }
+
+    fn assemble(
+        state: &DesiredState,
+        defaults: &SiteDefaults,
+        previous: &RouteTable,
+        source: Option<(Arc<DesiredState>, SiteDefaults)>,
+    ) -> RouteTable {
+        let reuse = Reuse::new(previous);
         let mut table = RouteTable {
             metric_ids: previous.metric_ids.clone(),
             ..RouteTable::default()
@@ -331,21 +381,37 @@ impl RouteTable {
             Ok(policy) => table.fallback_policy = policy,
             Err(why) => table.rejected.push(("(fallback pages)".to_owned(), why)),
         }
-        // The previous table's sites by host, for the in-flight counts of their upstreams.
-        let before: std::collections::HashMap<&str, &SiteRoute> = previous
-            .sites()
-            .map(|s| (s.host.as_str(), s.as_ref()))
-            .collect();
+        // The previous table's sites by host, for the in-flight counts of their upstreams, and
+        // what they were compiled from when the defaults are the same.
+        let before: HashMap<&str, &Arc<SiteRoute>> =
+            previous.sites().map(|s| (s.host.as_str(), s)).collect();
+        let compiled_from: HashMap<&str, &Site> = match (&previous.source, &source) {
+            (Some((last, then)), Some(_)) if then == defaults => {
+                last.sites.iter().map(|s| (s.host.as_str(), s)).collect()
+            }
+            _ => HashMap::new(),
+        };
         for site in &state.sites {
             let previous = before.get(site.host.as_str()).copied();
             let wanted = SitePorts {
                 http: site.external_http_port,
                 https: site.external_https_port,
             };
-            let built = SiteRoute::build(site, defaults, &reuse, previous).and_then(|route| {
-                let placed = ports::place(wanted, defaults.listen, &table.extra_ports)?;
-                Ok((route, placed))
-            });
+            let default = defaults.default_host.as_deref() == Some(site.host.as_str());
+            if let Some(kept) = previous
+                && compiled_from.get(site.host.as_str()) == Some(&site)
+                && let Ok(placed) = ports::place(wanted, defaults.listen, &table.extra_ports)
+                && (placed.http, placed.https)
+                    == (kept.external_http_port, kept.external_https_port)
+            {
+                table.insert(kept, default);
+                continue;
+            }
+            let built = SiteRoute::build(site, defaults, &reuse, previous.map(Arc::as_ref))
+                .and_then(|route| {
+                    let placed = ports::place(wanted, defaults.listen, &table.extra_ports)?;
+                    Ok((route, placed))
+                });
             let route = match built {
                 Ok((mut route, placed)) => {
                     route.external_http_port = placed.http;
@@ -358,14 +424,12 @@ impl RouteTable {
                     continue;
                 }
             };
-            table.insert(
-                &route,
-                defaults.default_host.as_deref() == Some(site.host.as_str()),
-            );
+            table.insert(&route, default);
         }
         for hosts in table.default.iter_mut().chain(table.extra.values_mut()) {
             hosts.finish();
         }
+        table.source = source;
         table
     }
 

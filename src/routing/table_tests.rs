@@ -259,3 +259,76 @@ fn rebuild_keeps_unchanged_policies() {
     assert!(!Arc::ptr_eq(&b1, &b2), "changed policy kept");
     assert_eq!(b2.spec(), &header("b2"));
 }
+
+/// `update` keeps the compiled route of a site equal to the one it was built from (the same
+/// `Arc`: upstream counts and health go on), compiles the changed and the new ones, and
+/// drops the removed ones; the lookups are those of a table built from scratch.
+#[test]
+fn update_keeps_unchanged_sites_and_recompiles_the_rest() {
+    let defaults = SiteDefaults::default();
+    let state = |sites: Vec<Site>| {
+        Arc::new(DesiredState {
+            sites,
+            ..Default::default()
+        })
+    };
+    let first = RouteTable::update(
+        &state(vec![
+            site("a.test", &["/"]),
+            site("b.test", &["/"]),
+            site("gone.test", &["/"]),
+        ]),
+        &defaults,
+        &RouteTable::default(),
+    );
+    let next = state(vec![
+        site("a.test", &["/"]),
+        site("b.test", &["/", "/api"]),
+        site("new.test", &["/"]),
+    ]);
+    let second = RouteTable::update(&next, &defaults, &first);
+    let route = |t: &RouteTable, host: &str| t.sites().find(|s| s.host == host).cloned();
+    let a = route(&first, "a.test").expect("a built");
+    assert!(
+        Arc::ptr_eq(&a, &route(&second, "a.test").expect("a kept")),
+        "an unchanged site was compiled again"
+    );
+    let b = route(&second, "b.test").expect("b rebuilt");
+    assert!(!Arc::ptr_eq(&b, &route(&first, "b.test").expect("b built")));
+    assert_eq!(b.locations.len(), 2, "the changed site's new location");
+    assert!(
+        route(&second, "gone.test").is_none(),
+        "a removed site stays"
+    );
+    let lookup = |t: &RouteTable, h: &str| t.default_hosts(false).lookup(h).map(|s| s.host.clone());
+    let scratch = RouteTable::build(&next, &defaults);
+    for host in ["a.test", "b.test", "new.test", "gone.test"] {
+        assert_eq!(lookup(&second, host), lookup(&scratch, host), "{host}");
+    }
+    assert_eq!(
+        a.metrics_id,
+        route(&second, "a.test").expect("kept").metrics_id
+    );
+}
+
+/// Other defaults (or a previous table `rebuild` made, which keeps no source) compile every
+/// site again: a kept route would carry the old defaults.
+#[test]
+fn update_compiles_everything_when_the_defaults_change() {
+    let state = Arc::new(DesiredState {
+        sites: vec![site("a.test", &["/"])],
+        ..Default::default()
+    });
+    let first = RouteTable::update(&state, &SiteDefaults::default(), &RouteTable::default());
+    let other = SiteDefaults {
+        http2: false,
+        ..SiteDefaults::default()
+    };
+    let second = RouteTable::update(&state, &other, &first);
+    let a = |t: &RouteTable| t.sites().next().cloned().expect("a built");
+    assert!(!Arc::ptr_eq(&a(&first), &a(&second)));
+    assert!(!a(&second).http2, "the new default applies");
+    let unsourced = RouteTable::rebuild(&state, &other, &RouteTable::default());
+    let third = RouteTable::update(&state, &other, &unsourced);
+    assert!(!Arc::ptr_eq(&a(&unsourced), &a(&third)));
+}
