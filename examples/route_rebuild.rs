@@ -8,8 +8,9 @@
 //!   cargo run --release --example route_rebuild -- file-policies 10000  # each with a policy
 //!   cargo run --release --example route_rebuild -- containers 1000   # 1,000 containers
 //!
-//! Each stage is the median of 5 runs. A container changes alone (discovery inspects only it),
-//! but every stage after it goes over all items: the figures show what that costs.
+//! Each stage is the median of 5 runs. A container changes alone (discovery inspects only it);
+//! the route table compiles only the sites that changed (`RouteTable::update`), but the desired
+//! state and the live snapshot still go over all items: the figures show what that costs.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
