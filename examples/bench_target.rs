@@ -34,7 +34,7 @@ async fn serve() -> anyhow::Result<()> {
     let backend: SocketAddr = backend.parse()?;
     let running = dockside::app::start(config).await?;
     running.publish(DesiredState {
-        sites: vec![Site {
+        sites: vec![std::sync::Arc::new(Site {
             host: host.clone(),
             locations: vec![Location {
                 path: "/".into(),
@@ -48,7 +48,7 @@ async fn serve() -> anyhow::Result<()> {
                 ..Default::default()
             }],
             ..Default::default()
-        }],
+        })],
         ..Default::default()
     });
     tokio::signal::ctrl_c().await?;

@@ -88,9 +88,13 @@ fn main() {
         (rss - rss_before) as f64 / n as f64
     );
 
-    // One item changes (its backend port), alternately, so each run is a real change.
+    // One item changes (its backend port), alternately, so each run is a real change. The
+    // state is built as the combiner builds it: by a `Merger` kept from the build before.
     let mut one = Stages::default();
     let mut last = desired;
+    let files = Default::default();
+    let mut merger = dockside::test_support::Merger::default();
+    merger.build(items.clone(), &files);
     for run in 0..RUNS {
         let port = 9000 + run as u16;
         let changed = match &text {
@@ -109,9 +113,7 @@ fn main() {
             }
         };
         let all = one.time("collect the items", || changed.clone());
-        let state = one.time("desired state", || {
-            Arc::new(dockside::test_support::desired_state(&all))
-        });
+        let state = one.time("desired state", || Arc::new(merger.build(all, &files)));
         let differs = one.time("compare with the last", || state != last);
         assert!(differs, "the change must show in the desired state");
         let table = one.time("route table", || {

@@ -22,7 +22,7 @@ fn routes(sites: Vec<Site>, default_host: Option<&str>) -> Arc<RouteTable> {
         ..Default::default()
     };
     let state = DesiredState {
-        sites,
+        sites: sites.into_iter().map(Arc::new).collect(),
         ..Default::default()
     };
     Arc::new(RouteTable::build(&state, &defaults))

@@ -11,8 +11,9 @@ pub use crate::policy::{ErrorPage, Policy};
 /// providers' items. Sorted, so two builds from the same inputs compare equal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DesiredState {
-    /// One entry per `VIRTUAL_HOST` item, sorted by host.
-    pub sites: Vec<Site>,
+    /// One entry per `VIRTUAL_HOST` item, sorted by host. Shared: an update keeps the sites no
+    /// changed item touches (`settings::Merger`), and comparing a kept one is a pointer check.
+    pub sites: Vec<std::sync::Arc<Site>>,
     /// Certificates wanted by `LETSENCRYPT_HOST` / `ACME_HOST`, sorted by base name.
     pub certificates: Vec<CertRequest>,
     /// Items that contribute nothing (or only part), and why: `dockside check` prints these.

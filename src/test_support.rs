@@ -58,3 +58,7 @@ pub fn routes_items(text: &str) -> Result<Vec<crate::model::SourceItem>, String>
         .map(|routes| routes.items)
         .map_err(|e| e.to_string())
 }
+
+/// What the combiner keeps between builds: `Merger::build` reuses every item and site no
+/// change touched (`examples/route_rebuild`).
+pub use crate::settings::Merger;

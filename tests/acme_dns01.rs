@@ -64,8 +64,8 @@ async fn wildcard_and_apex_certificate_through_dockside() {
     .await;
     running.publish(DesiredState {
         sites: vec![
-            site("a.example.test", &[backend.addr]),
-            site("example.test", &[backend.addr]),
+            std::sync::Arc::new(site("a.example.test", &[backend.addr])),
+            std::sync::Arc::new(site("example.test", &[backend.addr])),
         ],
         certificates: vec![request(&["*.example.test", "example.test"], &[])],
         ..DesiredState::default()

@@ -109,7 +109,7 @@ async fn start(ask: &Ask, opts: Options, backend: &TestBackend) -> (ThroughDocks
 
 fn publish(running: &Running, backend: &TestBackend) {
     running.publish(DesiredState {
-        sites: vec![site(DEFAULT_HOST, &[backend.addr])],
+        sites: vec![std::sync::Arc::new(site(DEFAULT_HOST, &[backend.addr]))],
         ..DesiredState::default()
     });
 }

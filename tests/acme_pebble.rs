@@ -495,7 +495,7 @@ async fn cancel_stops_the_reconciler_and_withdraws_answers() {
 
 fn publish(running: &Running, sites: Vec<Site>, certificates: Vec<CertRequest>) {
     running.publish(DesiredState {
-        sites,
+        sites: sites.into_iter().map(std::sync::Arc::new).collect(),
         certificates,
         ..DesiredState::default()
     });

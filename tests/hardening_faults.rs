@@ -440,7 +440,7 @@ impl CaRig {
 
     fn publish(&self, sites: Vec<dockside::model::Site>, certs: &[&str]) {
         self.running.publish(dockside::model::DesiredState {
-            sites,
+            sites: sites.into_iter().map(std::sync::Arc::new).collect(),
             certificates: certs
                 .iter()
                 .map(|h| common::acme::request(&[*h], &[]))

@@ -202,7 +202,7 @@ async fn route_change_under_load_drops_nothing() {
         let mut sites = base.clone();
         sites.push(site(&format!("churn{i}.tld"), &[fresh.addr]));
         d.running.publish(DesiredState {
-            sites,
+            sites: sites.into_iter().map(std::sync::Arc::new).collect(),
             ..Default::default()
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -211,7 +211,7 @@ async fn route_change_under_load_drops_nothing() {
     sites.push(site("new.tld", &[fresh.addr]));
     let published = Instant::now();
     d.running.publish(DesiredState {
-        sites,
+        sites: sites.into_iter().map(std::sync::Arc::new).collect(),
         ..Default::default()
     });
     loop {

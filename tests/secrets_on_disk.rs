@@ -70,7 +70,7 @@ async fn keys_are_0600_atomic_and_never_logged() {
     })
     .await;
     running.publish(DesiredState {
-        sites: vec![site("keys.e2e.test", &[backend.addr])],
+        sites: vec![std::sync::Arc::new(site("keys.e2e.test", &[backend.addr]))],
         certificates: vec![request(&["keys.e2e.test"], &[])],
         ..DesiredState::default()
     });

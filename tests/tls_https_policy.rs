@@ -316,7 +316,7 @@ async fn a_request_never_mixes_two_moments() {
     let toggler = {
         let (stop, running) = (stop.clone(), &p.d.running);
         let states = [with_a, without_a].map(|sites| DesiredState {
-            sites,
+            sites: sites.into_iter().map(std::sync::Arc::new).collect(),
             ..Default::default()
         });
         async move {

@@ -46,7 +46,8 @@ pub(crate) fn is_change(event: &notify::Result<notify::Event>) -> bool {
 }
 
 /// Rebuilds the desired state whenever any provider publishes, and publishes it only when it
-/// differs from the last one. New warnings are logged once, not on every rebuild.
+/// differs from the last one. New warnings are logged once, not on every rebuild. The
+/// `Merger` keeps what no changed item touches, so one changed container costs its own sites.
 pub(crate) fn spawn_combiner(
     mut inputs: Vec<Receiver<Vec<SourceItem>>>,
     mut files: Receiver<Arc<NginxFiles>>,
@@ -58,13 +59,14 @@ pub(crate) fn spawn_combiner(
         // A provider that ended (its sender dropped) keeps its last items; only its updates stop.
         let mut live: Vec<usize> = (0..inputs.len()).collect();
         let mut files_live = true;
+        let mut merger = crate::settings::Merger::default();
         loop {
             let items: Vec<SourceItem> = inputs
                 .iter_mut()
                 .flat_map(|rx| rx.borrow_and_update().clone())
                 .collect();
             let nginx = files.borrow_and_update().clone();
-            let state = crate::settings::build_with(&items, &nginx);
+            let state = merger.build(items, &nginx);
             logged = log_new(&state, logged);
             out.send_if_modified(|current| {
                 let differs = **current != state;

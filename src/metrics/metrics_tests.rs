@@ -10,9 +10,11 @@ fn routes(hosts: &[&str], previous: &RouteTable) -> Arc<RouteTable> {
     let state = DesiredState {
         sites: hosts
             .iter()
-            .map(|h| Site {
-                host: (*h).to_owned(),
-                ..Default::default()
+            .map(|h| {
+                Arc::new(Site {
+                    host: (*h).to_owned(),
+                    ..Default::default()
+                })
             })
             .collect(),
         ..Default::default()

@@ -385,7 +385,7 @@ impl RouteTable {
         // what they were compiled from when the defaults are the same.
         let before: HashMap<&str, &Arc<SiteRoute>> =
             previous.sites().map(|s| (s.host.as_str(), s)).collect();
-        let compiled_from: HashMap<&str, &Site> = match (&previous.source, &source) {
+        let compiled_from: HashMap<&str, &Arc<Site>> = match (&previous.source, &source) {
             (Some((last, then)), Some(_)) if then == defaults => {
                 last.sites.iter().map(|s| (s.host.as_str(), s)).collect()
             }

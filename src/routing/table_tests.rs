@@ -25,7 +25,7 @@ fn site(host: &str, paths: &[&str]) -> Site {
 fn table(sites: Vec<Site>, defaults: SiteDefaults) -> RouteTable {
     RouteTable::build(
         &DesiredState {
-            sites,
+            sites: sites.into_iter().map(Arc::new).collect(),
             ..Default::default()
         },
         &defaults,
@@ -233,9 +233,9 @@ fn rebuild_keeps_unchanged_policies() {
     };
     let state = |b: &str, c_paths: &[&str]| DesiredState {
         sites: vec![
-            with_policy("a.test", "a"),
-            with_policy("b.test", b),
-            site("c.test", c_paths),
+            Arc::new(with_policy("a.test", "a")),
+            Arc::new(with_policy("b.test", b)),
+            Arc::new(site("c.test", c_paths)),
         ],
         ..Default::default()
     };
@@ -268,7 +268,7 @@ fn update_keeps_unchanged_sites_and_recompiles_the_rest() {
     let defaults = SiteDefaults::default();
     let state = |sites: Vec<Site>| {
         Arc::new(DesiredState {
-            sites,
+            sites: sites.into_iter().map(Arc::new).collect(),
             ..Default::default()
         })
     };
@@ -316,7 +316,7 @@ fn update_keeps_unchanged_sites_and_recompiles_the_rest() {
 #[test]
 fn update_compiles_everything_when_the_defaults_change() {
     let state = Arc::new(DesiredState {
-        sites: vec![site("a.test", &["/"])],
+        sites: vec![Arc::new(site("a.test", &["/"]))],
         ..Default::default()
     });
     let first = RouteTable::update(&state, &SiteDefaults::default(), &RouteTable::default());

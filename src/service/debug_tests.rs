@@ -26,7 +26,7 @@ fn render_site(site: Site, defaults: &SiteDefaults) -> serde_json::Value {
     let host = site.host.clone();
     let table = RouteTable::build(
         &DesiredState {
-            sites: vec![site],
+            sites: vec![std::sync::Arc::new(site)],
             ..Default::default()
         },
         defaults,

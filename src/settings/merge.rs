@@ -40,55 +40,63 @@ pub fn build(items: &[SourceItem]) -> DesiredState {
 }
 
 /// Builds the desired state from every provider's items and nginx-proxy's files. Pure and
-/// deterministic: the same inputs in any order give an equal state.
+/// deterministic: the same inputs in any order give an equal state. One-off: a caller that
+/// builds again after each change keeps a `Merger`, which reuses what did not change.
 pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
-    let mut ordered: Vec<&SourceItem> = items.iter().collect();
-    ordered.sort_by(|a, b| (a.created, &a.name).cmp(&(b.created, &b.name)));
+    super::merger::Merger::default().build(items.to_vec(), files)
+}
 
-    let mut skipped = Vec::new();
-    let mut hosts: BTreeMap<String, HostAcc> = BTreeMap::new();
-    for it in &ordered {
+/// What one item says by itself: its contributions, or why it has none, and the warnings about
+/// it that do not depend on any other item.
+#[derive(Debug)]
+pub(super) struct ItemOutcome {
+    pub(super) parsed: Option<item::Parsed>,
+    pub(super) skipped: Vec<Skipped>,
+}
+
+impl ItemOutcome {
+    pub(super) fn of(it: &SourceItem) -> ItemOutcome {
+        let mut skipped = Vec::new();
         let parsed = match item::parse(it) {
-            Ok(p) => p,
-            // A routes-file `[[certificate]]` is not meant to be routed: nothing to say.
-            Err(Rejection::NotRouted) if it.vars.contains_key(STANDALONE_CERTIFICATE) => {
-                continue;
+            Ok(p) => {
+                notes(&it.name, &p, &mut skipped);
+                Some(p)
             }
+            // A routes-file `[[certificate]]` is not meant to be routed: nothing to say.
+            Err(Rejection::NotRouted) if it.vars.contains_key(STANDALONE_CERTIFICATE) => None,
             Err(Rejection::NotRouted) => {
                 skipped.push(skip(
                     &it.name,
                     "no VIRTUAL_HOST: not routed".into(),
                     Severity::Info,
                 ));
-                continue;
+                None
             }
             Err(Rejection::Invalid(why)) => {
                 let mut entry = skip(&it.name, format!("skipped: {why}"), Severity::Warning);
                 entry.hosts = item::declared_hosts(it);
                 skipped.push(entry);
-                continue;
+                None
             }
         };
-        notes(&it.name, &parsed, &mut skipped);
-        for contribution in parsed.contributions {
-            add(&mut hosts, &it.name, contribution, &mut skipped);
-        }
+        ItemOutcome { parsed, skipped }
     }
+}
 
-    let certificates = super::acme::requests(&ordered, &mut skipped);
-    let conf_d = nginx::proxy_wide(files);
-    let sites = hosts
-        .into_iter()
-        .map(|(host, acc)| with_files(site(host, acc), files, &conf_d, &mut skipped))
-        .collect();
-    skipped.sort();
-    skipped.dedup();
-    DesiredState {
-        sites,
-        certificates,
-        skipped,
-        fallback_pages: nginx::fallback_pages(files),
+/// One host's site from its contributions, oldest item first (`source` names the item), with
+/// the conflicts between them and the notes on nginx-proxy's files for it in `skipped`.
+pub(super) fn host_site<'a>(
+    host: &str,
+    contributions: impl Iterator<Item = (&'a str, &'a Contribution)>,
+    files: &NginxFiles,
+    conf_d: &nginx::ProxyWide,
+    skipped: &mut Vec<Skipped>,
+) -> Site {
+    let mut acc = HostAcc::default();
+    for (source, c) in contributions {
+        add(&mut acc, host, source, c, skipped);
     }
+    with_files(site(host.to_owned(), acc), files, conf_d, skipped)
 }
 
 /// Lays the settings' policy of each location over what nginx-proxy's files give it (files <
@@ -164,7 +172,7 @@ fn html_page(body: &str) -> ErrorPage {
     }
 }
 
-fn skip(source: &str, reason: String, severity: Severity) -> Skipped {
+pub(super) fn skip(source: &str, reason: String, severity: Severity) -> Skipped {
     Skipped {
         source: source.to_owned(),
         reason,
@@ -208,42 +216,30 @@ fn notes(source: &str, parsed: &item::Parsed, skipped: &mut Vec<Skipped>) {
     }
 }
 
-fn add(
-    hosts: &mut BTreeMap<String, HostAcc>,
-    source: &str,
-    c: Contribution,
-    skipped: &mut Vec<Skipped>,
-) {
-    let mut seen = Vec::new();
-    for host in &c.hosts {
-        if seen.contains(&host) {
-            continue;
-        }
-        seen.push(host);
-        let acc = hosts.entry(host.clone()).or_default();
-        // A MULTIPORTS item adds one contribution per path of a host: name it once.
-        if acc.sources.last().is_none_or(|s| s != source) {
-            acc.sources.push(source.to_owned());
-        }
-        claim(
-            &mut acc.settings,
-            &c.host_settings,
-            source,
-            || format!("host {host}"),
-            skipped,
-        );
-        let path = acc.paths.entry(c.path.clone()).or_default();
-        claim(
-            &mut path.settings,
-            &c.path_settings,
-            source,
-            || format!("{host}{}", c.path),
-            skipped,
-        );
-        for b in &c.backends {
-            if !path.backends.iter().any(|x| x.addr == b.addr) {
-                path.backends.push(b.clone());
-            }
+/// What contribution `c` of item `source` adds to `host` (one of `c.hosts`).
+fn add(acc: &mut HostAcc, host: &str, source: &str, c: &Contribution, skipped: &mut Vec<Skipped>) {
+    // A MULTIPORTS item adds one contribution per path of a host: name it once.
+    if acc.sources.last().is_none_or(|s| s != source) {
+        acc.sources.push(source.to_owned());
+    }
+    claim(
+        &mut acc.settings,
+        &c.host_settings,
+        source,
+        || format!("host {host}"),
+        skipped,
+    );
+    let path = acc.paths.entry(c.path.clone()).or_default();
+    claim(
+        &mut path.settings,
+        &c.path_settings,
+        source,
+        || format!("{host}{}", c.path),
+        skipped,
+    );
+    for b in &c.backends {
+        if !path.backends.iter().any(|x| x.addr == b.addr) {
+            path.backends.push(b.clone());
         }
     }
 }

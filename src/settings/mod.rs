@@ -6,6 +6,7 @@
 mod acme;
 mod item;
 mod merge;
+mod merger;
 mod multiports;
 pub(crate) mod names;
 pub(crate) mod nginx;
@@ -17,6 +18,7 @@ mod value;
 #[cfg(test)]
 pub(crate) use merge::build;
 pub(crate) use merge::build_with;
+pub use merger::Merger;
 pub(crate) use value::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };

@@ -80,7 +80,7 @@ impl Dockside {
     pub async fn publish(&self, sites: Vec<Site>) {
         let hosts: Vec<String> = sites.iter().map(|s| s.host.clone()).collect();
         let want = DesiredState {
-            sites,
+            sites: sites.into_iter().map(std::sync::Arc::new).collect(),
             ..Default::default()
         };
         self.running.publish(want);

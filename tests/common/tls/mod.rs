@@ -132,7 +132,7 @@ impl Server {
             .try_init();
         let routes = RouteTable::build(
             &DesiredState {
-                sites,
+                sites: sites.into_iter().map(std::sync::Arc::new).collect(),
                 ..Default::default()
             },
             &SiteDefaults::default(),
