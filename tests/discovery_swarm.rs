@@ -12,146 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::docker::*;
 use common::image::{self, published, request, wait_until};
+use common::swarm::*;
 use common::{Dockside, get, logs};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// One swarm at a time: `swarm init`/`leave` is engine-wide. tokio's lock: it is held across
-/// awaits, and a failed test does not poison it for the next.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The engine in swarm mode for one test; leaves the swarm on drop unless it was already in
-/// one (then it is someone else's and stays).
-struct Swarm {
-    ours: bool,
-    /// `swarm init` creates the `docker_gwbridge` network and `leave` keeps it: removed again
-    /// when it was not there before, so the engine is left as found.
-    gwbridge_ours: bool,
-}
-
-impl Swarm {
-    fn init() -> Swarm {
-        ensure_image();
-        let state = cli(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-        if state.trim() == "active" {
-            return Swarm {
-                ours: false,
-                gwbridge_ours: false,
-            };
-        }
-        let gwbridge_ours = !cli(&["network", "ls", "--format", "{{.Name}}"])
-            .lines()
-            .any(|n| n == "docker_gwbridge");
-        let out = std::process::Command::new("docker")
-            .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
-            .output()
-            .expect("run docker swarm init");
-        assert!(
-            out.status.success(),
-            "docker swarm init failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Swarm {
-            ours: true,
-            gwbridge_ours,
-        }
-    }
-}
-
-impl Drop for Swarm {
-    fn drop(&mut self) {
-        if self.ours {
-            let _ = std::process::Command::new("docker")
-                .args(["swarm", "leave", "--force"])
-                .output();
-        }
-        if self.gwbridge_ours {
-            let _ = std::process::Command::new("docker")
-                .args(["network", "rm", "docker_gwbridge"])
-                .output();
-        }
-    }
-}
-
-/// A service removed on drop (declare it after its network and the `Swarm`).
-struct Service {
-    name: String,
-}
-
-impl Service {
-    /// `docker service create` with the test image; `args` go before the image.
-    async fn create(tag: &str, args: &[&str]) -> Service {
-        let svc = Service { name: unique(tag) };
-        let mut all = vec![
-            "service",
-            "create",
-            "--detach",
-            "--no-resolve-image",
-            "--name",
-            &svc.name,
-        ];
-        all.extend_from_slice(args);
-        all.push(IMAGE);
-        docker(&all).await;
-        svc
-    }
-
-    async fn scale(&self, n: usize) {
-        docker(&[
-            "service",
-            "scale",
-            "--detach",
-            &format!("{}={n}", self.name),
-        ])
-        .await;
-    }
-
-    /// `ip:80` of each running task on `net`, from the tasks' own `NetworksAttachments` (not
-    /// the network's service table dockside reads), sorted.
-    async fn task_backends(&self, net: &Network) -> Vec<String> {
-        let ids = docker(&[
-            "service",
-            "ps",
-            "-q",
-            "--no-trunc",
-            "--filter",
-            "desired-state=running",
-            &self.name,
-        ])
-        .await;
-        let mut out = Vec::new();
-        for id in ids.lines().filter(|l| !l.is_empty()) {
-            let format = format!(
-                "{{{{if eq .Status.State \"running\"}}}}{{{{range .NetworksAttachments}}}}\
-                 {{{{if eq .Network.Spec.Name \"{}\"}}}}{{{{range .Addresses}}}}{{{{.}}}}\
-                 {{{{end}}}}{{{{end}}}}{{{{end}}}}{{{{end}}}}",
-                net.name
-            );
-            let addr = docker(&["inspect", "--format", &format, id]).await;
-            if let Some(ip) = addr.split('/').next().filter(|s| !s.is_empty()) {
-                out.push(format!("{ip}:80"));
-            }
-        }
-        out.sort();
-        out
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["service", "rm", &self.name])
-            .output();
-    }
-}
-
-fn cli(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 async fn dockside(scope: &Scope) -> Dockside {
     logs::capture();
@@ -359,25 +223,6 @@ async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
         (b.len() == 2).then_some(Some(b))
     })
     .await;
-}
-
-/// This branch's deployment image under its own tag: `dockside:latest` is shared with other
-/// test runs on the engine.
-const SWARM_IMAGE: &str = "dockside-swarm-test:latest";
-
-fn ensure_swarm_image() {
-    ensure_image();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh");
-    let out = std::process::Command::new(&script)
-        .env("IMAGE", SWARM_IMAGE)
-        .output()
-        .expect("run scripts/build-image.sh");
-    assert!(
-        out.status.success(),
-        "building {SWARM_IMAGE} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The real traffic check: dockside's image as a container on the overlay (as it would run

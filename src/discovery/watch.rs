@@ -18,7 +18,7 @@ use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
 use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
-use super::service::{ServiceInfo, is_task_container, to_source_items};
+use super::service::{Local, ServiceInfo, is_task_container, to_source_items};
 use super::status::ProviderStatus;
 use crate::model::SourceItem;
 use std::sync::Arc;
@@ -442,9 +442,23 @@ impl Cache {
             .map(|c| to_source_item(c, &proxy, settings.prefer_ipv6))
             .collect();
         for svc in self.services.iter().flatten() {
-            items.extend(to_source_items(svc, &proxy, settings.prefer_ipv6));
+            items.extend(to_source_items(svc, &proxy, settings.prefer_ipv6, |id| {
+                self.local(id)
+            }));
         }
         items
+    }
+
+    /// What this node knows of a task's container: it is the same container the container
+    /// source inspects, so a task follows the containers' health and stop-signal rules.
+    fn local(&self, container: &str) -> Local {
+        if self.stopping.contains(container) {
+            return Local::Stopping;
+        }
+        match self.containers.get(container) {
+            Some(c) => Local::Running(c.health),
+            None => Local::Elsewhere,
+        }
     }
 }
 
