@@ -297,3 +297,89 @@ async fn dockside_on_the_overlay_serves_every_task_and_503_at_zero() {
     })
     .await;
 }
+
+/// A free TCP port on this host (bound once, then released for the stack to take).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("0.0.0.0:0").expect("bind a free port");
+    l.local_addr().unwrap().port()
+}
+
+/// A stack removed (with its certificate volume) on drop.
+struct Stack {
+    name: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = cli(&["stack", "rm", &self.name]);
+        // The volume is freed once the task's container is gone.
+        let deadline = Instant::now() + WAIT;
+        let volume = format!("{}_certs", self.name);
+        while Instant::now() < deadline && !cli(&["volume", "rm", &volume]).contains(&volume) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// `deploy/swarm-stack.yml` deployed for real (`docker stack deploy`), with this branch's
+/// image, free ports instead of 80/443 and a network name of its own: dockside runs as a
+/// global service on the manager and routes a service on the stack's network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_swarm_stack_file_deploys_and_serves() {
+    ensure_swarm_image();
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let stack = Stack {
+        name: unique("stack").replace('-', "_"),
+    };
+    let network = format!("{}-front", stack.name);
+    let (http, https) = (free_port(), free_port());
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/swarm-stack.yml"),
+    )
+    .unwrap();
+    let text = text
+        .replace("image: dockside:latest", &format!("image: {SWARM_IMAGE}"))
+        .replace("published: 80\n", &format!("published: {http}\n"))
+        .replace("published: 443\n", &format!("published: {https}\n"))
+        .replace("name: dockside-front", &format!("name: {network}"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.yml");
+    std::fs::write(&file, text).unwrap();
+    docker(&["stack", "deploy", "-c", file.to_str().unwrap(), &stack.name]).await;
+    let host = "stack.swarm.test";
+    let _web = Service::create(
+        "stackweb",
+        &[
+            "--network",
+            &network,
+            "--label",
+            &format!("VIRTUAL_HOST={host}"),
+        ],
+    )
+    .await;
+    let args = vec![
+        "-sS".to_owned(),
+        "-H".to_owned(),
+        format!("Host: {host}"),
+        format!("http://127.0.0.1:{http}/"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, body) = request(args.clone()).await;
+        if code == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 200 through the stack's dockside on :{http} (last: {code} {body})\n{}",
+            cli(&[
+                "service",
+                "ps",
+                "--no-trunc",
+                &format!("{}_dockside", stack.name)
+            ])
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,17 +1,57 @@
-//! Swarm tasks coming and going (issue 19): a task's container healthcheck decides when it
-//! takes traffic. The health test reads the in-process route table. Real single-node swarm,
-//! left again on drop; serial.
+//! Swarm tasks coming and going while clients keep asking (issue 19): a task's container
+//! healthcheck decides when it takes traffic, a rolling update (`start-first` and `stop-first`)
+//! and scaling 1 → 5 → 1 fail no request, and 0 tasks answer 503. Traffic goes through
+//! dockside's image on the overlay (the host cannot reach task addresses); the health test
+//! reads the in-process route table. Real single-node swarm, left again on drop; serial.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::docker::*;
+use common::image::{request, wait_until};
+use common::load::Load;
 use common::swarm::*;
 use common::{Dockside, logs};
 
 const WAIT: Duration = Duration::from_secs(15);
+
+/// `curl` arguments for `GET /` with `Host: host` through dockside at `addr`.
+fn curl(addr: &str, host: &str) -> Vec<String> {
+    vec![
+        "-sS".to_owned(),
+        "-H".to_owned(),
+        format!("Host: {host}"),
+        format!("http://{addr}/"),
+    ]
+}
+
+/// The task hostnames (the test image's page) answering through dockside: waits until
+/// `n` distinct ones answered in a row of 4n requests, all 200.
+async fn wait_answering(
+    dockside: &Container,
+    addr: &str,
+    host: &str,
+    n: usize,
+) -> BTreeSet<String> {
+    wait_until(dockside, &format!("{n} tasks answering"), WAIT, || {
+        let args = curl(addr, host);
+        async move {
+            let mut seen = BTreeSet::new();
+            for _ in 0..4 * n {
+                let (code, body) = request(args.clone()).await;
+                if code != 200 {
+                    return None;
+                }
+                seen.insert(body.trim().to_owned());
+            }
+            (seen.len() == n).then_some(seen)
+        }
+    })
+    .await
+}
 
 /// A service of the test image on `net`, routed as `host`, its task containers in `scope`
 /// (so dockside's container filter sees them), stopped with 2 s of grace: busybox `httpd` as
@@ -37,6 +77,92 @@ async fn web(tag: &str, net: &Network, scope: &Scope, host: &str, extra: &[&str]
     ];
     args.extend_from_slice(extra);
     Service::create(tag, &args).await
+}
+
+/// A rolling update (`--force`: every task replaced) under four request loops through
+/// dockside: not one request fails, and afterwards only new tasks answer.
+async fn rolling_update(order: &str) {
+    ensure_swarm_image();
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let scope = Scope::new();
+    let net = Network::create_with("overlay", &["--driver", "overlay", "--attachable"]).await;
+    let host = format!("{order}.swarm.test");
+    let svc = web(
+        order,
+        &net,
+        &scope,
+        &host,
+        &["--update-order", order, "--replicas", "2"],
+    )
+    .await;
+    let (dockside, addr) = dockside_on(&net, &scope).await;
+    let before = wait_answering(&dockside, &addr, &host, 2).await;
+
+    let load = Load::start(4, format!("http://{addr}/"), &host);
+    docker(&["service", "update", "--detach", "--force", &svc.name]).await;
+    svc.wait_updated(Duration::from_secs(60)).await;
+    let after = wait_answering(&dockside, &addr, &host, 2).await;
+    let counts = load.stop().await;
+    assert!(
+        before.is_disjoint(&after),
+        "every task was replaced: {before:?} → {after:?}"
+    );
+    assert!(counts.ok > 100, "the load ran: {counts:?}");
+    assert_eq!(
+        counts.failed,
+        0,
+        "requests failed during the {order} update: {counts:?}; dockside's logs:\n{}",
+        common::image::logs(&dockside)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_first_rolling_update_fails_no_request() {
+    rolling_update("start-first").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_first_rolling_update_of_two_replicas_fails_no_request() {
+    rolling_update("stop-first").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scaling_1_to_5_to_1_fails_no_request_and_0_answers_503() {
+    ensure_swarm_image();
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let scope = Scope::new();
+    let net = Network::create_with("overlay", &["--driver", "overlay", "--attachable"]).await;
+    let host = "scale.swarm.test";
+    let svc = web("scale", &net, &scope, host, &["--replicas", "1"]).await;
+    let (dockside, addr) = dockside_on(&net, &scope).await;
+    wait_answering(&dockside, &addr, host, 1).await;
+
+    let load = Load::start(4, format!("http://{addr}/"), host);
+    svc.scale(5).await;
+    wait_answering(&dockside, &addr, host, 5).await;
+    svc.scale(1).await;
+    wait_until(&dockside, "one task left", WAIT, || async {
+        (svc.containers().await.len() == 1).then_some(())
+    })
+    .await;
+    wait_answering(&dockside, &addr, host, 1).await;
+    let counts = load.stop().await;
+    assert!(counts.ok > 100, "the load ran: {counts:?}");
+    assert_eq!(
+        counts.failed,
+        0,
+        "requests failed while scaling: {counts:?}; dockside's logs:\n{}",
+        common::image::logs(&dockside)
+    );
+
+    svc.scale(0).await;
+    wait_until(&dockside, "503 at zero tasks", WAIT, || {
+        let args = curl(&addr, host);
+        async move { (request(args).await.0 == 503).then_some(()) }
+    })
+    .await;
 }
 
 /// The admin `/status` report of an in-process dockside.
