@@ -7,7 +7,8 @@
 # run: `docker service scale --detach svc=1` returns → poll dockside (curl, Host:
 # swarm.bench.test) until 200; meanwhile a second loop polls the engine until it reports the
 # task `running` (the floor: dockside cannot route a task before that). Then scale to 0 and
-# wait for 503 and for the container to be gone. Prints each run and p50/p95/max in ms.
+# wait for 503 and for the container to be gone. Prints each run and p50/p95/max in ms, and
+# the per-run gap between the two (dockside's share).
 #
 # Usage: scripts/bench-swarm.sh [RUNS]   (default 20)
 #   IMAGE=dockside-swarm-bench:latest   the dockside image (built by scripts/build-image.sh);
@@ -65,7 +66,7 @@ until_says 503 status
 
 echo "# $(date -u +%FT%TZ) $(docker version --format 'Docker {{.Server.Version}}') load: $(uptime)"
 echo "run first_200_ms engine_running_ms"
-proxy=() engine=()
+proxy=() engine=() gap=()
 for i in $(seq 1 "$runs"); do
   docker service scale --detach "$tag-web=1" >/dev/null 2>&1
   t0=$(now_ms)
@@ -75,7 +76,7 @@ for i in $(seq 1 "$runs"); do
   t1=$(now_ms)
   wait "$poller"
   te=$(cat "/tmp/$tag.engine")
-  proxy+=($(( t1 - t0 ))) engine+=($(( te - t0 )))
+  proxy+=($(( t1 - t0 ))) engine+=($(( te - t0 ))) gap+=($(( t1 - te )))
   echo "$i $(( t1 - t0 )) $(( te - t0 ))"
   docker service scale --detach "$tag-web=0" >/dev/null 2>&1
   until_says 503 status
@@ -91,3 +92,4 @@ pct() { # pct P values... → the P-th percentile (nearest rank)
 }
 echo "first 200 through dockside: p50 $(pct 50 "${proxy[@]}") ms, p95 $(pct 95 "${proxy[@]}") ms, max $(pct 100 "${proxy[@]}") ms"
 echo "engine reports running:     p50 $(pct 50 "${engine[@]}") ms, p95 $(pct 95 "${engine[@]}") ms, max $(pct 100 "${engine[@]}") ms"
+echo "dockside's share (per-run first 200 − engine running): p50 $(pct 50 "${gap[@]}") ms, p95 $(pct 95 "${gap[@]}") ms"

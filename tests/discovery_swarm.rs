@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::docker::*;
-use common::image::{self, published, request, wait_until};
+use common::image::{request, wait_until};
 use common::swarm::*;
 use common::{Dockside, get, logs};
 
@@ -247,23 +247,8 @@ async fn dockside_on_the_overlay_serves_every_task_and_503_at_zero() {
         ],
     )
     .await;
-    let dockside = image::run(
-        "dockside",
-        &[
-            "--network",
-            &net.name,
-            "-p",
-            "127.0.0.1::80",
-            "-v",
-            "/var/run/docker.sock:/var/run/docker.sock:ro",
-            // No container of this engine is ours: only the service is routed.
-            "-e",
-            &format!("DOCKER_CONTAINER_FILTERS=label={}", scope.filter().1),
-            SWARM_IMAGE,
-        ],
-    )
-    .await;
-    let addr = published(&dockside, "80/tcp").await;
+    // No container of this engine is ours: only the service is routed.
+    let (dockside, addr) = dockside_on(&net, &scope).await;
     let curl = |host: &str| {
         vec![
             "-sS".to_owned(),
