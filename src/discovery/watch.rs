@@ -361,6 +361,16 @@ impl Cache {
     ) -> Result<bool, DockerError> {
         let user_ids = settings.container_filters.iter().any(|(k, _)| k == "id");
         let scoped = scoped && !dirty.all && !user_ids;
+        // A task container told to stop is a rolling update's next step: the manager marked the
+        // task replacing it running before it did so. Published without the services read
+        // again, that replacement could still look pending while this one leaves: no backend
+        // at all for the length of the full refresh (stop-first updates lost requests so).
+        let task_stopping = self.services.is_some()
+            && dirty.stopping.iter().any(|id| {
+                self.containers
+                    .get(id)
+                    .is_some_and(super::service::is_task_container)
+            });
         let named: Vec<String> = match dirty.all {
             true => Vec::new(),
             false => dirty.ids.iter().cloned().collect(),
@@ -421,7 +431,7 @@ impl Cache {
         // Services are read on a full refresh (whether the engine is a manager may change),
         // on a service event, and on any unscoped refresh of a manager: a task container
         // starting or stopping on this node also changes its service's tasks.
-        if dirty.all || dirty.services || (!scoped && self.services.is_some()) {
+        if dirty.all || dirty.services || task_stopping || (!scoped && self.services.is_some()) {
             self.services = engine.services().await?;
         }
         Ok(scoped)
