@@ -4,7 +4,7 @@
 //! Docker-DNS name and by an /etc/hosts name; answering 503 for a stopped backend; reporting
 //! healthy; draining an in-flight request on `docker stop`; on the host network, obtaining a
 //! certificate from Pebble reached by name, serving a certificate volume as acme-companion
-//! left it, and forwarding to real uWSGI (`VIRTUAL_PROTO=uwsgi`) by name. Also: both compose files pass `docker-compose config` (which checks syntax, schema
+//! left it, and forwarding to real uWSGI (`VIRTUAL_PROTO=uwsgi`) by name. Also: the compose files and the Swarm stack file pass `docker-compose config` (which checks syntax, schema
 //! and interpolation — not that the external network exists; that is `up`'s job).
 
 mod common;
@@ -451,6 +451,30 @@ fn compose_files_pass_docker_compose_config() {
     ] {
         assert!(cfg.contains(want), "{want:?} missing in:\n{cfg}");
     }
+
+    // dockside as a Swarm service: what only a stack file says (host-mode ports, managers).
+    let stack = deploy_file("swarm-stack.yml");
+    let services = compose_config(&stack, &["--services"]).unwrap();
+    assert_eq!(services.trim(), "dockside");
+    let cfg = compose_config(&stack, &[]).unwrap();
+    for want in [
+        "image: dockside:latest",
+        "/var/run/docker.sock:/var/run/docker.sock:ro",
+        "certs:/etc/nginx/certs",
+        "mode: global",
+        "node.role == manager",
+        "published: 80",
+        "published: 443",
+        "name: dockside-front",
+        "attachable: true",
+    ] {
+        assert!(cfg.contains(want), "{want:?} missing in:\n{cfg}");
+    }
+    let host_ports = cfg.matches("mode: host").count();
+    assert_eq!(
+        host_ports, 3,
+        "80, 443 and 443/udp bypass the ingress mesh:\n{cfg}"
+    );
 
     // The check can fail: a broken copy is rejected.
     let dir = tempfile::tempdir().unwrap();

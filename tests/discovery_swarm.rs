@@ -11,147 +11,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::docker::*;
-use common::image::{self, published, request, wait_until};
+use common::image::{request, wait_until};
+use common::swarm::*;
 use common::{Dockside, get, logs};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-/// One swarm at a time: `swarm init`/`leave` is engine-wide. tokio's lock: it is held across
-/// awaits, and a failed test does not poison it for the next.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The engine in swarm mode for one test; leaves the swarm on drop unless it was already in
-/// one (then it is someone else's and stays).
-struct Swarm {
-    ours: bool,
-    /// `swarm init` creates the `docker_gwbridge` network and `leave` keeps it: removed again
-    /// when it was not there before, so the engine is left as found.
-    gwbridge_ours: bool,
-}
-
-impl Swarm {
-    fn init() -> Swarm {
-        ensure_image();
-        let state = cli(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-        if state.trim() == "active" {
-            return Swarm {
-                ours: false,
-                gwbridge_ours: false,
-            };
-        }
-        let gwbridge_ours = !cli(&["network", "ls", "--format", "{{.Name}}"])
-            .lines()
-            .any(|n| n == "docker_gwbridge");
-        let out = std::process::Command::new("docker")
-            .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
-            .output()
-            .expect("run docker swarm init");
-        assert!(
-            out.status.success(),
-            "docker swarm init failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Swarm {
-            ours: true,
-            gwbridge_ours,
-        }
-    }
-}
-
-impl Drop for Swarm {
-    fn drop(&mut self) {
-        if self.ours {
-            let _ = std::process::Command::new("docker")
-                .args(["swarm", "leave", "--force"])
-                .output();
-        }
-        if self.gwbridge_ours {
-            let _ = std::process::Command::new("docker")
-                .args(["network", "rm", "docker_gwbridge"])
-                .output();
-        }
-    }
-}
-
-/// A service removed on drop (declare it after its network and the `Swarm`).
-struct Service {
-    name: String,
-}
-
-impl Service {
-    /// `docker service create` with the test image; `args` go before the image.
-    async fn create(tag: &str, args: &[&str]) -> Service {
-        let svc = Service { name: unique(tag) };
-        let mut all = vec![
-            "service",
-            "create",
-            "--detach",
-            "--no-resolve-image",
-            "--name",
-            &svc.name,
-        ];
-        all.extend_from_slice(args);
-        all.push(IMAGE);
-        docker(&all).await;
-        svc
-    }
-
-    async fn scale(&self, n: usize) {
-        docker(&[
-            "service",
-            "scale",
-            "--detach",
-            &format!("{}={n}", self.name),
-        ])
-        .await;
-    }
-
-    /// `ip:80` of each running task on `net`, from the tasks' own `NetworksAttachments` (not
-    /// the network's service table dockside reads), sorted.
-    async fn task_backends(&self, net: &Network) -> Vec<String> {
-        let ids = docker(&[
-            "service",
-            "ps",
-            "-q",
-            "--no-trunc",
-            "--filter",
-            "desired-state=running",
-            &self.name,
-        ])
-        .await;
-        let mut out = Vec::new();
-        for id in ids.lines().filter(|l| !l.is_empty()) {
-            let format = format!(
-                "{{{{if eq .Status.State \"running\"}}}}{{{{range .NetworksAttachments}}}}\
-                 {{{{if eq .Network.Spec.Name \"{}\"}}}}{{{{range .Addresses}}}}{{{{.}}}}\
-                 {{{{end}}}}{{{{end}}}}{{{{end}}}}{{{{end}}}}",
-                net.name
-            );
-            let addr = docker(&["inspect", "--format", &format, id]).await;
-            if let Some(ip) = addr.split('/').next().filter(|s| !s.is_empty()) {
-                out.push(format!("{ip}:80"));
-            }
-        }
-        out.sort();
-        out
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["service", "rm", &self.name])
-            .output();
-    }
-}
-
-fn cli(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 async fn dockside(scope: &Scope) -> Dockside {
     logs::capture();
@@ -361,25 +225,6 @@ async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
     .await;
 }
 
-/// This branch's deployment image under its own tag: `dockside:latest` is shared with other
-/// test runs on the engine.
-const SWARM_IMAGE: &str = "dockside-swarm-test:latest";
-
-fn ensure_swarm_image() {
-    ensure_image();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh");
-    let out = std::process::Command::new(&script)
-        .env("IMAGE", SWARM_IMAGE)
-        .output()
-        .expect("run scripts/build-image.sh");
-    assert!(
-        out.status.success(),
-        "building {SWARM_IMAGE} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The real traffic check: dockside's image as a container on the overlay (as it would run
 /// in a swarm), so the task addresses it routes to are reachable from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,23 +247,8 @@ async fn dockside_on_the_overlay_serves_every_task_and_503_at_zero() {
         ],
     )
     .await;
-    let dockside = image::run(
-        "dockside",
-        &[
-            "--network",
-            &net.name,
-            "-p",
-            "127.0.0.1::80",
-            "-v",
-            "/var/run/docker.sock:/var/run/docker.sock:ro",
-            // No container of this engine is ours: only the service is routed.
-            "-e",
-            &format!("DOCKER_CONTAINER_FILTERS=label={}", scope.filter().1),
-            SWARM_IMAGE,
-        ],
-    )
-    .await;
-    let addr = published(&dockside, "80/tcp").await;
+    // No container of this engine is ours: only the service is routed.
+    let (dockside, addr) = dockside_on(&net, &scope).await;
     let curl = |host: &str| {
         vec![
             "-sS".to_owned(),
@@ -451,4 +281,90 @@ async fn dockside_on_the_overlay_serves_every_task_and_503_at_zero() {
         async move { (request(args).await.0 == 503).then_some(()) }
     })
     .await;
+}
+
+/// A free TCP port on this host (bound once, then released for the stack to take).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("0.0.0.0:0").expect("bind a free port");
+    l.local_addr().unwrap().port()
+}
+
+/// A stack removed (with its certificate volume) on drop.
+struct Stack {
+    name: String,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = cli(&["stack", "rm", &self.name]);
+        // The volume is freed once the task's container is gone.
+        let deadline = Instant::now() + WAIT;
+        let volume = format!("{}_certs", self.name);
+        while Instant::now() < deadline && !cli(&["volume", "rm", &volume]).contains(&volume) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// `deploy/swarm-stack.yml` deployed for real (`docker stack deploy`), with this branch's
+/// image, free ports instead of 80/443 and a network name of its own: dockside runs as a
+/// global service on the manager and routes a service on the stack's network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_swarm_stack_file_deploys_and_serves() {
+    ensure_swarm_image();
+    let _serial = SERIAL.lock().await;
+    let _swarm = Swarm::init();
+    let stack = Stack {
+        name: unique("stack").replace('-', "_"),
+    };
+    let network = format!("{}-front", stack.name);
+    let (http, https) = (free_port(), free_port());
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/swarm-stack.yml"),
+    )
+    .unwrap();
+    let text = text
+        .replace("image: dockside:latest", &format!("image: {SWARM_IMAGE}"))
+        .replace("published: 80\n", &format!("published: {http}\n"))
+        .replace("published: 443\n", &format!("published: {https}\n"))
+        .replace("name: dockside-front", &format!("name: {network}"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.yml");
+    std::fs::write(&file, text).unwrap();
+    docker(&["stack", "deploy", "-c", file.to_str().unwrap(), &stack.name]).await;
+    let host = "stack.swarm.test";
+    let _web = Service::create(
+        "stackweb",
+        &[
+            "--network",
+            &network,
+            "--label",
+            &format!("VIRTUAL_HOST={host}"),
+        ],
+    )
+    .await;
+    let args = vec![
+        "-sS".to_owned(),
+        "-H".to_owned(),
+        format!("Host: {host}"),
+        format!("http://127.0.0.1:{http}/"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, body) = request(args.clone()).await;
+        if code == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no 200 through the stack's dockside on :{http} (last: {code} {body})\n{}",
+            cli(&[
+                "service",
+                "ps",
+                "--no-trunc",
+                &format!("{}_dockside", stack.name)
+            ])
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

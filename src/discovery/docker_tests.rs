@@ -240,6 +240,10 @@ fn services_tasks_and_network_tables_become_service_infos() {
         spec: Some(spec.clone()),
         status: Some(TaskStatus {
             state: Some(state),
+            container_status: Some(bollard::models::ContainerStatus {
+                container_id: Some(format!("c-{id}")),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -293,6 +297,11 @@ fn services_tasks_and_network_tables_become_service_infos() {
     );
     assert_eq!(svc.tasks[0].env["VIRTUAL_PORT"], "8080");
     assert_eq!(svc.tasks[0].env["FLAG"], "");
+    assert_eq!(
+        svc.tasks[0].container.as_deref(),
+        Some("c-ta"),
+        "the key to the task's container on this node"
+    );
 }
 
 #[test]

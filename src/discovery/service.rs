@@ -3,12 +3,13 @@
 //! shared with dockside, or one item for the service VIP when `dockside.backend=vip` asks.
 //!
 //! A service owns its tasks: on a manager the task containers that run on this node are not
-//! routed again as plain containers (see [`is_task_container`]).
+//! routed again as plain containers (see [`is_task_container`]); what those containers say
+//! (healthcheck, stop signal) still decides whether their task takes traffic ([`Local`]).
 
 use std::collections::BTreeMap;
 
 use super::container::{ContainerInfo, NetworkInfo, ProxyNetworks, to_source_item};
-use crate::model::{Reach, SourceItem};
+use crate::model::{Health, Reach, SourceItem};
 
 /// Our service label choosing the backend: `tasks` (the default, each running task's own
 /// address) or `vip` (the service's virtual IP, which the engine load-balances with IPVS).
@@ -47,8 +48,12 @@ pub struct TaskInfo {
     /// `<service>.<slot>.<task id>` (or `<service>.<node id>.<task id>` for a global service):
     /// the name its container gets.
     pub name: String,
-    /// Its actual state is `running` too: only then does it take requests.
+    /// Its actual state is `running` too: only then does it take requests. With a
+    /// healthcheck the engine reports `starting` until the first healthy check.
     pub running: bool,
+    /// The id of its container (`Status.ContainerStatus.ContainerID`), once it has one: the
+    /// key to that container on this node, see [`Local`].
+    pub container: Option<String>,
     /// Its own `ContainerSpec.Env` (during a rolling update old and new tasks may differ).
     pub env: BTreeMap<String, String>,
     pub container_labels: BTreeMap<String, String>,
@@ -96,6 +101,19 @@ impl ServiceInfo {
     }
 }
 
+/// What this node's engine says about a task's container. A task on another node is
+/// [`Local::Elsewhere`]: the manager cannot inspect it, and its `running` state already means
+/// its first healthcheck passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    Elsewhere,
+    /// Sent a stop signal (the agent stopping it: scale down, update, failed healthcheck):
+    /// out of rotation before the manager has marked the task.
+    Stopping,
+    /// Running here, with its healthcheck state: the rule containers follow (`Health`).
+    Running(Health),
+}
+
 /// Whether a container is a Swarm task: the service routes it, not the container list.
 pub fn is_task_container(info: &ContainerInfo) -> bool {
     info.labels.contains_key(TASK_SERVICE_LABEL)
@@ -104,21 +122,33 @@ pub fn is_task_container(info: &ContainerInfo) -> bool {
 /// Maps one service to what `settings::build` consumes: one item per running task (the same
 /// network rule as a container's, §1.6.3), or one for its VIP. A service with no running task
 /// gives no item, like a stopped container: its hosts answer 503 (no such site), not the 502
-/// of a backend dockside cannot reach.
+/// of a backend dockside cannot reach. `local` tells what this node knows of a task's
+/// container (by container id): a stopping one gives no item, and its health carries over.
 pub fn to_source_items(
     svc: &ServiceInfo,
     proxy: &ProxyNetworks,
     prefer_ipv6: bool,
+    local: impl Fn(&str) -> Local,
 ) -> Vec<SourceItem> {
-    let running = svc.tasks.iter().filter(|t| t.running);
+    let running: Vec<(&TaskInfo, Health)> = svc
+        .tasks
+        .iter()
+        .filter(|t| t.running)
+        .filter_map(
+            |t| match t.container.as_deref().map_or(Local::Elsewhere, &local) {
+                Local::Elsewhere => Some((t, Health::None)),
+                Local::Stopping => None,
+                Local::Running(health) => Some((t, health)),
+            },
+        )
+        .collect();
     match svc.wants_vip() {
         Some(Err(why)) => vec![svc.whole(Reach::Unreachable(why))],
-        Some(Ok(())) if svc.tasks.iter().any(|t| t.running) => {
-            vec![vip_item(svc, proxy, prefer_ipv6)]
-        }
+        Some(Ok(())) if !running.is_empty() => vec![vip_item(svc, proxy, prefer_ipv6)],
         Some(Ok(())) => Vec::new(),
         None => running
-            .map(|t| task_item(svc, t, proxy, prefer_ipv6))
+            .into_iter()
+            .map(|(t, health)| task_item(svc, t, health, proxy, prefer_ipv6))
             .collect(),
     }
 }
@@ -126,6 +156,7 @@ pub fn to_source_items(
 fn task_item(
     svc: &ServiceInfo,
     task: &TaskInfo,
+    health: Health,
     proxy: &ProxyNetworks,
     prefer_ipv6: bool,
 ) -> SourceItem {
@@ -133,6 +164,7 @@ fn task_item(
         id: task.id.clone(),
         name: task.name.clone(),
         networks: task.networks.clone(),
+        health,
         ..ContainerInfo::default()
     };
     let mut item = to_source_item(&as_container, proxy, prefer_ipv6);

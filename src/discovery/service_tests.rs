@@ -16,10 +16,15 @@ fn task(slot: u8, running: bool, nets: Vec<NetworkInfo>) -> TaskInfo {
         id: format!("t{slot}"),
         name: format!("web.{slot}.t{slot}"),
         running,
+        container: Some(format!("c{slot}")),
         env: BTreeMap::from([("VIRTUAL_PORT".to_owned(), "8080".to_owned())]),
         container_labels: BTreeMap::new(),
         networks: nets,
     }
+}
+
+fn elsewhere(_: &str) -> Local {
+    Local::Elsewhere
 }
 
 fn web(labels: &[(&str, &str)], tasks: Vec<TaskInfo>) -> ServiceInfo {
@@ -78,7 +83,7 @@ fn each_running_task_is_a_backend_on_the_network_shared_with_dockside() {
             task(3, false, vec![net("front", "10.0.1.5")]),
         ],
     );
-    let items = to_source_items(&svc, &in_container(&["front"]), false);
+    let items = to_source_items(&svc, &in_container(&["front"]), false, elsewhere);
     let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(
         names,
@@ -102,7 +107,7 @@ fn service_labels_win_over_the_task_env() {
     let mut t = task(1, true, vec![net("front", "10.0.1.3")]);
     t.env.insert("VIRTUAL_HOST".into(), "env.test".into());
     let svc = web(&[("VIRTUAL_HOST", "label.test")], vec![t]);
-    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false);
+    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false, elsewhere);
     assert_eq!(items[0].vars["VIRTUAL_HOST"], "label.test");
 }
 
@@ -110,12 +115,12 @@ fn service_labels_win_over_the_task_env() {
 fn no_running_task_gives_no_item_like_a_stopped_container() {
     let starting = vec![task(1, false, vec![net("front", "10.0.1.3")])];
     let svc = web(&[("VIRTUAL_HOST", "web.test")], starting.clone());
-    assert!(to_source_items(&svc, &ProxyNetworks::Standalone, false).is_empty());
+    assert!(to_source_items(&svc, &ProxyNetworks::Standalone, false, elsewhere).is_empty());
     let vip = web(
         &[("VIRTUAL_HOST", "web.test"), (BACKEND_LABEL, "vip")],
         starting,
     );
-    assert!(to_source_items(&vip, &ProxyNetworks::Standalone, false).is_empty());
+    assert!(to_source_items(&vip, &ProxyNetworks::Standalone, false, elsewhere).is_empty());
 }
 
 #[test]
@@ -124,7 +129,7 @@ fn the_vip_label_routes_to_the_vip_on_the_shared_network_not_ingress() {
         &[("VIRTUAL_HOST", "web.test"), (BACKEND_LABEL, "vip")],
         vec![task(1, true, vec![net("front", "10.0.1.3")])],
     );
-    let items = to_source_items(&svc, &in_container(&["front", "ingress"]), false);
+    let items = to_source_items(&svc, &in_container(&["front", "ingress"]), false, elsewhere);
     assert_eq!(items.len(), 1, "one backend: the VIP");
     assert_eq!(items[0].name, "web");
     assert_eq!(ip(&items[0]), Some("10.0.1.2".parse().unwrap()));
@@ -136,10 +141,10 @@ fn the_vip_label_on_a_dnsrr_service_says_what_to_fix() {
     let mut svc = web(&[(BACKEND_LABEL, "vip")], one());
     svc.vip_mode = false;
     svc.vips.clear();
-    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false);
+    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false, elsewhere);
     assert!(unreachable(&items[0]).contains("endpoint mode dnsrr"));
     let bad = web(&[(BACKEND_LABEL, "ipvs")], one());
-    let items = to_source_items(&bad, &ProxyNetworks::Standalone, false);
+    let items = to_source_items(&bad, &ProxyNetworks::Standalone, false, elsewhere);
     assert!(unreachable(&items[0]).contains("use `tasks`"));
 }
 
@@ -149,7 +154,7 @@ fn a_task_on_no_network_of_dockside_names_both_sides() {
         &[("VIRTUAL_HOST", "web.test")],
         vec![task(1, true, vec![net("back", "10.0.2.3")])],
     );
-    let items = to_source_items(&svc, &in_container(&["front"]), false);
+    let items = to_source_items(&svc, &in_container(&["front"]), false, elsewhere);
     let why = unreachable(&items[0]);
     assert!(why.contains("service web shares no network"), "{why}");
     assert!(why.contains("the service is on: back"), "{why}");
@@ -162,4 +167,37 @@ fn only_containers_with_the_swarm_service_label_are_tasks() {
     assert!(!is_task_container(&c));
     c.labels.insert(TASK_SERVICE_LABEL.into(), "s1".into());
     assert!(is_task_container(&c));
+}
+
+#[test]
+fn a_local_task_follows_its_containers_health_and_stop_signal() {
+    let svc = web(
+        &[("VIRTUAL_HOST", "web.test")],
+        (1..=4)
+            .map(|i| task(i, true, vec![net("front", &format!("10.0.1.{i}"))]))
+            .collect(),
+    );
+    let local = |id: &str| match id {
+        "c1" => Local::Running(Health::Starting),
+        "c2" => Local::Running(Health::Healthy),
+        "c3" => Local::Stopping,
+        _ => Local::Elsewhere,
+    };
+    let items = to_source_items(&svc, &ProxyNetworks::Standalone, false, local);
+    let got: Vec<(&str, Health)> = items
+        .iter()
+        .map(|i| match i.reach {
+            Reach::Container { health, .. } => (i.name.as_str(), health),
+            _ => panic!("{} unreachable", i.name),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("web.1.t1", Health::Starting),
+            ("web.2.t2", Health::Healthy),
+            ("web.4.t4", Health::None),
+        ],
+        "the stopping task is left out; the others carry their container's health"
+    );
 }

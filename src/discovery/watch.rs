@@ -18,7 +18,7 @@ use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
 use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
-use super::service::{ServiceInfo, is_task_container, to_source_items};
+use super::service::{Local, ServiceInfo, is_task_container, to_source_items};
 use super::status::ProviderStatus;
 use crate::model::SourceItem;
 use std::sync::Arc;
@@ -29,9 +29,12 @@ const INSPECT_CONCURRENCY: usize = 8;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How often the services are read again while a task should run but does not yet (a task
-/// starting on another node sends this engine no event): from every 250 ms, doubling to 5 s,
-/// so a task that never starts (no node fits its constraints) does not cost 4 lists a second.
-const CONVERGE_POLL: Duration = Duration::from_millis(250);
+/// starting on another node sends this engine no event, and a local task's `start` event
+/// comes before the manager marks it `running`): from every 25 ms, doubling to 5 s, so a
+/// task that never starts (no node fits its constraints) costs a few lists, not 40 a second.
+/// From 250 ms the first 200 lagged the engine's `running` by up to 250 ms
+/// (docs/benchmarks.md, "Swarm").
+const CONVERGE_POLL: Duration = Duration::from_millis(25);
 const CONVERGE_POLL_MAX: Duration = Duration::from_secs(5);
 
 /// Starts the Docker provider: publishes the container list on `tx` whenever it changes,
@@ -358,6 +361,16 @@ impl Cache {
     ) -> Result<bool, DockerError> {
         let user_ids = settings.container_filters.iter().any(|(k, _)| k == "id");
         let scoped = scoped && !dirty.all && !user_ids;
+        // A task container told to stop is a rolling update's next step: the manager marked the
+        // task replacing it running before it did so. Published without the services read
+        // again, that replacement could still look pending while this one leaves: no backend
+        // at all for the length of the full refresh (stop-first updates lost requests so).
+        let task_stopping = self.services.is_some()
+            && dirty.stopping.iter().any(|id| {
+                self.containers
+                    .get(id)
+                    .is_some_and(super::service::is_task_container)
+            });
         let named: Vec<String> = match dirty.all {
             true => Vec::new(),
             false => dirty.ids.iter().cloned().collect(),
@@ -418,7 +431,7 @@ impl Cache {
         // Services are read on a full refresh (whether the engine is a manager may change),
         // on a service event, and on any unscoped refresh of a manager: a task container
         // starting or stopping on this node also changes its service's tasks.
-        if dirty.all || dirty.services || (!scoped && self.services.is_some()) {
+        if dirty.all || dirty.services || task_stopping || (!scoped && self.services.is_some()) {
             self.services = engine.services().await?;
         }
         Ok(scoped)
@@ -442,9 +455,23 @@ impl Cache {
             .map(|c| to_source_item(c, &proxy, settings.prefer_ipv6))
             .collect();
         for svc in self.services.iter().flatten() {
-            items.extend(to_source_items(svc, &proxy, settings.prefer_ipv6));
+            items.extend(to_source_items(svc, &proxy, settings.prefer_ipv6, |id| {
+                self.local(id)
+            }));
         }
         items
+    }
+
+    /// What this node knows of a task's container: it is the same container the container
+    /// source inspects, so a task follows the containers' health and stop-signal rules.
+    fn local(&self, container: &str) -> Local {
+        if self.stopping.contains(container) {
+            return Local::Stopping;
+        }
+        match self.containers.get(container) {
+            Some(c) => Local::Running(c.health),
+            None => Local::Elsewhere,
+        }
     }
 }
 

@@ -30,6 +30,7 @@ pub mod policy;
 pub mod proxy_protocol;
 pub mod recorder;
 pub mod responders;
+pub mod swarm;
 pub mod tls;
 pub mod upstream;
 pub mod uwsgi;

@@ -152,7 +152,9 @@ pub(super) fn services_info(
         let spec = task.spec.and_then(|s| s.container_spec).unwrap_or_default();
         let mut networks = addrs.remove(&id).unwrap_or_default();
         networks.sort_by(|a, b| a.name.cmp(&b.name));
-        let running = task.status.and_then(|s| s.state) == Some(TaskState::RUNNING);
+        let status = task.status.unwrap_or_default();
+        let running = status.state == Some(TaskState::RUNNING);
+        let container = status.container_status.and_then(|c| c.container_id);
         let slot = match task.slot {
             Some(slot) => slot.to_string(),
             None => task.node_id.unwrap_or_default(),
@@ -161,6 +163,7 @@ pub(super) fn services_info(
             name: slot,
             id,
             running,
+            container,
             env: env_map(spec.env),
             container_labels: spec.labels.unwrap_or_default().into_iter().collect(),
             networks,
