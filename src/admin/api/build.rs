@@ -230,6 +230,11 @@ fn acme_certificate(name: &str, status: &CertStatus) -> AcmeCertificate {
             c.state = "deferred".into();
             c.retry_in_seconds = Some(retry_in.as_secs());
         }
+        CertStatus::Waiting { reason, retry_in } => {
+            c.state = "waiting".into();
+            c.last_error = Some(reason.clone());
+            c.retry_in_seconds = Some(retry_in.as_secs());
+        }
         CertStatus::Failed {
             error,
             failures,
