@@ -441,6 +441,7 @@ impl Published<'_> {
         lock.publish_answer(&key, &answer)
             .await
             .map_err(|e| ctx.fail(Step::Challenge, Cause::Store(e)))?;
+        lock.confirm(&key).await;
         self.shared.push(key);
         Ok(())
     }

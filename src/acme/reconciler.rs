@@ -575,7 +575,10 @@ impl Reconciler {
             }
             Skip::StoreDown(error) => {
                 entry.store_failures += 1;
-                let delay = crate::store::retry_delay(entry.store_failures, fastrand::f64());
+                // Backoff, but never longer than a lock's lifetime: orders resume soon after
+                // etcd is back.
+                let delay =
+                    crate::store::retry_delay(entry.store_failures, fastrand::f64()).min(ttl);
                 (
                     delay,
                     format!("no order while the shared store is unreachable: {error}"),

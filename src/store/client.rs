@@ -35,11 +35,27 @@ pub struct StoreHealth {
     pub error: Option<String>,
 }
 
+/// One key as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// The lease it lives on (0: none).
+    pub lease: i64,
+}
+
 /// A change seen by a watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Put { key: String, value: Vec<u8> },
-    Delete { key: String },
+    /// `lease`: the lease the key lives on (0: none).
+    Put {
+        key: String,
+        value: Vec<u8>,
+        lease: i64,
+    },
+    Delete {
+        key: String,
+    },
 }
 
 /// The connection (made on first use, so a replica starts while etcd is down) and its health.
@@ -74,8 +90,8 @@ impl Etcd {
             .clone()
     }
 
-    /// Every key under `prefix` with its value, and the revision they were read at.
-    pub async fn list(&self, prefix: &str) -> Result<(Vec<(String, Vec<u8>)>, i64), EtcdError> {
+    /// Every key under `prefix` with its value and lease, and the revision they were read at.
+    pub async fn list(&self, prefix: &str) -> Result<(Vec<Entry>, i64), EtcdError> {
         let mut c = self.client().await?;
         let opts = GetOptions::new().with_prefix();
         let resp = self.run(c.get(prefix, Some(opts))).await?;
@@ -83,9 +99,27 @@ impl Etcd {
         let kvs = resp
             .kvs()
             .iter()
-            .filter_map(|kv| Some((kv.key_str().ok()?.to_owned(), kv.value().to_vec())))
+            .filter_map(|kv| {
+                Some(Entry {
+                    key: kv.key_str().ok()?.to_owned(),
+                    value: kv.value().to_vec(),
+                    lease: kv.lease(),
+                })
+            })
             .collect();
         Ok((kvs, rev))
+    }
+
+    /// The keys under `prefix`.
+    pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, EtcdError> {
+        let mut c = self.client().await?;
+        let opts = GetOptions::new().with_prefix().with_keys_only();
+        let resp = self.run(c.get(prefix, Some(opts))).await?;
+        Ok(resp
+            .kvs()
+            .iter()
+            .filter_map(|kv| kv.key_str().ok().map(str::to_owned))
+            .collect())
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EtcdError> {
@@ -292,6 +326,7 @@ impl Watch {
                     EventType::Put => Change::Put {
                         key,
                         value: kv.value().to_vec(),
+                        lease: kv.lease(),
                     },
                     EventType::Delete => Change::Delete { key },
                 })

@@ -63,6 +63,23 @@ impl Layout {
         format!("{}locks/{base}", self.prefix)
     }
 
+    /// Present while `replica`'s mirror watches the store (on a lease it renews).
+    pub fn replica(&self, replica: &str) -> String {
+        format!("{}replicas/{replica}", self.prefix)
+    }
+
+    pub fn replicas(&self) -> String {
+        format!("{}replicas/", self.prefix)
+    }
+
+    /// Where replicas confirm they mirrored the answer stored at `answer` (one key each).
+    pub fn acks(&self, answer: &str) -> Option<String> {
+        let rest = answer
+            .strip_prefix(&self.prefix)?
+            .strip_prefix("challenges/")?;
+        Some(format!("{}acks/{rest}/", self.prefix))
+    }
+
     /// The meaning of `key`, or `None` for keys outside the layout or with an unsafe name.
     pub fn parse(&self, key: &str) -> Option<Key> {
         let rest = key.strip_prefix(&self.prefix)?;

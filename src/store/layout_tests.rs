@@ -41,3 +41,14 @@ fn unsafe_or_foreign_keys_are_ignored() {
         assert_eq!(l.parse(key), None, "{key}");
     }
 }
+
+#[test]
+fn acks_and_replicas_sit_outside_the_mirrored_kinds() {
+    let l = Layout::new("/d/");
+    let acks = l.acks(&l.http01("tok")).unwrap();
+    assert_eq!(acks, "/d/acks/http-01/tok/");
+    assert_eq!(l.acks("/d/certs/a"), None);
+    assert_eq!(l.parse(&format!("{acks}r1")), None);
+    assert_eq!(l.parse(&l.replica("r1")), None);
+    assert!(l.replica("r1").starts_with(&l.replicas()));
+}

@@ -31,6 +31,7 @@ pub struct CertLock {
     layout: Layout,
     base: String,
     lease: i64,
+    ttl: Duration,
     lost: CancellationToken,
     keeper: JoinHandle<()>,
 }
@@ -78,6 +79,7 @@ pub(super) async fn acquire(
         layout,
         base: base.to_owned(),
         lease,
+        ttl,
         lost,
         keeper,
     }))
@@ -131,6 +133,44 @@ impl CertLock {
                 .failed(format!("encoding a challenge answer: {e}"))
         })?;
         self.etcd.put(key, value, Some(self.lease)).await
+    }
+
+    /// Waits until every replica whose mirror is live (`replicas/`) confirmed the answer at
+    /// `key` (`acks/`), so whichever one the CA reaches answers. Bounded by the TTL plus a
+    /// second: by then a replica that cannot confirm has also lost its presence. Missing
+    /// confirmations are logged, and the order goes on.
+    pub async fn confirm(&self, key: &str) {
+        let Some(acks) = self.layout.acks(key) else {
+            return;
+        };
+        let replicas = self.layout.replicas();
+        let deadline = Instant::now() + self.ttl + Duration::from_secs(1);
+        loop {
+            let missing = match (self.etcd.keys(&replicas).await, self.etcd.keys(&acks).await) {
+                (Ok(present), Ok(acked)) => {
+                    let acked: Vec<&str> =
+                        acked.iter().filter_map(|k| k.strip_prefix(&acks)).collect();
+                    present
+                        .iter()
+                        .filter_map(|k| k.strip_prefix(&replicas))
+                        .filter(|r| !acked.contains(r))
+                        .map(str::to_owned)
+                        .collect()
+                }
+                (Err(e), _) | (_, Err(e)) => vec![e.to_string()],
+            };
+            if missing.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    base = %self.base, missing = ?missing,
+                    "not every replica confirmed the challenge answer: if the CA reaches one of them, this validation fails and is retried"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Withdraws an answer the CA no longer needs.

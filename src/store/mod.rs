@@ -204,11 +204,12 @@ impl SharedStore {
     }
 }
 
-/// Retry delay after `failures` consecutive store failures: 0.5 s doubling to 30 s, ±20 %
-/// (`jitter` in [0, 1)), so replicas do not all knock at once when etcd comes back.
+/// Retry delay after `failures` consecutive store failures: 0.5 s doubling to 10 s, ±20 %
+/// (`jitter` in [0, 1)), so replicas do not all knock at once when etcd comes back, and are
+/// back within seconds when it does.
 pub fn retry_delay(failures: u32, jitter: f64) -> Duration {
     let base = Duration::from_millis(500).saturating_mul(1 << failures.saturating_sub(1).min(6));
-    base.min(Duration::from_secs(30))
+    base.min(Duration::from_secs(10))
         .mul_f64(0.8 + 0.4 * jitter.clamp(0.0, 1.0))
 }
 

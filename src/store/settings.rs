@@ -119,6 +119,8 @@ pub enum StoreSettingsError {
     PasswordFile(String, String),
     #[error("DOCKSIDE_STORE_LOCK_TTL must be between 2 and 3600 seconds")]
     LockTtl,
+    #[error("DOCKSIDE_STORE_REPLICA={0:?}: a replica name cannot be empty or contain '/'")]
+    Replica(String),
 }
 
 impl StoreFlags {
@@ -146,6 +148,13 @@ impl StoreFlags {
         if !(2..=3600).contains(&self.lock_ttl) {
             return Err(StoreSettingsError::LockTtl);
         }
+        let replica = self
+            .replica
+            .clone()
+            .unwrap_or_else(|| format!("{hostname}-{}", std::process::id()));
+        if !super::layout::segment(&replica) {
+            return Err(StoreSettingsError::Replica(replica));
+        }
         Ok(Some(StoreSettings {
             endpoints,
             prefix: self.prefix.clone(),
@@ -153,10 +162,7 @@ impl StoreFlags {
             user: self.user()?,
             encryption_key_file: self.encryption_key_file.clone(),
             lock_ttl: Duration::from_secs(self.lock_ttl),
-            replica: self
-                .replica
-                .clone()
-                .unwrap_or_else(|| format!("{hostname}/{}", std::process::id())),
+            replica,
         }))
     }
 

@@ -30,7 +30,7 @@ fn endpoints_become_urls() {
             "http://[::1]:2379"
         ]
     );
-    assert!(s.replica.starts_with("h/"), "{}", s.replica);
+    assert!(s.replica.starts_with("h-"), "{}", s.replica);
     assert_eq!(s.lock_ttl, Duration::from_secs(15));
     let mut tls = flags("etcd://a:2379");
     tls.ca = Some("/ca.pem".into());
@@ -71,6 +71,9 @@ fn bad_settings_name_the_variable() {
     f.lock_ttl = 1;
     assert_eq!(err(f), StoreSettingsError::LockTtl);
     assert!(err(flags("x")).to_string().contains("DOCKSIDE_STORE"));
+    let mut f = flags("etcd://a:1");
+    f.replica = Some("a/b".into());
+    assert!(matches!(err(f), StoreSettingsError::Replica(_)));
 }
 
 #[test]

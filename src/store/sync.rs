@@ -17,8 +17,13 @@ use super::client::Change;
 use super::layout::{Key, segment};
 use crate::certs::{CertInfo, CertsDir};
 
-/// How often a quiet watch checks that etcd still answers (what `/status` reports).
+/// At most this long between checks that etcd still answers (what `/status` reports); the
+/// presence lease is renewed at the same time.
 const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Longest pause between attempts while etcd is away: a mirror must be back before orders
+/// (which retry within the lock TTL) need it to answer challenges.
+const MAX_RETRY: Duration = Duration::from_secs(2);
 
 /// Where pending challenge answers go: the local challenge map (`acme` implements it).
 pub trait AnswerSink: Send + Sync {
@@ -51,7 +56,7 @@ pub(super) async fn run(inner: Arc<Inner>, target: SyncTarget, cancel: Cancellat
             r = mirror.cycle(&mut failures) => r,
         };
         failures += 1;
-        let delay = super::retry_delay(failures, fastrand::f64());
+        let delay = super::retry_delay(failures, fastrand::f64()).min(MAX_RETRY);
         tracing::debug!(error = %err, retry_in_s = delay.as_secs_f64(), "shared store sync interrupted");
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -78,20 +83,24 @@ impl Mirror {
         *failures = 0;
         let present: HashSet<Key> = all
             .iter()
-            .filter_map(|(k, _)| self.inner.layout.parse(k))
+            .filter_map(|e| self.inner.layout.parse(&e.key))
             .collect();
         let gone: Vec<Key> = self.answers.difference(&present).cloned().collect();
         for key in gone {
             self.remove(&key);
         }
-        for (key, value) in all {
-            self.put(&key, &value).await;
-        }
         let mut watch = match self.inner.etcd.watch(&root, rev + 1).await {
             Ok(w) => w,
             Err(e) => return e.to_string(),
         };
-        let mut beat = tokio::time::interval(HEARTBEAT);
+        for entry in all {
+            self.put(&entry.key, &entry.value, entry.lease).await;
+        }
+        let presence = match self.present().await {
+            Ok(lease) => lease,
+            Err(e) => return e,
+        };
+        let mut beat = tokio::time::interval(HEARTBEAT.min(self.inner.lock_ttl / 3));
         loop {
             tokio::select! {
                 changes = watch.next() => match changes {
@@ -99,7 +108,9 @@ impl Mirror {
                         self.inner.etcd.mark_ok();
                         for change in changes {
                             match change {
-                                Change::Put { key, value } => self.put(&key, &value).await,
+                                Change::Put { key, value, lease } => {
+                                    self.put(&key, &value, lease).await
+                                }
                                 Change::Delete { key } => {
                                     if let Some(key) = self.inner.layout.parse(&key) {
                                         self.remove(&key);
@@ -110,24 +121,58 @@ impl Mirror {
                     }
                     Err(e) => return self.inner.etcd.failed(e).to_string(),
                 },
-                _ = beat.tick() => {
-                    if let Err(e) = self.inner.etcd.get(&format!("{root}heartbeat")).await {
-                        return e.to_string();
-                    }
-                }
+                _ = beat.tick() => match self.inner.etcd.renew(presence).await {
+                    Ok(left) if left > 0 => {}
+                    Ok(_) => return "this replica's presence lease expired".into(),
+                    Err(e) => return e.to_string(),
+                },
             }
         }
     }
 
-    async fn put(&mut self, name: &str, value: &[u8]) {
+    /// Announces this replica's live mirror (`replicas/<name>` on a lease the heartbeat
+    /// renews): an order waits for the answers' confirmations of every present replica.
+    async fn present(&self) -> Result<i64, String> {
+        let etcd = &self.inner.etcd;
+        let lease = etcd
+            .grant(self.inner.lock_ttl)
+            .await
+            .map_err(|e| e.to_string())?;
+        let key = self.inner.layout.replica(&self.inner.replica);
+        etcd.put(&key, Vec::new(), Some(lease))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(lease)
+    }
+
+    async fn put(&mut self, name: &str, value: &[u8], lease: i64) {
         let Some(key) = self.inner.layout.parse(name) else {
             return;
         };
         match &key {
             Key::Cert(base) => self.cert(name, base, value).await,
             Key::Account(rel) => self.account(name, rel, value).await,
-            Key::Http01(_) | Key::TlsAlpn01(_) => self.answer(name, key, value),
+            Key::Http01(_) | Key::TlsAlpn01(_) => {
+                if self.answer(name, key, value) {
+                    self.confirm(name, lease).await;
+                }
+            }
             Key::Lock(_) => {}
+        }
+    }
+
+    /// Confirms an answer is mirrored here (`acks/.../<replica>`, on the answer's lease so it
+    /// goes with the order's lock).
+    async fn confirm(&self, name: &str, lease: i64) {
+        let Some(acks) = self.inner.layout.acks(name) else {
+            return;
+        };
+        if lease == 0 {
+            return;
+        }
+        let key = format!("{acks}{}", self.inner.replica);
+        if let Err(e) = self.inner.etcd.put(&key, Vec::new(), Some(lease)).await {
+            tracing::debug!(key, error = %e, "could not confirm a challenge answer");
         }
     }
 
@@ -142,12 +187,13 @@ impl Mirror {
         self.answers.remove(key);
     }
 
-    fn answer(&mut self, name: &str, key: Key, value: &[u8]) {
+    /// Mirrors one answer; false when it is unusable.
+    fn answer(&mut self, name: &str, key: Key, value: &[u8]) -> bool {
         let answer = match Answer::decode(value) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(key = name, error = %e, "shared store: ignoring an unreadable challenge answer");
-                return;
+                return false;
             }
         };
         let sink = &self.target.answers;
@@ -167,7 +213,7 @@ impl Mirror {
                             key = name,
                             "shared store: ignoring a TLS-ALPN-01 answer whose digest is not base64"
                         );
-                        return;
+                        return false;
                     }
                 }
             }
@@ -176,10 +222,11 @@ impl Mirror {
                     key = name,
                     "shared store: ignoring a challenge answer of the wrong kind for its key"
                 );
-                return;
+                return false;
             }
         }
         self.answers.insert(key);
+        true
     }
 
     /// Writes a bundle into `<certs>/<base>/` unless the local copy is the same certificate or

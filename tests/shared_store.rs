@@ -1,0 +1,320 @@
+//! Several dockside replicas sharing ACME state through a real three-member etcd cluster
+//! (`--store`), against a real Pebble: one order per certificate whichever replica the CA
+//! reaches, every replica serving it; the lock holder killed mid-order and another finishing;
+//! etcd stopped (all keep serving, no order, `/status` says so) and back; a renewal reaching
+//! every replica. Each replica is the real binary with its own ports and certificate directory.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::etcd::EtcdCluster;
+use common::pebble::{Options, Pebble};
+use common::replica::{Replica, Shared};
+use tokio::time::Instant;
+
+const T: Duration = Duration::from_secs(40);
+const LOCKS: &str = "/dockside/locks/";
+
+/// Polls `check` until it returns `Some`, or panics naming `what` with every replica's log.
+async fn until<R, F: Future<Output = Option<R>>>(
+    what: &str,
+    replicas: &[&Replica],
+    mut check: impl FnMut() -> F,
+) -> R {
+    let deadline = Instant::now() + T;
+    loop {
+        if let Some(r) = check().await {
+            return r;
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> = replicas
+                .iter()
+                .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
+                .collect();
+            panic!("{what}: not within {T:?}\n{}", logs.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A routes file with one site per host, each asking for its own certificate.
+fn write_routes(path: &Path, hosts: &[&str]) {
+    let text: String = hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "[[site]]\nVIRTUAL_HOST = \"{h}\"\nLETSENCRYPT_HOST = \"{h}\"\nbackends = [\"127.0.0.1:9\"]\n\n"
+            )
+        })
+        .collect();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Orders Pebble has accepted (its log line per new order).
+fn orders(pebble: &Pebble) -> usize {
+    pebble.log().matches("Added order").count()
+}
+
+/// The serial every replica serves for `host`, once they all serve the same one (other than
+/// `not`).
+async fn served_by_all(replicas: &[&Replica], host: &str, root: &str, not: &[u8]) -> Vec<u8> {
+    until(
+        &format!("every replica serves a new {host}"),
+        replicas,
+        || async {
+            let mut serials = Vec::new();
+            for r in replicas {
+                serials.push(r.serial(host, root).await.ok()?);
+            }
+            let first = serials[0].clone();
+            (first != not && serials.iter().all(|s| *s == first)).then_some(first)
+        },
+    )
+    .await
+}
+
+/// The replica holding the order lock (its name in etcd).
+async fn holder(etcd: &EtcdCluster, replicas: &[&Replica]) -> String {
+    until("a replica takes the order lock", replicas, || async {
+        etcd.values(LOCKS).into_iter().next()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_order_served_by_every_replica_and_renewals_reach_all() {
+    let etcd = EtcdCluster::start(3);
+    let mut pebble = Pebble::start(
+        0,
+        0,
+        Options {
+            start_down: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.toml");
+    let key = dir.path().join("store.key");
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    write_routes(&routes, &["one.example.test"]);
+    let shared = Shared {
+        store: etcd.url(),
+        pebble: &pebble,
+        routes: &routes,
+        lock_ttl: 2,
+        key_file: Some(&key),
+    };
+    let rs: Vec<Replica> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|n| Replica::start(n, &shared))
+        .collect();
+    let all: Vec<&Replica> = rs.iter().collect();
+
+    // One replica holds the lock (waiting in ACME_PRE_HOOK); the CA will reach another one.
+    let holder = holder(&etcd, &all).await;
+    let other = rs.iter().find(|r| r.name != holder).unwrap();
+    pebble.set_validation_ports(other.http.port(), other.https.port());
+    pebble.start_ca().await;
+    let root = pebble.issuer_root().await;
+    for r in &rs {
+        r.open_gate();
+    }
+    let first = served_by_all(&all, "one.example.test", &root, &[]).await;
+    assert_eq!(orders(&pebble), 1, "exactly one order:\n{}", pebble.log());
+    for r in &rs {
+        let ordered = r.log().contains("ordering certificate");
+        assert_eq!(
+            ordered,
+            r.name == holder,
+            "{} ordered: {ordered}\n{}",
+            r.name,
+            r.log()
+        );
+    }
+    // Stored once, its key sealed: nothing in etcd reads as a private key.
+    let stored = etcd.values("/dockside/certs/");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(stored[0].contains("aes-256-gcm:") && !stored[0].contains("PRIVATE KEY"));
+    assert!(
+        etcd.keys("/dockside/accounts/").len() == 1,
+        "the account is shared"
+    );
+    assert!(
+        etcd.keys("/dockside/challenges/").is_empty(),
+        "answers are withdrawn"
+    );
+    assert!(etcd.keys(LOCKS).is_empty(), "the lock is released");
+    for r in &rs {
+        let key = r.certs.join("one.example.test/key.pem");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&key).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}: {}", r.name, key.display());
+    }
+
+    // `dockside renew --force` on a replica that did not order: its new certificate reaches all.
+    let renewer = rs.iter().find(|r| r.name != holder).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dockside"))
+        .args([
+            "--admin",
+            &renewer.admin.to_string(),
+            "renew",
+            "--force",
+            "one.example.test",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let second = served_by_all(&all, "one.example.test", &root, &first).await;
+    assert_ne!(first, second);
+    assert_eq!(orders(&pebble), 2, "one more order for the renewal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_holder_killed_mid_order_another_replica_finishes() {
+    let etcd = EtcdCluster::start(3);
+    let mut pebble = Pebble::start(
+        0,
+        0,
+        Options {
+            start_down: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.toml");
+    write_routes(&routes, &["killed.example.test"]);
+    let shared = Shared {
+        store: etcd.url(),
+        pebble: &pebble,
+        routes: &routes,
+        lock_ttl: 2,
+        key_file: None,
+    };
+    let mut rs: Vec<Replica> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|n| Replica::start(n, &shared))
+        .collect();
+    let first_holder = holder(&etcd, &rs.iter().collect::<Vec<_>>()).await;
+    let at = rs.iter().position(|r| r.name == first_holder).unwrap();
+    let mut dead = rs.remove(at);
+    dead.kill();
+    let alive: Vec<&Replica> = rs.iter().collect();
+    pebble.set_validation_ports(alive[0].http.port(), alive[0].https.port());
+    pebble.start_ca().await;
+    let root = pebble.issuer_root().await;
+    for r in &rs {
+        r.open_gate();
+    }
+    served_by_all(&alive, "killed.example.test", &root, &[]).await;
+    assert_eq!(
+        orders(&pebble),
+        1,
+        "the dead holder never reached the CA:\n{}",
+        pebble.log()
+    );
+    let finishers = rs
+        .iter()
+        .filter(|r| r.log().contains("ordering certificate"))
+        .count();
+    assert_eq!(
+        finishers, 1,
+        "one survivor took the expired lock over and ordered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
+    let mut etcd = EtcdCluster::start(3);
+    let mut pebble = Pebble::start(
+        0,
+        0,
+        Options {
+            start_down: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.toml");
+    write_routes(&routes, &["before.example.test"]);
+    let shared = Shared {
+        store: etcd.url(),
+        pebble: &pebble,
+        routes: &routes,
+        lock_ttl: 2,
+        key_file: None,
+    };
+    let rs: Vec<Replica> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|n| Replica::start(n, &shared))
+        .collect();
+    let all: Vec<&Replica> = rs.iter().collect();
+    assert!(
+        rs[0].log().contains("stored in etcd unencrypted"),
+        "no encryption key: one warning at startup\n{}",
+        rs[0].log()
+    );
+    pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
+    pebble.start_ca().await;
+    let root = pebble.issuer_root().await;
+    for r in &rs {
+        r.open_gate();
+    }
+    let before = served_by_all(&all, "before.example.test", &root, &[]).await;
+    assert_eq!(orders(&pebble), 1);
+
+    etcd.stop();
+    for r in &rs {
+        until(
+            &format!("{} reports etcd unreachable", r.name),
+            &all,
+            || async { r.status().await.contains("UNREACHABLE").then_some(()) },
+        )
+        .await;
+    }
+    // A new certificate is wanted while etcd is down: every replica decides not to order it.
+    write_routes(&routes, &["before.example.test", "after.example.test"]);
+    for r in &rs {
+        let state = until(&format!("{} waits for the store", r.name), &all, || async {
+            let c = r.cert_state("after.example.test").await?;
+            (c["state"] == "waiting").then_some(c)
+        })
+        .await;
+        let why = state["last_error"].as_str().unwrap_or_default();
+        assert!(why.contains("unreachable"), "{state}");
+        assert_eq!(
+            r.serial("before.example.test", &root).await.unwrap(),
+            before,
+            "{} keeps serving",
+            r.name
+        );
+    }
+    assert_eq!(orders(&pebble), 1, "no order while etcd is down");
+
+    etcd.start_members();
+    served_by_all(&all, "after.example.test", &root, &[]).await;
+    assert_eq!(
+        orders(&pebble),
+        2,
+        "one order once etcd is back\n{}\n{}",
+        pebble.log(),
+        rs.iter()
+            .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
+            .collect::<String>()
+    );
+    for r in &rs {
+        until(
+            &format!("{} reports etcd reachable", r.name),
+            &all,
+            || async { r.status().await.contains("reachable since").then_some(()) },
+        )
+        .await;
+    }
+}
