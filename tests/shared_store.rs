@@ -318,3 +318,105 @@ async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
         .await;
     }
 }
+
+/// Seconds since midnight (UTC) of a log line's RFC 3339 timestamp.
+fn stamp(line: &str) -> Option<f64> {
+    let time = line
+        .split_whitespace()
+        .next()?
+        .split_once('T')?
+        .1
+        .trim_end_matches('Z');
+    let mut parts = time.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
+}
+
+/// The time of the first log line of `r` saying `what` with the field `key` = `value`
+/// (quoted or not).
+fn logged(r: &Replica, what: &str, key: &str, value: &str) -> Option<f64> {
+    let (plain, quoted) = (format!("{key}={value}"), format!("{key}=\"{value}\""));
+    r.log()
+        .lines()
+        .find(|l| l.contains(what) && l.split_whitespace().any(|t| t == plain || t == quoted))
+        .and_then(stamp)
+}
+
+/// Benchmark, not a check (scripts/bench-shared-store.sh runs it in release): for RUNS new
+/// hosts, the time from the issuing replica storing the certificate in etcd to each other
+/// replica serving it (its watcher's "certificate written and live"), from the replicas' logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-shared-store.sh"]
+async fn bench_issued_on_one_served_by_all() {
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
+    let etcd = EtcdCluster::start(3);
+    let mut pebble = Pebble::start(
+        0,
+        0,
+        Options {
+            start_down: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.toml");
+    write_routes(&routes, &[]);
+    let shared = Shared {
+        store: etcd.url(),
+        pebble: &pebble,
+        routes: &routes,
+        lock_ttl: 15,
+        key_file: None,
+    };
+    let rs: Vec<Replica> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|n| Replica::start(n, &shared))
+        .collect();
+    let all: Vec<&Replica> = rs.iter().collect();
+    pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
+    pebble.start_ca().await;
+    let root = pebble.issuer_root().await;
+    for r in &rs {
+        r.open_gate();
+    }
+    let mut hosts: Vec<String> = Vec::new();
+    let mut samples = Vec::new();
+    for i in 0..=runs {
+        hosts.push(format!("b{i}.example.test"));
+        let list: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        write_routes(&routes, &list);
+        let host = hosts.last().unwrap().clone();
+        served_by_all(&all, &host, &root, &[]).await;
+        let stored = "certificate stored in the shared store";
+        let issuer = until("the issuer's stored line", &all, || async {
+            rs.iter()
+                .find(|r| logged(r, stored, "base", &host).is_some())
+        })
+        .await;
+        let t0 = logged(issuer, stored, "base", &host).unwrap();
+        for r in rs.iter().filter(|r| r.name != issuer.name) {
+            let live = until("the live line", &all, || async {
+                logged(r, "certificate written and live", "certificate", &host)
+            })
+            .await;
+            // The first host registers the account: untimed warm-up.
+            if i > 0 {
+                samples.push(live - t0);
+            }
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    let pct = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize] * 1000.0;
+    println!(
+        "issued on one replica -> served by the other two: n={} p50={:.1} ms p95={:.1} ms max={:.1} ms (orders: {})",
+        samples.len(),
+        pct(0.5),
+        pct(0.95),
+        pct(1.0),
+        orders(&pebble)
+    );
+}

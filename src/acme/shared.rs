@@ -199,7 +199,10 @@ pub(super) async fn publish_certificate(
             .publish_bundle(base, &spec.hosts, key_pem, chain_pem)
             .await
         {
-            Ok(()) => return,
+            Ok(()) => {
+                tracing::info!(base = %base, "certificate stored in the shared store for the other replicas");
+                return;
+            }
             Err(e) if attempt == 3 => tracing::warn!(
                 base = %base, error = %e,
                 "certificate written here but not stored in the shared store: other replicas order their own once they can"
