@@ -60,7 +60,10 @@ impl Replica {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_dockside"))
+        // DOCKSIDE_BIN: a release binary for scripts/bench-shared-store.sh.
+        let bin = std::env::var_os("DOCKSIDE_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_dockside").into());
+        let child = Command::new(bin)
             .args(["--http", &self.http.to_string()])
             .args(["--https", &self.https.to_string()])
             .args(["--admin", &self.admin.to_string()])
