@@ -420,3 +420,159 @@ async fn bench_issued_on_one_served_by_all() {
         orders(&pebble)
     );
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`.
+fn tls_files(dir: &Path) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "etcd test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, &ca_key);
+    let leaf = |names: Vec<String>, cn: &str, name: &str| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+    };
+    leaf(
+        vec!["127.0.0.1".into(), "localhost".into()],
+        "etcd",
+        "server",
+    );
+    leaf(vec![], "dockside", "client");
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_client_certificate_and_password_reach_etcd() {
+    common::require_tool("etcdctl", "etcd-client");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tls_files(d);
+    let port = common::pebble::free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let peer = format!("http://127.0.0.1:{}", common::pebble::free_port());
+    let mut etcd = std::process::Command::new("/usr/bin/etcd")
+        .args(["--name", "tls", "--data-dir"])
+        .arg(d.join("data"))
+        .args([
+            "--listen-client-urls",
+            &url,
+            "--advertise-client-urls",
+            &url,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+        ])
+        .args(["--initial-cluster", &format!("tls={peer}")])
+        .arg("--cert-file")
+        .arg(d.join("server.pem"))
+        .arg("--key-file")
+        .arg(d.join("server-key.pem"))
+        .arg("--trusted-ca-file")
+        .arg(d.join("ca.pem"))
+        .arg("--client-cert-auth")
+        .args(["--logger", "zap", "--log-level", "warn"])
+        .env_clear()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start etcd with TLS");
+    let ctl = |args: &[&str]| {
+        std::process::Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &url, "--command-timeout=2s"])
+            .arg(format!("--cacert={}", d.join("ca.pem").display()))
+            .arg(format!("--cert={}", d.join("client.pem").display()))
+            .arg(format!("--key={}", d.join("client-key.pem").display()))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let deadline = Instant::now() + T;
+    while !ctl(&["endpoint", "health"]).status.success() {
+        assert!(
+            Instant::now() < deadline,
+            "etcd with TLS never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for args in [
+        &["user", "add", "root:rootpw"][..],
+        &["user", "grant-role", "root", "root"],
+        &["user", "add", "dockside:s3cret"],
+        &["role", "add", "dockside"],
+        &[
+            "role",
+            "grant-permission",
+            "dockside",
+            "readwrite",
+            "--prefix=true",
+            "/dockside/",
+        ],
+        &["user", "grant-role", "dockside", "dockside"],
+        &["auth", "enable"],
+    ] {
+        let out = ctl(args);
+        assert!(out.status.success(), "etcdctl {args:?}: {out:?}");
+    }
+    let flags = |password: &str| {
+        vec![
+            format!("--store=etcd://127.0.0.1:{port}"),
+            format!("--store-ca={}", d.join("ca.pem").display()),
+            format!("--store-client-cert={}", d.join("client.pem").display()),
+            format!("--store-client-key={}", d.join("client-key.pem").display()),
+            "--store-user=dockside".into(),
+            format!("--store-password={password}"),
+            "--store-replica=tls-1".into(),
+        ]
+    };
+    let run = |password: &str| Replica::start_plain(&flags(password));
+    // The right password: the mirror announces itself in etcd and /status says reachable.
+    let good = run("s3cret");
+    let mut present = false;
+    while Instant::now() < deadline && !present {
+        let out = ctl(&[
+            "--user=root:rootpw",
+            "get",
+            "--prefix",
+            "--keys-only",
+            "/dockside/replicas/",
+        ]);
+        present = String::from_utf8_lossy(&out.stdout).contains("/dockside/replicas/tls-1");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        present,
+        "replica never present over TLS + auth:\n{}",
+        good.log()
+    );
+    assert!(
+        good.status().await.contains("reachable since"),
+        "{}",
+        good.log()
+    );
+    drop(good);
+    // A wrong password: /status says so, naming etcd's refusal.
+    let bad = run("wrong");
+    let mut status = String::new();
+    while Instant::now() < deadline && !status.contains("authentication failed") {
+        status = bad.status().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        status.contains("UNREACHABLE") && status.contains("authentication failed"),
+        "{status}"
+    );
+    let _ = etcd.kill();
+    let _ = etcd.wait();
+}

@@ -32,11 +32,20 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Starts replica `name` and waits until it serves.
-    pub fn start(name: &str, shared: &Shared<'_>) -> Replica {
+    /// A dockside with only the `--store*` flags in `args` (no ACME CA, no sites): for checking
+    /// how it reaches etcd.
+    pub fn start_plain(args: &[String]) -> Replica {
+        let mut r = Replica::unstarted("plain");
+        let mut cmd = r.command();
+        cmd.args(args);
+        r.run(cmd);
+        r
+    }
+
+    fn unstarted(name: &str) -> Replica {
         let dir = tempfile::tempdir().unwrap();
         let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
-        let mut r = Replica {
+        Replica {
             name: name.to_owned(),
             http: addr(free_port()),
             https: addr(free_port()),
@@ -44,52 +53,38 @@ impl Replica {
             certs: dir.path().join("certs"),
             dir,
             child: None,
-        };
-        r.spawn(shared);
-        r
+        }
     }
 
-    fn spawn(&mut self, shared: &Shared<'_>) {
-        let gate = self.dir.path().join("gate");
-        let hook = format!(
-            "sh -c 'while [ ! -e {} ]; do sleep 0.02; done'",
-            gate.display()
-        );
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .unwrap();
+    /// The binary with this replica's listeners and directory.
+    fn command(&self) -> Command {
         // DOCKSIDE_BIN: a release binary for scripts/bench-shared-store.sh.
         let bin = std::env::var_os("DOCKSIDE_BIN")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_dockside").into());
-        let child = Command::new(bin)
-            .args(["--http", &self.http.to_string()])
+        let mut cmd = Command::new(bin);
+        cmd.args(["--http", &self.http.to_string()])
             .args(["--https", &self.https.to_string()])
             .args(["--admin", &self.admin.to_string()])
             .args(["--docker-host", "off"])
-            .arg("--routes")
-            .arg(shared.routes)
             .arg("--certs-dir")
             .arg(&self.certs)
-            .args(["--store", &shared.store])
-            .args(["--store-lock-ttl", &shared.lock_ttl.to_string()])
-            .args(["--store-replica", &self.name])
-            .args(
-                shared
-                    .key_file
-                    .map(|k| format!("--store-encryption-key-file={}", k.display())),
-            )
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env(
                 "RUST_LOG",
                 "info,dockside::store=debug,dockside::acme=debug",
-            )
-            .env("ACME_CA_URI", &shared.pebble.url)
-            .env("CA_BUNDLE", &shared.pebble.listener_ca)
-            .env("DEFAULT_EMAIL", "ops@example.test")
-            .env("ACME_PRE_HOOK", hook)
+            );
+        cmd
+    }
+
+    /// Starts `cmd` logging to this replica's log and waits until it serves.
+    fn run(&mut self, mut cmd: Command) {
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -106,6 +101,37 @@ impl Replica {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Starts replica `name` and waits until it serves.
+    pub fn start(name: &str, shared: &Shared<'_>) -> Replica {
+        let mut r = Replica::unstarted(name);
+        r.spawn(shared);
+        r
+    }
+
+    fn spawn(&mut self, shared: &Shared<'_>) {
+        let gate = self.dir.path().join("gate");
+        let hook = format!(
+            "sh -c 'while [ ! -e {} ]; do sleep 0.02; done'",
+            gate.display()
+        );
+        let mut cmd = self.command();
+        cmd.arg("--routes")
+            .arg(shared.routes)
+            .args(["--store", &shared.store])
+            .args(["--store-lock-ttl", &shared.lock_ttl.to_string()])
+            .args(["--store-replica", &self.name])
+            .args(
+                shared
+                    .key_file
+                    .map(|k| format!("--store-encryption-key-file={}", k.display())),
+            )
+            .env("ACME_CA_URI", &shared.pebble.url)
+            .env("CA_BUNDLE", &shared.pebble.listener_ca)
+            .env("DEFAULT_EMAIL", "ops@example.test")
+            .env("ACME_PRE_HOOK", hook);
+        self.run(cmd);
     }
 
     /// Lets this replica's orders go past `ACME_PRE_HOOK`.
