@@ -279,6 +279,12 @@ async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
         )
         .await;
     }
+    let store = rs[0].overview().await.unwrap()["acme"]["store"].clone();
+    assert_eq!(
+        store["reachable"], false,
+        "the admin API says so too: {store}"
+    );
+    assert_eq!(store["replica"], "r1");
     // A new certificate is wanted while etcd is down: every replica decides not to order it.
     write_routes(&routes, &["before.example.test", "after.example.test"]);
     for r in &rs {

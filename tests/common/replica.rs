@@ -172,14 +172,18 @@ impl Replica {
 
     /// The ACME state of certificate `base` in the admin API (`valid`, `waiting`, ...).
     pub async fn cert_state(&self, base: &str) -> Option<serde_json::Value> {
+        find_cert(&self.overview().await?, base)
+    }
+
+    /// The admin API's overview (`/api/v1/overview`).
+    pub async fn overview(&self) -> Option<serde_json::Value> {
         let url = format!("http://{}/api/v1/overview", self.admin);
         let rsp = super::client().get(url.parse().unwrap()).await.ok()?;
         let body = http_body_util::BodyExt::collect(rsp.into_body())
             .await
             .ok()?
             .to_bytes();
-        let json: serde_json::Value = serde_json::from_slice(&body).ok()?;
-        find_cert(&json, base)
+        serde_json::from_slice(&body).ok()
     }
 
     fn log_path(&self) -> PathBuf {
