@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite drives for real: curl/openssl clients, uWSGI, PHP-FPM, Pebble,
-# busybox-static (backend images), htpasswd, grpcio, nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
+# Installs what the test suite drives for real: curl/openssl clients, uWSGI, PHP-FPM, Pebble, etcd,
+# protoc (build), busybox-static (backend images), htpasswd, grpcio, nginx/wrk/h2load (benchmarks). Debian/Ubuntu, as root.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -33,6 +33,11 @@ have chromium || need+=(chromium)
 /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need+=(python3-prometheus-client)
 # tests/admin_auth.rs: a network namespace and a veth pair (`ip netns`, `ip link`)
 have ip || need+=(iproute2)
+# The build itself: etcd-client (src/store/, `--store`) compiles etcd's .proto files with protoc
+have protoc || need+=(protobuf-compiler)
+# tests/shared_store.rs: a real three-member etcd cluster (etcd) and etcdctl to look into it
+[ -x /usr/bin/etcd ] || need+=(etcd-server)
+have etcdctl || need+=(etcd-client)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -170,7 +170,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
     spawn_extra_listeners(&config, &shared, extra_rx);
     spawn_default_certificate_check(&config, &shared);
     // Before the workers: their HTTPS acceptor serves on-demand certificates from the start.
-    let (acme, on_demand, renewer) = spawn_certificates(&config, &shared, &desired)?;
+    let (acme, on_demand, renewer, store) = spawn_certificates(&config, &shared, &desired)?;
     let workers = spawn_workers(
         &config,
         &shared,
@@ -183,7 +183,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<Running> {
         listeners.admin,
         &shared,
         &desired,
-        (renewer, acme.clone()),
+        (renewer, acme.clone(), store),
         admin_auth,
     );
     if config.trust_downstream_proxy_defaulted {
@@ -351,7 +351,11 @@ fn spawn_admin(
     listener: Option<tokio::net::TcpListener>,
     shared: &Shared,
     desired: &watch::Sender<Arc<DesiredState>>,
-    (renewer, acme): (Option<acme::Renewer>, Option<Arc<Stats>>),
+    (renewer, acme, store): (
+        Option<acme::Renewer>,
+        Option<Arc<Stats>>,
+        Option<crate::store::SharedStore>,
+    ),
     auth: Arc<admin::AdminAuth>,
 ) {
     if let Some(listener) = listener {
@@ -371,6 +375,7 @@ fn spawn_admin(
             },
             metrics: shared.metrics.clone(),
             auth,
+            store,
         };
         admin::spawn(listener, admin, shared.cancel.child_token());
     }

@@ -20,6 +20,7 @@ pub use crate::service::{
 use crate::settings::{
     parse_bool, parse_challenge_location, parse_https_method, parse_redirect_status, parse_size,
 };
+use crate::store::{StoreFlags, StoreSettings};
 use crate::telemetry::TraceSettings;
 
 /// Command line. Every setting also reads the nginx-proxy / acme-companion environment name.
@@ -287,6 +288,9 @@ pub struct Flags {
     /// Prometheus `/metrics` on the admin listener: `on` or `off` (DOCKSIDE_METRICS).
     #[arg(global = true, long, env = "DOCKSIDE_METRICS", default_value = "on")]
     pub metrics: String,
+    /// `--store` and its options (docs/shared-store.md).
+    #[command(flatten)]
+    pub store: StoreFlags,
 }
 
 /// Validated settings the program runs with: everything dockside reads from its flags and its
@@ -337,6 +341,8 @@ pub struct Config {
     /// OpenTelemetry traces (`OTEL_EXPORTER_OTLP_ENDPOINT` and the other standard `OTEL_*`
     /// names); `None` when off.
     pub traces: Option<TraceSettings>,
+    /// `--store etcd://...`: ACME state shared with other replicas; `None`: this dockside alone.
+    pub store: Option<StoreSettings>,
 }
 
 /// Timeouts and bounds of the data plane.
@@ -426,6 +432,9 @@ impl Config {
             },
             on_demand,
             traces: TraceSettings::from_vars(&env)?,
+            store: f
+                .store
+                .settings(env("HOSTNAME").as_deref().unwrap_or("dockside"))?,
             nginx_dirs: NginxDirs::beside(&f.certs_dir, &f),
             routes: f.routes,
             certs_dir: f.certs_dir,

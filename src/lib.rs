@@ -34,6 +34,9 @@
 //! way: `server → tls, service`; `service → live, upstream`; `live, acme, tls → certs`; all of
 //! them → `exchange`, `routing`, `model`.
 //!
+//! `store/` shares ACME state between replicas through etcd (`--store`): `acme → store → certs`;
+//! it mirrors the store into the local certificate directory, which stays what TLS serves from.
+//!
 //! `metrics/` counts the data plane per worker thread (one shard each, no shared atomic per
 //! request) and merges the shards when the admin listener's `/metrics` is scraped.
 //!
@@ -58,6 +61,7 @@ pub mod routing;
 pub(crate) mod server;
 pub(crate) mod service;
 pub(crate) mod settings;
+pub mod store;
 pub mod telemetry;
 pub mod test_support;
 pub mod tls;

@@ -40,6 +40,7 @@ pub fn config(certs_dir: PathBuf) -> Config {
         acme: None,
         acme_accept_unknown_host: false,
         cert_files: crate::certs::FileModes::default(),
+        store: None,
         create_default_certificate: false,
         on_demand: None,
         traces: None,

@@ -50,6 +50,11 @@ impl OrderBudget {
         Err(now + Duration::from_nanos(u64::try_from(wait).unwrap_or(u64::MAX)))
     }
 
+    /// Returns a token taken for an order that was not placed (another replica placed it).
+    pub fn give_back(&mut self) {
+        self.level = (self.level + TOKEN).min(self.per_hour * TOKEN);
+    }
+
     /// The time one token takes to refill.
     pub fn interval(&self) -> Duration {
         Duration::from_nanos(u64::try_from(TOKEN / self.per_hour).unwrap_or(u64::MAX))
@@ -100,6 +105,15 @@ impl Budgets {
             .entry((ca.to_owned(), email.map(str::to_owned)))
             .or_insert_with(|| OrderBudget::new(self.per_hour, now));
         budget.take(now).map_err(|at| (at, budget.interval()))
+    }
+
+    /// Returns the token of an order that was not placed after all (`--store`: another
+    /// replica orders it): waiting on a busy lock must not use up the budget.
+    pub fn give_back(&self, ca: &str, email: Option<&str>) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(budget) = accounts.get_mut(&(ca.to_owned(), email.map(str::to_owned))) {
+            budget.give_back();
+        }
     }
 }
 

@@ -118,6 +118,10 @@ pub enum Cause {
     /// Publishing, checking or removing a DNS-01 record failed (names the zone and server).
     #[error("{0}")]
     Dns(#[source] crate::acme::dns::DnsError),
+    /// The shared store (`--store`) failed while the order needed it, or the order lock was
+    /// lost: the order is abandoned rather than finished by two replicas.
+    #[error("shared store: {0}")]
+    Store(#[source] crate::store::EtcdError),
 }
 
 /// One failed order, with everything a log line and the backoff need.

@@ -21,6 +21,10 @@
 //! `dns/`, the newOrder request in `new_order`, EAB in `eab`, alternate chains in `chain`) →
 //! `ari` (RFC 9773) / `client` (HTTP); files are read and written through
 //! `crate::certs` (`CertsDir`, `CertInfo`).
+//!
+//! With `--store` (`ReconcilerConfig::shared`), `shared` runs each order task under the
+//! certificate's lock in `crate::store` and publishes accounts, answers and certificates there;
+//! `Challenges` is the store mirror's target (`store::AnswerSink`).
 
 mod alpn;
 mod ari;
@@ -43,6 +47,7 @@ mod reconciler;
 mod renew;
 mod report;
 mod schedule;
+mod shared;
 mod spec;
 
 pub use alpn::ACME_TLS_ALPN;

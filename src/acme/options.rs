@@ -45,6 +45,9 @@ pub enum CertStatus {
     Ordering,
     /// An order is due but waits `retry_in` for the account's `ACME_MAX_ORDERS_PER_HOUR` budget.
     Deferred { retry_in: Duration },
+    /// No order here (`--store`): another replica holds the certificate's order lock, or the
+    /// shared store is unreachable (`reason` says which); looked at again in `retry_in`.
+    Waiting { reason: String, retry_in: Duration },
     /// The last order failed (`error` is the full log line: hosts, CA, step, CA's problem).
     Failed {
         error: String,
@@ -107,6 +110,9 @@ pub struct ReconcilerConfig {
     /// The issuer and order budgets to share with on-demand TLS (`Orders::new(&cfg)`);
     /// `None`: `spawn` builds its own.
     pub orders: Option<crate::acme::Orders>,
+    /// `--store`: certificates, accounts and challenge answers shared with other replicas, and
+    /// one order per certificate among them (its lock). `None`: this dockside alone.
+    pub shared: Option<crate::store::SharedStore>,
 }
 
 impl ReconcilerConfig {
@@ -133,6 +139,7 @@ impl ReconcilerConfig {
             on_demand: None,
             dns_propagation_max: crate::acme::dns01::PROPAGATION_MAX,
             orders: None,
+            shared: None,
         }
     }
 }

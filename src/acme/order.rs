@@ -18,6 +18,7 @@ use crate::acme::keys::csr;
 use crate::acme::spec::{ChallengeKind, OrderSpec};
 use crate::acme::{alpn, chain, eab, new_order};
 use crate::certs::{CertInfo, CertsDir};
+use crate::store::{CertLock, SharedStore};
 
 /// Executes orders; shared by the reconciler's order tasks.
 pub struct Issuer {
@@ -29,6 +30,8 @@ pub struct Issuer {
     poll: RetryPolicy,
     /// Bound on DNS-01 records reaching the zone's authoritative servers.
     dns_propagation_max: Duration,
+    /// `--store`: accounts and certificates are published there for the other replicas.
+    shared: Option<SharedStore>,
 }
 
 /// A certificate that was just written.
@@ -60,7 +63,14 @@ impl Issuer {
             account_lock: tokio::sync::Mutex::new(()),
             poll,
             dns_propagation_max: dns01::PROPAGATION_MAX,
+            shared: None,
         }
+    }
+
+    /// Publishes accounts and certificates into the shared store (`--store`).
+    pub fn with_shared(mut self, shared: Option<SharedStore>) -> Issuer {
+        self.shared = shared;
+        self
     }
 
     /// Another bound on DNS-01 propagation (`ReconcilerConfig::dns_propagation_max`): lets a
@@ -72,6 +82,16 @@ impl Issuer {
 
     /// Runs one order to completion and writes the certificate.
     pub async fn issue(&self, spec: &OrderSpec) -> Result<Issued, OrderError> {
+        self.issue_locked(spec, None).await
+    }
+
+    /// `issue` under a shared order lock (`--store`): challenge answers are published for
+    /// every replica on the lock's lease, and the certificate is stored for them once written.
+    pub async fn issue_locked(
+        &self,
+        spec: &OrderSpec,
+        lock: Option<&CertLock>,
+    ) -> Result<Issued, OrderError> {
         let started = Instant::now();
         let (http, retry_after, mut downloads) = self.http.for_order();
         let ctx = Ctx {
@@ -103,6 +123,8 @@ impl Issuer {
             challenges: &self.challenges,
             tokens: Vec::new(),
             hosts: Vec::new(),
+            lock,
+            shared: Vec::new(),
         };
         let mut records = DnsRecords::default();
         let validated = self
@@ -110,6 +132,7 @@ impl Issuer {
             .await;
         // Success or failure, the CA is done looking: withdraw every answer.
         records.remove_all().await;
+        guard.withdraw_shared().await;
         drop(guard);
         let summary = validated?;
         if let Some(summary) = summary {
@@ -162,12 +185,14 @@ impl Issuer {
             spec.base_dir_name.clone(),
             spec.hosts.clone(),
         );
-        tokio::task::spawn_blocking(move || {
-            store.write_certificate(&base, &hosts, &key_pem, &chain)
-        })
-        .await
-        .map_err(|e| ctx.fail(Step::Store, Cause::Protocol(Box::new(e))))?
-        .map_err(|e| ctx.fail(Step::Store, Cause::Io(e)))?;
+        let (key, pem) = (key_pem.clone(), chain.clone());
+        tokio::task::spawn_blocking(move || store.write_certificate(&base, &hosts, &key, &pem))
+            .await
+            .map_err(|e| ctx.fail(Step::Store, Cause::Protocol(Box::new(e))))?
+            .map_err(|e| ctx.fail(Step::Store, Cause::Io(e)))?;
+        if let Some(shared) = &self.shared {
+            crate::acme::shared::publish_certificate(shared, spec, &key_pem, &chain).await;
+        }
         Ok(Issued {
             base_dir_name: spec.base_dir_name.clone(),
             info,
@@ -235,6 +260,9 @@ impl Issuer {
         self.store
             .save_account(&path, &json)
             .map_err(|e| ctx.fail(Step::Account, Cause::Io(e)))?;
+        if let Some(shared) = &self.shared {
+            crate::acme::shared::publish_account(shared, self.store.root(), &path, &json).await;
+        }
         tracing::info!(
             ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), account = account.id(),
             "registered ACME account"
@@ -294,12 +322,22 @@ impl Issuer {
                     let cert = alpn::validation_key(&host, key_auth.digest().as_ref())
                         .map_err(|e| ctx.fail(Step::Challenge, Cause::Protocol(Box::new(e))))?;
                     self.challenges.set_tls_alpn01(&host, cert);
-                    guard.hosts.push(host);
+                    guard.hosts.push(host.clone());
+                    if let Some(shared) = &self.shared {
+                        let (key, answer) =
+                            shared.tls_alpn01_answer(&host, key_auth.digest().as_ref());
+                        guard.publish(ctx, key, answer).await?;
+                    }
                 }
                 _ => {
                     self.challenges
                         .set_http01(&host, &challenge.token, key_auth.as_str());
                     guard.tokens.push(challenge.token.clone());
+                    if let Some(shared) = &self.shared {
+                        let (key, answer) =
+                            shared.http01_answer(&host, &challenge.token, key_auth.as_str());
+                        guard.publish(ctx, key, answer).await?;
+                    }
                 }
             }
             challenge
@@ -377,11 +415,44 @@ impl Ctx<'_> {
     }
 }
 
-/// Challenge answers this order published; removed when it ends, whichever way.
+/// Challenge answers this order published; removed when it ends, whichever way (the shared
+/// ones explicitly, or with the lock's lease).
 struct Published<'a> {
     challenges: &'a Challenges,
     tokens: Vec<String>,
     hosts: Vec<String>,
+    lock: Option<&'a CertLock>,
+    /// Keys of the answers published in the shared store.
+    shared: Vec<String>,
+}
+
+impl Published<'_> {
+    /// Publishes an answer for the other replicas before the CA is told to look: whichever
+    /// replica it reaches must answer. Without the lock (no store) there is nothing to do.
+    async fn publish(
+        &mut self,
+        ctx: &Ctx<'_>,
+        key: String,
+        answer: crate::store::Answer,
+    ) -> Result<(), OrderError> {
+        let Some(lock) = self.lock else {
+            return Ok(());
+        };
+        lock.publish_answer(&key, &answer)
+            .await
+            .map_err(|e| ctx.fail(Step::Challenge, Cause::Store(e)))?;
+        lock.confirm(&key).await;
+        self.shared.push(key);
+        Ok(())
+    }
+
+    async fn withdraw_shared(&mut self) {
+        if let Some(lock) = self.lock {
+            for key in self.shared.drain(..) {
+                lock.withdraw_answer(&key).await;
+            }
+        }
+    }
 }
 
 impl Drop for Published<'_> {

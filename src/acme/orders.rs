@@ -39,7 +39,8 @@ impl Orders {
             cfg.challenges.clone(),
             cfg.http_timeout,
         )
-        .with_dns_propagation_max(cfg.dns_propagation_max);
+        .with_dns_propagation_max(cfg.dns_propagation_max)
+        .with_shared(cfg.shared.clone());
         let per_hour = cfg
             .globals
             .max_orders_per_hour

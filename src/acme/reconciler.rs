@@ -18,12 +18,11 @@ use tokio_util::sync::CancellationToken;
 use crate::acme::ari;
 use crate::acme::budget::Budgets;
 use crate::acme::client::{AcmeHttp, ClientSetupError};
-use crate::acme::error::{Cause, OrderError, Step};
-use crate::acme::hooks::{self, Stage};
-use crate::acme::order::{Issued, Issuer};
+use crate::acme::order::Issuer;
 use crate::acme::orders::Orders;
 use crate::acme::renew::{self, RenewInbox, RenewRequest};
 use crate::acme::schedule::{self, Decision, Reason};
+use crate::acme::shared::{OrderTask, Outcome, Skip};
 use crate::acme::spec::{self, OrderSpec};
 use crate::certs::{CertInfo, CertsDir};
 use crate::model::DesiredState;
@@ -87,6 +86,8 @@ struct Entry {
     queued: bool,
     /// `dockside renew --force` asked for a new certificate although this one is valid.
     forced: bool,
+    /// Consecutive order attempts the shared store did not answer (`--store`).
+    store_failures: u32,
 }
 
 impl Entry {
@@ -96,7 +97,7 @@ impl Entry {
     }
 }
 
-type OrderResult = (OrderSpec, Result<Issued, OrderError>);
+type OrderResult = (OrderSpec, Outcome);
 
 /// A finished ARI lookup: the spec it was started for, the certificate read then, the answer.
 type Lookup = (OrderSpec, Option<CertInfo>, ari::Answer);
@@ -240,6 +241,7 @@ impl Reconciler {
                         looking: false,
                         queued: false,
                         forced: false,
+                        store_failures: 0,
                     };
                     self.entries.insert(base, entry);
                 }
@@ -425,49 +427,20 @@ impl Reconciler {
                     self.cfg.stats.set(&base, CertStatus::Deferred { retry_in });
                     return;
                 }
-                tracing::info!(
-                    base = %base, hosts = %entry.spec.hosts.join(","), ca = %entry.spec.ca_url, ?reason,
-                    "ordering certificate"
-                );
+                let forced = entry.forced;
                 (entry.in_flight, entry.forced) = (true, false);
-                self.cfg
-                    .stats
-                    .orders_started
-                    .fetch_add(1, Ordering::Relaxed);
-                let (issuer, spec, limit, certs, on_issued, stats) = (
-                    self.issuer.clone(),
-                    entry.spec.clone(),
-                    self.cfg.order_timeout,
-                    self.cfg.certs_dir.clone(),
-                    self.cfg.on_issued.clone(),
-                    self.cfg.stats.clone(),
-                );
-                let handle = self.running.spawn(async move {
-                    hooks::run_for(&spec, Stage::Pre, &certs).await;
-                    let result = match tokio::time::timeout(limit, issuer.issue(&spec)).await {
-                        Ok(result) => result,
-                        Err(_) => Err(OrderError {
-                            hosts: spec.hosts.clone(),
-                            ca: spec.ca_url.clone(),
-                            step: Step::Order,
-                            cause: Cause::Timeout,
-                            retry_after: None,
-                        }),
-                    };
-                    let ok = result.is_ok();
-                    // Served first: a slow ACME_POST_HOOK must not delay the new certificate.
-                    if let Ok(issued) = &result {
-                        // Recorded before it is announced: whoever reacts to `on_issued` (the
-                        // TLS reload, the status page, a test) must read `Valid`, not the
-                        // `Ordering` that the pass after `finished` would only replace later.
-                        if let Some(status) = valid_status(&spec, &issued.info) {
-                            stats.set(&spec.base_dir_name, status);
-                        }
-                        on_issued(&spec.base_dir_name);
-                    }
-                    hooks::run_for(&spec, Stage::Post { ok }, &certs).await;
-                    (spec, result)
-                });
+                let task = OrderTask {
+                    issuer: self.issuer.clone(),
+                    spec: entry.spec.clone(),
+                    reason,
+                    forced,
+                    limit: self.cfg.order_timeout,
+                    store: self.store.clone(),
+                    on_issued: self.cfg.on_issued.clone(),
+                    stats: self.cfg.stats.clone(),
+                    shared: self.cfg.shared.clone(),
+                };
+                let handle = self.running.spawn(task.run());
                 self.ids.insert(handle.id(), base);
             }
             // No free slot: stays due; looked at again when an order finishes.
@@ -481,7 +454,13 @@ impl Reconciler {
 
     fn finished(&mut self, done: Result<(tokio::task::Id, OrderResult), tokio::task::JoinError>) {
         let (base, spec, result) = match done {
-            Ok((id, (spec, result))) => (self.ids.remove(&id), spec, result),
+            Ok((id, (spec, Outcome::Ordered(result)))) => (self.ids.remove(&id), spec, result),
+            Ok((id, (spec, Outcome::Skipped(why)))) => {
+                if let Some(base) = self.ids.remove(&id) {
+                    self.skipped(&base, &spec, why);
+                }
+                return;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "ACME order task ended abnormally");
                 let base = self.ids.remove(&e.id());
@@ -565,6 +544,52 @@ impl Reconciler {
                 );
             }
         }
+    }
+
+    /// An order task placed no order (`--store`): its budget token goes back, and the
+    /// certificate is looked at again after the lock's TTL (another replica orders it), at once
+    /// (the store had it), or after the store's backoff (unreachable).
+    fn skipped(&mut self, base: &str, spec: &OrderSpec, why: Skip) {
+        self.budgets.give_back(&spec.ca_url, spec.email.as_deref());
+        let Some(entry) = self.entries.get_mut(base) else {
+            return;
+        };
+        entry.in_flight = false;
+        let ttl = self
+            .cfg
+            .shared
+            .as_ref()
+            .map_or(Duration::from_secs(15), |s| s.lock_ttl());
+        let (retry_in, reason) = match why {
+            Skip::FromStore => {
+                entry.store_failures = 0;
+                entry.next = Instant::now();
+                return;
+            }
+            Skip::Busy { holder } => {
+                entry.store_failures = 0;
+                (
+                    ttl,
+                    format!("replica {holder} is ordering it (shared order lock)"),
+                )
+            }
+            Skip::StoreDown(error) => {
+                entry.store_failures += 1;
+                // Backoff, but never longer than a lock's lifetime: orders resume soon after
+                // etcd is back.
+                let delay =
+                    crate::store::retry_delay(entry.store_failures, fastrand::f64()).min(ttl);
+                (
+                    delay,
+                    format!("no order while the shared store is unreachable: {error}"),
+                )
+            }
+        };
+        tracing::debug!(base, %reason, retry_in_s = retry_in.as_secs_f64(), "not ordering here");
+        entry.next = Instant::now() + retry_in;
+        self.cfg
+            .stats
+            .set(base, CertStatus::Waiting { reason, retry_in });
     }
 
     /// `dockside renew`: the named (or all) certificates are looked at now; `force` orders
@@ -673,26 +698,7 @@ async fn changed_names(
     std::future::pending().await
 }
 
-/// The status of a certificate just written for `spec`, as the next pass would record it
-/// (no ARI answer yet: a new certificate's renewal info is looked up afresh).
-fn valid_status(spec: &OrderSpec, info: &CertInfo) -> Option<CertStatus> {
-    let decision = schedule::decide(
-        unix_now(),
-        Some(info),
-        &spec.hosts,
-        spec.renew_after_days,
-        None,
-    );
-    match decision {
-        Decision::ValidUntil(renew_at) => Some(CertStatus::Valid {
-            not_after: info.not_after,
-            renew_at,
-        }),
-        Decision::Order(_) => None,
-    }
-}
-
-fn unix_now() -> i64 {
+pub(super) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

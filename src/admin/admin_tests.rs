@@ -19,6 +19,7 @@ async fn start_admin() -> (
         traffic: Default::default(),
         metrics: None,
         auth: Arc::default(),
+        store: None,
     };
     let token = CancellationToken::new();
     let task = spawn(listener, admin, token.clone());

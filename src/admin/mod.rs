@@ -58,6 +58,8 @@ pub(crate) struct AdminState {
     pub metrics: Option<Arc<Metrics>>,
     /// Credentials and open paths (`DOCKSIDE_ADMIN_TOKEN`, …).
     pub auth: Arc<AdminAuth>,
+    /// The shared store (`--store`), whose reachability `/status` reports.
+    pub store: Option<crate::store::SharedStore>,
 }
 
 /// Serves the admin endpoints until `token` is cancelled.
@@ -151,6 +153,9 @@ fn answer(req: &Request<Incoming>, admin: &AdminState) -> Response<ProxyBody> {
             let live = admin.live.load();
             let mut report = report::render(&state, live.routes());
             report.push_str(&report::client_cert_lines(&live));
+            if let Some(store) = &admin.store {
+                report.push_str(&report::store_line(&store.health(), store.replica()));
+            }
             text(StatusCode::OK, report)
         }
         _ => text(

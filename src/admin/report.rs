@@ -402,6 +402,24 @@ fn backend(b: &Backend) -> String {
     format!("{}  ({}){health}", b.addr, b.source)
 }
 
+/// The shared store's line on `/status` (`--store`): whether etcd answers, and what that
+/// means for serving and ordering.
+pub(crate) fn store_line(health: &crate::store::StoreHealth, replica: &str) -> String {
+    let since = httpdate::fmt_http_date(health.since);
+    if health.reachable {
+        format!(
+            "\nshared store: etcd {} reachable since {since} (replica {replica})\n",
+            health.endpoints
+        )
+    } else {
+        let error = health.error.as_deref().unwrap_or("unknown");
+        format!(
+            "\nshared store: etcd {} UNREACHABLE since {since}: {error} (replica {replica}); serving from the local certificate directory, placing no order, retrying\n",
+            health.endpoints
+        )
+    }
+}
+
 #[cfg(test)]
 #[path = "report_tests.rs"]
 mod tests;

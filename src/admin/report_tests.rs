@@ -234,3 +234,23 @@ fn http3_sites_are_named_in_the_report() {
         "{text}"
     );
 }
+
+#[test]
+fn store_line_says_whether_etcd_answers() {
+    let mut health = crate::store::StoreHealth {
+        endpoints: "http://127.0.0.1:2379".into(),
+        reachable: true,
+        since: std::time::UNIX_EPOCH,
+        error: None,
+    };
+    let up = store_line(&health, "r1");
+    assert_eq!(
+        up,
+        "\nshared store: etcd http://127.0.0.1:2379 reachable since Thu, 01 Jan 1970 00:00:00 GMT (replica r1)\n"
+    );
+    (health.reachable, health.error) = (false, Some("connection refused".into()));
+    let down = store_line(&health, "r1");
+    assert!(down.contains("UNREACHABLE"), "{down}");
+    assert!(down.contains("connection refused"), "{down}");
+    assert!(down.contains("placing no order"), "{down}");
+}

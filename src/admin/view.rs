@@ -26,6 +26,10 @@ pub(crate) fn overview(admin: &AdminState) -> Overview {
         succeeded: s.orders_succeeded.load(Ordering::Relaxed),
         failed: s.orders_failed.load(Ordering::Relaxed),
         certificates: s.snapshot(),
+        store: admin
+            .store
+            .as_ref()
+            .map(|st| (st.health(), st.replica().to_owned())),
     });
     let providers = admin.providers.view();
     let down = admin.health.down_now();

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::discovery;
 use crate::live::Live;
 use crate::model::DesiredState;
+use crate::store::{SharedStore, SyncTarget};
 
 /// `FILES_UID`/`FILES_GID` that this process may not apply are dropped here, once, with the
 /// fix in the warning: every later write then succeeds with dockside's own owner.
@@ -73,12 +74,13 @@ pub(super) fn ensure_default_certificate(dir: &std::path::Path, modes: &certs::F
     }
 }
 
-/// ACME's counters, the on-demand TLS service and the handle `dockside renew` reaches the
-/// reconciler through, each `None` when off.
+/// ACME's counters, the on-demand TLS service, the handle `dockside renew` reaches the
+/// reconciler through and the shared store (`--store`), each `None` when off.
 pub(super) type Certificates = (
     Option<Arc<Stats>>,
     Option<Arc<OnDemand>>,
     Option<acme::Renewer>,
+    Option<SharedStore>,
 );
 
 /// With HTTPS: the certificate directory watcher and, with ACME on, the reconciler and
@@ -89,11 +91,12 @@ pub(super) fn spawn_certificates(
     desired: &watch::Sender<Arc<DesiredState>>,
 ) -> anyhow::Result<Certificates> {
     if !shared.https {
-        return Ok((None, None, None));
+        return Ok((None, None, None, None));
     }
     let rescan = spawn_cert_watcher(config, &shared.live, shared.cancel.child_token());
+    let store = spawn_store_sync(config, shared, &rescan)?;
     let Some(globals) = &config.acme else {
-        return Ok((None, None, None));
+        return Ok((None, None, None, store));
     };
     let nudge = rescan.clone();
     let on_issued: OnIssued = Arc::new(move |base: &str| nudge.now(base));
@@ -104,6 +107,7 @@ pub(super) fn spawn_certificates(
         on_issued,
     );
     cfg.files = config.cert_files;
+    cfg.shared = store.clone();
     cfg.restart = config
         .docker
         .as_ref()
@@ -122,7 +126,32 @@ pub(super) fn spawn_certificates(
         None => None,
     };
     acme::spawn(cfg, desired.subscribe(), shared.cancel.child_token()).context("starting ACME")?;
-    Ok((Some(stats), on_demand, Some(renewer)))
+    Ok((Some(stats), on_demand, Some(renewer), store))
+}
+
+/// `--store`: the shared store, mirrored into the certificate directory (published at once
+/// through the watcher) and the challenge map. Fails only on an unusable encryption key file.
+fn spawn_store_sync(
+    config: &Config,
+    shared: &Shared,
+    rescan: &certs::Rescan,
+) -> anyhow::Result<Option<SharedStore>> {
+    let Some(settings) = &config.store else {
+        return Ok(None);
+    };
+    let store = SharedStore::new(settings).context("DOCKSIDE_STORE_ENCRYPTION_KEY_FILE")?;
+    let nudge = rescan.clone();
+    let target = SyncTarget {
+        certs: certs::CertsDir::new(config.certs_dir.clone()).with_modes(config.cert_files),
+        publish: Arc::new(move |base: &str| nudge.now(base)),
+        answers: shared.challenges.clone(),
+    };
+    store.spawn_sync(target, shared.cancel.child_token());
+    tracing::info!(
+        store = %settings.endpoints.join(","), replica = %settings.replica, prefix = %settings.prefix,
+        "sharing certificates, ACME accounts and challenge answers with the other replicas through etcd"
+    );
+    Ok(Some(store))
 }
 
 /// On-demand TLS over the reconciler's settings, counters, issuer and order budgets

@@ -18,6 +18,8 @@ pub(crate) struct AcmeInput {
     pub succeeded: u64,
     pub failed: u64,
     pub certificates: BTreeMap<String, CertStatus>,
+    /// The shared store's health and this replica's name (`--store`).
+    pub store: Option<(crate::store::StoreHealth, String)>,
 }
 
 /// Everything the model is built from, copied out of the shared state by the caller.
@@ -191,6 +193,7 @@ pub(crate) fn acme(input: Option<&AcmeInput>) -> AcmeView {
             orders_succeeded: 0,
             orders_failed: 0,
             certificates: Vec::new(),
+            store: None,
         };
     };
     AcmeView {
@@ -203,6 +206,16 @@ pub(crate) fn acme(input: Option<&AcmeInput>) -> AcmeView {
             .iter()
             .map(|(name, status)| acme_certificate(name, status))
             .collect(),
+        store: a.store.as_ref().map(|(h, replica)| StoreView {
+            endpoints: h.endpoints.clone(),
+            replica: replica.clone(),
+            reachable: h.reachable,
+            since: h
+                .since
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            error: h.error.clone(),
+        }),
     }
 }
 
@@ -228,6 +241,11 @@ fn acme_certificate(name: &str, status: &CertStatus) -> AcmeCertificate {
         CertStatus::Ordering => c.state = "ordering".into(),
         CertStatus::Deferred { retry_in } => {
             c.state = "deferred".into();
+            c.retry_in_seconds = Some(retry_in.as_secs());
+        }
+        CertStatus::Waiting { reason, retry_in } => {
+            c.state = "waiting".into();
+            c.last_error = Some(reason.clone());
             c.retry_in_seconds = Some(retry_in.as_secs());
         }
         CertStatus::Failed {

@@ -112,6 +112,22 @@ pub struct AcmeView {
     pub orders_succeeded: u64,
     pub orders_failed: u64,
     pub certificates: Vec<AcmeCertificate>,
+    /// The shared store (`--store`); `None` when this dockside orders alone.
+    pub store: Option<StoreView>,
+}
+
+/// Whether the shared store answers (`--store`, docs/shared-store.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreView {
+    /// etcd endpoints as dockside reaches them.
+    pub endpoints: String,
+    /// This replica's name (`--store-replica`).
+    pub replica: String,
+    pub reachable: bool,
+    /// Unix seconds since when it is (un)reachable.
+    pub since: i64,
+    /// etcd's last error while unreachable.
+    pub error: Option<String>,
 }
 
 /// Where one wanted certificate stands.

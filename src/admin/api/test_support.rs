@@ -127,6 +127,7 @@ impl World {
                 succeeded: 2,
                 failed: 3,
                 certificates: statuses,
+                store: None,
             },
             providers: ProviderView {
                 docker: Some(DockerView {

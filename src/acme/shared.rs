@@ -1,0 +1,247 @@
+//! ACME's side of the shared store (`--store`): the order task under the per-certificate lock
+//! (another replica's order, or a certificate it already stored, means no order here; a lost
+//! lock abandons the order), publishing what an order produced, and the challenge map as the
+//! store's mirror target, so whichever replica the CA reaches answers.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::acme::challenge::Challenges;
+use crate::acme::error::{Cause, OrderError, Step};
+use crate::acme::hooks::{self, Stage};
+use crate::acme::options::{CertStatus, OnIssued, Stats};
+use crate::acme::order::{Issued, Issuer};
+use crate::acme::schedule::{self, Decision, Reason};
+use crate::acme::spec::OrderSpec;
+use crate::certs::{CertInfo, CertsDir};
+use crate::store::{Acquire, AnswerSink, CertLock, SharedStore, retry_delay};
+
+/// How one order task ended.
+pub(super) enum Outcome {
+    /// This replica ordered (successfully or not).
+    Ordered(Result<Issued, OrderError>),
+    /// This replica did not order.
+    Skipped(Skip),
+}
+
+/// Why an order task placed no order.
+pub(super) enum Skip {
+    /// Another replica holds the certificate's lock (it is ordering it now).
+    Busy { holder: String },
+    /// Another replica already stored a valid certificate: written here instead.
+    FromStore,
+    /// The shared store did not answer: no order without the lock.
+    StoreDown(String),
+}
+
+/// Everything one order task needs, moved into it.
+pub(super) struct OrderTask {
+    pub issuer: Arc<Issuer>,
+    pub spec: OrderSpec,
+    pub reason: Reason,
+    /// `dockside renew --force`: order even if the store holds a valid certificate.
+    pub forced: bool,
+    pub limit: Duration,
+    pub store: CertsDir,
+    pub on_issued: OnIssued,
+    pub stats: Arc<Stats>,
+    pub shared: Option<SharedStore>,
+}
+
+impl OrderTask {
+    /// Takes the lock (with a store), re-reads the store under it, then orders with the hooks
+    /// around, abandoning the order if the lock is lost.
+    pub(super) async fn run(self) -> (OrderSpec, Outcome) {
+        let base = self.spec.base_dir_name.clone();
+        let lock = match &self.shared {
+            None => None,
+            Some(shared) => match shared.lock(&base).await {
+                Ok(Acquire::Held(lock)) => Some(lock),
+                Ok(Acquire::Busy { holder }) => return self.skip(Skip::Busy { holder }),
+                Err(e) => return self.skip(Skip::StoreDown(e.to_string())),
+            },
+        };
+        if let (Some(shared), Some(_)) = (&self.shared, &lock)
+            && !self.forced
+        {
+            let found = self.stored(shared).await;
+            if !matches!(found, Ok(false)) {
+                if let Some(lock) = lock {
+                    lock.release().await;
+                }
+                return self.skip(match found {
+                    Ok(_) => Skip::FromStore,
+                    Err(e) => Skip::StoreDown(e),
+                });
+            }
+        }
+        let spec = &self.spec;
+        tracing::info!(
+            base = %base, hosts = %spec.hosts.join(","), ca = %spec.ca_url, reason = ?self.reason,
+            "ordering certificate"
+        );
+        self.stats.orders_started.fetch_add(1, Ordering::Relaxed);
+        let certs = self.store.root().to_path_buf();
+        hooks::run_for(spec, Stage::Pre, &certs).await;
+        let result = self.issue(lock.as_ref()).await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        let ok = result.is_ok();
+        // Served first: a slow ACME_POST_HOOK must not delay the new certificate.
+        if let Ok(issued) = &result {
+            // Recorded before it is announced: whoever reacts to `on_issued` (the TLS reload,
+            // the status page, a test) must read `Valid`, not a stale state.
+            if let Some(status) = valid_status(spec, &issued.info) {
+                self.stats.set(&base, status);
+            }
+            (self.on_issued)(&base);
+        }
+        hooks::run_for(spec, Stage::Post { ok }, &certs).await;
+        (self.spec, Outcome::Ordered(result))
+    }
+
+    /// The order itself, bounded by the order timeout and, under a lock, by the lock.
+    async fn issue(&self, lock: Option<&CertLock>) -> Result<Issued, OrderError> {
+        let spec = &self.spec;
+        let fail = |step, cause| OrderError {
+            hosts: spec.hosts.clone(),
+            ca: spec.ca_url.clone(),
+            step,
+            cause,
+            retry_after: None,
+        };
+        let order = tokio::time::timeout(self.limit, self.issuer.issue_locked(spec, lock));
+        let lost = async {
+            match lock {
+                Some(lock) => lock.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            done = order => match done {
+                Ok(result) => result,
+                Err(_) => Err(fail(Step::Order, Cause::Timeout)),
+            },
+            _ = lost => {
+                let lost = "the order lock's lease expired (etcd unreachable past --store-lock-ttl)";
+                Err(fail(Step::Order, Cause::Unusable(lost.into())))
+            }
+        }
+    }
+
+    /// Under the lock: whether the store already holds a valid certificate for this spec (then
+    /// written here and published, and no order is placed).
+    async fn stored(&self, shared: &SharedStore) -> Result<bool, String> {
+        let base = &self.spec.base_dir_name;
+        let Some(bundle) = shared.bundle(base).await.map_err(|e| e.to_string())? else {
+            return Ok(false);
+        };
+        let Ok(info) = CertInfo::from_pem(bundle.chain_pem.as_bytes()) else {
+            return Ok(false);
+        };
+        let Some(status) = valid_status(&self.spec, &info) else {
+            return Ok(false);
+        };
+        let (store, b) = (self.store.clone(), base.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            store.write_certificate(&b, &bundle.hosts, &bundle.key_pem, &bundle.chain_pem)
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("writing the stored certificate: {e}")),
+            Err(e) => return Err(format!("writing the stored certificate: {e}")),
+        }
+        self.stats.set(base, status);
+        (self.on_issued)(base);
+        tracing::info!(base = %base, "certificate already in the shared store: written here, no order placed");
+        Ok(true)
+    }
+
+    fn skip(self, why: Skip) -> (OrderSpec, Outcome) {
+        (self.spec, Outcome::Skipped(why))
+    }
+}
+
+/// The status of a certificate just written for `spec`, as the next pass would record it (no
+/// ARI answer yet); `None` when it would be ordered again at once.
+pub(super) fn valid_status(spec: &OrderSpec, info: &CertInfo) -> Option<CertStatus> {
+    let decision = schedule::decide(
+        crate::acme::reconciler::unix_now(),
+        Some(info),
+        &spec.hosts,
+        spec.renew_after_days,
+        None,
+    );
+    match decision {
+        Decision::ValidUntil(renew_at) => Some(CertStatus::Valid {
+            not_after: info.not_after,
+            renew_at,
+        }),
+        Decision::Order(_) => None,
+    }
+}
+
+/// Stores a certificate just written for the other replicas; retried a few times (they would
+/// otherwise order it again once the lock is free), then a warning.
+pub(super) async fn publish_certificate(
+    shared: &SharedStore,
+    spec: &OrderSpec,
+    key_pem: &str,
+    chain_pem: &str,
+) {
+    let base = &spec.base_dir_name;
+    for attempt in 1..=3 {
+        match shared
+            .publish_bundle(base, &spec.hosts, key_pem, chain_pem)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(base = %base, "certificate stored in the shared store for the other replicas");
+                return;
+            }
+            Err(e) if attempt == 3 => tracing::warn!(
+                base = %base, error = %e,
+                "certificate written here but not stored in the shared store: other replicas order their own once they can"
+            ),
+            Err(_) => tokio::time::sleep(retry_delay(attempt, fastrand::f64())).await,
+        }
+    }
+}
+
+/// Stores an ACME account just registered (`path` under `<root>/accounts/`).
+pub(super) async fn publish_account(shared: &SharedStore, root: &Path, path: &Path, json: &[u8]) {
+    let Ok(rel) = path.strip_prefix(root.join("accounts")) else {
+        return;
+    };
+    if let Err(e) = shared.publish_account(&rel.to_string_lossy(), json).await {
+        tracing::warn!(path = %path.display(), error = %e, "ACME account not stored in the shared store: other replicas register their own");
+    }
+}
+
+/// The store's mirror writes pending answers of other replicas' orders here.
+impl AnswerSink for Challenges {
+    fn set_http01(&self, host: &str, token: &str, key_authorization: &str) {
+        Challenges::set_http01(self, host, token, key_authorization);
+    }
+
+    fn remove_http01(&self, token: &str) {
+        Challenges::remove_http01(self, token);
+    }
+
+    fn set_tls_alpn01(&self, host: &str, digest: &[u8]) {
+        match crate::acme::alpn::validation_key(host, digest) {
+            Ok(cert) => Challenges::set_tls_alpn01(self, host, cert),
+            Err(e) => {
+                tracing::warn!(host, error = %e, "cannot answer another replica's TLS-ALPN-01 challenge")
+            }
+        }
+    }
+
+    fn remove_tls_alpn01(&self, host: &str) {
+        Challenges::remove_tls_alpn01(self, host);
+    }
+}
