@@ -13,7 +13,7 @@ use super::value::{
     parse_verify_client,
 };
 use crate::model::{
-    Backend, DesiredState, ErrorPage, Location, Severity, Site, Skipped, SourceItem,
+    Backend, CertRequest, DesiredState, ErrorPage, Location, Severity, Site, Skipped, SourceItem,
 };
 use crate::policy::{Origin, Policy};
 
@@ -51,6 +51,8 @@ pub fn build_with(items: &[SourceItem], files: &NginxFiles) -> DesiredState {
 #[derive(Debug)]
 pub(super) struct ItemOutcome {
     pub(super) parsed: Option<item::Parsed>,
+    /// Its `LETSENCRYPT_HOST` / `ACME_HOST` certificates, before the older items' win.
+    pub(super) certificates: Vec<CertRequest>,
     pub(super) skipped: Vec<Skipped>,
 }
 
@@ -79,7 +81,12 @@ impl ItemOutcome {
                 None
             }
         };
-        ItemOutcome { parsed, skipped }
+        let certificates = super::acme::item_requests(it, &mut skipped);
+        ItemOutcome {
+            parsed,
+            certificates,
+            skipped,
+        }
     }
 }
 

@@ -103,13 +103,12 @@ impl Merger {
             hosts.insert(host.to_owned(), outcome);
         }
 
-        let ordered: Vec<&SourceItem> = items.iter().collect();
         let mut skipped: Vec<Skipped> = outcomes
             .iter()
             .flat_map(|o| o.skipped.iter().cloned())
             .chain(hosts.values().flat_map(|h| h.skipped.iter().cloned()))
             .collect();
-        let certificates = super::acme::requests(&ordered, &mut skipped);
+        let certificates = super::acme::merge(outcomes.iter().map(|o| o.certificates.as_slice()));
         skipped.sort();
         skipped.dedup();
         let state = DesiredState {
