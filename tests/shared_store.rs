@@ -88,15 +88,7 @@ async fn holder(etcd: &EtcdCluster, replicas: &[&Replica]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_order_served_by_every_replica_and_renewals_reach_all() {
     let etcd = EtcdCluster::start(3);
-    let mut pebble = Pebble::start(
-        0,
-        0,
-        Options {
-            start_down: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let mut pebble = pebble_held().await;
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.toml");
     let key = dir.path().join("store.key");
@@ -178,18 +170,8 @@ async fn one_order_served_by_every_replica_and_renewals_reach_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_holder_killed_mid_order_another_replica_finishes() {
     let etcd = EtcdCluster::start(3);
-    let mut pebble = Pebble::start(
-        0,
-        0,
-        Options {
-            start_down: true,
-            ..Options::default()
-        },
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let routes = dir.path().join("routes.toml");
-    write_routes(&routes, &["killed.example.test"]);
+    let mut pebble = pebble_held().await;
+    let (_dir, routes) = routes_file(&["killed.example.test"]);
     let shared = Shared {
         store: etcd.url(),
         pebble: &pebble,
@@ -232,18 +214,8 @@ async fn lock_holder_killed_mid_order_another_replica_finishes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
     let mut etcd = EtcdCluster::start(3);
-    let mut pebble = Pebble::start(
-        0,
-        0,
-        Options {
-            start_down: true,
-            ..Options::default()
-        },
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let routes = dir.path().join("routes.toml");
-    write_routes(&routes, &["before.example.test"]);
+    let mut pebble = pebble_held().await;
+    let (_dir, routes) = routes_file(&["before.example.test"]);
     let shared = Shared {
         store: etcd.url(),
         pebble: &pebble,
@@ -359,18 +331,8 @@ async fn bench_issued_on_one_served_by_all() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(1);
     let etcd = EtcdCluster::start(3);
-    let mut pebble = Pebble::start(
-        0,
-        0,
-        Options {
-            start_down: true,
-            ..Options::default()
-        },
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let routes = dir.path().join("routes.toml");
-    write_routes(&routes, &[]);
+    let mut pebble = pebble_held().await;
+    let (_dir, routes) = routes_file(&[]);
     let shared = Shared {
         store: etcd.url(),
         pebble: &pebble,
@@ -425,6 +387,23 @@ async fn bench_issued_on_one_served_by_all() {
         pct(1.0),
         orders(&pebble)
     );
+}
+
+/// Pebble with its CA held back (`start_down`): a test points it at a replica first.
+async fn pebble_held() -> Pebble {
+    let options = Options {
+        start_down: true,
+        ..Options::default()
+    };
+    Pebble::start(0, 0, options).await
+}
+
+/// A routes file serving `hosts`, in a directory that lives as long as the first value.
+fn routes_file(hosts: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.toml");
+    write_routes(&routes, hosts);
+    (dir, routes)
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`.
