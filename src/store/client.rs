@@ -5,6 +5,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity,
     PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
@@ -15,6 +17,13 @@ use super::settings::StoreSettings;
 /// Bound on one request (a healthy cluster answers in milliseconds; a dead one must not hold
 /// an order or the sync loop for long).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a request refused by one member is sent again (to whichever member the client
+/// picks next) before the store counts as unreachable; with the whole cluster down a call
+/// fails after about this long instead of at once.
+const RESEND_BUDGET: Duration = Duration::from_secs(1);
+const RESEND_FIRST_PAUSE: Duration = Duration::from_millis(5);
+const RESEND_MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// Why etcd did not do what was asked. The text names the endpoints and what etcd said.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -92,9 +101,13 @@ impl Etcd {
 
     /// Every key under `prefix` with its value and lease, and the revision they were read at.
     pub async fn list(&self, prefix: &str) -> Result<(Vec<Entry>, i64), EtcdError> {
-        let mut c = self.client().await?;
         let opts = GetOptions::new().with_prefix();
-        let resp = self.run(c.get(prefix, Some(opts))).await?;
+        let resp = self
+            .run(|mut c| {
+                let opts = opts.clone();
+                async move { c.get(prefix, Some(opts)).await }
+            })
+            .await?;
         let rev = resp.header().map_or(0, |h| h.revision());
         let kvs = resp
             .kvs()
@@ -112,9 +125,13 @@ impl Etcd {
 
     /// The keys under `prefix`.
     pub async fn keys(&self, prefix: &str) -> Result<Vec<String>, EtcdError> {
-        let mut c = self.client().await?;
         let opts = GetOptions::new().with_prefix().with_keys_only();
-        let resp = self.run(c.get(prefix, Some(opts))).await?;
+        let resp = self
+            .run(|mut c| {
+                let opts = opts.clone();
+                async move { c.get(prefix, Some(opts)).await }
+            })
+            .await?;
         Ok(resp
             .kvs()
             .iter()
@@ -123,8 +140,9 @@ impl Etcd {
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EtcdError> {
-        let mut c = self.client().await?;
-        let resp = self.run(c.get(key, None)).await?;
+        let resp = self
+            .run(|mut c| async move { c.get(key, None).await })
+            .await?;
         Ok(resp.kvs().first().map(|kv| kv.value().to_vec()))
     }
 
@@ -135,32 +153,39 @@ impl Etcd {
         value: Vec<u8>,
         lease: Option<i64>,
     ) -> Result<(), EtcdError> {
-        let mut c = self.client().await?;
         let opts = lease.map(|id| PutOptions::new().with_lease(id));
-        self.run(c.put(key, value, opts)).await.map(drop)
+        self.run(|mut c| {
+            let (value, opts) = (value.clone(), opts.clone());
+            async move { c.put(key, value, opts).await }
+        })
+        .await
+        .map(drop)
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), EtcdError> {
-        let mut c = self.client().await?;
-        self.run(c.delete(key, None)).await.map(drop)
+        self.run(|mut c| async move { c.delete(key, None).await })
+            .await
+            .map(drop)
     }
 
     /// A lease of `ttl`; its keys go when it is revoked or not kept alive.
     pub async fn grant(&self, ttl: Duration) -> Result<i64, EtcdError> {
-        let mut c = self.client().await?;
         let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-        Ok(self.run(c.lease_grant(ttl, None)).await?.id())
+        let resp = self
+            .run(|mut c| async move { c.lease_grant(ttl, None).await })
+            .await?;
+        Ok(resp.id())
     }
 
     pub async fn revoke(&self, lease: i64) -> Result<(), EtcdError> {
-        let mut c = self.client().await?;
-        self.run(c.lease_revoke(lease)).await.map(drop)
+        self.run(|mut c| async move { c.lease_revoke(lease).await })
+            .await
+            .map(drop)
     }
 
     /// Renews `lease` once; its remaining TTL in seconds (0 or less: it is gone).
     pub async fn renew(&self, lease: i64) -> Result<i64, EtcdError> {
-        let mut c = self.client().await?;
-        let call = async {
+        let call = |mut c: Client| async move {
             let (mut keeper, mut stream) = c.lease_keep_alive(lease).await?;
             keeper.keep_alive().await?;
             stream.message().await
@@ -179,7 +204,6 @@ impl Etcd {
         value: &str,
         lease: i64,
     ) -> Result<Option<Vec<u8>>, EtcdError> {
-        let mut c = self.client().await?;
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(
@@ -188,7 +212,12 @@ impl Etcd {
                 Some(PutOptions::new().with_lease(lease)),
             )])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self.run(c.txn(txn)).await?;
+        let resp = self
+            .run(|mut c| {
+                let txn = txn.clone();
+                async move { c.txn(txn).await }
+            })
+            .await?;
         if resp.succeeded() {
             return Ok(None);
         }
@@ -201,12 +230,16 @@ impl Etcd {
 
     /// Watches every key under `prefix` from revision `from` on.
     pub async fn watch(&self, prefix: &str, from: i64) -> Result<Watch, EtcdError> {
-        let mut c = self.client().await?;
         let opts = WatchOptions::new()
             .with_prefix()
             .with_start_revision(from)
             .with_progress_notify();
-        let stream = self.run(c.watch(prefix, Some(opts))).await?;
+        let stream = self
+            .run(|mut c| {
+                let opts = opts.clone();
+                async move { c.watch(prefix, Some(opts)).await }
+            })
+            .await?;
         Ok(Watch { stream })
     }
 
@@ -218,7 +251,11 @@ impl Etcd {
         }
         let options = self.options().map_err(|e| self.failed(e))?;
         let connect = Client::connect(&self.settings.endpoints, Some(options));
-        let client = self.run(connect).await?;
+        let client = match tokio::time::timeout(REQUEST_TIMEOUT, connect).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(self.failed(describe(&e))),
+            Err(_) => return Err(self.failed(format!("no answer within {REQUEST_TIMEOUT:?}"))),
+        };
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -244,18 +281,32 @@ impl Etcd {
         Ok(o)
     }
 
-    /// Runs one request with the deadline and records the outcome in the health.
-    async fn run<T>(
-        &self,
-        call: impl Future<Output = Result<T, etcd_client::Error>>,
-    ) -> Result<T, EtcdError> {
-        match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
-            Ok(Ok(v)) => {
-                self.mark_ok();
-                Ok(v)
+    /// Runs one request with the deadline and records the outcome in the health. A request
+    /// that never left (its member refused the connection) is sent again: the client balances
+    /// over every endpoint and does not skip a dead one, so with one member of three down a
+    /// third of the calls would fail although the cluster has its quorum.
+    async fn run<T, F, Fut>(&self, mut call: F) -> Result<T, EtcdError>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let started = Instant::now();
+        let deadline = started + REQUEST_TIMEOUT;
+        let mut pause = RESEND_FIRST_PAUSE;
+        loop {
+            let client = self.client().await?;
+            match tokio::time::timeout_at(deadline, call(client)).await {
+                Ok(Ok(v)) => {
+                    self.mark_ok();
+                    return Ok(v);
+                }
+                Ok(Err(e)) if never_sent(&e) && started.elapsed() + pause < RESEND_BUDGET => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RESEND_MAX_PAUSE);
+                }
+                Ok(Err(e)) => return Err(self.failed(describe(&e))),
+                Err(_) => return Err(self.failed(format!("no answer within {REQUEST_TIMEOUT:?}"))),
             }
-            Ok(Err(e)) => Err(self.failed(describe(&e))),
-            Err(_) => Err(self.failed(format!("no answer within {REQUEST_TIMEOUT:?}"))),
         }
     }
 
@@ -285,6 +336,25 @@ impl Etcd {
             detail,
         }
     }
+}
+
+/// Whether `e` says the request never reached a member: its connection was refused. Sending it
+/// again is then safe for every call, a create-if-absent included.
+fn never_sent(e: &etcd_client::Error) -> bool {
+    // etcd-client's error names no source; the gRPC status inside it holds the chain.
+    let etcd_client::Error::GRpcStatus(status) = e else {
+        return false;
+    };
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(status);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// etcd-client's error with its gRPC status message when it has one.

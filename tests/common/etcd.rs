@@ -72,6 +72,36 @@ impl EtcdCluster {
         }
     }
 
+    /// The index of the member that leads the cluster now.
+    pub fn leader(&self) -> usize {
+        let out = self.ctl(&["endpoint", "status", "-w", "json"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "etcdctl endpoint status: {e}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let list = status.as_array().expect("a list of endpoints");
+        let leads =
+            |s: &serde_json::Value| s["Status"]["header"]["member_id"] == s["Status"]["leader"];
+        let endpoint = list.iter().find(|s| leads(s)).expect("a leader")["Endpoint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.members
+            .iter()
+            .position(|m| endpoint.ends_with(&format!(":{}", m.client)))
+            .expect("the leader is a member")
+    }
+
+    /// Kills member `i` only (its data stays): the cluster keeps its quorum with the others.
+    pub fn stop_member(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Starts every stopped member again on the same ports and data, and waits for a leader.
     pub fn start_members(&mut self) {
         let cluster: Vec<String> = self
