@@ -211,6 +211,109 @@ async fn lock_holder_killed_mid_order_another_replica_finishes() {
     );
 }
 
+/// The etcd leader dies just before the order: its challenge answer is stored once etcd has a
+/// new leader (the order is not thrown away), and the CA's TLS-ALPN-01 look reaches the replica
+/// that did not order, which answers from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_lost_mid_order_tls_alpn_answered_by_the_other_replica() {
+    let mut etcd = EtcdCluster::start(3);
+    let mut pebble = pebble_held().await;
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.toml");
+    let site = "[[site]]\nVIRTUAL_HOST = \"alpn.example.test\"\nLETSENCRYPT_HOST = \"alpn.example.test\"\nACME_CHALLENGE = \"TLS-ALPN-01\"\nbackends = [\"127.0.0.1:9\"]\n";
+    std::fs::write(&routes, site).unwrap();
+    let shared = Shared {
+        store: etcd.url(),
+        pebble: &pebble,
+        routes: &routes,
+        // Longer than a stalled write during the election (3 s): the lock must outlive it.
+        lock_ttl: 10,
+        key_file: None,
+    };
+    let rs: Vec<Replica> = ["r1", "r2"]
+        .iter()
+        .map(|n| Replica::start(n, &shared))
+        .collect();
+    let all: Vec<&Replica> = rs.iter().collect();
+    let ordering = holder(&etcd, &all).await;
+    let other = rs.iter().find(|r| r.name != ordering).unwrap();
+    pebble.set_validation_ports(other.http.port(), other.https.port());
+    etcd.stop_member(etcd.leader());
+    pebble.start_ca().await;
+    let root = pebble.issuer_root().await;
+    for r in &rs {
+        r.open_gate();
+    }
+    served_by_all(&all, "alpn.example.test", &root, &[]).await;
+    let logs: String = rs
+        .iter()
+        .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
+        .collect();
+    assert_eq!(orders(&pebble), 1, "one order\n{}\n{logs}", pebble.log());
+    assert!(
+        other.log().contains("answered a TLS-ALPN-01 validation"),
+        "{} (which did not order) answered the CA over TLS-ALPN-01\n{logs}",
+        other.name
+    );
+    assert!(!logs.contains("ACME challenge failed"), "{logs}");
+}
+
+/// The etcd leader dies while an order waits at its pre-hook, the ACME account already known:
+/// the next write to etcd is the challenge answer, which stalls until a new leader is elected.
+/// The answer is stored then and the order goes on (before, the order was thrown away at the CA
+/// and placed again: two orders).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_lost_before_the_answer_is_stored_the_order_goes_on() {
+    let mut etcd = EtcdCluster::start(3);
+    let mut pebble = pebble_held().await;
+    let (_dir, routes) = routes_file(&["warm.example.test"]);
+    let shared = Shared {
+        store: etcd.url(),
+        pebble: &pebble,
+        routes: &routes,
+        lock_ttl: 10,
+        key_file: None,
+    };
+    let rs: Vec<Replica> = ["r1", "r2"]
+        .iter()
+        .map(|n| Replica::start(n, &shared))
+        .collect();
+    let all: Vec<&Replica> = rs.iter().collect();
+    pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
+    pebble.start_ca().await;
+    let root = pebble.issuer_root().await;
+    for r in &rs {
+        r.open_gate();
+    }
+    served_by_all(&all, "warm.example.test", &root, &[]).await;
+    until("the first lock is released", &all, || async {
+        etcd.keys(LOCKS).is_empty().then_some(())
+    })
+    .await;
+
+    for r in &rs {
+        r.close_gate();
+    }
+    write_routes(&routes, &["warm.example.test", "next.example.test"]);
+    holder(&etcd, &all).await;
+    etcd.stop_member(etcd.leader());
+    for r in &rs {
+        r.open_gate();
+    }
+    served_by_all(&all, "next.example.test", &root, &[]).await;
+    let logs: String = rs
+        .iter()
+        .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
+        .collect();
+    assert_eq!(
+        orders(&pebble),
+        2,
+        "one order each\n{}\n{logs}",
+        pebble.log()
+    );
+    assert!(!logs.contains("ACME challenge failed"), "{logs}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
     let mut etcd = EtcdCluster::start(3);

@@ -126,13 +126,32 @@ impl CertLock {
     }
 
     /// Publishes a challenge answer for every replica, on this lock's lease: it goes with the
-    /// lock even if this replica dies before withdrawing it.
+    /// lock even if this replica dies before withdrawing it. The order is already placed at the
+    /// CA, so a failed put (etcd electing a new leader, a member restarting) is tried again
+    /// for as long as the lock holds rather than throwing the order away; the put is
+    /// idempotent.
     pub async fn publish_answer(&self, key: &str, answer: &Answer) -> Result<(), EtcdError> {
         let value = answer.encode().map_err(|e| {
             self.etcd
                 .failed(format!("encoding a challenge answer: {e}"))
         })?;
-        self.etcd.put(key, value, Some(self.lease)).await
+        let mut failures = 0;
+        loop {
+            let error = match self.etcd.put(key, value.clone(), Some(self.lease)).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            failures += 1;
+            let pause = super::retry_delay(failures, fastrand::f64()).min(self.ttl / 3);
+            tracing::debug!(
+                base = %self.base, error = %error, retry_in_s = pause.as_secs_f64(),
+                "challenge answer not stored yet: trying again while the order lock holds"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = self.lost.cancelled() => return Err(error),
+            }
+        }
     }
 
     /// Waits until every replica whose mirror is live (`replicas/`) confirmed the answer at

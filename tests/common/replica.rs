@@ -139,6 +139,11 @@ impl Replica {
         std::fs::write(self.dir.path().join("gate"), "").unwrap();
     }
 
+    /// Holds this replica's next orders at `ACME_PRE_HOOK` again.
+    pub fn close_gate(&self) {
+        std::fs::remove_file(self.dir.path().join("gate")).unwrap();
+    }
+
     /// SIGKILL: no cleanup, no lock release (its lease must expire).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
