@@ -37,7 +37,8 @@ pub struct ServiceInfo {
     pub vip_mode: bool,
     /// The service's virtual IPs, one per network (name and address, prefix stripped).
     pub vips: Vec<NetworkInfo>,
-    /// Tasks whose desired state is `running`, sorted by name.
+    /// Tasks whose desired state is `running`, and those [`keep_draining`] keeps, sorted by
+    /// name.
     pub tasks: Vec<TaskInfo>,
 }
 
@@ -112,6 +113,42 @@ pub enum Local {
     Stopping,
     /// Running here, with its healthcheck state: the rule containers follow (`Health`).
     Running(Health),
+}
+
+/// Carries into `new` (a fresh read of the services) the tasks of `old` that were running and
+/// are gone from `new` — the manager no longer wants them (a rolling update or a scale-down
+/// replaces them) — while their container runs on this node and was sent no stop signal
+/// (`runs_here`). Docker takes such a task out of its own load balancer, waits two seconds
+/// for gossip, and only then stops it; the task serves until then. Dropped at once, a
+/// stop-first update's next step would leave only its replacement, which may not listen yet
+/// (requests failed so in about 1 of 7 runs of `tests/swarm_tasks.rs`). Kept, it leaves with
+/// its stop signal like any container. A task on another node is not kept: no stop signal of
+/// its would reach this engine.
+pub fn keep_draining(
+    old: &[ServiceInfo],
+    new: &mut [ServiceInfo],
+    runs_here: impl Fn(&str) -> bool,
+) {
+    for svc in new.iter_mut() {
+        let Some(before) = old.iter().find(|o| o.id == svc.id) else {
+            continue;
+        };
+        let kept: Vec<TaskInfo> = before
+            .tasks
+            .iter()
+            .filter(|t| t.running && !svc.tasks.iter().any(|n| n.id == t.id))
+            .filter(|t| t.container.as_deref().is_some_and(&runs_here))
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        for t in &kept {
+            tracing::debug!(task = %t.name, "task replaced or scaled away: kept in rotation until its container is told to stop");
+        }
+        svc.tasks.extend(kept);
+        svc.tasks.sort_by(|a, b| a.name.cmp(&b.name));
+    }
 }
 
 /// Whether a container is a Swarm task: the service routes it, not the container list.

@@ -201,3 +201,65 @@ fn a_local_task_follows_its_containers_health_and_stop_signal() {
         "the stopping task is left out; the others carry their container's health"
     );
 }
+
+#[test]
+fn a_replaced_task_stays_until_its_container_is_told_to_stop() {
+    let front = || vec![net("front", "10.0.1.5")];
+    let old = vec![web(
+        &[],
+        vec![task(1, true, front()), task(2, true, front())],
+    )];
+    // The manager replaced slot 2 (its desired state left `running`): only slot 1 and the
+    // replacement, still starting, are read.
+    let mut replacement = task(3, false, front());
+    replacement.name = "web.2.t3".into();
+    let read = || vec![web(&[], vec![task(1, true, front()), replacement.clone()])];
+
+    let mut new = read();
+    keep_draining(&old, &mut new, |c| c == "c1" || c == "c2");
+    let names: Vec<&str> = new[0].tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["web.1.t1", "web.2.t2", "web.2.t3"]);
+    let items = to_source_items(&new[0], &in_container(&["front"]), false, |_| {
+        Local::Running(Health::None)
+    });
+    assert_eq!(
+        items.len(),
+        2,
+        "slot 1 and the kept task; the replacement is not running yet"
+    );
+
+    // Told to stop (or gone from this node): not kept.
+    let mut new = read();
+    keep_draining(&old, &mut new, |c| c == "c1");
+    assert_eq!(new[0].tasks.len(), 2);
+}
+
+#[test]
+fn only_running_tasks_of_services_still_there_are_kept() {
+    let front = || vec![net("front", "10.0.1.5")];
+    let old = vec![web(
+        &[],
+        vec![task(1, true, front()), task(2, false, front())],
+    )];
+    let here = |_: &str| true;
+
+    // Slot 2 never ran: nothing to keep.
+    let mut new = vec![web(&[], vec![task(1, true, front())])];
+    keep_draining(&old, &mut new, here);
+    assert_eq!(new[0].tasks.len(), 1);
+
+    // The service was removed: its tasks go with it.
+    let mut new: Vec<ServiceInfo> = Vec::new();
+    keep_draining(&old, &mut new, here);
+    assert!(new.is_empty());
+
+    // A task kept once is kept again by the next read, until its stop signal.
+    let mut first = vec![web(&[], Vec::new())];
+    keep_draining(&old, &mut first, here);
+    let mut second = vec![web(&[], Vec::new())];
+    keep_draining(&first, &mut second, here);
+    assert_eq!(second[0].tasks.len(), 1);
+    let mut third = vec![web(&[], Vec::new())];
+    keep_draining(&second, &mut third, |_| false);
+    assert!(third[0].tasks.is_empty());
+}

@@ -18,7 +18,7 @@ use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
 use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
-use super::service::{Local, ServiceInfo, is_task_container, to_source_items};
+use super::service::{Local, ServiceInfo, is_task_container, keep_draining, to_source_items};
 use super::status::ProviderStatus;
 use crate::model::SourceItem;
 use std::sync::Arc;
@@ -432,7 +432,14 @@ impl Cache {
         // on a service event, and on any unscoped refresh of a manager: a task container
         // starting or stopping on this node also changes its service's tasks.
         if dirty.all || dirty.services || task_stopping || (!scoped && self.services.is_some()) {
-            self.services = engine.services().await?;
+            let mut read = engine.services().await?;
+            if let (Some(old), Some(new)) = (&self.services, &mut read) {
+                let (containers, stopping) = (&self.containers, &self.stopping);
+                keep_draining(old, new, |id| {
+                    containers.contains_key(id) && !stopping.contains(id)
+                });
+            }
+            self.services = read;
         }
         Ok(scoped)
     }
