@@ -67,6 +67,11 @@ impl Issuer {
         }
     }
 
+    /// The shared store its orders publish into (`--store`), if any.
+    pub(crate) fn shared(&self) -> Option<&SharedStore> {
+        self.shared.as_ref()
+    }
+
     /// Publishes accounts and certificates into the shared store (`--store`).
     pub fn with_shared(mut self, shared: Option<SharedStore>) -> Issuer {
         self.shared = shared;

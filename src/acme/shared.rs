@@ -105,56 +105,16 @@ impl OrderTask {
 
     /// The order itself, bounded by the order timeout and, under a lock, by the lock.
     async fn issue(&self, lock: Option<&CertLock>) -> Result<Issued, OrderError> {
-        let spec = &self.spec;
-        let fail = |step, cause| OrderError {
-            hosts: spec.hosts.clone(),
-            ca: spec.ca_url.clone(),
-            step,
-            cause,
-            retry_after: None,
-        };
-        let order = tokio::time::timeout(self.limit, self.issuer.issue_locked(spec, lock));
-        let lost = async {
-            match lock {
-                Some(lock) => lock.lost().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            done = order => match done {
-                Ok(result) => result,
-                Err(_) => Err(fail(Step::Order, Cause::Timeout)),
-            },
-            _ = lost => {
-                let lost = "the order lock's lease expired (etcd unreachable past --store-lock-ttl)";
-                Err(fail(Step::Order, Cause::Unusable(lost.into())))
-            }
-        }
+        issue_under(&self.issuer, &self.spec, lock, self.limit).await
     }
 
     /// Under the lock: whether the store already holds a valid certificate for this spec (then
     /// written here and published, and no order is placed).
     async fn stored(&self, shared: &SharedStore) -> Result<bool, String> {
         let base = &self.spec.base_dir_name;
-        let Some(bundle) = shared.bundle(base).await.map_err(|e| e.to_string())? else {
+        let Some(status) = take_stored(shared, &self.spec, &self.store).await? else {
             return Ok(false);
         };
-        let Ok(info) = CertInfo::from_pem(bundle.chain_pem.as_bytes()) else {
-            return Ok(false);
-        };
-        let Some(status) = valid_status(&self.spec, &info) else {
-            return Ok(false);
-        };
-        let (store, b) = (self.store.clone(), base.clone());
-        let written = tokio::task::spawn_blocking(move || {
-            store.write_certificate(&b, &bundle.hosts, &bundle.key_pem, &bundle.chain_pem)
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("writing the stored certificate: {e}")),
-            Err(e) => return Err(format!("writing the stored certificate: {e}")),
-        }
         self.stats.set(base, status);
         (self.on_issued)(base);
         tracing::info!(base = %base, "certificate already in the shared store: written here, no order placed");
@@ -163,6 +123,144 @@ impl OrderTask {
 
     fn skip(self, why: Skip) -> (OrderSpec, Outcome) {
         (self.spec, Outcome::Skipped(why))
+    }
+}
+
+/// `spec` ordered by `issuer`, bounded by `limit` and, under a lock, by the lock: a lost lock
+/// abandons the order.
+async fn issue_under(
+    issuer: &Issuer,
+    spec: &OrderSpec,
+    lock: Option<&CertLock>,
+    limit: Duration,
+) -> Result<Issued, OrderError> {
+    let fail = |step, cause| OrderError {
+        hosts: spec.hosts.clone(),
+        ca: spec.ca_url.clone(),
+        step,
+        cause,
+        retry_after: None,
+    };
+    let order = tokio::time::timeout(limit, issuer.issue_locked(spec, lock));
+    let lost = async {
+        match lock {
+            Some(lock) => lock.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        done = order => match done {
+            Ok(result) => result,
+            Err(_) => Err(fail(Step::Order, Cause::Timeout)),
+        },
+        _ = lost => {
+            let lost = "the order lock's lease expired (etcd unreachable past --store-lock-ttl)";
+            Err(fail(Step::Order, Cause::Unusable(lost.into())))
+        }
+    }
+}
+
+/// The certificate the store holds for `spec`, written into `store` when it is valid for it;
+/// its status then (`None`: nothing usable stored).
+async fn take_stored(
+    shared: &SharedStore,
+    spec: &OrderSpec,
+    store: &CertsDir,
+) -> Result<Option<CertStatus>, String> {
+    let base = &spec.base_dir_name;
+    let Some(bundle) = shared.bundle(base).await.map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let Ok(info) = CertInfo::from_pem(bundle.chain_pem.as_bytes()) else {
+        return Ok(None);
+    };
+    let Some(status) = valid_status(spec, &info) else {
+        return Ok(None);
+    };
+    let (store, b) = (store.clone(), base.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        store.write_certificate(&b, &bundle.hosts, &bundle.key_pem, &bundle.chain_pem)
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => Ok(Some(status)),
+        Ok(Err(e)) => Err(format!("writing the stored certificate: {e}")),
+        Err(e) => Err(format!("writing the stored certificate: {e}")),
+    }
+}
+
+/// How an on-demand order with `--store` ended.
+pub(super) enum OnDemandShared {
+    /// Ordered here.
+    Ordered(Result<Issued, OrderError>),
+    /// Another replica stored it (before this one took the lock, or while it waited on that
+    /// replica's lock): written here, no order.
+    FromStore,
+    /// No order placed: the store did not answer, or the replica holding the lock stored
+    /// nothing within the wait.
+    NotOrdered(String),
+}
+
+/// How often a replica waiting on another's on-demand order looks for its certificate.
+const ON_DEMAND_POLL: Duration = Duration::from_millis(250);
+
+/// An on-demand order with `--store`: under the certificate's lock like the reconciler's, so
+/// replicas receiving the first handshakes for a new name at once order it once, with the
+/// challenge answers published for every replica. A replica finding the lock taken waits, up
+/// to `limit`, for the certificate the holder stores (or for the lock to free, then orders).
+pub(super) async fn on_demand_order(
+    issuer: &Issuer,
+    shared: &SharedStore,
+    spec: &OrderSpec,
+    store: &CertsDir,
+    limit: Duration,
+) -> OnDemandShared {
+    let base = &spec.base_dir_name;
+    let deadline = tokio::time::Instant::now() + limit;
+    let down = |e: &dyn std::fmt::Display| {
+        OnDemandShared::NotOrdered(format!(
+            "no order while the shared store is unreachable: {e}"
+        ))
+    };
+    loop {
+        let holder = match shared.lock(base).await {
+            Err(e) => return down(&e),
+            Ok(Acquire::Held(lock)) => {
+                let found = take_stored(shared, spec, store).await;
+                if !matches!(found, Ok(None)) {
+                    lock.release().await;
+                    return match found {
+                        Ok(_) => OnDemandShared::FromStore,
+                        Err(e) => OnDemandShared::NotOrdered(e),
+                    };
+                }
+                tracing::info!(name = %spec.hosts.join(","), ca = %spec.ca_url, "ordering an on-demand certificate");
+                let result = issue_under(issuer, spec, Some(&lock), limit).await;
+                lock.release().await;
+                return OnDemandShared::Ordered(result);
+            }
+            Ok(Acquire::Busy { holder }) => holder,
+        };
+        tracing::debug!(base = %base, holder = %holder, "another replica orders this on-demand certificate: waiting for it");
+        loop {
+            if tokio::time::Instant::now() >= deadline {
+                return OnDemandShared::NotOrdered(format!(
+                    "replica {holder} is ordering it (shared order lock) and stored nothing within {limit:?}"
+                ));
+            }
+            tokio::time::sleep(ON_DEMAND_POLL).await;
+            match take_stored(shared, spec, store).await {
+                Ok(Some(_)) => return OnDemandShared::FromStore,
+                Ok(None) => {}
+                Err(e) => return OnDemandShared::NotOrdered(e),
+            }
+            // The holder failed or gave up when its lock is gone: take it and order here.
+            match shared.lock_holder(base).await {
+                Ok(None) => break,
+                Ok(Some(_)) => {}
+                Err(e) => return down(&e),
+            }
+        }
     }
 }
 

@@ -122,6 +122,13 @@ impl SharedStore {
         .await
     }
 
+    /// The replica holding the order lock for `base` now, if any.
+    pub async fn lock_holder(&self, base: &str) -> Result<Option<String>, EtcdError> {
+        let key = self.inner.layout.lock(base);
+        let holder = self.inner.etcd.get(&key).await?;
+        Ok(holder.map(|h| String::from_utf8_lossy(&h).into_owned()))
+    }
+
     /// The bundle stored for `base`, if any (read under the lock: a certificate another
     /// replica just finished means no order).
     pub async fn bundle(&self, base: &str) -> Result<Option<Bundle>, StoreError> {

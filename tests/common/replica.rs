@@ -29,6 +29,8 @@ pub struct Replica {
     pub certs: PathBuf,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// More environment for every start of this replica.
+    env: Vec<(String, String)>,
 }
 
 impl Replica {
@@ -53,6 +55,7 @@ impl Replica {
             certs: dir.path().join("certs"),
             dir,
             child: None,
+            env: Vec::new(),
         }
     }
 
@@ -105,7 +108,16 @@ impl Replica {
 
     /// Starts replica `name` and waits until it serves.
     pub fn start(name: &str, shared: &Shared<'_>) -> Replica {
+        Replica::start_with(name, shared, &[])
+    }
+
+    /// [`Replica::start`] with more environment (`ON_DEMAND_TLS`, …).
+    pub fn start_with(name: &str, shared: &Shared<'_>, env: &[(&str, &str)]) -> Replica {
         let mut r = Replica::unstarted(name);
+        r.env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         r.spawn(shared);
         r
     }
@@ -130,7 +142,8 @@ impl Replica {
             .env("ACME_CA_URI", &shared.pebble.url)
             .env("CA_BUNDLE", &shared.pebble.listener_ca)
             .env("DEFAULT_EMAIL", "ops@example.test")
-            .env("ACME_PRE_HOOK", hook);
+            .env("ACME_PRE_HOOK", hook)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         self.run(cmd);
     }
 

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::acme::client::RequestError;
 use crate::acme::options::Stats;
 use crate::acme::orders::Orders;
+use crate::acme::shared::{self, OnDemandShared};
 use crate::acme::spec::{self, AcmeGlobals};
 use crate::certs::{CertsDir, Rescan};
 use crate::model::CertRequest;
@@ -309,15 +310,39 @@ impl OnDemand {
                 retry_in: at - now,
             });
         }
-        tracing::info!(name = %name, ca = %spec.ca_url, "ordering an on-demand certificate");
-        self.stats.orders_started.fetch_add(1, Ordering::Relaxed);
-        let issued =
-            tokio::time::timeout(self.order_timeout, self.orders.issuer.issue(&spec)).await;
-        let issued = match issued {
-            Ok(Ok(issued)) => issued,
-            Ok(Err(e)) => return Err(self.order_failed(name, e.to_string())),
-            Err(_) => return Err(self.order_failed(name, "the order timed out".to_owned())),
+        let issuer = &self.orders.issuer;
+        let issued = match issuer.shared() {
+            // `--store`: one order among the replicas, under the certificate's lock.
+            Some(shared) => {
+                let limit = self.order_timeout;
+                match shared::on_demand_order(issuer, shared, &spec, &self.store, limit).await {
+                    OnDemandShared::Ordered(result) => {
+                        self.stats.orders_started.fetch_add(1, Ordering::Relaxed);
+                        result.map_err(|e| e.to_string())
+                    }
+                    OnDemandShared::FromStore => {
+                        budgets.give_back(&spec.ca_url, spec.email.as_deref());
+                        tracing::info!(name = %name, "on-demand certificate from the shared store: written here, no order placed");
+                        self.remember_name(name);
+                        self.rescan.live(&spec.base_dir_name).await;
+                        return Ok(());
+                    }
+                    OnDemandShared::NotOrdered(why) => {
+                        budgets.give_back(&spec.ca_url, spec.email.as_deref());
+                        return Err(failed(why));
+                    }
+                }
+            }
+            None => {
+                tracing::info!(name = %name, ca = %spec.ca_url, "ordering an on-demand certificate");
+                self.stats.orders_started.fetch_add(1, Ordering::Relaxed);
+                match tokio::time::timeout(self.order_timeout, issuer.issue(&spec)).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err("the order timed out".to_owned()),
+                }
+            }
         };
+        let issued = issued.map_err(|why| self.order_failed(name, why))?;
         self.stats.orders_succeeded.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             base = %issued.base_dir_name, not_after = issued.info.not_after,
