@@ -105,19 +105,30 @@ async fn metrics_need_the_token_unless_opened() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_pointed_at_the_admin_listener_is_refused() {
-    let admin = dead_addr();
+    // A port just freed may be taken (as a connection's source port) before dockside binds it,
+    // and dockside then serves without its admin listener: pick another one then.
     let dir = tempfile::tempdir().unwrap();
-    let routes = dir.path().join("routes.toml");
-    std::fs::write(
-        &routes,
-        format!("[[site]]\nVIRTUAL_HOST = \"admin.tld\"\nbackends = [\"{admin}\"]\n"),
-    )
-    .unwrap();
-    let d = Dockside::start(|c| {
-        c.admin = Some(admin);
-        c.routes = Some(routes);
-    })
-    .await;
+    let mut tries = 0;
+    let (d, admin) = loop {
+        let admin = dead_addr();
+        let routes = dir.path().join("routes.toml");
+        std::fs::write(
+            &routes,
+            format!("[[site]]\nVIRTUAL_HOST = \"admin.tld\"\nbackends = [\"{admin}\"]\n"),
+        )
+        .unwrap();
+        let d = Dockside::start(|c| {
+            c.admin = Some(admin);
+            c.routes = Some(routes);
+        })
+        .await;
+        let healthz = format!("http://{admin}/healthz");
+        if answer(curl(&["-w", "\n%{http_code}", &healthz])).0 == 200 {
+            break (d, admin);
+        }
+        tries += 1;
+        assert!(tries < 5, "the admin listener never bound a free port");
+    };
     let direct = format!("http://{admin}/status");
     let proxied = |path: &str| {
         let url = d.url(path);
@@ -131,8 +142,15 @@ async fn a_site_pointed_at_the_admin_listener_is_refused() {
     };
     // The site routes to the admin listener (its /healthz answers through it) …
     let deadline = Instant::now() + Duration::from_secs(5);
-    while proxied("/healthz").0 != 200 {
-        assert!(Instant::now() < deadline, "admin.tld never routed");
+    loop {
+        let (code, body) = proxied("/healthz");
+        if code == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "admin.tld never routed: {code} {body}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // … but the status page is refused there, while loopback reaches it directly.

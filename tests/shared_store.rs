@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::etcd::EtcdCluster;
 use common::pebble::{Options, Pebble};
-use common::replica::{Replica, Shared};
+use common::replica::{Replica, Shared, logs};
 use tokio::time::Instant;
 
 const T: Duration = Duration::from_secs(40);
@@ -29,11 +29,10 @@ async fn until<R, F: Future<Output = Option<R>>>(
             return r;
         }
         if Instant::now() > deadline {
-            let logs: Vec<String> = replicas
-                .iter()
-                .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
-                .collect();
-            panic!("{what}: not within {T:?}\n{}", logs.join("\n"));
+            panic!(
+                "{what}: not within {T:?}\n{}",
+                logs(replicas.iter().copied())
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -101,10 +100,7 @@ async fn one_order_served_by_every_replica_and_renewals_reach_all() {
         lock_ttl: 2,
         key_file: Some(&key),
     };
-    let rs: Vec<Replica> = ["r1", "r2", "r3"]
-        .iter()
-        .map(|n| Replica::start(n, &shared))
-        .collect();
+    let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
 
     // One replica holds the lock (waiting in ACME_PRE_HOOK); the CA will reach another one.
@@ -179,10 +175,7 @@ async fn lock_holder_killed_mid_order_another_replica_finishes() {
         lock_ttl: 2,
         key_file: None,
     };
-    let mut rs: Vec<Replica> = ["r1", "r2", "r3"]
-        .iter()
-        .map(|n| Replica::start(n, &shared))
-        .collect();
+    let mut rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let first_holder = holder(&etcd, &rs.iter().collect::<Vec<_>>()).await;
     let at = rs.iter().position(|r| r.name == first_holder).unwrap();
     let mut dead = rs.remove(at);
@@ -230,10 +223,7 @@ async fn leader_lost_mid_order_tls_alpn_answered_by_the_other_replica() {
         lock_ttl: 10,
         key_file: None,
     };
-    let rs: Vec<Replica> = ["r1", "r2"]
-        .iter()
-        .map(|n| Replica::start(n, &shared))
-        .collect();
+    let rs = Replica::start_all(&["r1", "r2"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     let ordering = holder(&etcd, &all).await;
     let other = rs.iter().find(|r| r.name != ordering).unwrap();
@@ -245,10 +235,7 @@ async fn leader_lost_mid_order_tls_alpn_answered_by_the_other_replica() {
         r.open_gate();
     }
     served_by_all(&all, "alpn.example.test", &root, &[]).await;
-    let logs: String = rs
-        .iter()
-        .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
-        .collect();
+    let logs = logs(&rs);
     assert_eq!(orders(&pebble), 1, "one order\n{}\n{logs}", pebble.log());
     assert!(
         other.log().contains("answered a TLS-ALPN-01 validation"),
@@ -274,10 +261,7 @@ async fn leader_lost_before_the_answer_is_stored_the_order_goes_on() {
         lock_ttl: 10,
         key_file: None,
     };
-    let rs: Vec<Replica> = ["r1", "r2"]
-        .iter()
-        .map(|n| Replica::start(n, &shared))
-        .collect();
+    let rs = Replica::start_all(&["r1", "r2"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
     pebble.start_ca().await;
@@ -301,10 +285,7 @@ async fn leader_lost_before_the_answer_is_stored_the_order_goes_on() {
         r.open_gate();
     }
     served_by_all(&all, "next.example.test", &root, &[]).await;
-    let logs: String = rs
-        .iter()
-        .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
-        .collect();
+    let logs = logs(&rs);
     assert_eq!(
         orders(&pebble),
         2,
@@ -326,10 +307,7 @@ async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
         lock_ttl: 2,
         key_file: None,
     };
-    let rs: Vec<Replica> = ["r1", "r2", "r3"]
-        .iter()
-        .map(|n| Replica::start(n, &shared))
-        .collect();
+    let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     assert!(
         rs[0].log().contains("stored in etcd unencrypted"),
@@ -386,9 +364,7 @@ async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
         2,
         "one order once etcd is back\n{}\n{}",
         pebble.log(),
-        rs.iter()
-            .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
-            .collect::<String>()
+        logs(&rs)
     );
     for r in &rs {
         until(
@@ -443,10 +419,7 @@ async fn bench_issued_on_one_served_by_all() {
         lock_ttl: 15,
         key_file: None,
     };
-    let rs: Vec<Replica> = ["r1", "r2", "r3"]
-        .iter()
-        .map(|n| Replica::start(n, &shared))
-        .collect();
+    let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
     pebble.start_ca().await;

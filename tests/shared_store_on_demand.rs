@@ -6,35 +6,10 @@
 
 mod common;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
+use common::ask::Ask;
 use common::etcd::EtcdCluster;
 use common::pebble::{Options, Pebble};
-use common::replica::{Replica, Shared};
-
-/// An ask endpoint that allows every name: `http://127.0.0.1:<port>/check`.
-async fn allow_all() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/check", listener.local_addr().unwrap());
-    let task = tokio::spawn(async move {
-        while let Ok((mut tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match tcp.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                let _ = tcp.write_all(answer.as_bytes()).await;
-                let _ = tcp.shutdown().await;
-            });
-        }
-    });
-    (url, task)
-}
+use common::replica::{Replica, Shared, logs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_handshakes_on_two_replicas_place_one_order() {
@@ -51,7 +26,7 @@ async fn first_handshakes_on_two_replicas_place_one_order() {
         "[[site]]\nVIRTUAL_HOST = \"static.example.test\"\nbackends = [\"127.0.0.1:9\"]\n",
     )
     .unwrap();
-    let (ask, _ask) = allow_all().await;
+    let ask = Ask::start().await;
     let shared = Shared {
         store: etcd.url(),
         pebble: &pebble,
@@ -61,7 +36,7 @@ async fn first_handshakes_on_two_replicas_place_one_order() {
     };
     let env = [
         ("ON_DEMAND_TLS", "true"),
-        ("ON_DEMAND_TLS_ASK", ask.as_str()),
+        ("ON_DEMAND_TLS_ASK", ask.url.as_str()),
     ];
     let rs: Vec<Replica> = ["r1", "r2"]
         .iter()
@@ -74,11 +49,7 @@ async fn first_handshakes_on_two_replicas_place_one_order() {
 
     let name = "od.example.test";
     let (a, b) = tokio::join!(rs[0].serial(name, &root), rs[1].serial(name, &root));
-    let logs = || -> String {
-        rs.iter()
-            .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
-            .collect()
-    };
+    let logs = || logs(&rs);
     let (a, b) = match (a, b) {
         (Ok(a), Ok(b)) => (a, b),
         other => panic!("{other:?}\n{}\n{}", pebble.log(), logs()),
@@ -96,4 +67,5 @@ async fn first_handshakes_on_two_replicas_place_one_order() {
         .filter(|r| r.log().contains("ordering an on-demand certificate"))
         .count();
     assert_eq!(ordered, 1, "{}", logs());
+    assert_eq!(ask.calls(name), 2, "each replica asked once");
 }

@@ -8,6 +8,7 @@
 
 pub mod acme;
 pub mod acme_double;
+pub mod ask;
 pub mod backend;
 pub mod browser;
 pub mod docker;

@@ -111,6 +111,11 @@ impl Replica {
         Replica::start_with(name, shared, &[])
     }
 
+    /// Replicas `names`, started one after the other.
+    pub fn start_all(names: &[&str], shared: &Shared<'_>) -> Vec<Replica> {
+        names.iter().map(|n| Replica::start(n, shared)).collect()
+    }
+
     /// [`Replica::start`] with more environment (`ON_DEMAND_TLS`, …).
     pub fn start_with(name: &str, shared: &Shared<'_>, env: &[(&str, &str)]) -> Replica {
         let mut r = Replica::unstarted(name);
@@ -236,4 +241,13 @@ impl Drop for Replica {
             let _ = child.wait();
         }
     }
+}
+
+/// Every replica's log under its name: for assertion messages.
+pub fn logs<'a>(replicas: impl IntoIterator<Item = &'a Replica>) -> String {
+    replicas
+        .into_iter()
+        .map(|r| format!("--- {} ---\n{}", r.name, r.log()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
