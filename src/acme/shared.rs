@@ -1,7 +1,8 @@
 //! ACME's side of the shared store (`--store`): the order task under the per-certificate lock
 //! (another replica's order, or a certificate it already stored, means no order here; a lost
-//! lock abandons the order), publishing what an order produced, and the challenge map as the
-//! store's mirror target, so whichever replica the CA reaches answers.
+//! lock abandons the order) — the reconciler's and on-demand TLS's alike — publishing what an
+//! order produced, and the challenge map as the store's mirror target, so whichever replica
+//! the CA reaches answers.
 
 use std::path::Path;
 use std::sync::Arc;
