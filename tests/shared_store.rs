@@ -94,11 +94,8 @@ async fn one_order_served_by_every_replica_and_renewals_reach_all() {
     std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
     write_routes(&routes, &["one.example.test"]);
     let shared = Shared {
-        store: etcd.url(),
-        pebble: &pebble,
-        routes: &routes,
-        lock_ttl: 2,
         key_file: Some(&key),
+        ..Shared::new(etcd.url(), &pebble, &routes, 2)
     };
     let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
@@ -168,13 +165,7 @@ async fn lock_holder_killed_mid_order_another_replica_finishes() {
     let etcd = EtcdCluster::start(3);
     let mut pebble = pebble_held().await;
     let (_dir, routes) = routes_file(&["killed.example.test"]);
-    let shared = Shared {
-        store: etcd.url(),
-        pebble: &pebble,
-        routes: &routes,
-        lock_ttl: 2,
-        key_file: None,
-    };
+    let shared = Shared::new(etcd.url(), &pebble, &routes, 2);
     let mut rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let first_holder = holder(&etcd, &rs.iter().collect::<Vec<_>>()).await;
     let at = rs.iter().position(|r| r.name == first_holder).unwrap();
@@ -215,14 +206,8 @@ async fn leader_lost_mid_order_tls_alpn_answered_by_the_other_replica() {
     let routes = dir.path().join("routes.toml");
     let site = "[[site]]\nVIRTUAL_HOST = \"alpn.example.test\"\nLETSENCRYPT_HOST = \"alpn.example.test\"\nACME_CHALLENGE = \"TLS-ALPN-01\"\nbackends = [\"127.0.0.1:9\"]\n";
     std::fs::write(&routes, site).unwrap();
-    let shared = Shared {
-        store: etcd.url(),
-        pebble: &pebble,
-        routes: &routes,
-        // Longer than a stalled write during the election (3 s): the lock must outlive it.
-        lock_ttl: 10,
-        key_file: None,
-    };
+    // A lock TTL longer than a stalled write during the election (3 s): the lock must outlive it.
+    let shared = Shared::new(etcd.url(), &pebble, &routes, 10);
     let rs = Replica::start_all(&["r1", "r2"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     let ordering = holder(&etcd, &all).await;
@@ -254,13 +239,7 @@ async fn leader_lost_before_the_answer_is_stored_the_order_goes_on() {
     let mut etcd = EtcdCluster::start(3);
     let mut pebble = pebble_held().await;
     let (_dir, routes) = routes_file(&["warm.example.test"]);
-    let shared = Shared {
-        store: etcd.url(),
-        pebble: &pebble,
-        routes: &routes,
-        lock_ttl: 10,
-        key_file: None,
-    };
+    let shared = Shared::new(etcd.url(), &pebble, &routes, 10);
     let rs = Replica::start_all(&["r1", "r2"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
@@ -300,13 +279,7 @@ async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
     let mut etcd = EtcdCluster::start(3);
     let mut pebble = pebble_held().await;
     let (_dir, routes) = routes_file(&["before.example.test"]);
-    let shared = Shared {
-        store: etcd.url(),
-        pebble: &pebble,
-        routes: &routes,
-        lock_ttl: 2,
-        key_file: None,
-    };
+    let shared = Shared::new(etcd.url(), &pebble, &routes, 2);
     let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     assert!(
@@ -412,13 +385,7 @@ async fn bench_issued_on_one_served_by_all() {
     let etcd = EtcdCluster::start(3);
     let mut pebble = pebble_held().await;
     let (_dir, routes) = routes_file(&[]);
-    let shared = Shared {
-        store: etcd.url(),
-        pebble: &pebble,
-        routes: &routes,
-        lock_ttl: 15,
-        key_file: None,
-    };
+    let shared = Shared::new(etcd.url(), &pebble, &routes, 15);
     let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
     let all: Vec<&Replica> = rs.iter().collect();
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());

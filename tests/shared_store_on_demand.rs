@@ -27,13 +27,7 @@ async fn first_handshakes_on_two_replicas_place_one_order() {
     )
     .unwrap();
     let ask = Ask::start().await;
-    let shared = Shared {
-        store: etcd.url(),
-        pebble: &pebble,
-        routes: &routes,
-        lock_ttl: 5,
-        key_file: None,
-    };
+    let shared = Shared::new(etcd.url(), &pebble, &routes, 5);
     let env = [
         ("ON_DEMAND_TLS", "true"),
         ("ON_DEMAND_TLS_ASK", ask.url.as_str()),

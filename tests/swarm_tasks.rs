@@ -224,29 +224,19 @@ async fn a_task_with_a_healthcheck_takes_traffic_once_healthy_and_leaves_when_un
     // Failing checks in the start period do not count: the task stays `starting` until
     // `/tmp/ok` exists. A grace period far beyond WAIT: once unhealthy, the task must leave
     // the routes long before the engine kills its container.
-    let svc = web(
-        "health",
-        &net,
-        &scope,
-        host,
+    let extra = [
         &[
             "--replicas",
             "1",
             "--stop-grace-period",
             "60s",
-            "--health-cmd",
-            "/bin/healthy",
-            "--health-interval",
-            "300ms",
-            "--health-retries",
-            "1",
-            "--health-timeout",
-            "2s",
             "--health-start-period",
             "120s",
-        ],
-    )
-    .await;
+        ][..],
+        HEALTHCHECK,
+    ]
+    .concat();
+    let svc = web("health", &net, &scope, host, &extra).await;
     let deadline = Instant::now() + WAIT;
     let container = loop {
         let ids = svc.containers().await;

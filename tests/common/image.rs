@@ -16,17 +16,23 @@ pub fn ensure_dockside_image() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         super::docker::ensure_image();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh");
-        let out = std::process::Command::new(&script)
-            .output()
-            .expect("run scripts/build-image.sh");
-        assert!(
-            out.status.success(),
-            "building {DOCKSIDE_IMAGE} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        build(DOCKSIDE_IMAGE);
     });
+}
+
+/// `scripts/build-image.sh` tagging the deployment image `tag`; fails, never skips.
+pub fn build(tag: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh");
+    let out = std::process::Command::new(&script)
+        .env("IMAGE", tag)
+        .output()
+        .expect("run scripts/build-image.sh");
+    assert!(
+        out.status.success(),
+        "building {tag} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `docker run -d --name <unique> ARGS...` (ARGS end with the image and its command);

@@ -21,6 +21,19 @@ pub struct Shared<'a> {
     pub key_file: Option<&'a Path>,
 }
 
+impl<'a> Shared<'a> {
+    /// `store` (`--store`), no encryption key file.
+    pub fn new(store: String, pebble: &'a Pebble, routes: &'a Path, lock_ttl: u64) -> Shared<'a> {
+        Shared {
+            store,
+            pebble,
+            routes,
+            lock_ttl,
+            key_file: None,
+        }
+    }
+}
+
 pub struct Replica {
     pub name: String,
     pub http: SocketAddr,

@@ -4,7 +4,6 @@
 //! tests take [`SERIAL`]: `swarm init`/`leave` is engine-wide (cargo runs test binaries one
 //! after another, so one lock per binary is enough).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::docker::{Container, IMAGE, Network, Scope, docker, ensure_image, unique};
@@ -214,15 +213,5 @@ pub const SWARM_IMAGE: &str = "dockside-swarm-test:latest";
 
 pub fn ensure_swarm_image() {
     ensure_image();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-image.sh");
-    let out = std::process::Command::new(&script)
-        .env("IMAGE", SWARM_IMAGE)
-        .output()
-        .expect("run scripts/build-image.sh");
-    assert!(
-        out.status.success(),
-        "building {SWARM_IMAGE} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    image::build(SWARM_IMAGE);
 }
