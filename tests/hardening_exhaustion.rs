@@ -539,15 +539,28 @@ async fn get_from(proxy: SocketAddr, from: IpAddr, host: &str) -> u16 {
 /// table keeps 16,384 clients, so memory does not grow with the flood, every new address is
 /// served (no lock-out of newcomers), and a client throttled before the flood is forgotten —
 /// the documented price of the bound — and served again.
+///
+/// Memory is compared after a warm-up of the flood's own shape (64 connections at once, to a
+/// site without a limit): what 64 concurrent connections cost stays with the allocator after
+/// they close, whatever the limiter does. CI once saw 4.2 MiB of it when the baseline was taken
+/// after one connection at a time. After the warm-up, clean runs end ≤ 1.5 MiB above the
+/// baseline (11 runs, 3 of them with both cores busy); a map keeping every client ended 4.8 MiB
+/// above it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_rate_limit_keys_keep_the_limiter_bounded() {
     const KEYS: u32 = 50_000;
+    const AT_ONCE: usize = 64;
     let _turn = serial().await;
     raise_nofile();
     let backend = Backend::start(0).await;
     let certs = tempfile::tempdir().unwrap();
-    let routes = routes_toml(&[entry("limited.test", backend.addr).set("RATE_LIMIT", "1r/m")]);
-    let proxy = Proxy::spawn(&routes, certs.path(), &[], None);
+    let routes = routes_toml(&[
+        entry("limited.test", backend.addr).set("RATE_LIMIT", "1r/m"),
+        entry("open.test", backend.addr),
+    ]);
+    // Freed pages go back at once (see the slowloris test), so what stays is what is allocated.
+    let env = [("MIMALLOC_PURGE_DELAY", "0")];
+    let proxy = Proxy::spawn(&routes, certs.path(), &env, None);
     let heavy = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     let deadline = Instant::now() + common::WAIT;
     while get_from(proxy.http, heavy, "limited.test").await != 200 {
@@ -555,15 +568,19 @@ async fn many_rate_limit_keys_keep_the_limiter_bounded() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(get_from(proxy.http, heavy, "limited.test").await, 429);
+    let http = proxy.http;
+    let flood = |keys: std::ops::Range<u32>, host: &'static str, same_source: bool| {
+        futures_util::stream::iter(keys)
+            .map(move |i| get_from(http, if same_source { heavy } else { loopback(i) }, host))
+            .buffer_unordered(AT_ONCE)
+            .collect::<Vec<u16>>()
+    };
+    let warm = flood(0..4096, "open.test", true).await;
+    assert!(warm.iter().all(|&s| s == 200), "the warm-up was refused");
     let rss0 = proxy.rss_kib();
     let sampler = Sampler::start(&proxy);
     let started = Instant::now();
-    let http = proxy.http;
-    let statuses: Vec<u16> = futures_util::stream::iter(0..KEYS)
-        .map(|i| get_from(http, loopback(i), "limited.test"))
-        .buffer_unordered(64)
-        .collect()
-        .await;
+    let statuses = flood(0..KEYS, "limited.test", false).await;
     let took = started.elapsed();
     let (rss_peak, fds_peak) = sampler.stop();
     let rss_after = proxy.rss_kib();
@@ -574,7 +591,7 @@ async fn many_rate_limit_keys_keep_the_limiter_bounded() {
     assert_eq!(served, KEYS as usize, "new addresses refused");
     // The table is 384 KiB, allocated once; pages are touched as slots fill.
     assert!(
-        rss_after <= rss0 + 4 * 1024,
+        rss_after <= rss0 + 3 * 1024,
         "RSS grew from {rss0} to {rss_after} KiB"
     );
     assert_eq!(
