@@ -2,6 +2,7 @@
 //! configured) → new order → challenges published in `Challenges` → finalize with our own key
 //! and CSR → download → files written. Challenge answers are removed on every exit path.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,7 +17,7 @@ use crate::acme::dns01::{self, DnsRecords};
 use crate::acme::error::{Cause, OrderError, ProblemDoc, Step, cause};
 use crate::acme::keys::csr;
 use crate::acme::spec::{ChallengeKind, OrderSpec};
-use crate::acme::{alpn, chain, eab, new_order};
+use crate::acme::{alpn, chain, eab, new_order, shared};
 use crate::certs::{CertInfo, CertsDir};
 use crate::store::{CertLock, SharedStore};
 
@@ -213,7 +214,8 @@ impl Issuer {
         current.ari_id.filter(|_| shared)
     }
 
-    /// Loads the stored account for (CA, email), or registers one and stores it.
+    /// Loads the stored account for (CA, email), or registers one and stores it. With a shared
+    /// store, an account another replica registered is taken from there instead.
     async fn account(
         &self,
         ctx: &Ctx<'_>,
@@ -232,12 +234,7 @@ impl Issuer {
         };
         if let Some(bytes) = stored {
             match serde_json::from_slice::<AccountCredentials>(&bytes) {
-                Ok(creds) => {
-                    return Account::builder_with_http(http)
-                        .from_credentials(creds)
-                        .await
-                        .map_err(|e| ctx.fail(Step::Account, cause(e)));
-                }
+                Ok(creds) => return from_credentials(ctx, http, creds).await,
                 Err(e) => {
                     tracing::warn!(
                         path = %path.display(), error = %e,
@@ -246,6 +243,43 @@ impl Issuer {
                 }
             }
         }
+        // A CA that forgot the account (`fresh`) forgot it for every replica: each registers.
+        let mut turn = None;
+        if let (Some(shared), false) = (&self.shared, fresh) {
+            match shared::account_source(shared, self.store.root(), &path).await {
+                shared::AccountSource::Stored(bytes) => {
+                    match serde_json::from_slice::<AccountCredentials>(&bytes) {
+                        Ok(creds) => {
+                            if let Err(e) = self.store.save_account(&path, &bytes) {
+                                tracing::warn!(path = %path.display(), error = %e, "cannot write the shared ACME account here: it is read from the store again next time");
+                            }
+                            tracing::info!(ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), "using the ACME account another replica registered");
+                            return from_credentials(ctx, http, creds).await;
+                        }
+                        Err(e) => tracing::warn!(
+                            path = %path.display(), error = %e,
+                            "unreadable ACME account in the shared store: registering a new account"
+                        ),
+                    }
+                }
+                shared::AccountSource::Register(lock) => turn = lock,
+            }
+        }
+        let registered = self.register(ctx, http, &path).await;
+        if let Some(lock) = turn {
+            lock.release().await;
+        }
+        registered
+    }
+
+    /// Registers an account for (CA, email) and stores it at `path` (and in the shared store).
+    async fn register(
+        &self,
+        ctx: &Ctx<'_>,
+        http: Box<dyn instant_acme::HttpClient>,
+        path: &Path,
+    ) -> Result<Account, OrderError> {
+        let spec = ctx.spec;
         let contact = spec.email.as_ref().map(|e| format!("mailto:{e}"));
         let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
         let new = NewAccount {
@@ -263,10 +297,10 @@ impl Issuer {
         let json = serde_json::to_vec(&creds)
             .map_err(|e| ctx.fail(Step::Account, Cause::Protocol(Box::new(e))))?;
         self.store
-            .save_account(&path, &json)
+            .save_account(path, &json)
             .map_err(|e| ctx.fail(Step::Account, Cause::Io(e)))?;
         if let Some(shared) = &self.shared {
-            crate::acme::shared::publish_account(shared, self.store.root(), &path, &json).await;
+            shared::publish_account(shared, self.store.root(), path, &json).await;
         }
         tracing::info!(
             ca = %spec.ca_url, email = spec.email.as_deref().unwrap_or("(none)"), account = account.id(),
@@ -366,6 +400,18 @@ pub(super) fn needs_proof(authz: &instant_acme::AuthorizationHandle<'_>) -> Resu
             authz.identifier()
         )),
     }
+}
+
+/// The account `creds` names, checked with the CA.
+async fn from_credentials(
+    ctx: &Ctx<'_>,
+    http: Box<dyn instant_acme::HttpClient>,
+    creds: AccountCredentials,
+) -> Result<Account, OrderError> {
+    Account::builder_with_http(http)
+        .from_credentials(creds)
+        .await
+        .map_err(|e| ctx.fail(Step::Account, cause(e)))
 }
 
 /// After an invalid order: the first failed challenge's problem, with its host; else the

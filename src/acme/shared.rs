@@ -2,7 +2,7 @@
 //! (another replica's order, or a certificate it already stored, means no order here; a lost
 //! lock abandons the order) — the reconciler's and on-demand TLS's alike — publishing what an
 //! order produced, and the challenge map as the store's mirror target, so whichever replica
-//! the CA reaches answers.
+//! the CA reaches answers; and one ACME account registered between the replicas.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +17,9 @@ use crate::acme::order::{Issued, Issuer};
 use crate::acme::schedule::{self, Decision, Reason};
 use crate::acme::spec::OrderSpec;
 use crate::certs::{CertInfo, CertsDir};
-use crate::store::{Acquire, AnswerSink, CertLock, SharedStore, retry_delay};
+use crate::store::{
+    AccountLock, AccountTurn, Acquire, AnswerSink, CertLock, SharedStore, retry_delay,
+};
 
 /// How one order task ended.
 pub(super) enum Outcome {
@@ -307,6 +309,69 @@ pub(super) async fn publish_certificate(
                 "certificate written here but not stored in the shared store: other replicas order their own once they can"
             ),
             Err(_) => tokio::time::sleep(retry_delay(attempt, fastrand::f64())).await,
+        }
+    }
+}
+
+/// Where a replica's ACME account comes from when it has none on disk.
+pub(super) enum AccountSource {
+    /// Another replica registered it: its credentials (account JSON).
+    Stored(Vec<u8>),
+    /// This replica registers it, holding the account lock when it got one (released after).
+    Register(Option<AccountLock>),
+}
+
+/// The account another replica registered for `path` (under `<root>/accounts/`), or this
+/// replica's turn to register it: replicas ordering different certificates at once register
+/// one account between them. One replica registers while the others wait for its account to
+/// appear in the store, for up to twice the lock TTL (the lock's lease is the TTL); a store
+/// that does not answer leaves each replica to register its own, as without a store.
+pub(super) async fn account_source(
+    shared: &SharedStore,
+    root: &Path,
+    path: &Path,
+) -> AccountSource {
+    let Ok(rel) = path.strip_prefix(root.join("accounts")) else {
+        return AccountSource::Register(None);
+    };
+    let rel = rel.to_string_lossy();
+    let deadline = tokio::time::Instant::now() + 2 * shared.lock_ttl();
+    let mut waiting_for = None;
+    loop {
+        match shared.account(&rel).await {
+            Ok(Some(creds)) => return AccountSource::Stored(creds),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the ACME account from the shared store: registering one on this replica");
+                return AccountSource::Register(None);
+            }
+        }
+        match shared.lock_account(&rel).await {
+            Ok(AccountTurn::Ours(lock)) => {
+                // Another replica may have stored one between the read above and the lock.
+                return match shared.account(&rel).await {
+                    Ok(Some(creds)) => {
+                        lock.release().await;
+                        AccountSource::Stored(creds)
+                    }
+                    _ => AccountSource::Register(Some(lock)),
+                };
+            }
+            Ok(AccountTurn::Theirs { holder }) if tokio::time::Instant::now() < deadline => {
+                if waiting_for.as_ref() != Some(&holder) {
+                    tracing::info!(path = %path.display(), holder = %holder, "another replica is registering the ACME account: waiting for it in the shared store");
+                    waiting_for = Some(holder);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(AccountTurn::Theirs { holder }) => {
+                tracing::warn!(path = %path.display(), holder = %holder, "the ACME account another replica is registering did not reach the shared store in time: registering one on this replica");
+                return AccountSource::Register(None);
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot take the shared ACME account lock: registering one on this replica");
+                return AccountSource::Register(None);
+            }
         }
     }
 }

@@ -63,6 +63,12 @@ impl Layout {
         format!("{}locks/{base}", self.prefix)
     }
 
+    /// Held while one replica registers the account stored at [`Layout::account`]`(rel)`. Not
+    /// under `locks/`, whose names are certificate directories.
+    pub fn account_lock(&self, rel: &str) -> String {
+        format!("{}account-locks/{rel}", self.prefix)
+    }
+
     /// Present while `replica`'s mirror watches the store (on a lease it renews).
     pub fn replica(&self, replica: &str) -> String {
         format!("{}replicas/{replica}", self.prefix)

@@ -3,6 +3,9 @@
 //! revoking the lease; a replica that dies stops renewing, etcd drops the key after the TTL and
 //! another replica takes the lock. Losing the lease (etcd unreachable past the TTL) fires
 //! [`CertLock::lost`] so the order is abandoned rather than finished by two replicas.
+//!
+//! Registering an ACME account takes a lock of its own ([`AccountLock`]), so that replicas
+//! ordering different certificates at once register one account between them, not one each.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +120,59 @@ async fn keep_alive(
         "lost the shared order lock: abandoning this order (another replica takes over once etcd is back)"
     );
     lost.cancel();
+}
+
+/// What asking to register an account gave.
+#[derive(Debug)]
+pub enum AccountTurn {
+    /// This replica registers it, then releases the lock.
+    Ours(AccountLock),
+    /// Another replica registers it now: its account appears in the store.
+    Theirs { holder: String },
+}
+
+/// The right to register one ACME account. Its lease is not renewed: a registration is one or
+/// two requests to the CA, and one that outlives the TTL only lets another replica register an
+/// account of its own, which is what happened without the lock.
+pub struct AccountLock {
+    etcd: Arc<Etcd>,
+    lease: i64,
+}
+
+impl std::fmt::Debug for AccountLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountLock")
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
+/// Takes the account lock at `key` as `replica`, on a lease of `ttl`.
+pub(super) async fn account(
+    etcd: Arc<Etcd>,
+    key: &str,
+    replica: &str,
+    ttl: Duration,
+) -> Result<AccountTurn, EtcdError> {
+    let lease = etcd.grant(ttl).await?;
+    match etcd.create(key, replica, lease).await {
+        Ok(None) => Ok(AccountTurn::Ours(AccountLock { etcd, lease })),
+        other => {
+            let _ = etcd.revoke(lease).await;
+            other.map(|holder| AccountTurn::Theirs {
+                holder: String::from_utf8_lossy(&holder.unwrap_or_default()).into_owned(),
+            })
+        }
+    }
+}
+
+impl AccountLock {
+    /// Frees the lock (else it expires after the TTL).
+    pub async fn release(self) {
+        if let Err(e) = self.etcd.revoke(self.lease).await {
+            tracing::debug!(error = %e, "account lock left to expire");
+        }
+    }
 }
 
 impl CertLock {

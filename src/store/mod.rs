@@ -23,12 +23,12 @@ use base64::Engine;
 
 pub use bundle::{Answer, Bundle};
 pub use client::{EtcdError, StoreHealth};
-pub use lock::{Acquire, CertLock};
+pub use lock::{AccountLock, AccountTurn, Acquire, CertLock};
 pub use seal::SealError;
 pub use settings::{StoreFlags, StoreSettings, StoreSettingsError, StoreTls};
 pub use sync::{AnswerSink, SyncTarget};
 
-use bundle::{CodecError, encode_account};
+use bundle::{CodecError, decode_account, encode_account};
 use client::Etcd;
 use layout::Layout;
 use seal::Sealer;
@@ -164,6 +164,29 @@ impl SharedStore {
                     source,
                 })?;
         Ok(self.inner.etcd.put(&key, value, None).await?)
+    }
+
+    /// The ACME account file stored at `rel` (its path under `<certs>/accounts/`), if any.
+    pub async fn account(&self, rel: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.inner.layout.account(rel);
+        let Some(bytes) = self.inner.etcd.get(&key).await? else {
+            return Ok(None);
+        };
+        decode_account(&bytes, &self.inner.sealer, &key)
+            .map(Some)
+            .map_err(|source| StoreError::Value { key, source })
+    }
+
+    /// Takes the right to register the account stored at `rel`, or says who has it.
+    pub async fn lock_account(&self, rel: &str) -> Result<AccountTurn, EtcdError> {
+        let i = &self.inner;
+        lock::account(
+            i.etcd.clone(),
+            &i.layout.account_lock(rel),
+            &i.replica,
+            i.lock_ttl,
+        )
+        .await
     }
 
     /// Stores an ACME account file; `rel` is its path under `<certs>/accounts/`.
