@@ -321,6 +321,8 @@ async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
         .await;
         let why = state["last_error"].as_str().unwrap_or_default();
         assert!(why.contains("unreachable"), "{state}");
+        let metric = r.state_metric("after.example.test", "waiting").await;
+        assert_eq!(metric.as_deref(), Some("1"), "{}'s /metrics", r.name);
         assert_eq!(
             r.serial("before.example.test", &root).await.unwrap(),
             before,

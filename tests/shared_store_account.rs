@@ -50,6 +50,13 @@ async fn replicas_ordering_different_certificates_at_once_register_one_account()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    for (r, host) in rs.iter().zip(HOSTS) {
+        let state = r.cert_state(host).await;
+        let state = state.unwrap_or_else(|| panic!("{}'s admin API lists no {host}", r.name));
+        assert_eq!(state["state"], "ordering", "{}: {state}", r.name);
+        let metric = r.state_metric(host, "ordering").await;
+        assert_eq!(metric.as_deref(), Some("1"), "{}'s /metrics", r.name);
+    }
     // The CA always reaches r1: r2's and r3's answers come to it through the store.
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
     pebble.start_ca().await;

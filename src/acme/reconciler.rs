@@ -429,6 +429,8 @@ impl Reconciler {
                 }
                 let forced = entry.forced;
                 (entry.in_flight, entry.forced) = (true, false);
+                // Until the task says how it ended (with `--store`, maybe `waiting` at once).
+                self.cfg.stats.set(&base, CertStatus::Ordering);
                 let task = OrderTask {
                     issuer: self.issuer.clone(),
                     spec: entry.spec.clone(),

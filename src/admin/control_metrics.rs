@@ -97,7 +97,7 @@ fn acme(registry: &mut Registry, view: &Overview) {
                 .get_or_create(&labels(&[("certificate", &c.name)]))
                 .set(at);
         }
-        for s in ["valid", "ordering", "deferred", "failed"] {
+        for s in ["valid", "ordering", "deferred", "waiting", "failed"] {
             state
                 .get_or_create(&labels(&[("certificate", &c.name), ("state", s)]))
                 .set((c.state == s).into());

@@ -194,11 +194,30 @@ impl Replica {
 
     /// `GET /status` on the admin listener.
     pub async fn status(&self) -> String {
-        let url = format!("http://{}/status", self.admin);
+        self.admin_get("/status").await
+    }
+
+    /// The value of `dockside_acme_certificate_state` for certificate `base` in `state`.
+    pub async fn state_metric(&self, base: &str, state: &str) -> Option<String> {
+        let text = self.admin_get("/metrics").await;
+        let (cert, state) = (
+            format!("certificate=\"{base}\""),
+            format!("state=\"{state}\""),
+        );
+        text.lines()
+            .filter(|l| l.starts_with("dockside_acme_certificate_state{"))
+            .find(|l| l.contains(&cert) && l.contains(&state))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    }
+
+    /// `GET path` on the admin listener: the body.
+    async fn admin_get(&self, path: &str) -> String {
+        let url = format!("http://{}{path}", self.admin);
         let rsp = super::client()
             .get(url.parse().unwrap())
             .await
-            .expect("admin /status answers");
+            .unwrap_or_else(|e| panic!("admin {path} answers: {e}"));
         let body = http_body_util::BodyExt::collect(rsp.into_body())
             .await
             .unwrap()

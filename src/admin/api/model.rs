@@ -135,7 +135,7 @@ pub struct StoreView {
 pub struct AcmeCertificate {
     /// The base directory name (`<certs>/<name>/`).
     pub name: String,
-    /// `valid`, `ordering`, `deferred` or `failed`.
+    /// `valid`, `ordering`, `deferred`, `waiting` or `failed`.
     pub state: String,
     pub not_after: Option<i64>,
     /// Unix seconds when renewal is due.
