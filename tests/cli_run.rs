@@ -98,11 +98,7 @@ fn sigterm_drains_and_exits_zero() {
 /// on every handshake. Even with `RUST_LOG=info` set explicitly, the log stays quiet.
 #[test]
 fn an_ip_address_as_sni_is_not_logged_per_handshake() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::pebble::free_port();
     let https = format!("127.0.0.1:{port}");
     let certs = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dockside"))

@@ -112,10 +112,7 @@ async fn network_container_label_decides_what_is_reachable() {
 async fn host_network_backend_is_reached_on_loopback_when_standalone() {
     let scope = Scope::new();
     let mut p = provider(&scope).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    let port = common::pebble::free_port();
     let port_env = format!("PORT={port}");
     let vport = format!("VIRTUAL_PORT={port}");
     let web = Container::run(
@@ -197,10 +194,7 @@ async fn host_network_backend_goes_through_the_first_non_internal_gateway() {
     )
     .await;
     docker(&["network", "connect", &outside.name, &proxy.name]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    let port = common::pebble::free_port();
     let port_env = format!("PORT={port}");
     let _web = Container::run(
         "hostnet",

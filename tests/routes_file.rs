@@ -145,11 +145,7 @@ VIRTAUL_PATH = "/x/"
 
 #[test]
 fn no_docker_and_no_routes_serves_the_example_and_says_so() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::pebble::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dockside"))
         .args([
             "--http",

@@ -336,9 +336,7 @@ async fn unix_socket_backend() {
 #[tokio::test]
 async fn refused_connect_is_502_and_a_slow_app_is_504() {
     let server = Uwsgi::tcp();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = BackendAddr::Tcp(closed.local_addr().unwrap());
-    drop(closed);
+    let dead = BackendAddr::Tcp(common::dead_addr());
     let req = request(Method::GET, "/env").body(empty()).unwrap();
     let (m, o) = (meta("/env", Scheme::Http), opts(&server));
     let err = forward(req, &m, &dead, &o).await.unwrap_err();

@@ -189,10 +189,9 @@ impl Drop for Proxy {
     }
 }
 
-/// A port free a moment ago (dockside binds it at once; the OS does not hand it out again soon).
+/// A port for dockside, reserved for this test process ([`super::pebble::free_port`]).
 fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    SocketAddr::from(([127, 0, 0, 1], super::pebble::free_port()))
 }
 
 /// Reads stderr up to "dockside is serving" (≤ 10 s), then keeps every later line in a shared

@@ -161,10 +161,10 @@ pub fn location(path: &str, dest: &str, backends: &[SocketAddr]) -> Location {
     }
 }
 
-/// An address nothing listens on (bound then released).
+/// An address nothing listens on: a port of [`pebble::free_port`], reserved for this test
+/// process, so no other test's listener is handed it while this one counts on refusals.
 pub fn dead_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    SocketAddr::from(([127, 0, 0, 1], pebble::free_port()))
 }
 
 pub type TestBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;

@@ -6,7 +6,7 @@ pub mod bodies;
 pub mod proxy;
 
 use std::{
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -27,10 +27,7 @@ pub struct Uwsgi {
 impl Uwsgi {
     /// uWSGI on `127.0.0.1:<free port>`.
     pub fn tcp() -> Uwsgi {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("pick a free port")
-            .port();
+        let port = super::pebble::free_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         Uwsgi::start(BackendAddr::Tcp(addr), addr.to_string())
     }
