@@ -172,6 +172,25 @@ async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
     let scope = Scope::new();
     let net = Network::create_with("overlay", &["--driver", "overlay", "--attachable"]).await;
     let d = dockside(&scope).await;
+    // DOCKER_CONTAINER_FILTERS (the scope label) selects services too: one without the label,
+    // running before the others start, is never routed.
+    let outsider = Service::create(
+        "outsider",
+        &[
+            "--network",
+            &net.name,
+            "--label",
+            "VIRTUAL_HOST=out.swarm.test",
+        ],
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outsider.task_backends(&net).await.is_empty() {
+        assert!(Instant::now() < deadline, "the outsider's task never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The scope label on the service itself (vip) and on its containers (rr).
+    let scoped = format!("dockside-test-scope={}", scope.0);
     let vip = Service::create(
         "vip",
         &[
@@ -181,6 +200,8 @@ async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
             "VIRTUAL_HOST=vip.swarm.test",
             "--label",
             "dockside.backend=vip",
+            "--label",
+            &scoped,
             "--replicas",
             "2",
         ],
@@ -195,6 +216,8 @@ async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
             "dnsrr",
             "--label",
             "VIRTUAL_HOST=rr.swarm.test",
+            "--container-label",
+            &scoped,
             "--replicas",
             "2",
         ],
@@ -223,6 +246,11 @@ async fn the_vip_label_routes_to_the_service_vip_and_dnsrr_to_its_tasks() {
         (b.len() == 2).then_some(Some(b))
     })
     .await;
+    assert_eq!(
+        backends(&d, "out.swarm.test"),
+        None,
+        "a service outside DOCKER_CONTAINER_FILTERS is routed"
+    );
 }
 
 /// The real traffic check: dockside's image as a container on the overlay (as it would run
@@ -242,6 +270,8 @@ async fn dockside_on_the_overlay_serves_every_task_and_503_at_zero() {
             &net.name,
             "--label",
             &format!("VIRTUAL_HOST={host}"),
+            "--container-label",
+            &format!("dockside-test-scope={}", scope.0),
             "--replicas",
             "3",
         ],

@@ -151,6 +151,49 @@ pub fn keep_draining(
     }
 }
 
+/// Whether `svc` passes `DOCKER_CONTAINER_FILTERS` (`docker ps --filter` pairs), read the way
+/// the engine reads them for containers: every `label` filter must match, and among the other
+/// keys one value per key. A `label` (`key` or `key=value`) is looked for in the service's labels
+/// and its task template's container labels (`deploy.labels` or `labels:` in a stack file);
+/// `name` is a part of the service name, `id` a prefix of its id, `network` the name of a network
+/// it is attached to. Keys about containers only (`status`, `health`, `ancestor`, …) say
+/// nothing about a service: its task containers are filtered by them as containers.
+pub fn passes_filters(svc: &ServiceInfo, filters: &[(String, String)]) -> bool {
+    let label = |want: &str| {
+        let (key, value) = match want.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (want, None),
+        };
+        [&svc.labels, &svc.container_labels].iter().any(|labels| {
+            labels
+                .get(key)
+                .is_some_and(|v| value.is_none_or(|w| v == w))
+        })
+    };
+    let on_network = |name: &str| {
+        let mut nets = svc
+            .vips
+            .iter()
+            .chain(svc.tasks.iter().flat_map(|t| &t.networks));
+        nets.any(|n| n.name == name)
+    };
+    let matches = |key: &str, value: &str| match key {
+        "name" => svc.name.contains(value),
+        "id" => svc.id.starts_with(value),
+        "network" => on_network(value),
+        _ => true,
+    };
+    let labels_ok = filters
+        .iter()
+        .filter(|(k, _)| k == "label")
+        .all(|(_, v)| label(v));
+    let others_ok = ["name", "id", "network"].iter().all(|key| {
+        let mut values = filters.iter().filter(|(k, _)| k == key).peekable();
+        values.peek().is_none() || values.any(|(k, v)| matches(k, v))
+    });
+    labels_ok && others_ok
+}
+
 /// Whether a container is a Swarm task: the service routes it, not the container list.
 pub fn is_task_container(info: &ContainerInfo) -> bool {
     info.labels.contains_key(TASK_SERVICE_LABEL)

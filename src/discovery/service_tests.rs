@@ -263,3 +263,38 @@ fn only_running_tasks_of_services_still_there_are_kept() {
     keep_draining(&second, &mut third, |_| false);
     assert!(third[0].tasks.is_empty());
 }
+
+fn filters(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn docker_container_filters_select_services_as_the_engine_selects_containers() {
+    let mut svc = web(
+        &[("com.example.public", "true")],
+        vec![task(1, true, vec![net("tasks-only", "10.0.2.5")])],
+    );
+    svc.container_labels = BTreeMap::from([("team".to_owned(), "shop".to_owned())]);
+    let passes = |pairs: &[(&str, &str)]| passes_filters(&svc, &filters(pairs));
+
+    assert!(passes(&[]));
+    // Labels: presence or value, on the service or its container template; all must match.
+    assert!(passes(&[("label", "com.example.public")]));
+    assert!(passes(&[("label", "com.example.public=true")]));
+    assert!(passes(&[("label", "team=shop")]));
+    assert!(!passes(&[("label", "com.example.public=false")]));
+    assert!(!passes(&[("label", "team=shop"), ("label", "other")]));
+    // Other keys: one value of each key, every key.
+    assert!(passes(&[("name", "we"), ("name", "nope")]));
+    assert!(!passes(&[("name", "nope")]));
+    assert!(passes(&[("id", "s")]) && !passes(&[("id", "t")]));
+    assert!(passes(&[("network", "front")]) && passes(&[("network", "tasks-only")]));
+    assert!(!passes(&[("network", "back")]));
+    assert!(!passes(&[("network", "front"), ("name", "nope")]));
+    assert!(!passes(&[("network", "front"), ("label", "absent")]));
+    // Keys about containers only leave the service in.
+    assert!(passes(&[("status", "running"), ("health", "healthy")]));
+}

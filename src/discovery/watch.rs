@@ -18,7 +18,9 @@ use super::container::{ContainerInfo, ProxyNetworks, to_source_item};
 use super::docker::{Engine, EngineEvent, EngineVersion, Turn};
 use super::endpoint::{DockerError, DockerSettings};
 use super::own::{own_container_candidates, select_proxy};
-use super::service::{Local, ServiceInfo, is_task_container, keep_draining, to_source_items};
+use super::service::{
+    Local, ServiceInfo, is_task_container, keep_draining, passes_filters, to_source_items,
+};
 use super::status::ProviderStatus;
 use crate::model::SourceItem;
 use std::sync::Arc;
@@ -461,7 +463,8 @@ impl Cache {
             .filter(|c| !(manager && is_task_container(c)))
             .map(|c| to_source_item(c, &proxy, settings.prefer_ipv6))
             .collect();
-        for svc in self.services.iter().flatten() {
+        let services = self.services.iter().flatten();
+        for svc in services.filter(|s| passes_filters(s, &settings.container_filters)) {
             items.extend(to_source_items(svc, &proxy, settings.prefer_ipv6, |id| {
                 self.local(id)
             }));
