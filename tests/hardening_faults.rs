@@ -414,11 +414,7 @@ struct CaRig {
 impl CaRig {
     async fn start(certs: &Path) -> CaRig {
         let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let opts = common::pebble::Options {
-            start_down: true,
-            ..Default::default()
-        };
-        let mut pebble = Pebble::start(0, 0, opts).await;
+        let mut pebble = Pebble::held().await;
         let double = DirectoryDouble::start(&pebble, &[]).await;
         let mut config =
             common::acme::dockside_config(certs, listen, listen, &double.url, &pebble.listener_ca);

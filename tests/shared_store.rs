@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::etcd::EtcdCluster;
-use common::pebble::{Options, Pebble};
+use common::pebble::Pebble;
 use common::replica::{Replica, Shared, logs};
 use tokio::time::Instant;
 
@@ -87,7 +87,7 @@ async fn holder(etcd: &EtcdCluster, replicas: &[&Replica]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_order_served_by_every_replica_and_renewals_reach_all() {
     let etcd = EtcdCluster::start(3);
-    let mut pebble = pebble_held().await;
+    let mut pebble = Pebble::held().await;
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.toml");
     let key = dir.path().join("store.key");
@@ -163,7 +163,7 @@ async fn one_order_served_by_every_replica_and_renewals_reach_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_holder_killed_mid_order_another_replica_finishes() {
     let etcd = EtcdCluster::start(3);
-    let mut pebble = pebble_held().await;
+    let mut pebble = Pebble::held().await;
     let (_dir, routes) = routes_file(&["killed.example.test"]);
     let shared = Shared::new(etcd.url(), &pebble, &routes, 2);
     let mut rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
@@ -201,7 +201,7 @@ async fn lock_holder_killed_mid_order_another_replica_finishes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_lost_mid_order_tls_alpn_answered_by_the_other_replica() {
     let mut etcd = EtcdCluster::start(3);
-    let mut pebble = pebble_held().await;
+    let mut pebble = Pebble::held().await;
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.toml");
     let site = "[[site]]\nVIRTUAL_HOST = \"alpn.example.test\"\nLETSENCRYPT_HOST = \"alpn.example.test\"\nACME_CHALLENGE = \"TLS-ALPN-01\"\nbackends = [\"127.0.0.1:9\"]\n";
@@ -237,7 +237,7 @@ async fn leader_lost_mid_order_tls_alpn_answered_by_the_other_replica() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_lost_before_the_answer_is_stored_the_order_goes_on() {
     let mut etcd = EtcdCluster::start(3);
-    let mut pebble = pebble_held().await;
+    let mut pebble = Pebble::held().await;
     let (_dir, routes) = routes_file(&["warm.example.test"]);
     let shared = Shared::new(etcd.url(), &pebble, &routes, 10);
     let rs = Replica::start_all(&["r1", "r2"], &shared);
@@ -277,7 +277,7 @@ async fn leader_lost_before_the_answer_is_stored_the_order_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
     let mut etcd = EtcdCluster::start(3);
-    let mut pebble = pebble_held().await;
+    let mut pebble = Pebble::held().await;
     let (_dir, routes) = routes_file(&["before.example.test"]);
     let shared = Shared::new(etcd.url(), &pebble, &routes, 2);
     let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
@@ -385,7 +385,7 @@ async fn bench_issued_on_one_served_by_all() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(1);
     let etcd = EtcdCluster::start(3);
-    let mut pebble = pebble_held().await;
+    let mut pebble = Pebble::held().await;
     let (_dir, routes) = routes_file(&[]);
     let shared = Shared::new(etcd.url(), &pebble, &routes, 15);
     let rs = Replica::start_all(&["r1", "r2", "r3"], &shared);
@@ -432,15 +432,6 @@ async fn bench_issued_on_one_served_by_all() {
         pct(1.0),
         orders(&pebble)
     );
-}
-
-/// Pebble with its CA held back (`start_down`): a test points it at a replica first.
-async fn pebble_held() -> Pebble {
-    let options = Options {
-        start_down: true,
-        ..Options::default()
-    };
-    Pebble::start(0, 0, options).await
 }
 
 /// A routes file serving `hosts`, in a directory that lives as long as the first value.

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::etcd::EtcdCluster;
-use common::pebble::{Options, Pebble};
+use common::pebble::Pebble;
 use common::replica::{Replica, Shared, logs};
 use tokio::time::Instant;
 
@@ -16,11 +16,7 @@ const HOSTS: [&str; 3] = ["a.example.test", "b.example.test", "c.example.test"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_ordering_different_certificates_at_once_register_one_account() {
     let etcd = EtcdCluster::start(3);
-    let options = Options {
-        start_down: true,
-        ..Options::default()
-    };
-    let mut pebble = Pebble::start(0, 0, options).await;
+    let mut pebble = Pebble::held().await;
     let dir = tempfile::tempdir().unwrap();
     // A routes file per replica, so that each one orders (and locks) its own certificate.
     let routes: Vec<_> = HOSTS

@@ -8,17 +8,13 @@ mod common;
 
 use common::ask::Ask;
 use common::etcd::EtcdCluster;
-use common::pebble::{Options, Pebble};
+use common::pebble::Pebble;
 use common::replica::{Replica, Shared, logs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_handshakes_on_two_replicas_place_one_order() {
     let etcd = EtcdCluster::start(3);
-    let options = Options {
-        start_down: true,
-        ..Options::default()
-    };
-    let mut pebble = Pebble::start(0, 0, options).await;
+    let mut pebble = Pebble::held().await;
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.toml");
     std::fs::write(

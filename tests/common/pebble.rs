@@ -88,6 +88,16 @@ fn require(bin: &str) {
 }
 
 impl Pebble {
+    /// Pebble with its CA held back (`start_down`, ports picked later): a test points it at
+    /// the process that should answer its validations, then calls [`Pebble::start_ca`].
+    pub async fn held() -> Pebble {
+        let options = Options {
+            start_down: true,
+            ..Options::default()
+        };
+        Pebble::start(0, 0, options).await
+    }
+
     /// Starts challtestsrv and Pebble validating against `http_port` / `tls_port`.
     pub async fn start(http_port: u16, tls_port: u16, opts: Options) -> Pebble {
         require("/usr/bin/pebble");
