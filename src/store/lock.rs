@@ -57,17 +57,10 @@ pub(super) async fn acquire(
     ttl: Duration,
 ) -> Result<Acquire, EtcdError> {
     let asked = Instant::now();
-    let lease = etcd.grant(ttl).await?;
-    match etcd.create(&layout.lock(base), replica, lease).await {
-        Ok(None) => {}
-        other => {
-            // Not ours: the lease goes (or expires by itself if etcd just went away).
-            let _ = etcd.revoke(lease).await;
-            return other.map(|holder| Acquire::Busy {
-                holder: String::from_utf8_lossy(&holder.unwrap_or_default()).into_owned(),
-            });
-        }
-    }
+    let lease = match take(&etcd, &layout.lock(base), replica, ttl).await? {
+        Ok(lease) => lease,
+        Err(holder) => return Ok(Acquire::Busy { holder }),
+    };
     let lost = CancellationToken::new();
     let keeper = tokio::spawn(keep_alive(
         etcd.clone(),
@@ -86,6 +79,27 @@ pub(super) async fn acquire(
         lost,
         keeper,
     }))
+}
+
+/// Creates `key` (value `replica`) on a new lease of `ttl` if it is absent: the lease, or the
+/// replica that holds the key.
+async fn take(
+    etcd: &Etcd,
+    key: &str,
+    replica: &str,
+    ttl: Duration,
+) -> Result<Result<i64, String>, EtcdError> {
+    let lease = etcd.grant(ttl).await?;
+    match etcd.create(key, replica, lease).await {
+        Ok(None) => Ok(Ok(lease)),
+        other => {
+            // Not ours: the lease goes (or expires by itself if etcd just went away).
+            let _ = etcd.revoke(lease).await;
+            other.map(|holder| {
+                Err(String::from_utf8_lossy(&holder.unwrap_or_default()).into_owned())
+            })
+        }
+    }
 }
 
 /// Renews the lease every third of its TTL; fires `lost` once the lease may have expired
@@ -154,16 +168,10 @@ pub(super) async fn account(
     replica: &str,
     ttl: Duration,
 ) -> Result<AccountTurn, EtcdError> {
-    let lease = etcd.grant(ttl).await?;
-    match etcd.create(key, replica, lease).await {
-        Ok(None) => Ok(AccountTurn::Ours(AccountLock { etcd, lease })),
-        other => {
-            let _ = etcd.revoke(lease).await;
-            other.map(|holder| AccountTurn::Theirs {
-                holder: String::from_utf8_lossy(&holder.unwrap_or_default()).into_owned(),
-            })
-        }
-    }
+    Ok(match take(&etcd, key, replica, ttl).await? {
+        Ok(lease) => AccountTurn::Ours(AccountLock { etcd, lease }),
+        Err(holder) => AccountTurn::Theirs { holder },
+    })
 }
 
 impl AccountLock {
