@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::etcd::EtcdCluster;
 use common::pebble::Pebble;
-use common::replica::{Replica, Shared, logs};
+use common::replica::{Replica, Shared, close_gates, logs, open_gates};
 use tokio::time::Instant;
 
 const T: Duration = Duration::from_secs(40);
@@ -106,9 +106,7 @@ async fn one_order_served_by_every_replica_and_renewals_reach_all() {
     pebble.set_validation_ports(other.http.port(), other.https.port());
     pebble.start_ca().await;
     let root = pebble.issuer_root().await;
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     let first = served_by_all(&all, "one.example.test", &root, &[]).await;
     assert_eq!(orders(&pebble), 1, "exactly one order:\n{}", pebble.log());
     for r in &rs {
@@ -175,9 +173,7 @@ async fn lock_holder_killed_mid_order_another_replica_finishes() {
     pebble.set_validation_ports(alive[0].http.port(), alive[0].https.port());
     pebble.start_ca().await;
     let root = pebble.issuer_root().await;
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     served_by_all(&alive, "killed.example.test", &root, &[]).await;
     assert_eq!(
         orders(&pebble),
@@ -216,9 +212,7 @@ async fn leader_lost_mid_order_tls_alpn_answered_by_the_other_replica() {
     etcd.stop_member(etcd.leader());
     pebble.start_ca().await;
     let root = pebble.issuer_root().await;
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     served_by_all(&all, "alpn.example.test", &root, &[]).await;
     let logs = logs(&rs);
     assert_eq!(orders(&pebble), 1, "one order\n{}\n{logs}", pebble.log());
@@ -245,24 +239,18 @@ async fn leader_lost_before_the_answer_is_stored_the_order_goes_on() {
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
     pebble.start_ca().await;
     let root = pebble.issuer_root().await;
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     served_by_all(&all, "warm.example.test", &root, &[]).await;
     until("the first lock is released", &all, || async {
         etcd.keys(LOCKS).is_empty().then_some(())
     })
     .await;
 
-    for r in &rs {
-        r.close_gate();
-    }
+    close_gates(&rs);
     write_routes(&routes, &["warm.example.test", "next.example.test"]);
     holder(&etcd, &all).await;
     etcd.stop_member(etcd.leader());
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     served_by_all(&all, "next.example.test", &root, &[]).await;
     let logs = logs(&rs);
     assert_eq!(
@@ -290,9 +278,7 @@ async fn etcd_down_keeps_serving_places_no_order_and_resumes() {
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
     pebble.start_ca().await;
     let root = pebble.issuer_root().await;
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     let before = served_by_all(&all, "before.example.test", &root, &[]).await;
     assert_eq!(orders(&pebble), 1);
 
@@ -393,9 +379,7 @@ async fn bench_issued_on_one_served_by_all() {
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
     pebble.start_ca().await;
     let root = pebble.issuer_root().await;
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     let mut hosts: Vec<String> = Vec::new();
     let mut samples = Vec::new();
     for i in 0..=runs {

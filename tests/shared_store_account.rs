@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::etcd::EtcdCluster;
 use common::pebble::Pebble;
-use common::replica::{Replica, Shared, logs};
+use common::replica::{Replica, Shared, logs, open_gates};
 use tokio::time::Instant;
 
 const HOSTS: [&str; 3] = ["a.example.test", "b.example.test", "c.example.test"];
@@ -57,9 +57,7 @@ async fn replicas_ordering_different_certificates_at_once_register_one_account()
     pebble.set_validation_ports(rs[0].http.port(), rs[0].https.port());
     pebble.start_ca().await;
     let root = pebble.issuer_root().await;
-    for r in &rs {
-        r.open_gate();
-    }
+    open_gates(&rs);
     let deadline = Instant::now() + Duration::from_secs(40);
     for (r, host) in rs.iter().zip(HOSTS) {
         while let Err(e) = r.serial(host, &root).await {

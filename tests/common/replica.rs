@@ -275,6 +275,16 @@ impl Drop for Replica {
     }
 }
 
+/// Lets every replica's orders go past `ACME_PRE_HOOK`.
+pub fn open_gates(replicas: &[Replica]) {
+    replicas.iter().for_each(Replica::open_gate);
+}
+
+/// Holds every replica's next orders at `ACME_PRE_HOOK` again.
+pub fn close_gates(replicas: &[Replica]) {
+    replicas.iter().for_each(Replica::close_gate);
+}
+
 /// Every replica's log under its name: for assertion messages.
 pub fn logs<'a>(replicas: impl IntoIterator<Item = &'a Replica>) -> String {
     replicas
