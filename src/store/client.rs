@@ -18,7 +18,7 @@ use super::settings::StoreSettings;
 /// an order or the sync loop for long).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How long a request refused by one member is sent again (to whichever member the client
+/// How long a request that a member refused or dropped (`member_gone`) is sent again (to whichever member the client
 /// picks next) before the store counts as unreachable; with the whole cluster down a call
 /// fails after about this long instead of at once.
 const RESEND_BUDGET: Duration = Duration::from_secs(1);
@@ -222,10 +222,15 @@ impl Etcd {
             return Ok(None);
         }
         let found = resp.op_responses().into_iter().find_map(|r| match r {
-            TxnOpResponse::Get(g) => g.kvs().first().map(|kv| kv.value().to_vec()),
+            TxnOpResponse::Get(g) => g.kvs().first().map(|kv| (kv.lease(), kv.value().to_vec())),
             _ => None,
         });
-        Ok(Some(found.unwrap_or_default()))
+        match found {
+            // Our own put, applied before the member that took it went away and sent again
+            // (`run`): the lease is this call's, so the key is ours.
+            Some((held_on, _)) if held_on == lease => Ok(None),
+            other => Ok(Some(other.map(|(_, v)| v).unwrap_or_default())),
+        }
     }
 
     /// Watches every key under `prefix` from revision `from` on.
@@ -300,7 +305,7 @@ impl Etcd {
                     self.mark_ok();
                     return Ok(v);
                 }
-                Ok(Err(e)) if never_sent(&e) && started.elapsed() + pause < RESEND_BUDGET => {
+                Ok(Err(e)) if member_gone(&e) && started.elapsed() + pause < RESEND_BUDGET => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(RESEND_MAX_PAUSE);
                 }
@@ -338,9 +343,13 @@ impl Etcd {
     }
 }
 
-/// Whether `e` says the request never reached a member: its connection was refused. Sending it
-/// again is then safe for every call, a create-if-absent included.
-fn never_sent(e: &etcd_client::Error) -> bool {
+/// Whether `e` is a member going away rather than an answer: its connection was refused (the
+/// request never reached it), or broken or closed under the request (it may have been applied). Sending
+/// it again is safe for every call here: reads, puts of the same value, revokes and renewals
+/// are idempotent, a second lease granted just expires, and a create-if-absent that finds the
+/// key on its own lease knows it is its own ([`Etcd::create`]).
+fn member_gone(e: &etcd_client::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset};
     // etcd-client's error names no source; the gRPC status inside it holds the chain.
     let etcd_client::Error::GRpcStatus(status) = e else {
         return false;
@@ -348,7 +357,16 @@ fn never_sent(e: &etcd_client::Error) -> bool {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(status);
     while let Some(err) = next {
         if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
+            && matches!(
+                io.kind(),
+                ConnectionRefused | BrokenPipe | ConnectionReset | ConnectionAborted
+            )
+        {
+            return true;
+        }
+        // The connection closed under a request in flight (hyper's "operation was canceled").
+        if let Some(h) = err.downcast_ref::<hyper::Error>()
+            && (h.is_canceled() || h.is_closed() || h.is_incomplete_message())
         {
             return true;
         }
